@@ -1,0 +1,79 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Every Swift module is built in Swift 6 language mode with explicit `Sendable` checking.
+let strictSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .unsafeFlags(["-require-explicit-sendable"]),
+]
+
+let package = Package(
+    name: "Steward",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "steward", targets: ["steward"]),
+        .library(name: "StewardRuntime", targets: ["StewardRuntime"]),
+        // Plugins shipped with Steward. Each is a shared library loaded at run time through the
+        // C ABI; none of them is linked into the engine.
+        .library(name: "StewardSupportPlugin", type: .dynamic, targets: ["StewardSupportPlugin"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        // The C ABI: one public header, nothing else.
+        .target(name: "StewardABI", path: "Sources/StewardABI"),
+        .target(name: "StewardJSON", swiftSettings: strictSettings),
+        .target(name: "StewardExpressions", dependencies: ["StewardJSON"], swiftSettings: strictSettings),
+        .target(
+            name: "StewardTemplates",
+            dependencies: ["StewardJSON", "StewardExpressions", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "StewardPlugins",
+            dependencies: ["StewardABI", "StewardJSON", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "StewardRuntime",
+            dependencies: ["StewardJSON", "StewardExpressions", "StewardTemplates", "StewardPlugins"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "StewardTesting",
+            dependencies: ["StewardJSON", "StewardRuntime"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "StewardCLI",
+            dependencies: [
+                "StewardJSON", "StewardTemplates", "StewardPlugins", "StewardRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(name: "steward", dependencies: ["StewardCLI"], swiftSettings: strictSettings),
+
+        // Shipped plugins (Swift ones; C plugins are built by `steward plugins build`).
+        .target(
+            name: "StewardSupportPlugin",
+            dependencies: ["StewardABI"],
+            path: "Plugins/support",
+            exclude: ["steward-plugin.yaml"],
+            swiftSettings: strictSettings
+        ),
+
+        .testTarget(name: "StewardJSONTests", dependencies: ["StewardJSON"]),
+        .testTarget(name: "StewardExpressionsTests", dependencies: ["StewardExpressions"]),
+        .testTarget(name: "StewardTemplatesTests", dependencies: ["StewardTemplates"], exclude: ["Fixtures"]),
+        .testTarget(name: "StewardPluginsTests", dependencies: ["StewardPlugins", "StewardJSON"], exclude: ["Fixtures"]),
+        .testTarget(name: "StewardRuntimeTests", dependencies: ["StewardRuntime", "StewardTesting"]),
+        .testTarget(name: "StewardEndToEndTests", dependencies: ["StewardJSON"]),
+    ]
+)

@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import StewardJSON
+import StewardPlugins
+
+/// `steward plugins ...`: inspect, list and build plugins.
+struct PluginsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plugins", abstract: "Inspect, list and build plugins.",
+        subcommands: [Inspect.self, List.self, Build.self])
+
+    struct Inspect: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Load a plugin library and describe it (name, version, ABI, steps with flags).")
+
+        @Argument(help: "Path to the plugin's shared library.")
+        var library: String
+
+        @Flag(name: .long, help: "Print JSON instead of text.")
+        var json = false
+
+        func run() throws {
+            let plugin = try PluginLoader.load(path: library)
+            if json {
+                print(describe(plugin).prettyJSONString)
+                return
+            }
+            print("plugin   \(plugin.name) \(plugin.version)")
+            print("file     \(plugin.path)")
+            print("abi      \(plugin.abiMajor).\(plugin.abiMinor) (host speaks \(PluginLoader.hostABI.major).\(PluginLoader.hostABI.minor))")
+            if let description = plugin.description { print("about    \(description)") }
+            print("steps    \(plugin.steps.count)")
+            for step in plugin.steps {
+                var flags: [String] = []
+                flags.append(step.isThreadSafe ? "thread-safe" : "serialised")
+                if step.isPure { flags.append("pure") }
+                print("  \(step.fullName) \(step.version)  [\(flags.joined(separator: ", "))]  \(step.description ?? "")")
+            }
+            print("adapters \(plugin.adapters.count)")
+            for adapter in plugin.adapters {
+                print("  \(adapter.id) \(adapter.version)  [\(adapter.threadSafe ? "thread-safe" : "serialised")]  \(adapter.description ?? "")")
+            }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the plugins and steps the engine would load.")
+        @OptionGroup var plugins: PluginOptions
+
+        func run() throws {
+            let registry = try Workspace().loadPlugins(explicit: plugins.directories, build: !plugins.noBuild)
+            for plugin in registry.plugins {
+                print("\(plugin.name) \(plugin.version)  abi \(plugin.abiMajor).\(plugin.abiMinor)  \(plugin.path)")
+                for step in plugin.steps { print("  \(step.fullName) \(step.version)") }
+            }
+        }
+    }
+
+    struct Build: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Build the plugins shipped in Plugins/ into .steward/plugins/.")
+
+        @Flag(name: .long, help: "Rebuild even when up to date.")
+        var force = false
+
+        func run() throws {
+            let built = try PluginBuilder(workspace: Workspace()).buildAll(onlyIfStale: !force)
+            for path in built { print(path) }
+        }
+    }
+}
+
+func describe(_ plugin: LoadedPlugin) -> JSONValue {
+    [
+        "name": .string(plugin.name), "version": .string(plugin.version), "path": .string(plugin.path),
+        "abi": .string("\(plugin.abiMajor).\(plugin.abiMinor)"),
+        "steps": .array(plugin.steps.map { step in
+            [
+                "name": .string(step.fullName), "version": .string(step.version),
+                "thread_safe": .bool(step.isThreadSafe), "pure": .bool(step.isPure),
+                "description": step.description.map { .string($0) } ?? .null,
+            ]
+        }),
+        "adapters": .array(plugin.adapters.map { adapter in
+            ["id": .string(adapter.id), "version": .string(adapter.version), "thread_safe": .bool(adapter.threadSafe)]
+        }),
+    ]
+}

@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import StewardPlugins
+
+/// The `steward` command line.
+public struct StewardCommand: AsyncParsableCommand {
+    /// Subcommands and help.
+    public static let configuration = CommandConfiguration(
+        commandName: "steward",
+        abstract: "Run workflow templates as durable state machines with human checkpoints.",
+        version: StewardVersion.current,
+        subcommands: [ValidateCommand.self, RunCommand.self, PluginsCommand.self]
+    )
+
+    /// Creates the command.
+    public init() {}
+
+    /// Entry point used by the `steward` executable: parses, runs, and exits with a clear
+    /// one-line error on stderr when something fails.
+    public static func runMain() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as CLIError {
+            printError(error.description)
+            Foundation.exit(1)
+        } catch let error as ValidationFailed {
+            Foundation.exit(error.exitCode)
+        } catch let error as PluginLoadError {
+            printError("error: \(error)")
+            Foundation.exit(1)
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
+
+/// Writes a line to standard error.
+func printError(_ line: String) {
+    FileHandle.standardError.write(Data((line.hasSuffix("\n") ? line : line + "\n").utf8))
+}
+
+/// Thrown after the problems have been printed; carries only the exit code.
+struct ValidationFailed: Error {
+    let exitCode: Int32
+}
+
+/// Plugin options shared by commands that load plugins.
+struct PluginOptions: ParsableArguments {
+    @Option(name: .customLong("plugins"), help: "A plugin library or a directory of them (repeatable). Default: $STEWARD_PLUGIN_PATH or .steward/plugins.")
+    var directories: [String] = []
+
+    @Flag(name: .customLong("no-build"), help: "Do not build the shipped plugins from Plugins/ before loading.")
+    var noBuild = false
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import StewardPlugins
+import StewardTemplates
+
+/// `steward validate PATH...`: checks templates and reports every problem with its location.
+struct ValidateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check templates: syntax, AOP, states, transitions, guards and plugin steps.")
+
+    @Argument(help: "Template files or directories of templates.")
+    var paths: [String]
+
+    @OptionGroup var plugins: PluginOptions
+
+    func run() throws {
+        let workspace = Workspace()
+        let registry = try workspace.loadPlugins(explicit: plugins.directories, build: !plugins.noBuild)
+        let catalog = StepCatalog(steps: registry.stepNames)
+        var problems = 0
+        var checked = 0
+        for file in try workspace.templateFiles(paths) {
+            checked += 1
+            do {
+                let template = try workspace.parseTemplate(file)
+                _ = try Plan(validating: template, catalog: catalog)
+                print("ok    \(file)  (\(template.name) \(template.version), \(template.states.count) states)")
+            } catch let errors as TemplateErrors {
+                problems += errors.diagnostics.count
+                for diagnostic in errors.diagnostics { printError(diagnostic.description) }
+            }
+        }
+        if problems > 0 {
+            printError("\(problems) problem(s) in \(checked) template(s)")
+            throw ValidationFailed(exitCode: 1)
+        }
+        print("\(checked) template(s) valid")
+    }
+}

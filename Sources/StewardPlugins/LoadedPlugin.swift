@@ -1,0 +1,211 @@
+import StewardABI
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The plugin's state pointer from `init`, handed back on every call.
+// @unchecked Sendable: the host never dereferences it; the plugin owns it and declares per
+// step whether concurrent calls are safe, which `PluginStep` honours with a lock.
+struct PluginState: @unchecked Sendable {
+    let pointer: UnsafeMutableRawPointer?
+}
+
+/// A plugin library that passed every load-time check.
+public struct LoadedPlugin: Sendable {
+    /// Plugin name; its steps are `name.step`.
+    public let name: String
+    /// Plugin version.
+    public let version: String
+    /// One line for people.
+    public let description: String?
+    /// The ABI version the plugin was built against.
+    public let abiMajor: Int
+    /// The ABI minor the plugin was built against.
+    public let abiMinor: Int
+    /// Where it was loaded from.
+    public let path: String
+    /// Its steps.
+    public let steps: [PluginStep]
+    /// Its model adapters, as declared.
+    public let adapters: [AdapterInfo]
+
+    init(descriptor: stw_plugin, path: String) throws(PluginLoadError) {
+        name = try PluginLoader.identifier(descriptor.name, field: "stw_plugin.name", path: path)
+        guard let version = PluginLoader.text(descriptor.version), !version.isEmpty else {
+            throw PluginLoadError(path: path, reason: .invalidDescriptor(field: "stw_plugin.version", reason: "is NULL or empty"))
+        }
+        self.version = version
+        description = PluginLoader.text(descriptor.description)
+        abiMajor = Int(descriptor.header.abi_major)
+        abiMinor = Int(descriptor.header.abi_minor)
+        self.path = path
+        guard descriptor.step_count <= 4096, descriptor.adapter_count <= 4096 else {
+            throw PluginLoadError(path: path, reason: .invalidDescriptor(field: "stw_plugin.step_count", reason: "more than 4096 entries"))
+        }
+        if descriptor.step_count > 0, descriptor.steps == nil {
+            throw PluginLoadError(path: path, reason: .invalidDescriptor(field: "stw_plugin.steps", reason: "is NULL but step_count is \(descriptor.step_count)"))
+        }
+        if descriptor.adapter_count > 0, descriptor.adapters == nil {
+            throw PluginLoadError(path: path, reason: .invalidDescriptor(field: "stw_plugin.adapters", reason: "is NULL but adapter_count is \(descriptor.adapter_count)"))
+        }
+        // Check every step and adapter before running any plugin code (init).
+        var rawSteps: [(stw_step, String)] = []
+        var seen: Set<String> = []
+        for index in 0..<descriptor.step_count {
+            guard let pointer = descriptor.steps[index] else {
+                throw PluginLoadError(path: path, reason: .invalidDescriptor(field: "stw_plugin.steps[\(index)]", reason: "is NULL"))
+            }
+            let step: stw_step = try PluginLoader.readStruct(pointer, name: "stw_step", minimum: PluginLoader.MinimumSize.step, path: path)
+            let stepName = try PluginLoader.identifier(step.name, field: "stw_plugin.steps[\(index)].name", path: path)
+            guard step.invoke != nil else {
+                throw PluginLoadError(path: path, reason: .invalidDescriptor(field: "step '\(stepName)'.invoke", reason: "is NULL"))
+            }
+            let fullName = "\(name).\(stepName)"
+            guard seen.insert(fullName).inserted else {
+                throw PluginLoadError(path: path, reason: .duplicateStep(step: fullName, firstLoadedFrom: path))
+            }
+            rawSteps.append((step, fullName))
+        }
+        var adapters: [AdapterInfo] = []
+        for index in 0..<descriptor.adapter_count {
+            guard let pointer = descriptor.adapters[index] else {
+                throw PluginLoadError(path: path, reason: .invalidDescriptor(field: "stw_plugin.adapters[\(index)]", reason: "is NULL"))
+            }
+            let adapter: stw_adapter = try PluginLoader.readStruct(pointer, name: "stw_adapter", minimum: PluginLoader.MinimumSize.adapter, path: path)
+            let id = try PluginLoader.identifier(adapter.id, field: "stw_plugin.adapters[\(index)].id", path: path)
+            guard let adapterVersion = PluginLoader.text(adapter.version), adapter.invoke != nil else {
+                throw PluginLoadError(path: path, reason: .invalidDescriptor(field: "adapter '\(id)'", reason: "version or invoke is NULL"))
+            }
+            adapters.append(AdapterInfo(
+                id: id, version: adapterVersion, description: PluginLoader.text(adapter.description),
+                threadSafe: adapter.flags & STW_STEP_THREAD_SAFE != 0, taskMask: adapter.task_mask))
+        }
+        self.adapters = adapters
+        var state: UnsafeMutableRawPointer?
+        if let initialise = descriptor.`init` {
+            let status = initialise(HostTable.pointer, &state)
+            guard status == STW_OK else { throw PluginLoadError(path: path, reason: .initFailed(status: status)) }
+        }
+        let pluginState = PluginState(pointer: state)
+        steps = rawSteps.map { step, fullName in
+            PluginStep(
+                fullName: fullName, version: PluginLoader.text(step.version) ?? "0", description: PluginLoader.text(step.description),
+                flags: step.flags, function: step.invoke, state: pluginState, pluginPath: path)
+        }
+    }
+}
+
+/// A model adapter as a plugin declares it.
+public struct AdapterInfo: Sendable, Hashable {
+    /// Adapter id.
+    public let id: String
+    /// Adapter version.
+    public let version: String
+    /// One line for people.
+    public let description: String?
+    /// Whether calls may run concurrently.
+    public let threadSafe: Bool
+    /// OR of `STW_TASK_BIT(kind)` for the tasks it serves.
+    public let taskMask: UInt32
+}
+
+/// One callable step of a loaded plugin.
+public final class PluginStep: Sendable {
+    /// `plugin.step`.
+    public let fullName: String
+    /// The step's contract version.
+    public let version: String
+    /// One line for people.
+    public let description: String?
+    /// Whether the plugin declared the step thread-safe.
+    public let isThreadSafe: Bool
+    /// Whether the plugin declared the step free of side effects.
+    public let isPure: Bool
+    /// The library it lives in.
+    public let pluginPath: String
+
+    private let function: stw_step_fn
+    private let state: PluginState
+    /// Serialises calls of a step that is not thread-safe.
+    private let serial = Mutex<Void>(())
+
+    init(fullName: String, version: String, description: String?, flags: UInt32, function: stw_step_fn, state: PluginState, pluginPath: String) {
+        self.fullName = fullName
+        self.version = version
+        self.description = description
+        self.isThreadSafe = flags & STW_STEP_THREAD_SAFE != 0
+        self.isPure = flags & STW_STEP_PURE != 0
+        self.function = function
+        self.state = state
+        self.pluginPath = pluginPath
+    }
+
+    /// Calls the step with a UTF-8 JSON input and config, returning the raw output bytes
+    /// after checking they are UTF-8 (not yet parsed as JSON).
+    public func callRaw(
+        input: UnsafeRawBufferPointer, config: UnsafeRawBufferPointer, idempotencyKey: String, attempt: Int
+    ) throws(StepCallError) -> [UInt8] {
+        var result = stw_step_result()
+        result.header = stw_struct_header(
+            struct_size: UInt32(MemoryLayout<stw_step_result>.size), abi_major: UInt16(STW_ABI_VERSION_MAJOR),
+            abi_minor: UInt16(STW_ABI_VERSION_MINOR))
+        var key = idempotencyKey
+        let status: stw_status = key.withUTF8 { keyBytes in
+            // The key must be NUL-terminated for C; copy it with a terminator.
+            withUnsafeTemporaryAllocation(of: CChar.self, capacity: keyBytes.count + 1) { keyBuffer in
+                keyBytes.withMemoryRebound(to: CChar.self) { source in
+                    _ = keyBuffer.initialize(fromContentsOf: source)
+                }
+                keyBuffer[keyBytes.count] = 0
+                var call = stw_step_call()
+                call.header = stw_struct_header(
+                    struct_size: UInt32(MemoryLayout<stw_step_call>.size), abi_major: UInt16(STW_ABI_VERSION_MAJOR),
+                    abi_minor: UInt16(STW_ABI_VERSION_MINOR))
+                call.host = HostTable.pointer
+                call.plugin_state = state.pointer
+                call.idempotency_key = UnsafePointer(keyBuffer.baseAddress)
+                call.idempotency_key_length = keyBytes.count
+                call.attempt = UInt32(clamping: attempt)
+                call.input = input.baseAddress?.assumingMemoryBound(to: CChar.self)
+                call.input_length = input.count
+                call.config = config.baseAddress?.assumingMemoryBound(to: CChar.self)
+                call.config_length = config.count
+                if isThreadSafe {
+                    return function(&call, &result)
+                }
+                return serial.withLock { _ in function(&call, &result) }
+            }
+        }
+        defer {
+            free(result.output)
+            free(result.error_message)
+        }
+        guard status == STW_OK else {
+            let message = result.error_message.map { pointer in
+                String(decoding: UnsafeRawBufferPointer(start: pointer, count: result.error_message_length), as: UTF8.self)
+            } ?? "no message"
+            let kind: StepCallError.Kind
+            switch StepStatus(rawValue: status) {
+            case .invalidInput: kind = .invalidInput
+            case .transient: kind = .transient
+            case .permanent: kind = .permanent
+            case .internal: kind = .internal
+            default:
+                throw StepCallError(step: fullName, kind: .internal, message: "unknown status \(status): \(message)")
+            }
+            throw StepCallError(step: fullName, kind: kind, message: message)
+        }
+        guard let output = result.output else {
+            throw StepCallError(step: fullName, kind: .invalidOutput, message: "returned STW_OK with a NULL output")
+        }
+        let bytes = UnsafeRawBufferPointer(start: output, count: result.output_length)
+        guard String(validating: bytes, as: UTF8.self) != nil else {
+            throw StepCallError(step: fullName, kind: .invalidOutput, message: "output is not valid UTF-8")
+        }
+        return Array(bytes)
+    }
+}

@@ -1,0 +1,85 @@
+import StewardJSON
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The loaded plugins and their steps, by `plugin.step` name. Built once at start-up and
+/// immutable afterwards, so the hot path (finding and calling a step) takes no lock.
+public struct PluginRegistry: Sendable {
+    /// The plugins, in load order.
+    public private(set) var plugins: [LoadedPlugin] = []
+    private var stepsByName: [String: PluginStep] = [:]
+
+    /// An empty registry.
+    public init() {}
+
+    /// Loads every library in `paths`; throws the first failure.
+    public init(loading paths: [String]) throws(PluginLoadError) {
+        for path in paths {
+            try register(PluginLoader.load(path: path))
+        }
+    }
+
+    /// Adds a loaded plugin, refusing duplicate plugin or step names.
+    public mutating func register(_ plugin: LoadedPlugin) throws(PluginLoadError) {
+        if let existing = plugins.first(where: { $0.name == plugin.name }) {
+            throw PluginLoadError(path: plugin.path, reason: .duplicatePlugin(name: plugin.name, firstLoadedFrom: existing.path))
+        }
+        for step in plugin.steps {
+            if let existing = stepsByName[step.fullName] {
+                throw PluginLoadError(path: plugin.path, reason: .duplicateStep(step: step.fullName, firstLoadedFrom: existing.pluginPath))
+            }
+        }
+        plugins.append(plugin)
+        for step in plugin.steps { stepsByName[step.fullName] = step }
+    }
+
+    /// The step with this full name.
+    public func step(_ name: String) -> PluginStep? { stepsByName[name] }
+
+    /// Every full step name.
+    public var stepNames: Set<String> { Set(stepsByName.keys) }
+
+    /// Calls a step with JSON values: serialises the input, checks and parses the output.
+    public func call(
+        _ name: String, input: JSONValue, config: JSONValue, idempotencyKey: String, attempt: Int
+    ) throws(StepCallError) -> JSONValue {
+        guard let step = stepsByName[name] else {
+            throw StepCallError(step: name, kind: .unknownStep, message: "no loaded plugin provides this step")
+        }
+        let inputBytes = input.jsonBytes
+        let configBytes = config.jsonBytes
+        // withUnsafeBytes rethrows untyped errors, so the typed error travels in a Result.
+        let output = try inputBytes.withUnsafeBytes { inputBuffer in
+            configBytes.withUnsafeBytes { configBuffer in
+                Result { () throws(StepCallError) -> [UInt8] in
+                    try step.callRaw(input: inputBuffer, config: configBuffer, idempotencyKey: idempotencyKey, attempt: attempt)
+                }
+            }
+        }.get()
+        do {
+            return try JSONValue.parse(output)
+        } catch {
+            throw StepCallError(step: name, kind: .invalidOutput, message: "output is not valid JSON: \(error)")
+        }
+    }
+
+    /// Finds plugin libraries (`*.so`, `*.dylib`) directly inside `directory`, sorted by name.
+    public static func libraries(in directory: String) -> [String] {
+        guard let dir = opendir(directory) else { return [] }
+        defer { closedir(dir) }
+        var found: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            if name.hasSuffix(".so") || name.hasSuffix(".dylib") {
+                found.append(directory.hasSuffix("/") ? directory + name : directory + "/" + name)
+            }
+        }
+        return found.sorted()
+    }
+}

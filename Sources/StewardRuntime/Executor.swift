@@ -1,0 +1,108 @@
+import StewardJSON
+import StewardPlugins
+import StewardTemplates
+
+/// Performs step calls for the executor. `PluginRegistry` is the real one; tests supply fakes.
+public protocol StepInvoker: Sendable {
+    /// Calls the step and returns its output, or throws how it failed.
+    func invoke(_ invocation: StepInvocation) throws(StepCallError) -> JSONValue
+}
+
+extension PluginRegistry: StepInvoker {
+    /// Calls the step through the plugin ABI.
+    public func invoke(_ invocation: StepInvocation) throws(StepCallError) -> JSONValue {
+        try call(
+            invocation.step, input: invocation.input, config: invocation.config,
+            idempotencyKey: invocation.idempotencyKey, attempt: invocation.attempt)
+    }
+}
+
+/// Waits between retries. Injected so tests never sleep.
+public protocol Sleeper: Sendable {
+    /// Suspends for `milliseconds`.
+    func sleep(milliseconds: Int) async throws
+}
+
+/// Sleeps on the continuous clock.
+public struct ClockSleeper: Sleeper {
+    /// Creates the sleeper.
+    public init() {}
+    /// Sleeps for real.
+    public func sleep(milliseconds: Int) async throws {
+        try await ContinuousClock().sleep(for: .milliseconds(milliseconds))
+    }
+}
+
+/// One applied event, as the executor reports it.
+public struct TransitionRecord: Sendable {
+    /// The event applied.
+    public var event: Event
+    /// The state after it.
+    public var state: InstanceState
+    /// The moves it caused.
+    public var moves: [Move]
+    /// The effects it asked for.
+    public var effects: [Effect]
+}
+
+/// Runs an instance in memory: applies events, performs effects, feeds results back as
+/// events, until the instance finishes or waits at a checkpoint. Durable execution wraps
+/// the same loop with a store.
+public struct Executor: Sendable {
+    /// The plan it runs.
+    public let plan: Plan
+    /// The effective config (template config with a customer overlay applied).
+    public let config: JSONValue
+    /// Who performs step calls.
+    public let invoker: any StepInvoker
+    /// Who waits between retries.
+    public let sleeper: any Sleeper
+
+    /// Creates an executor.
+    public init(plan: Plan, config: JSONValue? = nil, invoker: any StepInvoker, sleeper: any Sleeper = ClockSleeper()) {
+        self.plan = plan
+        self.config = config ?? plan.template.config
+        self.invoker = invoker
+        self.sleeper = sleeper
+    }
+
+    /// Starts a new instance with `input` and runs it as far as it goes.
+    public func start(
+        id: String, input: JSONValue, customer: String? = nil, observe: (TransitionRecord) -> Void = { _ in }
+    ) async throws -> InstanceState {
+        let initial = InstanceState(id: id, template: plan.name, templateVersion: plan.version, customer: customer)
+        return try await drive(initial, event: .started(input: input), observe: observe)
+    }
+
+    /// Applies `event` (e.g. a checkpoint decision) and runs on as far as the instance goes.
+    public func drive(
+        _ state: InstanceState, event: Event, observe: (TransitionRecord) -> Void = { _ in }
+    ) async throws -> InstanceState {
+        var pending: [Event] = [event]
+        var current = state
+        while let next = pending.popLast() {
+            let result = try Transition.apply(next, to: current, plan: plan, config: config)
+            current = result.state
+            observe(TransitionRecord(event: next, state: current, moves: result.moves, effects: result.effects))
+            for effect in result.effects {
+                if case .runStep(let invocation) = effect {
+                    pending.append(try await perform(invocation))
+                }
+            }
+        }
+        return current
+    }
+
+    /// Calls one step and turns the outcome into an event.
+    public func perform(_ invocation: StepInvocation) async throws -> Event {
+        if invocation.delayMilliseconds > 0 {
+            try await sleeper.sleep(milliseconds: invocation.delayMilliseconds)
+        }
+        do {
+            let output = try invoker.invoke(invocation)
+            return .stepSucceeded(state: invocation.state, attempt: invocation.attempt, output: output)
+        } catch {
+            return .stepFailed(state: invocation.state, attempt: invocation.attempt, kind: error.kind.rawValue, message: error.message)
+        }
+    }
+}

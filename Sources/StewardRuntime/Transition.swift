@@ -1,0 +1,292 @@
+import StewardExpressions
+import StewardJSON
+import StewardTemplates
+
+/// Why an event cannot be applied to an instance. Nothing changes when one is thrown.
+public struct TransitionError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// A readable explanation.
+    public let message: String
+    /// Whether the event is a duplicate or came too late (the conflict callers report as 409).
+    public let isConflict: Bool
+
+    init(_ message: String, conflict: Bool = false) {
+        self.message = message
+        self.isConflict = conflict
+    }
+
+    /// The message.
+    public var description: String { message }
+}
+
+/// The result of applying one event.
+public struct TransitionResult: Sendable, Hashable {
+    /// The instance after the event.
+    public var state: InstanceState
+    /// What the executor must do next.
+    public var effects: [Effect]
+    /// The states moved through, in order.
+    public var moves: [Move]
+}
+
+/// The pure, deterministic transition function: `(plan, state, event) -> (state', effects)`.
+/// It performs no I/O, reads no clock and draws no random numbers, so replaying an event
+/// log always rebuilds the same state.
+public enum Transition {
+    /// Choice and auto-passed checkpoints followed in one transition before it is declared a loop.
+    static let maxHops = 1_000
+
+    /// Applies `event` to `state` under `plan`.
+    public static func apply(_ event: Event, to state: InstanceState, plan: Plan, config: JSONValue? = nil) throws(TransitionError) -> TransitionResult {
+        var machine = Machine(plan: plan, config: config ?? plan.template.config, state: state)
+        try machine.apply(event)
+        machine.state.sequence += 1
+        return TransitionResult(state: machine.state, effects: machine.effects, moves: machine.moves)
+    }
+}
+
+/// The working copy of one transition.
+struct Machine {
+    let plan: Plan
+    let config: JSONValue
+    var state: InstanceState
+    var effects: [Effect] = []
+    var moves: [Move] = []
+
+    init(plan: Plan, config: JSONValue, state: InstanceState) {
+        self.plan = plan
+        self.config = config
+        self.state = state
+    }
+
+    /// The data expressions see: the instance data plus `config` and `instance`.
+    var scope: JSONValue {
+        guard case .object(var members) = state.data else { return state.data }
+        members["config"] = config
+        members["instance"] = .object([
+            "id": .string(state.id), "template": .string(state.template), "version": .string(state.templateVersion),
+            "customer": state.customer.map { .string($0) } ?? .null,
+        ])
+        return .object(members)
+    }
+
+    mutating func apply(_ event: Event) throws(TransitionError) {
+        guard !state.status.isFinal else {
+            throw TransitionError("instance \(state.id) is already \(state.status.rawValue); \(event.name) does not apply", conflict: true)
+        }
+        switch event {
+        case .started(let input):
+            guard state.status == .pending else {
+                throw TransitionError("instance \(state.id) has already started", conflict: true)
+            }
+            state.data = .object(["input": input])
+            state.status = .running
+            try enter(plan.template.start, from: nil, reason: "started")
+
+        case .stepSucceeded(let name, let attempt, let output):
+            let step = try expectRunning(name, attempt: attempt)
+            state.data = state.data.setting(output, at: ArraySlice(step.output.split(separator: ".").map(String.init)))
+            guard let next = step.next?.name else { throw TransitionError("step state '\(name)' has no next state") }
+            try enter(next, from: name, reason: "step \(step.step) succeeded")
+
+        case .stepFailed(let name, let attempt, let kind, let message):
+            let step = try expectRunning(name, attempt: attempt)
+            if kind == StepFailureKind.transient, attempt < step.retry.maxAttempts {
+                state.attempt = attempt + 1
+                effects.append(.runStep(invocation(for: step, delay: step.retry.backoffMilliseconds(beforeAttempt: attempt + 1))))
+                moves.append(Move(from: name, to: name, reason: "retry \(attempt + 1)/\(step.retry.maxAttempts) after transient error: \(message)"))
+                return
+            }
+            let failure = Failure(state: name, kind: kind, message: message)
+            if let onError = step.onError?.name {
+                state.data = state.data.setting(
+                    .object(["kind": .string(kind), "message": .string(message), "attempts": .integer(Int64(attempt))]),
+                    at: ["errors", name])
+                try enter(onError, from: name, reason: "step \(step.step) failed (\(kind)); on_error")
+            } else {
+                state.failure = failure
+                finish(.failed, output: nil, from: name, reason: "step \(step.step) failed (\(kind)) after \(attempt) attempt(s): \(message)")
+            }
+
+        case .checkpointDecided(let decision):
+            try decide(decision)
+        }
+    }
+
+    /// Checks that the instance is running `name` at `attempt`, returning the step.
+    func expectRunning(_ name: String, attempt: Int) throws(TransitionError) -> StepState {
+        guard state.status == .running, state.current == name, state.attempt == attempt else {
+            throw TransitionError(
+                "event for \(name) attempt \(attempt) does not apply: instance \(state.id) is \(state.status.rawValue) at \(state.current) attempt \(state.attempt)",
+                conflict: true)
+        }
+        guard case .step(let step) = plan.state(name)?.kind else {
+            throw TransitionError("state '\(name)' is not a step state")
+        }
+        return step
+    }
+
+    func invocation(for step: StepState, delay: Int) -> StepInvocation {
+        StepInvocation(
+            state: state.current, step: step.step, input: buildInput(step.input), config: step.config,
+            attempt: state.attempt, idempotencyKey: state.idempotencyKey, delayMilliseconds: delay)
+    }
+
+    func buildInput(_ mapping: InputMapping) -> JSONValue {
+        switch mapping {
+        case .wholeData:
+            return state.data
+        case .expression(let expression):
+            return expression.evaluate(in: scope)
+        case .object(let members):
+            let scope = self.scope
+            var object: [String: JSONValue] = [:]
+            object.reserveCapacity(members.count)
+            for (key, source) in members {
+                switch source {
+                case .literal(let value): object[key] = value
+                case .expression(let expression): object[key] = expression.evaluate(in: scope)
+                }
+            }
+            return .object(object)
+        }
+    }
+
+    /// Enters `name`, following choices and auto-passed checkpoints until the instance
+    /// must wait for a step, a human or nothing (the end).
+    mutating func enter(_ first: String, from origin: String?, reason firstReason: String) throws(TransitionError) {
+        var target = first
+        var from = origin
+        var reason = firstReason
+        for _ in 0..<Transition.maxHops {
+            guard let next = plan.state(target) else { throw TransitionError("unknown state '\(target)'") }
+            moves.append(Move(from: from, to: target, reason: reason))
+            state.current = target
+            state.attempt = 0
+            switch next.kind {
+            case .step(let step):
+                state.status = .running
+                state.attempt = 1
+                effects.append(.runStep(invocation(for: step, delay: 0)))
+                return
+            case .choice(let choice):
+                let scope = self.scope
+                if let branch = choice.branches.first(where: { $0.when.isTrue(in: scope) }) {
+                    (from, target, reason) = (next.name, branch.next.name, "guard \(branch.when.source)")
+                } else if let otherwise = choice.otherwise {
+                    (from, target, reason) = (next.name, otherwise.name, "no guard held; otherwise")
+                } else {
+                    state.failure = Failure(state: next.name, kind: "no_branch", message: "no guard of choice '\(next.name)' held and it has no 'otherwise'")
+                    finish(.failed, output: nil, from: next.name, reason: "no branch matched")
+                    return
+                }
+            case .checkpoint(let checkpoint):
+                let subject = state.data.value(at: checkpoint.subject.split(separator: ".")) ?? .null
+                if let condition = checkpoint.when, !condition.isTrue(in: scope) {
+                    state.data = state.data.setting(
+                        .object(["decision": "approve", "automatic": true, "reason": .string("condition '\(condition.source)' is false")]),
+                        at: ["reviews", next.name])
+                    guard let approve = checkpoint.decisions[.approve] else { throw TransitionError("checkpoint '\(next.name)' has no approve exit") }
+                    (from, target, reason) = (next.name, approve.name, "checkpoint passed automatically: '\(condition.source)' is false")
+                    continue
+                }
+                state.status = .waiting
+                effects.append(.openCheckpoint(CheckpointRequest(
+                    state: next.name, credential: checkpoint.credential, subject: subject,
+                    decisions: Decision.allCases.filter { checkpoint.decisions[$0] != nil })))
+                return
+            case .end(let end):
+                let output = end.output.map { buildInput($0) } ?? state.data
+                let status: InstanceStatus
+                switch end.outcome {
+                case .completed: status = .completed
+                case .rejected: status = .rejected
+                case .failed: status = .failed
+                }
+                if status == .failed, state.failure == nil {
+                    state.failure = Failure(state: next.name, kind: "end_failed", message: "reached failing end state '\(next.name)'")
+                }
+                state.status = status
+                state.output = output
+                effects.append(.finish(status: status, output: output))
+                return
+            }
+        }
+        throw TransitionError("more than \(Transition.maxHops) moves without a step or checkpoint; the template loops through choices")
+    }
+
+    mutating func finish(_ status: InstanceStatus, output: JSONValue?, from: String, reason: String) {
+        state.status = status
+        state.output = output
+        moves.append(Move(from: from, to: from, reason: reason))
+        effects.append(.finish(status: status, output: output))
+    }
+
+    mutating func decide(_ decision: CheckpointDecision) throws(TransitionError) {
+        guard state.status == .waiting, state.current == decision.state else {
+            throw TransitionError(
+                "checkpoint \(decision.state) of instance \(state.id) is not open (instance is \(state.status.rawValue) at \(state.current)); it may have been decided already",
+                conflict: true)
+        }
+        guard case .checkpoint(let checkpoint) = plan.state(decision.state)?.kind else {
+            throw TransitionError("state '\(decision.state)' is not a checkpoint")
+        }
+        guard decision.credential == checkpoint.credential else {
+            throw TransitionError("checkpoint \(decision.state) needs credential '\(checkpoint.credential)', decision was made with '\(decision.credential)'")
+        }
+        guard let target = checkpoint.decisions[decision.decision] else {
+            let allowed = Decision.allCases.filter { checkpoint.decisions[$0] != nil }.map(\.rawValue).joined(separator: ", ")
+            throw TransitionError("decision '\(decision.decision.rawValue)' is not allowed at \(decision.state); expected one of: \(allowed)")
+        }
+        let subjectPath = ArraySlice(checkpoint.subject.split(separator: ".").map(String.init))
+        var review: [String: JSONValue] = [
+            "decision": .string(decision.decision.rawValue), "reviewer": .string(decision.reviewer),
+            "credential": .string(decision.credential),
+        ]
+        switch decision.decision {
+        case .approve:
+            break
+        case .edit:
+            guard let replacement = decision.output else {
+                throw TransitionError("an edit at \(decision.state) needs a replacement output")
+            }
+            let original = state.data.value(at: subjectPath) ?? .null
+            try OutputContract.check(replacement: replacement, original: original, subject: checkpoint.subject)
+            review["original"] = original
+            state.data = state.data.setting(replacement, at: subjectPath)
+        case .reject:
+            guard let reason = decision.reason, !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw TransitionError("a rejection at \(decision.state) needs a reason")
+            }
+            review["reason"] = .string(reason)
+        }
+        state.data = state.data.setting(.object(review), at: ["reviews", decision.state])
+        try enter(target.name, from: decision.state, reason: "\(decision.decision.rawValue) by \(decision.reviewer)")
+    }
+}
+
+/// The failure kinds the runtime distinguishes (the ABI status names in snake case).
+public enum StepFailureKind {
+    /// Retried with backoff.
+    public static let transient = "transient"
+}
+
+/// Checks an edited output against the shape of the output it replaces.
+public enum OutputContract {
+    /// The replacement must have the original's JSON type; an object must keep every key the
+    /// original had, each with the same type (null originals accept anything).
+    public static func check(replacement: JSONValue, original: JSONValue, subject: String) throws(TransitionError) {
+        if original.isNull { return }
+        guard replacement.typeName == original.typeName else {
+            throw TransitionError("edited output for '\(subject)' must be a \(original.typeName), found \(replacement.typeName)")
+        }
+        guard case .object(let before) = original, case .object(let after) = replacement else { return }
+        for (key, value) in before.sorted(by: { $0.key < $1.key }) {
+            guard let edited = after[key] else {
+                throw TransitionError("edited output for '\(subject)' is missing field '\(key)'")
+            }
+            if !value.isNull, !edited.isNull, edited.typeName != value.typeName {
+                throw TransitionError("edited output field '\(subject).\(key)' must be a \(value.typeName), found \(edited.typeName)")
+            }
+        }
+    }
+}

@@ -1,0 +1,150 @@
+import StewardExpressions
+import StewardJSON
+
+/// What the validator knows of the plugins: which step names exist.
+public struct StepCatalog: Sendable {
+    /// Full step names (`plugin.step`) that are loaded.
+    public var steps: Set<String>
+
+    /// Creates a catalog.
+    public init(steps: Set<String>) {
+        self.steps = steps
+    }
+
+    /// The plugin names the steps belong to.
+    public var plugins: Set<String> { Set(steps.compactMap { $0.split(separator: ".").first.map(String.init) }) }
+}
+
+/// A template that passed validation, indexed for the runtime. Immutable and shareable.
+public struct Plan: Sendable {
+    /// The validated template.
+    public let template: Template
+    /// States by name.
+    public let statesByName: [String: State]
+
+    /// Data roots every instance has besides its step outputs.
+    public static let builtInRoots: Set<String> = ["input", "config", "reviews", "errors", "instance"]
+
+    /// Validates `template` (against `catalog` when given) and builds the plan, or throws
+    /// every problem found.
+    public init(validating template: Template, catalog: StepCatalog?) throws(TemplateErrors) {
+        let diagnostics = Self.validate(template, catalog: catalog)
+        guard diagnostics.isEmpty else { throw TemplateErrors(diagnostics) }
+        self.template = template
+        self.statesByName = Dictionary(template.states.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Template name.
+    public var name: String { template.name }
+    /// Template version.
+    public var version: String { template.version }
+
+    /// The state named `name`; the plan guarantees every reference resolves.
+    public func state(_ name: String) -> State? { statesByName[name] }
+
+    /// Every problem in `template`: references, reachability, exits, steps and data paths.
+    public static func validate(_ template: Template, catalog: StepCatalog?) -> [TemplateDiagnostic] {
+        var diagnostics: [TemplateDiagnostic] = []
+        var names: [String: State] = [:]
+        for state in template.states {
+            if names[state.name] != nil {
+                diagnostics.append(TemplateDiagnostic(state.location, "duplicate state '\(state.name)'; expected unique state names"))
+            }
+            names[state.name] = state
+        }
+        let known = template.states.map(\.name)
+        func unknownTarget(_ target: String) -> String {
+            let suggestion = closest(target, known).map { " (did you mean '\($0)'?)" } ?? ""
+            return "transition to unknown state '\(target)'\(suggestion); expected one of: \(known.joined(separator: ", "))"
+        }
+        if !template.states.isEmpty, names[template.start] == nil {
+            diagnostics.append(TemplateDiagnostic(template.startLocation, "start state '\(template.start)' does not exist; expected one of: \(known.joined(separator: ", "))"))
+        }
+        let outputs = Set(template.states.compactMap { state -> String? in
+            if case .step(let step) = state.kind { return step.output.split(separator: ".").first.map(String.init) }
+            return nil
+        })
+        let roots = builtInRoots.union(outputs)
+        for state in template.states {
+            for exit in state.exits where names[exit.target] == nil {
+                diagnostics.append(TemplateDiagnostic(exit.location, unknownTarget(exit.target)))
+            }
+            switch state.kind {
+            case .step(let step):
+                if step.next == nil {
+                    diagnostics.append(TemplateDiagnostic(state.location, "step state '\(state.name)' has no exit; expected 'next'"))
+                }
+                let plugin = step.step.split(separator: ".").first.map(String.init) ?? ""
+                if !template.plugins.contains(plugin) {
+                    diagnostics.append(TemplateDiagnostic(step.stepLocation, "step '\(step.step)' belongs to plugin '\(plugin)', which the template does not list in 'plugins' (\(template.plugins.joined(separator: ", ")))"))
+                } else if let catalog, !catalog.steps.contains(step.step) {
+                    let pluginSteps = catalog.steps.filter { $0.hasPrefix(plugin + ".") }.sorted()
+                    let expected = pluginSteps.isEmpty ? "plugin '\(plugin)' is not loaded" : "expected one of: \(pluginSteps.joined(separator: ", "))"
+                    diagnostics.append(TemplateDiagnostic(step.stepLocation, "unknown plugin step '\(step.step)'; \(expected)"))
+                }
+                diagnostics += pathDiagnostics(step.input, roots: roots, at: step.stepLocation, in: state.name)
+            case .choice(let choice):
+                if choice.branches.isEmpty && choice.otherwise == nil {
+                    diagnostics.append(TemplateDiagnostic(state.location, "choice state '\(state.name)' has no exit; expected 'choices' or 'otherwise'"))
+                }
+                for branch in choice.branches {
+                    diagnostics += rootDiagnostics(branch.when, roots: roots, at: branch.next.location, in: state.name)
+                }
+            case .checkpoint(let checkpoint):
+                if checkpoint.decisions.isEmpty {
+                    diagnostics.append(TemplateDiagnostic(state.location, "checkpoint state '\(state.name)' has no exit; expected 'decisions' with at least 'approve'"))
+                }
+                if let when = checkpoint.when {
+                    diagnostics += rootDiagnostics(when, roots: roots, at: state.location, in: state.name)
+                }
+            case .end(let end):
+                if let output = end.output {
+                    diagnostics += pathDiagnostics(output, roots: roots, at: state.location, in: state.name)
+                }
+            }
+        }
+        // Reachability from the start state.
+        if names[template.start] != nil {
+            var seen: Set<String> = [template.start]
+            var stack = [template.start]
+            while let current = stack.popLast() {
+                for exit in names[current]?.exits ?? [] where names[exit.target] != nil && !seen.contains(exit.target) {
+                    seen.insert(exit.target)
+                    stack.append(exit.target)
+                }
+            }
+            for state in template.states where !seen.contains(state.name) {
+                diagnostics.append(TemplateDiagnostic(state.location, "state '\(state.name)' is unreachable from the start state '\(template.start)'; expected a transition leading to it"))
+            }
+            if !template.states.contains(where: { if case .end = $0.kind { return seen.contains($0.name) } else { return false } }) {
+                diagnostics.append(TemplateDiagnostic(template.startLocation, "no end state is reachable from '\(template.start)'; expected at least one state of kind 'end'"))
+            }
+        }
+        return diagnostics
+    }
+
+    static func pathDiagnostics(_ input: InputMapping, roots: Set<String>, at location: SourceLocation, in state: String) -> [TemplateDiagnostic] {
+        switch input {
+        case .wholeData: return []
+        case .expression(let expression): return rootDiagnostics(expression, roots: roots, at: location, in: state)
+        case .object(let members):
+            return members.values.flatMap { source -> [TemplateDiagnostic] in
+                if case .expression(let expression) = source { return rootDiagnostics(expression, roots: roots, at: location, in: state) }
+                return []
+            }
+        }
+    }
+
+    /// A path whose first segment is neither a built-in root nor a step's output is a typo.
+    static func rootDiagnostics(_ expression: Expression, roots: Set<String>, at location: SourceLocation, in state: String) -> [TemplateDiagnostic] {
+        expression.referencedPaths.compactMap { path -> TemplateDiagnostic? in
+            guard let root = path.first, !roots.contains(root) else { return nil }
+            let suggestion = closest(root, Array(roots)).map { " (did you mean '\($0)'?)" } ?? ""
+            return TemplateDiagnostic(location, "expression '\(expression.source)' in state '\(state)' reads '\(path.joined(separator: "."))', but no step writes '\(root)'\(suggestion); expected a path under one of: \(roots.sorted().joined(separator: ", "))")
+        }
+    }
+
+    static func closest(_ word: String, _ candidates: [String]) -> String? {
+        YAMLReader.closest(to: word, in: candidates)
+    }
+}

@@ -1,0 +1,265 @@
+import StewardExpressions
+import StewardJSON
+
+/// A workflow template: the unit a customer is onboarded with. Loaded from one YAML file.
+public struct Template: Sendable {
+    /// Template id, e.g. `support-ticket-triage`.
+    public var name: String
+    /// Explicit version, e.g. `1.0.0`. Instances are pinned to it.
+    public var version: String
+    /// The vertical it belongs to, e.g. `customer-support`.
+    public var vertical: String
+    /// One paragraph for people.
+    public var description: String
+    /// The agent operating procedure.
+    public var aop: OperatingProcedure
+    /// Plugin names whose steps the template calls.
+    public var plugins: [String]
+    /// Template configuration, visible to expressions as `config.*`; customer overlays change it.
+    public var config: JSONValue
+    /// Name of the first state.
+    public var start: String
+    /// Where `start` is written (or the top of the file when it is implied).
+    public var startLocation: SourceLocation
+    /// The states, in file order.
+    public var states: [State]
+    /// Retry policy for steps that do not set their own.
+    public var defaultRetry: RetryPolicy
+    /// Where the template came from.
+    public var file: String
+
+    /// The state with this name.
+    public func state(named name: String) -> State? { states.first { $0.name == name } }
+}
+
+/// The AOP (agent operating procedure) every template carries.
+public struct OperatingProcedure: Sendable, Hashable {
+    /// The domain the agent works in.
+    public var domain: String
+    /// What the agent receives.
+    public var inputs: [String]
+    /// What the agent produces.
+    public var outputs: [String]
+    /// Where a human touches the work.
+    public var humanTouchpoints: [String]
+    /// Known ways the work goes wrong.
+    public var failureModes: [String]
+    /// Who gets what the agent cannot handle.
+    public var escalationTarget: String
+    /// What the agent may do.
+    public var may: [String]
+    /// What the agent must never do.
+    public var mayNot: [String]
+
+    /// Creates an AOP.
+    public init(
+        domain: String, inputs: [String], outputs: [String], humanTouchpoints: [String], failureModes: [String],
+        escalationTarget: String, may: [String], mayNot: [String]
+    ) {
+        self.domain = domain
+        self.inputs = inputs
+        self.outputs = outputs
+        self.humanTouchpoints = humanTouchpoints
+        self.failureModes = failureModes
+        self.escalationTarget = escalationTarget
+        self.may = may
+        self.mayNot = mayNot
+    }
+}
+
+/// How often and how patiently a step is retried after a transient error.
+public struct RetryPolicy: Sendable, Hashable {
+    /// Attempts in all, including the first (1 = never retry).
+    public var maxAttempts: Int
+    /// Delay before the first retry, in milliseconds.
+    public var initialBackoffMilliseconds: Int
+    /// Upper bound of the delay, in milliseconds.
+    public var maxBackoffMilliseconds: Int
+    /// Factor applied to the delay after each retry.
+    public var multiplier: Double
+
+    /// Creates a policy.
+    public init(maxAttempts: Int, initialBackoffMilliseconds: Int, maxBackoffMilliseconds: Int, multiplier: Double) {
+        self.maxAttempts = maxAttempts
+        self.initialBackoffMilliseconds = initialBackoffMilliseconds
+        self.maxBackoffMilliseconds = maxBackoffMilliseconds
+        self.multiplier = multiplier
+    }
+
+    /// Three attempts, 100 ms doubling up to 5 s.
+    public static let standard = RetryPolicy(
+        maxAttempts: 3, initialBackoffMilliseconds: 100, maxBackoffMilliseconds: 5_000, multiplier: 2)
+
+    /// The delay before attempt `attempt` (2 = first retry), in milliseconds.
+    public func backoffMilliseconds(beforeAttempt attempt: Int) -> Int {
+        let retries = max(0, attempt - 2)
+        let delay = Double(initialBackoffMilliseconds) * pow(multiplier, Double(retries))
+        return Int(min(delay, Double(maxBackoffMilliseconds)))
+    }
+
+    private func pow(_ base: Double, _ exponent: Double) -> Double {
+        var result = 1.0
+        for _ in 0..<Int(exponent) { result *= base }
+        return result
+    }
+}
+
+/// One state of a template.
+public struct State: Sendable {
+    /// Its name, unique in the template.
+    public var name: String
+    /// What it does.
+    public var kind: Kind
+    /// Where it is declared.
+    public var location: SourceLocation
+
+    /// Creates a state.
+    public init(name: String, kind: Kind, location: SourceLocation) {
+        self.name = name
+        self.kind = kind
+        self.location = location
+    }
+
+    /// The kinds of state.
+    public enum Kind: Sendable {
+        /// Call a plugin step.
+        case step(StepState)
+        /// Pick the next state by guards.
+        case choice(ChoiceState)
+        /// Wait for a credentialed human's decision.
+        case checkpoint(CheckpointState)
+        /// Finish the instance.
+        case end(EndState)
+    }
+
+    /// The kind's name as written in templates.
+    public var kindName: String {
+        switch kind {
+        case .step: return "step"
+        case .choice: return "choice"
+        case .checkpoint: return "checkpoint"
+        case .end: return "end"
+        }
+    }
+
+    /// Every state this one can lead to, with the location of the reference.
+    public var exits: [(target: String, location: SourceLocation)] {
+        switch kind {
+        case .step(let step):
+            return [step.next, step.onError].compactMap { $0 }.map { ($0.name, $0.location) }
+        case .choice(let choice):
+            return choice.branches.map { ($0.next.name, $0.next.location) }
+                + [choice.otherwise].compactMap { $0 }.map { ($0.name, $0.location) }
+        case .checkpoint(let checkpoint):
+            return checkpoint.decisions.sorted { $0.key.rawValue < $1.key.rawValue }.map { ($0.value.name, $0.value.location) }
+        case .end:
+            return []
+        }
+    }
+}
+
+/// A reference to a state by name, with where it was written.
+public struct StateReference: Sendable, Hashable {
+    /// The target's name.
+    public var name: String
+    /// Where the reference is.
+    public var location: SourceLocation
+
+    /// Creates a reference.
+    public init(name: String, location: SourceLocation) {
+        self.name = name
+        self.location = location
+    }
+}
+
+/// How a step's input is built from the instance data.
+public enum InputMapping: Sendable {
+    /// The whole instance data object.
+    case wholeData
+    /// One expression's value.
+    case expression(Expression)
+    /// An object whose members are expressions or literals.
+    case object([String: ValueSource])
+}
+
+/// Where one member of a mapped input comes from.
+public enum ValueSource: Sendable {
+    /// A fixed value (a quoted YAML string or a nested structure).
+    case literal(JSONValue)
+    /// An expression over the instance data.
+    case expression(Expression)
+}
+
+/// A `step` state: call `plugin.step` and store its output.
+public struct StepState: Sendable {
+    /// Full step name, `plugin.step`.
+    public var step: String
+    /// Where the step name is written.
+    public var stepLocation: SourceLocation
+    /// How the input is built.
+    public var input: InputMapping
+    /// The data member the output is stored under.
+    public var output: String
+    /// Step configuration passed to the plugin.
+    public var config: JSONValue
+    /// Where to go on success.
+    public var next: StateReference?
+    /// Where to go on a permanent failure (absent: the instance fails).
+    public var onError: StateReference?
+    /// Retry policy for transient errors.
+    public var retry: RetryPolicy
+}
+
+/// A `choice` state: the first branch whose guard holds wins.
+public struct ChoiceState: Sendable {
+    /// A guarded branch.
+    public struct Branch: Sendable {
+        /// The guard.
+        public var when: Expression
+        /// Where it leads.
+        public var next: StateReference
+    }
+    /// Branches, tried in order.
+    public var branches: [Branch]
+    /// Where to go when no guard holds (absent: the instance fails with "no branch matched").
+    public var otherwise: StateReference?
+}
+
+/// The decisions a reviewer can take at a checkpoint.
+public enum Decision: String, Sendable, Hashable, CaseIterable, Codable {
+    /// Accept the output as it is.
+    case approve
+    /// Replace the output with the reviewer's version.
+    case edit
+    /// Refuse the output, with a reason.
+    case reject
+}
+
+/// A `checkpoint` state: stop until a credentialed human decides.
+public struct CheckpointState: Sendable {
+    /// The credential a reviewer needs, e.g. `support-agent`.
+    public var credential: String
+    /// Open the checkpoint only when this holds; otherwise it passes as approved.
+    public var when: Expression?
+    /// The data member under review (edits replace it).
+    public var subject: String
+    /// Where each decision leads.
+    public var decisions: [Decision: StateReference]
+}
+
+/// An `end` state.
+public struct EndState: Sendable {
+    /// How the instance ends.
+    public enum Outcome: String, Sendable, CaseIterable {
+        /// Finished as intended.
+        case completed
+        /// Finished by a reviewer's rejection.
+        case rejected
+        /// Finished in failure.
+        case failed
+    }
+    /// The outcome.
+    public var outcome: Outcome
+    /// The instance's final output, built like a step input (absent: the whole data).
+    public var output: InputMapping?
+}

@@ -1,0 +1,294 @@
+import StewardExpressions
+import StewardJSON
+import Yams
+
+/// Turns the YAML text of a template into a `Template`, reporting every problem it finds.
+public enum TemplateParser {
+    static let topLevelKeys = [
+        "template", "version", "vertical", "description", "aop", "plugins", "config", "start", "states", "retry",
+    ]
+    static let aopKeys = [
+        "domain", "inputs", "outputs", "human_touchpoints", "failure_modes", "escalation_target", "may", "may_not",
+    ]
+    static let stateKinds = ["step", "choice", "checkpoint", "end"]
+    static let commonStateKeys = ["kind", "description"]
+    static let keysByKind: [String: [String]] = [
+        "step": ["step", "input", "output", "config", "next", "on_error", "retry"],
+        "choice": ["choices", "otherwise"],
+        "checkpoint": ["credential", "when", "subject", "decisions"],
+        "end": ["status", "output"],
+    ]
+    static let retryKeys = ["max_attempts", "initial_backoff_ms", "max_backoff_ms", "multiplier"]
+
+    /// Parses `text` read from `file`. Returns the template, or throws `TemplateErrors`
+    /// listing every problem with file, line and column.
+    public static func parse(_ text: String, file: String) throws(TemplateErrors) -> Template {
+        var reader = YAMLReader(file: file)
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: text) else {
+                throw TemplateErrors([TemplateDiagnostic(SourceLocation(file: file, line: 1, column: 1), "the file is empty; expected a template mapping")])
+            }
+            root = node
+        } catch let error as TemplateErrors {
+            throw error
+        } catch let error as YamlError {
+            throw TemplateErrors([yamlDiagnostic(error, file: file)])
+        } catch {
+            throw TemplateErrors([TemplateDiagnostic(SourceLocation(file: file, line: 1, column: 1), "cannot read YAML: \(error)")])
+        }
+        let template = parse(root, reader: &reader)
+        guard reader.diagnostics.isEmpty, let template else {
+            throw TemplateErrors(reader.diagnostics)
+        }
+        return template
+    }
+
+    static func yamlDiagnostic(_ error: YamlError, file: String) -> TemplateDiagnostic {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            return TemplateDiagnostic(SourceLocation(file: file, line: mark.line, column: mark.column), "YAML syntax: \(problem)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return TemplateDiagnostic(
+                SourceLocation(file: file, line: context.mark.line, column: context.mark.column),
+                "duplicate keys \(duplicates.joined(separator: ", ")); expected each key once")
+        default:
+            return TemplateDiagnostic(SourceLocation(file: file, line: 1, column: 1), "YAML: \(error)")
+        }
+    }
+
+    static func parse(_ root: Node, reader: inout YAMLReader) -> Template? {
+        guard let top = reader.entries(of: root, context: "the template", allowed: topLevelKeys) else { return nil }
+        let name = reader.string(reader.required(top, "template", in: root, context: "the template"), "'template'")
+        let version = reader.string(reader.required(top, "version", in: root, context: "the template"), "'version'")
+        let vertical = reader.string(reader.required(top, "vertical", in: root, context: "the template"), "'vertical'")
+        let description = top["description"].flatMap { reader.string($0.value, "'description'") } ?? ""
+        let aop = top["aop"].map { parseAOP($0.value, reader: &reader) } ?? {
+            reader.error(root, "missing 'aop' in the template; every template carries its agent operating procedure")
+            return nil
+        }()
+        let plugins = top["plugins"].flatMap { reader.stringList($0.value, "'plugins'") } ?? []
+        let config = top["config"].map { reader.json($0.value) } ?? .emptyObject
+        if let node = top["config"]?.value, config.objectValue == nil {
+            reader.error(node, "expected a mapping for 'config', found \(YAMLReader.describe(node))")
+        }
+        let start = top["start"].flatMap { reader.string($0.value, "'start'") }
+        let startNode = top["start"]?.value
+        let defaultRetry = top["retry"].flatMap { parseRetry($0.value, base: .standard, reader: &reader) } ?? .standard
+        var states: [State] = []
+        if let statesNode = reader.required(top, "states", in: root, context: "the template") {
+            states = parseStates(statesNode, defaultRetry: defaultRetry, reader: &reader)
+        }
+        let firstState = states.first?.name
+        if start == nil, startNode == nil, firstState == nil {
+            reader.error(root, "the template has no states; expected at least a start state and an end state")
+        }
+        guard let name, let version, let vertical, let aop else { return nil }
+        return Template(
+            name: name, version: version, vertical: vertical, description: description, aop: aop, plugins: plugins,
+            config: config, start: start ?? firstState ?? "", startLocation: reader.location(of: startNode ?? root),
+            states: states, defaultRetry: defaultRetry,
+            file: reader.file)
+    }
+
+    static func parseAOP(_ node: Node, reader: inout YAMLReader) -> OperatingProcedure? {
+        guard let aop = reader.entries(of: node, context: "'aop'", allowed: aopKeys) else { return nil }
+        func list(_ key: String, _ reader: inout YAMLReader) -> [String]? {
+            guard let value = reader.required(aop, key, in: node, context: "'aop'") else { return nil }
+            let items = reader.stringList(value, "'aop.\(key)'")
+            if let items, items.isEmpty { reader.error(value, "'aop.\(key)' is empty; expected at least one item") }
+            return items
+        }
+        let domain = reader.string(reader.required(aop, "domain", in: node, context: "'aop'"), "'aop.domain'")
+        let inputs = list("inputs", &reader)
+        let outputs = list("outputs", &reader)
+        let touchpoints = list("human_touchpoints", &reader)
+        let failureModes = list("failure_modes", &reader)
+        let escalation = reader.string(
+            reader.required(aop, "escalation_target", in: node, context: "'aop'"), "'aop.escalation_target'")
+        let may = list("may", &reader)
+        let mayNot = list("may_not", &reader)
+        guard let domain, let inputs, let outputs, let touchpoints, let failureModes, let escalation, let may, let mayNot
+        else { return nil }
+        return OperatingProcedure(
+            domain: domain, inputs: inputs, outputs: outputs, humanTouchpoints: touchpoints, failureModes: failureModes,
+            escalationTarget: escalation, may: may, mayNot: mayNot)
+    }
+
+    static func parseRetry(_ node: Node, base: RetryPolicy, reader: inout YAMLReader) -> RetryPolicy? {
+        guard let entries = reader.entries(of: node, context: "'retry'", allowed: retryKeys) else { return nil }
+        var policy = base
+        if let value = reader.integer(entries["max_attempts"]?.value, "'retry.max_attempts'", range: 1...100) {
+            policy.maxAttempts = value
+        }
+        if let value = reader.integer(entries["initial_backoff_ms"]?.value, "'retry.initial_backoff_ms'", range: 0...3_600_000) {
+            policy.initialBackoffMilliseconds = value
+        }
+        if let value = reader.integer(entries["max_backoff_ms"]?.value, "'retry.max_backoff_ms'", range: 0...86_400_000) {
+            policy.maxBackoffMilliseconds = value
+        }
+        if let value = reader.number(entries["multiplier"]?.value, "'retry.multiplier'") {
+            if value < 1 { reader.error(entries["multiplier"]?.value, "expected 'retry.multiplier' of at least 1") }
+            policy.multiplier = value
+        }
+        return policy
+    }
+
+    static func reference(_ node: Node?, _ what: String, reader: inout YAMLReader) -> StateReference? {
+        guard let node, let name = reader.string(node, what) else { return nil }
+        return StateReference(name: name, location: reader.location(of: node))
+    }
+
+    static func parseStates(_ node: Node, defaultRetry: RetryPolicy, reader: inout YAMLReader) -> [State] {
+        guard case .mapping(let mapping) = node else {
+            reader.error(node, "expected a mapping of state names to states for 'states', found \(YAMLReader.describe(node))")
+            return []
+        }
+        var states: [State] = []
+        for (key, value) in mapping {
+            guard let name = reader.string(key, "a state name") else { continue }
+            if let state = parseState(name: name, key: key, node: value, defaultRetry: defaultRetry, reader: &reader) {
+                states.append(state)
+            }
+        }
+        return states
+    }
+
+    static func parseState(name: String, key: Node, node: Node, defaultRetry: RetryPolicy, reader: inout YAMLReader) -> State? {
+        let context = "state '\(name)'"
+        guard case .mapping(let mapping) = node else {
+            reader.error(node, "expected a mapping for \(context), found \(YAMLReader.describe(node))")
+            return nil
+        }
+        guard let kindNode = mapping["kind"] else {
+            reader.error(key, "missing 'kind' in \(context); expected one of: \(stateKinds.joined(separator: ", "))")
+            return nil
+        }
+        guard let kindName = reader.string(kindNode, "'kind' of \(context)") else { return nil }
+        guard let kindKeys = keysByKind[kindName] else {
+            let suggestion = YAMLReader.closest(to: kindName, in: stateKinds).map { " (did you mean '\($0)'?)" } ?? ""
+            reader.error(kindNode, "unknown state kind '\(kindName)' in \(context)\(suggestion); expected one of: \(stateKinds.joined(separator: ", "))")
+            return nil
+        }
+        guard let entries = reader.entries(of: node, context: context, allowed: commonStateKeys + kindKeys) else { return nil }
+        let location = reader.location(of: key)
+        let kind: State.Kind?
+        switch kindName {
+        case "step": kind = parseStep(name: name, entries: entries, node: node, defaultRetry: defaultRetry, reader: &reader)
+        case "choice": kind = parseChoice(name: name, entries: entries, node: node, reader: &reader)
+        case "checkpoint": kind = parseCheckpoint(name: name, entries: entries, node: node, reader: &reader)
+        default: kind = parseEnd(name: name, entries: entries, reader: &reader)
+        }
+        return kind.map { State(name: name, kind: $0, location: location) }
+    }
+
+    static func parseStep(
+        name: String, entries: [String: (key: Node, value: Node)], node: Node, defaultRetry: RetryPolicy,
+        reader: inout YAMLReader
+    ) -> State.Kind? {
+        let context = "state '\(name)'"
+        let stepNode = reader.required(entries, "step", in: node, context: context)
+        let step = reader.string(stepNode, "'step' of \(context)")
+        if let step, stepNode != nil, step.split(separator: ".").count < 2 {
+            reader.error(stepNode, "expected a step name of the form 'plugin.step' in \(context), found '\(step)'")
+        }
+        let input = entries["input"].map { parseInput($0.value, context: context, reader: &reader) } ?? .wholeData
+        let output = entries["output"].flatMap { reader.string($0.value, "'output' of \(context)") } ?? name
+        let config = entries["config"].map { reader.json($0.value) } ?? .emptyObject
+        let next = reference(entries["next"]?.value, "'next' of \(context)", reader: &reader)
+        let onError = reference(entries["on_error"]?.value, "'on_error' of \(context)", reader: &reader)
+        let retry = entries["retry"].flatMap { parseRetry($0.value, base: defaultRetry, reader: &reader) } ?? defaultRetry
+        guard let step, let stepNode else { return nil }
+        return .step(
+            StepState(
+                step: step, stepLocation: reader.location(of: stepNode), input: input, output: output, config: config,
+                next: next, onError: onError, retry: retry))
+    }
+
+    static func parseInput(_ node: Node, context: String, reader: inout YAMLReader) -> InputMapping {
+        switch node {
+        case .scalar:
+            return reader.expression(node, context.hasPrefix("'") ? context : "'input' of \(context)").map { .expression($0) } ?? .wholeData
+        case .mapping(let mapping):
+            var members: [String: ValueSource] = [:]
+            for (key, value) in mapping {
+                guard let member = reader.string(key, "a key of 'input' in \(context)") else { continue }
+                if case .scalar(let scalar) = value, scalar.style == .plain {
+                    if let expression = reader.expression(value, "'input.\(member)' of \(context)") {
+                        members[member] = .expression(expression)
+                    }
+                } else {
+                    members[member] = .literal(reader.json(value))
+                }
+            }
+            return .object(members)
+        default:
+            reader.error(node, "expected an expression or a mapping for 'input' of \(context), found \(YAMLReader.describe(node))")
+            return .wholeData
+        }
+    }
+
+    static func parseChoice(
+        name: String, entries: [String: (key: Node, value: Node)], node: Node, reader: inout YAMLReader
+    ) -> State.Kind? {
+        let context = "state '\(name)'"
+        var branches: [ChoiceState.Branch] = []
+        if let choicesNode = entries["choices"]?.value {
+            if case .sequence(let sequence) = choicesNode {
+                for item in sequence {
+                    guard let branch = reader.entries(of: item, context: "a choice of \(context)", allowed: ["when", "next"]) else {
+                        continue
+                    }
+                    let when = reader.expression(reader.required(branch, "when", in: item, context: "a choice of \(context)"), "'when' of \(context)")
+                    let next = reference(reader.required(branch, "next", in: item, context: "a choice of \(context)"), "'next' of \(context)", reader: &reader)
+                    if let when, let next { branches.append(.init(when: when, next: next)) }
+                }
+            } else {
+                reader.error(choicesNode, "expected a list of {when, next} for 'choices' of \(context), found \(YAMLReader.describe(choicesNode))")
+            }
+        }
+        let otherwise = reference(entries["otherwise"]?.value, "'otherwise' of \(context)", reader: &reader)
+        return .choice(ChoiceState(branches: branches, otherwise: otherwise))
+    }
+
+    static func parseCheckpoint(
+        name: String, entries: [String: (key: Node, value: Node)], node: Node, reader: inout YAMLReader
+    ) -> State.Kind? {
+        let context = "state '\(name)'"
+        let credential = reader.string(reader.required(entries, "credential", in: node, context: context), "'credential' of \(context)")
+        let when = entries["when"].flatMap { reader.expression($0.value, "'when' of \(context)") }
+        let subject = entries["subject"].flatMap { reader.string($0.value, "'subject' of \(context)") } ?? name
+        var decisions: [Decision: StateReference] = [:]
+        if let decisionsNode = entries["decisions"]?.value {
+            let allowed = Decision.allCases.map(\.rawValue)
+            if let map = reader.entries(of: decisionsNode, context: "'decisions' of \(context)", allowed: allowed) {
+                for (decisionName, entry) in map {
+                    if let decision = Decision(rawValue: decisionName),
+                        let target = reference(entry.value, "'decisions.\(decisionName)' of \(context)", reader: &reader)
+                    {
+                        decisions[decision] = target
+                    }
+                }
+                if decisions[.approve] == nil, map["approve"] == nil {
+                    reader.error(decisionsNode, "missing 'approve' in 'decisions' of \(context); a checkpoint must say where an approval leads")
+                }
+            }
+        }
+        guard let credential else { return nil }
+        return .checkpoint(CheckpointState(credential: credential, when: when, subject: subject, decisions: decisions))
+    }
+
+    static func parseEnd(name: String, entries: [String: (key: Node, value: Node)], reader: inout YAMLReader) -> State.Kind? {
+        var outcome = EndState.Outcome.completed
+        if let statusNode = entries["status"]?.value, let status = reader.string(statusNode, "'status' of state '\(name)'") {
+            if let parsed = EndState.Outcome(rawValue: status) {
+                outcome = parsed
+            } else {
+                let allowed = EndState.Outcome.allCases.map(\.rawValue).joined(separator: ", ")
+                reader.error(statusNode, "unknown end status '\(status)' in state '\(name)'; expected one of: \(allowed)")
+            }
+        }
+        let output = entries["output"].map { parseInput($0.value, context: "'output' of state '\(name)'", reader: &reader) }
+        return .end(EndState(outcome: outcome, output: output))
+    }
+}

@@ -1,0 +1,3 @@
+import StewardCLI
+
+await StewardCommand.runMain()
