@@ -44,6 +44,18 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "StewardStore",
+            dependencies: [
+                "StewardJSON", "StewardTemplates", "StewardRuntime", .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "StewardReview",
+            dependencies: ["StewardJSON", "StewardTemplates", "StewardRuntime", "StewardStore"],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "StewardTesting",
             dependencies: ["StewardJSON", "StewardRuntime"],
             swiftSettings: strictSettings
@@ -51,7 +63,7 @@ let package = Package(
         .target(
             name: "StewardCLI",
             dependencies: [
-                "StewardJSON", "StewardTemplates", "StewardPlugins", "StewardRuntime",
+                "StewardJSON", "StewardTemplates", "StewardPlugins", "StewardRuntime", "StewardStore", "StewardReview",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -74,6 +86,7 @@ let package = Package(
         .testTarget(name: "StewardTemplatesTests", dependencies: ["StewardTemplates"], exclude: ["Fixtures"]),
         .testTarget(name: "StewardPluginsTests", dependencies: ["StewardPlugins", "StewardJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "StewardRuntimeTests", dependencies: ["StewardRuntime", "StewardTesting"]),
+        .testTarget(name: "StewardStoreTests", dependencies: ["StewardStore", "StewardRuntime", "StewardReview", "StewardTesting"]),
         .testTarget(name: "StewardEndToEndTests", dependencies: ["StewardJSON"]),
     ]
 )

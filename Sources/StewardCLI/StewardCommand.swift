@@ -9,7 +9,10 @@ public struct StewardCommand: AsyncParsableCommand {
         commandName: "steward",
         abstract: "Run workflow templates as durable state machines with human checkpoints.",
         version: StewardVersion.current,
-        subcommands: [ValidateCommand.self, RunCommand.self, PluginsCommand.self]
+        subcommands: [
+            ValidateCommand.self, RunCommand.self, SubmitCommand.self, ResumeCommand.self, InstancesCommand.self,
+            ReviewCommand.self, ReviewersCommand.self, AuditCommand.self, PluginsCommand.self,
+        ]
     )
 
     /// Creates the command.

@@ -290,3 +290,14 @@ public enum OutputContract {
         }
     }
 }
+
+extension Transition {
+    /// The effects a stored instance still owes after a restart: a running instance re-runs
+    /// its current step attempt with the same idempotency key (steps are at-least-once);
+    /// waiting and finished instances owe nothing.
+    public static func pendingEffects(of state: InstanceState, plan: Plan, config: JSONValue? = nil) -> [Effect] {
+        guard state.status == .running, case .step(let step) = plan.state(state.current)?.kind else { return [] }
+        let machine = Machine(plan: plan, config: config ?? plan.template.config, state: state)
+        return [.runStep(machine.invocation(for: step, delay: 0))]
+    }
+}

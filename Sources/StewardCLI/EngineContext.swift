@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import StewardJSON
+import StewardPlugins
+import StewardReview
+import StewardRuntime
+import StewardStore
+import StewardTemplates
+
+/// Options naming the store and the templates a command works with.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .customLong("db"), help: "The SQLite database (default: .steward/steward.db).")
+    var database: String?
+
+    @Option(name: .customLong("workflows"), help: "The directory of templates to load (default: workflows).")
+    var workflows: String = "workflows"
+}
+
+/// The engine assembled for a CLI command: plugins, plans, store.
+struct EngineContext {
+    let workspace: Workspace
+    let registry: PluginRegistry
+    let plans: PlanLibrary
+    let store: SQLiteStore
+    let engine: Engine
+
+    /// Loads plugins and every template in the workflows directory, and opens the store.
+    /// With `extraTemplate`, that file is loaded too (and wins over a same-named one).
+    init(store options: StoreOptions, plugins: PluginOptions, extraTemplate: String? = nil) throws {
+        workspace = Workspace()
+        registry = try workspace.loadPlugins(explicit: plugins.directories, build: !plugins.noBuild)
+        let catalog = StepCatalog(steps: registry.stepNames)
+        var library = PlanLibrary()
+        var files: [String] = []
+        if FileManager.default.fileExists(atPath: options.workflows) {
+            files = try workspace.templateFiles([options.workflows])
+        }
+        if let extraTemplate { files.append(extraTemplate) }
+        var diagnostics: [TemplateDiagnostic] = []
+        for file in files {
+            do {
+                library.add(try Plan(validating: workspace.parseTemplate(file), catalog: catalog))
+            } catch let errors as TemplateErrors {
+                // A broken template elsewhere in the folder must not stop work on the others,
+                // unless it is the one this command was asked to run.
+                if file == extraTemplate { diagnostics += errors.diagnostics }
+            }
+        }
+        if !diagnostics.isEmpty {
+            for diagnostic in diagnostics { printError(diagnostic.description) }
+            throw ValidationFailed(exitCode: 1)
+        }
+        plans = library
+        store = try SQLiteStore(path: options.database ?? SQLiteStore.defaultPath(root: workspace.root.path))
+        engine = Engine(store: store, plans: plans, invoker: registry)
+    }
+
+    var desk: ReviewDesk { ReviewDesk(store: store, engine: engine) }
+}
+
+/// Prints transitions as they happen.
+@Sendable func printTransition(_ record: TransitionRecord) {
+    for move in record.moves {
+        print("transition \(record.state.id.prefix(8)) \(move.from ?? "(start)") -> \(move.to): \(move.reason)")
+    }
+}
+
+/// The JSON summary of an instance that `run`, `instances show` and `review` print.
+func report(_ state: InstanceState, plan: Plan?) -> JSONValue {
+    var report: [String: JSONValue] = [
+        "instance": .string(state.id), "template": .string(state.template), "version": .string(state.templateVersion),
+        "status": .string(state.status.rawValue), "state": .string(state.current),
+    ]
+    if let customer = state.customer { report["customer"] = .string(customer) }
+    if let output = state.output { report["output"] = output }
+    if let failure = state.failure { report["error"] = failure.jsonValue }
+    if state.status == .waiting, case .checkpoint(let checkpoint) = plan?.state(state.current)?.kind {
+        report["waiting_for"] = [
+            "checkpoint": .string(state.current), "credential": .string(checkpoint.credential),
+            "subject": state.data.value(at: checkpoint.subject.split(separator: ".")) ?? .null,
+        ]
+    }
+    return .object(report)
+}

@@ -1,0 +1,118 @@
+import ArgumentParser
+import Foundation
+import StewardJSON
+import StewardRuntime
+import StewardStore
+
+/// `steward instances list|show`.
+struct InstancesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "instances", abstract: "List instances and show one with its history.",
+        subcommands: [List.self, Show.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List instances, newest first.")
+        @Option(help: "Only this status (running, waiting, completed, rejected, failed).") var status: String?
+        @Option(help: "Only this template.") var template: String?
+        @Option(help: "Only this customer.") var customer: String?
+        @Option(help: "At most this many.") var limit = 50
+        @OptionGroup var storeOptions: StoreOptions
+
+        func run() async throws {
+            var filter: InstanceStatus?
+            if let status {
+                guard let parsed = InstanceStatus(rawValue: status) else {
+                    throw CLIError("unknown status '\(status)'; expected running, waiting, completed, rejected or failed")
+                }
+                filter = parsed
+            }
+            let store = try SQLiteStore(path: storeOptions.database ?? SQLiteStore.defaultPath(root: Workspace().root.path))
+            let rows = try await store.instances(status: filter, template: template, customer: customer, limit: limit)
+            for row in rows {
+                print("\(row.id)  \(row.status.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0))  \(row.template)@\(row.version)  at \(row.current)  events \(row.sequence)\(row.customer.map { "  customer \($0)" } ?? "")")
+            }
+            if rows.isEmpty { print("no instances") }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show an instance's state and its event history as JSON.")
+        @Argument(help: "Instance id.") var id: String
+        @OptionGroup var storeOptions: StoreOptions
+
+        func run() async throws {
+            let store = try SQLiteStore(path: storeOptions.database ?? SQLiteStore.defaultPath(root: Workspace().root.path))
+            guard let state = try await store.instance(id: id) else { throw CLIError("no instance '\(id)'") }
+            let history = try await store.history(of: id)
+            var object = state.jsonValue.objectValue ?? [:]
+            object["history"] = .array(history.map { entry in
+                [
+                    "seq": entry.sequence.map { .integer(Int64($0)) } ?? .null, "event": .string(entry.kind),
+                    "at": .string(formatMilliseconds(entry.at)), "actor": .string(entry.actor), "payload": entry.payload,
+                ]
+            })
+            print(JSONValue.object(object).prettyJSONString)
+        }
+    }
+}
+
+/// ISO-8601 UTC text for a millisecond timestamp.
+func formatMilliseconds(_ milliseconds: Int64) -> String {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+}
+
+/// `steward resume`: continue every running instance (after a crash or restart).
+struct ResumeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resume", abstract: "Continue every running instance from its last committed event.")
+    @Option(help: "Instances driven at once.") var concurrency = 64
+    @Flag(help: "Print each transition.") var verbose = false
+    @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var plugins: PluginOptions
+
+    func run() async throws {
+        let context = try EngineContext(store: storeOptions, plugins: plugins)
+        let verbose = self.verbose
+        let driven = try await context.engine.resume(concurrency: concurrency) { record in if verbose { printTransition(record) } }
+        let counts = try await context.store.countByStatus()
+        print("resumed \(driven) instance(s); now " + counts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", "))
+    }
+}
+
+/// `steward submit`: submit many instances of one input (load, crash tests), idempotently by key.
+struct SubmitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "submit",
+        abstract: "Submit COUNT instances of a template with one input, keyed PREFIX-0...PREFIX-(COUNT-1), and drive them.",
+        discussion: "Submitting again with the same prefix skips instances already submitted, so a killed run can simply be repeated.")
+    @Argument(help: "Template name (loaded from the workflows directory).") var template: String
+    @Option(help: "The input JSON file.") var input: String
+    @Option(help: "How many instances.") var count = 1
+    @Option(help: "Client key prefix.") var keyPrefix = "submit"
+    @Option(help: "Customer.") var customer: String?
+    @Option(help: "Instances driven at once.") var concurrency = 64
+    @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var plugins: PluginOptions
+
+    func run() async throws {
+        let context = try EngineContext(store: storeOptions, plugins: plugins)
+        let value = try context.workspace.readJSON(input)
+        let engine = context.engine
+        let (template, customer, prefix) = (self.template, self.customer, keyPrefix)
+        guard context.plans.plan(template: template, version: nil) != nil else { throw CLIError("unknown template '\(template)'") }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<count {
+                if index >= concurrency { try await group.next() }
+                group.addTask {
+                    _ = try await engine.submit(
+                        template: template, customer: customer, input: value, id: "\(prefix)-\(index)", clientKey: "\(prefix)-\(index)")
+                }
+            }
+            try await group.waitForAll()
+        }
+        let counts = try await context.store.countByStatus()
+        print("submitted \(count); now " + counts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", "))
+    }
+}

@@ -1,0 +1,198 @@
+import ArgumentParser
+import Foundation
+import StewardJSON
+import StewardReview
+import StewardRuntime
+import StewardStore
+import StewardTemplates
+
+/// Options identifying the reviewer.
+struct TokenOptions: ParsableArguments {
+    @Option(name: .long, help: "The reviewer's bearer token (default: $STEWARD_TOKEN).")
+    var token: String?
+
+    var resolved: String? { token ?? ProcessInfo.processInfo.environment["STEWARD_TOKEN"] }
+}
+
+/// `steward review ...`: the reviewer's command-line desk.
+struct ReviewCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "review", abstract: "List, show and decide human checkpoints.",
+        subcommands: [List.self, Show.self, Approve.self, Edit.self, Reject.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Open tasks, soonest deadline first (yours, with --token).")
+        @Option(help: "Only tasks needing this credential.") var credential: String?
+        @OptionGroup var tokenOptions: TokenOptions
+        @OptionGroup var storeOptions: StoreOptions
+
+        func run() async throws {
+            let store = try SQLiteStore(path: storeOptions.database ?? SQLiteStore.defaultPath(root: Workspace().root.path))
+            var credentials: [String]? = credential.map { [$0] }
+            if let token = tokenOptions.resolved {
+                guard let reviewer = try await store.reviewer(token: token) else { throw CLIError("unknown token") }
+                if let credential, !reviewer.holds(credential) { throw CLIError("\(reviewer.id) does not hold credential '\(credential)'") }
+                credentials = credential.map { [$0] } ?? reviewer.credentials
+            }
+            let tasks = try await store.openTasks(credentials: credentials)
+            for task in tasks {
+                let due = task.dueAt.map { "due \(formatMilliseconds($0))" } ?? "no deadline"
+                print("\(task.id)  \(task.credential)  \(task.template)  \(task.instanceID)  at \(task.state)  \(due)")
+            }
+            if tasks.isEmpty { print("no open tasks") }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A task with the context a reviewer needs, as JSON.")
+        @Argument(help: "Task id.") var id: Int64
+        @OptionGroup var tokenOptions: TokenOptions
+        @OptionGroup var storeOptions: StoreOptions
+        @OptionGroup var plugins: PluginOptions
+
+        func run() async throws {
+            let context = try EngineContext(store: storeOptions, plugins: plugins)
+            let reviewer = try await tokenOptions.resolved.asyncMap { try await context.desk.authenticate(token: $0) }
+            let view = try await reviewing { try await context.desk.context(task: id, for: reviewer) }
+            var object: [String: JSONValue] = [
+                "task": .integer(view.task.id), "instance": .string(view.task.instanceID), "state": .string(view.task.state),
+                "credential": .string(view.task.credential), "status": .string(view.task.status), "subject": view.task.subject,
+                "decisions": .array(view.task.decisions.map { .string($0.rawValue) }), "input": view.input,
+                "outputs": .object(view.outputs), "opened_at": .string(formatMilliseconds(view.task.openedAt)),
+                "sla_deadline": view.task.dueAt.map { .string(formatMilliseconds($0)) } ?? .null,
+            ]
+            if let aop = view.aop {
+                object["aop"] = [
+                    "domain": .string(aop.domain), "may": .array(aop.may.map { .string($0) }),
+                    "may_not": .array(aop.mayNot.map { .string($0) }), "escalation_target": .string(aop.escalationTarget),
+                ]
+            }
+            print(JSONValue.object(object).prettyJSONString)
+        }
+    }
+
+    struct Approve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Approve a task's output as it is.")
+        @Argument(help: "Task id.") var id: Int64
+        @OptionGroup var tokenOptions: TokenOptions
+        @OptionGroup var storeOptions: StoreOptions
+        @OptionGroup var plugins: PluginOptions
+
+        func run() async throws { try await decideTask(id, .approve, token: tokenOptions, store: storeOptions, plugins: plugins) }
+    }
+
+    struct Edit: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Replace a task's output with your version and approve it.")
+        @Argument(help: "Task id.") var id: Int64
+        @Option(help: "The replacement output, a JSON file.") var output: String?
+        @Option(help: "The replacement output as inline JSON.") var json: String?
+        @OptionGroup var tokenOptions: TokenOptions
+        @OptionGroup var storeOptions: StoreOptions
+        @OptionGroup var plugins: PluginOptions
+
+        func run() async throws {
+            let value: JSONValue
+            if let json {
+                do { value = try JSONValue.parse(json) } catch { throw CLIError("--json: \(error)") }
+            } else if let output {
+                value = try Workspace().readJSON(output)
+            } else {
+                throw CLIError("an edit needs --output FILE or --json TEXT")
+            }
+            try await decideTask(id, .edit, output: value, token: tokenOptions, store: storeOptions, plugins: plugins)
+        }
+    }
+
+    struct Reject: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Reject a task's output, with a reason.")
+        @Argument(help: "Task id.") var id: Int64
+        @Option(help: "Why.") var reason: String
+        @OptionGroup var tokenOptions: TokenOptions
+        @OptionGroup var storeOptions: StoreOptions
+        @OptionGroup var plugins: PluginOptions
+
+        func run() async throws { try await decideTask(id, .reject, reason: reason, token: tokenOptions, store: storeOptions, plugins: plugins) }
+    }
+}
+
+func decideTask(
+    _ id: Int64, _ decision: Decision, output: JSONValue? = nil, reason: String? = nil, token: TokenOptions, store: StoreOptions,
+    plugins: PluginOptions
+) async throws {
+    let context = try EngineContext(store: store, plugins: plugins)
+    let final = try await reviewing {
+        let reviewer = try await context.desk.authenticate(token: token.resolved)
+        return try await context.desk.decide(task: id, by: reviewer, decision: decision, output: output, reason: reason)
+    }
+    print(report(final, plan: context.plans.plan(template: final.template, version: final.templateVersion)).prettyJSONString)
+}
+
+/// Runs a review action, turning a refusal into a one-line CLI error with its kind.
+func reviewing<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let error as ReviewError {
+        throw CLIError("\(error.kind.rawValue): \(error.message)")
+    }
+}
+
+extension Optional {
+    func asyncMap<U>(_ transform: (Wrapped) async throws -> U) async rethrows -> U? {
+        guard let value = self else { return nil }
+        return try await transform(value)
+    }
+}
+
+/// `steward reviewers add|list`.
+struct ReviewersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reviewers", abstract: "Manage reviewers and their credentials.", subcommands: [Add.self, List.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a reviewer; prints the bearer token once (it is stored hashed).")
+        @Argument(help: "Display name.") var name: String
+        @Option(name: .customLong("credential"), help: "A credential held (repeatable), e.g. support-agent.") var credentials: [String] = []
+        @Option(help: "reviewer or operator.") var role = "reviewer"
+        @OptionGroup var storeOptions: StoreOptions
+
+        func run() async throws {
+            guard role == "reviewer" || role == "operator" else { throw CLIError("unknown role '\(role)'; expected reviewer or operator") }
+            let store = try SQLiteStore(path: storeOptions.database ?? SQLiteStore.defaultPath(root: Workspace().root.path))
+            let (reviewer, token) = try await store.addReviewer(name: name, credentials: credentials, role: role, at: SystemEngineClock().nowMilliseconds())
+            print("reviewer \(reviewer.id) (\(reviewer.name)) credentials: \(credentials.isEmpty ? "none" : credentials.joined(separator: ", "))")
+            print("token: \(token)")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List reviewers and their credentials (never tokens).")
+        @OptionGroup var storeOptions: StoreOptions
+
+        func run() async throws {
+            let store = try SQLiteStore(path: storeOptions.database ?? SQLiteStore.defaultPath(root: Workspace().root.path))
+            for reviewer in try await store.reviewers() {
+                print("\(reviewer.id)  \(reviewer.name)  \(reviewer.role)  \(reviewer.credentials.joined(separator: ", "))")
+            }
+        }
+    }
+}
+
+/// `steward audit verify`.
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "audit", abstract: "Check the audit trail.", subcommands: [Verify.self])
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Verify the journal's hash chain and that every instance's state replays from its events.")
+        @OptionGroup var storeOptions: StoreOptions
+        @OptionGroup var plugins: PluginOptions
+
+        func run() async throws {
+            let context = try EngineContext(store: storeOptions, plugins: plugins)
+            let report = try await Auditor(store: context.store, plans: context.plans).verify()
+            for problem in report.problems { printError("audit: \(problem)") }
+            print("checked \(report.journalRows) journal rows and replayed \(report.instancesReplayed) instances: \(report.problems.isEmpty ? "intact" : "\(report.problems.count) problem(s)")")
+            if !report.problems.isEmpty { throw ValidationFailed(exitCode: 1) }
+        }
+    }
+}

@@ -1,0 +1,103 @@
+import StewardJSON
+import StewardRuntime
+import StewardStore
+import StewardTemplates
+
+/// Everything a reviewer needs to decide a task.
+public struct ReviewContext: Sendable {
+    /// The task.
+    public var task: ReviewTask
+    /// The instance's submitted input.
+    public var input: JSONValue
+    /// Step outputs by name (e.g. `classification` with its confidence).
+    public var outputs: [String: JSONValue]
+    /// The template's operating procedure.
+    public var aop: OperatingProcedure?
+    /// The instance's history, oldest first.
+    public var history: [SQLiteStore.JournalEntry]
+}
+
+/// The review workflow: who may see and decide what, with every refusal audited.
+public struct ReviewDesk: Sendable {
+    /// The store.
+    public let store: SQLiteStore
+    /// The engine that applies decisions.
+    public let engine: Engine
+
+    /// Creates a desk.
+    public init(store: SQLiteStore, engine: Engine) {
+        self.store = store
+        self.engine = engine
+    }
+
+    /// The reviewer a token belongs to, or `unauthenticated`.
+    public func authenticate(token: String?) async throws -> Reviewer {
+        guard let token, !token.isEmpty else { throw ReviewError(.unauthenticated, "a reviewer token is required") }
+        guard let reviewer = try await store.reviewer(token: token) else { throw ReviewError(.unauthenticated, "unknown token") }
+        return reviewer
+    }
+
+    /// Open tasks the reviewer may decide, soonest deadline first.
+    public func queue(for reviewer: Reviewer, credential: String? = nil) async throws -> [ReviewTask] {
+        var credentials = reviewer.credentials
+        if let credential {
+            guard reviewer.holds(credential) else {
+                throw ReviewError(.forbidden, "\(reviewer.id) does not hold credential '\(credential)'")
+            }
+            credentials = [credential]
+        }
+        return try await store.openTasks(credentials: credentials)
+    }
+
+    /// A task with its context. Reviewers see only tasks for credentials they hold.
+    public func context(task id: Int64, for reviewer: Reviewer?) async throws -> ReviewContext {
+        guard let task = try await store.task(id: id) else { throw ReviewError(.notFound, "no review task \(id)") }
+        if let reviewer, !reviewer.holds(task.credential), reviewer.role != "operator" {
+            throw ReviewError(.forbidden, "task \(id) needs credential '\(task.credential)', which \(reviewer.id) does not hold")
+        }
+        let state = try await store.instance(id: task.instanceID)
+        var outputs: [String: JSONValue] = [:]
+        for (key, value) in state?.data.objectValue ?? [:] where !["input", "reviews", "errors"].contains(key) {
+            outputs[key] = value
+        }
+        let plan = state.flatMap { engine.plans.plan(template: $0.template, version: $0.templateVersion) }
+        return ReviewContext(
+            task: task, input: state?.data["input"] ?? .null, outputs: outputs, aop: plan?.template.aop,
+            history: try await store.history(of: task.instanceID))
+    }
+
+    /// Decides a task. Refuses (and audits the attempt) when the reviewer lacks the task's
+    /// credential; refuses a second decision with a conflict; validates edits and rejections.
+    public func decide(
+        task id: Int64, by reviewer: Reviewer, decision: Decision, output: JSONValue? = nil, reason: String? = nil,
+        drive: Bool = true
+    ) async throws -> InstanceState {
+        guard let task = try await store.task(id: id) else { throw ReviewError(.notFound, "no review task \(id)") }
+        guard reviewer.holds(task.credential) else {
+            try await store.appendAudit(
+                kind: "decision_refused", actor: reviewer.id,
+                payload: [
+                    "task": .integer(id), "decision": .string(decision.rawValue), "needs": .string(task.credential),
+                    "holds": .array(reviewer.credentials.map { .string($0) }),
+                ],
+                at: engine.clock.nowMilliseconds(), instance: task.instanceID)
+            throw ReviewError(.forbidden, "task \(id) needs credential '\(task.credential)'; \(reviewer.name) (\(reviewer.id)) holds \(reviewer.credentials.isEmpty ? "none" : reviewer.credentials.joined(separator: ", "))")
+        }
+        guard task.status == "open" else {
+            throw ReviewError(.conflict, "task \(id) was already decided (\(task.decision ?? "?") by \(task.reviewer ?? "?"))")
+        }
+        guard task.decisions.contains(decision) else {
+            throw ReviewError(.invalid, "decision '\(decision.rawValue)' is not allowed for task \(id); expected one of: \(task.decisions.map(\.rawValue).joined(separator: ", "))")
+        }
+        if decision == .edit, output == nil { throw ReviewError(.invalid, "an edit needs the replacement output") }
+        if decision == .reject, (reason ?? "").allSatisfy(\.isWhitespace) { throw ReviewError(.invalid, "a rejection needs a reason") }
+        do {
+            return try await engine.decide(
+                instance: task.instanceID,
+                CheckpointDecision(state: task.state, decision: decision, output: output, reason: reason, reviewer: reviewer.id, credential: task.credential),
+                drive: drive)
+        } catch let error as EngineError {
+            throw ReviewError(error.isConflict ? .conflict : (error.isNotFound ? .notFound : .invalid), error.description)
+        }
+    }
+}

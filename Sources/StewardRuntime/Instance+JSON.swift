@@ -1,0 +1,106 @@
+import StewardJSON
+import StewardTemplates
+
+/// Why stored JSON could not be turned back into a runtime value.
+public struct DecodingFailure: Error, Sendable, CustomStringConvertible {
+    /// What was wrong.
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+// Hand-written JSON codecs: Foundation's JSONEncoder is slow on Linux and these run on the
+// store's hot path (one snapshot and one event per transition).
+
+extension InstanceState {
+    /// The state as a JSON object.
+    public var jsonValue: JSONValue {
+        var object: [String: JSONValue] = [
+            "id": .string(id), "template": .string(template), "version": .string(templateVersion),
+            "status": .string(status.rawValue), "current": .string(current), "attempt": .integer(Int64(attempt)),
+            "data": data, "sequence": .integer(Int64(sequence)),
+        ]
+        if let customer { object["customer"] = .string(customer) }
+        if let output { object["output"] = output }
+        if let failure { object["failure"] = failure.jsonValue }
+        return .object(object)
+    }
+
+    /// Rebuilds a state from `jsonValue`.
+    public init(json: JSONValue) throws(DecodingFailure) {
+        guard let id = json["id"]?.stringValue, let template = json["template"]?.stringValue,
+            let version = json["version"]?.stringValue, let statusText = json["status"]?.stringValue,
+            let status = InstanceStatus(rawValue: statusText), let current = json["current"]?.stringValue,
+            let attempt = json["attempt"]?.integerValue, let sequence = json["sequence"]?.integerValue
+        else { throw DecodingFailure("instance state is missing a required field") }
+        self.init(id: id, template: template, templateVersion: version, customer: json["customer"]?.stringValue)
+        self.status = status
+        self.current = current
+        self.attempt = Int(attempt)
+        self.sequence = Int(sequence)
+        self.data = json["data"] ?? .emptyObject
+        self.output = json["output"]
+        self.failure = try json["failure"].map { (value) throws(DecodingFailure) -> Failure in try Failure(json: value) }
+    }
+}
+
+extension Failure {
+    /// The failure as a JSON object.
+    public var jsonValue: JSONValue { ["state": .string(state), "kind": .string(kind), "message": .string(message)] }
+
+    /// Rebuilds a failure from `jsonValue`.
+    public init(json: JSONValue) throws(DecodingFailure) {
+        guard let state = json["state"]?.stringValue, let kind = json["kind"]?.stringValue,
+            let message = json["message"]?.stringValue
+        else { throw DecodingFailure("failure is missing a field") }
+        self.init(state: state, kind: kind, message: message)
+    }
+}
+
+extension Event {
+    /// The event's payload as a JSON object (its `name` is stored beside it).
+    public var payload: JSONValue {
+        switch self {
+        case .started(let input):
+            return ["input": input]
+        case .stepSucceeded(let state, let attempt, let output):
+            return ["state": .string(state), "attempt": .integer(Int64(attempt)), "output": output]
+        case .stepFailed(let state, let attempt, let kind, let message):
+            return ["state": .string(state), "attempt": .integer(Int64(attempt)), "kind": .string(kind), "message": .string(message)]
+        case .checkpointDecided(let decision):
+            var object: [String: JSONValue] = [
+                "state": .string(decision.state), "decision": .string(decision.decision.rawValue),
+                "reviewer": .string(decision.reviewer), "credential": .string(decision.credential),
+            ]
+            if let output = decision.output { object["output"] = output }
+            if let reason = decision.reason { object["reason"] = .string(reason) }
+            return .object(object)
+        }
+    }
+
+    /// Rebuilds an event from its name and payload.
+    public init(name: String, payload: JSONValue) throws(DecodingFailure) {
+        func field(_ key: String) throws(DecodingFailure) -> String {
+            guard let value = payload[key]?.stringValue else { throw DecodingFailure("event \(name) is missing '\(key)'") }
+            return value
+        }
+        func attempt() throws(DecodingFailure) -> Int {
+            guard let value = payload["attempt"]?.integerValue else { throw DecodingFailure("event \(name) is missing 'attempt'") }
+            return Int(value)
+        }
+        switch name {
+        case "started":
+            self = .started(input: payload["input"] ?? .null)
+        case "step_succeeded":
+            self = .stepSucceeded(state: try field("state"), attempt: try attempt(), output: payload["output"] ?? .null)
+        case "step_failed":
+            self = .stepFailed(state: try field("state"), attempt: try attempt(), kind: try field("kind"), message: try field("message"))
+        case "checkpoint_decided":
+            guard let decision = Decision(rawValue: try field("decision")) else { throw DecodingFailure("unknown decision") }
+            self = .checkpointDecided(CheckpointDecision(
+                state: try field("state"), decision: decision, output: payload["output"], reason: payload["reason"]?.stringValue,
+                reviewer: try field("reviewer"), credential: try field("credential")))
+        default:
+            throw DecodingFailure("unknown event '\(name)'")
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import StewardJSON
+import StewardTemplates
+
+/// One transition to make durable: the event, the state it produced, and what it opened.
+public struct InstanceCommit: Sendable {
+    /// The instance after the event (its `sequence` is one more than the stored one).
+    public var state: InstanceState
+    /// The event applied.
+    public var event: Event
+    /// Who caused it: `engine`, or a reviewer id.
+    public var actor: String
+    /// When, in milliseconds since 1970 (from the engine's clock).
+    public var at: Int64
+    /// The client's idempotency key, on the first commit of a submitted instance.
+    public var clientKey: String?
+    /// The review task the transition opened, if any.
+    public var openedCheckpoint: CheckpointRequest?
+
+    /// Creates a commit.
+    public init(state: InstanceState, event: Event, actor: String, at: Int64, clientKey: String? = nil, openedCheckpoint: CheckpointRequest? = nil) {
+        self.state = state
+        self.event = event
+        self.actor = actor
+        self.at = at
+        self.clientKey = clientKey
+        self.openedCheckpoint = openedCheckpoint
+    }
+}
+
+/// The store refused a commit because the instance moved on meanwhile (or the client key is taken).
+public struct StoreConflict: Error, Sendable, CustomStringConvertible {
+    /// The instance concerned.
+    public let instanceID: String
+    /// What collided.
+    public let message: String
+
+    /// Creates a conflict.
+    public init(instanceID: String, message: String) {
+        self.instanceID = instanceID
+        self.message = message
+    }
+
+    /// "conflict on <id>: <message>".
+    public var description: String { "conflict on instance \(instanceID): \(message)" }
+}
+
+/// Durable storage of instances as far as the runtime needs it. The SQLite and PostgreSQL
+/// stores implement it; the runtime knows nothing else about them.
+///
+/// Contract: `commit` returns only once the commit is durable, and applies it only if the
+/// stored sequence is `state.sequence - 1` (0 for a new instance); otherwise it throws
+/// `StoreConflict` and changes nothing. That check is what makes transitions exactly-once.
+public protocol InstanceStore: Sendable {
+    /// Makes one transition durable (implementations batch concurrent commits).
+    func commit(_ commit: InstanceCommit) async throws
+    /// The stored state of an instance.
+    func instance(id: String) async throws -> InstanceState?
+    /// The instance submitted with a client idempotency key.
+    func instance(clientKey: String) async throws -> InstanceState?
+    /// Instances that are running (not waiting, not finished), for recovery after a restart.
+    func runnableInstances(limit: Int) async throws -> [InstanceState]
+}
+
+/// The engine's source of time, in milliseconds since 1970. Injected so tests control it.
+public protocol EngineClock: Sendable {
+    /// Now.
+    func nowMilliseconds() -> Int64
+}
+
+/// Finds the plan an instance is pinned to, and a customer's effective config.
+public protocol PlanResolver: Sendable {
+    /// The plan of `template` at `version` (the newest when `version` is nil).
+    func plan(template: String, version: String?) -> Plan?
+    /// The config an instance of `plan` runs with for `customer` (overlays applied).
+    func config(for plan: Plan, customer: String?) -> JSONValue
+}
+
+/// A fixed set of plans, by name and version, with no customer overlays.
+public struct PlanLibrary: PlanResolver {
+    private var plans: [String: [String: Plan]] = [:]
+    private var newest: [String: Plan] = [:]
+    private var overlays: [String: [String: JSONValue]] = [:]
+
+    /// Creates a library of `plans`.
+    public init(_ plans: [Plan] = []) {
+        for plan in plans { add(plan) }
+    }
+
+    /// Adds a plan; the last added version of a name is the newest.
+    public mutating func add(_ plan: Plan) {
+        plans[plan.name, default: [:]][plan.version] = plan
+        newest[plan.name] = plan
+    }
+
+    /// Sets a customer's config overlay for a template (merged over the template config).
+    public mutating func setOverlay(_ overlay: JSONValue, template: String, customer: String) {
+        overlays[template, default: [:]][customer] = overlay
+    }
+
+    /// Every plan.
+    public var all: [Plan] { plans.values.flatMap(\.values) }
+
+    /// The plan of `template` at `version`.
+    public func plan(template: String, version: String?) -> Plan? {
+        guard let version else { return newest[template] }
+        return plans[template]?[version]
+    }
+
+    /// The template config with the customer's overlay merged over it.
+    public func config(for plan: Plan, customer: String?) -> JSONValue {
+        guard let customer, let overlay = overlays[plan.name]?[customer] else { return plan.template.config }
+        return plan.template.config.merging(overlay)
+    }
+}
+
+extension JSONValue {
+    /// Deep merge: objects merge member by member, anything else in `overlay` replaces.
+    public func merging(_ overlay: JSONValue) -> JSONValue {
+        guard case .object(var base) = self, case .object(let top) = overlay else { return overlay }
+        for (key, value) in top {
+            base[key] = base[key].map { $0.merging(value) } ?? value
+        }
+        return .object(base)
+    }
+}

@@ -1,0 +1,186 @@
+import Foundation
+import GRDB
+import StewardJSON
+import StewardRuntime
+
+/// Something to append to the journal.
+enum JournalWrite: Sendable {
+    /// An instance transition.
+    case transition(InstanceCommit)
+    /// An audit entry.
+    case audit(kind: String, actor: String, payload: JSONValue, at: Int64, instance: String?)
+}
+
+/// Batches concurrent writes into one SQLite transaction (one fsync). A write waits only for
+/// the transaction in progress, never for a timer. Each write in a batch succeeds or fails on
+/// its own: a conflicting transition is rolled back to its savepoint and reported.
+actor GroupCommitter {
+    private let pool: DatabasePool
+    private var pending: [(JournalWrite, CheckedContinuation<Void, any Error>)] = []
+    private var writing = false
+
+    init(pool: DatabasePool) {
+        self.pool = pool
+    }
+
+    func submit(_ write: JournalWrite) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            pending.append((write, continuation))
+            if !writing {
+                writing = true
+                Task { await self.drain() }
+            }
+        }
+    }
+
+    private func drain() async {
+        while !pending.isEmpty {
+            let batch = pending
+            pending = []
+            let writes = batch.map(\.0)
+            let results: [Result<Void, any Error>]
+            do {
+                results = try await pool.write { db in try Journal.apply(writes, in: db) }
+            } catch {
+                results = Array(repeating: .failure(error), count: batch.count)
+            }
+            for (index, entry) in batch.enumerated() {
+                entry.1.resume(with: results[index])
+            }
+        }
+        writing = false
+    }
+}
+
+/// The SQL of appending to the journal and updating the projections.
+enum Journal {
+    /// Applies writes in order inside the caller's transaction, one savepoint each.
+    static func apply(_ writes: [JournalWrite], in db: Database) throws -> [Result<Void, any Error>] {
+        var chain = try ChainHead.load(db)
+        var results: [Result<Void, any Error>] = []
+        results.reserveCapacity(writes.count)
+        for write in writes {
+            var result: Result<Void, any Error> = .success(())
+            try db.inSavepoint {
+                do {
+                    switch write {
+                    case .transition(let commit): try applyTransition(commit, chain: &chain, db: db)
+                    case .audit(let kind, let actor, let payload, let at, let instance):
+                        let rowid = try instance.flatMap { try Int64.fetchOne(db, sql: "SELECT rowid FROM instances WHERE id = ?", arguments: [$0]) }
+                        try append(kind: kind, instance: rowid, instanceID: instance, seq: nil, at: at, actor: actor, payload: payload.jsonString, chain: &chain, db: db)
+                    }
+                    return .commit
+                } catch {
+                    result = .failure(error)
+                    return .rollback
+                }
+            }
+            if case .failure = result { chain = try ChainHead.load(db) }
+            results.append(result)
+        }
+        return results
+    }
+
+    static func applyTransition(_ commit: InstanceCommit, chain: inout ChainHead, db: Database) throws {
+        let state = commit.state
+        let stateJSON = state.jsonValue.jsonString
+        let rowid: Int64
+        if state.sequence == 1 {
+            if let key = commit.clientKey, try Bool.fetchOne(db, sql: "SELECT 1 FROM instances WHERE client_key = ?", arguments: [key]) != nil {
+                throw StoreConflict(instanceID: state.id, message: "client key '\(key)' is already used")
+            }
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM instances WHERE id = ?", arguments: [state.id]) != nil {
+                throw StoreConflict(instanceID: state.id, message: "instance already exists")
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO instances (id, client_key, template, version, customer, status, current, sequence, state, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [state.id, commit.clientKey, state.template, state.templateVersion, state.customer, state.status.rawValue,
+                            state.current, state.sequence, stateJSON, commit.at, commit.at])
+            rowid = db.lastInsertedRowID
+        } else {
+            guard let row = try Row.fetchOne(db, sql: "SELECT rowid, sequence FROM instances WHERE id = ?", arguments: [state.id]) else {
+                throw StoreConflict(instanceID: state.id, message: "instance does not exist")
+            }
+            let stored: Int = row["sequence"]
+            guard stored == state.sequence - 1 else {
+                throw StoreConflict(instanceID: state.id, message: "expected sequence \(state.sequence - 1), store has \(stored)")
+            }
+            rowid = row["rowid"]
+            try db.execute(
+                sql: "UPDATE instances SET status = ?, current = ?, sequence = ?, state = ?, updated_at = ? WHERE rowid = ?",
+                arguments: [state.status.rawValue, state.current, state.sequence, stateJSON, commit.at, rowid])
+        }
+        try append(
+            kind: commit.event.name, instance: rowid, instanceID: state.id, seq: state.sequence, at: commit.at, actor: commit.actor,
+            payload: commit.event.payload.jsonString, chain: &chain, db: db)
+
+        if case .checkpointDecided(let decision) = commit.event {
+            try db.execute(
+                sql: """
+                    UPDATE review_tasks SET status = 'decided', decided_at = ?, decision = ?, reviewer = ?
+                    WHERE instance = ? AND state = ? AND status = 'open'
+                    """,
+                arguments: [commit.at, decision.decision.rawValue, decision.reviewer, rowid, decision.state])
+            if decision.decision == .edit, let edited = decision.output {
+                let review = state.data.value(at: ["reviews", decision.state])
+                try db.execute(
+                    sql: """
+                        INSERT INTO labelled_examples (instance, state, template, input, model_output, human_output, reviewer, at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [rowid, decision.state, state.template, (state.data["input"] ?? .null).jsonString,
+                                (review?["original"] ?? .null).jsonString, edited.jsonString, decision.reviewer, commit.at])
+            }
+        }
+        if let request = commit.openedCheckpoint {
+            try db.execute(
+                sql: """
+                    INSERT INTO review_tasks (instance, state, credential, status, subject, decisions, opened_at)
+                    VALUES (?, ?, ?, 'open', ?, ?, ?)
+                    """,
+                arguments: [rowid, request.state, request.credential, request.subject.jsonString,
+                            request.decisions.map(\.rawValue).joined(separator: ","), commit.at])
+        }
+    }
+
+    static func append(
+        kind: String, instance: Int64?, instanceID: String?, seq: Int?, at: Int64, actor: String, payload: String,
+        chain: inout ChainHead, db: Database
+    ) throws {
+        let id = chain.lastID + 1
+        let hash = ChainHead.link(previous: chain.lastHash, id: id, instance: instanceID, seq: seq, kind: kind, at: at, actor: actor, payload: payload)
+        let statement = try db.cachedStatement(sql: "INSERT INTO journal (id, instance, seq, kind, at, actor, payload, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        try statement.execute(arguments: [id, instance, seq, kind, at, actor, payload, Data(hash)])
+        chain = ChainHead(lastID: id, lastHash: hash)
+    }
+}
+
+/// The end of the hash chain: each journal row's hash covers the previous row's hash and
+/// the row's own content, so editing or deleting any row breaks every hash after it.
+struct ChainHead {
+    var lastID: Int64
+    var lastHash: [UInt8]
+
+    static let genesis = [UInt8](repeating: 0, count: 32)
+
+    static func load(_ db: Database) throws -> ChainHead {
+        guard let row = try Row.fetchOne(db, sql: "SELECT id, hash FROM journal ORDER BY id DESC LIMIT 1") else {
+            return ChainHead(lastID: 0, lastHash: genesis)
+        }
+        let hash: Data = row["hash"]
+        return ChainHead(lastID: row["id"], lastHash: Array(hash))
+    }
+
+    static func link(
+        previous: [UInt8], id: Int64, instance: String?, seq: Int?, kind: String, at: Int64, actor: String, payload: String
+    ) -> [UInt8] {
+        var message = previous
+        let fields = "\(id)\u{1F}\(instance ?? "")\u{1F}\(seq.map(String.init) ?? "")\u{1F}\(kind)\u{1F}\(at)\u{1F}\(actor)\u{1F}"
+        message.append(contentsOf: fields.utf8)
+        message.append(contentsOf: payload.utf8)
+        return SHA256.hash(message)
+    }
+}

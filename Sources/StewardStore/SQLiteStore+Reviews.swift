@@ -1,0 +1,211 @@
+import Foundation
+import GRDB
+import StewardJSON
+import StewardRuntime
+import StewardTemplates
+
+/// A person (or service) who may act on the engine, with named credentials.
+public struct Reviewer: Sendable, Hashable {
+    /// Stable id, e.g. `rv-3f9a0c`.
+    public var id: String
+    /// Display name.
+    public var name: String
+    /// Credentials held, e.g. `support-agent`, `attorney`.
+    public var credentials: [String]
+    /// `reviewer` or `operator`.
+    public var role: String
+    /// When added, ms since 1970.
+    public var createdAt: Int64
+
+    /// Whether this reviewer holds `credential`.
+    public func holds(_ credential: String) -> Bool { credentials.contains(credential) }
+}
+
+/// A human checkpoint waiting for (or given) a decision.
+public struct ReviewTask: Sendable, Hashable {
+    /// Task id.
+    public var id: Int64
+    /// The instance.
+    public var instanceID: String
+    /// Template and customer of the instance.
+    public var template: String
+    /// Customer of the instance.
+    public var customer: String?
+    /// The checkpoint state.
+    public var state: String
+    /// Credential required to decide.
+    public var credential: String
+    /// `open` or `decided`.
+    public var status: String
+    /// The data under review.
+    public var subject: JSONValue
+    /// Decisions allowed.
+    public var decisions: [Decision]
+    /// Opened, ms since 1970.
+    public var openedAt: Int64
+    /// SLA deadline, ms since 1970.
+    public var dueAt: Int64?
+    /// How many escalation rungs it climbed.
+    public var escalationLevel: Int
+    /// Decided, ms since 1970.
+    public var decidedAt: Int64?
+    /// approve / edit / reject.
+    public var decision: String?
+    /// Who decided.
+    public var reviewer: String?
+}
+
+extension SQLiteStore {
+    /// Adds a reviewer and returns it with its bearer token, shown only now (stored hashed).
+    public func addReviewer(name: String, credentials: [String], role: String = "reviewer", at: Int64) async throws -> (Reviewer, token: String) {
+        var random = SystemRandomNumberGenerator()
+        let token = "stw_" + (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &random)) }.joined()
+        let id = "rv-" + (0..<4).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &random)) }.joined()
+        let reviewer = Reviewer(id: id, name: name, credentials: credentials, role: role, createdAt: at)
+        let credentialsJSON = JSONValue.array(credentials.map { .string($0) }).jsonString
+        try await pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO reviewers (id, name, token_hash, credentials, role, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [id, name, SHA256.hex(Array(token.utf8)), credentialsJSON, role, at])
+        }
+        try await appendAudit(
+            kind: "reviewer_added", actor: "operator", payload: ["id": .string(id), "name": .string(name), "credentials": .array(credentials.map { .string($0) }), "role": .string(role)],
+            at: at)
+        return (reviewer, token)
+    }
+
+    /// Every reviewer.
+    public func reviewers() async throws -> [Reviewer] {
+        try await pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM reviewers ORDER BY created_at, id").map(Self.reviewer) }
+    }
+
+    /// The reviewer a bearer token belongs to (compared by hash).
+    public func reviewer(token: String) async throws -> Reviewer? {
+        let hash = SHA256.hex(Array(token.utf8))
+        return try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM reviewers WHERE token_hash = ?", arguments: [hash]).map(Self.reviewer)
+        }
+    }
+
+    static func reviewer(_ row: Row) throws -> Reviewer {
+        let credentials: String = row["credentials"]
+        return Reviewer(
+            id: row["id"], name: row["name"], credentials: try JSONValue.parse(credentials).arrayValue?.compactMap(\.stringValue) ?? [],
+            role: row["role"], createdAt: row["created_at"])
+    }
+
+    /// Open review tasks, soonest deadline first, optionally only those needing one of `credentials`.
+    public func openTasks(credentials: [String]? = nil, limit: Int = 200) async throws -> [ReviewTask] {
+        try await pool.read { db in
+            var sql = Self.taskSelect + " WHERE t.status = 'open'"
+            var arguments: StatementArguments = []
+            if let credentials {
+                sql += " AND t.credential IN (\(credentials.map { _ in "?" }.joined(separator: ",")))"
+                _ = arguments.append(contentsOf: StatementArguments(credentials))
+            }
+            sql += " ORDER BY t.due_at IS NULL, t.due_at, t.opened_at LIMIT ?"
+            _ = arguments.append(contentsOf: [limit])
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.task)
+        }
+    }
+
+    /// One review task.
+    public func task(id: Int64) async throws -> ReviewTask? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: Self.taskSelect + " WHERE t.id = ?", arguments: [id]).map(Self.task)
+        }
+    }
+
+    /// The labelled examples reviewers' edits produced (for evaluation).
+    public func labelledExamples(template: String? = nil) async throws -> [JSONValue] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT l.*, i.id AS instance_id FROM labelled_examples l JOIN instances i ON i.rowid = l.instance WHERE ? IS NULL OR l.template = ? ORDER BY l.id",
+                arguments: [template, template]
+            ).map { row in
+                let input: String = row["input"], model: String = row["model_output"], human: String = row["human_output"]
+                return [
+                    "instance": .string(row["instance_id"]), "state": .string(row["state"]), "template": .string(row["template"]),
+                    "input": try JSONValue.parse(input), "model_output": try JSONValue.parse(model),
+                    "human_output": try JSONValue.parse(human), "reviewer": .string(row["reviewer"]), "at": .integer(row["at"]),
+                ]
+            }
+        }
+    }
+
+    static let taskSelect = """
+        SELECT t.*, i.id AS instance_id, i.template AS template, i.customer AS customer
+        FROM review_tasks t JOIN instances i ON i.rowid = t.instance
+        """
+
+    static func task(_ row: Row) throws -> ReviewTask {
+        let subject: String = row["subject"]
+        let decisions: String = row["decisions"]
+        return ReviewTask(
+            id: row["id"], instanceID: row["instance_id"], template: row["template"], customer: row["customer"], state: row["state"],
+            credential: row["credential"], status: row["status"], subject: try JSONValue.parse(subject),
+            decisions: decisions.split(separator: ",").compactMap { Decision(rawValue: String($0)) }, openedAt: row["opened_at"],
+            dueAt: row["due_at"], escalationLevel: row["escalation_level"], decidedAt: row["decided_at"], decision: row["decision"],
+            reviewer: row["reviewer"])
+    }
+
+    /// What `verifyJournal` found.
+    public struct JournalVerification: Sendable {
+        /// Rows checked.
+        public var rowsChecked: Int
+        /// Problems, one line each (empty when the chain is intact).
+        public var problems: [String]
+    }
+
+    /// Recomputes the hash chain over the whole journal; any edited, inserted or deleted row
+    /// shows up as a problem naming the first row where the chain breaks.
+    public func verifyJournal() async throws -> JournalVerification {
+        try await pool.read { db in
+            var previous = ChainHead.genesis
+            var expectedID: Int64 = 1
+            var checked = 0
+            var problems: [String] = []
+            let cursor = try Row.fetchCursor(
+                db, sql: "SELECT j.*, i.id AS instance_id FROM journal j LEFT JOIN instances i ON i.rowid = j.instance ORDER BY j.id")
+            while let row = try cursor.next() {
+                checked += 1
+                let id: Int64 = row["id"]
+                if id != expectedID {
+                    problems.append("journal rows \(expectedID)...\(id - 1) are missing (deleted)")
+                }
+                let stored: Data = row["hash"]
+                let payload: String = row["payload"]
+                let computed = ChainHead.link(
+                    previous: previous, id: id, instance: row["instance_id"], seq: row["seq"], kind: row["kind"], at: row["at"],
+                    actor: row["actor"], payload: payload)
+                if Array(stored) != computed {
+                    problems.append("journal row \(id) (\(row["kind"] as String)) does not match its hash: edited, or a row before it was changed")
+                    if problems.count >= 20 { break }
+                }
+                previous = Array(stored)
+                expectedID = id + 1
+            }
+            return JournalVerification(rowsChecked: checked, problems: problems)
+        }
+    }
+
+    /// Every stored instance state with its journal events (for replay verification), in pages.
+    public func instancesWithEvents(after: String?, limit: Int) async throws -> [(InstanceState, [Event])] {
+        try await pool.read { db in
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT rowid, state FROM instances WHERE id > ? ORDER BY id LIMIT ?", arguments: [after ?? "", limit])
+            return try rows.map { row in
+                let state = try Self.decodeState(row["state"])
+                let events = try Row.fetchAll(
+                    db, sql: "SELECT kind, payload FROM journal WHERE instance = ? AND seq IS NOT NULL ORDER BY seq",
+                    arguments: [row["rowid"] as Int64]
+                ).map { event in
+                    let payload: String = event["payload"]
+                    return try Event(name: event["kind"], payload: JSONValue.parse(payload))
+                }
+                return (state, events)
+            }
+        }
+    }
+}

@@ -1,0 +1,210 @@
+import Foundation
+import GRDB
+import StewardJSON
+import StewardRuntime
+import StewardTemplates
+
+/// The embedded store: GRDB over one SQLite file in WAL mode with `synchronous = FULL`, so
+/// a commit the engine was told about is on disk. Concurrent commits are group-committed:
+/// whatever arrives while a transaction is being written goes into the next one, so one
+/// fsync serves many transitions without delaying any of them by a timer.
+public final class SQLiteStore: InstanceStore {
+    /// The database.
+    public let pool: DatabasePool
+    /// Where the file is.
+    public let path: String
+    private let committer: GroupCommitter
+
+    /// Opens (creating if needed) the database at `path` and migrates it to the current schema.
+    public init(path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            // FULL: in WAL mode the WAL is fsynced at every commit, so acknowledged = durable.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        configuration.busyMode = .timeout(10)
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try Schema.migrator.migrate(pool)
+        } catch {
+            throw StoreError("cannot open the store at \(path): \(error)")
+        }
+        self.path = path
+        committer = GroupCommitter(pool: pool)
+    }
+
+    /// The embedded default: `.steward/steward.db` under `root`.
+    public static func defaultPath(root: String) -> String {
+        (root as NSString).appendingPathComponent(".steward/steward.db")
+    }
+
+    // MARK: InstanceStore
+
+    /// Makes one transition durable, batched with concurrent ones.
+    public func commit(_ commit: InstanceCommit) async throws {
+        try await committer.submit(.transition(commit))
+    }
+
+    /// Appends an audit entry (not tied to an instance's sequence) to the hash-chained journal.
+    public func appendAudit(kind: String, actor: String, payload: JSONValue, at: Int64, instance: String? = nil) async throws {
+        try await committer.submit(.audit(kind: kind, actor: actor, payload: payload, at: at, instance: instance))
+    }
+
+    /// The stored state of an instance.
+    public func instance(id: String) async throws -> InstanceState? {
+        try await pool.read { db in
+            try String.fetchOne(db, sql: "SELECT state FROM instances WHERE id = ?", arguments: [id]).map(Self.decodeState)
+        }
+    }
+
+    /// The instance submitted with `clientKey`.
+    public func instance(clientKey: String) async throws -> InstanceState? {
+        try await pool.read { db in
+            try String.fetchOne(db, sql: "SELECT state FROM instances WHERE client_key = ?", arguments: [clientKey]).map(Self.decodeState)
+        }
+    }
+
+    /// Running instances, for recovery.
+    public func runnableInstances(limit: Int) async throws -> [InstanceState] {
+        try await runnableInstances(after: nil, limit: limit)
+    }
+
+    /// Running instances with an id after `after`, in id order (for paging through recovery).
+    public func runnableInstances(after: String?, limit: Int) async throws -> [InstanceState] {
+        try await pool.read { db in
+            try String.fetchAll(
+                db, sql: "SELECT state FROM instances WHERE status = 'running' AND id > ? ORDER BY id LIMIT ?",
+                arguments: [after ?? "", limit]
+            ).map(Self.decodeState)
+        }
+    }
+
+    // MARK: Queries
+
+    /// A row of the instance list.
+    public struct InstanceSummary: Sendable, Hashable {
+        /// Instance id.
+        public var id: String
+        /// Template and version.
+        public var template: String
+        /// Template version.
+        public var version: String
+        /// Customer.
+        public var customer: String?
+        /// Status.
+        public var status: InstanceStatus
+        /// Current state.
+        public var current: String
+        /// Events applied.
+        public var sequence: Int
+        /// Created and last updated, ms since 1970.
+        public var createdAt: Int64
+        /// Last change, ms since 1970.
+        public var updatedAt: Int64
+    }
+
+    /// Instances, newest first, optionally filtered.
+    public func instances(status: InstanceStatus? = nil, template: String? = nil, customer: String? = nil, limit: Int = 100) async throws -> [InstanceSummary] {
+        try await pool.read { db in
+            var clauses: [String] = []
+            var arguments: StatementArguments = []
+            if let status {
+                clauses.append("status = ?")
+                _ = arguments.append(contentsOf: [status.rawValue])
+            }
+            if let template {
+                clauses.append("template = ?")
+                _ = arguments.append(contentsOf: [template])
+            }
+            if let customer {
+                clauses.append("customer = ?")
+                _ = arguments.append(contentsOf: [customer])
+            }
+            let filter = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+            _ = arguments.append(contentsOf: [limit])
+            return try Row.fetchAll(
+                db,
+                sql: "SELECT id, template, version, customer, status, current, sequence, created_at, updated_at FROM instances \(filter) ORDER BY rowid DESC LIMIT ?",
+                arguments: arguments
+            ).map { row in
+                InstanceSummary(
+                    id: row["id"], template: row["template"], version: row["version"], customer: row["customer"],
+                    status: InstanceStatus(rawValue: row["status"]) ?? .failed, current: row["current"], sequence: row["sequence"],
+                    createdAt: row["created_at"], updatedAt: row["updated_at"])
+            }
+        }
+    }
+
+    /// Counts instances by status.
+    public func countByStatus() async throws -> [InstanceStatus: Int] {
+        try await pool.read { db in
+            var counts: [InstanceStatus: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT status, COUNT(*) AS n FROM instances GROUP BY status") {
+                if let status = InstanceStatus(rawValue: row["status"]) { counts[status] = row["n"] }
+            }
+            return counts
+        }
+    }
+
+    /// One entry of the journal.
+    public struct JournalEntry: Sendable, Hashable {
+        /// Position in the global journal.
+        public var id: Int64
+        /// Instance id, for instance events.
+        public var instance: String?
+        /// The instance's event number (1-based), for instance events.
+        public var sequence: Int?
+        /// Event or audit kind (`started`, `step_succeeded`, `decision_refused`, ...).
+        public var kind: String
+        /// When, ms since 1970.
+        public var at: Int64
+        /// Who: `engine` or a reviewer id.
+        public var actor: String
+        /// The payload.
+        public var payload: JSONValue
+    }
+
+    /// The journal entries of one instance, in order.
+    public func history(of id: String) async throws -> [JournalEntry] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT j.id, i.id AS instance, j.seq, j.kind, j.at, j.actor, j.payload FROM journal j
+                    JOIN instances i ON i.rowid = j.instance WHERE i.id = ? ORDER BY j.id
+                    """,
+                arguments: [id]
+            ).map(Self.entry)
+        }
+    }
+
+    /// Audit entries not tied to an instance sequence (refused decisions, reviewer changes), newest first.
+    public func auditEntries(limit: Int = 100) async throws -> [JournalEntry] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT j.id, i.id AS instance, j.seq, j.kind, j.at, j.actor, j.payload FROM journal j
+                    LEFT JOIN instances i ON i.rowid = j.instance WHERE j.seq IS NULL ORDER BY j.id DESC LIMIT ?
+                    """,
+                arguments: [limit]
+            ).map(Self.entry)
+        }
+    }
+
+    static func entry(_ row: Row) throws -> JournalEntry {
+        let payload: String = row["payload"]
+        return JournalEntry(
+            id: row["id"], instance: row["instance"], sequence: row["seq"], kind: row["kind"], at: row["at"], actor: row["actor"],
+            payload: try JSONValue.parse(payload))
+    }
+
+    static func decodeState(_ text: String) throws -> InstanceState {
+        try InstanceState(json: JSONValue.parse(text))
+    }
+}

@@ -1,0 +1,87 @@
+import GRDB
+
+/// The SQLite schema, versioned with GRDB migrations. Never edit a registered migration;
+/// add a new one.
+enum Schema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-instances-journal") { db in
+            // Current state of every instance (a projection of the journal).
+            try db.execute(sql: """
+                CREATE TABLE instances (
+                    rowid INTEGER PRIMARY KEY,
+                    id TEXT NOT NULL UNIQUE,
+                    client_key TEXT UNIQUE,
+                    template TEXT NOT NULL,
+                    version TEXT NOT NULL,
+                    customer TEXT,
+                    status TEXT NOT NULL,
+                    current TEXT NOT NULL,
+                    sequence INTEGER NOT NULL,
+                    state TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL
+                );
+                CREATE INDEX instances_by_status ON instances(status, id);
+                """)
+            // The append-only, hash-chained journal: instance events and audit entries.
+            try db.execute(sql: """
+                CREATE TABLE journal (
+                    id INTEGER PRIMARY KEY,
+                    instance INTEGER REFERENCES instances(rowid),
+                    seq INTEGER,
+                    kind TEXT NOT NULL,
+                    at INTEGER NOT NULL,
+                    actor TEXT NOT NULL,
+                    payload TEXT NOT NULL,
+                    hash BLOB NOT NULL
+                );
+                CREATE UNIQUE INDEX journal_by_instance ON journal(instance, seq) WHERE instance IS NOT NULL;
+                """)
+            try db.execute(sql: """
+                CREATE TABLE review_tasks (
+                    id INTEGER PRIMARY KEY,
+                    instance INTEGER NOT NULL REFERENCES instances(rowid),
+                    state TEXT NOT NULL,
+                    credential TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    decisions TEXT NOT NULL,
+                    opened_at INTEGER NOT NULL,
+                    due_at INTEGER,
+                    escalation_level INTEGER NOT NULL DEFAULT 0,
+                    decided_at INTEGER,
+                    decision TEXT,
+                    reviewer TEXT
+                );
+                CREATE INDEX review_tasks_open ON review_tasks(status, credential, due_at);
+                CREATE UNIQUE INDEX review_tasks_one_open ON review_tasks(instance, state) WHERE status = 'open';
+                """)
+            // Reviewer edits kept as labelled data for evaluation.
+            try db.execute(sql: """
+                CREATE TABLE labelled_examples (
+                    id INTEGER PRIMARY KEY,
+                    instance INTEGER NOT NULL REFERENCES instances(rowid),
+                    state TEXT NOT NULL,
+                    template TEXT NOT NULL,
+                    input TEXT NOT NULL,
+                    model_output TEXT NOT NULL,
+                    human_output TEXT NOT NULL,
+                    reviewer TEXT NOT NULL,
+                    at INTEGER NOT NULL
+                );
+                """)
+            try db.execute(sql: """
+                CREATE TABLE reviewers (
+                    id TEXT PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    token_hash TEXT NOT NULL UNIQUE,
+                    credentials TEXT NOT NULL,
+                    role TEXT NOT NULL DEFAULT 'reviewer',
+                    created_at INTEGER NOT NULL
+                );
+                """)
+        }
+        return migrator
+    }
+}
