@@ -87,6 +87,9 @@ let package = Package(
         .testTarget(name: "StewardPluginsTests", dependencies: ["StewardPlugins", "StewardJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "StewardRuntimeTests", dependencies: ["StewardRuntime", "StewardTesting"]),
         .testTarget(name: "StewardStoreTests", dependencies: ["StewardStore", "StewardRuntime", "StewardReview", "StewardTesting"]),
+        .testTarget(
+            name: "StewardCrashTests", dependencies: ["StewardStore", "StewardRuntime", "StewardReview", "StewardJSON", "StewardTemplates"],
+            exclude: ["Fixtures"]),
         .testTarget(name: "StewardEndToEndTests", dependencies: ["StewardJSON"]),
     ]
 )

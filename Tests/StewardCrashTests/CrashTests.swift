@@ -1,0 +1,138 @@
+import Foundation
+import StewardJSON
+import StewardReview
+import StewardRuntime
+import StewardStore
+import StewardTemplates
+import Testing
+
+/// Kills the real `steward` process with SIGKILL at random points while it runs a batch, then
+/// restarts it, many times; afterwards counts instances and transitions against what was
+/// submitted. The ledger plugin records every step call, so re-runs are counted too.
+@Suite(.serialized)
+struct CrashTests {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    static var stewardBinary: URL {
+        let candidates = [
+            Bundle.main.bundleURL.appendingPathComponent("steward"),
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("steward"),
+            packageRoot.appendingPathComponent(".build/debug/steward"),
+        ]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[2]
+    }
+
+    struct Run {
+        let directory: URL
+        var database: URL { directory.appendingPathComponent("crash.db") }
+        var ledger: URL { directory.appendingPathComponent("ledger.txt") }
+        var plugins: URL { directory.appendingPathComponent("plugins") }
+
+        func process(_ arguments: [String]) -> Process {
+            let process = Process()
+            process.executableURL = CrashTests.stewardBinary
+            process.arguments = arguments + [
+                "--db", database.path, "--workflows", CrashTests.fixtures.appendingPathComponent("workflows").path,
+                "--plugins", plugins.path,
+            ]
+            process.currentDirectoryURL = directory
+            var environment = ProcessInfo.processInfo.environment
+            environment["LEDGER_PATH"] = ledger.path
+            process.environment = environment
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            return process
+        }
+
+        /// Runs to completion and returns the exit status.
+        func run(_ arguments: [String]) throws -> Int32 {
+            let process = process(arguments)
+            try process.run()
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+
+        /// Starts, waits `milliseconds`, then SIGKILLs (if still running). Returns whether it was killed.
+        func runAndKill(_ arguments: [String], after milliseconds: Int) throws -> Bool {
+            let process = process(arguments)
+            try process.run()
+            usleep(useconds_t(milliseconds * 1000))
+            let killed = process.isRunning
+            if killed { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+            return killed
+        }
+    }
+
+    static func makeRun() throws -> Run {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-crash-\(UUID().uuidString)")
+        let run = Run(directory: directory)
+        try FileManager.default.createDirectory(at: run.plugins, withIntermediateDirectories: true)
+        let compiler = Process()
+        compiler.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        compiler.arguments = [
+            "cc", "-std=c11", "-D_POSIX_C_SOURCE=200809L", "-O2", "-shared", "-fPIC", "-fvisibility=hidden",
+            "-I", packageRoot.appendingPathComponent("Sources/StewardABI/include").path,
+            fixtures.appendingPathComponent("ledger.c").path, "-o", run.plugins.appendingPathComponent("libledger.so").path,
+        ]
+        try compiler.run()
+        compiler.waitUntilExit()
+        #expect(compiler.terminationStatus == 0)
+        try Data("{\"review\": false}".utf8).write(to: directory.appendingPathComponent("input.json"))
+        return run
+    }
+
+    @Test func killNineAtRandomPointsLosesAndDuplicatesNothing() async throws {
+        #expect(FileManager.default.isExecutableFile(atPath: Self.stewardBinary.path), "build the steward executable first")
+        let run = try Self.makeRun()
+        defer { try? FileManager.default.removeItem(at: run.directory) }
+        let count = 2_000
+        let submit = ["submit", "crash-test", "--input", "input.json", "--count", String(count), "--key-prefix", "crash", "--concurrency", "32"]
+        var generator = SystemRandomNumberGenerator()
+        var kills = 0
+        for round in 0..<12 {
+            // Alternate between submitting (which also starts new instances) and resuming.
+            let arguments = round % 3 == 2 ? ["resume"] : submit
+            if try run.runAndKill(arguments, after: Int.random(in: 60...900, using: &generator)) { kills += 1 }
+        }
+        #expect(kills >= 3, "the kills must land while work is in progress")
+        #expect(try run.run(submit) == 0)
+        #expect(try run.run(["resume"]) == 0)
+
+        let store = try SQLiteStore(path: run.database.path)
+        let counts = try await store.countByStatus()
+        #expect(counts[.completed] == count, "every submitted instance completes: \(counts)")
+        #expect(counts.values.reduce(0, +) == count, "no instance is lost or duplicated: \(counts)")
+
+        // Every instance has exactly its four events, in order, each applied once.
+        var journalKeys: Set<String> = []
+        for index in 0..<count {
+            let id = "crash-\(index)"
+            let history = try await store.history(of: id)
+            let kinds = history.map(\.kind)
+            #expect(kinds == ["started", "step_succeeded", "step_succeeded", "step_succeeded"], "\(id): \(kinds)")
+            #expect(history.compactMap(\.sequence) == Array(1...history.count), "\(id): gap or duplicate in sequence")
+            for entry in history where entry.kind == "step_succeeded" {
+                if let key = entry.payload["output"]?["key"]?.stringValue { journalKeys.insert(key) }
+            }
+        }
+        #expect(journalKeys.count == count * 3)
+
+        // At-least-once steps: every committed step result came from a call the ledger saw,
+        // and re-runs reused the same idempotency key (no key outside the journal's set of
+        // state/attempt keys, other than attempts cut short by a kill).
+        let ledger = try String(contentsOf: run.ledger, encoding: .utf8).split(separator: "\n").map(String.init)
+        let calledKeys = Set(ledger)
+        #expect(journalKeys.isSubset(of: calledKeys))
+        for key in calledKeys {
+            let parts = key.split(separator: "/")
+            #expect(parts.count == 3 && parts[0].hasPrefix("crash-") && parts[2] == "1", "unexpected key \(key)")
+        }
+        let reruns = ledger.count - calledKeys.count
+        print("crash test: \(kills) kills, \(count) instances, \(count * 4) transitions committed, 0 lost, 0 duplicated, \(reruns) step re-runs after kills")
+
+        // The audit trail is intact after all those kills.
+        #expect(try run.run(["audit", "verify"]) == 0)
+    }
+}

@@ -1,0 +1,38 @@
+/* A side-effecting step for the crash test: appends its idempotency key to the file named by
+ * $LEDGER_PATH (O_APPEND, one write per call), then sleeps briefly so that kills land
+ * mid-call. Counting lines per key shows how often each step attempt really ran. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "steward_abi.h"
+
+static stw_status record(const stw_step_call *call, stw_step_result *result) {
+    const char *path = getenv("LEDGER_PATH");
+    if (path == NULL) return stw_step_error(call->host, result, STW_ERR_PERMANENT, "LEDGER_PATH is not set");
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
+    if (fd < 0) return stw_step_error(call->host, result, STW_ERR_TRANSIENT, "cannot open the ledger");
+    char line[512];
+    int length = snprintf(line, sizeof(line), "%.*s\n", (int)call->idempotency_key_length, call->idempotency_key);
+    ssize_t written = write(fd, line, (size_t)length);
+    close(fd);
+    if (written != length) return stw_step_error(call->host, result, STW_ERR_TRANSIENT, "short write");
+    struct timespec pause = {0, 1000000L + (long)(rand() % 2000000)};
+    nanosleep(&pause, NULL);
+    char output[600];
+    int size = snprintf(output, sizeof(output), "{\"key\":\"%.*s\"}", (int)call->idempotency_key_length, call->idempotency_key);
+    return stw_step_output(call->host, result, output, (size_t)size);
+}
+
+static const stw_step record_step = {STW_STRUCT_HEADER(stw_step), "record", "1.0.0", "append the key to the ledger", STW_STEP_THREAD_SAFE, record};
+static const stw_step *const steps[] = {&record_step};
+static const stw_plugin plugin = {STW_STRUCT_HEADER(stw_plugin), "ledger", "1.0.0", "crash-test ledger", NULL, 1, steps, 0, NULL, NULL};
+
+STW_EXPORT stw_status stw_plugin_entry(const stw_host *host, const stw_plugin **out) {
+    (void)host;
+    *out = &plugin;
+    return STW_OK;
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Steward needs to build and test, when they are missing.
+# Safe to run repeatedly; does nothing when everything is present.
+set -euo pipefail
+
+packages=(
+  libffi-dev        # libffi: foreign (ffi) steps
+  libsqlite3-dev    # SQLite for the embedded store (GRDB) and FTS5
+  gcc g++           # C plugins and the ABI header checks (C11 and C++17)
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  [[ "$package" == \#* ]] && continue
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+
+if ((${#missing[@]} > 0)); then
+  echo "setup: installing ${missing[*]}" >&2
+  if [[ $(id -u) -ne 0 ]]; then
+    sudo=sudo
+  else
+    sudo=
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
