@@ -21,6 +21,7 @@ struct EngineContext {
     let workspace: Workspace
     let registry: PluginRegistry
     let plans: PlanLibrary
+    let overlays: [String: CustomerOverlay]
     let store: SQLiteStore
     let engine: Engine
 
@@ -46,10 +47,20 @@ struct EngineContext {
                 if file == extraTemplate { diagnostics += errors.diagnostics }
             }
         }
+        let overlays = try workspace.loadOverlays(
+            directory: (options.workflows as NSString).appendingPathComponent("customers"),
+            templates: Dictionary(library.all.map { ($0.name, $0.template) }, uniquingKeysWith: { first, _ in first }))
+        diagnostics += overlays.diagnostics
         if !diagnostics.isEmpty {
             for diagnostic in diagnostics { printError(diagnostic.description) }
             throw ValidationFailed(exitCode: 1)
         }
+        for overlay in overlays.overlays {
+            for (template, change) in overlay.templates {
+                library.setOverlay(change.config, template: template, customer: overlay.customer)
+            }
+        }
+        self.overlays = Dictionary(overlays.overlays.map { ($0.customer, $0) }, uniquingKeysWith: { first, _ in first })
         plans = library
         store = try SQLiteStore(path: options.database ?? SQLiteStore.defaultPath(root: workspace.root.path))
         engine = Engine(store: store, plans: plans, invoker: registry)

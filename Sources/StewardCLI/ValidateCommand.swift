@@ -20,21 +20,34 @@ struct ValidateCommand: ParsableCommand {
         let catalog = StepCatalog(steps: registry.stepNames)
         var problems = 0
         var checked = 0
+        var templates: [String: Template] = [:]
         for file in try workspace.templateFiles(paths) {
             checked += 1
             do {
                 let template = try workspace.parseTemplate(file)
                 _ = try Plan(validating: template, catalog: catalog)
+                templates[template.name] = template
                 print("ok    \(file)  (\(template.name) \(template.version), \(template.states.count) states)")
             } catch let errors as TemplateErrors {
                 problems += errors.diagnostics.count
                 for diagnostic in errors.diagnostics { printError(diagnostic.description) }
             }
         }
+        // Customer overlays beside the templates are validated against them.
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
+            let directory = (path as NSString).appendingPathComponent("customers")
+            let result = try workspace.loadOverlays(directory: directory, templates: templates)
+            for overlay in result.overlays { print("ok    \(overlay.file)  (customer \(overlay.customer))") }
+            checked += result.overlays.count
+            problems += result.diagnostics.count
+            for diagnostic in result.diagnostics { printError(diagnostic.description) }
+        }
         if problems > 0 {
-            printError("\(problems) problem(s) in \(checked) template(s)")
+            printError("\(problems) problem(s) in \(checked) file(s)")
             throw ValidationFailed(exitCode: 1)
         }
-        print("\(checked) template(s) valid")
+        print("\(checked) file(s) valid")
     }
 }

@@ -83,6 +83,30 @@ struct Workspace {
         return try TemplateParser.parse(text, file: file)
     }
 
+    /// Parses and validates every customer overlay in `directory` against `templates`.
+    func loadOverlays(directory: String, templates: [String: Template]) throws -> (overlays: [CustomerOverlay], diagnostics: [TemplateDiagnostic]) {
+        guard FileManager.default.fileExists(atPath: directory) else { return ([], []) }
+        var overlays: [CustomerOverlay] = []
+        var diagnostics: [TemplateDiagnostic] = []
+        var seen: [String: String] = [:]
+        for file in try templateFiles([directory]) {
+            let text: String
+            do { text = try String(contentsOfFile: file, encoding: .utf8) } catch { throw CLIError("cannot read \(file): \(error.localizedDescription)") }
+            do {
+                let overlay = try TemplateParser.parseOverlay(text, file: file)
+                diagnostics += TemplateParser.validate(overlay, against: templates)
+                if let first = seen[overlay.customer] {
+                    diagnostics.append(TemplateDiagnostic(SourceLocation(file: file, line: 1, column: 1), "customer '\(overlay.customer)' is already defined in \(first)"))
+                }
+                seen[overlay.customer] = file
+                overlays.append(overlay)
+            } catch {
+                diagnostics += error.diagnostics
+            }
+        }
+        return (overlays, diagnostics)
+    }
+
     /// Reads a JSON file.
     func readJSON(_ file: String) throws -> JSONValue {
         guard let data = FileManager.default.contents(atPath: file) else { throw CLIError("cannot read \(file)") }

@@ -25,6 +25,10 @@ public struct Template: Sendable {
     public var states: [State]
     /// Retry policy for steps that do not set their own.
     public var defaultRetry: RetryPolicy
+    /// SLA targets, if the template has any.
+    public var serviceLevels: ServiceLevels?
+    /// The escalation ladder for checkpoints with an SLA.
+    public var escalation: [EscalationRung]
     /// Where the template came from.
     public var file: String
 
@@ -245,6 +249,18 @@ public struct CheckpointState: Sendable {
     public var subject: String
     /// Where each decision leads.
     public var decisions: [Decision: StateReference]
+    /// Which SLA deadline the review task carries.
+    public var deadline: DeadlineKind
+
+    /// The SLA clock a checkpoint's task runs against.
+    public enum DeadlineKind: String, Sendable, CaseIterable {
+        /// The first-response deadline.
+        case firstResponse = "first_response"
+        /// The resolution deadline.
+        case resolution
+        /// No deadline.
+        case none
+    }
 }
 
 /// An `end` state.

@@ -6,6 +6,7 @@ import Yams
 public enum TemplateParser {
     static let topLevelKeys = [
         "template", "version", "vertical", "description", "aop", "plugins", "config", "start", "states", "retry",
+        "sla", "escalation",
     ]
     static let aopKeys = [
         "domain", "inputs", "outputs", "human_touchpoints", "failure_modes", "escalation_target", "may", "may_not",
@@ -15,7 +16,7 @@ public enum TemplateParser {
     static let keysByKind: [String: [String]] = [
         "step": ["step", "input", "output", "config", "next", "on_error", "retry"],
         "choice": ["choices", "otherwise"],
-        "checkpoint": ["credential", "when", "subject", "decisions"],
+        "checkpoint": ["credential", "when", "subject", "decisions", "deadline"],
         "end": ["status", "output"],
     ]
     static let retryKeys = ["max_attempts", "initial_backoff_ms", "max_backoff_ms", "multiplier"]
@@ -75,6 +76,8 @@ public enum TemplateParser {
         let start = top["start"].flatMap { reader.string($0.value, "'start'") }
         let startNode = top["start"]?.value
         let defaultRetry = top["retry"].flatMap { parseRetry($0.value, base: .standard, reader: &reader) } ?? .standard
+        let serviceLevels = top["sla"].flatMap { parseServiceLevels($0.value, reader: &reader) }
+        let escalation = top["escalation"].map { parseEscalation($0.value, reader: &reader) } ?? []
         var states: [State] = []
         if let statesNode = reader.required(top, "states", in: root, context: "the template") {
             states = parseStates(statesNode, defaultRetry: defaultRetry, reader: &reader)
@@ -87,7 +90,7 @@ public enum TemplateParser {
         return Template(
             name: name, version: version, vertical: vertical, description: description, aop: aop, plugins: plugins,
             config: config, start: start ?? firstState ?? "", startLocation: reader.location(of: startNode ?? root),
-            states: states, defaultRetry: defaultRetry,
+            states: states, defaultRetry: defaultRetry, serviceLevels: serviceLevels, escalation: escalation,
             file: reader.file)
     }
 
@@ -274,8 +277,16 @@ public enum TemplateParser {
                 }
             }
         }
+        var deadline = CheckpointState.DeadlineKind.firstResponse
+        if let deadlineNode = entries["deadline"]?.value, let text = reader.string(deadlineNode, "'deadline' of \(context)") {
+            if let kind = CheckpointState.DeadlineKind(rawValue: text) {
+                deadline = kind
+            } else {
+                reader.error(deadlineNode, "unknown deadline '\(text)' in \(context); expected one of: first_response, resolution, none")
+            }
+        }
         guard let credential else { return nil }
-        return .checkpoint(CheckpointState(credential: credential, when: when, subject: subject, decisions: decisions))
+        return .checkpoint(CheckpointState(credential: credential, when: when, subject: subject, decisions: decisions, deadline: deadline))
     }
 
     static func parseEnd(name: String, entries: [String: (key: Node, value: Node)], reader: inout YAMLReader) -> State.Kind? {

@@ -1,0 +1,124 @@
+import StewardJSON
+import Yams
+
+/// A customer's configuration: "this customer is different" as data, never code.
+/// Loaded from `workflows/customers/NAME.yaml`.
+public struct CustomerOverlay: Sendable {
+    /// Customer id.
+    public var customer: String
+    /// The customer's business calendar, as written (decoded by the SLA module).
+    public var calendar: JSONValue?
+    /// Where the calendar is written, for error messages.
+    public var calendarLocation: SourceLocation?
+    /// Per-template changes, by template name.
+    public var templates: [String: TemplateOverlay]
+    /// The file.
+    public var file: String
+}
+
+/// What an overlay changes in one template.
+public struct TemplateOverlay: Sendable {
+    /// Merged over the template's `config` (objects member by member).
+    public var config: JSONValue
+    /// SLA targets replacing the template's for the listed priorities.
+    public var slaTargets: [String: ServiceLevels.Target]
+    /// Model role bindings (`classifier: banking-intent@2.0.0`).
+    public var bindings: [String: String]
+    /// Where the template's overlay starts.
+    public var location: SourceLocation
+    /// Where each top-level config key is written.
+    public var configKeyLocations: [String: SourceLocation]
+}
+
+extension TemplateParser {
+    /// Parses a customer overlay file, reporting every problem with its location.
+    public static func parseOverlay(_ text: String, file: String) throws(TemplateErrors) -> CustomerOverlay {
+        var reader = YAMLReader(file: file)
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: text) else {
+                throw TemplateErrors([TemplateDiagnostic(SourceLocation(file: file, line: 1, column: 1), "the file is empty; expected a customer overlay")])
+            }
+            root = node
+        } catch let error as TemplateErrors {
+            throw error
+        } catch let error as YamlError {
+            throw TemplateErrors([yamlDiagnostic(error, file: file)])
+        } catch {
+            throw TemplateErrors([TemplateDiagnostic(SourceLocation(file: file, line: 1, column: 1), "cannot read YAML: \(error)")])
+        }
+        guard let top = reader.entries(of: root, context: "the customer overlay", allowed: ["customer", "description", "calendar", "templates"]) else {
+            throw TemplateErrors(reader.diagnostics)
+        }
+        let customer = reader.string(reader.required(top, "customer", in: root, context: "the customer overlay"), "'customer'")
+        var templates: [String: TemplateOverlay] = [:]
+        if let templatesNode = top["templates"]?.value {
+            if case .mapping(let mapping) = templatesNode {
+                for (key, value) in mapping {
+                    guard let name = reader.string(key, "a template name") else { continue }
+                    let context = "'templates.\(name)'"
+                    guard let entries = reader.entries(of: value, context: context, allowed: ["config", "sla", "bindings"]) else { continue }
+                    var keyLocations: [String: SourceLocation] = [:]
+                    if case .mapping(let configMapping)? = entries["config"]?.value {
+                        for (configKey, _) in configMapping {
+                            if let keyName = configKey.string { keyLocations[keyName] = reader.location(of: configKey) }
+                        }
+                    }
+                    var targets: [String: ServiceLevels.Target] = [:]
+                    if let slaNode = entries["sla"]?.value,
+                        let sla = reader.entries(of: slaNode, context: "\(context).sla", allowed: ["targets"]),
+                        case .mapping(let targetMapping)? = sla["targets"]?.value
+                    {
+                        for (priorityNode, targetNode) in targetMapping {
+                            guard let priority = reader.string(priorityNode, "a priority") else { continue }
+                            if let target = parseTarget(targetNode, name: priority, base: nil, reader: &reader) { targets[priority] = target }
+                        }
+                    }
+                    var bindings: [String: String] = [:]
+                    if let bindingsNode = entries["bindings"]?.value, case .mapping(let bindingMapping) = bindingsNode {
+                        for (role, target) in bindingMapping {
+                            if let role = reader.string(role, "a model role"), let target = reader.string(target, "the binding of '\(role)'") {
+                                bindings[role] = target
+                            }
+                        }
+                    }
+                    templates[name] = TemplateOverlay(
+                        config: entries["config"].map { reader.json($0.value) } ?? .emptyObject, slaTargets: targets, bindings: bindings,
+                        location: reader.location(of: key), configKeyLocations: keyLocations)
+                }
+            } else {
+                reader.error(templatesNode, "expected a mapping of template name -> overlay for 'templates'")
+            }
+        }
+        guard reader.diagnostics.isEmpty, let customer else { throw TemplateErrors(reader.diagnostics) }
+        return CustomerOverlay(
+            customer: customer, calendar: top["calendar"].map { reader.json($0.value) },
+            calendarLocation: top["calendar"].map { reader.location(of: $0.value) }, templates: templates, file: file)
+    }
+
+    /// Checks an overlay against the templates it names: the template must exist and every
+    /// config key must be one the template has, with a value of the same JSON type.
+    public static func validate(_ overlay: CustomerOverlay, against templates: [String: Template]) -> [TemplateDiagnostic] {
+        var diagnostics: [TemplateDiagnostic] = []
+        for (name, templateOverlay) in overlay.templates.sorted(by: { $0.key < $1.key }) {
+            guard let template = templates[name] else {
+                let suggestion = YAMLReader.closest(to: name, in: Array(templates.keys)).map { " (did you mean '\($0)'?)" } ?? ""
+                diagnostics.append(TemplateDiagnostic(templateOverlay.location, "overlay for unknown template '\(name)'\(suggestion); expected one of: \(templates.keys.sorted().joined(separator: ", "))"))
+                continue
+            }
+            let base = template.config.objectValue ?? [:]
+            for (key, value) in (templateOverlay.config.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
+                let location = templateOverlay.configKeyLocations[key] ?? templateOverlay.location
+                guard let original = base[key] else {
+                    let suggestion = YAMLReader.closest(to: key, in: Array(base.keys)).map { " (did you mean '\($0)'?)" } ?? ""
+                    diagnostics.append(TemplateDiagnostic(location, "unknown config key '\(key)' for template '\(name)'\(suggestion); expected one of: \(base.keys.sorted().joined(separator: ", "))"))
+                    continue
+                }
+                if !original.isNull, original.typeName != value.typeName {
+                    diagnostics.append(TemplateDiagnostic(location, "config key '\(key)' of template '\(name)' is a \(original.typeName); the overlay gives a \(value.typeName)"))
+                }
+            }
+        }
+        return diagnostics
+    }
+}
