@@ -27,6 +27,13 @@ let package = Package(
         // The C ABI: one public header, nothing else.
         .target(name: "StewardABI", path: "Sources/StewardABI"),
         .target(name: "StewardJSON", swiftSettings: strictSettings),
+        // libffi, for calling plain exported C functions from templates (`ffi` states).
+        .systemLibrary(name: "CFFI", path: "Sources/CFFI", pkgConfig: "libffi", providers: [.apt(["libffi-dev"])]),
+        .target(
+            name: "StewardForeign",
+            dependencies: ["CFFI", "StewardJSON", "StewardTemplates", "StewardPlugins", "StewardRuntime"],
+            swiftSettings: strictSettings
+        ),
         .target(name: "StewardExpressions", dependencies: ["StewardJSON"], swiftSettings: strictSettings),
         .target(
             name: "StewardTemplates",
@@ -63,7 +70,7 @@ let package = Package(
         .target(
             name: "StewardCLI",
             dependencies: [
-                "StewardJSON", "StewardTemplates", "StewardPlugins", "StewardRuntime", "StewardStore", "StewardReview",
+                "StewardJSON", "StewardTemplates", "StewardPlugins", "StewardRuntime", "StewardStore", "StewardReview", "StewardForeign",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -83,6 +90,9 @@ let package = Package(
 
         .testTarget(name: "StewardJSONTests", dependencies: ["StewardJSON"]),
         .testTarget(name: "StewardExpressionsTests", dependencies: ["StewardExpressions"]),
+        .testTarget(
+            name: "StewardForeignTests", dependencies: ["StewardForeign", "StewardTemplates", "StewardJSON", "StewardRuntime"],
+            exclude: ["Fixtures"]),
         .testTarget(name: "StewardTemplatesTests", dependencies: ["StewardTemplates"], exclude: ["Fixtures"]),
         .testTarget(name: "StewardPluginsTests", dependencies: ["StewardPlugins", "StewardJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "StewardRuntimeTests", dependencies: ["StewardRuntime", "StewardTesting"]),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import StewardJSON
+import StewardForeign
 import StewardPlugins
 import StewardReview
 import StewardRuntime
@@ -22,6 +23,7 @@ struct EngineContext {
     let registry: PluginRegistry
     let plans: PlanLibrary
     let overlays: [String: CustomerOverlay]
+    let foreign: ForeignLibraries
     let store: SQLiteStore
     let engine: Engine
 
@@ -30,23 +32,21 @@ struct EngineContext {
     init(store options: StoreOptions, plugins: PluginOptions, extraTemplate: String? = nil) throws {
         workspace = Workspace()
         registry = try workspace.loadPlugins(explicit: plugins.directories, build: !plugins.noBuild)
-        let catalog = StepCatalog(steps: registry.stepNames)
-        var library = PlanLibrary()
         var files: [String] = []
         if FileManager.default.fileExists(atPath: options.workflows) {
             files = try workspace.templateFiles([options.workflows])
         }
-        if let extraTemplate { files.append(extraTemplate) }
-        var diagnostics: [TemplateDiagnostic] = []
-        for file in files {
-            do {
-                library.add(try Plan(validating: workspace.parseTemplate(file), catalog: catalog))
-            } catch let errors as TemplateErrors {
-                // A broken template elsewhere in the folder must not stop work on the others,
-                // unless it is the one this command was asked to run.
-                if file == extraTemplate { diagnostics += errors.diagnostics }
-            }
+        if let extraTemplate {
+            let standardized = URL(fileURLWithPath: extraTemplate).standardizedFileURL.path
+            files.removeAll { URL(fileURLWithPath: $0).standardizedFileURL.path == standardized }
+            files.append(extraTemplate)
         }
+        let loaded = try workspace.loadPlans(files: files, registry: registry, pluginDirectories: plugins.directories)
+        var library = PlanLibrary(loaded.plans)
+        foreign = loaded.foreign
+        // A broken template elsewhere in the folder must not stop work on the others,
+        // unless it is the one this command was asked to run.
+        var diagnostics = loaded.failures.filter { $0.file == extraTemplate }.flatMap(\.diagnostics)
         let overlays = try workspace.loadOverlays(
             directory: (options.workflows as NSString).appendingPathComponent("customers"),
             templates: Dictionary(library.all.map { ($0.name, $0.template) }, uniquingKeysWith: { first, _ in first }))
@@ -63,7 +63,7 @@ struct EngineContext {
         self.overlays = Dictionary(overlays.overlays.map { ($0.customer, $0) }, uniquingKeysWith: { first, _ in first })
         plans = library
         store = try SQLiteStore(path: options.database ?? SQLiteStore.defaultPath(root: workspace.root.path))
-        engine = Engine(store: store, plans: plans, invoker: registry)
+        engine = Engine(store: store, plans: plans, invoker: CompositeInvoker(plugins: registry, foreign: foreign))
     }
 
     var desk: ReviewDesk { ReviewDesk(store: store, engine: engine) }

@@ -15,6 +15,10 @@ struct PluginBuilder {
         let library: String
         let sources: [String]?
         let product: String?
+        /// `plugin` (the default: exports stw_plugin_entry) or `library` (plain C functions for ffi states).
+        let kind: String?
+        /// Extra libraries to link (`m` for -lm).
+        let link: [String]?
     }
 
     /// The manifests of the shipped plugins, with their folders.
@@ -36,10 +40,11 @@ struct PluginBuilder {
     /// Builds every shipped plugin (only the stale ones when `onlyIfStale`). Returns the built paths.
     @discardableResult
     func buildAll(onlyIfStale: Bool, log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws -> [String] {
-        let output = workspace.builtPluginsDirectory
-        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: workspace.builtPluginsDirectory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: workspace.builtLibrariesDirectory, withIntermediateDirectories: true)
         var built: [String] = []
         for (folder, manifest) in try manifests() {
+            let output = manifest.kind == "library" ? workspace.builtLibrariesDirectory : workspace.builtPluginsDirectory
             let target = output.appendingPathComponent(manifest.library)
             if onlyIfStale, !isStale(target: target, sources: folder) {
                 built.append(target.path)
@@ -54,7 +59,7 @@ struct PluginBuilder {
                 try run(compiler, [
                     "-std=c11", "-O2", "-Wall", "-Wextra", "-shared", "-fPIC", "-fvisibility=hidden",
                     "-I", workspace.root.appendingPathComponent("Sources/StewardABI/include").path,
-                ] + sources + ["-o", target.path])
+                ] + sources + ["-o", target.path] + (manifest.link ?? []).map { "-l" + $0 })
             case "swift":
                 guard let product = manifest.product else { throw CLIError("plugin '\(manifest.name)': a Swift plugin needs 'product'") }
                 let binPath = try capture("swift", ["build", "--product", product, "--show-bin-path"])

@@ -17,21 +17,18 @@ struct ValidateCommand: ParsableCommand {
     func run() throws {
         let workspace = Workspace()
         let registry = try workspace.loadPlugins(explicit: plugins.directories, build: !plugins.noBuild)
-        let catalog = StepCatalog(steps: registry.stepNames)
         var problems = 0
-        var checked = 0
+        let files = try workspace.templateFiles(paths)
+        var checked = files.count
+        let loaded = try workspace.loadPlans(files: files, registry: registry, pluginDirectories: plugins.directories)
         var templates: [String: Template] = [:]
-        for file in try workspace.templateFiles(paths) {
-            checked += 1
-            do {
-                let template = try workspace.parseTemplate(file)
-                _ = try Plan(validating: template, catalog: catalog)
-                templates[template.name] = template
-                print("ok    \(file)  (\(template.name) \(template.version), \(template.states.count) states)")
-            } catch let errors as TemplateErrors {
-                problems += errors.diagnostics.count
-                for diagnostic in errors.diagnostics { printError(diagnostic.description) }
-            }
+        for plan in loaded.plans {
+            templates[plan.name] = plan.template
+            print("ok    \(plan.template.file)  (\(plan.name) \(plan.version), \(plan.template.states.count) states)")
+        }
+        for failure in loaded.failures {
+            problems += failure.diagnostics.count
+            for diagnostic in failure.diagnostics { printError(diagnostic.description) }
         }
         // Customer overlays beside the templates are validated against them.
         for path in paths {

@@ -1,5 +1,6 @@
 import Foundation
 import StewardJSON
+import StewardForeign
 import StewardPlugins
 import StewardTemplates
 
@@ -16,6 +17,46 @@ struct Workspace {
     var dataDirectory: URL { root.appendingPathComponent(".steward") }
     /// Where `steward plugins build` puts libraries.
     var builtPluginsDirectory: URL { dataDirectory.appendingPathComponent("plugins") }
+    /// Where `steward plugins build` puts plain C libraries for `ffi` states.
+    var builtLibrariesDirectory: URL { dataDirectory.appendingPathComponent("lib") }
+
+    /// Directories searched for `ffi` libraries: `$STEWARD_LIBRARY_PATH`, `.steward/lib`, then the plugin directories.
+    func librarySearchPath(pluginDirectories explicit: [String]) -> [String] {
+        var path: [String] = []
+        if let extra = ProcessInfo.processInfo.environment["STEWARD_LIBRARY_PATH"], !extra.isEmpty {
+            path += extra.split(separator: ":").map(String.init)
+        }
+        return path + [builtLibrariesDirectory.path] + pluginDirectories(explicit: explicit)
+    }
+
+    /// Parses template files and validates them against the loaded plugins and the foreign
+    /// libraries their `ffi` states name. Returns the plans, the prepared foreign functions,
+    /// and the problems of each file that failed.
+    func loadPlans(files: [String], registry: PluginRegistry, pluginDirectories: [String]) throws
+        -> (plans: [Plan], foreign: ForeignLibraries, failures: [(file: String, diagnostics: [TemplateDiagnostic])])
+    {
+        var templates: [(String, Template)] = []
+        var failures: [(file: String, diagnostics: [TemplateDiagnostic])] = []
+        for file in files {
+            do {
+                templates.append((file, try parseTemplate(file)))
+            } catch let errors as TemplateErrors {
+                failures.append((file, errors.diagnostics))
+            }
+        }
+        let foreign = ForeignLibraries(templates: templates.map(\.1), searchPath: librarySearchPath(pluginDirectories: pluginDirectories))
+        let catalog = StepCatalog(steps: registry.stepNames, foreignProblems: foreign.problems)
+        var plans: [Plan] = []
+        for (file, template) in templates {
+            do {
+                plans.append(try Plan(validating: template, catalog: catalog))
+            } catch {
+                failures.append((file, error.diagnostics))
+            }
+        }
+        return (plans, foreign, failures)
+    }
+
     /// Whether the root is a Steward source checkout (it has shipped plugin sources).
     var isSourceCheckout: Bool {
         FileManager.default.fileExists(atPath: root.appendingPathComponent("Plugins").path)

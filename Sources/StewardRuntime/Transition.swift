@@ -85,7 +85,7 @@ struct Machine {
         case .stepSucceeded(let name, let attempt, let output):
             let step = try expectRunning(name, attempt: attempt)
             state.data = state.data.setting(output, at: ArraySlice(step.output.split(separator: ".").map(String.init)))
-            guard let next = step.next?.name else { throw TransitionError("step state '\(name)' has no next state") }
+            guard let next = step.next?.name else { throw TransitionError("state '\(name)' has no next state") }
             try enter(next, from: name, reason: "step \(step.step) succeeded")
 
         case .stepFailed(let name, let attempt, let kind, let message):
@@ -113,22 +113,27 @@ struct Machine {
     }
 
     /// Checks that the instance is running `name` at `attempt`, returning the step.
-    func expectRunning(_ name: String, attempt: Int) throws(TransitionError) -> StepState {
+    func expectRunning(_ name: String, attempt: Int) throws(TransitionError) -> CallableState {
         guard state.status == .running, state.current == name, state.attempt == attempt else {
             throw TransitionError(
                 "event for \(name) attempt \(attempt) does not apply: instance \(state.id) is \(state.status.rawValue) at \(state.current) attempt \(state.attempt)",
                 conflict: true)
         }
-        guard case .step(let step) = plan.state(name)?.kind else {
-            throw TransitionError("state '\(name)' is not a step state")
+        guard let step = plan.state(name).flatMap(CallableState.init) else {
+            throw TransitionError("state '\(name)' is not a step or ffi state")
         }
         return step
     }
 
-    func invocation(for step: StepState, delay: Int) -> StepInvocation {
+    func invocation(for step: CallableState, delay: Int) -> StepInvocation {
         StepInvocation(
-            state: state.current, step: step.step, input: buildInput(step.input), config: step.config,
-            attempt: state.attempt, idempotencyKey: state.idempotencyKey, delayMilliseconds: delay)
+            state: state.current, step: step.step, input: step.arguments.map { buildArguments($0) } ?? buildInput(step.input),
+            config: step.config, attempt: state.attempt, idempotencyKey: state.idempotencyKey, delayMilliseconds: delay)
+    }
+
+    func buildArguments(_ arguments: [Expression]) -> JSONValue {
+        let scope = self.scope
+        return .array(arguments.map { $0.evaluate(in: scope) })
     }
 
     func buildInput(_ mapping: InputMapping) -> JSONValue {
@@ -163,10 +168,10 @@ struct Machine {
             state.current = target
             state.attempt = 0
             switch next.kind {
-            case .step(let step):
+            case .step, .ffi:
                 state.status = .running
                 state.attempt = 1
-                effects.append(.runStep(invocation(for: step, delay: 0)))
+                effects.append(.runStep(invocation(for: CallableState(next)!, delay: 0)))
                 return
             case .choice(let choice):
                 let scope = self.scope
@@ -264,6 +269,32 @@ struct Machine {
     }
 }
 
+/// What step and ffi states have in common: something to call, with retries and exits.
+struct CallableState {
+    var step: String
+    var input: InputMapping
+    var arguments: [Expression]?
+    var config: JSONValue
+    var output: String
+    var next: StateReference?
+    var onError: StateReference?
+    var retry: RetryPolicy
+
+    init?(_ state: State) {
+        switch state.kind {
+        case .step(let step):
+            (self.step, input, arguments, config, output) = (step.step, step.input, nil, step.config, step.output)
+            (next, onError, retry) = (step.next, step.onError, step.retry)
+        case .ffi(let foreign):
+            (step, input, arguments, config, output) = (foreign.stepName, .wholeData, foreign.arguments, .null, foreign.output)
+            // A C function has no transient failures to retry: one attempt.
+            (next, onError, retry) = (foreign.next, foreign.onError, RetryPolicy(maxAttempts: 1, initialBackoffMilliseconds: 0, maxBackoffMilliseconds: 0, multiplier: 1))
+        default:
+            return nil
+        }
+    }
+}
+
 /// The failure kinds the runtime distinguishes (the ABI status names in snake case).
 public enum StepFailureKind {
     /// Retried with backoff.
@@ -296,7 +327,7 @@ extension Transition {
     /// its current step attempt with the same idempotency key (steps are at-least-once);
     /// waiting and finished instances owe nothing.
     public static func pendingEffects(of state: InstanceState, plan: Plan, config: JSONValue? = nil) -> [Effect] {
-        guard state.status == .running, case .step(let step) = plan.state(state.current)?.kind else { return [] }
+        guard state.status == .running, let step = plan.state(state.current).flatMap(CallableState.init) else { return [] }
         let machine = Machine(plan: plan, config: config ?? plan.template.config, state: state)
         return [.runStep(machine.invocation(for: step, delay: 0))]
     }

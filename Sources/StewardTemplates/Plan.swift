@@ -5,10 +5,14 @@ import StewardJSON
 public struct StepCatalog: Sendable {
     /// Full step names (`plugin.step`) that are loaded.
     public var steps: Set<String>
+    /// What is known of the libraries `ffi` states call, by library name: a problem per
+    /// missing library or symbol (absent: not checked).
+    public var foreignProblems: [String: [String: String]]?
 
     /// Creates a catalog.
-    public init(steps: Set<String>) {
+    public init(steps: Set<String>, foreignProblems: [String: [String: String]]? = nil) {
         self.steps = steps
+        self.foreignProblems = foreignProblems
     }
 
     /// The plugin names the steps belong to.
@@ -61,8 +65,11 @@ public struct Plan: Sendable {
             diagnostics.append(TemplateDiagnostic(template.startLocation, "start state '\(template.start)' does not exist; expected one of: \(known.joined(separator: ", "))"))
         }
         let outputs = Set(template.states.compactMap { state -> String? in
-            if case .step(let step) = state.kind { return step.output.split(separator: ".").first.map(String.init) }
-            return nil
+            switch state.kind {
+            case .step(let step): return step.output.split(separator: ".").first.map(String.init)
+            case .ffi(let foreign): return foreign.output.split(separator: ".").first.map(String.init)
+            default: return nil
+            }
         })
         let roots = builtInRoots.union(outputs)
         for state in template.states {
@@ -96,6 +103,19 @@ public struct Plan: Sendable {
                 }
                 if let when = checkpoint.when {
                     diagnostics += rootDiagnostics(when, roots: roots, at: state.location, in: state.name)
+                }
+            case .ffi(let foreign):
+                if foreign.next == nil {
+                    diagnostics.append(TemplateDiagnostic(state.location, "ffi state '\(state.name)' has no exit; expected 'next'"))
+                }
+                if let problem = catalog?.foreignProblems?[foreign.library]?[foreign.signature.name] {
+                    diagnostics.append(TemplateDiagnostic(foreign.location, problem))
+                }
+                for (index, argument) in foreign.arguments.enumerated() {
+                    diagnostics += rootDiagnostics(argument, roots: roots, at: foreign.location, in: state.name)
+                    if let problem = literalMismatch(argument, foreign.signature.arguments[index]) {
+                        diagnostics.append(TemplateDiagnostic(foreign.location, "argument \(index + 1) of \(foreign.signature.name) is \(foreign.signature.arguments[index].cName), but '\(argument.source)' is \(problem)"))
+                    }
                 }
             case .end(let end):
                 if let output = end.output {
@@ -141,6 +161,19 @@ public struct Plan: Sendable {
             guard let root = path.first, !roots.contains(root) else { return nil }
             let suggestion = closest(root, Array(roots)).map { " (did you mean '\($0)'?)" } ?? ""
             return TemplateDiagnostic(location, "expression '\(expression.source)' in state '\(state)' reads '\(path.joined(separator: "."))', but no step writes '\(root)'\(suggestion); expected a path under one of: \(roots.sorted().joined(separator: ", "))")
+        }
+    }
+
+    /// For a literal argument, what makes it the wrong type for `type` (nil when it fits or is not a literal).
+    static func literalMismatch(_ expression: Expression, _ type: ForeignType) -> String? {
+        guard expression.referencedPaths.isEmpty else { return nil }
+        let value = expression.evaluate(in: .null)
+        switch type {
+        case .bool: return value.boolValue == nil ? "a \(value.typeName)" : nil
+        case .float, .double: return value.doubleValue == nil ? "a \(value.typeName)" : nil
+        case .string: return value.stringValue == nil ? "a \(value.typeName)" : nil
+        case .void: return nil
+        default: return value.integerValue == nil ? "not an integer" : nil
         }
     }
 

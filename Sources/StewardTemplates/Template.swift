@@ -134,6 +134,8 @@ public struct State: Sendable {
         case checkpoint(CheckpointState)
         /// Finish the instance.
         case end(EndState)
+        /// Call a plain exported C function through libffi.
+        case ffi(ForeignState)
     }
 
     /// The kind's name as written in templates.
@@ -143,6 +145,7 @@ public struct State: Sendable {
         case .choice: return "choice"
         case .checkpoint: return "checkpoint"
         case .end: return "end"
+        case .ffi: return "ffi"
         }
     }
 
@@ -158,6 +161,8 @@ public struct State: Sendable {
             return checkpoint.decisions.sorted { $0.key.rawValue < $1.key.rawValue }.map { ($0.value.name, $0.value.location) }
         case .end:
             return []
+        case .ffi(let foreign):
+            return [foreign.next, foreign.onError].compactMap { $0 }.map { ($0.name, $0.location) }
         }
     }
 }
@@ -212,6 +217,28 @@ public struct StepState: Sendable {
     public var onError: StateReference?
     /// Retry policy for transient errors.
     public var retry: RetryPolicy
+}
+
+/// An `ffi` state: call an exported C function of a shared library with arguments taken from
+/// the instance data, and store its return value.
+public struct ForeignState: Sendable {
+    /// The library: a name (`churn` -> `libchurn.so` on the library path) or a path.
+    public var library: String
+    /// The C signature; its name is the symbol.
+    public var signature: ForeignSignature
+    /// One expression per argument.
+    public var arguments: [Expression]
+    /// The data member the return value is stored under.
+    public var output: String
+    /// Where to go on success.
+    public var next: StateReference?
+    /// Where to go on failure (absent: the instance fails).
+    public var onError: StateReference?
+    /// Where the library and signature are written.
+    public var location: SourceLocation
+
+    /// The step name the executor dispatches on: `ffi:<library>:<signature>`.
+    public var stepName: String { "ffi:\(library):\(signature)" }
 }
 
 /// A `choice` state: the first branch whose guard holds wins.

@@ -11,13 +11,14 @@ public enum TemplateParser {
     static let aopKeys = [
         "domain", "inputs", "outputs", "human_touchpoints", "failure_modes", "escalation_target", "may", "may_not",
     ]
-    static let stateKinds = ["step", "choice", "checkpoint", "end"]
+    static let stateKinds = ["step", "choice", "checkpoint", "end", "ffi"]
     static let commonStateKeys = ["kind", "description"]
     static let keysByKind: [String: [String]] = [
         "step": ["step", "input", "output", "config", "next", "on_error", "retry"],
         "choice": ["choices", "otherwise"],
         "checkpoint": ["credential", "when", "subject", "decisions", "deadline"],
         "end": ["status", "output"],
+        "ffi": ["library", "signature", "args", "output", "next", "on_error"],
     ]
     static let retryKeys = ["max_attempts", "initial_backoff_ms", "max_backoff_ms", "multiplier"]
 
@@ -180,6 +181,7 @@ public enum TemplateParser {
         case "step": kind = parseStep(name: name, entries: entries, node: node, defaultRetry: defaultRetry, reader: &reader)
         case "choice": kind = parseChoice(name: name, entries: entries, node: node, reader: &reader)
         case "checkpoint": kind = parseCheckpoint(name: name, entries: entries, node: node, reader: &reader)
+        case "ffi": kind = parseForeign(name: name, entries: entries, node: node, reader: &reader)
         default: kind = parseEnd(name: name, entries: entries, reader: &reader)
         }
         return kind.map { State(name: name, kind: $0, location: location) }
@@ -287,6 +289,47 @@ public enum TemplateParser {
         }
         guard let credential else { return nil }
         return .checkpoint(CheckpointState(credential: credential, when: when, subject: subject, decisions: decisions, deadline: deadline))
+    }
+
+    static func parseForeign(
+        name: String, entries: [String: (key: Node, value: Node)], node: Node, reader: inout YAMLReader
+    ) -> State.Kind? {
+        let context = "state '\(name)'"
+        let library = reader.string(reader.required(entries, "library", in: node, context: context), "'library' of \(context)")
+        let signatureNode = reader.required(entries, "signature", in: node, context: context)
+        var signature: ForeignSignature?
+        if let signatureNode, let text = reader.string(signatureNode, "'signature' of \(context)") {
+            do {
+                signature = try ForeignSignature(parsing: text)
+            } catch {
+                var location = reader.location(of: signatureNode)
+                if case .scalar(let scalar) = signatureNode {
+                    location.column += error.offset + (scalar.style == .plain ? 0 : 1)
+                }
+                reader.error(at: location, "invalid C signature in \(context): \(error.message)")
+            }
+        }
+        var arguments: [Expression] = []
+        let argumentsNode = entries["args"]?.value
+        if let argumentsNode {
+            if case .sequence(let sequence) = argumentsNode {
+                for item in sequence {
+                    if let expression = reader.expression(item, "an argument of \(context)") { arguments.append(expression) }
+                }
+            } else {
+                reader.error(argumentsNode, "expected a list of expressions for 'args' of \(context)")
+            }
+        }
+        if let signature, arguments.count != signature.arguments.count, argumentsNode != nil || !signature.arguments.isEmpty {
+            reader.error(argumentsNode ?? node, "\(signature.name) takes \(signature.arguments.count) argument(s) but 'args' of \(context) gives \(arguments.count)")
+        }
+        let output = entries["output"].flatMap { reader.string($0.value, "'output' of \(context)") } ?? name
+        let next = reference(entries["next"]?.value, "'next' of \(context)", reader: &reader)
+        let onError = reference(entries["on_error"]?.value, "'on_error' of \(context)", reader: &reader)
+        guard let library, let signature, let signatureNode else { return nil }
+        return .ffi(ForeignState(
+            library: library, signature: signature, arguments: arguments, output: output, next: next, onError: onError,
+            location: reader.location(of: signatureNode)))
     }
 
     static func parseEnd(name: String, entries: [String: (key: Node, value: Node)], reader: inout YAMLReader) -> State.Kind? {
