@@ -72,7 +72,7 @@ let package = Package(
         .testTarget(name: "StewardJSONTests", dependencies: ["StewardJSON"]),
         .testTarget(name: "StewardExpressionsTests", dependencies: ["StewardExpressions"]),
         .testTarget(name: "StewardTemplatesTests", dependencies: ["StewardTemplates"], exclude: ["Fixtures"]),
-        .testTarget(name: "StewardPluginsTests", dependencies: ["StewardPlugins", "StewardJSON"], exclude: ["Fixtures"]),
+        .testTarget(name: "StewardPluginsTests", dependencies: ["StewardABI", "StewardPlugins", "StewardJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "StewardRuntimeTests", dependencies: ["StewardRuntime", "StewardTesting"]),
         .testTarget(name: "StewardEndToEndTests", dependencies: ["StewardJSON"]),
     ]
