@@ -94,7 +94,7 @@ let package = Package(
             name: "StewardForeignTests", dependencies: ["StewardForeign", "StewardTemplates", "StewardJSON", "StewardRuntime"],
             exclude: ["Fixtures"]),
         .testTarget(name: "StewardTemplatesTests", dependencies: ["StewardTemplates"], exclude: ["Fixtures"]),
-        .testTarget(name: "StewardPluginsTests", dependencies: ["StewardPlugins", "StewardJSON"], exclude: ["Fixtures"]),
+        .testTarget(name: "StewardPluginsTests", dependencies: ["StewardABI", "StewardPlugins", "StewardJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "StewardRuntimeTests", dependencies: ["StewardRuntime", "StewardTesting"]),
         .testTarget(name: "StewardStoreTests", dependencies: ["StewardStore", "StewardRuntime", "StewardReview", "StewardTesting"]),
         .testTarget(

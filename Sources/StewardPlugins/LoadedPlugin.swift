@@ -43,8 +43,11 @@ public struct LoadedPlugin: Sendable {
         abiMajor = Int(descriptor.header.abi_major)
         abiMinor = Int(descriptor.header.abi_minor)
         self.path = path
-        guard descriptor.step_count <= 4096, descriptor.adapter_count <= 4096 else {
+        guard descriptor.step_count <= 4096 else {
             throw PluginLoadError(path: path, reason: .invalidDescriptor(field: "stw_plugin.step_count", reason: "more than 4096 entries"))
+        }
+        guard descriptor.adapter_count <= 4096 else {
+            throw PluginLoadError(path: path, reason: .invalidDescriptor(field: "stw_plugin.adapter_count", reason: "more than 4096 entries"))
         }
         if descriptor.step_count > 0, descriptor.steps == nil {
             throw PluginLoadError(path: path, reason: .invalidDescriptor(field: "stw_plugin.steps", reason: "is NULL but step_count is \(descriptor.step_count)"))
@@ -53,8 +56,8 @@ public struct LoadedPlugin: Sendable {
             throw PluginLoadError(path: path, reason: .invalidDescriptor(field: "stw_plugin.adapters", reason: "is NULL but adapter_count is \(descriptor.adapter_count)"))
         }
         // Check every step and adapter before running any plugin code (init).
-        var rawSteps: [(stw_step, String)] = []
-        var seen: Set<String> = []
+        var rawSteps: [(step: stw_step, fullName: String, version: String)] = []
+        var indexByName: [String: Int] = [:]
         for index in 0..<descriptor.step_count {
             guard let pointer = descriptor.steps[index] else {
                 throw PluginLoadError(path: path, reason: .invalidDescriptor(field: "stw_plugin.steps[\(index)]", reason: "is NULL"))
@@ -64,11 +67,17 @@ public struct LoadedPlugin: Sendable {
             guard step.invoke != nil else {
                 throw PluginLoadError(path: path, reason: .invalidDescriptor(field: "step '\(stepName)'.invoke", reason: "is NULL"))
             }
-            let fullName = "\(name).\(stepName)"
-            guard seen.insert(fullName).inserted else {
-                throw PluginLoadError(path: path, reason: .duplicateStep(step: fullName, firstLoadedFrom: path))
+            // The header requires a version (only description may be NULL), as for the plugin and adapters.
+            guard let stepVersion = PluginLoader.text(step.version), !stepVersion.isEmpty else {
+                throw PluginLoadError(path: path, reason: .invalidDescriptor(field: "stw_plugin.steps[\(index)].version", reason: "is NULL or empty"))
             }
-            rawSteps.append((step, fullName))
+            // A name used twice inside one library is a descriptor defect, not a clash between libraries.
+            if let first = indexByName[stepName] {
+                throw PluginLoadError(path: path, reason: .invalidDescriptor(
+                    field: "stw_plugin.steps[\(index)].name", reason: "'\(stepName)' is already the name of stw_plugin.steps[\(first)]"))
+            }
+            indexByName[stepName] = Int(index)
+            rawSteps.append((step, "\(name).\(stepName)", stepVersion))
         }
         var adapters: [AdapterInfo] = []
         for index in 0..<descriptor.adapter_count {
@@ -91,9 +100,9 @@ public struct LoadedPlugin: Sendable {
             guard status == STW_OK else { throw PluginLoadError(path: path, reason: .initFailed(status: status)) }
         }
         let pluginState = PluginState(pointer: state)
-        steps = rawSteps.map { step, fullName in
+        steps = rawSteps.map { step, fullName, version in
             PluginStep(
-                fullName: fullName, version: PluginLoader.text(step.version) ?? "0", description: PluginLoader.text(step.description),
+                fullName: fullName, version: version, description: PluginLoader.text(step.description),
                 flags: step.flags, function: step.invoke, state: pluginState, pluginPath: path)
         }
     }
@@ -194,7 +203,10 @@ public final class PluginStep: Sendable {
             case .transient: kind = .transient
             case .permanent: kind = .permanent
             case .internal: kind = .internal
-            default:
+            case .some(let other):
+                // STW_ERR_INCOMPATIBLE is defined, but only as an answer of stw_plugin_entry.
+                throw StepCallError(step: fullName, kind: .internal, message: "\(other.name) is not a step status: \(message)")
+            case nil:
                 throw StepCallError(step: fullName, kind: .internal, message: "unknown status \(status): \(message)")
             }
             throw StepCallError(step: fullName, kind: kind, message: message)

@@ -1,0 +1,144 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Which copy of `steward_abi.h` a fixture is compiled against.
+enum ABIHeader: String, Sendable, CaseIterable, CustomStringConvertible {
+    /// `Sources/StewardABI/include/steward_abi.h`, as it is today.
+    case current
+    /// `Fixtures/abi-1.0/steward_abi.h`, frozen when ABI 1.0 shipped.
+    case frozen10 = "abi-1.0"
+
+    /// The directory to pass to `-I`.
+    var directory: URL {
+        switch self {
+        case .current: return FixtureBuilder.packageRoot.appendingPathComponent("Sources/StewardABI/include")
+        case .frozen10: return FixtureBuilder.fixtures.appendingPathComponent("abi-1.0")
+        }
+    }
+
+    var description: String { rawValue }
+}
+
+/// A compiler or fixture program that failed; carries its command line and output.
+struct ToolFailure: Error, CustomStringConvertible {
+    let command: [String]
+    let status: Int32
+    let output: String
+
+    var description: String { "\(command.joined(separator: " ")) exited with \(status):\n\(output)" }
+}
+
+/// Compiles the C fixtures with the system compiler, at test time, into one temporary
+/// directory per test run. Each distinct build happens once per run, however many tests ask.
+enum FixtureBuilder {
+    /// `Tests/StewardPluginsTests/Fixtures`.
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+    /// The package root (holds `Package.swift`).
+    static let packageRoot = fixtures.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// Where builds go; removed when the test process exits.
+    static let outputDirectory: URL = {
+        var template = Array((FileManager.default.temporaryDirectory.path + "/steward-plugin-tests-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else { fatalError("mkdtemp failed: errno \(errno)") }
+        let url = URL(fileURLWithPath: String(cString: made), isDirectory: true)
+        atexit { try? FileManager.default.removeItem(at: FixtureBuilder.outputDirectory) }
+        return url
+    }()
+
+    private static let cache = BuildCache()
+
+    /// Builds `source` (a file name in Fixtures/, or an absolute URL) as a plugin shared
+    /// library: `cc -std=c11 -Wall -Wextra -Werror -shared -fPIC -fvisibility=hidden -I <header dir>`.
+    static func plugin(_ source: String, defines: [String] = [], against header: ABIHeader = .current, extraFlags: [String] = []) async throws -> String {
+        try await plugin(at: fixtures.appendingPathComponent(source), defines: defines, against: header, extraFlags: extraFlags)
+    }
+
+    /// As `plugin(_:defines:against:)`, for a source anywhere.
+    static func plugin(at source: URL, defines: [String] = [], against header: ABIHeader = .current, extraFlags: [String] = []) async throws -> String {
+        let output = outputDirectory.appendingPathComponent("lib" + buildName(source, defines, header) + ".so").path
+        return try await cache.build(output) {
+            _ = try await run("cc", ["-std=c11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-fvisibility=hidden"]
+                + extraFlags + ["-I", header.directory.path] + defines.map { "-D" + $0 } + [source.path, "-o", output])
+            return output
+        }
+    }
+
+    /// Builds a fixture as an executable and runs it, returning its standard output.
+    static func runProgram(_ source: String, against header: ABIHeader) async throws -> String {
+        let sourceURL = fixtures.appendingPathComponent(source)
+        let output = outputDirectory.appendingPathComponent(buildName(sourceURL, [], header)).path
+        let program = try await cache.build(output) {
+            _ = try await run("cc", ["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-I", header.directory.path, sourceURL.path, "-o", output])
+            return output
+        }
+        return try await run(program, [])
+    }
+
+    /// Copies a fixture file under a new name into the output directory (e.g. a text file named `.so`).
+    static func copy(_ source: String, as name: String) throws -> String {
+        let target = outputDirectory.appendingPathComponent(name)
+        if !FileManager.default.fileExists(atPath: target.path) {
+            try FileManager.default.copyItem(at: fixtures.appendingPathComponent(source), to: target)
+        }
+        return target.path
+    }
+
+    private static func buildName(_ source: URL, _ defines: [String], _ header: ABIHeader) -> String {
+        let parts = [source.deletingPathExtension().lastPathComponent] + defines + [header.rawValue]
+        return String(parts.joined(separator: "-").map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" })
+    }
+
+    /// Runs `tool` (looked up on PATH unless it is a path) and returns its standard output;
+    /// throws `ToolFailure` with both outputs when it exits non-zero. Waits without blocking a thread.
+    static func run(_ tool: String, _ arguments: [String]) async throws -> String {
+        let stdoutFile = outputDirectory.appendingPathComponent(UUID().uuidString + ".out")
+        let stderrFile = outputDirectory.appendingPathComponent(UUID().uuidString + ".err")
+        _ = FileManager.default.createFile(atPath: stdoutFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
+        defer {
+            try? FileManager.default.removeItem(at: stdoutFile)
+            try? FileManager.default.removeItem(at: stderrFile)
+        }
+        let process = Process()
+        if tool.contains("/") {
+            process.executableURL = URL(fileURLWithPath: tool)
+            process.arguments = arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = [tool] + arguments
+        }
+        process.standardOutput = try FileHandle(forWritingTo: stdoutFile)
+        process.standardError = try FileHandle(forWritingTo: stderrFile)
+        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+            process.terminationHandler = { finished in continuation.resume(returning: finished.terminationStatus) }
+            do {
+                try process.run()
+            } catch {
+                continuation.resume(throwing: error)
+            }
+        }
+        let standardOutput = (try? String(contentsOf: stdoutFile, encoding: .utf8)) ?? ""
+        guard status == 0 else {
+            let standardError = (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? ""
+            throw ToolFailure(command: [tool] + arguments, status: status, output: standardOutput + standardError)
+        }
+        return standardOutput
+    }
+}
+
+/// One build per output path per test run; concurrent requests for the same output share it.
+private actor BuildCache {
+    private var builds: [String: Task<String, any Error>] = [:]
+
+    func build(_ output: String, _ make: @escaping @Sendable () async throws -> String) async throws -> String {
+        if let existing = builds[output] { return try await existing.value }
+        let task = Task { try await make() }
+        builds[output] = task
+        return try await task.value
+    }
+}
