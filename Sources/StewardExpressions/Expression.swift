@@ -33,6 +33,12 @@ public struct Expression: Sendable, Hashable, CustomStringConvertible {
         self.source = source
     }
 
+    /// An expression that is just a string literal (a quoted YAML value).
+    public init(literal text: String) {
+        self.root = .literal(.string(text))
+        self.source = JSONValue.string(text).jsonString
+    }
+
     /// The source text.
     public var description: String { source }
 

@@ -75,6 +75,9 @@ public struct ForeignSignature: Sendable, Hashable, CustomStringConvertible {
             throw ForeignSignatureError(offset: text.distance(from: text.startIndex, to: open), message: "expected a function name before '('")
         }
         let returnText = String(head[..<nameStart])
+        guard !returnText.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw ForeignSignatureError(offset: 0, message: "expected a return type and a function name before '('")
+        }
         returnType = try Self.type(returnText, offset: 0, allowVoid: true)
         self.name = name
         let inner = text[text.index(after: open)..<text.index(before: text.endIndex)]
@@ -83,7 +86,8 @@ public struct ForeignSignature: Sendable, Hashable, CustomStringConvertible {
         if !trimmed.isEmpty && trimmed != "void" {
             var offset = text.distance(from: text.startIndex, to: open) + 1
             for part in inner.split(separator: ",", omittingEmptySubsequences: false) {
-                arguments.append(try Self.type(Self.dropParameterName(String(part)), offset: offset, allowVoid: false))
+                let leading = part.prefix(while: { $0.isWhitespace }).count
+                arguments.append(try Self.type(Self.dropParameterName(String(part)), offset: offset + leading, allowVoid: false))
                 offset += part.count + 1
             }
         }

@@ -173,7 +173,9 @@ public struct Plan: Sendable {
         case .float, .double: return value.doubleValue == nil ? "a \(value.typeName)" : nil
         case .string: return value.stringValue == nil ? "a \(value.typeName)" : nil
         case .void: return nil
-        default: return value.integerValue == nil ? "not an integer" : nil
+        default:
+            guard value.integerValue == nil else { return nil }
+            return value.doubleValue != nil ? "not a whole number" : "a \(value.typeName)"
         }
     }
 

@@ -314,7 +314,12 @@ public enum TemplateParser {
         if let argumentsNode {
             if case .sequence(let sequence) = argumentsNode {
                 for item in sequence {
-                    if let expression = reader.expression(item, "an argument of \(context)") { arguments.append(expression) }
+                    // Quoted values are string literals, as in step inputs.
+                    if case .scalar(let scalar) = item, scalar.style != .plain {
+                        arguments.append(Expression(literal: scalar.string))
+                    } else if let expression = reader.expression(item, "an argument of \(context)") {
+                        arguments.append(expression)
+                    }
                 }
             } else {
                 reader.error(argumentsNode, "expected a list of expressions for 'args' of \(context)")
