@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // The C ABI: one public header, nothing else.
@@ -48,6 +49,11 @@ let package = Package(
         .target(
             name: "StewardRuntime",
             dependencies: ["StewardJSON", "StewardExpressions", "StewardTemplates", "StewardPlugins"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "StewardPrompts",
+            dependencies: ["StewardJSON", "StewardTemplates", .product(name: "Mustache", package: "swift-mustache")],
             swiftSettings: strictSettings
         ),
         .target(
@@ -90,6 +96,7 @@ let package = Package(
 
         .testTarget(name: "StewardJSONTests", dependencies: ["StewardJSON"]),
         .testTarget(name: "StewardExpressionsTests", dependencies: ["StewardExpressions"]),
+        .testTarget(name: "StewardPromptsTests", dependencies: ["StewardPrompts", "StewardJSON", "StewardTemplates"]),
         .testTarget(
             name: "StewardForeignTests", dependencies: ["StewardForeign", "StewardTemplates", "StewardJSON", "StewardRuntime"],
             exclude: ["Fixtures"]),
