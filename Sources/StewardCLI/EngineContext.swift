@@ -58,6 +58,7 @@ struct EngineContext {
         for overlay in overlays.overlays {
             for (template, change) in overlay.templates {
                 library.setOverlay(change.config, template: template, customer: overlay.customer)
+                if !change.bindings.isEmpty { library.setBindings(change.bindings, template: template, customer: overlay.customer) }
             }
         }
         self.overlays = Dictionary(overlays.overlays.map { ($0.customer, $0) }, uniquingKeysWith: { first, _ in first })

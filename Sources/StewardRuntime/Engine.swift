@@ -79,7 +79,7 @@ public struct Engine: Sendable {
         }
         let config = plans.config(for: plan, customer: customer)
         let initial = InstanceState(id: id, template: plan.name, templateVersion: plan.version, customer: customer)
-        let event = Event.started(input: input)
+        let event = Event.started(input: input, bindings: plans.bindings(for: plan, customer: customer))
         let result = try Transition.apply(event, to: initial, plan: plan, config: config)
         do {
             try await commit(result, event: event, actor: "engine", clientKey: clientKey)

@@ -22,6 +22,7 @@ extension InstanceState {
         if let customer { object["customer"] = .string(customer) }
         if let output { object["output"] = output }
         if let failure { object["failure"] = failure.jsonValue }
+        if !bindings.isEmpty { object["bindings"] = .object(bindings.mapValues { .string($0) }) }
         return .object(object)
     }
 
@@ -39,6 +40,7 @@ extension InstanceState {
         self.sequence = Int(sequence)
         self.data = json["data"] ?? .emptyObject
         self.output = json["output"]
+        self.bindings = (json["bindings"]?.objectValue ?? [:]).compactMapValues(\.stringValue)
         self.failure = try json["failure"].map { (value) throws(DecodingFailure) -> Failure in try Failure(json: value) }
     }
 }
@@ -60,8 +62,9 @@ extension Event {
     /// The event's payload as a JSON object (its `name` is stored beside it).
     public var payload: JSONValue {
         switch self {
-        case .started(let input):
-            return ["input": input]
+        case .started(let input, let bindings):
+            guard !bindings.isEmpty else { return ["input": input] }
+            return ["input": input, "bindings": .object(bindings.mapValues { .string($0) })]
         case .stepSucceeded(let state, let attempt, let output):
             return ["state": .string(state), "attempt": .integer(Int64(attempt)), "output": output]
         case .stepFailed(let state, let attempt, let kind, let message):
@@ -89,7 +92,7 @@ extension Event {
         }
         switch name {
         case "started":
-            self = .started(input: payload["input"] ?? .null)
+            self = .started(input: payload["input"] ?? .null, bindings: (payload["bindings"]?.objectValue ?? [:]).compactMapValues(\.stringValue))
         case "step_succeeded":
             self = .stepSucceeded(state: try field("state"), attempt: try attempt(), output: payload["output"] ?? .null)
         case "step_failed":

@@ -61,6 +61,8 @@ public struct InstanceState: Sendable, Codable, Hashable {
     public var failure: Failure?
     /// How many events have been applied.
     public var sequence: Int
+    /// Model role bindings (`classifier` -> `banking-intent@2.0.0`) pinned when the instance started.
+    public var bindings: [String: String]
 
     /// A new instance, before its `started` event.
     public init(id: String, template: String, templateVersion: String, customer: String?) {
@@ -75,6 +77,7 @@ public struct InstanceState: Sendable, Codable, Hashable {
         self.output = nil
         self.failure = nil
         self.sequence = 0
+        self.bindings = [:]
     }
 
     /// The idempotency key of the current step attempt: `<id>/<state>/<attempt>`.
@@ -84,8 +87,8 @@ public struct InstanceState: Sendable, Codable, Hashable {
 /// Something that happened to an instance. The event log is the source of truth; the
 /// state is what the transition function makes of it.
 public enum Event: Sendable, Codable, Hashable {
-    /// The instance was submitted with this input.
-    case started(input: JSONValue)
+    /// The instance was submitted with this input; `bindings` pins its model adapters.
+    case started(input: JSONValue, bindings: [String: String] = [:])
     /// A step attempt returned this output.
     case stepSucceeded(state: String, attempt: Int, output: JSONValue)
     /// A step attempt failed.

@@ -73,6 +73,13 @@ public protocol PlanResolver: Sendable {
     func plan(template: String, version: String?) -> Plan?
     /// The config an instance of `plan` runs with for `customer` (overlays applied).
     func config(for plan: Plan, customer: String?) -> JSONValue
+    /// The customer's model bindings that override the template's (pinned at start).
+    func bindings(for plan: Plan, customer: String?) -> [String: String]
+}
+
+extension PlanResolver {
+    /// No overrides by default.
+    public func bindings(for plan: Plan, customer: String?) -> [String: String] { [:] }
 }
 
 /// A fixed set of plans, by name and version, with no customer overlays.
@@ -80,6 +87,7 @@ public struct PlanLibrary: PlanResolver {
     private var plans: [String: [String: Plan]] = [:]
     private var newest: [String: Plan] = [:]
     private var overlays: [String: [String: JSONValue]] = [:]
+    private var overlayBindings: [String: [String: [String: String]]] = [:]
 
     /// Creates a library of `plans`.
     public init(_ plans: [Plan] = []) {
@@ -95,6 +103,17 @@ public struct PlanLibrary: PlanResolver {
     /// Sets a customer's config overlay for a template (merged over the template config).
     public mutating func setOverlay(_ overlay: JSONValue, template: String, customer: String) {
         overlays[template, default: [:]][customer] = overlay
+    }
+
+    /// Sets a customer's model bindings for a template (they win over the template's).
+    public mutating func setBindings(_ bindings: [String: String], template: String, customer: String) {
+        overlayBindings[template, default: [:]][customer] = bindings
+    }
+
+    /// The customer's binding overrides for `plan`.
+    public func bindings(for plan: Plan, customer: String?) -> [String: String] {
+        guard let customer else { return [:] }
+        return overlayBindings[plan.name]?[customer] ?? [:]
     }
 
     /// Every plan.

@@ -74,11 +74,12 @@ struct Machine {
             throw TransitionError("instance \(state.id) is already \(state.status.rawValue); \(event.name) does not apply", conflict: true)
         }
         switch event {
-        case .started(let input):
+        case .started(let input, let bindings):
             guard state.status == .pending else {
                 throw TransitionError("instance \(state.id) has already started", conflict: true)
             }
             state.data = .object(["input": input])
+            state.bindings = plan.template.models.merging(bindings) { _, pinned in pinned }
             state.status = .running
             try enter(plan.template.start, from: nil, reason: "started")
 
@@ -119,7 +120,7 @@ struct Machine {
                 "event for \(name) attempt \(attempt) does not apply: instance \(state.id) is \(state.status.rawValue) at \(state.current) attempt \(state.attempt)",
                 conflict: true)
         }
-        guard let step = plan.state(name).flatMap(CallableState.init) else {
+        guard let step = plan.state(name).flatMap({ CallableState($0, bindings: state.bindings) }) else {
             throw TransitionError("state '\(name)' is not a step or ffi state")
         }
         return step
@@ -127,7 +128,8 @@ struct Machine {
 
     func invocation(for step: CallableState, delay: Int) -> StepInvocation {
         StepInvocation(
-            state: state.current, step: step.step, input: step.arguments.map { buildArguments($0) } ?? buildInput(step.input),
+            state: state.current, step: step.step,
+            input: step.arguments.map { buildArguments($0) } ?? buildInput(step.modelInput ?? step.input),
             config: step.config, attempt: state.attempt, idempotencyKey: state.idempotencyKey, delayMilliseconds: delay)
     }
 
@@ -168,10 +170,15 @@ struct Machine {
             state.current = target
             state.attempt = 0
             switch next.kind {
-            case .step, .ffi:
+            case .step, .ffi, .model:
                 state.status = .running
                 state.attempt = 1
-                effects.append(.runStep(invocation(for: CallableState(next)!, delay: 0)))
+                guard let callable = CallableState(next, bindings: state.bindings) else {
+                    state.failure = Failure(state: next.name, kind: "unbound_role", message: "state '\(next.name)' calls a model role with no adapter binding")
+                    finish(.failed, output: nil, from: next.name, reason: "unbound model role")
+                    return
+                }
+                effects.append(.runStep(invocation(for: callable, delay: 0)))
                 return
             case .choice(let choice):
                 let scope = self.scope
@@ -279,13 +286,29 @@ struct CallableState {
     var next: StateReference?
     var onError: StateReference?
     var retry: RetryPolicy
+    /// For model states, how the model's input is built (the invocation input is then the model input).
+    var modelInput: InputMapping?
 
-    init?(_ state: State) {
+    /// The callable view of `state`; model states resolve their role through `bindings`.
+    init?(_ state: State, bindings: [String: String]) {
         switch state.kind {
+        case .model(let model):
+            guard let binding = bindings[model.role] else { return nil }
+            step = "model:" + binding
+            input = .wholeData
+            arguments = nil
+            config = [
+                "task": .string(model.task.rawValue), "role": .string(model.role),
+                "prompt": model.prompt.map { .string($0) } ?? .null, "parameters": model.parameters,
+            ]
+            modelInput = model.input
+            (output, next, onError, retry) = (model.output, model.next, model.onError, model.retry)
         case .step(let step):
+            modelInput = nil
             (self.step, input, arguments, config, output) = (step.step, step.input, nil, step.config, step.output)
             (next, onError, retry) = (step.next, step.onError, step.retry)
         case .ffi(let foreign):
+            modelInput = nil
             (step, input, arguments, config, output) = (foreign.stepName, .wholeData, foreign.arguments, .null, foreign.output)
             // A C function has no transient failures to retry: one attempt.
             (next, onError, retry) = (foreign.next, foreign.onError, RetryPolicy(maxAttempts: 1, initialBackoffMilliseconds: 0, maxBackoffMilliseconds: 0, multiplier: 1))
@@ -327,7 +350,7 @@ extension Transition {
     /// its current step attempt with the same idempotency key (steps are at-least-once);
     /// waiting and finished instances owe nothing.
     public static func pendingEffects(of state: InstanceState, plan: Plan, config: JSONValue? = nil) -> [Effect] {
-        guard state.status == .running, let step = plan.state(state.current).flatMap(CallableState.init) else { return [] }
+        guard state.status == .running, let step = plan.state(state.current).flatMap({ CallableState($0, bindings: state.bindings) }) else { return [] }
         let machine = Machine(plan: plan, config: config ?? plan.template.config, state: state)
         return [.runStep(machine.invocation(for: step, delay: 0))]
     }

@@ -106,6 +106,14 @@ extension TemplateParser {
                 diagnostics.append(TemplateDiagnostic(templateOverlay.location, "overlay for unknown template '\(name)'\(suggestion); expected one of: \(templates.keys.sorted().joined(separator: ", "))"))
                 continue
             }
+            for (role, binding) in templateOverlay.bindings.sorted(by: { $0.key < $1.key }) {
+                if template.models[role] == nil {
+                    diagnostics.append(TemplateDiagnostic(templateOverlay.location, "binding for unknown role '\(role)' of template '\(name)'; expected one of: \(template.models.keys.sorted().joined(separator: ", "))"))
+                }
+                if ModelBinding(binding) == nil {
+                    diagnostics.append(TemplateDiagnostic(templateOverlay.location, "expected 'adapter-id@version' for the binding of role '\(role)', found '\(binding)'"))
+                }
+            }
             let base = template.config.objectValue ?? [:]
             for (key, value) in (templateOverlay.config.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
                 let location = templateOverlay.configKeyLocations[key] ?? templateOverlay.location

@@ -8,11 +8,20 @@ public struct StepCatalog: Sendable {
     /// What is known of the libraries `ffi` states call, by library name: a problem per
     /// missing library or symbol (absent: not checked).
     public var foreignProblems: [String: [String: String]]?
+    /// Loaded model adapters as `id@version` (absent: not checked).
+    public var adapters: Set<String>?
+    /// Loaded prompt ids (absent: not checked).
+    public var prompts: Set<String>?
 
     /// Creates a catalog.
-    public init(steps: Set<String>, foreignProblems: [String: [String: String]]? = nil) {
+    public init(
+        steps: Set<String>, foreignProblems: [String: [String: String]]? = nil, adapters: Set<String>? = nil,
+        prompts: Set<String>? = nil
+    ) {
         self.steps = steps
         self.foreignProblems = foreignProblems
+        self.adapters = adapters
+        self.prompts = prompts
     }
 
     /// The plugin names the steps belong to.
@@ -68,6 +77,7 @@ public struct Plan: Sendable {
             switch state.kind {
             case .step(let step): return step.output.split(separator: ".").first.map(String.init)
             case .ffi(let foreign): return foreign.output.split(separator: ".").first.map(String.init)
+            case .model(let model): return model.output.split(separator: ".").first.map(String.init)
             default: return nil
             }
         })
@@ -117,6 +127,22 @@ public struct Plan: Sendable {
                         diagnostics.append(TemplateDiagnostic(foreign.location, "argument \(index + 1) of \(foreign.signature.name) is \(foreign.signature.arguments[index].cName), but '\(argument.source)' is \(problem)"))
                     }
                 }
+            case .model(let model):
+                if model.next == nil {
+                    diagnostics.append(TemplateDiagnostic(state.location, "model state '\(state.name)' has no exit; expected 'next'"))
+                }
+                if let binding = template.models[model.role] {
+                    if let adapters = catalog?.adapters, !adapters.contains(binding) {
+                        diagnostics.append(TemplateDiagnostic(model.roleLocation, "role '\(model.role)' is bound to adapter \(binding), which is not loaded; loaded: \(adapters.sorted().joined(separator: ", "))"))
+                    }
+                } else {
+                    diagnostics.append(TemplateDiagnostic(model.roleLocation, "role '\(model.role)' is not bound to an adapter; expected it under 'models' (e.g. \(model.role): adapter-id@1.0.0)"))
+                }
+                if let prompt = model.prompt, let prompts = catalog?.prompts, !prompts.contains(prompt) {
+                    let suggestion = closest(prompt, Array(prompts)).map { " (did you mean '\($0)'?)" } ?? ""
+                    diagnostics.append(TemplateDiagnostic(model.promptLocation ?? state.location, "unknown prompt '\(prompt)'\(suggestion)"))
+                }
+                diagnostics += pathDiagnostics(model.input, roots: roots, at: model.roleLocation, in: state.name)
             case .end(let end):
                 if let output = end.output {
                     diagnostics += pathDiagnostics(output, roots: roots, at: state.location, in: state.name)

@@ -148,3 +148,22 @@ extension TemplateParser {
         return rungs
     }
 }
+
+/// An adapter binding, `id@version`.
+public struct ModelBinding: Sendable, Hashable, CustomStringConvertible {
+    /// Adapter id.
+    public var id: String
+    /// Adapter version.
+    public var version: String
+
+    /// Parses `id@version`; nil when malformed.
+    public init?(_ text: String) {
+        let parts = text.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { return nil }
+        id = String(parts[0])
+        version = String(parts[1])
+    }
+
+    /// `id@version`.
+    public var description: String { "\(id)@\(version)" }
+}

@@ -29,6 +29,8 @@ public struct Template: Sendable {
     public var serviceLevels: ServiceLevels?
     /// The escalation ladder for checkpoints with an SLA.
     public var escalation: [EscalationRung]
+    /// Model role bindings: role (`classifier`) -> adapter `id@version`. Customers may override.
+    public var models: [String: String]
     /// Where the template came from.
     public var file: String
 
@@ -136,6 +138,8 @@ public struct State: Sendable {
         case end(EndState)
         /// Call a plain exported C function through libffi.
         case ffi(ForeignState)
+        /// Call the model adapter bound to a role.
+        case model(ModelState)
     }
 
     /// The kind's name as written in templates.
@@ -146,6 +150,7 @@ public struct State: Sendable {
         case .checkpoint: return "checkpoint"
         case .end: return "end"
         case .ffi: return "ffi"
+        case .model: return "model"
         }
     }
 
@@ -163,6 +168,8 @@ public struct State: Sendable {
             return []
         case .ffi(let foreign):
             return [foreign.next, foreign.onError].compactMap { $0 }.map { ($0.name, $0.location) }
+        case .model(let model):
+            return [model.next, model.onError].compactMap { $0 }.map { ($0.name, $0.location) }
         }
     }
 }
@@ -239,6 +246,45 @@ public struct ForeignState: Sendable {
 
     /// The step name the executor dispatches on: `ffi:<library>:<signature>`.
     public var stepName: String { "ffi:\(library):\(signature)" }
+}
+
+/// The task kinds of the adapter ABI.
+public enum ModelTask: String, Sendable, Hashable, CaseIterable {
+    /// Pick a label.
+    case classify
+    /// Pull fields out of text.
+    case extract
+    /// Write text.
+    case generate
+    /// A number.
+    case score
+}
+
+/// A `model` state: call the adapter bound to `role` (the binding the instance was pinned to
+/// when it started), with an optional versioned prompt rendered from the input.
+public struct ModelState: Sendable {
+    /// The role, e.g. `classifier`.
+    public var role: String
+    /// What the adapter is asked to do.
+    public var task: ModelTask
+    /// A prompt id (`customer-support/draft-reply@1`), rendered with the input.
+    public var prompt: String?
+    /// How the input is built.
+    public var input: InputMapping
+    /// Call parameters (temperature, top_k, labels, ...).
+    public var parameters: JSONValue
+    /// The data member the output (with `confidence` and `adapter`) is stored under.
+    public var output: String
+    /// Where to go on success.
+    public var next: StateReference?
+    /// Where to go on a permanent failure.
+    public var onError: StateReference?
+    /// Retry policy for transient errors (rate limits, timeouts).
+    public var retry: RetryPolicy
+    /// Where the role is written.
+    public var roleLocation: SourceLocation
+    /// Where the prompt is written.
+    public var promptLocation: SourceLocation?
 }
 
 /// A `choice` state: the first branch whose guard holds wins.

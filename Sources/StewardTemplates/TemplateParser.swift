@@ -6,12 +6,12 @@ import Yams
 public enum TemplateParser {
     static let topLevelKeys = [
         "template", "version", "vertical", "description", "aop", "plugins", "config", "start", "states", "retry",
-        "sla", "escalation",
+        "sla", "escalation", "models",
     ]
     static let aopKeys = [
         "domain", "inputs", "outputs", "human_touchpoints", "failure_modes", "escalation_target", "may", "may_not",
     ]
-    static let stateKinds = ["step", "choice", "checkpoint", "end", "ffi"]
+    static let stateKinds = ["step", "choice", "checkpoint", "end", "ffi", "model"]
     static let commonStateKeys = ["kind", "description"]
     static let keysByKind: [String: [String]] = [
         "step": ["step", "input", "output", "config", "next", "on_error", "retry"],
@@ -19,6 +19,7 @@ public enum TemplateParser {
         "checkpoint": ["credential", "when", "subject", "decisions", "deadline"],
         "end": ["status", "output"],
         "ffi": ["library", "signature", "args", "output", "next", "on_error"],
+        "model": ["role", "task", "prompt", "input", "parameters", "output", "next", "on_error", "retry"],
     ]
     static let retryKeys = ["max_attempts", "initial_backoff_ms", "max_backoff_ms", "multiplier"]
 
@@ -79,6 +80,20 @@ public enum TemplateParser {
         let defaultRetry = top["retry"].flatMap { parseRetry($0.value, base: .standard, reader: &reader) } ?? .standard
         let serviceLevels = top["sla"].flatMap { parseServiceLevels($0.value, reader: &reader) }
         let escalation = top["escalation"].map { parseEscalation($0.value, reader: &reader) } ?? []
+        var models: [String: String] = [:]
+        if let modelsNode = top["models"]?.value {
+            if case .mapping(let mapping) = modelsNode {
+                for (roleNode, bindingNode) in mapping {
+                    guard let role = reader.string(roleNode, "a model role"), let binding = reader.string(bindingNode, "the binding of role '\(role)'") else { continue }
+                    if ModelBinding(binding) == nil {
+                        reader.error(bindingNode, "expected 'adapter-id@version' for the binding of role '\(role)', found '\(binding)'")
+                    }
+                    models[role] = binding
+                }
+            } else {
+                reader.error(modelsNode, "expected a mapping of role -> 'adapter-id@version' for 'models'")
+            }
+        }
         var states: [State] = []
         if let statesNode = reader.required(top, "states", in: root, context: "the template") {
             states = parseStates(statesNode, defaultRetry: defaultRetry, reader: &reader)
@@ -91,7 +106,7 @@ public enum TemplateParser {
         return Template(
             name: name, version: version, vertical: vertical, description: description, aop: aop, plugins: plugins,
             config: config, start: start ?? firstState ?? "", startLocation: reader.location(of: startNode ?? root),
-            states: states, defaultRetry: defaultRetry, serviceLevels: serviceLevels, escalation: escalation,
+            states: states, defaultRetry: defaultRetry, serviceLevels: serviceLevels, escalation: escalation, models: models,
             file: reader.file)
     }
 
@@ -182,6 +197,7 @@ public enum TemplateParser {
         case "choice": kind = parseChoice(name: name, entries: entries, node: node, reader: &reader)
         case "checkpoint": kind = parseCheckpoint(name: name, entries: entries, node: node, reader: &reader)
         case "ffi": kind = parseForeign(name: name, entries: entries, node: node, reader: &reader)
+        case "model": kind = parseModel(name: name, entries: entries, node: node, defaultRetry: defaultRetry, reader: &reader)
         default: kind = parseEnd(name: name, entries: entries, reader: &reader)
         }
         return kind.map { State(name: name, kind: $0, location: location) }
@@ -335,6 +351,34 @@ public enum TemplateParser {
         return .ffi(ForeignState(
             library: library, signature: signature, arguments: arguments, output: output, next: next, onError: onError,
             location: reader.location(of: signatureNode)))
+    }
+
+    static func parseModel(
+        name: String, entries: [String: (key: Node, value: Node)], node: Node, defaultRetry: RetryPolicy, reader: inout YAMLReader
+    ) -> State.Kind? {
+        let context = "state '\(name)'"
+        let roleNode = reader.required(entries, "role", in: node, context: context)
+        let role = reader.string(roleNode, "'role' of \(context)")
+        let taskNode = reader.required(entries, "task", in: node, context: context)
+        var task: ModelTask?
+        if let taskNode, let text = reader.string(taskNode, "'task' of \(context)") {
+            task = ModelTask(rawValue: text)
+            if task == nil {
+                reader.error(taskNode, "unknown model task '\(text)' in \(context); expected one of: \(ModelTask.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+        }
+        let promptNode = entries["prompt"]?.value
+        let prompt = promptNode.flatMap { reader.string($0, "'prompt' of \(context)") }
+        let input = entries["input"].map { parseInput($0.value, context: context, reader: &reader) } ?? .wholeData
+        let parameters = entries["parameters"].map { reader.json($0.value) } ?? .emptyObject
+        let output = entries["output"].flatMap { reader.string($0.value, "'output' of \(context)") } ?? name
+        let next = reference(entries["next"]?.value, "'next' of \(context)", reader: &reader)
+        let onError = reference(entries["on_error"]?.value, "'on_error' of \(context)", reader: &reader)
+        let retry = entries["retry"].flatMap { parseRetry($0.value, base: defaultRetry, reader: &reader) } ?? defaultRetry
+        guard let role, let roleNode, let task else { return nil }
+        return .model(ModelState(
+            role: role, task: task, prompt: prompt, input: input, parameters: parameters, output: output, next: next, onError: onError,
+            retry: retry, roleLocation: reader.location(of: roleNode), promptLocation: promptNode.map { reader.location(of: $0) }))
     }
 
     static func parseEnd(name: String, entries: [String: (key: Node, value: Node)], reader: inout YAMLReader) -> State.Kind? {
