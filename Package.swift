@@ -70,7 +70,7 @@ let package = Package(
         ),
         .target(
             name: "StewardTesting",
-            dependencies: ["StewardJSON", "StewardRuntime"],
+            dependencies: ["StewardJSON", "StewardTemplates", "StewardPlugins", "StewardRuntime"],
             swiftSettings: strictSettings
         ),
         .target(

@@ -62,10 +62,16 @@ struct PluginBuilder {
                 ] + sources + ["-o", target.path] + (manifest.link ?? []).map { "-l" + $0 })
             case "swift":
                 guard let product = manifest.product else { throw CLIError("plugin '\(manifest.name)': a Swift plugin needs 'product'") }
-                let binPath = try capture("swift", ["build", "--product", product, "--show-bin-path"])
-                try run("swift", ["build", "--product", product])
-                let library = URL(fileURLWithPath: binPath.trimmingCharacters(in: .whitespacesAndNewlines))
-                    .appendingPathComponent("lib\(product).so")
+                let library: URL
+                if let sibling = siblingLibrary(named: "lib\(product).so", sources: folder) {
+                    log("steward: using \(sibling.path), built with this steward")
+                    library = sibling
+                } else {
+                    let binPath = try capture("swift", ["build", "--product", product, "--show-bin-path"])
+                    try run("swift", ["build", "--product", product])
+                    library = URL(fileURLWithPath: binPath.trimmingCharacters(in: .whitespacesAndNewlines))
+                        .appendingPathComponent("lib\(product).so")
+                }
                 try? FileManager.default.removeItem(at: target)
                 try FileManager.default.copyItem(at: library, to: target)
             default:
@@ -74,6 +80,19 @@ struct PluginBuilder {
             built.append(target.path)
         }
         return built
+    }
+
+    /// The Swift plugin library SwiftPM built next to the running `steward` (same build, so same
+    /// toolchain), when it is newer than the plugin's sources. Using it avoids a nested
+    /// `swift build`, which waits forever on the build directory's lock while `swift test` (or
+    /// another `swift build`) that launched this steward holds it.
+    func siblingLibrary(named name: String, sources: URL) -> URL? {
+        guard let executable = Bundle.main.executableURL?.resolvingSymlinksInPath() else { return nil }
+        let candidate = executable.deletingLastPathComponent().appendingPathComponent(name)
+        guard FileManager.default.fileExists(atPath: candidate.path), !isStale(target: candidate, sources: sources) else {
+            return nil
+        }
+        return candidate
     }
 
     /// Whether `target` is missing or older than any file in `sources` (or the ABI header).

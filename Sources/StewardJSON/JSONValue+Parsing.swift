@@ -70,11 +70,12 @@ private struct JSONParser {
     func fail(_ reason: String) -> JSONParseError { JSONParseError(offset: index, reason: reason) }
 
     mutating func parseValue(depth: Int) throws(JSONParseError) -> JSONValue {
-        guard depth < maxDepth else { throw fail("nesting deeper than \(maxDepth)") }
         guard let byte = current else { throw fail("expected a value, found the end") }
         switch byte {
-        case UInt8(ascii: "{"): return try parseObject(depth: depth)
-        case UInt8(ascii: "["): return try parseArray(depth: depth)
+        // `depth` counts the containers around this value; a container here is one more.
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            guard depth < maxDepth else { throw fail("nesting deeper than \(maxDepth)") }
+            return byte == UInt8(ascii: "{") ? try parseObject(depth: depth) : try parseArray(depth: depth)
         case UInt8(ascii: "\""): return .string(try parseString())
         case UInt8(ascii: "t"): try expectLiteral("true"); return .bool(true)
         case UInt8(ascii: "f"): try expectLiteral("false"); return .bool(false)
@@ -170,6 +171,8 @@ private struct JSONParser {
                 }
                 return text
             case UInt8(ascii: "\\"):
+                // Escape errors point at the backslash that starts the sequence.
+                let escapeStart = index
                 index += 1
                 guard let escape = current else { throw fail("unterminated escape") }
                 index += 1
@@ -187,18 +190,20 @@ private struct JSONParser {
                     if (0xD800...0xDBFF).contains(code) {
                         guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
                             bytes[index + 1] == UInt8(ascii: "u")
-                        else { throw fail("unpaired surrogate") }
+                        else { throw JSONParseError(offset: escapeStart, reason: "unpaired surrogate") }
                         index += 2
                         let low = try parseHex4()
-                        guard (0xDC00...0xDFFF).contains(low) else { throw fail("unpaired surrogate") }
+                        guard (0xDC00...0xDFFF).contains(low) else {
+                            throw JSONParseError(offset: escapeStart, reason: "unpaired surrogate")
+                        }
                         code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
                     } else if (0xDC00...0xDFFF).contains(code) {
-                        throw fail("unpaired surrogate")
+                        throw JSONParseError(offset: escapeStart, reason: "unpaired surrogate")
                     }
-                    guard let scalar = Unicode.Scalar(code) else { throw fail("invalid escape") }
+                    guard let scalar = Unicode.Scalar(code) else { throw JSONParseError(offset: escapeStart, reason: "invalid escape") }
                     scalars.append(contentsOf: Array(String(Character(scalar)).utf8))
                 default:
-                    throw fail("invalid escape")
+                    throw JSONParseError(offset: escapeStart, reason: "invalid escape")
                 }
             default:
                 if byte < 0x20 { throw fail("control character in string") }

@@ -105,14 +105,14 @@ public struct Plan: Sendable {
                     diagnostics.append(TemplateDiagnostic(state.location, "choice state '\(state.name)' has no exit; expected 'choices' or 'otherwise'"))
                 }
                 for branch in choice.branches {
-                    diagnostics += rootDiagnostics(branch.when, roots: roots, at: branch.next.location, in: state.name)
+                    diagnostics += rootDiagnostics(branch.when, roots: roots, at: branch.whenLocation, in: state.name)
                 }
             case .checkpoint(let checkpoint):
                 if checkpoint.decisions.isEmpty {
                     diagnostics.append(TemplateDiagnostic(state.location, "checkpoint state '\(state.name)' has no exit; expected 'decisions' with at least 'approve'"))
                 }
                 if let when = checkpoint.when {
-                    diagnostics += rootDiagnostics(when, roots: roots, at: state.location, in: state.name)
+                    diagnostics += rootDiagnostics(when, roots: roots, at: checkpoint.whenLocation ?? state.location, in: state.name)
                 }
             case .ffi(let foreign):
                 if foreign.next == nil {
@@ -185,7 +185,8 @@ public struct Plan: Sendable {
     static func rootDiagnostics(_ expression: Expression, roots: Set<String>, at location: SourceLocation, in state: String) -> [TemplateDiagnostic] {
         expression.referencedPaths.compactMap { path -> TemplateDiagnostic? in
             guard let root = path.first, !roots.contains(root) else { return nil }
-            let suggestion = closest(root, Array(roots)).map { " (did you mean '\($0)'?)" } ?? ""
+            // Sorted so that a tie between candidates is broken the same way on every run.
+            let suggestion = closest(root, roots.sorted()).map { " (did you mean '\($0)'?)" } ?? ""
             return TemplateDiagnostic(location, "expression '\(expression.source)' in state '\(state)' reads '\(path.joined(separator: "."))', but no step writes '\(root)'\(suggestion); expected a path under one of: \(roots.sorted().joined(separator: ", "))")
         }
     }

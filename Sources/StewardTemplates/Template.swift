@@ -293,6 +293,8 @@ public struct ChoiceState: Sendable {
     public struct Branch: Sendable {
         /// The guard.
         public var when: Expression
+        /// Where the guard is written, for diagnostics about what it reads.
+        public var whenLocation: SourceLocation
         /// Where it leads.
         public var next: StateReference
     }
@@ -318,6 +320,8 @@ public struct CheckpointState: Sendable {
     public var credential: String
     /// Open the checkpoint only when this holds; otherwise it passes as approved.
     public var when: Expression?
+    /// Where `when` is written, for diagnostics about what it reads.
+    public var whenLocation: SourceLocation?
     /// The data member under review (edits replace it).
     public var subject: String
     /// Where each decision leads.

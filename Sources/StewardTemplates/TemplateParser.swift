@@ -260,9 +260,12 @@ public enum TemplateParser {
                     guard let branch = reader.entries(of: item, context: "a choice of \(context)", allowed: ["when", "next"]) else {
                         continue
                     }
-                    let when = reader.expression(reader.required(branch, "when", in: item, context: "a choice of \(context)"), "'when' of \(context)")
+                    let whenNode = reader.required(branch, "when", in: item, context: "a choice of \(context)")
+                    let when = reader.expression(whenNode, "'when' of \(context)")
                     let next = reference(reader.required(branch, "next", in: item, context: "a choice of \(context)"), "'next' of \(context)", reader: &reader)
-                    if let when, let next { branches.append(.init(when: when, next: next)) }
+                    if let when, let next {
+                        branches.append(.init(when: when, whenLocation: reader.location(of: whenNode), next: next))
+                    }
                 }
             } else {
                 reader.error(choicesNode, "expected a list of {when, next} for 'choices' of \(context), found \(YAMLReader.describe(choicesNode))")
@@ -304,7 +307,10 @@ public enum TemplateParser {
             }
         }
         guard let credential else { return nil }
-        return .checkpoint(CheckpointState(credential: credential, when: when, subject: subject, decisions: decisions, deadline: deadline))
+        return .checkpoint(
+            CheckpointState(
+                credential: credential, when: when, whenLocation: entries["when"].map { reader.location(of: $0.value) },
+                subject: subject, decisions: decisions, deadline: deadline))
     }
 
     static func parseForeign(

@@ -1,0 +1,246 @@
+import Foundation
+import StewardJSON
+import Testing
+
+/// Drives the real `steward` executable as a user would, from the package root.
+///
+/// The tests share the checkout's `.steward/plugins`, so they run one at a time; the shipped
+/// plugins are built once, by `steward plugins build`, before the first test that needs them.
+@Suite("steward CLI end to end", .serialized)
+struct StewardCLITests {
+    /// What one run of the executable did.
+    struct Run: CustomStringConvertible {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+        var description: String { "exit \(status)\n--- stdout\n\(stdout)--- stderr\n\(stderr)" }
+        var stderrLines: [Substring] { stderr.split(separator: "\n") }
+    }
+
+    /// The package root: this file is `Tests/StewardEndToEndTests/<file>`.
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    /// The build products directory, where SwiftPM put both the test bundle and `steward`.
+    static let productsDirectory: URL? = {
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent(),
+            Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent(),
+        ]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.appendingPathComponent("steward").path) }
+    }()
+
+    /// Runs `steward arguments...` in the package root and waits for it (at most `timeout` seconds).
+    static func steward(_ arguments: [String], timeout: Double = 300) throws -> Run {
+        let directory = try #require(productsDirectory, "no steward executable next to \(CommandLine.arguments[0])")
+        let process = Process()
+        process.executableURL = directory.appendingPathComponent("steward")
+        process.arguments = arguments
+        process.currentDirectoryURL = packageRoot
+        var environment = ProcessInfo.processInfo.environment
+        environment.removeValue(forKey: "STEWARD_PLUGIN_PATH")
+        process.environment = environment
+        // Files rather than pipes: a chatty child can never block on a full pipe buffer.
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("steward-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let outURL = scratch.appendingPathComponent("stdout")
+        let errURL = scratch.appendingPathComponent("stderr")
+        FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let out = try FileHandle(forWritingTo: outURL)
+        let err = try FileHandle(forWritingTo: errURL)
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+            Issue.record("steward \(arguments.joined(separator: " ")) did not finish within \(Int(timeout)) s")
+        }
+        process.waitUntilExit()
+        try out.close()
+        try err.close()
+        return Run(
+            status: process.terminationStatus,
+            stdout: try String(contentsOf: outURL, encoding: .utf8),
+            stderr: try String(contentsOf: errURL, encoding: .utf8))
+    }
+
+    /// `steward plugins build`, run once for the whole suite.
+    static let pluginBuild: Result<Run, any Error> = Result { try steward(["plugins", "build"], timeout: 900) }
+
+    /// Builds the shipped plugins (once) and fails the calling test when that failed.
+    static func requirePlugins() throws {
+        let run = try pluginBuild.get()
+        try #require(run.status == 0, "steward plugins build failed: \(run)")
+    }
+
+    static let triage = "workflows/support-ticket-triage.yaml"
+
+    /// A database of this test run's own, so fixed instance ids never meet an earlier run's.
+    static let database = FileManager.default.temporaryDirectory.appendingPathComponent("steward-e2e-\(UUID().uuidString).db").path
+
+    /// Runs the triage template on an example ticket and returns the final JSON report.
+    static func runTicket(_ number: Int) throws -> (Run, JSONValue) {
+        try requirePlugins()
+        let run = try steward([
+            "run", triage, "--input", "workflows/examples/ticket-\(number).json", "--id", "e2e-\(number)", "--quiet", "--db", database,
+        ])
+        let report = try JSONValue.parse(run.stdout)
+        return (run, report)
+    }
+
+    @Test("steward plugins build compiles the C plugin and builds the Swift plugin")
+    func pluginsBuild() throws {
+        try Self.requirePlugins()
+        let run = try Self.pluginBuild.get()
+        let plugins = Self.packageRoot.appendingPathComponent(".steward/plugins")
+        for library in ["libsteward-keywords.so", "libsteward-support.so"] {
+            #expect(run.stdout.contains(plugins.appendingPathComponent(library).path), "\(run)")
+            #expect(FileManager.default.fileExists(atPath: plugins.appendingPathComponent(library).path))
+        }
+    }
+
+    @Test("steward validate workflows/ accepts the shipped templates")
+    func validateShipped() throws {
+        try Self.requirePlugins()
+        let run = try Self.steward(["validate", "workflows/"])
+        #expect(run.status == 0, "\(run)")
+        #expect(run.stdout.contains("ok    workflows/support-ticket-triage.yaml  (support-ticket-triage 1.0.0, 10 states)"), "\(run)")
+        #expect(run.stdout.contains("ok    workflows/account-health-review.yaml"), "\(run)")
+        #expect(run.stdout.contains("ok    workflows/customers/acme-bank.yaml  (customer acme-bank)"), "\(run)")
+        #expect(run.stdout.contains("file(s) valid"))
+        // stderr may only say which plugins it built.
+        #expect(run.stderrLines.allSatisfy { $0.hasPrefix("steward: building plugin") }, "\(run)")
+    }
+
+    @Test("steward validate of a bad template exits 1 with file:line:col: error: lines")
+    func validateBad() throws {
+        try Self.requirePlugins()
+        let fixture = "Tests/StewardTemplatesTests/Fixtures/bad/missing-state.yaml"
+        let run = try Self.steward(["validate", fixture])
+        #expect(run.status == 1, "\(run)")
+        #expect(run.stdout.isEmpty, "\(run)")
+        #expect(run.stderrLines == [
+            "\(fixture):22:15: error: transition to unknown state 'faild' (did you mean 'failed'?); expected one of: intake, classify, done, failed",
+            "1 problem(s) in 1 file(s)",
+        ])
+
+        let ten = try Self.steward(["validate", "Tests/StewardTemplatesTests/Fixtures/bad/ten-mistakes.yaml"])
+        #expect(ten.status == 1)
+        let errorLines = ten.stderrLines.filter { $0.contains(": error: ") }
+        #expect(errorLines.count == 10, "\(ten)")
+        for line in errorLines {
+            #expect(line.wholeMatch(of: /Tests\/StewardTemplatesTests\/Fixtures\/bad\/ten-mistakes\.yaml:\d+:\d+: error: .+/) != nil, "\(line)")
+        }
+        #expect(ten.stderrLines.last == "10 problem(s) in 1 file(s)")
+    }
+
+    @Test("ticket 1 (a fee question) completes, classified as fees, with no human review")
+    func ticketOne() throws {
+        let (run, report) = try Self.runTicket(1)
+        #expect(run.status == 0, "\(run)")
+        #expect(report["status"] == "completed")
+        #expect(report["instance"] == "e2e-1")
+        #expect(report["state"] == "done")
+        #expect(report.value(at: ["output", "classification", "category"]) == "fees")
+        #expect(report.value(at: ["output", "routing"]) == ["category": "fees", "queue": "general", "priority": "P4"])
+        #expect(report.value(at: ["output", "review", "automatic"]) == true)
+        #expect(report.value(at: ["output", "delivery", "sent"]) == true)
+        #expect(report.value(at: ["output", "reply", "body"])?.stringValue?.hasPrefix("Hi Amara,") == true)
+    }
+
+    @Test("ticket 2 (a stolen card) stops at review_reply for a support agent")
+    func ticketTwo() throws {
+        let (run, report) = try Self.runTicket(2)
+        #expect(run.status == 0, "\(run)")
+        #expect(report["status"] == "waiting")
+        #expect(report["state"] == "review_reply")
+        #expect(report.value(at: ["waiting_for", "checkpoint"]) == "review_reply")
+        #expect(report.value(at: ["waiting_for", "credential"]) == "support-agent")
+        #expect(report.value(at: ["waiting_for", "subject", "subject"]) == "Re: My card was stolen")
+        #expect(report["output"] == nil)
+    }
+
+    @Test("ticket 3 (no content) is discarded and ends rejected")
+    func ticketThree() throws {
+        let (run, report) = try Self.runTicket(3)
+        #expect(run.status == 0, "\(run)")
+        #expect(report["status"] == "rejected")
+        #expect(report["state"] == "discard")
+        #expect(report.value(at: ["output", "ticket", "word_count"]) == 1)
+        #expect(report.value(at: ["output", "classification"]) == nil)
+    }
+
+    @Test("without --quiet, run prints each transition before the report")
+    func transitions() throws {
+        try Self.requirePlugins()
+        let run = try Self.steward(["run", Self.triage, "--input", "workflows/examples/ticket-1.json", "--db", Self.database])
+        #expect(run.status == 0)
+        let moves = run.stdout.split(separator: "\n").filter { $0.hasPrefix("transition ") }
+        // Each line names the first 8 characters of the instance id.
+        let trimmed = moves.map { $0.split(separator: " ", maxSplits: 2).dropFirst(2).joined() }
+        #expect(trimmed.first == "(start) -> intake: started")
+        #expect(trimmed.last == "respond -> done: step support.send_reply succeeded")
+        #expect(moves.count == 8)
+    }
+
+    @Test(
+        "plugins inspect lists each built plugin's steps and flags",
+        arguments: [
+            ("libsteward-keywords.so", "keywords", ["  keywords.classify 1.0.0  [thread-safe, pure]"]),
+            (
+                "libsteward-support.so", "support",
+                [
+                    "  support.normalize 1.0.0  [thread-safe, pure]", "  support.route 1.0.0  [thread-safe, pure]",
+                    "  support.draft_reply 1.0.0  [thread-safe, pure]", "  support.send_reply 1.0.0  [thread-safe]",
+                ]
+            ),
+        ])
+    func inspect(library: String, name: String, steps: [String]) throws {
+        try Self.requirePlugins()
+        let path = ".steward/plugins/\(library)"
+        let run = try Self.steward(["plugins", "inspect", path])
+        #expect(run.status == 0, "\(run)")
+        let lines = run.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first == "plugin   \(name) 1.0.0")
+        #expect(lines.contains("abi      1.0 (host speaks 1.0)"))
+        #expect(lines.contains("steps    \(steps.count)"))
+        let stepLines = lines.filter { $0.hasPrefix("  \(name).") }
+        #expect(stepLines.count == steps.count)
+        for (line, expected) in zip(stepLines, steps) { #expect(line.hasPrefix(expected), "\(line)") }
+
+        let json = try Self.steward(["plugins", "inspect", path, "--json"])
+        let description = try JSONValue.parse(json.stdout)
+        #expect(description["name"] == .string(name))
+        #expect(description["abi"] == "1.0")
+        let described = description["steps"]?.arrayValue ?? []
+        #expect(described.compactMap { $0["name"]?.stringValue } == steps.map { String($0.dropFirst(2).prefix { $0 != " " }) })
+        #expect(described.allSatisfy { $0["thread_safe"] == true })
+    }
+
+    @Test("a missing input file gives one line on stderr and a non-zero exit")
+    func missingInput() throws {
+        try Self.requirePlugins()
+        let run = try Self.steward(["run", Self.triage, "--input", "workflows/examples/no-such-ticket.json"])
+        #expect(run.status != 0)
+        #expect(run.stdout.isEmpty, "\(run)")
+        #expect(run.stderrLines.count == 1, "\(run)")
+        #expect(run.stderr.contains("workflows/examples/no-such-ticket.json"))
+    }
+
+    @Test("malformed input JSON is refused with its byte offset")
+    func malformedInput() throws {
+        try Self.requirePlugins()
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("steward-e2e-\(UUID().uuidString).json")
+        try Data(#"{"subject": "x", "body": "y""#.utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let run = try Self.steward(["run", Self.triage, "--input", file.path])
+        #expect(run.status == 1)
+        #expect(run.stderrLines == ["\(file.path): invalid JSON at byte 28: expected ',' or '}'"])
+    }
+}
