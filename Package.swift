@@ -28,6 +28,8 @@ let package = Package(
         .target(name: "StewardABI", path: "Sources/StewardABI"),
         .target(name: "StewardJSON", swiftSettings: strictSettings),
         .target(name: "StewardExpressions", dependencies: ["StewardJSON"], swiftSettings: strictSettings),
+        // SLA business-time arithmetic: customer calendars, DST-safe deadlines. Foundation only.
+        .target(name: "StewardCalendar", swiftSettings: strictSettings),
         .target(
             name: "StewardTemplates",
             dependencies: ["StewardJSON", "StewardExpressions", .product(name: "Yams", package: "Yams")],
@@ -71,6 +73,7 @@ let package = Package(
 
         .testTarget(name: "StewardJSONTests", dependencies: ["StewardJSON"]),
         .testTarget(name: "StewardExpressionsTests", dependencies: ["StewardExpressions"]),
+        .testTarget(name: "StewardCalendarTests", dependencies: ["StewardCalendar"]),
         .testTarget(name: "StewardTemplatesTests", dependencies: ["StewardTemplates"], exclude: ["Fixtures"]),
         .testTarget(name: "StewardPluginsTests", dependencies: ["StewardPlugins", "StewardJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "StewardRuntimeTests", dependencies: ["StewardRuntime", "StewardTesting"]),
