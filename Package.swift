@@ -36,6 +36,8 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(name: "StewardExpressions", dependencies: ["StewardJSON"], swiftSettings: strictSettings),
+        // SLA business-time arithmetic: customer calendars, DST-safe deadlines. Foundation only.
+        .target(name: "StewardCalendar", swiftSettings: strictSettings),
         .target(
             name: "StewardTemplates",
             dependencies: ["StewardJSON", "StewardExpressions", .product(name: "Yams", package: "Yams")],
@@ -100,6 +102,7 @@ let package = Package(
         .testTarget(
             name: "StewardForeignTests", dependencies: ["StewardForeign", "StewardTemplates", "StewardJSON", "StewardRuntime"],
             exclude: ["Fixtures"]),
+        .testTarget(name: "StewardCalendarTests", dependencies: ["StewardCalendar"]),
         .testTarget(name: "StewardTemplatesTests", dependencies: ["StewardTemplates"], exclude: ["Fixtures"]),
         .testTarget(name: "StewardPluginsTests", dependencies: ["StewardABI", "StewardPlugins", "StewardJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "StewardRuntimeTests", dependencies: ["StewardRuntime", "StewardTesting"]),
