@@ -35,19 +35,21 @@ struct Workspace {
     func loadPlans(files: [String], registry: PluginRegistry, pluginDirectories: [String]) throws
         -> (plans: [Plan], foreign: ForeignLibraries, failures: [(file: String, diagnostics: [TemplateDiagnostic])])
     {
-        var templates: [(String, Template)] = []
+        var parsed: [(String, ParsedTemplate)] = []
         var failures: [(file: String, diagnostics: [TemplateDiagnostic])] = []
         for file in files {
+            let text: String
+            do { text = try String(contentsOfFile: file, encoding: .utf8) } catch { throw CLIError("cannot read \(file): \(error.localizedDescription)") }
             do {
-                templates.append((file, try parseTemplate(file)))
-            } catch let errors as TemplateErrors {
-                failures.append((file, errors.diagnostics))
+                parsed.append((file, try TemplateParser.parseLeniently(text, file: file)))
+            } catch {
+                failures.append((file, error.diagnostics))
             }
         }
-        let foreign = ForeignLibraries(templates: templates.map(\.1), searchPath: librarySearchPath(pluginDirectories: pluginDirectories))
+        let foreign = ForeignLibraries(templates: parsed.map(\.1.template), searchPath: librarySearchPath(pluginDirectories: pluginDirectories))
         let catalog = StepCatalog(steps: registry.stepNames, foreignProblems: foreign.problems)
         var plans: [Plan] = []
-        for (file, template) in templates {
+        for (file, template) in parsed {
             do {
                 plans.append(try Plan(validating: template, catalog: catalog))
             } catch {

@@ -28,6 +28,24 @@ public struct StepCatalog: Sendable {
     public var plugins: Set<String> { Set(steps.compactMap { $0.split(separator: ".").first.map(String.init) }) }
 }
 
+/// What lenient parsing produced: a template (with placeholders where parts were broken),
+/// its structural problems, and the states that did not parse with the exits they mention.
+public struct ParsedTemplate: Sendable {
+    /// The template.
+    public var template: Template
+    /// Structural problems.
+    public var diagnostics: [TemplateDiagnostic]
+    /// Broken states by name, with the state names they mention as exits.
+    public var opaqueStates: [String: [String]]
+
+    /// Creates a parse result.
+    public init(template: Template, diagnostics: [TemplateDiagnostic], opaqueStates: [String: [String]]) {
+        self.template = template
+        self.diagnostics = diagnostics
+        self.opaqueStates = opaqueStates
+    }
+}
+
 /// A template that passed validation, indexed for the runtime. Immutable and shareable.
 public struct Plan: Sendable {
     /// The validated template.
@@ -41,8 +59,19 @@ public struct Plan: Sendable {
     /// Validates `template` (against `catalog` when given) and builds the plan, or throws
     /// every problem found.
     public init(validating template: Template, catalog: StepCatalog?) throws(TemplateErrors) {
-        let diagnostics = Self.validate(template, catalog: catalog)
+        try self.init(validating: ParsedTemplate(template: template, diagnostics: [], opaqueStates: [:]), catalog: catalog)
+    }
+
+    /// Validates a leniently parsed template: its structural problems and the graph problems
+    /// together, or builds the plan when there are none.
+    public init(validating parsed: ParsedTemplate, catalog: StepCatalog?) throws(TemplateErrors) {
+        var diagnostics = parsed.diagnostics
+        for diagnostic in Self.validate(parsed.template, catalog: catalog, opaqueStates: parsed.opaqueStates)
+        where !diagnostics.contains(diagnostic) {
+            diagnostics.append(diagnostic)
+        }
         guard diagnostics.isEmpty else { throw TemplateErrors(diagnostics) }
+        let template = parsed.template
         self.template = template
         self.statesByName = Dictionary(template.states.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
     }
@@ -56,21 +85,27 @@ public struct Plan: Sendable {
     public func state(_ name: String) -> State? { statesByName[name] }
 
     /// Every problem in `template`: references, reachability, exits, steps and data paths.
-    public static func validate(_ template: Template, catalog: StepCatalog?) -> [TemplateDiagnostic] {
+    public static func validate(_ template: Template, catalog: StepCatalog?, opaqueStates: [String: [String]] = [:]) -> [TemplateDiagnostic] {
         var diagnostics: [TemplateDiagnostic] = []
         var names: [String: State] = [:]
+        // A broken state's exits, and the data roots it would write (its name, or its `output`).
+        let opaque = opaqueStates.mapValues { $0.filter { !$0.hasPrefix("\u{0}") } }
+        let opaqueRoots = opaqueStates.flatMap { name, mentions -> [String] in
+            let outputs = mentions.filter { $0.hasPrefix("\u{0}output:") }.map { String($0.dropFirst("\u{0}output:".count).split(separator: ".").first ?? "") }
+            return outputs.isEmpty ? [name] : outputs
+        }
         for state in template.states {
             if names[state.name] != nil {
                 diagnostics.append(TemplateDiagnostic(state.location, "duplicate state '\(state.name)'; expected unique state names"))
             }
             names[state.name] = state
         }
-        let known = template.states.map(\.name)
+        let known = template.states.map(\.name) + opaque.keys.sorted()
         func unknownTarget(_ target: String) -> String {
             let suggestion = closest(target, known).map { " (did you mean '\($0)'?)" } ?? ""
             return "transition to unknown state '\(target)'\(suggestion); expected one of: \(known.joined(separator: ", "))"
         }
-        if !template.states.isEmpty, names[template.start] == nil {
+        if !template.states.isEmpty, names[template.start] == nil, opaque[template.start] == nil {
             diagnostics.append(TemplateDiagnostic(template.startLocation, "start state '\(template.start)' does not exist; expected one of: \(known.joined(separator: ", "))"))
         }
         let outputs = Set(template.states.compactMap { state -> String? in
@@ -81,9 +116,9 @@ public struct Plan: Sendable {
             default: return nil
             }
         })
-        let roots = builtInRoots.union(outputs)
+        let roots = builtInRoots.union(outputs).union(opaqueRoots)
         for state in template.states {
-            for exit in state.exits where names[exit.target] == nil {
+            for exit in state.exits where names[exit.target] == nil && opaque[exit.target] == nil {
                 diagnostics.append(TemplateDiagnostic(exit.location, unknownTarget(exit.target)))
             }
             switch state.kind {
@@ -92,7 +127,9 @@ public struct Plan: Sendable {
                     diagnostics.append(TemplateDiagnostic(state.location, "step state '\(state.name)' has no exit; expected 'next'"))
                 }
                 let plugin = step.step.split(separator: ".").first.map(String.init) ?? ""
-                if !template.plugins.contains(plugin) {
+                if !step.step.contains(".") {
+                    // Already reported by the parser: not of the form plugin.step.
+                } else if !template.plugins.contains(plugin) {
                     diagnostics.append(TemplateDiagnostic(step.stepLocation, "step '\(step.step)' belongs to plugin '\(plugin)', which the template does not list in 'plugins' (\(template.plugins.joined(separator: ", ")))"))
                 } else if let catalog, !catalog.steps.contains(step.step) {
                     let pluginSteps = catalog.steps.filter { $0.hasPrefix(plugin + ".") }.sorted()
@@ -150,19 +187,21 @@ public struct Plan: Sendable {
             }
         }
         // Reachability from the start state.
-        if names[template.start] != nil {
+        if names[template.start] != nil || opaque[template.start] != nil {
             var seen: Set<String> = [template.start]
             var stack = [template.start]
             while let current = stack.popLast() {
-                for exit in names[current]?.exits ?? [] where names[exit.target] != nil && !seen.contains(exit.target) {
-                    seen.insert(exit.target)
-                    stack.append(exit.target)
+                let targets = names[current].map { $0.exits.map(\.target) } ?? opaque[current] ?? []
+                for target in targets where (names[target] != nil || opaque[target] != nil) && !seen.contains(target) {
+                    seen.insert(target)
+                    stack.append(target)
                 }
             }
             for state in template.states where !seen.contains(state.name) {
                 diagnostics.append(TemplateDiagnostic(state.location, "state '\(state.name)' is unreachable from the start state '\(template.start)'; expected a transition leading to it"))
             }
-            if !template.states.contains(where: { if case .end = $0.kind { return seen.contains($0.name) } else { return false } }) {
+            // A broken state might be the end; only say "no end" when nothing is broken.
+            if opaque.isEmpty, !template.states.contains(where: { if case .end = $0.kind { return seen.contains($0.name) } else { return false } }) {
                 diagnostics.append(TemplateDiagnostic(template.startLocation, "no end state is reachable from '\(template.start)'; expected at least one state of kind 'end'"))
             }
         }

@@ -26,6 +26,16 @@ public enum TemplateParser {
     /// Parses `text` read from `file`. Returns the template, or throws `TemplateErrors`
     /// listing every problem with file, line and column.
     public static func parse(_ text: String, file: String) throws(TemplateErrors) -> Template {
+        let parsed = try parseLeniently(text, file: file)
+        guard parsed.diagnostics.isEmpty else { throw TemplateErrors(parsed.diagnostics) }
+        return parsed.template
+    }
+
+    /// Parses as much of `text` as it can: the template (with placeholders where parts are
+    /// broken) and every structural problem. Throws only when the file is not YAML or not a
+    /// mapping. `Plan(validating:catalog:)` then adds the graph problems, so one pass reports
+    /// structural and graph mistakes together.
+    public static func parseLeniently(_ text: String, file: String) throws(TemplateErrors) -> ParsedTemplate {
         var reader = YAMLReader(file: file)
         let root: Node
         do {
@@ -40,11 +50,11 @@ public enum TemplateParser {
         } catch {
             throw TemplateErrors([TemplateDiagnostic(SourceLocation(file: file, line: 1, column: 1), "cannot read YAML: \(error)")])
         }
-        let template = parse(root, reader: &reader)
-        guard reader.diagnostics.isEmpty, let template else {
-            throw TemplateErrors(reader.diagnostics)
+        guard case .mapping = root else {
+            throw TemplateErrors([TemplateDiagnostic(reader.location(of: root), "expected a mapping for the template, found \(YAMLReader.describe(root))")])
         }
-        return template
+        let template = parse(root, reader: &reader)
+        return ParsedTemplate(template: template, diagnostics: reader.diagnostics, opaqueStates: reader.opaqueStates)
     }
 
     static func yamlDiagnostic(_ error: YamlError, file: String) -> TemplateDiagnostic {
@@ -60,8 +70,8 @@ public enum TemplateParser {
         }
     }
 
-    static func parse(_ root: Node, reader: inout YAMLReader) -> Template? {
-        guard let top = reader.entries(of: root, context: "the template", allowed: topLevelKeys) else { return nil }
+    static func parse(_ root: Node, reader: inout YAMLReader) -> Template {
+        let top = reader.entries(of: root, context: "the template", allowed: topLevelKeys) ?? [:]
         let name = reader.string(reader.required(top, "template", in: root, context: "the template"), "'template'")
         let version = reader.string(reader.required(top, "version", in: root, context: "the template"), "'version'")
         let vertical = reader.string(reader.required(top, "vertical", in: root, context: "the template"), "'vertical'")
@@ -102,9 +112,12 @@ public enum TemplateParser {
         if start == nil, startNode == nil, firstState == nil {
             reader.error(root, "the template has no states; expected at least a start state and an end state")
         }
-        guard let name, let version, let vertical, let aop else { return nil }
+        // Placeholders stand in for broken parts; their problems are already reported.
+        let placeholderAOP = OperatingProcedure(
+            domain: "", inputs: [], outputs: [], humanTouchpoints: [], failureModes: [], escalationTarget: "", may: [], mayNot: [])
         return Template(
-            name: name, version: version, vertical: vertical, description: description, aop: aop, plugins: plugins,
+            name: name ?? "", version: version ?? "", vertical: vertical ?? "", description: description, aop: aop ?? placeholderAOP,
+            plugins: plugins,
             config: config, start: start ?? firstState ?? "", startLocation: reader.location(of: startNode ?? root),
             states: states, defaultRetry: defaultRetry, serviceLevels: serviceLevels, escalation: escalation, models: models,
             file: reader.file)
@@ -174,6 +187,12 @@ public enum TemplateParser {
     }
 
     static func parseState(name: String, key: Node, node: Node, defaultRetry: RetryPolicy, reader: inout YAMLReader) -> State? {
+        let state = parseStateBody(name: name, key: key, node: node, defaultRetry: defaultRetry, reader: &reader)
+        if state == nil { reader.opaqueStates[name] = harvestExits(node) }
+        return state
+    }
+
+    static func parseStateBody(name: String, key: Node, node: Node, defaultRetry: RetryPolicy, reader: inout YAMLReader) -> State? {
         let context = "state '\(name)'"
         guard case .mapping(let mapping) = node else {
             reader.error(node, "expected a mapping for \(context), found \(YAMLReader.describe(node))")
@@ -201,6 +220,32 @@ public enum TemplateParser {
         default: kind = parseEnd(name: name, entries: entries, reader: &reader)
         }
         return kind.map { State(name: name, kind: $0, location: location) }
+    }
+
+    /// The state names a (broken) state's mapping mentions as exits.
+    static func harvestExits(_ node: Node) -> [String] {
+        guard case .mapping(let mapping) = node else { return [] }
+        var exits: [String] = []
+        for (key, value) in mapping {
+            switch key.string {
+            case "next", "otherwise", "on_error":
+                if let target = value.string { exits.append(target) }
+            case "output":
+                // Not an exit: recorded under a reserved key so the data roots stay known.
+                if let output = value.string { exits.append("\u{0}output:" + output) }
+            case "decisions":
+                if case .mapping(let decisions) = value { exits += decisions.compactMap { $0.value.string } }
+            case "choices":
+                if case .sequence(let choices) = value {
+                    exits += choices.compactMap { choice in
+                        if case .mapping(let branch) = choice { return branch["next"]?.string }
+                        return nil
+                    }
+                }
+            default: break
+            }
+        }
+        return exits
     }
 
     static func parseStep(
@@ -263,8 +308,9 @@ public enum TemplateParser {
                     let whenNode = reader.required(branch, "when", in: item, context: "a choice of \(context)")
                     let when = reader.expression(whenNode, "'when' of \(context)")
                     let next = reference(reader.required(branch, "next", in: item, context: "a choice of \(context)"), "'next' of \(context)", reader: &reader)
-                    if let when, let next {
-                        branches.append(.init(when: when, whenLocation: reader.location(of: whenNode), next: next))
+                    if let next {
+                        // A broken guard keeps its branch (as never taken) so the graph checks see its target.
+                        branches.append(.init(when: when ?? Expression(literal: ""), whenLocation: reader.location(of: whenNode), next: next))
                     }
                 }
             } else {

@@ -7,6 +7,9 @@ import Yams
 struct YAMLReader {
     let file: String
     private(set) var diagnostics: [TemplateDiagnostic] = []
+    /// States that did not parse, with the state names their mapping mentions as exits, so
+    /// the graph checks can still run without reporting false unreachable or unknown states.
+    var opaqueStates: [String: [String]] = [:]
 
     init(file: String) {
         self.file = file

@@ -29,8 +29,9 @@ struct ExpectedDiagnostic: Sendable, CustomStringConvertible {
 /// reported first; the graph, steps and data paths are checked once the file parses.
 func diagnostics(of text: String, file: String, catalog: StepCatalog? = shippedCatalog) -> [TemplateDiagnostic] {
     do {
-        let template = try TemplateParser.parse(text, file: file)
-        _ = try Plan(validating: template, catalog: catalog)
+        // The engine's path: lenient parse, then structural and graph problems together.
+        let parsed = try TemplateParser.parseLeniently(text, file: file)
+        _ = try Plan(validating: parsed, catalog: catalog)
         return []
     } catch {
         return error.diagnostics
@@ -97,6 +98,19 @@ struct BadTemplateTests {
             .init(2, 1, "expected a mapping for the template, found a list")
         ],
         // Ten different mistakes, all reported in one pass.
+        // Ten mistakes of both kinds, structural and graph, in one pass.
+        "ten-mixed-mistakes.yaml": [
+            .init(6, 3, "missing 'escalation_target' in 'aop'"),
+            .init(18, 11, "unknown plugin step 'support.normalise'; expected one of: support.draft_reply, support.normalize"),
+            .init(23, 11, "reads 'tickt.body', but no step writes 'tickt' (did you mean 'ticket'?)"),
+            .init(30, 42, "invalid expression in 'when' of state 'route': expected an operand, found '>'"),
+            .init(33, 15, "transition to unknown state 'escalte'"),
+            .init(40, 7, "unknown key 'escalate' in 'decisions' of state 'review'; expected one of: approve, edit, reject"),
+            .init(41, 3, "state 'respond' is unreachable from the start state 'intake'"),
+            .init(45, 3, "step state 'stuck' has no exit; expected 'next'"),
+            .init(45, 3, "state 'stuck' is unreachable from the start state 'intake'"),
+            .init(49, 11, "unknown state kind 'ende' in state 'done' (did you mean 'end'?)"),
+        ],
         "ten-mistakes.yaml": [
             .init(5, 1, "unknown key 'descripton' in the template (did you mean 'description'?)"),
             .init(7, 3, "missing 'escalation_target' in 'aop'"),
