@@ -52,17 +52,21 @@ public struct Engine: Sendable {
     public let clock: any EngineClock
     /// Who waits between retries.
     public let sleeper: any Sleeper
+    /// Who sets deadlines and SLA timers on review tasks (none: tasks have no deadline).
+    public let scheduler: (any CheckpointScheduler)?
 
     /// Creates an engine.
     public init(
         store: any InstanceStore, plans: any PlanResolver, invoker: any StepInvoker,
-        clock: any EngineClock = SystemEngineClock(), sleeper: any Sleeper = ClockSleeper()
+        clock: any EngineClock = SystemEngineClock(), sleeper: any Sleeper = ClockSleeper(),
+        scheduler: (any CheckpointScheduler)? = nil
     ) {
         self.store = store
         self.plans = plans
         self.invoker = invoker
         self.clock = clock
         self.sleeper = sleeper
+        self.scheduler = scheduler
     }
 
     /// Submits a new instance. With a `clientKey` already used, returns that instance instead
@@ -79,10 +83,10 @@ public struct Engine: Sendable {
         }
         let config = plans.config(for: plan, customer: customer)
         let initial = InstanceState(id: id, template: plan.name, templateVersion: plan.version, customer: customer)
-        let event = Event.started(input: input, bindings: plans.bindings(for: plan, customer: customer))
+        let event = Event.started(input: input, bindings: plans.bindings(for: plan, customer: customer), at: clock.nowMilliseconds())
         let result = try Transition.apply(event, to: initial, plan: plan, config: config)
         do {
-            try await commit(result, event: event, actor: "engine", clientKey: clientKey)
+            try await commit(result, event: event, actor: "engine", clientKey: clientKey, plan: plan, config: config)
         } catch let conflict as StoreConflict {
             // Another submission with the same key won the race: answer with its instance.
             if let clientKey, let existing = try await store.instance(clientKey: clientKey) { return existing }
@@ -108,7 +112,7 @@ public struct Engine: Sendable {
             throw EngineError(error.message, conflict: error.isConflict)
         }
         do {
-            try await commit(result, event: event, actor: decision.reviewer, clientKey: nil)
+            try await commit(result, event: event, actor: decision.reviewer, clientKey: nil, plan: plan, config: config)
         } catch let conflict as StoreConflict {
             throw EngineError("checkpoint \(decision.state) of \(id) was decided concurrently: \(conflict.message)", conflict: true)
         }
@@ -165,7 +169,7 @@ public struct Engine: Sendable {
             guard case .runStep(let invocation) = effect else { continue }
             let event = try await executor.perform(invocation)
             let result = try Transition.apply(event, to: current, plan: plan, config: config)
-            try await commit(result, event: event, actor: "engine", clientKey: nil)
+            try await commit(result, event: event, actor: "engine", clientKey: nil, plan: plan, config: config)
             observe(TransitionRecord(event: event, state: result.state, moves: result.moves, effects: result.effects))
             current = result.state
             pending = result.effects
@@ -173,11 +177,17 @@ public struct Engine: Sendable {
         return current
     }
 
-    private func commit(_ result: TransitionResult, event: Event, actor: String, clientKey: String?) async throws {
+    private func commit(
+        _ result: TransitionResult, event: Event, actor: String, clientKey: String?, plan: Plan, config: JSONValue
+    ) async throws {
         var opened: CheckpointRequest?
         for case .openCheckpoint(let request) in result.effects { opened = request }
-        try await store.commit(InstanceCommit(
-            state: result.state, event: event, actor: actor, at: clock.nowMilliseconds(), clientKey: clientKey,
-            openedCheckpoint: opened))
+        let now = clock.nowMilliseconds()
+        var commit = InstanceCommit(
+            state: result.state, event: event, actor: actor, at: now, clientKey: clientKey, openedCheckpoint: opened)
+        if let opened, let scheduler {
+            commit.schedule = scheduler.schedule(opened, state: result.state, plan: plan, config: config, now: now)
+        }
+        try await store.commit(commit)
     }
 }

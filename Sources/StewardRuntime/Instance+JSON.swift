@@ -23,6 +23,7 @@ extension InstanceState {
         if let output { object["output"] = output }
         if let failure { object["failure"] = failure.jsonValue }
         if !bindings.isEmpty { object["bindings"] = .object(bindings.mapValues { .string($0) }) }
+        if let startedAt { object["started_at"] = .integer(startedAt) }
         return .object(object)
     }
 
@@ -41,6 +42,7 @@ extension InstanceState {
         self.data = json["data"] ?? .emptyObject
         self.output = json["output"]
         self.bindings = (json["bindings"]?.objectValue ?? [:]).compactMapValues(\.stringValue)
+        self.startedAt = json["started_at"]?.integerValue
         self.failure = try json["failure"].map { (value) throws(DecodingFailure) -> Failure in try Failure(json: value) }
     }
 }
@@ -62,9 +64,11 @@ extension Event {
     /// The event's payload as a JSON object (its `name` is stored beside it).
     public var payload: JSONValue {
         switch self {
-        case .started(let input, let bindings):
-            guard !bindings.isEmpty else { return ["input": input] }
-            return ["input": input, "bindings": .object(bindings.mapValues { .string($0) })]
+        case .started(let input, let bindings, let at):
+            var object: [String: JSONValue] = ["input": input]
+            if !bindings.isEmpty { object["bindings"] = .object(bindings.mapValues { .string($0) }) }
+            if let at { object["at"] = .integer(at) }
+            return .object(object)
         case .stepSucceeded(let state, let attempt, let output):
             return ["state": .string(state), "attempt": .integer(Int64(attempt)), "output": output]
         case .stepFailed(let state, let attempt, let kind, let message):
@@ -92,7 +96,9 @@ extension Event {
         }
         switch name {
         case "started":
-            self = .started(input: payload["input"] ?? .null, bindings: (payload["bindings"]?.objectValue ?? [:]).compactMapValues(\.stringValue))
+            self = .started(
+                input: payload["input"] ?? .null, bindings: (payload["bindings"]?.objectValue ?? [:]).compactMapValues(\.stringValue),
+                at: payload["at"]?.integerValue)
         case "step_succeeded":
             self = .stepSucceeded(state: try field("state"), attempt: try attempt(), output: payload["output"] ?? .null)
         case "step_failed":

@@ -63,6 +63,8 @@ public struct InstanceState: Sendable, Codable, Hashable {
     public var sequence: Int
     /// Model role bindings (`classifier` -> `banking-intent@2.0.0`) pinned when the instance started.
     public var bindings: [String: String]
+    /// When it started, ms since 1970 (the SLA clock's start), from the `started` event.
+    public var startedAt: Int64?
 
     /// A new instance, before its `started` event.
     public init(id: String, template: String, templateVersion: String, customer: String?) {
@@ -78,6 +80,7 @@ public struct InstanceState: Sendable, Codable, Hashable {
         self.failure = nil
         self.sequence = 0
         self.bindings = [:]
+        self.startedAt = nil
     }
 
     /// The idempotency key of the current step attempt: `<id>/<state>/<attempt>`.
@@ -88,7 +91,7 @@ public struct InstanceState: Sendable, Codable, Hashable {
 /// state is what the transition function makes of it.
 public enum Event: Sendable, Codable, Hashable {
     /// The instance was submitted with this input; `bindings` pins its model adapters.
-    case started(input: JSONValue, bindings: [String: String] = [:])
+    case started(input: JSONValue, bindings: [String: String] = [:], at: Int64? = nil)
     /// A step attempt returned this output.
     case stepSucceeded(state: String, attempt: Int, output: JSONValue)
     /// A step attempt failed.

@@ -15,6 +15,8 @@ public struct InstanceCommit: Sendable {
     public var clientKey: String?
     /// The review task the transition opened, if any.
     public var openedCheckpoint: CheckpointRequest?
+    /// Its deadline and timers (SLA warning, breach), if it has an SLA.
+    public var schedule: CheckpointSchedule?
 
     /// Creates a commit.
     public init(state: InstanceState, event: Event, actor: String, at: Int64, clientKey: String? = nil, openedCheckpoint: CheckpointRequest? = nil) {
@@ -25,6 +27,44 @@ public struct InstanceCommit: Sendable {
         self.clientKey = clientKey
         self.openedCheckpoint = openedCheckpoint
     }
+}
+
+/// When a review task is due and which timers it sets.
+public struct CheckpointSchedule: Sendable, Hashable {
+    /// The deadline, ms since 1970.
+    public var dueAt: Int64?
+    /// Timers to set with the task.
+    public var timers: [ScheduledTimer]
+
+    /// Creates a schedule.
+    public init(dueAt: Int64?, timers: [ScheduledTimer]) {
+        self.dueAt = dueAt
+        self.timers = timers
+    }
+}
+
+/// A durable timer: fires once at `at`, even if the engine was down then (it fires on start).
+public struct ScheduledTimer: Sendable, Hashable {
+    /// `sla_warning` or `sla_breach`.
+    public var kind: String
+    /// When, ms since 1970.
+    public var at: Int64
+    /// What the firing needs to know (priority, deadline, ...).
+    public var payload: JSONValue
+
+    /// Creates a timer.
+    public init(kind: String, at: Int64, payload: JSONValue) {
+        self.kind = kind
+        self.at = at
+        self.payload = payload
+    }
+}
+
+/// Decides a review task's deadline and timers when a checkpoint opens (the SLA clock).
+/// Injected into the engine so the runtime knows nothing of calendars.
+public protocol CheckpointScheduler: Sendable {
+    /// The schedule for `request`, opened at `now` for the instance `state` of `plan`.
+    func schedule(_ request: CheckpointRequest, state: InstanceState, plan: Plan, config: JSONValue, now: Int64) -> CheckpointSchedule?
 }
 
 /// The store refused a commit because the instance moved on meanwhile (or the client key is taken).

@@ -74,12 +74,13 @@ struct Machine {
             throw TransitionError("instance \(state.id) is already \(state.status.rawValue); \(event.name) does not apply", conflict: true)
         }
         switch event {
-        case .started(let input, let bindings):
+        case .started(let input, let bindings, let at):
             guard state.status == .pending else {
                 throw TransitionError("instance \(state.id) has already started", conflict: true)
             }
             state.data = .object(["input": input])
             state.bindings = plan.template.models.merging(bindings) { _, pinned in pinned }
+            state.startedAt = at
             state.status = .running
             try enter(plan.template.start, from: nil, reason: "started")
 
@@ -242,7 +243,9 @@ struct Machine {
         guard case .checkpoint(let checkpoint) = plan.state(decision.state)?.kind else {
             throw TransitionError("state '\(decision.state)' is not a checkpoint")
         }
-        guard decision.credential == checkpoint.credential else {
+        // The task's own credential, or one an escalation rung reassigns it to.
+        let accepted = [checkpoint.credential] + plan.template.escalation.compactMap(\.reassign)
+        guard accepted.contains(decision.credential) else {
             throw TransitionError("checkpoint \(decision.state) needs credential '\(checkpoint.credential)', decision was made with '\(decision.credential)'")
         }
         guard let target = checkpoint.decisions[decision.decision] else {

@@ -33,6 +33,34 @@ actor GroupCommitter {
         }
     }
 
+    /// Fires a timer through the same writer as the journal (it appends to the chain).
+    func fire(timer: DueTimer, firing: TimerFiring, at now: Int64) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE timers SET fired_at = ? WHERE id = ? AND fired_at IS NULL AND cancelled_at IS NULL",
+                arguments: [now, timer.id])
+            guard db.changesCount == 1 else { return false }
+            var chain = try ChainHead.load(db)
+            let rowid = try Int64.fetchOne(db, sql: "SELECT rowid FROM instances WHERE id = ?", arguments: [timer.instanceID])
+            for entry in firing.entries {
+                try Journal.append(
+                    kind: entry.kind, instance: rowid, instanceID: timer.instanceID, seq: nil, at: now, actor: "engine",
+                    payload: entry.payload.jsonString, chain: &chain, db: db)
+            }
+            for notification in firing.notifications {
+                try db.execute(
+                    sql: "INSERT INTO notifications (instance, task, recipient, message, at) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [rowid, timer.task, notification.recipient, notification.message, now])
+            }
+            if let task = timer.task {
+                try db.execute(
+                    sql: "UPDATE review_tasks SET escalation_level = escalation_level + 1, assigned = COALESCE(?, assigned) WHERE id = ? AND status = 'open'",
+                    arguments: [firing.reassignTo, task])
+            }
+            return true
+        }
+    }
+
     private func drain() async {
         while !pending.isEmpty {
             let batch = pending
@@ -124,6 +152,10 @@ enum Journal {
                     WHERE instance = ? AND state = ? AND status = 'open'
                     """,
                 arguments: [commit.at, decision.decision.rawValue, decision.reviewer, rowid, decision.state])
+            // A decided task's SLA timers no longer fire.
+            try db.execute(
+                sql: "UPDATE timers SET cancelled_at = ? WHERE instance = ? AND fired_at IS NULL AND cancelled_at IS NULL",
+                arguments: [commit.at, rowid])
             if decision.decision == .edit, let edited = decision.output {
                 let review = state.data.value(at: ["reviews", decision.state])
                 try db.execute(
@@ -138,11 +170,17 @@ enum Journal {
         if let request = commit.openedCheckpoint {
             try db.execute(
                 sql: """
-                    INSERT INTO review_tasks (instance, state, credential, status, subject, decisions, opened_at)
-                    VALUES (?, ?, ?, 'open', ?, ?, ?)
+                    INSERT INTO review_tasks (instance, state, credential, status, subject, decisions, opened_at, due_at)
+                    VALUES (?, ?, ?, 'open', ?, ?, ?, ?)
                     """,
                 arguments: [rowid, request.state, request.credential, request.subject.jsonString,
-                            request.decisions.map(\.rawValue).joined(separator: ","), commit.at])
+                            request.decisions.map(\.rawValue).joined(separator: ","), commit.at, commit.schedule?.dueAt])
+            let task = db.lastInsertedRowID
+            for timer in commit.schedule?.timers ?? [] {
+                try db.execute(
+                    sql: "INSERT INTO timers (instance, task, kind, due_at, payload) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [rowid, task, timer.kind, timer.at, timer.payload.jsonString])
+            }
         }
     }
 

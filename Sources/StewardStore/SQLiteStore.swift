@@ -13,7 +13,7 @@ public final class SQLiteStore: InstanceStore {
     public let pool: DatabasePool
     /// Where the file is.
     public let path: String
-    private let committer: GroupCommitter
+    let committer: GroupCommitter
 
     /// Opens (creating if needed) the database at `path` and migrates it to the current schema.
     public init(path: String) throws {

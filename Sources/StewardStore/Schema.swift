@@ -82,6 +82,37 @@ enum Schema {
                 );
                 """)
         }
+        migrator.registerMigration("v2-timers-notifications") { db in
+            // Durable timers (SLA warning and breach); fired_at is set in the same transaction
+            // as what the firing does, so each fires once even across restarts.
+            try db.execute(sql: """
+                CREATE TABLE timers (
+                    id INTEGER PRIMARY KEY,
+                    instance INTEGER NOT NULL REFERENCES instances(rowid),
+                    task INTEGER REFERENCES review_tasks(id),
+                    kind TEXT NOT NULL,
+                    due_at INTEGER NOT NULL,
+                    payload TEXT NOT NULL,
+                    fired_at INTEGER,
+                    cancelled_at INTEGER
+                );
+                CREATE INDEX timers_due ON timers(due_at) WHERE fired_at IS NULL AND cancelled_at IS NULL;
+                """)
+            // Who was told what (the escalation ladder's notifications), for delivery by an outbox reader.
+            try db.execute(sql: """
+                CREATE TABLE notifications (
+                    id INTEGER PRIMARY KEY,
+                    instance INTEGER REFERENCES instances(rowid),
+                    task INTEGER REFERENCES review_tasks(id),
+                    recipient TEXT NOT NULL,
+                    message TEXT NOT NULL,
+                    at INTEGER NOT NULL,
+                    delivered_at INTEGER
+                );
+                """)
+            // The credential a task is currently assigned to after escalation (NULL: its own).
+            try db.execute(sql: "ALTER TABLE review_tasks ADD COLUMN assigned TEXT")
+        }
         return migrator
     }
 }
