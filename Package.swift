@@ -90,5 +90,8 @@ let package = Package(
         .testTarget(name: "StewardPluginsTests", dependencies: ["StewardPlugins", "StewardJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "StewardRuntimeTests", dependencies: ["StewardRuntime", "StewardTesting"]),
         .testTarget(name: "StewardEndToEndTests", dependencies: ["StewardJSON"]),
+        // Loads the real banking plugin (a product of this package, built beside the tests) and
+        // a C fixture plugin the tests compile, and calls their adapters through the ABI.
+        .testTarget(name: "StewardAdapterTests", dependencies: ["StewardPlugins", "StewardJSON"], exclude: ["Fixtures"]),
     ]
 )
