@@ -16,6 +16,8 @@ let package = Package(
         // Plugins shipped with Steward. Each is a shared library loaded at run time through the
         // C ABI; none of them is linked into the engine.
         .library(name: "StewardSupportPlugin", type: .dynamic, targets: ["StewardSupportPlugin"]),
+        .library(name: "StewardBankingIntentPlugin", type: .dynamic, targets: ["StewardBankingIntentPlugin"]),
+        .executable(name: "banking-intent-train", targets: ["banking-intent-train"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -95,6 +97,19 @@ let package = Package(
             exclude: ["steward-plugin.yaml"],
             swiftSettings: strictSettings
         ),
+        // The banking intent classifier: a pure Swift model module (no engine module, so the
+        // plugin may link it), its trainer, and the plugin exposing it as adapters and a step.
+        .target(name: "BankingIntentModel", path: "Plugins/banking-intent/Model", swiftSettings: strictSettings),
+        .executableTarget(
+            name: "banking-intent-train", dependencies: ["BankingIntentModel"], path: "Plugins/banking-intent/Train",
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "StewardBankingIntentPlugin",
+            dependencies: ["StewardABI", "BankingIntentModel"],
+            path: "Plugins/banking-intent/Plugin",
+            swiftSettings: strictSettings
+        ),
 
         .testTarget(name: "StewardJSONTests", dependencies: ["StewardJSON"]),
         .testTarget(name: "StewardExpressionsTests", dependencies: ["StewardExpressions"]),
@@ -111,5 +126,8 @@ let package = Package(
             name: "StewardCrashTests", dependencies: ["StewardStore", "StewardRuntime", "StewardReview", "StewardJSON", "StewardTemplates"],
             exclude: ["Fixtures"]),
         .testTarget(name: "StewardEndToEndTests", dependencies: ["StewardJSON"]),
+        // Loads the real banking plugin (a product of this package, built beside the tests) and
+        // a C fixture plugin the tests compile, and calls their adapters through the ABI.
+        .testTarget(name: "StewardAdapterTests", dependencies: ["StewardPlugins", "StewardJSON"], exclude: ["Fixtures"]),
     ]
 )

@@ -9,7 +9,8 @@ import Darwin
 
 /// The plugin's state pointer from `init`, handed back on every call.
 // @unchecked Sendable: the host never dereferences it; the plugin owns it and declares per
-// step whether concurrent calls are safe, which `PluginStep` honours with a lock.
+// step or adapter whether concurrent calls are safe, which `PluginStep` and `PluginAdapter`
+// honour with a lock.
 struct PluginState: @unchecked Sendable {
     let pointer: UnsafeMutableRawPointer?
 }
@@ -32,6 +33,8 @@ public struct LoadedPlugin: Sendable {
     public let steps: [PluginStep]
     /// Its model adapters, as declared.
     public let adapters: [AdapterInfo]
+    /// Its model adapters, callable (same order as `adapters`).
+    public let modelAdapters: [PluginAdapter]
 
     init(descriptor: stw_plugin, path: String) throws(PluginLoadError) {
         name = try PluginLoader.identifier(descriptor.name, field: "stw_plugin.name", path: path)
@@ -80,6 +83,8 @@ public struct LoadedPlugin: Sendable {
             rawSteps.append((step, "\(name).\(stepName)", stepVersion))
         }
         var adapters: [AdapterInfo] = []
+        var rawAdapters: [(AdapterInfo, stw_adapter_fn)] = []
+        var seenAdapters: Set<String> = []
         for index in 0..<descriptor.adapter_count {
             guard let pointer = descriptor.adapters[index] else {
                 throw PluginLoadError(path: path, reason: .invalidDescriptor(field: "stw_plugin.adapters[\(index)]", reason: "is NULL"))
@@ -89,9 +94,15 @@ public struct LoadedPlugin: Sendable {
             guard let adapterVersion = PluginLoader.text(adapter.version), adapter.invoke != nil else {
                 throw PluginLoadError(path: path, reason: .invalidDescriptor(field: "adapter '\(id)'", reason: "version or invoke is NULL"))
             }
-            adapters.append(AdapterInfo(
+            guard seenAdapters.insert("\(id)@\(adapterVersion)").inserted else {
+                throw PluginLoadError(path: path, reason: .duplicateAdapter(adapter: "\(id)@\(adapterVersion)", firstLoadedFrom: path))
+            }
+            let info = AdapterInfo(
                 id: id, version: adapterVersion, description: PluginLoader.text(adapter.description),
-                threadSafe: adapter.flags & STW_STEP_THREAD_SAFE != 0, taskMask: adapter.task_mask))
+                threadSafe: adapter.flags & STW_STEP_THREAD_SAFE != 0, taskMask: adapter.task_mask)
+            adapters.append(info)
+            // invoke was checked non-NULL above.
+            rawAdapters.append((info, adapter.invoke!))
         }
         self.adapters = adapters
         var state: UnsafeMutableRawPointer?
@@ -104,6 +115,9 @@ public struct LoadedPlugin: Sendable {
             PluginStep(
                 fullName: fullName, version: version, description: PluginLoader.text(step.description),
                 flags: step.flags, function: step.invoke, state: pluginState, pluginPath: path)
+        }
+        modelAdapters = rawAdapters.map { info, function in
+            PluginAdapter(info: info, function: function, state: pluginState, pluginPath: path)
         }
     }
 }

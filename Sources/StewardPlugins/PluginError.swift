@@ -22,6 +22,8 @@ public struct PluginLoadError: Error, Sendable, Equatable, CustomStringConvertib
         case invalidDescriptor(field: String, reason: String)
         /// Two loaded plugins expose the same step (or the same plugin is loaded twice).
         case duplicateStep(step: String, firstLoadedFrom: String)
+        /// Two adapters (in one plugin or two) have the same `id@version`.
+        case duplicateAdapter(adapter: String, firstLoadedFrom: String)
         /// Two loaded plugins have the same name.
         case duplicatePlugin(name: String, firstLoadedFrom: String)
         /// The plugin's `init` returned an error status.
@@ -63,6 +65,8 @@ public struct PluginLoadError: Error, Sendable, Equatable, CustomStringConvertib
             what = "invalid descriptor field '\(field)': \(reason)"
         case .duplicateStep(let step, let first):
             what = "step '\(step)' is already provided by \(first)"
+        case .duplicateAdapter(let adapter, let first):
+            what = "adapter '\(adapter)' is already provided by \(first)"
         case .duplicatePlugin(let name, let first):
             what = "a plugin named '\(name)' is already loaded from \(first)"
         case .initFailed(let status):
@@ -116,10 +120,22 @@ public struct StepCallError: Error, Sendable, Equatable, CustomStringConvertible
         case invalidOutput = "invalid_output"
         /// No loaded plugin provides the step.
         case unknownStep = "unknown_step"
+        /// No loaded plugin provides the adapter `id@version`.
+        case unknownAdapter = "unknown_adapter"
     }
 
-    /// The full step name.
+    /// What was called.
+    public enum Callee: String, Sendable, Equatable {
+        /// A step; `step` is its full name, `plugin.step`.
+        case step
+        /// A model adapter; `step` is its `id@version`.
+        case adapter
+    }
+
+    /// The full step name, or the adapter's `id@version` when `callee` is `.adapter`.
     public let step: String
+    /// Whether a step or an adapter failed.
+    public let callee: Callee
     /// The failure class.
     public let kind: Kind
     /// A message for people (the plugin's own, or the host's).
@@ -128,6 +144,15 @@ public struct StepCallError: Error, Sendable, Equatable, CustomStringConvertible
     /// Creates an error.
     public init(step: String, kind: Kind, message: String) {
         self.step = step
+        self.callee = .step
+        self.kind = kind
+        self.message = message
+    }
+
+    /// Creates an error for a model adapter call; `adapter` is its `id@version`.
+    public init(adapter: String, kind: Kind, message: String) {
+        self.step = adapter
+        self.callee = .adapter
         self.kind = kind
         self.message = message
     }
@@ -135,6 +160,6 @@ public struct StepCallError: Error, Sendable, Equatable, CustomStringConvertible
     /// Whether the runtime should retry.
     public var isRetryable: Bool { kind == .transient }
 
-    /// "step kb.search failed (transient): timeout".
-    public var description: String { "step \(step) failed (\(kind.rawValue)): \(message)" }
+    /// "step kb.search failed (transient): timeout", "adapter banking-intent@2.0.0 failed (...): ...".
+    public var description: String { "\(callee.rawValue) \(step) failed (\(kind.rawValue)): \(message)" }
 }

@@ -6,12 +6,14 @@ import Glibc
 import Darwin
 #endif
 
-/// The loaded plugins and their steps, by `plugin.step` name. Built once at start-up and
-/// immutable afterwards, so the hot path (finding and calling a step) takes no lock.
+/// The loaded plugins, their steps by `plugin.step` name and their model adapters by
+/// `id@version`. Built once at start-up and immutable afterwards, so the hot path (finding and
+/// calling a step or an adapter) takes no lock.
 public struct PluginRegistry: Sendable {
     /// The plugins, in load order.
     public private(set) var plugins: [LoadedPlugin] = []
     private var stepsByName: [String: PluginStep] = [:]
+    private var adaptersByKey: [String: PluginAdapter] = [:]
 
     /// An empty registry.
     public init() {}
@@ -23,7 +25,7 @@ public struct PluginRegistry: Sendable {
         }
     }
 
-    /// Adds a loaded plugin, refusing duplicate plugin or step names.
+    /// Adds a loaded plugin, refusing duplicate plugin names, step names or adapter `id@version`s.
     public mutating func register(_ plugin: LoadedPlugin) throws(PluginLoadError) {
         if let existing = plugins.first(where: { $0.name == plugin.name }) {
             throw PluginLoadError(path: plugin.path, reason: .duplicatePlugin(name: plugin.name, firstLoadedFrom: existing.path))
@@ -33,8 +35,36 @@ public struct PluginRegistry: Sendable {
                 throw PluginLoadError(path: plugin.path, reason: .duplicateStep(step: step.fullName, firstLoadedFrom: existing.pluginPath))
             }
         }
+        for adapter in plugin.modelAdapters {
+            if let existing = adaptersByKey[adapter.key] {
+                throw PluginLoadError(path: plugin.path, reason: .duplicateAdapter(adapter: adapter.key, firstLoadedFrom: existing.pluginPath))
+            }
+        }
         plugins.append(plugin)
         for step in plugin.steps { stepsByName[step.fullName] = step }
+        for adapter in plugin.modelAdapters { adaptersByKey[adapter.key] = adapter }
+    }
+
+    /// The adapter with this id and version.
+    public func adapter(id: String, version: String) -> PluginAdapter? { adaptersByKey["\(id)@\(version)"] }
+
+    /// Every adapter as `id@version`.
+    public var adapterKeys: Set<String> { Set(adaptersByKey.keys) }
+
+    /// Calls a model adapter: checks it serves `task`, serialises the input and parameters,
+    /// and checks the output (UTF-8 JSON) and the confidence (in [0, 1], negative = not reported).
+    public func callAdapter(
+        id: String, version: String, task: ModelTask, input: JSONValue, parameters: JSONValue = .emptyObject,
+        prompt: String = "", idempotencyKey: String, attempt: Int
+    ) throws(StepCallError) -> AdapterResponse {
+        guard let adapter = adaptersByKey["\(id)@\(version)"] else {
+            let versions = adaptersByKey.values.filter { $0.info.id == id }.map(\.info.version).sorted()
+            throw StepCallError(
+                adapter: "\(id)@\(version)", kind: .unknownAdapter,
+                message: versions.isEmpty ? "no loaded plugin provides this adapter" : "no loaded plugin provides this version (loaded: \(versions.joined(separator: ", ")))")
+        }
+        return try adapter.call(
+            task: task, input: input, parameters: parameters, prompt: prompt, idempotencyKey: idempotencyKey, attempt: attempt)
     }
 
     /// The step with this full name.

@@ -1,0 +1,196 @@
+import StewardABI
+import StewardJSON
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What a model call is asked to do (`stw_task_kind`).
+public enum ModelTask: Int32, Sendable, CaseIterable, CustomStringConvertible {
+    /// `STW_TASK_CLASSIFY`: pick a label; output `{"label": ..., "alternatives": [...]}`.
+    case classify = 1
+    /// `STW_TASK_EXTRACT`: pull fields out of text; output is a JSON object.
+    case extract = 2
+    /// `STW_TASK_GENERATE`: write text; output `{"text": ...}`.
+    case generate = 3
+    /// `STW_TASK_SCORE`: a number; output `{"score": ...}`.
+    case score = 4
+
+    /// The task's bit in `stw_adapter.task_mask` (`STW_TASK_BIT(kind)`).
+    public var bit: UInt32 { 1 << UInt32(rawValue) }
+
+    /// The task's name in templates and messages ("classify").
+    public var description: String {
+        switch self {
+        case .classify: return "classify"
+        case .extract: return "extract"
+        case .generate: return "generate"
+        case .score: return "score"
+        }
+    }
+}
+
+/// What an adapter reports it used for one call (zero when it does not know).
+public struct AdapterUsage: Sendable, Equatable {
+    /// Tokens read (the banking adapter counts words).
+    public var inputTokens: UInt64
+    /// Tokens written.
+    public var outputTokens: UInt64
+    /// The adapter's own latency, as it measured it.
+    public var latencyMicroseconds: UInt64
+
+    /// Creates a usage record.
+    public init(inputTokens: UInt64, outputTokens: UInt64, latencyMicroseconds: UInt64) {
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+        self.latencyMicroseconds = latencyMicroseconds
+    }
+}
+
+/// A model adapter's checked answer.
+public struct AdapterResponse: Sendable, Equatable {
+    /// The output document, parsed.
+    public var output: JSONValue
+    /// Confidence in [0, 1], or nil when the adapter did not report one (a negative value).
+    public var confidence: Double?
+    /// What the call used.
+    public var usage: AdapterUsage
+
+    /// Creates a response.
+    public init(output: JSONValue, confidence: Double?, usage: AdapterUsage) {
+        self.output = output
+        self.confidence = confidence
+        self.usage = usage
+    }
+}
+
+/// One callable model adapter of a loaded plugin: `PluginStep`'s twin for `stw_adapter`.
+///
+/// Calls are serialised unless the plugin declared the adapter thread-safe. The output and
+/// error message the adapter allocates through the host table are freed here; the output must
+/// be UTF-8 JSON and the confidence a number in [0, 1] or negative ("not reported").
+public final class PluginAdapter: Sendable {
+    /// The adapter as declared.
+    public let info: AdapterInfo
+    /// The library it lives in.
+    public let pluginPath: String
+    /// `id@version`, the name templates bind a role to.
+    public var key: String { "\(info.id)@\(info.version)" }
+
+    private let function: stw_adapter_fn
+    private let state: PluginState
+    /// Serialises calls of an adapter that is not thread-safe.
+    private let serial = Mutex<Void>(())
+
+    init(info: AdapterInfo, function: stw_adapter_fn, state: PluginState, pluginPath: String) {
+        self.info = info
+        self.function = function
+        self.state = state
+        self.pluginPath = pluginPath
+    }
+
+    /// Whether the adapter declared it serves `task`.
+    public func serves(_ task: ModelTask) -> Bool { info.taskMask & task.bit != 0 }
+
+    /// Calls the adapter and checks its answer.
+    public func call(
+        task: ModelTask, input: JSONValue, parameters: JSONValue = .emptyObject, prompt: String = "",
+        idempotencyKey: String, attempt: Int
+    ) throws(StepCallError) -> AdapterResponse {
+        guard serves(task) else {
+            let served = ModelTask.allCases.filter(serves).map(\.description).joined(separator: ", ")
+            throw StepCallError(adapter: key, kind: .invalidInput, message: "does not serve the \(task) task (it serves: \(served.isEmpty ? "nothing" : served))")
+        }
+        var response = stw_model_response()
+        response.header = stw_struct_header(
+            struct_size: UInt32(MemoryLayout<stw_model_response>.size), abi_major: UInt16(STW_ABI_VERSION_MAJOR),
+            abi_minor: UInt16(STW_ABI_VERSION_MINOR))
+        // Zeroed as the header promises, except confidence: it starts at -1 ("not reported")
+        // so an adapter that never writes it is not read as reporting certainty 0.
+        response.confidence = -1
+        let status = invoke(
+            task: task, input: input.jsonBytes, parameters: parameters.jsonBytes, prompt: Array(prompt.utf8CString),
+            idempotencyKey: idempotencyKey, attempt: attempt, response: &response)
+        defer {
+            free(response.output)
+            free(response.error_message)
+        }
+        guard status == STW_OK else {
+            let message = response.error_message.map { pointer in
+                String(decoding: UnsafeRawBufferPointer(start: pointer, count: response.error_message_length), as: UTF8.self)
+            } ?? "no message"
+            let kind: StepCallError.Kind
+            switch StepStatus(rawValue: status) {
+            case .invalidInput: kind = .invalidInput
+            case .transient: kind = .transient
+            case .permanent: kind = .permanent
+            case .internal: kind = .internal
+            default:
+                throw StepCallError(adapter: key, kind: .internal, message: "unknown status \(status): \(message)")
+            }
+            throw StepCallError(adapter: key, kind: kind, message: message)
+        }
+        guard let outputPointer = response.output else {
+            throw StepCallError(adapter: key, kind: .invalidOutput, message: "returned STW_OK with a NULL output")
+        }
+        let bytes = UnsafeRawBufferPointer(start: outputPointer, count: response.output_length)
+        guard String(validating: bytes, as: UTF8.self) != nil else {
+            throw StepCallError(adapter: key, kind: .invalidOutput, message: "output is not valid UTF-8")
+        }
+        let output: JSONValue
+        do {
+            output = try JSONValue.parse(bytes)
+        } catch {
+            throw StepCallError(adapter: key, kind: .invalidOutput, message: "output is not valid JSON: \(error)")
+        }
+        let confidence = response.confidence
+        guard !confidence.isNaN, confidence <= 1 else {
+            throw StepCallError(adapter: key, kind: .invalidOutput, message: "confidence \(confidence) is outside [0, 1] (negative means not reported)")
+        }
+        return AdapterResponse(
+            output: output, confidence: confidence < 0 ? nil : confidence,
+            usage: AdapterUsage(
+                inputTokens: response.input_tokens, outputTokens: response.output_tokens,
+                latencyMicroseconds: response.latency_microseconds))
+    }
+
+    /// Builds the request (borrowed pointers, NUL-terminated key) and calls the function.
+    private func invoke(
+        task: ModelTask, input: [UInt8], parameters: [UInt8], prompt: [CChar], idempotencyKey: String, attempt: Int,
+        response: inout stw_model_response
+    ) -> stw_status {
+        let key = Array(idempotencyKey.utf8CString)
+        return key.withUnsafeBufferPointer { keyBuffer in
+            input.withUnsafeBufferPointer { inputBuffer in
+                parameters.withUnsafeBufferPointer { parametersBuffer in
+                    prompt.withUnsafeBufferPointer { promptBuffer in
+                        var request = stw_model_request()
+                        request.header = stw_struct_header(
+                            struct_size: UInt32(MemoryLayout<stw_model_request>.size),
+                            abi_major: UInt16(STW_ABI_VERSION_MAJOR), abi_minor: UInt16(STW_ABI_VERSION_MINOR))
+                        request.host = HostTable.pointer
+                        request.plugin_state = state.pointer
+                        request.idempotency_key = keyBuffer.baseAddress
+                        request.idempotency_key_length = keyBuffer.count - 1
+                        request.attempt = UInt32(clamping: attempt)
+                        request.task = task.rawValue
+                        // NUL-terminated as a courtesy, so an empty prompt is "" rather than NULL.
+                        request.prompt = promptBuffer.baseAddress
+                        request.prompt_length = promptBuffer.count - 1
+                        request.parameters = UnsafeRawPointer(parametersBuffer.baseAddress)?.assumingMemoryBound(to: CChar.self)
+                        request.parameters_length = parametersBuffer.count
+                        request.input = UnsafeRawPointer(inputBuffer.baseAddress)?.assumingMemoryBound(to: CChar.self)
+                        request.input_length = inputBuffer.count
+                        if info.threadSafe {
+                            return function(&request, &response)
+                        }
+                        return serial.withLock { _ in function(&request, &response) }
+                    }
+                }
+            }
+        }
+    }
+}
