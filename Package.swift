@@ -61,6 +61,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "StewardDispatch",
+            dependencies: ["StewardJSON", "StewardTemplates", "StewardPlugins", "StewardRuntime", "StewardForeign", "StewardPrompts"],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "StewardStore",
             dependencies: [
                 "StewardJSON", "StewardTemplates", "StewardRuntime", .product(name: "GRDB", package: "GRDB.swift"),
@@ -80,7 +85,7 @@ let package = Package(
         .target(
             name: "StewardCLI",
             dependencies: [
-                "StewardJSON", "StewardTemplates", "StewardPlugins", "StewardRuntime", "StewardStore", "StewardReview", "StewardForeign",
+                "StewardJSON", "StewardTemplates", "StewardPlugins", "StewardRuntime", "StewardStore", "StewardReview", "StewardForeign", "StewardDispatch", "StewardPrompts",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),

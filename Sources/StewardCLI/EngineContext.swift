@@ -1,8 +1,10 @@
 import ArgumentParser
 import Foundation
 import StewardJSON
+import StewardDispatch
 import StewardForeign
 import StewardPlugins
+import StewardPrompts
 import StewardReview
 import StewardRuntime
 import StewardStore
@@ -41,7 +43,8 @@ struct EngineContext {
             files.removeAll { URL(fileURLWithPath: $0).standardizedFileURL.path == standardized }
             files.append(extraTemplate)
         }
-        let loaded = try workspace.loadPlans(files: files, registry: registry, pluginDirectories: plugins.directories)
+        let prompts = try workspace.loadPrompts(workflows: options.workflows)
+        let loaded = try workspace.loadPlans(files: files, registry: registry, pluginDirectories: plugins.directories, prompts: prompts)
         var library = PlanLibrary(loaded.plans)
         foreign = loaded.foreign
         // A broken template elsewhere in the folder must not stop work on the others,
@@ -64,7 +67,7 @@ struct EngineContext {
         self.overlays = Dictionary(overlays.overlays.map { ($0.customer, $0) }, uniquingKeysWith: { first, _ in first })
         plans = library
         store = try SQLiteStore(path: options.database ?? SQLiteStore.defaultPath(root: workspace.root.path))
-        engine = Engine(store: store, plans: plans, invoker: CompositeInvoker(plugins: registry, foreign: foreign))
+        engine = Engine(store: store, plans: plans, invoker: Dispatcher(registry: registry, foreign: foreign, prompts: prompts))
     }
 
     var desk: ReviewDesk { ReviewDesk(store: store, engine: engine) }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import StewardPlugins
+import StewardPrompts
 import StewardTemplates
 
 /// `steward validate PATH...`: checks templates and reports every problem with its location.
@@ -17,10 +18,19 @@ struct ValidateCommand: ParsableCommand {
     func run() throws {
         let workspace = Workspace()
         let registry = try workspace.loadPlugins(explicit: plugins.directories, build: !plugins.noBuild)
-        var problems = 0
         let files = try workspace.templateFiles(paths)
         var checked = files.count
-        let loaded = try workspace.loadPlans(files: files, registry: registry, pluginDirectories: plugins.directories)
+        var prompts: PromptLibrary?
+        var problems = 0
+        for path in paths where FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("prompts")) {
+            do {
+                prompts = try workspace.loadPrompts(workflows: path)
+            } catch {
+                problems += error.diagnostics.count
+                for diagnostic in error.diagnostics { printError(diagnostic.description) }
+            }
+        }
+        let loaded = try workspace.loadPlans(files: files, registry: registry, pluginDirectories: plugins.directories, prompts: prompts)
         var templates: [String: Template] = [:]
         for plan in loaded.plans {
             templates[plan.name] = plan.template

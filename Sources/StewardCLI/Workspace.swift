@@ -2,6 +2,7 @@ import Foundation
 import StewardJSON
 import StewardForeign
 import StewardPlugins
+import StewardPrompts
 import StewardTemplates
 
 /// Where the CLI finds templates, plugins and its data: the current directory by default.
@@ -32,7 +33,7 @@ struct Workspace {
     /// Parses template files and validates them against the loaded plugins and the foreign
     /// libraries their `ffi` states name. Returns the plans, the prepared foreign functions,
     /// and the problems of each file that failed.
-    func loadPlans(files: [String], registry: PluginRegistry, pluginDirectories: [String]) throws
+    func loadPlans(files: [String], registry: PluginRegistry, pluginDirectories: [String], prompts: PromptLibrary? = nil) throws
         -> (plans: [Plan], foreign: ForeignLibraries, failures: [(file: String, diagnostics: [TemplateDiagnostic])])
     {
         var parsed: [(String, ParsedTemplate)] = []
@@ -47,7 +48,9 @@ struct Workspace {
             }
         }
         let foreign = ForeignLibraries(templates: parsed.map(\.1.template), searchPath: librarySearchPath(pluginDirectories: pluginDirectories))
-        let catalog = StepCatalog(steps: registry.stepNames, foreignProblems: foreign.problems)
+        let catalog = StepCatalog(
+            steps: registry.stepNames, foreignProblems: foreign.problems, adapters: registry.adapterKeys,
+            prompts: prompts.map { Set($0.prompts.keys) })
         var plans: [Plan] = []
         for (file, template) in parsed {
             do {
@@ -148,6 +151,13 @@ struct Workspace {
             }
         }
         return (overlays, diagnostics)
+    }
+
+    /// Loads the prompt library under `<workflows>/prompts` (empty when there is none).
+    func loadPrompts(workflows: String) throws(TemplateErrors) -> PromptLibrary {
+        let directory = (workflows as NSString).appendingPathComponent("prompts")
+        guard FileManager.default.fileExists(atPath: directory) else { return PromptLibrary() }
+        return try PromptLibrary(directory: directory)
     }
 
     /// Reads a JSON file.

@@ -50,28 +50,3 @@ public struct ForeignLibraries: Sendable {
         return nil
     }
 }
-
-/// Dispatches step invocations: `ffi:` names to prepared foreign functions, the rest to plugins.
-public struct CompositeInvoker: StepInvoker {
-    /// The plugin steps.
-    public let plugins: any StepInvoker
-    /// The foreign functions.
-    public let foreign: ForeignLibraries
-
-    /// Creates the invoker.
-    public init(plugins: any StepInvoker, foreign: ForeignLibraries) {
-        self.plugins = plugins
-        self.foreign = foreign
-    }
-
-    /// Calls the step or foreign function.
-    public func invoke(_ invocation: StepInvocation) throws(StepCallError) -> JSONValue {
-        if invocation.step.hasPrefix("ffi:") {
-            guard let function = foreign.functions[invocation.step] else {
-                throw StepCallError(step: invocation.step, kind: .unknownStep, message: "foreign function was not prepared (library or symbol missing)")
-            }
-            return try function.call(invocation.input)
-        }
-        return try plugins.invoke(invocation)
-    }
-}

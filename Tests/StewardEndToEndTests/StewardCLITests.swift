@@ -110,7 +110,7 @@ struct StewardCLITests {
         try Self.requirePlugins()
         let run = try Self.steward(["validate", "workflows/"])
         #expect(run.status == 0, "\(run)")
-        #expect(run.stdout.contains("ok    workflows/support-ticket-triage.yaml  (support-ticket-triage 1.0.0, 10 states)"), "\(run)")
+        #expect(run.stdout.contains("ok    workflows/support-ticket-triage.yaml  (support-ticket-triage 1.0.0, 11 states)"), "\(run)")
         #expect(run.stdout.contains("ok    workflows/account-health-review.yaml"), "\(run)")
         #expect(run.stdout.contains("ok    workflows/customers/acme-bank.yaml  (customer acme-bank)"), "\(run)")
         #expect(run.stdout.contains("file(s) valid"))
@@ -140,15 +140,17 @@ struct StewardCLITests {
         #expect(ten.stderrLines.last == "10 problem(s) in 1 file(s)")
     }
 
-    @Test("ticket 1 (a fee question) completes, classified as fees, with no human review")
+    @Test("ticket 1 (a card-payment fee question) completes through the trained classifier, with no human review")
     func ticketOne() throws {
         let (run, report) = try Self.runTicket(1)
         #expect(run.status == 0, "\(run)")
         #expect(report["status"] == "completed")
         #expect(report["instance"] == "e2e-1")
         #expect(report["state"] == "done")
-        #expect(report.value(at: ["output", "classification", "category"]) == "fees")
-        #expect(report.value(at: ["output", "routing"]) == ["category": "fees", "queue": "general", "priority": "P4"])
+        #expect(report.value(at: ["output", "classification", "label"]) == "card_payment_fee_charged")
+        #expect(report.value(at: ["output", "classification", "adapter"]) == "banking-intent@2.0.0")
+        #expect((report.value(at: ["output", "classification", "confidence"])?.doubleValue ?? 0) >= 0.7)
+        #expect(report.value(at: ["output", "routing"]) == ["category": "card_payment_fee_charged", "queue": "billing", "priority": "P4"])
         #expect(report.value(at: ["output", "review", "automatic"]) == true)
         #expect(report.value(at: ["output", "delivery", "sent"]) == true)
         #expect(report.value(at: ["output", "reply", "body"])?.stringValue?.hasPrefix("Hi Amara,") == true)
@@ -186,7 +188,7 @@ struct StewardCLITests {
         let trimmed = moves.map { $0.split(separator: " ", maxSplits: 2).dropFirst(2).joined() }
         #expect(trimmed.first == "(start) -> intake: started")
         #expect(trimmed.last == "respond -> done: step support.send_reply succeeded")
-        #expect(moves.count == 8)
+        #expect(moves.count == 9)
     }
 
     @Test(

@@ -148,8 +148,9 @@ struct ExecutorTests {
         let plan = try Plan(validating: template, catalog: nil)
         let invoker = ScriptedStepInvoker([
             "support.normalize": [.output(["text": "Fee question. What is the fee?", "subject": "Fee question", "channel": "email", "word_count": 6])],
+            "model:banking-intent@2.0.0": [.output(["label": "exchange_charge", "confidence": 0.93, "adapter": "banking-intent@2.0.0"])],
             "keywords.classify": [.output(["category": "fees", "confidence": 0.9])],
-            "support.route": [.output(["queue": "general", "priority": "P4", "category": "fees"])],
+            "support.route": [.output(["queue": "billing", "priority": "P4", "category": "exchange_charge"])],
             "support.draft_reply": [.output(["subject": "Re: Fee question", "body": "Hi"])],
             "support.send_reply": [.output(["sent": true])],
         ])
@@ -158,9 +159,17 @@ struct ExecutorTests {
         #expect(final.status == .completed)
         #expect(final.output?["review"]?["automatic"] == true)
         #expect(invoker.invocations.map(\.step) == [
-            "support.normalize", "keywords.classify", "support.route", "support.draft_reply", "support.send_reply",
+            "support.normalize", "model:banking-intent@2.0.0", "keywords.classify", "support.route", "support.draft_reply",
+            "support.send_reply",
         ])
+        // The model state calls the adapter its role is bound to, with the task and parameters.
+        let model = invoker.invocations(of: "model:banking-intent@2.0.0").first
+        #expect(model?.input == ["text": "Fee question. What is the fee?"])
+        #expect(model?.config["task"] == "classify")
+        #expect(model?.config["parameters"] == ["top_k": 3])
+        #expect(final.bindings == ["classifier": "banking-intent@2.0.0"])
         #expect(invoker.invocations(of: "keywords.classify").first?.input == ["text": "Fee question. What is the fee?"])
+        #expect(invoker.invocations(of: "support.route").first?.input["category"] == "exchange_charge")
         #expect(invoker.invocations(of: "support.route").first?.input["routes"] == template.config["routing"])
         #expect(invoker.invocations(of: "support.draft_reply").first?.input["name"] == "Amara")
     }
