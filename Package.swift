@@ -73,6 +73,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "StewardSLA",
+            dependencies: ["StewardJSON", "StewardTemplates", "StewardRuntime", "StewardStore", "StewardCalendar"],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "StewardReview",
             dependencies: ["StewardJSON", "StewardTemplates", "StewardRuntime", "StewardStore"],
             swiftSettings: strictSettings
@@ -85,7 +90,7 @@ let package = Package(
         .target(
             name: "StewardCLI",
             dependencies: [
-                "StewardJSON", "StewardTemplates", "StewardPlugins", "StewardRuntime", "StewardStore", "StewardReview", "StewardForeign", "StewardDispatch", "StewardPrompts",
+                "StewardJSON", "StewardTemplates", "StewardPlugins", "StewardRuntime", "StewardStore", "StewardReview", "StewardForeign", "StewardDispatch", "StewardPrompts", "StewardSLA",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -123,6 +128,9 @@ let package = Package(
             name: "StewardForeignTests", dependencies: ["StewardForeign", "StewardTemplates", "StewardJSON", "StewardRuntime"],
             exclude: ["Fixtures"]),
         .testTarget(name: "StewardCalendarTests", dependencies: ["StewardCalendar"]),
+        .testTarget(
+            name: "StewardSLATests",
+            dependencies: ["StewardSLA", "StewardCalendar", "StewardStore", "StewardRuntime", "StewardReview", "StewardTemplates", "StewardTesting"]),
         .testTarget(name: "StewardTemplatesTests", dependencies: ["StewardTemplates"], exclude: ["Fixtures"]),
         .testTarget(name: "StewardPluginsTests", dependencies: ["StewardABI", "StewardPlugins", "StewardJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "StewardRuntimeTests", dependencies: ["StewardRuntime", "StewardTesting"]),

@@ -7,6 +7,7 @@ import StewardPlugins
 import StewardPrompts
 import StewardReview
 import StewardRuntime
+import StewardSLA
 import StewardStore
 import StewardTemplates
 
@@ -54,6 +55,8 @@ struct EngineContext {
             directory: (options.workflows as NSString).appendingPathComponent("customers"),
             templates: Dictionary(library.all.map { ($0.name, $0.template) }, uniquingKeysWith: { first, _ in first }))
         diagnostics += overlays.diagnostics
+        let (serviceLevels, calendarProblems) = ServiceLevelConfiguration.load(overlays.overlays)
+        diagnostics += calendarProblems
         if !diagnostics.isEmpty {
             for diagnostic in diagnostics { printError(diagnostic.description) }
             throw ValidationFailed(exitCode: 1)
@@ -67,10 +70,13 @@ struct EngineContext {
         self.overlays = Dictionary(overlays.overlays.map { ($0.customer, $0) }, uniquingKeysWith: { first, _ in first })
         plans = library
         store = try SQLiteStore(path: options.database ?? SQLiteStore.defaultPath(root: workspace.root.path))
-        engine = Engine(store: store, plans: plans, invoker: Dispatcher(registry: registry, foreign: foreign, prompts: prompts))
+        engine = Engine(
+            store: store, plans: plans, invoker: Dispatcher(registry: registry, foreign: foreign, prompts: prompts),
+            scheduler: SLAScheduler(configuration: serviceLevels))
     }
 
     var desk: ReviewDesk { ReviewDesk(store: store, engine: engine) }
+    var timers: TimerService { TimerService(store: store, plans: plans) }
 }
 
 /// Prints transitions as they happen.

@@ -45,6 +45,10 @@ struct InstancesCommand: AsyncParsableCommand {
             guard let state = try await store.instance(id: id) else { throw CLIError("no instance '\(id)'") }
             let history = try await store.history(of: id)
             var object = state.jsonValue.objectValue ?? [:]
+            let timers = try await store.pendingTimers(of: id)
+            if !timers.isEmpty {
+                object["pending_timers"] = .array(timers.map { ["kind": .string($0.kind), "due": .string(formatMilliseconds($0.dueAt))] })
+            }
             object["history"] = .array(history.map { entry in
                 [
                     "seq": entry.sequence.map { .integer(Int64($0)) } ?? .null, "event": .string(entry.kind),
@@ -75,6 +79,9 @@ struct ResumeCommand: AsyncParsableCommand {
     func run() async throws {
         let context = try EngineContext(store: storeOptions, plugins: plugins)
         let verbose = self.verbose
+        // Timers that fell due while nothing ran fire now, once.
+        let fired = try await context.timers.fireDue(now: SystemEngineClock().nowMilliseconds())
+        for timer in fired { print("fired \(timer.kind) for instance \(timer.instanceID) (due \(formatMilliseconds(timer.dueAt)))") }
         let driven = try await context.engine.resume(concurrency: concurrency) { record in if verbose { printTransition(record) } }
         let counts = try await context.store.countByStatus()
         print("resumed \(driven) instance(s); now " + counts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", "))
@@ -114,5 +121,38 @@ struct SubmitCommand: AsyncParsableCommand {
         }
         let counts = try await context.store.countByStatus()
         print("submitted \(count); now " + counts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", "))
+    }
+}
+
+/// `steward timers fire` and `steward notifications`: the SLA clock's side.
+struct TimersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "timers", abstract: "Fire due SLA timers (warnings, breaches, escalations).", subcommands: [Fire.self])
+
+    struct Fire: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Fire every timer due now (each fires once).")
+        @OptionGroup var storeOptions: StoreOptions
+        @OptionGroup var plugins: PluginOptions
+
+        func run() async throws {
+            let context = try EngineContext(store: storeOptions, plugins: plugins)
+            let fired = try await context.timers.fireDue(now: SystemEngineClock().nowMilliseconds())
+            for timer in fired { print("fired \(timer.kind) for instance \(timer.instanceID) (due \(formatMilliseconds(timer.dueAt)))") }
+            print("\(fired.count) timer(s) fired")
+        }
+    }
+}
+
+struct NotificationsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "notifications", abstract: "List the notifications escalation produced, newest first.")
+    @Option(help: "At most this many.") var limit = 50
+    @OptionGroup var storeOptions: StoreOptions
+
+    func run() async throws {
+        let store = try SQLiteStore(path: storeOptions.database ?? SQLiteStore.defaultPath(root: Workspace().root.path))
+        let rows = try await store.notifications(limit: limit)
+        for row in rows { print("\(formatMilliseconds(row.at))  to \(row.recipient): \(row.message)") }
+        if rows.isEmpty { print("no notifications") }
     }
 }

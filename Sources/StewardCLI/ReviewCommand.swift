@@ -35,9 +35,11 @@ struct ReviewCommand: AsyncParsableCommand {
                 credentials = credential.map { [$0] } ?? reviewer.credentials
             }
             let tasks = try await store.openTasks(credentials: credentials)
+            let now = SystemEngineClock().nowMilliseconds()
             for task in tasks {
-                let due = task.dueAt.map { "due \(formatMilliseconds($0))" } ?? "no deadline"
-                print("\(task.id)  \(task.credential)  \(task.template)  \(task.instanceID)  at \(task.state)  \(due)")
+                let due = task.dueAt.map { "due \(formatMilliseconds($0)) (\(timeLeft($0 - now)))" } ?? "no deadline"
+                let assigned = task.assigned.map { " -> \($0)" } ?? ""
+                print("\(task.id)  \(task.credential)\(assigned)  \(task.template)  \(task.instanceID)  at \(task.state)  \(due)")
             }
             if tasks.isEmpty { print("no open tasks") }
         }
@@ -195,4 +197,11 @@ struct AuditCommand: AsyncParsableCommand {
             if !report.problems.isEmpty { throw ValidationFailed(exitCode: 1) }
         }
     }
+}
+
+/// "1h 05m left" or "12m overdue" for a wall-clock difference in milliseconds.
+func timeLeft(_ milliseconds: Int64) -> String {
+    let minutes = abs(milliseconds) / 60_000
+    let text = minutes >= 60 ? "\(minutes / 60)h \(String(format: "%02d", minutes % 60))m" : "\(minutes)m"
+    return milliseconds >= 0 ? text + " left" : text + " overdue"
 }

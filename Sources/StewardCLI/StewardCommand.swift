@@ -11,7 +11,8 @@ public struct StewardCommand: AsyncParsableCommand {
         version: StewardVersion.current,
         subcommands: [
             ValidateCommand.self, RunCommand.self, SubmitCommand.self, ResumeCommand.self, InstancesCommand.self,
-            ReviewCommand.self, ReviewersCommand.self, AuditCommand.self, PluginsCommand.self,
+            ReviewCommand.self, ReviewersCommand.self, TimersCommand.self, NotificationsCommand.self, AuditCommand.self,
+            PluginsCommand.self,
         ]
     )
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import StewardPlugins
+import StewardSLA
 import StewardPrompts
 import StewardTemplates
 
@@ -46,10 +47,14 @@ struct ValidateCommand: ParsableCommand {
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
             let directory = (path as NSString).appendingPathComponent("customers")
             let result = try workspace.loadOverlays(directory: directory, templates: templates)
-            for overlay in result.overlays { print("ok    \(overlay.file)  (customer \(overlay.customer))") }
+            let calendarProblems = ServiceLevelConfiguration.load(result.overlays).1
+            let broken = Set((result.diagnostics + calendarProblems).map(\.location.file))
+            for overlay in result.overlays where !broken.contains(overlay.file) {
+                print("ok    \(overlay.file)  (customer \(overlay.customer))")
+            }
             checked += result.overlays.count
-            problems += result.diagnostics.count
-            for diagnostic in result.diagnostics { printError(diagnostic.description) }
+            problems += result.diagnostics.count + calendarProblems.count
+            for diagnostic in result.diagnostics + calendarProblems { printError(diagnostic.description) }
         }
         if problems > 0 {
             printError("\(problems) problem(s) in \(checked) file(s)")

@@ -52,7 +52,7 @@ public struct ReviewDesk: Sendable {
     /// A task with its context. Reviewers see only tasks for credentials they hold.
     public func context(task id: Int64, for reviewer: Reviewer?) async throws -> ReviewContext {
         guard let task = try await store.task(id: id) else { throw ReviewError(.notFound, "no review task \(id)") }
-        if let reviewer, !reviewer.holds(task.credential), reviewer.role != "operator" {
+        if let reviewer, reviewer.credential(for: task) == nil, reviewer.role != "operator" {
             throw ReviewError(.forbidden, "task \(id) needs credential '\(task.credential)', which \(reviewer.id) does not hold")
         }
         let state = try await store.instance(id: task.instanceID)
@@ -73,7 +73,7 @@ public struct ReviewDesk: Sendable {
         drive: Bool = true
     ) async throws -> InstanceState {
         guard let task = try await store.task(id: id) else { throw ReviewError(.notFound, "no review task \(id)") }
-        guard reviewer.holds(task.credential) else {
+        guard let credential = reviewer.credential(for: task) else {
             try await store.appendAudit(
                 kind: "decision_refused", actor: reviewer.id,
                 payload: [
@@ -94,7 +94,7 @@ public struct ReviewDesk: Sendable {
         do {
             return try await engine.decide(
                 instance: task.instanceID,
-                CheckpointDecision(state: task.state, decision: decision, output: output, reason: reason, reviewer: reviewer.id, credential: task.credential),
+                CheckpointDecision(state: task.state, decision: decision, output: output, reason: reason, reviewer: reviewer.id, credential: credential),
                 drive: drive)
         } catch let error as EngineError {
             throw ReviewError(error.isConflict ? .conflict : (error.isNotFound ? .notFound : .invalid), error.description)

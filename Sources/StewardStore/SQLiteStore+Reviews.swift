@@ -19,6 +19,14 @@ public struct Reviewer: Sendable, Hashable {
 
     /// Whether this reviewer holds `credential`.
     public func holds(_ credential: String) -> Bool { credentials.contains(credential) }
+
+    /// The credential this reviewer may decide `task` with: its own, or the one escalation
+    /// reassigned it to; nil when neither.
+    public func credential(for task: ReviewTask) -> String? {
+        if holds(task.credential) { return task.credential }
+        if let assigned = task.assigned, holds(assigned) { return assigned }
+        return nil
+    }
 }
 
 /// A human checkpoint waiting for (or given) a decision.
@@ -47,6 +55,8 @@ public struct ReviewTask: Sendable, Hashable {
     public var dueAt: Int64?
     /// How many escalation rungs it climbed.
     public var escalationLevel: Int
+    /// The credential it was reassigned to by escalation, if any (its own credential still counts).
+    public var assigned: String?
     /// Decided, ms since 1970.
     public var decidedAt: Int64?
     /// approve / edit / reject.
@@ -100,8 +110,9 @@ extension SQLiteStore {
             var sql = Self.taskSelect + " WHERE t.status = 'open'"
             var arguments: StatementArguments = []
             if let credentials {
-                sql += " AND t.credential IN (\(credentials.map { _ in "?" }.joined(separator: ",")))"
-                _ = arguments.append(contentsOf: StatementArguments(credentials))
+                let marks = credentials.map { _ in "?" }.joined(separator: ",")
+                sql += " AND (t.credential IN (\(marks)) OR t.assigned IN (\(marks)))"
+                _ = arguments.append(contentsOf: StatementArguments(credentials + credentials))
             }
             sql += " ORDER BY t.due_at IS NULL, t.due_at, t.opened_at LIMIT ?"
             _ = arguments.append(contentsOf: [limit])
@@ -146,7 +157,8 @@ extension SQLiteStore {
             id: row["id"], instanceID: row["instance_id"], template: row["template"], customer: row["customer"], state: row["state"],
             credential: row["credential"], status: row["status"], subject: try JSONValue.parse(subject),
             decisions: decisions.split(separator: ",").compactMap { Decision(rawValue: String($0)) }, openedAt: row["opened_at"],
-            dueAt: row["due_at"], escalationLevel: row["escalation_level"], decidedAt: row["decided_at"], decision: row["decision"],
+            dueAt: row["due_at"], escalationLevel: row["escalation_level"], assigned: row["assigned"], decidedAt: row["decided_at"],
+            decision: row["decision"],
             reviewer: row["reviewer"])
     }
 
