@@ -45,4 +45,20 @@ struct DocExampleTests {
             _ = try empty.get()
         }
     }
+
+    /// The README's minimal plugin (the first ```c block) compiles with -Werror -pedantic, loads and runs.
+    @Test func readmeExampleBuildsLoadsAndRuns() async throws {
+        let readme = try String(contentsOf: FixtureBuilder.packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        let start = try #require(readme.range(of: "```c\n"), "README.md must show a C plugin")
+        let end = try #require(readme.range(of: "\n```\n", range: start.upperBound..<readme.endIndex))
+        let source = FileManager.default.temporaryDirectory.appendingPathComponent("readme_example_\(UUID().uuidString).c")
+        try (String(readme[start.upperBound..<end.lowerBound]) + "\n").write(to: source, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: source) }
+        let path = try await FixtureBuilder.plugin(at: source, extraFlags: ["-O2", "-pedantic"])
+        let registry = try PluginRegistry(loading: [path])
+        #expect(registry.plugins.first?.name == "hello")
+        let input: JSONValue = ["name": "Ada"]
+        let output = try registry.call("hello.greet", input: input, config: [:], idempotencyKey: "i/greet/1", attempt: 1)
+        #expect(output == ["greeting": "hello", "input_bytes": .integer(Int64(input.jsonBytes.count))])
+    }
 }
