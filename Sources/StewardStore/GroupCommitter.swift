@@ -114,22 +114,26 @@ enum Journal {
         let stateJSON = state.jsonValue.jsonString
         let rowid: Int64
         if state.sequence == 1 {
-            if let key = commit.clientKey, try Bool.fetchOne(db, sql: "SELECT 1 FROM instances WHERE client_key = ?", arguments: [key]) != nil {
+            // Cached statements: these run once per transition on the writer's hot path.
+            if let key = commit.clientKey,
+                try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM instances WHERE client_key = ?"), arguments: [key]) != nil
+            {
                 throw StoreConflict(instanceID: state.id, message: "client key '\(key)' is already used")
             }
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM instances WHERE id = ?", arguments: [state.id]) != nil {
+            if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM instances WHERE id = ?"), arguments: [state.id]) != nil {
                 throw StoreConflict(instanceID: state.id, message: "instance already exists")
             }
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO instances (id, client_key, template, version, customer, status, current, sequence, state, created_at, updated_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
+                    """
+            ).execute(
                 arguments: [state.id, commit.clientKey, state.template, state.templateVersion, state.customer, state.status.rawValue,
                             state.current, state.sequence, stateJSON, commit.at, commit.at])
             rowid = db.lastInsertedRowID
         } else {
-            guard let row = try Row.fetchOne(db, sql: "SELECT rowid, sequence FROM instances WHERE id = ?", arguments: [state.id]) else {
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT rowid, sequence FROM instances WHERE id = ?"), arguments: [state.id]) else {
                 throw StoreConflict(instanceID: state.id, message: "instance does not exist")
             }
             let stored: Int = row["sequence"]
@@ -137,9 +141,8 @@ enum Journal {
                 throw StoreConflict(instanceID: state.id, message: "expected sequence \(state.sequence - 1), store has \(stored)")
             }
             rowid = row["rowid"]
-            try db.execute(
-                sql: "UPDATE instances SET status = ?, current = ?, sequence = ?, state = ?, updated_at = ? WHERE rowid = ?",
-                arguments: [state.status.rawValue, state.current, state.sequence, stateJSON, commit.at, rowid])
+            try db.cachedStatement(sql: "UPDATE instances SET status = ?, current = ?, sequence = ?, state = ?, updated_at = ? WHERE rowid = ?")
+                .execute(arguments: [state.status.rawValue, state.current, state.sequence, stateJSON, commit.at, rowid])
         }
         try append(
             kind: commit.event.name, instance: rowid, instanceID: state.id, seq: state.sequence, at: commit.at, actor: commit.actor,
