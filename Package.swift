@@ -134,7 +134,12 @@ let package = Package(
         .testTarget(name: "StewardTemplatesTests", dependencies: ["StewardTemplates"], exclude: ["Fixtures"]),
         .testTarget(name: "StewardPluginsTests", dependencies: ["StewardABI", "StewardPlugins", "StewardJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "StewardRuntimeTests", dependencies: ["StewardRuntime", "StewardTesting"]),
-        .testTarget(name: "StewardStoreTests", dependencies: ["StewardStore", "StewardRuntime", "StewardReview", "StewardTesting"]),
+        .testTarget(
+            name: "StewardStoreTests",
+            dependencies: [
+                "StewardStore", "StewardRuntime", "StewardReview", "StewardTesting", "StewardTemplates", "StewardJSON",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
         .testTarget(
             name: "StewardCrashTests", dependencies: ["StewardStore", "StewardRuntime", "StewardReview", "StewardJSON", "StewardTemplates"],
             exclude: ["Fixtures"]),
