@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "StewardSupportPlugin", type: .dynamic, targets: ["StewardSupportPlugin"]),
         .library(name: "StewardBankingIntentPlugin", type: .dynamic, targets: ["StewardBankingIntentPlugin"]),
         .executable(name: "banking-intent-train", targets: ["banking-intent-train"]),
+        .library(name: "StewardOpenAIPlugin", type: .dynamic, targets: ["StewardOpenAIPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -118,6 +119,13 @@ let package = Package(
             name: "StewardBankingIntentPlugin",
             dependencies: ["StewardABI", "BankingIntentModel"],
             path: "Plugins/banking-intent/Plugin",
+            swiftSettings: strictSettings
+        ),
+        // The adapter for OpenAI-compatible HTTP endpoints: StewardABI and Foundation only.
+        .target(
+            name: "StewardOpenAIPlugin",
+            dependencies: ["StewardABI"],
+            path: "Plugins/openai-compatible/Plugin",
             swiftSettings: strictSettings
         ),
 
