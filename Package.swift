@@ -150,5 +150,13 @@ let package = Package(
         // Loads the real banking plugin (a product of this package, built beside the tests) and
         // a C fixture plugin the tests compile, and calls their adapters through the ABI.
         .testTarget(name: "StewardAdapterTests", dependencies: ["StewardPlugins", "StewardJSON"], exclude: ["Fixtures"]),
+        // Loads the real OpenAI-compatible plugin (built beside the tests) and calls it against
+        // an HTTP server the tests run on 127.0.0.1, directly and through the engine.
+        .testTarget(
+            name: "StewardOpenAIAdapterTests",
+            dependencies: [
+                "StewardABI", "StewardPlugins", "StewardJSON", "StewardRuntime", "StewardDispatch", "StewardPrompts", "StewardStore", "StewardTemplates",
+                "StewardTesting",
+            ]),
     ]
 )
