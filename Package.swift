@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "StewardSupportPlugin", type: .dynamic, targets: ["StewardSupportPlugin"]),
         .library(name: "StewardBankingIntentPlugin", type: .dynamic, targets: ["StewardBankingIntentPlugin"]),
         .executable(name: "banking-intent-train", targets: ["banking-intent-train"]),
+        .library(name: "StewardOpenAIPlugin", type: .dynamic, targets: ["StewardOpenAIPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -120,6 +121,13 @@ let package = Package(
             path: "Plugins/banking-intent/Plugin",
             swiftSettings: strictSettings
         ),
+        // The adapter for OpenAI-compatible HTTP endpoints: StewardABI and Foundation only.
+        .target(
+            name: "StewardOpenAIPlugin",
+            dependencies: ["StewardABI"],
+            path: "Plugins/openai-compatible/Plugin",
+            swiftSettings: strictSettings
+        ),
 
         .testTarget(name: "StewardJSONTests", dependencies: ["StewardJSON"]),
         .testTarget(name: "StewardExpressionsTests", dependencies: ["StewardExpressions"]),
@@ -147,5 +155,13 @@ let package = Package(
         // Loads the real banking plugin (a product of this package, built beside the tests) and
         // a C fixture plugin the tests compile, and calls their adapters through the ABI.
         .testTarget(name: "StewardAdapterTests", dependencies: ["StewardPlugins", "StewardJSON"], exclude: ["Fixtures"]),
+        // Loads the real OpenAI-compatible plugin (built beside the tests) and calls it against
+        // an HTTP server the tests run on 127.0.0.1, directly and through the engine.
+        .testTarget(
+            name: "StewardOpenAIAdapterTests",
+            dependencies: [
+                "StewardABI", "StewardPlugins", "StewardJSON", "StewardRuntime", "StewardDispatch", "StewardPrompts", "StewardStore", "StewardTemplates",
+                "StewardTesting",
+            ]),
     ]
 )
