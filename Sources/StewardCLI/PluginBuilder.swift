@@ -4,8 +4,9 @@ import Yams
 /// Builds the plugins shipped in `Plugins/` into `.steward/plugins/`.
 ///
 /// Each plugin folder has a `steward-plugin.yaml`: C plugins are compiled with the system C
-/// compiler against the ABI header (they depend on libc only); Swift plugins are SwiftPM
-/// dynamic-library products built with `swift build --product`.
+/// compiler against the ABI header (they depend on libc, plus the system libraries listed
+/// under `link`, e.g. `link: [m]` for `-lm`); Swift plugins are SwiftPM dynamic-library
+/// products built with `swift build --product`.
 struct PluginBuilder {
     let workspace: Workspace
 
@@ -15,6 +16,8 @@ struct PluginBuilder {
         let library: String
         let sources: [String]?
         let product: String?
+        /// System libraries a C plugin links, by name without `lib` (`m` gives `-lm`).
+        let link: [String]?
     }
 
     /// The manifests of the shipped plugins, with their folders.
@@ -54,7 +57,7 @@ struct PluginBuilder {
                 try run(compiler, [
                     "-std=c11", "-O2", "-Wall", "-Wextra", "-shared", "-fPIC", "-fvisibility=hidden",
                     "-I", workspace.root.appendingPathComponent("Sources/StewardABI/include").path,
-                ] + sources + ["-o", target.path])
+                ] + sources + (manifest.link ?? []).map { "-l\($0)" } + ["-o", target.path])
             case "swift":
                 guard let product = manifest.product else { throw CLIError("plugin '\(manifest.name)': a Swift plugin needs 'product'") }
                 let binPath = try capture("swift", ["build", "--product", product, "--show-bin-path"])
