@@ -60,6 +60,18 @@ let package = Package(
         ),
         .executableTarget(name: "steward", dependencies: ["StewardCLI"], swiftSettings: strictSettings),
 
+        // Evaluation of the kb plugin (Plugins/kb, a C plugin) through the real plugin host.
+        .target(
+            name: "StewardKnowledge",
+            dependencies: ["StewardPlugins", "StewardJSON", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "steward-kb-eval",
+            dependencies: ["StewardKnowledge", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strictSettings
+        ),
+
         // Shipped plugins (Swift ones; C plugins are built by `steward plugins build`).
         .target(
             name: "StewardSupportPlugin",
@@ -75,5 +87,6 @@ let package = Package(
         .testTarget(name: "StewardPluginsTests", dependencies: ["StewardPlugins", "StewardJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "StewardRuntimeTests", dependencies: ["StewardRuntime", "StewardTesting"]),
         .testTarget(name: "StewardEndToEndTests", dependencies: ["StewardJSON"]),
+        .testTarget(name: "StewardKnowledgeTests", dependencies: ["StewardKnowledge", "StewardPlugins", "StewardJSON"]),
     ]
 )
