@@ -12,11 +12,11 @@
  *                   BM25F parameters (see kb_index.c); the defaults were tuned on StackFAQ
  *
  * Each articles file is read and indexed once, on the first call that names it, and kept for
- * the life of the process (plugins are never unloaded); later changes to the file are not
- * seen. The cache is guarded by a mutex and an index is immutable once built, so the step is
+ * the life of the process (plugins are never unloaded); later changes to the file, or its
+ * removal, are not seen. The cache is guarded by a mutex and an index is immutable once built, so the step is
  * thread-safe. Depends on libc and libm only.
  */
-#define _XOPEN_SOURCE 700 /* realpath */
+#define _XOPEN_SOURCE 700 /* realpath, strdup */
 
 #include <errno.h>
 #include <math.h>
@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "kb.h"
 #include "steward_abi.h"
@@ -40,13 +41,54 @@
  * ------------------------------------------------------------------------------- */
 
 typedef struct cached_index {
-    char *path;
+    char *path;             /* resolved by realpath */
     kb_index *index;
     struct cached_index *next;
 } cached_index;
 
+/* A path as a config or the environment spelled it (made absolute with the current
+ * directory), mapped to its index, so that a call needs no realpath once the file is known. */
+typedef struct cached_alias {
+    char *spelling;
+    const kb_index *index;
+    struct cached_alias *next;
+} cached_alias;
+
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
-static cached_index *cache = NULL; /* guarded by cache_lock; entries are never removed */
+/* Guarded by cache_lock; entries are never removed (plugins are never unloaded). */
+static cached_index *cache = NULL;
+static cached_alias *aliases = NULL;
+
+/* path if absolute, else the current directory + "/" + path; malloc'd, NULL on failure. */
+static char *absolute_spelling(const char *path) {
+    if (path[0] == '/') return strdup(path);
+    size_t size = 256;
+    for (;;) {
+        char *buffer = (char *)malloc(size + strlen(path) + 2);
+        if (buffer == NULL) return NULL;
+        if (getcwd(buffer, size) != NULL) {
+            strcat(buffer, "/");
+            strcat(buffer, path);
+            return buffer;
+        }
+        free(buffer);
+        if (errno != ERANGE || size > 65536) return NULL;
+        size *= 2;
+    }
+}
+
+/* Remembers spelling (taking ownership) as another name of index. Called under cache_lock. */
+static void add_alias(char *spelling, const kb_index *index) {
+    cached_alias *alias = spelling != NULL ? (cached_alias *)malloc(sizeof(cached_alias)) : NULL;
+    if (alias == NULL) {
+        free(spelling); /* only a missed shortcut: the next call resolves the path again */
+        return;
+    }
+    alias->spelling = spelling;
+    alias->index = index;
+    alias->next = aliases;
+    aliases = alias;
+}
 
 static const char *errno_text(int error) {
     switch (error) {
@@ -99,14 +141,28 @@ static void log_line(const stw_host *host, int32_t level, const char *text) {
  * a message naming the path into message. */
 static const kb_index *index_for(const stw_host *host, const char *path, const char *origin, char *message,
                                  size_t message_size) {
+    char *spelling = absolute_spelling(path);
+    if (spelling != NULL) {
+        pthread_mutex_lock(&cache_lock);
+        for (cached_alias *alias = aliases; alias != NULL; alias = alias->next) {
+            if (strcmp(alias->spelling, spelling) == 0) {
+                pthread_mutex_unlock(&cache_lock);
+                free(spelling);
+                return alias->index;
+            }
+        }
+        pthread_mutex_unlock(&cache_lock);
+    }
     char *resolved = realpath(path, NULL);
     if (resolved == NULL) {
         snprintf(message, message_size, "knowledge base articles file '%s' (%s): %s", path, origin, errno_text(errno));
+        free(spelling);
         return NULL;
     }
     pthread_mutex_lock(&cache_lock);
     for (cached_index *entry = cache; entry != NULL; entry = entry->next) {
         if (strcmp(entry->path, resolved) == 0) {
+            add_alias(spelling, entry->index);
             pthread_mutex_unlock(&cache_lock);
             free(resolved);
             return entry->index;
@@ -142,6 +198,8 @@ static const kb_index *index_for(const stw_host *host, const char *path, const c
                 cache = entry;
                 resolved = NULL;
                 result = index;
+                add_alias(spelling, index);
+                spelling = NULL;
                 struct timespec finished;
                 clock_gettime(CLOCK_MONOTONIC, &finished);
                 double ms = (double)(finished.tv_sec - started.tv_sec) * 1e3 + (double)(finished.tv_nsec - started.tv_nsec) / 1e6;
@@ -155,6 +213,7 @@ static const kb_index *index_for(const stw_host *host, const char *path, const c
     }
     pthread_mutex_unlock(&cache_lock);
     free(resolved);
+    free(spelling);
     return result;
 }
 
