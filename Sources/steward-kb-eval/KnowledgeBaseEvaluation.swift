@@ -34,6 +34,18 @@ struct KnowledgeBaseEvaluation: ParsableCommand {
     @Flag(help: "Skip the cross-validation (75 passes over the queries).")
     var noCrossValidation = false
 
+    @Option(help: "Also score this k1 (with --b-title, --b-body, --title-weight; unset ones take the defaults).")
+    var k1: Double?
+
+    @Option(help: "Also score this b_title.")
+    var bTitle: Double?
+
+    @Option(help: "Also score this b_body.")
+    var bBody: Double?
+
+    @Option(help: "Also score this title_weight.")
+    var titleWeight: Double?
+
     func run() throws {
         let data = Self.packageRoot.appendingPathComponent("data/stackfaq")
         let articlesPath = articles ?? data.appendingPathComponent("articles.json").path
@@ -48,6 +60,15 @@ struct KnowledgeBaseEvaluation: ParsableCommand {
         print("")
         print("built-in defaults (\(RankingParameters.defaults)), no parameters in the step config:")
         print("           \(try evaluator.evaluate(labelled))")
+        if k1 != nil || bTitle != nil || bBody != nil || titleWeight != nil {
+            let defaults = RankingParameters.defaults
+            let chosen = RankingParameters(
+                k1: k1 ?? defaults.k1, bTitle: bTitle ?? defaults.bTitle, bBody: bBody ?? defaults.bBody,
+                titleWeight: titleWeight ?? defaults.titleWeight)
+            print("")
+            print("given      \(chosen)")
+            print("           \(try evaluator.evaluate(labelled, parameters: chosen))")
+        }
         if !noCrossValidation {
             let grid = RankingParameters.grid
             let validation = try evaluator.crossValidate(labelled, grid: grid)
