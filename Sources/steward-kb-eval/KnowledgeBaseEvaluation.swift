@@ -51,6 +51,11 @@ struct KnowledgeBaseEvaluation: ParsableCommand {
         let articlesPath = articles ?? data.appendingPathComponent("articles.json").path
         let queriesURL = queries.map { URL(fileURLWithPath: $0) } ?? data.appendingPathComponent("queries-dev.jsonl")
         let library = try plugin ?? KnowledgeBasePlugin.buildInTemporaryDirectory(packageRoot: Self.packageRoot)
+        defer {
+            // A library built here lives in its own temporary directory; once loaded it stays
+            // mapped, so the directory can go when the tool is done.
+            if plugin == nil { try? FileManager.default.removeItem(atPath: (library as NSString).deletingLastPathComponent) }
+        }
         let labelled = try LabelledQuery.load(from: queriesURL)
         let evaluator = try KnowledgeBaseEvaluator(plugin: library, articles: articlesPath)
 

@@ -20,9 +20,17 @@ enum KB {
     /// `data/stackfaq/queries-dev.jsonl`.
     static let devQueries = packageRoot.appendingPathComponent("data/stackfaq/queries-dev.jsonl")
 
-    /// Plugins/kb compiled from its manifest into a temporary directory.
+    /// One temporary directory per test process for the plugin and the test files; removed at exit.
+    static let scratch: URL = {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("steward-kb-tests-\(UUID().uuidString)")
+        atexit { try? FileManager.default.removeItem(at: KB.scratch) }
+        return url
+    }()
+
+    /// Plugins/kb compiled from its manifest into the scratch directory.
     static let library: Result<String, KnowledgeBaseError> = Result {
-        () throws(KnowledgeBaseError) -> String in try KnowledgeBasePlugin.buildInTemporaryDirectory(packageRoot: packageRoot)
+        () throws(KnowledgeBaseError) -> String in
+        try KnowledgeBasePlugin.build(packageRoot: packageRoot, into: scratch.appendingPathComponent("plugin"))
     }
 
     /// A registry holding only the kb plugin, loaded through the real host.
@@ -42,7 +50,7 @@ enum KB {
 
     /// Writes `text` to a fresh temporary file and returns its path.
     static func temporaryFile(_ text: String, name: String = "articles.json") throws -> String {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-kb-test-\(UUID().uuidString)")
+        let directory = scratch.appendingPathComponent(UUID().uuidString)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let url = directory.appendingPathComponent(name)
         try Data(text.utf8).write(to: url)
@@ -245,9 +253,8 @@ struct KnowledgeBaseContractTests {
 
     @Test("an articles file that is not UTF-8 is refused rather than echoed into outputs")
     func notUTF8() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-kb-test-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let url = directory.appendingPathComponent("latin1.json")
+        let path = try KB.temporaryFile("", name: "latin1.json")
+        let url = URL(fileURLWithPath: path)
         try Data(Array("[{\"id\": \"a\", \"title\": \"caf".utf8) + [0xE9] + Array("\"}]".utf8)).write(to: url)
         #expect(throws: StepCallError(
             step: "kb.search", kind: .permanent,
