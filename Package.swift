@@ -100,6 +100,18 @@ let package = Package(
         ),
         .executableTarget(name: "steward", dependencies: ["StewardCLI"], swiftSettings: strictSettings),
 
+        // Evaluation of the kb plugin (Plugins/kb, a C plugin) through the real plugin host.
+        .target(
+            name: "StewardKnowledge",
+            dependencies: ["StewardPlugins", "StewardJSON", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "steward-kb-eval",
+            dependencies: ["StewardKnowledge", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strictSettings
+        ),
+
         // Shipped plugins (Swift ones; C plugins are built by `steward plugins build`).
         .target(
             name: "StewardSupportPlugin",
@@ -163,5 +175,6 @@ let package = Package(
                 "StewardABI", "StewardPlugins", "StewardJSON", "StewardRuntime", "StewardDispatch", "StewardPrompts", "StewardStore", "StewardTemplates",
                 "StewardTesting",
             ]),
+        .testTarget(name: "StewardKnowledgeTests", dependencies: ["StewardKnowledge", "StewardPlugins", "StewardJSON"]),
     ]
 )

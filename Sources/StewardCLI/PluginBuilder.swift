@@ -4,8 +4,9 @@ import Yams
 /// Builds the plugins shipped in `Plugins/` into `.steward/plugins/`.
 ///
 /// Each plugin folder has a `steward-plugin.yaml`: C plugins are compiled with the system C
-/// compiler against the ABI header (they depend on libc only); Swift plugins are SwiftPM
-/// dynamic-library products built with `swift build --product`.
+/// compiler against the ABI header (they depend on libc, plus the system libraries listed
+/// under `link`, e.g. `link: [m]` for `-lm`); Swift plugins are SwiftPM dynamic-library
+/// products built with `swift build --product`.
 struct PluginBuilder {
     let workspace: Workspace
 
