@@ -110,7 +110,7 @@ struct StewardCLITests {
         try Self.requirePlugins()
         let run = try Self.steward(["validate", "workflows/"])
         #expect(run.status == 0, "\(run)")
-        #expect(run.stdout.contains("ok    workflows/support-ticket-triage.yaml  (support-ticket-triage 1.0.0, 11 states)"), "\(run)")
+        #expect(run.stdout.contains("ok    workflows/support-ticket-triage.yaml  (support-ticket-triage 1.0.0, 12 states)"), "\(run)")
         #expect(run.stdout.contains("ok    workflows/account-health-review.yaml"), "\(run)")
         #expect(run.stdout.contains("ok    workflows/customers/acme-bank.yaml  (customer acme-bank)"), "\(run)")
         #expect(run.stdout.contains("file(s) valid"))
@@ -188,7 +188,7 @@ struct StewardCLITests {
         let trimmed = moves.map { $0.split(separator: " ", maxSplits: 2).dropFirst(2).joined() }
         #expect(trimmed.first == "(start) -> intake: started")
         #expect(trimmed.last == "respond -> done: step support.send_reply succeeded")
-        #expect(moves.count == 9)
+        #expect(moves.count == 10)
     }
 
     @Test(

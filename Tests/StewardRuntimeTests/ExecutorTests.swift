@@ -150,6 +150,7 @@ struct ExecutorTests {
             "support.normalize": [.output(["text": "Fee question. What is the fee?", "subject": "Fee question", "channel": "email", "word_count": 6])],
             "model:banking-intent@2.0.0": [.output(["label": "exchange_charge", "confidence": 0.93, "adapter": "banking-intent@2.0.0"])],
             "keywords.classify": [.output(["category": "fees", "confidence": 0.9])],
+            "kb.search": [.output(["results": [["id": "faq-001", "title": "Fees", "score": 3.5]]])],
             "support.route": [.output(["queue": "billing", "priority": "P4", "category": "exchange_charge"])],
             "support.draft_reply": [.output(["subject": "Re: Fee question", "body": "Hi"])],
             "support.send_reply": [.output(["sent": true])],
@@ -159,8 +160,8 @@ struct ExecutorTests {
         #expect(final.status == .completed)
         #expect(final.output?["review"]?["automatic"] == true)
         #expect(invoker.invocations.map(\.step) == [
-            "support.normalize", "model:banking-intent@2.0.0", "keywords.classify", "support.route", "support.draft_reply",
-            "support.send_reply",
+            "support.normalize", "model:banking-intent@2.0.0", "keywords.classify", "kb.search", "support.route",
+            "support.draft_reply", "support.send_reply",
         ])
         // The model state calls the adapter its role is bound to, with the task and parameters.
         let model = invoker.invocations(of: "model:banking-intent@2.0.0").first

@@ -56,6 +56,7 @@ import Testing
                 "model:banking-intent@2.0.0": [.output(["label": "lost_or_stolen_card", "confidence": 0.99])],
                 "model:banking-intent@1.0.0": [.output(["label": "lost_or_stolen_card", "confidence": 0.97])],
                 "keywords.classify": [.output(["category": "card_lost", "confidence": 1.0])],
+                "kb.search": [.output(["results": []])],
                 "support.route": [.output(["queue": "cards-urgent", "priority": "P1", "category": "lost_or_stolen_card"])],
                 "support.draft_reply": [.output(["subject": "Re: Stolen", "body": "We froze your card."])],
                 "support.send_reply": [.output(["sent": true])],

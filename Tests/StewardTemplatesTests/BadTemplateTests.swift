@@ -5,7 +5,7 @@ import Testing
 
 /// The steps the shipped plugins provide (`Plugins/support`, `Plugins/keywords`).
 let shippedCatalog = StepCatalog(steps: [
-    "support.normalize", "support.route", "support.draft_reply", "support.send_reply", "keywords.classify",
+    "support.normalize", "support.route", "support.draft_reply", "support.send_reply", "keywords.classify", "kb.search",
 ])
 
 /// `Tests/StewardTemplatesTests/Fixtures`, found from this file so the tests run from any directory.

@@ -34,7 +34,7 @@ struct ShippedTemplateTests {
         #expect(template.vertical == "customer-support")
         #expect(template.file == Self.path)
         #expect(template.description.hasPrefix("Classifies an incoming support ticket"))
-        #expect(template.plugins == ["support", "keywords"])
+        #expect(template.plugins == ["support", "keywords", "kb"])
         let aop = template.aop
         #expect(aop.domain.hasPrefix("Retail-banking customer support"))
         #expect(aop.inputs.count == 1)
@@ -77,7 +77,8 @@ struct ShippedTemplateTests {
         #expect(template.startLocation.line == (try Self.line(of: "start: intake")))
         #expect(template.startLocation.column == 8)
         let expected: [(String, String)] = [
-            ("intake", "step"), ("check_content", "choice"), ("classify", "model"), ("scan_risk", "step"), ("route", "step"),
+            ("intake", "step"), ("check_content", "choice"), ("classify", "model"), ("scan_risk", "step"), ("suggest_articles", "step"),
+            ("route", "step"),
             ("draft_reply", "step"), ("review_reply", "checkpoint"), ("respond", "step"), ("done", "end"),
             ("rejected", "end"), ("discard", "end"),
         ]
@@ -152,7 +153,7 @@ struct ShippedTemplateTests {
             throw Failure("done")
         }
         #expect(done.outcome == .completed)
-        #expect(output.keys.sorted() == ["classification", "delivery", "reply", "review", "routing", "ticket"])
+        #expect(output.keys.sorted() == ["classification", "delivery", "reply", "review", "routing", "suggestions", "ticket"])
         for name in ["rejected", "discard"] {
             guard case .end(let end) = template.state(named: name)?.kind else { throw Failure(name) }
             #expect(end.outcome == .rejected)
@@ -166,7 +167,7 @@ struct ShippedTemplateTests {
         let plan = try Plan(validating: template, catalog: shippedCatalog)
         #expect(plan.name == "support-ticket-triage")
         #expect(plan.version == "1.0.0")
-        #expect(plan.statesByName.count == 11)
+        #expect(plan.statesByName.count == 12)
         #expect(plan.state("review_reply")?.kindName == "checkpoint")
         #expect(Plan.validate(template, catalog: nil).isEmpty)
         // Every state is reachable: each one's exits lead to known states.
@@ -179,7 +180,7 @@ struct ShippedTemplateTests {
     func missingStep() throws {
         let template = try Self.template()
         let catalog = StepCatalog(steps: shippedCatalog.steps.subtracting(["keywords.classify"]))
-        #expect(catalog.plugins == ["support"])
+        #expect(catalog.plugins == ["support", "kb"])
         let diagnostics = Plan.validate(template, catalog: catalog)
         #expect(diagnostics.count == 1)
         #expect(diagnostics.first?.location.line == (try Self.line(of: "    step: keywords.classify")))
