@@ -128,10 +128,17 @@ struct Machine {
     }
 
     func invocation(for step: CallableState, delay: Int) -> StepInvocation {
-        StepInvocation(
+        var config = step.config
+        if let parameters = step.modelParameters, let role = step.modelRole, case .object(var members) = config {
+            let configured = self.config.value(at: ["model_parameters", role]) ?? .emptyObject
+            // Config wins: the state's parameters are defaults a customer overlay can override.
+            members["parameters"] = configured.objectValue == nil ? parameters : parameters.merging(configured)
+            config = .object(members)
+        }
+        return StepInvocation(
             state: state.current, step: step.step,
             input: step.arguments.map { buildArguments($0) } ?? buildInput(step.modelInput ?? step.input),
-            config: step.config, attempt: state.attempt, idempotencyKey: state.idempotencyKey, delayMilliseconds: delay)
+            config: config, attempt: state.attempt, idempotencyKey: state.idempotencyKey, delayMilliseconds: delay)
     }
 
     func buildArguments(_ arguments: [Expression]) -> JSONValue {
@@ -291,6 +298,10 @@ struct CallableState {
     var retry: RetryPolicy
     /// For model states, how the model's input is built (the invocation input is then the model input).
     var modelInput: InputMapping?
+    /// For model states, the call parameters as written, and the role whose
+    /// `config.model_parameters.<role>` they are merged over.
+    var modelParameters: JSONValue?
+    var modelRole: String?
 
     /// The callable view of `state`; model states resolve their role through `bindings`.
     init?(_ state: State, bindings: [String: String]) {
@@ -302,16 +313,22 @@ struct CallableState {
             arguments = nil
             config = [
                 "task": .string(model.task.rawValue), "role": .string(model.role),
-                "prompt": model.prompt.map { .string($0) } ?? .null, "parameters": model.parameters,
+                "prompt": model.prompt.map { .string($0) } ?? .null,
             ]
             modelInput = model.input
+            modelRole = model.role
+            modelParameters = model.parameters
             (output, next, onError, retry) = (model.output, model.next, model.onError, model.retry)
         case .step(let step):
             modelInput = nil
+            modelParameters = nil
+            modelRole = nil
             (self.step, input, arguments, config, output) = (step.step, step.input, nil, step.config, step.output)
             (next, onError, retry) = (step.next, step.onError, step.retry)
         case .ffi(let foreign):
             modelInput = nil
+            modelParameters = nil
+            modelRole = nil
             (step, input, arguments, config, output) = (foreign.stepName, .wholeData, foreign.arguments, .null, foreign.output)
             // A C function has no transient failures to retry: one attempt.
             (next, onError, retry) = (foreign.next, foreign.onError, RetryPolicy(maxAttempts: 1, initialBackoffMilliseconds: 0, maxBackoffMilliseconds: 0, multiplier: 1))

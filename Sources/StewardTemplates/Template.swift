@@ -271,7 +271,9 @@ public struct ModelState: Sendable {
     public var prompt: String?
     /// How the input is built.
     public var input: InputMapping
-    /// Call parameters (temperature, top_k, labels, ...).
+    /// Call parameters (temperature, top_k, labels, base_url, ...), as written: defaults over
+    /// which `config.model_parameters.<role>` is merged, so a customer overlay can change a
+    /// role's parameters (an endpoint, a model name) through config like any other setting.
     public var parameters: JSONValue
     /// The data member the output (with `confidence` and `adapter`) is stored under.
     public var output: String

@@ -423,6 +423,9 @@ public enum TemplateParser {
         let prompt = promptNode.flatMap { reader.string($0, "'prompt' of \(context)") }
         let input = entries["input"].map { parseInput($0.value, context: context, reader: &reader) } ?? .wholeData
         let parameters = entries["parameters"].map { reader.json($0.value) } ?? .emptyObject
+        if let node = entries["parameters"]?.value, parameters.objectValue == nil {
+            reader.error(node, "expected a mapping for 'parameters' of \(context), found \(YAMLReader.describe(node))")
+        }
         let output = entries["output"].flatMap { reader.string($0.value, "'output' of \(context)") } ?? name
         let next = reference(entries["next"]?.value, "'next' of \(context)", reader: &reader)
         let onError = reference(entries["on_error"]?.value, "'on_error' of \(context)", reader: &reader)

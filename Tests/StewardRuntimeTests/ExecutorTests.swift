@@ -234,3 +234,37 @@ struct StewardTestingTests {
         }
     }
 }
+
+@Suite("Model state parameters")
+struct ModelParameterTests {
+    static let body = """
+        plugins: []
+        models: {writer: chat@1.0.0}
+        config:
+          model_parameters:
+            writer: {base_url: "http://template", model: small}
+        states:
+          write:
+            kind: model
+            role: writer
+            task: generate
+            input: {text: input.text}
+            parameters: {temperature: 0, base_url: "http://state-default"}
+            next: done
+          done: {kind: end}
+        """
+
+    @Test func configParametersOverrideTheStateAndAnOverlayOverridesConfig() async throws {
+        let plan = try TestPlans.plan(Self.body)
+        let invoker = ScriptedStepInvoker(["model:chat@1.0.0": [.output(["text": "ok"])]])
+        _ = try await Executor(plan: plan, invoker: invoker, sleeper: RecordingSleeper()).start(id: "m1", input: ["text": "hi"])
+        #expect(invoker.invocations.first?.config["parameters"] == ["temperature": 0, "base_url": "http://template", "model": "small"])
+
+        let overlay = plan.template.config.merging(["model_parameters": ["writer": ["base_url": "http://customer"]]])
+        let customer = ScriptedStepInvoker(["model:chat@1.0.0": [.output(["text": "ok"])]])
+        _ = try await Executor(plan: plan, config: overlay, invoker: customer, sleeper: RecordingSleeper()).start(id: "m2", input: ["text": "hi"])
+        #expect(customer.invocations.first?.config["parameters"] == ["temperature": 0, "base_url": "http://customer", "model": "small"])
+        #expect(customer.invocations.first?.config["task"] == "generate")
+        #expect(customer.invocations.first?.input == ["text": "hi"])
+    }
+}
