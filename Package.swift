@@ -31,6 +31,8 @@ let package = Package(
         // The C ABI: one public header, nothing else.
         .target(name: "StewardABI", path: "Sources/StewardABI"),
         .target(name: "StewardJSON", swiftSettings: strictSettings),
+        // SHA-256 for the audit chain, reviewer tokens and content-addressed config snapshots.
+        .target(name: "StewardDigest", swiftSettings: strictSettings),
         // libffi, for calling plain exported C functions from templates (`ffi` states).
         .systemLibrary(name: "CFFI", path: "Sources/CFFI", pkgConfig: "libffi", providers: [.apt(["libffi-dev"])]),
         .target(
@@ -53,7 +55,7 @@ let package = Package(
         ),
         .target(
             name: "StewardRuntime",
-            dependencies: ["StewardJSON", "StewardExpressions", "StewardTemplates", "StewardPlugins"],
+            dependencies: ["StewardJSON", "StewardExpressions", "StewardTemplates", "StewardPlugins", "StewardDigest"],
             swiftSettings: strictSettings
         ),
         .target(
@@ -69,7 +71,7 @@ let package = Package(
         .target(
             name: "StewardStore",
             dependencies: [
-                "StewardJSON", "StewardTemplates", "StewardRuntime", .product(name: "GRDB", package: "GRDB.swift"),
+                "StewardJSON", "StewardTemplates", "StewardRuntime", "StewardDigest", .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSettings
         ),
@@ -157,7 +159,7 @@ let package = Package(
         .testTarget(
             name: "StewardStoreTests",
             dependencies: [
-                "StewardStore", "StewardRuntime", "StewardReview", "StewardTesting", "StewardTemplates", "StewardJSON",
+                "StewardStore", "StewardRuntime", "StewardReview", "StewardTesting", "StewardTemplates", "StewardJSON", "StewardDigest",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]),
         .testTarget(

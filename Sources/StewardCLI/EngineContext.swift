@@ -53,7 +53,8 @@ struct EngineContext {
         var diagnostics = loaded.failures.filter { $0.file == extraTemplate }.flatMap(\.diagnostics)
         let overlays = try workspace.loadOverlays(
             directory: (options.workflows as NSString).appendingPathComponent("customers"),
-            templates: Dictionary(library.all.map { ($0.name, $0.template) }, uniquingKeysWith: { first, _ in first }))
+            templates: Dictionary(library.all.map { ($0.name, $0.template) }, uniquingKeysWith: { first, _ in first }),
+            adapters: registry.adapterKeys)
         diagnostics += overlays.diagnostics
         let (serviceLevels, calendarProblems) = ServiceLevelConfiguration.load(overlays.overlays)
         diagnostics += calendarProblems
@@ -67,6 +68,7 @@ struct EngineContext {
                 if !change.bindings.isEmpty { library.setBindings(change.bindings, template: template, customer: overlay.customer) }
             }
         }
+        library.knownCustomers = Set(overlays.overlays.map(\.customer))
         self.overlays = Dictionary(overlays.overlays.map { ($0.customer, $0) }, uniquingKeysWith: { first, _ in first })
         plans = library
         store = try SQLiteStore(path: options.database ?? SQLiteStore.defaultPath(root: workspace.root.path))

@@ -109,18 +109,27 @@ struct SubmitCommand: AsyncParsableCommand {
         let engine = context.engine
         let (template, customer, prefix) = (self.template, self.customer, keyPrefix)
         guard context.plans.plan(template: template, version: nil) != nil else { throw CLIError("unknown template '\(template)'") }
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        let store = context.store
+        // Each task says whether its key was new; an instance a crash cut short is continued.
+        let created = try await withThrowingTaskGroup(of: Bool.self) { group in
+            var created = 0
             for index in 0..<count {
-                if index >= concurrency { try await group.next() }
+                if index >= concurrency, try await group.next() == true { created += 1 }
                 group.addTask {
-                    _ = try await engine.submit(
-                        template: template, customer: customer, input: value, id: "\(prefix)-\(index)", clientKey: "\(prefix)-\(index)")
+                    let key = "\(prefix)-\(index)"
+                    if let existing = try await store.instance(clientKey: key) {
+                        _ = try await engine.resume(existing)
+                        return false
+                    }
+                    _ = try await engine.submit(template: template, customer: customer, input: value, id: key, clientKey: key)
+                    return true
                 }
             }
-            try await group.waitForAll()
+            for try await isNew in group where isNew { created += 1 }
+            return created
         }
         let counts = try await context.store.countByStatus()
-        print("submitted \(count); now " + counts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", "))
+        print("submitted \(created) new of \(count) (\(count - created) already submitted); now " + counts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", "))
     }
 }
 

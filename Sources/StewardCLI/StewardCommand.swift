@@ -1,6 +1,10 @@
 import ArgumentParser
 import Foundation
 import StewardPlugins
+import StewardReview
+import StewardRuntime
+import StewardStore
+import StewardTemplates
 
 /// The `steward` command line.
 public struct StewardCommand: AsyncParsableCommand {
@@ -37,7 +41,20 @@ public struct StewardCommand: AsyncParsableCommand {
         } catch let error as PluginLoadError {
             printError("error: \(error)")
             Foundation.exit(1)
+        } catch let error as EngineError {
+            printError("error: \(error)")
+            Foundation.exit(1)
+        } catch let error as ReviewError {
+            printError("\(error.kind.rawValue): \(error.message)")
+            Foundation.exit(1)
+        } catch let error as TemplateErrors {
+            for diagnostic in error.diagnostics { printError(diagnostic.description) }
+            Foundation.exit(1)
+        } catch let error as StoreError {
+            printError("error: \(error)")
+            Foundation.exit(1)
         } catch {
+            // Argument errors (usage, --help, --version) keep ArgumentParser's own handling.
             exit(withError: error)
         }
     }

@@ -46,7 +46,7 @@ struct ValidateCommand: ParsableCommand {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
             let directory = (path as NSString).appendingPathComponent("customers")
-            let result = try workspace.loadOverlays(directory: directory, templates: templates)
+            let result = try workspace.loadOverlays(directory: directory, templates: templates, adapters: registry.adapterKeys)
             let calendarProblems = ServiceLevelConfiguration.load(result.overlays).1
             let broken = Set((result.diagnostics + calendarProblems).map(\.location.file))
             for overlay in result.overlays where !broken.contains(overlay.file) {

@@ -130,7 +130,9 @@ struct Workspace {
     }
 
     /// Parses and validates every customer overlay in `directory` against `templates`.
-    func loadOverlays(directory: String, templates: [String: Template]) throws -> (overlays: [CustomerOverlay], diagnostics: [TemplateDiagnostic]) {
+    func loadOverlays(directory: String, templates: [String: Template], adapters: Set<String>? = nil) throws
+        -> (overlays: [CustomerOverlay], diagnostics: [TemplateDiagnostic])
+    {
         guard FileManager.default.fileExists(atPath: directory) else { return ([], []) }
         var overlays: [CustomerOverlay] = []
         var diagnostics: [TemplateDiagnostic] = []
@@ -140,7 +142,7 @@ struct Workspace {
             do { text = try String(contentsOfFile: file, encoding: .utf8) } catch { throw CLIError("cannot read \(file): \(error.localizedDescription)") }
             do {
                 let overlay = try TemplateParser.parseOverlay(text, file: file)
-                diagnostics += TemplateParser.validate(overlay, against: templates)
+                diagnostics += TemplateParser.validate(overlay, against: templates, adapters: adapters)
                 if let first = seen[overlay.customer] {
                     diagnostics.append(TemplateDiagnostic(SourceLocation(file: file, line: 1, column: 1), "customer '\(overlay.customer)' is already defined in \(first)"))
                 }

@@ -43,7 +43,15 @@ public struct Auditor: Sendable {
                     problems.append("instance \(stored.id): template \(stored.template) \(stored.templateVersion) is not loaded; cannot replay")
                     continue
                 }
-                let config = plans.config(for: plan, customer: stored.customer)
+                // Replay with the config the instance was pinned to when it started.
+                var config = plans.config(for: plan, customer: stored.customer)
+                if let hash = stored.configHash {
+                    guard let pinned = try await store.config(hash: hash) else {
+                        problems.append("instance \(stored.id): its pinned config \(hash) is missing from the store")
+                        continue
+                    }
+                    config = pinned
+                }
                 var state = InstanceState(id: stored.id, template: stored.template, templateVersion: stored.templateVersion, customer: stored.customer)
                 do {
                     for event in events { state = try Transition.apply(event, to: state, plan: plan, config: config).state }

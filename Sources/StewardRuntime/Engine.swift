@@ -1,5 +1,7 @@
+import StewardDigest
 import StewardJSON
 import StewardPlugins
+import Synchronization
 import StewardTemplates
 
 #if canImport(Glibc)
@@ -54,6 +56,8 @@ public struct Engine: Sendable {
     public let sleeper: any Sleeper
     /// Who sets deadlines and SLA timers on review tasks (none: tasks have no deadline).
     public let scheduler: (any CheckpointScheduler)?
+    /// Pinned configs already read, by hash (there are few: one per template version and customer).
+    private let configCache = ConfigCache()
 
     /// Creates an engine.
     public init(
@@ -78,15 +82,21 @@ public struct Engine: Sendable {
         if let clientKey, let existing = try await store.instance(clientKey: clientKey) {
             return existing
         }
+        if let customer, !plans.knowsCustomer(customer) {
+            throw EngineError("unknown customer '\(customer)'; a customer is onboarded with an overlay in workflows/customers", notFound: true)
+        }
         guard let plan = plans.plan(template: template, version: version) else {
             throw EngineError("unknown template '\(template)'\(version.map { " version \($0)" } ?? "")", notFound: true)
         }
         let config = plans.config(for: plan, customer: customer)
+        let configHash = ConfigCache.hash(config)
+        configCache.insert(config, hash: configHash)
         let initial = InstanceState(id: id, template: plan.name, templateVersion: plan.version, customer: customer)
-        let event = Event.started(input: input, bindings: plans.bindings(for: plan, customer: customer), at: clock.nowMilliseconds())
+        let event = Event.started(
+            input: input, bindings: plans.bindings(for: plan, customer: customer), at: clock.nowMilliseconds(), configHash: configHash)
         let result = try Transition.apply(event, to: initial, plan: plan, config: config)
         do {
-            try await commit(result, event: event, actor: "engine", clientKey: clientKey, plan: plan, config: config)
+            try await commit(result, event: event, actor: "engine", clientKey: clientKey, plan: plan, config: config, pin: config)
         } catch let conflict as StoreConflict {
             // Another submission with the same key won the race: answer with its instance.
             if let clientKey, let existing = try await store.instance(clientKey: clientKey) { return existing }
@@ -103,7 +113,7 @@ public struct Engine: Sendable {
         observe: @Sendable (TransitionRecord) -> Void = { _ in }
     ) async throws -> InstanceState {
         guard let state = try await store.instance(id: id) else { throw EngineError("no instance '\(id)'", notFound: true) }
-        let (plan, config) = try planAndConfig(for: state)
+        let (plan, config) = try await planAndConfig(for: state)
         let event = Event.checkpointDecided(decision)
         let result: TransitionResult
         do {
@@ -136,7 +146,7 @@ public struct Engine: Sendable {
                         inFlight -= 1
                     }
                     group.addTask {
-                        let (plan, config) = try planAndConfig(for: state)
+                        let (plan, config) = try await planAndConfig(for: state)
                         let effects = Transition.pendingEffects(of: state, plan: plan, config: config)
                         _ = try await drive(state, effects: effects, plan: plan, config: config, observe: observe)
                     }
@@ -148,12 +158,26 @@ public struct Engine: Sendable {
         }
     }
 
-    /// The plan an instance is pinned to and its effective config.
-    public func planAndConfig(for state: InstanceState) throws -> (Plan, JSONValue) {
+    /// Continues one running instance from its last committed event (a no-op for waiting and
+    /// finished ones).
+    public func resume(_ state: InstanceState, observe: @Sendable (TransitionRecord) -> Void = { _ in }) async throws -> InstanceState {
+        guard state.status == .running else { return state }
+        let (plan, config) = try await planAndConfig(for: state)
+        return try await drive(state, effects: Transition.pendingEffects(of: state, plan: plan, config: config), plan: plan, config: config, observe: observe)
+    }
+
+    /// The plan an instance is pinned to and the config it started with.
+    public func planAndConfig(for state: InstanceState) async throws -> (Plan, JSONValue) {
         guard let plan = plans.plan(template: state.template, version: state.templateVersion) else {
             throw EngineError("instance \(state.id) is pinned to \(state.template) \(state.templateVersion), which is not loaded", notFound: true)
         }
-        return (plan, plans.config(for: plan, customer: state.customer))
+        guard let hash = state.configHash else { return (plan, plans.config(for: plan, customer: state.customer)) }
+        if let cached = configCache[hash] { return (plan, cached) }
+        guard let config = try await store.config(hash: hash) else {
+            throw EngineError("instance \(state.id) is pinned to config \(hash), which the store does not have")
+        }
+        configCache.insert(config, hash: hash)
+        return (plan, config)
     }
 
     /// Performs effects and commits the resulting events until the instance waits or ends.
@@ -178,16 +202,33 @@ public struct Engine: Sendable {
     }
 
     private func commit(
-        _ result: TransitionResult, event: Event, actor: String, clientKey: String?, plan: Plan, config: JSONValue
+        _ result: TransitionResult, event: Event, actor: String, clientKey: String?, plan: Plan, config: JSONValue, pin: JSONValue? = nil
     ) async throws {
         var opened: CheckpointRequest?
         for case .openCheckpoint(let request) in result.effects { opened = request }
         let now = clock.nowMilliseconds()
         var commit = InstanceCommit(
             state: result.state, event: event, actor: actor, at: now, clientKey: clientKey, openedCheckpoint: opened)
+        commit.pinnedConfig = pin
         if let opened, let scheduler {
             commit.schedule = scheduler.schedule(opened, state: result.state, plan: plan, config: config, now: now)
         }
         try await store.commit(commit)
+    }
+}
+
+/// Configs by content hash: written once per distinct config, read by every instance pinned to it.
+final class ConfigCache: Sendable {
+    private let entries = Mutex<[String: JSONValue]>([:])
+
+    /// The first 128 bits of the SHA-256 of the config's canonical JSON, in hex.
+    static func hash(_ config: JSONValue) -> String {
+        String(SHA256.hex(config.jsonBytes).prefix(32))
+    }
+
+    subscript(hash: String) -> JSONValue? { entries.withLock { $0[hash] } }
+
+    func insert(_ config: JSONValue, hash: String) {
+        entries.withLock { $0[hash] = config }
     }
 }

@@ -24,6 +24,7 @@ extension InstanceState {
         if let failure { object["failure"] = failure.jsonValue }
         if !bindings.isEmpty { object["bindings"] = .object(bindings.mapValues { .string($0) }) }
         if let startedAt { object["started_at"] = .integer(startedAt) }
+        if let configHash { object["config_hash"] = .string(configHash) }
         return .object(object)
     }
 
@@ -43,6 +44,7 @@ extension InstanceState {
         self.output = json["output"]
         self.bindings = (json["bindings"]?.objectValue ?? [:]).compactMapValues(\.stringValue)
         self.startedAt = json["started_at"]?.integerValue
+        self.configHash = json["config_hash"]?.stringValue
         self.failure = try json["failure"].map { (value) throws(DecodingFailure) -> Failure in try Failure(json: value) }
     }
 }
@@ -64,10 +66,11 @@ extension Event {
     /// The event's payload as a JSON object (its `name` is stored beside it).
     public var payload: JSONValue {
         switch self {
-        case .started(let input, let bindings, let at):
+        case .started(let input, let bindings, let at, let configHash):
             var object: [String: JSONValue] = ["input": input]
             if !bindings.isEmpty { object["bindings"] = .object(bindings.mapValues { .string($0) }) }
             if let at { object["at"] = .integer(at) }
+            if let configHash { object["config"] = .string(configHash) }
             return .object(object)
         case .stepSucceeded(let state, let attempt, let output):
             return ["state": .string(state), "attempt": .integer(Int64(attempt)), "output": output]
@@ -98,7 +101,7 @@ extension Event {
         case "started":
             self = .started(
                 input: payload["input"] ?? .null, bindings: (payload["bindings"]?.objectValue ?? [:]).compactMapValues(\.stringValue),
-                at: payload["at"]?.integerValue)
+                at: payload["at"]?.integerValue, configHash: payload["config"]?.stringValue)
         case "step_succeeded":
             self = .stepSucceeded(state: try field("state"), attempt: try attempt(), output: payload["output"] ?? .null)
         case "step_failed":

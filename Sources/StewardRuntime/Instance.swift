@@ -65,6 +65,9 @@ public struct InstanceState: Sendable, Codable, Hashable {
     public var bindings: [String: String]
     /// When it started, ms since 1970 (the SLA clock's start), from the `started` event.
     public var startedAt: Int64?
+    /// The content hash of the effective config (template config with the customer's overlay)
+    /// the instance started with; it runs and replays with that config, whatever changes later.
+    public var configHash: String?
 
     /// A new instance, before its `started` event.
     public init(id: String, template: String, templateVersion: String, customer: String?) {
@@ -81,6 +84,7 @@ public struct InstanceState: Sendable, Codable, Hashable {
         self.sequence = 0
         self.bindings = [:]
         self.startedAt = nil
+        self.configHash = nil
     }
 
     /// The idempotency key of the current step attempt: `<id>/<state>/<attempt>`.
@@ -91,7 +95,7 @@ public struct InstanceState: Sendable, Codable, Hashable {
 /// state is what the transition function makes of it.
 public enum Event: Sendable, Codable, Hashable {
     /// The instance was submitted with this input; `bindings` pins its model adapters.
-    case started(input: JSONValue, bindings: [String: String] = [:], at: Int64? = nil)
+    case started(input: JSONValue, bindings: [String: String] = [:], at: Int64? = nil, configHash: String? = nil)
     /// A step attempt returned this output.
     case stepSucceeded(state: String, attempt: Int, output: JSONValue)
     /// A step attempt failed.

@@ -17,6 +17,9 @@ public struct InstanceCommit: Sendable {
     public var openedCheckpoint: CheckpointRequest?
     /// Its deadline and timers (SLA warning, breach), if it has an SLA.
     public var schedule: CheckpointSchedule?
+    /// On an instance's first commit: the effective config it is pinned to, stored by its hash
+    /// (once per distinct config).
+    public var pinnedConfig: JSONValue?
 
     /// Creates a commit.
     public init(state: InstanceState, event: Event, actor: String, at: Int64, clientKey: String? = nil, openedCheckpoint: CheckpointRequest? = nil) {
@@ -99,6 +102,8 @@ public protocol InstanceStore: Sendable {
     func instance(clientKey: String) async throws -> InstanceState?
     /// Instances that are running (not waiting, not finished), for recovery after a restart.
     func runnableInstances(limit: Int) async throws -> [InstanceState]
+    /// A pinned config by its content hash.
+    func config(hash: String) async throws -> JSONValue?
 }
 
 /// The engine's source of time, in milliseconds since 1970. Injected so tests control it.
@@ -115,11 +120,15 @@ public protocol PlanResolver: Sendable {
     func config(for plan: Plan, customer: String?) -> JSONValue
     /// The customer's model bindings that override the template's (pinned at start).
     func bindings(for plan: Plan, customer: String?) -> [String: String]
+    /// Whether `customer` is onboarded (has an overlay); unknown customers are refused.
+    func knowsCustomer(_ customer: String) -> Bool
 }
 
 extension PlanResolver {
     /// No overrides by default.
     public func bindings(for plan: Plan, customer: String?) -> [String: String] { [:] }
+    /// Every customer is known by default.
+    public func knowsCustomer(_ customer: String) -> Bool { true }
 }
 
 /// A fixed set of plans, by name and version, with no customer overlays.
@@ -128,6 +137,8 @@ public struct PlanLibrary: PlanResolver {
     private var newest: [String: Plan] = [:]
     private var overlays: [String: [String: JSONValue]] = [:]
     private var overlayBindings: [String: [String: [String: String]]] = [:]
+    /// The onboarded customers; nil accepts any customer (no overlays configured).
+    public var knownCustomers: Set<String>?
 
     /// Creates a library of `plans`.
     public init(_ plans: [Plan] = []) {
@@ -155,6 +166,9 @@ public struct PlanLibrary: PlanResolver {
         guard let customer else { return [:] }
         return overlayBindings[plan.name]?[customer] ?? [:]
     }
+
+    /// Whether `customer` is onboarded.
+    public func knowsCustomer(_ customer: String) -> Bool { knownCustomers?.contains(customer) ?? true }
 
     /// Every plan.
     public var all: [Plan] { plans.values.flatMap(\.values) }

@@ -74,13 +74,14 @@ struct Machine {
             throw TransitionError("instance \(state.id) is already \(state.status.rawValue); \(event.name) does not apply", conflict: true)
         }
         switch event {
-        case .started(let input, let bindings, let at):
+        case .started(let input, let bindings, let at, let configHash):
             guard state.status == .pending else {
                 throw TransitionError("instance \(state.id) has already started", conflict: true)
             }
             state.data = .object(["input": input])
             state.bindings = plan.template.models.merging(bindings) { _, pinned in pinned }
             state.startedAt = at
+            state.configHash = configHash
             state.status = .running
             try enter(plan.template.start, from: nil, reason: "started")
 
@@ -344,6 +345,11 @@ public enum StepFailureKind {
     public static let transient = "transient"
 }
 
+/// "an object", "a string".
+func article(_ noun: String) -> String {
+    (noun.first.map { "aeiou".contains($0) } ?? false ? "an " : "a ") + noun
+}
+
 /// Checks an edited output against the shape of the output it replaces.
 public enum OutputContract {
     /// The replacement must have the original's JSON type; an object must keep every key the
@@ -351,7 +357,7 @@ public enum OutputContract {
     public static func check(replacement: JSONValue, original: JSONValue, subject: String) throws(TransitionError) {
         if original.isNull { return }
         guard replacement.typeName == original.typeName else {
-            throw TransitionError("edited output for '\(subject)' must be a \(original.typeName), found \(replacement.typeName)")
+            throw TransitionError("edited output for '\(subject)' must be \(article(original.typeName)), found \(article(replacement.typeName))")
         }
         guard case .object(let before) = original, case .object(let after) = replacement else { return }
         for (key, value) in before.sorted(by: { $0.key < $1.key }) {
@@ -359,7 +365,7 @@ public enum OutputContract {
                 throw TransitionError("edited output for '\(subject)' is missing field '\(key)'")
             }
             if !value.isNull, !edited.isNull, edited.typeName != value.typeName {
-                throw TransitionError("edited output field '\(subject).\(key)' must be a \(value.typeName), found \(edited.typeName)")
+                throw TransitionError("edited output field '\(subject).\(key)' must be \(article(value.typeName)), found \(article(edited.typeName))")
             }
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import StewardDigest
 import StewardJSON
 import StewardRuntime
 
@@ -57,6 +58,7 @@ actor GroupCommitter {
                     sql: "UPDATE review_tasks SET escalation_level = escalation_level + 1, assigned = COALESCE(?, assigned) WHERE id = ? AND status = 'open'",
                     arguments: [firing.reassignTo, task])
             }
+            try chain.save(db)
             return true
         }
     }
@@ -106,12 +108,16 @@ enum Journal {
             if case .failure = result { chain = try ChainHead.load(db) }
             results.append(result)
         }
+        try chain.save(db)
         return results
     }
 
     static func applyTransition(_ commit: InstanceCommit, chain: inout ChainHead, db: Database) throws {
         let state = commit.state
         let stateJSON = state.jsonValue.jsonString
+        if let config = commit.pinnedConfig, let hash = state.configHash {
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO configs (hash, body) VALUES (?, ?)").execute(arguments: [hash, config.jsonString])
+        }
         let rowid: Int64
         if state.sequence == 1 {
             // Cached statements: these run once per transition on the writer's hot path.
@@ -213,6 +219,13 @@ struct ChainHead {
         }
         let hash: Data = row["hash"]
         return ChainHead(lastID: row["id"], lastHash: Array(hash))
+    }
+
+    /// Records this head as the journal's end.
+    func save(_ db: Database) throws {
+        guard lastID > 0 else { return }
+        try db.cachedStatement(sql: "INSERT OR REPLACE INTO chain_head (one, last_id, last_hash) VALUES (1, ?, ?)")
+            .execute(arguments: [lastID, Data(lastHash)])
     }
 
     static func link(

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import StewardDigest
 import StewardJSON
 import StewardRuntime
 import StewardTemplates
@@ -197,6 +198,16 @@ extension SQLiteStore {
                 }
                 previous = Array(stored)
                 expectedID = id + 1
+            }
+            // The recorded end of the chain must be the last row: catches deleted newest rows.
+            if let head = try Row.fetchOne(db, sql: "SELECT last_id, last_hash FROM chain_head") {
+                let lastID: Int64 = head["last_id"]
+                let lastHash: Data = head["last_hash"]
+                if lastID != expectedID - 1 || Array(lastHash) != previous {
+                    problems.append("the journal ends at row \(expectedID - 1) but its recorded end is row \(lastID): rows were deleted from the end, or the head was edited")
+                }
+            } else if checked > 0 {
+                problems.append("the journal's recorded end (chain_head) is missing")
             }
             return JournalVerification(rowsChecked: checked, problems: problems)
         }

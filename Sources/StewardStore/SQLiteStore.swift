@@ -84,6 +84,13 @@ public final class SQLiteStore: InstanceStore {
         }
     }
 
+    /// A pinned config by its content hash.
+    public func config(hash: String) async throws -> JSONValue? {
+        try await pool.read { db in
+            try String.fetchOne(db, sql: "SELECT body FROM configs WHERE hash = ?", arguments: [hash]).map { try JSONValue.parse($0) }
+        }
+    }
+
     // MARK: Queries
 
     /// A row of the instance list.

@@ -113,6 +113,18 @@ enum Schema {
             // The credential a task is currently assigned to after escalation (NULL: its own).
             try db.execute(sql: "ALTER TABLE review_tasks ADD COLUMN assigned TEXT")
         }
+        migrator.registerMigration("v3-pinned-configs-chain-head") { db in
+            // Effective configs by content hash: an instance runs and replays with the config it
+            // started with, whatever the template or overlay says later.
+            try db.execute(sql: "CREATE TABLE configs (hash TEXT PRIMARY KEY, body TEXT NOT NULL) WITHOUT ROWID")
+            // The journal's last id and hash, written with every append, so deleting the newest
+            // rows is detected too.
+            try db.execute(sql: "CREATE TABLE chain_head (one INTEGER PRIMARY KEY CHECK (one = 1), last_id INTEGER NOT NULL, last_hash BLOB NOT NULL)")
+            try db.execute(sql: """
+                INSERT INTO chain_head (one, last_id, last_hash)
+                SELECT 1, id, hash FROM journal ORDER BY id DESC LIMIT 1
+                """)
+        }
         return migrator
     }
 }

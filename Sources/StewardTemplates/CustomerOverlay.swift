@@ -98,7 +98,9 @@ extension TemplateParser {
 
     /// Checks an overlay against the templates it names: the template must exist and every
     /// config key must be one the template has, with a value of the same JSON type.
-    public static func validate(_ overlay: CustomerOverlay, against templates: [String: Template]) -> [TemplateDiagnostic] {
+    public static func validate(
+        _ overlay: CustomerOverlay, against templates: [String: Template], adapters: Set<String>? = nil
+    ) -> [TemplateDiagnostic] {
         var diagnostics: [TemplateDiagnostic] = []
         for (name, templateOverlay) in overlay.templates.sorted(by: { $0.key < $1.key }) {
             guard let template = templates[name] else {
@@ -112,6 +114,8 @@ extension TemplateParser {
                 }
                 if ModelBinding(binding) == nil {
                     diagnostics.append(TemplateDiagnostic(templateOverlay.location, "expected 'adapter-id@version' for the binding of role '\(role)', found '\(binding)'"))
+                } else if let adapters, !adapters.contains(binding) {
+                    diagnostics.append(TemplateDiagnostic(templateOverlay.location, "role '\(role)' of template '\(name)' is bound to adapter \(binding), which is not loaded; loaded: \(adapters.sorted().joined(separator: ", "))"))
                 }
             }
             let base = template.config.objectValue ?? [:]

@@ -50,8 +50,9 @@ public struct EscalationRung: Sendable, Hashable {
     public var reassign: String?
 }
 
-/// Parses `"15m"`, `"4h"`, `"1h30m"`, `"2d"` (business days of 24 business hours are rarely
-/// wanted, so `d` means 8 business hours), or a number of seconds.
+/// Parses `"15m"`, `"4h"`, `"1h30m"`, `"90s"`, or a number of seconds. There is no day unit:
+/// "a day" of business time is ambiguous (8 hours? the customer's opening hours?), so budgets
+/// are written in hours.
 public enum DurationText {
     /// Seconds, or nil when the text is not a duration.
     public static func seconds(_ text: String) -> Int? {
@@ -69,7 +70,6 @@ public enum DurationText {
             case "s": total += value
             case "m": total += value * 60
             case "h": total += value * 3600
-            case "d": total += value * 8 * 3600
             default: return nil
             }
             number = ""

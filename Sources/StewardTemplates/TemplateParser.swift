@@ -108,7 +108,9 @@ public enum TemplateParser {
         if let statesNode = reader.required(top, "states", in: root, context: "the template") {
             states = parseStates(statesNode, defaultRetry: defaultRetry, reader: &reader)
         }
-        let firstState = states.first?.name
+        // The implied start is the first state written, even if that state is broken.
+        var firstState = states.first?.name
+        if case .mapping(let mapping)? = top["states"]?.value, let first = mapping.first?.key.string { firstState = first }
         if start == nil, startNode == nil, firstState == nil {
             reader.error(root, "the template has no states; expected at least a start state and an end state")
         }

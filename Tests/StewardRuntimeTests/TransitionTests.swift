@@ -290,8 +290,8 @@ struct TransitionCheckpointTests {
         arguments: [
             ("a bare string" as JSONValue, "edited output for 'reply' must be a"),
             (["body": "no confidence"], "missing field 'confidence'"),
-            (["body": 5, "confidence": 0.9], "field 'reply.body' must be a string, found number"),
-            (["body": "x", "confidence": "high"], "field 'reply.confidence' must be a number, found string"),
+            (["body": 5, "confidence": 0.9], "field 'reply.body' must be a string, found a number"),
+            (["body": "x", "confidence": "high"], "field 'reply.confidence' must be a number, found a string"),
             (nil, "needs a replacement output"),
         ] as [(JSONValue?, String)])
     func editMismatch(replacement: JSONValue?, fragment: String) throws {

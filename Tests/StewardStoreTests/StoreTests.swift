@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import StewardDigest
 import StewardJSON
 import StewardReview
 import StewardRuntime
@@ -142,6 +143,48 @@ import Testing
         try await fixture.store.pool.write { db in try db.execute(sql: "DELETE FROM journal WHERE id = 3") }
         report = try await fixture.store.verifyJournal()
         #expect(report.problems.contains { $0.contains("3...3 are missing") }, "\(report.problems)")
+    }
+
+    @Test func deletingTheNewestRowsIsDetectedToo() async throws {
+        let fixture = try Fixture()
+        defer { try? FileManager.default.removeItem(at: fixture.directory) }
+        _ = try await fixture.engine.submit(template: "test-template", input: ["n": 1], id: "t1")
+        _ = try await fixture.store.addReviewer(name: "Ana", credentials: ["agent"], at: 5)
+        #expect(try await fixture.store.verifyJournal().problems.isEmpty)
+        // The newest row is an audit entry, which no instance replay would miss.
+        try await fixture.store.pool.write { db in try db.execute(sql: "DELETE FROM journal WHERE id = (SELECT MAX(id) FROM journal)") }
+        let report = try await fixture.store.verifyJournal()
+        #expect(report.problems.contains { $0.contains("rows were deleted from the end") }, "\(report.problems)")
+    }
+
+    @Test func anInstanceKeepsTheConfigItStartedWith() async throws {
+        let fixture = try Fixture()
+        defer { try? FileManager.default.removeItem(at: fixture.directory) }
+        let text = TestPlans.templateText("""
+            plugins: [test]
+            config: {greeting: hello}
+            states:
+              wait:
+                kind: checkpoint
+                credential: agent
+                decisions: {approve: done}
+              done: {kind: end, output: {greeting: config.greeting}}
+            """, name: "pinned")
+        let original = try Plan(validating: TemplateParser.parse(text, file: "p.yaml"), catalog: nil)
+        let engine = Engine(store: fixture.store, plans: PlanLibrary([original]), invoker: ScriptedStepInvoker(), sleeper: RecordingSleeper())
+        let started = try await engine.submit(template: "pinned", input: [:], id: "p1")
+        #expect(started.configHash?.count == 32)
+
+        // The template's config changes (without a version bump) while p1 waits.
+        let changed = try Plan(validating: TemplateParser.parse(text.replacingOccurrences(of: "greeting: hello", with: "greeting: bonjour"), file: "p.yaml"), catalog: nil)
+        let later = Engine(store: fixture.store, plans: PlanLibrary([changed]), invoker: ScriptedStepInvoker(), sleeper: RecordingSleeper())
+        let final = try await later.decide(instance: "p1", CheckpointDecision(state: "wait", decision: .approve, reviewer: "rv", credential: "agent"))
+        #expect(final.output?["greeting"] == "hello", "p1 runs with the config it started with")
+        let fresh = try await later.submit(template: "pinned", input: [:], id: "p2")
+        #expect(fresh.configHash != started.configHash)
+        // And it replays with it.
+        let report = try await Auditor(store: fixture.store, plans: PlanLibrary([changed])).verify()
+        #expect(report.problems.isEmpty, "\(report.problems)")
     }
 
     @Test func reviewTasksOpenAndCloseWithTheirEventsAndEditsBecomeLabelledExamples() async throws {
