@@ -42,9 +42,11 @@ struct InstancesCommand: AsyncParsableCommand {
 
         func run() async throws {
             let store = try SQLiteStore(path: storeOptions.database ?? SQLiteStore.defaultPath(root: Workspace().root.path))
-            guard let state = try await store.instance(id: id) else { throw CLIError("no instance '\(id)'") }
+            guard let (state, tail) = try await store.instanceWithTail(id: id) else { throw CLIError("no instance '\(id)'") }
             let history = try await store.history(of: id)
             var object = state.jsonValue.objectValue ?? [:]
+            // A running instance's snapshot is from its last rest; its newer events are in the history.
+            if !tail.isEmpty { object["events_after_snapshot"] = .integer(Int64(tail.count)) }
             let timers = try await store.pendingTimers(of: id)
             if !timers.isEmpty {
                 object["pending_timers"] = .array(timers.map { ["kind": .string($0.kind), "due": .string(formatMilliseconds($0.dueAt))] })

@@ -112,8 +112,11 @@ public struct Engine: Sendable {
         instance id: String, _ decision: CheckpointDecision, drive: Bool = true,
         observe: @Sendable (TransitionRecord) -> Void = { _ in }
     ) async throws -> InstanceState {
-        guard let state = try await store.instance(id: id) else { throw EngineError("no instance '\(id)'", notFound: true) }
-        let (plan, config) = try await planAndConfig(for: state)
+        guard let (snapshot, tail) = try await store.instanceWithTail(id: id) else {
+            throw EngineError("no instance '\(id)'", notFound: true)
+        }
+        let (plan, config) = try await planAndConfig(for: snapshot)
+        let state = try Self.replay(tail, onto: snapshot, plan: plan, config: config)
         let event = Event.checkpointDecided(decision)
         let result: TransitionResult
         do {
@@ -135,21 +138,19 @@ public struct Engine: Sendable {
     @discardableResult
     public func resume(concurrency: Int = 64, observe: @Sendable @escaping (TransitionRecord) -> Void = { _ in }) async throws -> Int {
         var driven = 0
+        var after: String?
         while true {
-            let batch = try await store.runnableInstances(limit: 1_000)
-            if batch.isEmpty { return driven }
+            let batch = try await store.runnableInstances(after: after, limit: 1_000)
+            guard let last = batch.last else { return driven }
+            after = last.0.id
             try await withThrowingTaskGroup(of: Void.self) { group in
                 var inFlight = 0
-                for state in batch {
+                for (snapshot, tail) in batch {
                     if inFlight >= concurrency {
                         try await group.next()
                         inFlight -= 1
                     }
-                    group.addTask {
-                        let (plan, config) = try await planAndConfig(for: state)
-                        let effects = Transition.pendingEffects(of: state, plan: plan, config: config)
-                        _ = try await drive(state, effects: effects, plan: plan, config: config, observe: observe)
-                    }
+                    group.addTask { _ = try await resume(snapshot, tail: tail, observe: observe) }
                     inFlight += 1
                 }
                 try await group.waitForAll()
@@ -158,11 +159,32 @@ public struct Engine: Sendable {
         }
     }
 
+    /// Rebuilds a state from its snapshot and the events committed after it (pure replay).
+    static func replay(_ tail: [Event], onto snapshot: InstanceState, plan: Plan, config: JSONValue) throws -> InstanceState {
+        var state = snapshot
+        for event in tail {
+            do {
+                state = try Transition.apply(event, to: state, plan: plan, config: config).state
+            } catch {
+                throw EngineError("instance \(snapshot.id): its journal does not replay onto its snapshot: \(error)")
+            }
+        }
+        return state
+    }
+
     /// Continues one running instance from its last committed event (a no-op for waiting and
     /// finished ones).
     public func resume(_ state: InstanceState, observe: @Sendable (TransitionRecord) -> Void = { _ in }) async throws -> InstanceState {
+        guard let (snapshot, tail) = try await store.instanceWithTail(id: state.id) else {
+            throw EngineError("no instance '\(state.id)'", notFound: true)
+        }
+        return try await resume(snapshot, tail: tail, observe: observe)
+    }
+
+    func resume(_ snapshot: InstanceState, tail: [Event], observe: @Sendable (TransitionRecord) -> Void) async throws -> InstanceState {
+        let (plan, config) = try await planAndConfig(for: snapshot)
+        let state = try Self.replay(tail, onto: snapshot, plan: plan, config: config)
         guard state.status == .running else { return state }
-        let (plan, config) = try await planAndConfig(for: state)
         return try await drive(state, effects: Transition.pendingEffects(of: state, plan: plan, config: config), plan: plan, config: config, observe: observe)
     }
 

@@ -96,12 +96,17 @@ public struct StoreConflict: Error, Sendable, CustomStringConvertible {
 public protocol InstanceStore: Sendable {
     /// Makes one transition durable (implementations batch concurrent commits).
     func commit(_ commit: InstanceCommit) async throws
-    /// The stored state of an instance.
+    /// The last stored snapshot of an instance. Snapshots are written when an instance comes
+    /// to rest (waits or finishes), so this is exact for waiting and finished instances; a
+    /// running one may have newer events (see `instanceWithTail`).
     func instance(id: String) async throws -> InstanceState?
+    /// The last snapshot and the events committed after it, in order.
+    func instanceWithTail(id: String) async throws -> (InstanceState, [Event])?
     /// The instance submitted with a client idempotency key.
     func instance(clientKey: String) async throws -> InstanceState?
-    /// Instances that are running (not waiting, not finished), for recovery after a restart.
-    func runnableInstances(limit: Int) async throws -> [InstanceState]
+    /// Instances that are running (not waiting, not finished), with the events after their
+    /// snapshot, in id order after `after`, for recovery after a restart.
+    func runnableInstances(after: String?, limit: Int) async throws -> [(InstanceState, [Event])]
     /// A pinned config by its content hash.
     func config(hash: String) async throws -> JSONValue?
 }

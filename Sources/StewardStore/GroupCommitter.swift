@@ -114,7 +114,10 @@ enum Journal {
 
     static func applyTransition(_ commit: InstanceCommit, chain: inout ChainHead, db: Database) throws {
         let state = commit.state
-        let stateJSON = state.jsonValue.jsonString
+        // Snapshot only at rest (and at creation): a running instance's state is its last
+        // snapshot plus its newer journal events, which recovery replays.
+        let snapshot = state.status != .running || state.sequence == 1
+        let stateJSON = snapshot ? state.jsonValue.jsonString : ""
         if let config = commit.pinnedConfig, let hash = state.configHash {
             try db.cachedStatement(sql: "INSERT OR IGNORE INTO configs (hash, body) VALUES (?, ?)").execute(arguments: [hash, config.jsonString])
         }
@@ -131,8 +134,8 @@ enum Journal {
             }
             try db.cachedStatement(
                 sql: """
-                    INSERT INTO instances (id, client_key, template, version, customer, status, current, sequence, state, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO instances (id, client_key, template, version, customer, status, current, sequence, state, created_at, updated_at, snapshot_seq)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
                     """
             ).execute(
                 arguments: [state.id, commit.clientKey, state.template, state.templateVersion, state.customer, state.status.rawValue,
@@ -147,8 +150,13 @@ enum Journal {
                 throw StoreConflict(instanceID: state.id, message: "expected sequence \(state.sequence - 1), store has \(stored)")
             }
             rowid = row["rowid"]
-            try db.cachedStatement(sql: "UPDATE instances SET status = ?, current = ?, sequence = ?, state = ?, updated_at = ? WHERE rowid = ?")
-                .execute(arguments: [state.status.rawValue, state.current, state.sequence, stateJSON, commit.at, rowid])
+            if snapshot {
+                try db.cachedStatement(sql: "UPDATE instances SET status = ?, current = ?, sequence = ?, state = ?, snapshot_seq = ?, updated_at = ? WHERE rowid = ?")
+                    .execute(arguments: [state.status.rawValue, state.current, state.sequence, stateJSON, state.sequence, commit.at, rowid])
+            } else {
+                try db.cachedStatement(sql: "UPDATE instances SET status = ?, current = ?, sequence = ?, updated_at = ? WHERE rowid = ?")
+                    .execute(arguments: [state.status.rawValue, state.current, state.sequence, commit.at, rowid])
+            }
         }
         try append(
             kind: commit.event.name, instance: rowid, instanceID: state.id, seq: state.sequence, at: commit.at, actor: commit.actor,

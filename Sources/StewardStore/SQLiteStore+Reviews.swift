@@ -213,7 +213,8 @@ extension SQLiteStore {
         }
     }
 
-    /// Every stored instance state with its journal events (for replay verification), in pages.
+    /// Every stored instance snapshot with its journal events (for replay verification), in
+    /// pages. The snapshot reflects the first `snapshot.sequence` events.
     public func instancesWithEvents(after: String?, limit: Int) async throws -> [(InstanceState, [Event])] {
         try await pool.read { db in
             let rows = try Row.fetchAll(

@@ -69,18 +69,34 @@ public final class SQLiteStore: InstanceStore {
         }
     }
 
-    /// Running instances, for recovery.
-    public func runnableInstances(limit: Int) async throws -> [InstanceState] {
-        try await runnableInstances(after: nil, limit: limit)
+    /// The last snapshot of an instance and the events committed after it.
+    public func instanceWithTail(id: String) async throws -> (InstanceState, [Event])? {
+        try await pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT rowid, state, snapshot_seq FROM instances WHERE id = ?", arguments: [id]) else {
+                return nil
+            }
+            return (try Self.decodeState(row["state"]), try Self.tail(db, rowid: row["rowid"], after: row["snapshot_seq"]))
+        }
     }
 
-    /// Running instances with an id after `after`, in id order (for paging through recovery).
-    public func runnableInstances(after: String?, limit: Int) async throws -> [InstanceState] {
+    /// Running instances with an id after `after`, in id order, each with the events after
+    /// its snapshot (for paging through recovery).
+    public func runnableInstances(after: String?, limit: Int) async throws -> [(InstanceState, [Event])] {
         try await pool.read { db in
-            try String.fetchAll(
-                db, sql: "SELECT state FROM instances WHERE status = 'running' AND id > ? ORDER BY id LIMIT ?",
+            try Row.fetchAll(
+                db, sql: "SELECT rowid, state, snapshot_seq FROM instances WHERE status = 'running' AND id > ? ORDER BY id LIMIT ?",
                 arguments: [after ?? "", limit]
-            ).map(Self.decodeState)
+            ).map { row in (try Self.decodeState(row["state"]), try Self.tail(db, rowid: row["rowid"], after: row["snapshot_seq"])) }
+        }
+    }
+
+    static func tail(_ db: Database, rowid: Int64, after sequence: Int) throws -> [Event] {
+        try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT kind, payload FROM journal WHERE instance = ? AND seq > ? ORDER BY seq"),
+            arguments: [rowid, sequence]
+        ).map { row in
+            let payload: String = row["payload"]
+            return try Event(name: row["kind"], payload: JSONValue.parse(payload))
         }
     }
 

@@ -125,6 +125,12 @@ enum Schema {
                 SELECT 1, id, hash FROM journal ORDER BY id DESC LIMIT 1
                 """)
         }
+        migrator.registerMigration("v4-snapshot-at-rest") { db in
+            // The state snapshot is written when an instance comes to rest (waits or finishes);
+            // while it runs only the journal grows. snapshot_seq says which event it reflects.
+            try db.execute(sql: "ALTER TABLE instances ADD COLUMN snapshot_seq INTEGER NOT NULL DEFAULT 0")
+            try db.execute(sql: "UPDATE instances SET snapshot_seq = sequence")
+        }
         return migrator
     }
 }
