@@ -30,6 +30,9 @@ public final class SQLiteStore: InstanceStore {
         configuration.busyMode = .timeout(10)
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
+            // GRDB's WAL set-up leaves the writer at synchronous=NORMAL (not fsynced per
+            // commit); force FULL on the writer, after that set-up, so acknowledged = on disk.
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             try Schema.migrator.migrate(pool)
         } catch {
             throw StoreError("cannot open the store at \(path): \(error)")

@@ -81,7 +81,8 @@ import Testing
         }
         let mode = try fixture.store.pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
         #expect(mode == "wal")
-        let synchronous = try fixture.store.pool.read { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+        // The writer's setting is the one that matters (GRDB's WAL set-up would leave it NORMAL).
+        let synchronous = try fixture.store.pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
         #expect(synchronous == 2, "FULL: an acknowledged commit is on disk")
         // Opening again migrates nothing and keeps the data.
         _ = try SQLiteStore(path: fixture.store.path)
