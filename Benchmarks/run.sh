@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Measures Steward and its peer engines in one run and prints the comparison (see BENCHMARKS.md).
 #
-#   Benchmarks/run.sh [--n 1000,10000] [--quick] [--no-peers] [--results DIR]
+#   Benchmarks/run.sh [--n 1000,10000] [--peer-n LIST] [--quick] [--no-peers] [--results DIR]
 #
 #   --n LIST     instance counts for the triage workflow, Steward and peers alike (default
 #                1000,10000; add 100000 for the memory target: Steward takes minutes, the peers
 #                much longer)
+#   --peer-n     instance counts for the peers (default: the --n list); ratios are printed
+#                for every N both ran
 #   --quick      N=1000 only, fewer iterations and samples: a smoke run of every benchmark
 #   --no-peers   skip LangGraph and SpiffWorkflow
 #   --results    where the JSON files go (default Benchmarks/results); results.json combines them
@@ -15,6 +17,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 ns="1000,10000"
+peer_ns=""
 quick=0
 peers=1
 results="$root/Benchmarks/results"
@@ -22,13 +25,15 @@ invocation="Benchmarks/run.sh $*"
 while (($#)); do
   case "$1" in
     --n) ns="$2"; shift 2 ;;
+    --peer-n) peer_ns="$2"; shift 2 ;;
     --quick) quick=1; shift ;;
     --no-peers) peers=0; shift ;;
     --results) results="$2"; shift 2 ;;
-    *) sed -n '2,14p' "$0" >&2; exit 64 ;;
+    *) sed -n '2,16p' "$0" >&2; exit 64 ;;
   esac
 done
-if ((quick)); then ns=1000; fi
+if ((quick)); then ns=1000; peer_ns=1000; fi
+peer_ns="${peer_ns:-$ns}"
 mkdir -p "$results"
 rm -f "$results"/*.json
 scratch="$(mktemp -d)"
@@ -107,9 +112,10 @@ measure resume "$bench" resume --samples "$samples" --plugins "$plugins" --templ
 measure cold-start "$bench" cold-start --steward "$bin/steward" --root "$root" --plugins "$plugins" --scratch "$scratch" --runs "$runs"
 
 if ((peers)); then
-  log "peers (LangGraph, SpiffWorkflow) for N=$ns"
-  "$root/Benchmarks/peers/run.sh" --n "$ns" --out "$results/peers.json" --scratch "$scratch/peers" || log "peers failed"
+  log "peers (LangGraph, SpiffWorkflow) for N=$peer_ns"
+  "$root/Benchmarks/peers/run.sh" --n "$peer_ns" --out "$results/peers.json" --scratch "$scratch/peers" || log "peers failed"
 fi
+measure fsync-probe-end "$bench" fsync-probe --db "$scratch/probe.db"
 python3 - "$results/machine.json" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY'
 import json, sys
 doc = json.load(open(sys.argv[1])); doc["loadavg_at_end"] = sys.argv[2]; json.dump(doc, open(sys.argv[1], "w"), indent=2)

@@ -71,6 +71,10 @@ struct Report {
                         list.append(Ratio(peer: name, n: n, metric: metric, steward: s, other: p))
                     }
                 }
+                if let sequential = documents["triage-\(n)-c1"], let s = sequential.value(at: ["overall", "steps_per_s"])?.doubleValue,
+                    let p = run.value(at: ["overall", "steps_per_s"])?.doubleValue, p > 0 {
+                    list.append(Ratio(peer: name, n: n, metric: "steps/s, Steward at concurrency 1", steward: s, other: p))
+                }
                 let bytes = ["disk", "bytes_per_completed_instance"]
                 if let s = steward.value(at: bytes)?.doubleValue, let p = run.value(at: bytes)?.doubleValue, s > 0 {
                     list.append(Ratio(peer: name, n: n, metric: "bytes/instance (peer/Steward)", steward: p, other: s))
@@ -128,6 +132,11 @@ struct Report {
         if let machine = documents["machine"] {
             out.append("Machine: \(machine["cpu"]?.stringValue ?? "?"), \(machine["nproc"]?.integerValue ?? 0) cores, \(machine["memory"]?.stringValue ?? "?") memory; \(machine["swift"]?.stringValue ?? "")")
             out.append("Run: \(machine["date"]?.stringValue ?? "?")  \(machine["command"]?.stringValue ?? "")")
+            out.append("Load average at start \(machine["loadavg_at_start"]?.stringValue ?? "?"), at end \(machine["loadavg_at_end"]?.stringValue ?? "?") (a shared machine: other builds run beside this)")
+        }
+        for name in ["fsync-probe", "fsync-probe-end"] {
+            guard let probe = documents[name], probe["error"] == nil else { continue }
+            out.append("One durable SQLite commit (WAL, synchronous=FULL) \(name == "fsync-probe" ? "before" : "after") the run: p50 \(format2(probe["commit_ms_p50"]?.doubleValue ?? .nan)) ms, p99 \(format2(probe["commit_ms_p99"]?.doubleValue ?? .nan)) ms")
         }
         if let calls = documents["plugin-calls"]?["cases"] {
             out.append("")
