@@ -13,6 +13,11 @@ let package = Package(
     products: [
         .executable(name: "steward", targets: ["steward"]),
         .library(name: "StewardRuntime", targets: ["StewardRuntime"]),
+        // The engine's modules for a process that embeds it (Benchmarks/ builds against this
+        // from its own package, so the root build never pays for the benchmarks).
+        .library(
+            name: "StewardEmbedded",
+            targets: ["StewardABI", "StewardJSON", "StewardTemplates", "StewardPlugins", "StewardRuntime", "StewardStore", "StewardReview"]),
         // Plugins shipped with Steward. Each is a shared library loaded at run time through the
         // C ABI; none of them is linked into the engine.
         .library(name: "StewardSupportPlugin", type: .dynamic, targets: ["StewardSupportPlugin"]),

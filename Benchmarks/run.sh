@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Measures Steward and its peer engines in one run and prints the comparison (see BENCHMARKS.md).
+#
+#   Benchmarks/run.sh [--n 1000,10000] [--peer-n LIST] [--quick] [--no-peers] [--results DIR]
+#
+#   --n LIST     instance counts for the triage workflow, Steward and peers alike (default
+#                1000,10000; add 100000 for the memory target: Steward takes minutes, the peers
+#                much longer)
+#   --peer-n     instance counts for the peers (default: the --n list); ratios are printed
+#                for every N both ran
+#   --quick      N=1000 only, fewer iterations and samples: a smoke run of every benchmark
+#   --no-peers   skip LangGraph and SpiffWorkflow
+#   --results    where the JSON files go (default Benchmarks/results); results.json combines them
+#
+# Everything is built in release mode in Benchmarks/steward-bench/.build, a package of its own,
+# so the root package's build and CI never compile the harness.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+ns="1000,10000"
+peer_ns=""
+quick=0
+peers=1
+results="$root/Benchmarks/results"
+invocation="Benchmarks/run.sh $*"
+while (($#)); do
+  case "$1" in
+    --n) ns="$2"; shift 2 ;;
+    --peer-n) peer_ns="$2"; shift 2 ;;
+    --quick) quick=1; shift ;;
+    --no-peers) peers=0; shift ;;
+    --results) results="$2"; shift 2 ;;
+    *) sed -n '2,16p' "$0" >&2; exit 64 ;;
+  esac
+done
+if ((quick)); then ns=1000; peer_ns=1000; fi
+peer_ns="${peer_ns:-$ns}"
+mkdir -p "$results"
+rm -f "$results"/*.json
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+log() { echo "bench: $*" >&2; }
+
+"$root/scripts/setup.sh"
+
+# Build: the harness, the steward CLI and the Swift plugin, all release, in the harness package.
+package="$root/Benchmarks/steward-bench"
+log "building (release) in $package"
+for product in steward-bench steward StewardSupportPlugin; do
+  swift build -c release --package-path "$package" --product "$product" 2>&1 | grep -E "error|warning: unre|Compiling|Build" | tail -3 >&2
+done
+bin="$(swift build -c release --package-path "$package" --show-bin-path)"
+bench="$bin/steward-bench"
+
+# The shipped plugins, built from their manifests the way `steward plugins build` does
+# (C: the same cc command; Swift: the same SwiftPM product, in release).
+plugins="$scratch/plugins"
+mkdir -p "$plugins"
+for manifest in "$root"/Plugins/*/steward-plugin.yaml; do
+  folder="$(dirname "$manifest")"
+  field() { sed -n "s/^$1: *//p" "$manifest" | head -1; }
+  library="$(field library)"
+  case "$(field language)" in
+    c)
+      sources=$(field sources | tr -d '[],')
+      (cd "$folder" && ${CC:-cc} -std=c11 -O2 -Wall -Wextra -shared -fPIC -fvisibility=hidden \
+        -I "$root/Sources/StewardABI/include" $sources -o "$plugins/$library") ;;
+    swift) cp "$bin/lib$(field product).so" "$plugins/$library" ;;
+  esac
+done
+log "plugins: $(ls "$plugins" | tr '\n' ' ')"
+mkdir -p "$scratch/bench-plugin"
+${CC:-cc} -std=c11 -O2 -Wall -Wextra -shared -fPIC -fvisibility=hidden -I "$root/Sources/StewardABI/include" \
+  "$root/Benchmarks/plugin/bench.c" -o "$scratch/bench-plugin/libbench.so"
+
+# Runs one measurement into results/NAME.json; a failure is recorded, never replaced by figures.
+measure() {
+  local name="$1"; shift
+  log "$name"
+  if ! "$@" >"$results/$name.json" 2>"$scratch/$name.err"; then
+    local message
+    message="$(tail -1 "$scratch/$name.err")"
+    printf '{"error": %s}\n' "$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "${message:-failed}")" >"$results/$name.json"
+    log "$name failed: $message"
+  fi
+}
+
+template="$root/workflows/support-ticket-triage.yaml"
+ticket2="$root/workflows/examples/ticket-2.json"
+mem="$(free -g | awk '/^Mem:/ {print $2 " GiB"}')"
+cpu="$(sed -n 's/^model name[^:]*: *//p' /proc/cpuinfo | head -1)"
+measure fsync-probe "$bench" fsync-probe --db "$scratch/probe.db"
+python3 - "$results/machine.json" "$(nproc)" "$mem" "$cpu" "$(swift --version 2>&1 | head -1)" "$invocation" \
+  "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY'
+import json, sys, datetime
+path, nproc, mem, cpu, swift, command, load = sys.argv[1:]
+json.dump({"nproc": int(nproc), "memory": mem, "cpu": cpu, "swift": swift, "command": command,
+           "loadavg_at_start": load, "date": datetime.datetime.now().isoformat(timespec="seconds")},
+          open(path, "w"), indent=2)
+PY
+
+if ((quick)); then iterations=500000; samples=500; runs=5; else iterations=2000000; samples=3000; runs=10; fi
+measure plugin-calls "$bench" plugin-calls --plugin "$scratch/bench-plugin/libbench.so" --iterations "$iterations"
+for n in ${ns//,/ }; do
+  measure "triage-$n" "$bench" triage --n "$n" --plugins "$plugins" --template "$template" --input "$ticket2" --db "$scratch/triage-$n.db"
+  rm -f "$scratch/triage-$n.db"*
+done
+# The store as shipped: GRDB leaves the writer at synchronous=NORMAL (no fsync per commit).
+measure triage-1000-normal "$bench" triage --n 1000 --synchronous shipped --plugins "$plugins" --template "$template" --input "$ticket2" --db "$scratch/normal.db"
+# Like for like with the peers, which run one instance at a time in one thread.
+measure triage-1000-c1 "$bench" triage --n 1000 --concurrency 1 --plugins "$plugins" --template "$template" --input "$ticket2" --db "$scratch/c1.db"
+measure resume "$bench" resume --samples "$samples" --plugins "$plugins" --template "$template" --input "$ticket2" --db "$scratch/resume.db"
+measure cold-start "$bench" cold-start --steward "$bin/steward" --root "$root" --plugins "$plugins" --scratch "$scratch" --runs "$runs"
+
+if ((peers)); then
+  log "peers (LangGraph, SpiffWorkflow) for N=$peer_ns"
+  "$root/Benchmarks/peers/run.sh" --n "$peer_ns" --out "$results/peers.json" --scratch "$scratch/peers" || log "peers failed"
+fi
+measure fsync-probe-end "$bench" fsync-probe --db "$scratch/probe.db"
+python3 - "$results/machine.json" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1])); doc["loadavg_at_end"] = sys.argv[2]; json.dump(doc, open(sys.argv[1], "w"), indent=2)
+PY
+"$bench" report --results "$results"
+log "JSON: $results/results.json"

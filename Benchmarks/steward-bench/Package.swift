@@ -1,0 +1,23 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// The benchmark harness, kept in its own package so the root package's build and CI never
+// compile it. It depends on the engine by path (../..) and is always built in release mode by run.sh.
+let package = Package(
+    name: "StewardBenchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "Steward", path: "../.."),
+        // Only for PRAGMA wal_checkpoint and row counts on the store's own pool; same version as the root.
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        // libffi, for the ffi-style call of a plugin step (Debian: libffi-dev, installed by scripts/setup.sh).
+        .systemLibrary(name: "CFFI", path: "Sources/CFFI", pkgConfig: "libffi", providers: [.apt(["libffi-dev"])]),
+        .executableTarget(
+            name: "steward-bench",
+            dependencies: [.product(name: "StewardEmbedded", package: "Steward"), "CFFI", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: [.swiftLanguageMode(.v6), .unsafeFlags(["-require-explicit-sendable"])]
+        ),
+    ]
+)

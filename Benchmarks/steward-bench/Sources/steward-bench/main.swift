@@ -1,0 +1,107 @@
+// steward-bench: measures Steward and prints JSON; `report` turns a results folder into the
+// comparison table. Benchmarks/run.sh drives it; see BENCHMARKS.md.
+import StewardJSON
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+let usage = """
+    usage: steward-bench plugin-calls --plugin LIB [--iterations N] [--repeats R]
+           steward-bench triage --n N --plugins DIR --template FILE --input FILE --db FILE [--concurrency C] [--synchronous full|shipped]
+           steward-bench resume --samples S --plugins DIR --template FILE --input FILE --db FILE
+           steward-bench cold-start --steward BIN --root DIR --plugins DIR --scratch DIR [--runs R]
+           steward-bench fsync-probe --db FILE [--commits N]
+           steward-bench report --results DIR
+    Each measuring command prints one JSON document on stdout.
+    """
+
+/// `--name value` pairs after the command.
+struct Arguments {
+    var values: [String: String] = [:]
+
+    init(_ list: ArraySlice<String>) throws {
+        var iterator = list.makeIterator()
+        while let name = iterator.next() {
+            guard name.hasPrefix("--"), let value = iterator.next() else { throw BenchError("expected --name value, found '\(name)'\n\(usage)") }
+            values[String(name.dropFirst(2))] = value
+        }
+    }
+
+    func string(_ name: String) throws -> String {
+        guard let value = values[name] else { throw BenchError("missing --\(name)\n\(usage)") }
+        return value
+    }
+
+    func int(_ name: String, default fallback: Int? = nil) throws -> Int {
+        guard let text = values[name] else {
+            if let fallback { return fallback }
+            throw BenchError("missing --\(name)\n\(usage)")
+        }
+        guard let value = Int(text), value > 0 else { throw BenchError("--\(name) must be a positive integer, found '\(text)'") }
+        return value
+    }
+}
+
+func printError(_ text: String) {
+    let bytes = Array((text + "\n").utf8)
+    _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+}
+
+let commandLine = CommandLine.arguments
+guard commandLine.count >= 2 else {
+    printError(usage)
+    exit(64)
+}
+do {
+    let arguments = try Arguments(commandLine.dropFirst(2))
+    let result: JSONValue
+    switch commandLine[1] {
+    case "plugin-calls":
+        result = try PluginCallBenchmark(
+            library: arguments.string("plugin"), iterations: arguments.int("iterations", default: 2_000_000),
+            repeats: arguments.int("repeats", default: 7)
+        ).run()
+    case "triage":
+        let synchronous = arguments.values["synchronous"] ?? "full"
+        guard ["full", "shipped"].contains(synchronous) else { throw BenchError("--synchronous must be full or shipped") }
+        result = try await TriageBenchmark(
+            n: arguments.int("n"), concurrency: arguments.int("concurrency", default: 64), plugins: arguments.string("plugins"),
+            template: arguments.string("template"), input: arguments.string("input"), database: arguments.string("db"),
+            forceFullSync: synchronous == "full"
+        ).run()
+    case "resume":
+        result = try await ResumeBenchmark(
+            samples: arguments.int("samples", default: 2_000), plugins: arguments.string("plugins"),
+            template: arguments.string("template"), input: arguments.string("input"), database: arguments.string("db")
+        ).run()
+    case "cold-start":
+        result = try ColdStartBenchmark(
+            steward: arguments.string("steward"), root: arguments.string("root"), plugins: arguments.string("plugins"),
+            runs: arguments.int("runs", default: 10), scratch: arguments.string("scratch")
+        ).run()
+    case "fsync-probe":
+        result = try FsyncProbe(database: arguments.string("db"), commits: arguments.int("commits", default: 200)).run()
+    case "report":
+        let report = try Report(results: arguments.string("results"))
+        print(report.table())
+        result = report.combined
+    default:
+        throw BenchError("unknown command '\(commandLine[1])'\n\(usage)")
+    }
+    if commandLine[1] != "report" { print(result.prettyJSONString) }
+    else { try writeTextFile(try Arguments(commandLine.dropFirst(2)).string("results") + "/results.json", result.prettyJSONString + "\n") }
+} catch {
+    printError("steward-bench: \(error)")
+    exit(1)
+}
+
+/// Writes a text file, replacing it.
+func writeTextFile(_ path: String, _ text: String) throws {
+    guard let file = fopen(path, "w") else { throw BenchError("cannot write \(path)") }
+    defer { fclose(file) }
+    let bytes = Array(text.utf8)
+    guard fwrite(bytes, 1, bytes.count, file) == bytes.count else { throw BenchError("short write to \(path)") }
+}
