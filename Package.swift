@@ -17,7 +17,10 @@ let package = Package(
         // from its own package, so the root build never pays for the benchmarks).
         .library(
             name: "StewardEmbedded",
-            targets: ["StewardABI", "StewardJSON", "StewardTemplates", "StewardPlugins", "StewardRuntime", "StewardStore", "StewardReview"]),
+            targets: [
+                "StewardABI", "StewardJSON", "StewardTemplates", "StewardPlugins", "StewardRuntime", "StewardStore", "StewardReview",
+                "StewardForeign", "StewardDispatch", "StewardPrompts", "StewardSLA",
+            ]),
         // Plugins shipped with Steward. Each is a shared library loaded at run time through the
         // C ABI; none of them is linked into the engine.
         .library(name: "StewardSupportPlugin", type: .dynamic, targets: ["StewardSupportPlugin"]),

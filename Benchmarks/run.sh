@@ -45,7 +45,8 @@ log() { echo "bench: $*" >&2; }
 # Build: the harness, the steward CLI and the Swift plugin, all release, in the harness package.
 package="$root/Benchmarks/steward-bench"
 log "building (release) in $package"
-for product in steward-bench steward StewardSupportPlugin; do
+swift_plugins=$(sed -n 's/^product: *//p' "$root"/Plugins/*/steward-plugin.yaml)
+for product in steward-bench steward $swift_plugins; do
   swift build -c release --package-path "$package" --product "$product" 2>&1 | grep -E "error|warning: unre|Compiling|Build" | tail -3 >&2
 done
 bin="$(swift build -c release --package-path "$package" --show-bin-path)"
@@ -62,8 +63,12 @@ for manifest in "$root"/Plugins/*/steward-plugin.yaml; do
   case "$(field language)" in
     c)
       sources=$(field sources | tr -d '[],')
+      links=$(field link | tr -d '[],' | sed 's/[^ ][^ ]*/-l&/g')
+      # Plain libraries for ffi states go beside the plugins' directory, as .steward/lib does.
+      target="$plugins/$library"
+      [[ "$(field kind)" == "library" ]] && { mkdir -p "$scratch/lib"; target="$scratch/lib/$library"; }
       (cd "$folder" && ${CC:-cc} -std=c11 -O2 -Wall -Wextra -shared -fPIC -fvisibility=hidden \
-        -I "$root/Sources/StewardABI/include" $sources -o "$plugins/$library") ;;
+        -I "$root/Sources/StewardABI/include" $sources $links -o "$target") ;;
     swift) cp "$bin/lib$(field product).so" "$plugins/$library" ;;
   esac
 done

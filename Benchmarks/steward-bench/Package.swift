@@ -12,11 +12,10 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
-        // libffi, for the ffi-style call of a plugin step (Debian: libffi-dev, installed by scripts/setup.sh).
-        .systemLibrary(name: "CFFI", path: "Sources/CFFI", pkgConfig: "libffi", providers: [.apt(["libffi-dev"])]),
         .executableTarget(
             name: "steward-bench",
-            dependencies: [.product(name: "StewardEmbedded", package: "Steward"), "CFFI", .product(name: "GRDB", package: "GRDB.swift")],
+            // libffi comes with the engine (its CFFI module, through StewardForeign).
+            dependencies: [.product(name: "StewardEmbedded", package: "Steward"), .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: [.swiftLanguageMode(.v6), .unsafeFlags(["-require-explicit-sendable"])]
         ),
     ]
