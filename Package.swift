@@ -22,6 +22,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        // The HTTP server. Its swift-configuration support is off: `steward serve` takes flags.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // The C ABI: one public header, nothing else.
@@ -40,7 +46,11 @@ let package = Package(
         ),
         .target(
             name: "StewardRuntime",
-            dependencies: ["StewardJSON", "StewardExpressions", "StewardTemplates", "StewardPlugins"],
+            dependencies: [
+                "StewardJSON", "StewardExpressions", "StewardTemplates", "StewardPlugins",
+                // API only (no backend): the engine counts instances and times steps.
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
             swiftSettings: strictSettings
         ),
         .target(
@@ -56,6 +66,19 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "StewardServer",
+            dependencies: [
+                "StewardJSON", "StewardTemplates", "StewardRuntime", "StewardStore", "StewardReview",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "StewardTesting",
             dependencies: ["StewardJSON", "StewardRuntime"],
             swiftSettings: strictSettings
@@ -64,6 +87,7 @@ let package = Package(
             name: "StewardCLI",
             dependencies: [
                 "StewardJSON", "StewardTemplates", "StewardPlugins", "StewardRuntime", "StewardStore", "StewardReview",
+                "StewardServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -91,5 +115,14 @@ let package = Package(
             name: "StewardCrashTests", dependencies: ["StewardStore", "StewardRuntime", "StewardReview", "StewardJSON", "StewardTemplates"],
             exclude: ["Fixtures"]),
         .testTarget(name: "StewardEndToEndTests", dependencies: ["StewardJSON"]),
+        // Starts the real server on a loopback port and talks to it over HTTP (URLSession), and
+        // drives a real headless Chromium through chromedriver for the reviewer page.
+        .testTarget(
+            name: "StewardServerTests",
+            dependencies: [
+                "StewardServer", "StewardStore", "StewardReview", "StewardRuntime", "StewardJSON", "StewardTemplates",
+                "StewardPlugins", .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
     ]
 )

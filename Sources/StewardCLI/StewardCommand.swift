@@ -11,7 +11,7 @@ public struct StewardCommand: AsyncParsableCommand {
         version: StewardVersion.current,
         subcommands: [
             ValidateCommand.self, RunCommand.self, SubmitCommand.self, ResumeCommand.self, InstancesCommand.self,
-            ReviewCommand.self, ReviewersCommand.self, AuditCommand.self, PluginsCommand.self,
+            ReviewCommand.self, ReviewersCommand.self, AuditCommand.self, PluginsCommand.self, ServeCommand.self,
         ]
     )
 

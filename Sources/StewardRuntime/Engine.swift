@@ -52,17 +52,20 @@ public struct Engine: Sendable {
     public let clock: any EngineClock
     /// Who waits between retries.
     public let sleeper: any Sleeper
+    /// Where instance counts and step timings go (nil: nowhere).
+    public let metrics: EngineMetrics?
 
     /// Creates an engine.
     public init(
         store: any InstanceStore, plans: any PlanResolver, invoker: any StepInvoker,
-        clock: any EngineClock = SystemEngineClock(), sleeper: any Sleeper = ClockSleeper()
+        clock: any EngineClock = SystemEngineClock(), sleeper: any Sleeper = ClockSleeper(), metrics: EngineMetrics? = nil
     ) {
         self.store = store
         self.plans = plans
         self.invoker = invoker
         self.clock = clock
         self.sleeper = sleeper
+        self.metrics = metrics
     }
 
     /// Submits a new instance. With a `clientKey` already used, returns that instance instead
@@ -144,6 +147,16 @@ public struct Engine: Sendable {
         }
     }
 
+    /// Runs one stored instance on from its last committed event until it waits or finishes
+    /// (what `resume` does for every running instance). A waiting or finished instance is
+    /// returned as it is.
+    public func continueInstance(id: String, observe: @Sendable (TransitionRecord) -> Void = { _ in }) async throws -> InstanceState {
+        guard let state = try await store.instance(id: id) else { throw EngineError("no instance '\(id)'", notFound: true) }
+        let (plan, config) = try planAndConfig(for: state)
+        let effects = Transition.pendingEffects(of: state, plan: plan, config: config)
+        return try await drive(state, effects: effects, plan: plan, config: config, observe: observe)
+    }
+
     /// The plan an instance is pinned to and its effective config.
     public func planAndConfig(for state: InstanceState) throws -> (Plan, JSONValue) {
         guard let plan = plans.plan(template: state.template, version: state.templateVersion) else {
@@ -159,7 +172,7 @@ public struct Engine: Sendable {
     ) async throws -> InstanceState {
         var current = state
         var pending = effects
-        let executor = Executor(plan: plan, config: config, invoker: invoker, sleeper: sleeper)
+        let executor = Executor(plan: plan, config: config, invoker: invoker, sleeper: sleeper, metrics: metrics)
         while let effect = pending.first {
             pending.removeFirst()
             guard case .runStep(let invocation) = effect else { continue }
@@ -179,5 +192,17 @@ public struct Engine: Sendable {
         try await store.commit(InstanceCommit(
             state: result.state, event: event, actor: actor, at: clock.nowMilliseconds(), clientKey: clientKey,
             openedCheckpoint: opened))
+        // Counted only once the transition is durable, so a refused commit counts nothing.
+        guard let metrics else { return }
+        let state = result.state
+        if state.sequence == 1 { metrics.instance(MetricName.instancesStarted, template: state.template, customer: state.customer) }
+        for case .finish(let status, _) in result.effects {
+            switch status {
+            case .completed: metrics.instance(MetricName.instancesCompleted, template: state.template, customer: state.customer)
+            case .failed: metrics.instance(MetricName.instancesFailed, template: state.template, customer: state.customer)
+            case .rejected: metrics.instance(MetricName.instancesRejected, template: state.template, customer: state.customer)
+            default: break
+            }
+        }
     }
 }
