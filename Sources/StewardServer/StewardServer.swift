@@ -105,6 +105,11 @@ public struct StewardServer: Sendable {
         return router
     }
 
+    /// Every route as `METHOD /path/{param}`: what `Docs/openapi.yaml` must describe.
+    public var routes: [String] {
+        makeRouter().routes.map { "\($0.method.rawValue) \($0.path)" }.sorted()
+    }
+
     /// The application: the HTTP server plus the background driver as services, so graceful
     /// shutdown stops the listener first (finishing in-flight requests), then the driver.
     public func makeApplication(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
