@@ -133,12 +133,9 @@ final class ServerHarness: Sendable {
 
     static let triage = "support-ticket-triage"
 
-    /// Starts a server. `logs`, when given, receives everything the server logs at trace level.
-    static func start(logs: LogCapture? = nil) async throws -> ServerHarness {
+    /// The engine over `store` with the shipped plugins and the templates in `workflows/`.
+    static func makeEngine(store: SQLiteStore, metrics: ServerMetrics? = nil) throws -> (Engine, PluginRegistry, PlanLibrary) {
         let plugins = try Package.plugins.get()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-server-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let store = try SQLiteStore(path: directory.appendingPathComponent("steward.db").path)
         var registry = PluginRegistry()
         for library in PluginRegistry.libraries(in: plugins.path) { try registry.register(PluginLoader.load(path: library)) }
         let catalog = StepCatalog(steps: registry.stepNames)
@@ -148,8 +145,17 @@ final class ServerHarness: Sendable {
             let file = workflows.appendingPathComponent(name).path
             library.add(try Plan(validating: TemplateParser.parse(String(contentsOfFile: file, encoding: .utf8), file: file), catalog: catalog))
         }
+        return (Engine(store: store, plans: library, invoker: registry, metrics: metrics?.engine), registry, library)
+    }
+
+    /// Starts a server. `logs`, when given, receives everything the server logs at trace level.
+    static func start(logs: LogCapture? = nil) async throws -> ServerHarness {
+        let plugins = try Package.plugins.get()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-server-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let store = try SQLiteStore(path: directory.appendingPathComponent("steward.db").path)
         let metrics = ServerMetrics()
-        let engine = Engine(store: store, plans: library, invoker: registry, metrics: metrics.engine)
+        let (engine, registry, library) = try makeEngine(store: store, metrics: metrics)
         var logger = Logger(label: "steward.test") { label in
             logs.map { $0.handler(label: label) } ?? SwiftLogNoOpLogHandler()
         }
