@@ -115,8 +115,10 @@ let package = Package(
             name: "StewardCrashTests", dependencies: ["StewardStore", "StewardRuntime", "StewardReview", "StewardJSON", "StewardTemplates"],
             exclude: ["Fixtures"]),
         .testTarget(name: "StewardEndToEndTests", dependencies: ["StewardJSON"]),
-        // Starts the real server on a loopback port and talks to it over HTTP (URLSession), and
-        // drives a real headless Chromium through chromedriver for the reviewer page.
+        // Starts the real server on a loopback port and talks to it over HTTP (URLSession), runs
+        // `steward serve` as a process, and drives headless Chromium through chromedriver's
+        // WebDriver API for the reviewer page. (HummingbirdTesting is not used: it would build
+        // async-http-client and BoringSSL for nothing the live server tests need.)
         .testTarget(
             name: "StewardServerTests",
             dependencies: [
