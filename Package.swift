@@ -33,7 +33,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        // The HTTP server. Its swift-configuration support is off: `steward serve` takes flags.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // The C ABI: one public header, nothing else.
@@ -63,7 +68,11 @@ let package = Package(
         ),
         .target(
             name: "StewardRuntime",
-            dependencies: ["StewardJSON", "StewardExpressions", "StewardTemplates", "StewardPlugins", "StewardDigest"],
+            dependencies: [
+                "StewardJSON", "StewardExpressions", "StewardTemplates", "StewardPlugins", "StewardDigest",
+                // API only (no backend): the engine counts instances and times steps.
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
             swiftSettings: strictSettings
         ),
         .target(
@@ -94,6 +103,19 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "StewardServer",
+            dependencies: [
+                "StewardJSON", "StewardTemplates", "StewardRuntime", "StewardStore", "StewardReview",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "StewardTesting",
             dependencies: ["StewardJSON", "StewardTemplates", "StewardPlugins", "StewardRuntime"],
             swiftSettings: strictSettings
@@ -102,6 +124,7 @@ let package = Package(
             name: "StewardCLI",
             dependencies: [
                 "StewardJSON", "StewardTemplates", "StewardPlugins", "StewardRuntime", "StewardStore", "StewardReview", "StewardForeign", "StewardDispatch", "StewardPrompts", "StewardSLA",
+                "StewardServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -186,5 +209,16 @@ let package = Package(
                 "StewardTesting",
             ]),
         .testTarget(name: "StewardKnowledgeTests", dependencies: ["StewardKnowledge", "StewardPlugins", "StewardJSON"]),
+        // Starts the real server on a loopback port and talks to it over HTTP (URLSession), runs
+        // `steward serve` as a process, and drives headless Chromium through chromedriver's
+        // WebDriver API for the reviewer page. (HummingbirdTesting is not used: it would build
+        // async-http-client and BoringSSL for nothing the live server tests need.)
+        .testTarget(
+            name: "StewardServerTests",
+            dependencies: [
+                "StewardServer", "StewardStore", "StewardReview", "StewardRuntime", "StewardJSON", "StewardTemplates",
+                "StewardPlugins", "StewardDispatch", .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
     ]
 )

@@ -7,6 +7,7 @@ packages=(
   libffi-dev        # libffi: foreign (ffi) steps
   libsqlite3-dev    # SQLite for the embedded store (GRDB) and FTS5
   gcc g++           # C plugins and the ABI header checks (C11 and C++17)
+  chromium chromium-driver  # the reviewer page's end-to-end test in a real headless browser
 )
 
 missing=()

@@ -32,7 +32,7 @@ struct EngineContext {
 
     /// Loads plugins and every template in the workflows directory, and opens the store.
     /// With `extraTemplate`, that file is loaded too (and wins over a same-named one).
-    init(store options: StoreOptions, plugins: PluginOptions, extraTemplate: String? = nil) throws {
+    init(store options: StoreOptions, plugins: PluginOptions, extraTemplate: String? = nil, metrics: EngineMetrics? = nil) throws {
         workspace = Workspace()
         registry = try workspace.loadPlugins(explicit: plugins.directories, build: !plugins.noBuild)
         var files: [String] = []
@@ -74,7 +74,7 @@ struct EngineContext {
         store = try SQLiteStore(path: options.database ?? SQLiteStore.defaultPath(root: workspace.root.path))
         engine = Engine(
             store: store, plans: plans, invoker: Dispatcher(registry: registry, foreign: foreign, prompts: prompts),
-            scheduler: SLAScheduler(configuration: serviceLevels))
+            scheduler: SLAScheduler(configuration: serviceLevels), metrics: metrics)
     }
 
     var desk: ReviewDesk { ReviewDesk(store: store, engine: engine) }

@@ -58,12 +58,14 @@ public struct Engine: Sendable {
     public let scheduler: (any CheckpointScheduler)?
     /// Pinned configs already read, by hash (there are few: one per template version and customer).
     private let configCache = ConfigCache()
+    /// Where instance counts and step timings go (nil: nowhere).
+    public let metrics: EngineMetrics?
 
     /// Creates an engine.
     public init(
         store: any InstanceStore, plans: any PlanResolver, invoker: any StepInvoker,
         clock: any EngineClock = SystemEngineClock(), sleeper: any Sleeper = ClockSleeper(),
-        scheduler: (any CheckpointScheduler)? = nil
+        scheduler: (any CheckpointScheduler)? = nil, metrics: EngineMetrics? = nil
     ) {
         self.store = store
         self.plans = plans
@@ -71,6 +73,7 @@ public struct Engine: Sendable {
         self.clock = clock
         self.sleeper = sleeper
         self.scheduler = scheduler
+        self.metrics = metrics
     }
 
     /// Submits a new instance. With a `clientKey` already used, returns that instance instead
@@ -188,6 +191,16 @@ public struct Engine: Sendable {
         return try await drive(state, effects: Transition.pendingEffects(of: state, plan: plan, config: config), plan: plan, config: config, observe: observe)
     }
 
+    /// Runs one stored instance on from its last committed event until it waits or finishes
+    /// (what `resume` does for every running instance). A waiting or finished instance is
+    /// returned as it is.
+    public func continueInstance(id: String, observe: @Sendable (TransitionRecord) -> Void = { _ in }) async throws -> InstanceState {
+        guard let (snapshot, tail) = try await store.instanceWithTail(id: id) else {
+            throw EngineError("no instance '\(id)'", notFound: true)
+        }
+        return try await resume(snapshot, tail: tail, observe: observe)
+    }
+
     /// The plan an instance is pinned to and the config it started with.
     public func planAndConfig(for state: InstanceState) async throws -> (Plan, JSONValue) {
         guard let plan = plans.plan(template: state.template, version: state.templateVersion) else {
@@ -209,7 +222,7 @@ public struct Engine: Sendable {
     ) async throws -> InstanceState {
         var current = state
         var pending = effects
-        let executor = Executor(plan: plan, config: config, invoker: invoker, sleeper: sleeper)
+        let executor = Executor(plan: plan, config: config, invoker: invoker, sleeper: sleeper, metrics: metrics)
         while let effect = pending.first {
             pending.removeFirst()
             guard case .runStep(let invocation) = effect else { continue }
@@ -236,6 +249,18 @@ public struct Engine: Sendable {
             commit.schedule = scheduler.schedule(opened, state: result.state, plan: plan, config: config, now: now)
         }
         try await store.commit(commit)
+        // Counted only once the transition is durable, so a refused commit counts nothing.
+        guard let metrics else { return }
+        let state = result.state
+        if state.sequence == 1 { metrics.instance(MetricName.instancesStarted, template: state.template, customer: state.customer) }
+        for case .finish(let status, _) in result.effects {
+            switch status {
+            case .completed: metrics.instance(MetricName.instancesCompleted, template: state.template, customer: state.customer)
+            case .failed: metrics.instance(MetricName.instancesFailed, template: state.template, customer: state.customer)
+            case .rejected: metrics.instance(MetricName.instancesRejected, template: state.template, customer: state.customer)
+            default: break
+            }
+        }
     }
 }
 

@@ -2,6 +2,12 @@ import StewardJSON
 import StewardPlugins
 import StewardTemplates
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Performs step calls for the executor. `PluginRegistry` is the real one; tests supply fakes.
 public protocol StepInvoker: Sendable {
     /// Calls the step and returns its output, or throws how it failed.
@@ -57,13 +63,19 @@ public struct Executor: Sendable {
     public let invoker: any StepInvoker
     /// Who waits between retries.
     public let sleeper: any Sleeper
+    /// Where step timings go (nil: nowhere).
+    public let metrics: EngineMetrics?
 
     /// Creates an executor.
-    public init(plan: Plan, config: JSONValue? = nil, invoker: any StepInvoker, sleeper: any Sleeper = ClockSleeper()) {
+    public init(
+        plan: Plan, config: JSONValue? = nil, invoker: any StepInvoker, sleeper: any Sleeper = ClockSleeper(),
+        metrics: EngineMetrics? = nil
+    ) {
         self.plan = plan
         self.config = config ?? plan.template.config
         self.invoker = invoker
         self.sleeper = sleeper
+        self.metrics = metrics
     }
 
     /// Starts a new instance with `input` and runs it as far as it goes.
@@ -98,11 +110,23 @@ public struct Executor: Sendable {
         if invocation.delayMilliseconds > 0 {
             try await sleeper.sleep(milliseconds: invocation.delayMilliseconds)
         }
+        // Timed around the call only: the retry backoff above is not the step's latency.
+        let started = metrics == nil ? 0 : MonotonicClock.nanoseconds()
+        defer { if let metrics { metrics.stepCall(invocation.step, nanoseconds: MonotonicClock.nanoseconds() - started) } }
         do {
             let output = try invoker.invoke(invocation)
             return .stepSucceeded(state: invocation.state, attempt: invocation.attempt, output: output)
         } catch {
             return .stepFailed(state: invocation.state, attempt: invocation.attempt, kind: error.kind.rawValue, message: error.message)
         }
+    }
+}
+
+/// A monotonic clock for step timings (the engine's `EngineClock` is wall time in milliseconds).
+enum MonotonicClock {
+    static func nanoseconds() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
     }
 }

@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import Logging
+import StewardRuntime
+import StewardServer
+
+/// `steward serve`: the HTTP API, the reviewer web page and `/metrics` on the embedded store.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the HTTP API and the reviewer web page (Ctrl-C or SIGTERM stops it gracefully).",
+        discussion: """
+            Resumes running instances first, then listens. Submitted and decided instances run in the background; \
+            a request returns once its change is durable. See Docs/http-api.md.
+            """)
+
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port to listen on (0 picks a free one).") var port = 8080
+    @Option(help: "Instances driven at once in the background.") var concurrency = 16
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+    @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var plugins: PluginOptions
+
+    func run() async throws {
+        guard let level = Logger.Level(rawValue: logLevel) else { throw CLIError("unknown log level '\(logLevel)'") }
+        var logger = Logger(label: "steward.serve")
+        logger.logLevel = level
+        let metrics = ServerMetrics()
+        // The same engine as the other commands (plugins, ffi, models, SLA), reporting to this server's metrics.
+        let context = try EngineContext(store: storeOptions, plugins: plugins, metrics: metrics.engine)
+        let timers = context.timers
+        let environment = ServerEnvironment(
+            store: context.store, engine: context.engine, plugins: context.registry.plugins.map(\.name),
+            templates: context.plans.all.map { "\($0.name)@\($0.version)" }.sorted(), metrics: metrics,
+            periodic: { _ = try await timers.fireDue(now: SystemEngineClock().nowMilliseconds()) })
+        let server = try StewardServer(
+            environment: environment, configuration: ServerConfiguration(host: host, port: port, driverConcurrency: concurrency),
+            logger: logger)
+        let host = self.host
+        try await server.run { port in
+            // Unbuffered, so a script or test waiting for this line sees it at once.
+            FileHandle.standardOutput.write(Data(
+                "steward: serving the API on http://\(host):\(port)/v1 and the reviewer page on http://\(host):\(port)/review\n".utf8))
+        }
+        print("steward: stopped")
+    }
+}

@@ -1,0 +1,308 @@
+import Foundation
+import Hummingbird
+import StewardJSON
+import StewardReview
+import StewardRuntime
+import StewardStore
+import StewardTemplates
+
+extension StewardServer {
+    /// `GET /healthz`, `GET /readyz`, `GET /metrics`.
+    func addOperationalRoutes(to router: Router<BasicRequestContext>) {
+        router.get("/healthz") { _, _ in
+            JSONResponse.make(["status": "ok"])
+        }
+        router.get("/readyz") { _, _ in
+            var checks: [String: JSONValue] = [:]
+            var ready = true
+            do {
+                _ = try await store.instance(id: "readyz-probe")
+                checks["store"] = "ok"
+            } catch {
+                checks["store"] = .string("unreachable: \(error)")
+                ready = false
+            }
+            checks["plugins"] = environment.plugins.isEmpty ? "none loaded" : .string("\(environment.plugins.count) loaded")
+            checks["templates"] = environment.templates.isEmpty ? "none loaded" : .string("\(environment.templates.count) loaded")
+            ready = ready && !environment.plugins.isEmpty && !environment.templates.isEmpty
+            return JSONResponse.make(
+                ["status": ready ? "ready" : "not_ready", "checks": .object(checks)], status: ready ? .ok : .serviceUnavailable)
+        }
+        router.get("/metrics") { _, _ in
+            let text = try await environment.metrics.render(store: store, now: now)
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+        }
+    }
+
+    /// The JSON API under `/v1`.
+    func addAPIRoutes(to router: Router<BasicRequestContext>) {
+        router.post("/v1/instances") { request, _ in try await submitInstance(request) }
+        router.get("/v1/instances") { request, _ in try await listInstances(request) }
+        router.get("/v1/instances/{id}") { request, context in
+            try await showInstance(request, id: context.parameters.require("id"))
+        }
+        router.get("/v1/tasks") { request, _ in try await listTasks(request) }
+        router.get("/v1/tasks/{id}") { request, context in
+            try await showTask(request, id: context.parameters.require("id"))
+        }
+        router.post("/v1/tasks/{id}/decision") { request, context in
+            try await decideTask(request, id: context.parameters.require("id"))
+        }
+    }
+
+    // MARK: Authentication
+
+    /// The caller of an API request, from `Authorization: Bearer <token>`.
+    func caller(_ request: Request) async throws -> Reviewer {
+        guard let token = request.bearerToken else {
+            if request.headers[.authorization] != nil {
+                throw APIError.unauthenticated("the Authorization header must be 'Bearer <token>'")
+            }
+            throw APIError.unauthenticated("this endpoint needs 'Authorization: Bearer <token>'")
+        }
+        guard let reviewer = try await store.reviewer(token: token) else { throw APIError.unauthenticated("unknown token") }
+        return reviewer
+    }
+
+    /// The caller, who must be an operator.
+    func operatorCaller(_ request: Request, to action: String) async throws -> Reviewer {
+        let caller = try await caller(request)
+        guard caller.role == "operator" else {
+            throw APIError.forbidden("only operators may \(action); \(caller.id) has role '\(caller.role)'")
+        }
+        return caller
+    }
+
+    // MARK: Instances
+
+    func submitInstance(_ request: Request) async throws -> Response {
+        let submitter = try await operatorCaller(request, to: "submit instances")
+        let fields = Fields(object: try await request.jsonObject())
+        try fields.rejectUnknown(["template", "version", "customer", "input", "idempotency_key"])
+        let template = try fields.string("template")
+        let version = try fields.optionalString("version")
+        let customer = try fields.optionalString("customer")
+        let input = try fields.object("input")
+        let key = try idempotencyKey(request, body: fields.optionalString("idempotency_key"))
+
+        if let key, let existing = try await store.instance(clientKey: key) {
+            try checkSameSubmission(existing, template: template, key: key)
+            return JSONResponse.make(instanceJSON(existing), headers: [.location: "/v1/instances/\(existing.id)"])
+        }
+        guard engine.plans.plan(template: template, version: version) != nil else {
+            throw APIError(
+                .unprocessableContent, code: "unknown_template",
+                "no template '\(template)'\(version.map { " at version \($0)" } ?? "") is loaded; loaded: \(environment.templates.joined(separator: ", "))",
+                field: version == nil ? "template" : "version")
+        }
+        let id = UUID().uuidString.lowercased()
+        let state: InstanceState
+        do {
+            state = try await engine.submit(
+                template: template, version: version, customer: customer, input: input, id: id, clientKey: key, drive: false)
+        } catch let error as EngineError {
+            throw APIError.engine(error)
+        }
+        guard state.id == id else {
+            // A concurrent request with the same key won; answer with its instance.
+            try checkSameSubmission(state, template: template, key: key ?? "")
+            return JSONResponse.make(instanceJSON(state), headers: [.location: "/v1/instances/\(state.id)"])
+        }
+        logger.info("instance submitted", metadata: ["instance": "\(id)", "template": "\(template)", "by": "\(submitter.id)"])
+        if state.status == .running { driver.enqueue(state.id) }
+        return JSONResponse.make(instanceJSON(state), status: .created, headers: [.location: "/v1/instances/\(state.id)"])
+    }
+
+    /// The idempotency key from the `Idempotency-Key` header or the body (they must agree).
+    func idempotencyKey(_ request: Request, body: String?) throws -> String? {
+        let header = request.headers[HeaderName.idempotencyKey]
+        if let header, let body, header != body {
+            throw APIError.badField("idempotency_key", "the Idempotency-Key header and the idempotency_key field differ")
+        }
+        guard let key = header ?? body else { return nil }
+        guard !key.isEmpty, key.utf8.count <= 255 else {
+            throw APIError.badField("idempotency_key", "an idempotency key must be 1 to 255 bytes")
+        }
+        return key
+    }
+
+    /// A repeated key must name the same template, or the client has mixed up two requests.
+    func checkSameSubmission(_ existing: InstanceState, template: String, key: String) throws {
+        guard existing.template == template else {
+            throw APIError(
+                .conflict, code: "idempotency_key_reused",
+                "idempotency key '\(key)' was used for instance \(existing.id) of template '\(existing.template)', not '\(template)'",
+                field: "idempotency_key")
+        }
+    }
+
+    func showInstance(_ request: Request, id: String) async throws -> Response {
+        _ = try await operatorCaller(request, to: "inspect instances")
+        guard let state = try await store.instance(id: id) else { throw APIError.notFound("no instance '\(id)'") }
+        let history = try await store.history(of: id)
+        var object = instanceJSON(state).objectValue ?? [:]
+        object["history"] = .array(history.map(historyJSON))
+        return JSONResponse.make(.object(object))
+    }
+
+    func listInstances(_ request: Request) async throws -> Response {
+        _ = try await operatorCaller(request, to: "list instances")
+        let query = request.uri.queryParameters
+        for (name, _) in query where !["status", "template", "customer", "limit"].contains(String(name)) {
+            throw APIError.badField(String(name), "unknown query parameter '\(name)'; expected status, template, customer, limit")
+        }
+        var status: InstanceStatus?
+        if let text = query["status"].map(String.init) {
+            guard let parsed = InstanceStatus(rawValue: text) else {
+                throw APIError.badField("status", "unknown status '\(text)'; expected pending, running, waiting, completed, rejected or failed")
+            }
+            status = parsed
+        }
+        var limit = 100
+        if let text = query["limit"].map(String.init) {
+            guard let parsed = Int(text), (1...1_000).contains(parsed) else {
+                throw APIError.badField("limit", "limit must be an integer from 1 to 1000, found '\(text)'")
+            }
+            limit = parsed
+        }
+        let rows = try await store.instances(
+            status: status, template: query["template"].map(String.init), customer: query["customer"].map(String.init), limit: limit)
+        return JSONResponse.make(["instances": .array(rows.map(summaryJSON))])
+    }
+
+    // MARK: Tasks
+
+    func listTasks(_ request: Request) async throws -> Response {
+        let reviewer = try await caller(request)
+        let query = request.uri.queryParameters
+        for (name, _) in query where name != "credential" {
+            throw APIError.badField(String(name), "unknown query parameter '\(name)'; expected credential")
+        }
+        let credential = query["credential"].map(String.init)
+        let tasks: [ReviewTask]
+        if reviewer.role == "operator" {
+            // Operators oversee every queue.
+            tasks = try await store.openTasks(credentials: credential.map { [$0] })
+        } else {
+            do {
+                tasks = try await desk.queue(for: reviewer, credential: credential)
+            } catch let error as ReviewError {
+                throw APIError.review(error)
+            }
+        }
+        return JSONResponse.make(["tasks": .array(tasks.map(taskJSON))])
+    }
+
+    func taskID(_ text: String) throws -> Int64 {
+        guard let id = Int64(text), id > 0 else { throw APIError.notFound("no review task '\(text)'") }
+        return id
+    }
+
+    func showTask(_ request: Request, id text: String) async throws -> Response {
+        let reviewer = try await caller(request)
+        let id = try taskID(text)
+        let context: ReviewContext
+        do {
+            context = try await desk.context(task: id, for: reviewer)
+        } catch let error as ReviewError {
+            throw APIError.review(error)
+        }
+        return JSONResponse.make(contextJSON(context))
+    }
+
+    func decideTask(_ request: Request, id text: String) async throws -> Response {
+        let reviewer = try await caller(request)
+        let id = try taskID(text)
+        let fields = Fields(object: try await request.jsonObject())
+        try fields.rejectUnknown(["decision", "output", "reason"])
+        let decisionText = try fields.string("decision")
+        guard let decision = Decision(rawValue: decisionText) else {
+            throw APIError.badField("decision", "decision must be approve, edit or reject, found '\(decisionText)'")
+        }
+        let output = fields.object["output"].flatMap { $0.isNull ? nil : $0 }
+        if output != nil, decision != .edit {
+            throw APIError.badField("output", "'output' goes only with decision 'edit'")
+        }
+        let reason = try fields.optionalString("reason")
+        let (task, state) = try await decide(task: id, by: reviewer, decision: decision, output: output, reason: reason)
+        return JSONResponse.make(["task": taskJSON(task), "instance": instanceJSON(state)])
+    }
+
+    /// Applies a decision through the review desk (which checks the credential and audits a
+    /// refusal), records the checkpoint metrics and hands the instance to the driver.
+    func decide(task id: Int64, by reviewer: Reviewer, decision: Decision, output: JSONValue?, reason: String?) async throws -> (ReviewTask, InstanceState) {
+        let state: InstanceState
+        do {
+            state = try await desk.decide(task: id, by: reviewer, decision: decision, output: output, reason: reason, drive: false)
+        } catch let error as ReviewError {
+            throw APIError.review(error)
+        }
+        guard let task = try await store.task(id: id) else { throw APIError.notFound("no review task \(id)") }
+        environment.metrics.checkpointDecided(
+            credential: task.credential, openedAt: task.openedAt, dueAt: task.dueAt, decidedAt: task.decidedAt ?? now)
+        logger.info("task decided", metadata: ["task": "\(id)", "decision": "\(decision.rawValue)", "by": "\(reviewer.id)"])
+        if state.status == .running { driver.enqueue(state.id) }
+        return (task, state)
+    }
+}
+
+// MARK: JSON shapes (documented in Docs/openapi.yaml)
+
+/// ISO-8601 UTC text for a millisecond timestamp.
+func isoTime(_ milliseconds: Int64) -> String {
+    Date(timeIntervalSince1970: Double(milliseconds) / 1000).formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+}
+
+func instanceJSON(_ state: InstanceState) -> JSONValue {
+    var object = state.jsonValue.objectValue ?? [:]
+    object["state"] = object.removeValue(forKey: "current")
+    return .object(object)
+}
+
+func summaryJSON(_ row: SQLiteStore.InstanceSummary) -> JSONValue {
+    var object: [String: JSONValue] = [
+        "id": .string(row.id), "template": .string(row.template), "version": .string(row.version),
+        "status": .string(row.status.rawValue), "state": .string(row.current), "sequence": .integer(Int64(row.sequence)),
+        "created_at": .string(isoTime(row.createdAt)), "updated_at": .string(isoTime(row.updatedAt)),
+    ]
+    if let customer = row.customer { object["customer"] = .string(customer) }
+    return .object(object)
+}
+
+func historyJSON(_ entry: SQLiteStore.JournalEntry) -> JSONValue {
+    [
+        "seq": entry.sequence.map { .integer(Int64($0)) } ?? .null, "event": .string(entry.kind),
+        "at": .string(isoTime(entry.at)), "actor": .string(entry.actor), "payload": entry.payload,
+    ]
+}
+
+func taskJSON(_ task: ReviewTask) -> JSONValue {
+    var object: [String: JSONValue] = [
+        "id": .integer(task.id), "instance": .string(task.instanceID), "template": .string(task.template),
+        "state": .string(task.state), "credential": .string(task.credential), "status": .string(task.status),
+        "subject": task.subject, "decisions": .array(task.decisions.map { .string($0.rawValue) }),
+        "opened_at": .string(isoTime(task.openedAt)), "due_at": task.dueAt.map { .string(isoTime($0)) } ?? .null,
+        "escalation_level": .integer(Int64(task.escalationLevel)),
+    ]
+    if let customer = task.customer { object["customer"] = .string(customer) }
+    if let decidedAt = task.decidedAt { object["decided_at"] = .string(isoTime(decidedAt)) }
+    if let decision = task.decision { object["decision"] = .string(decision) }
+    if let reviewer = task.reviewer { object["reviewer"] = .string(reviewer) }
+    return .object(object)
+}
+
+func aopJSON(_ aop: OperatingProcedure) -> JSONValue {
+    [
+        "domain": .string(aop.domain), "may": .array(aop.may.map { .string($0) }), "may_not": .array(aop.mayNot.map { .string($0) }),
+        "escalation_target": .string(aop.escalationTarget), "failure_modes": .array(aop.failureModes.map { .string($0) }),
+    ]
+}
+
+func contextJSON(_ context: ReviewContext) -> JSONValue {
+    [
+        "task": taskJSON(context.task), "input": context.input, "outputs": .object(context.outputs),
+        "aop": context.aop.map(aopJSON) ?? .null, "history": .array(context.history.map(historyJSON)),
+    ]
+}

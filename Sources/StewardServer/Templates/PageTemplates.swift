@@ -1,0 +1,226 @@
+// The reviewer page's Mustache templates and style sheet, as Swift string literals so the
+// binary carries them (no resource bundle to locate at run time, no build step).
+// `{{x}}` is HTML-escaped by Mustache; nothing here uses the unescaped `{{{x}}}` form.
+
+/// The templates by name; `head` and `foot` are partials every page includes.
+enum PageTemplates {
+    static let all: [String: String] = [
+        "head": head, "foot": foot, "sign-in": signIn, "queue": queue, "task": task, "problem": problem,
+    ]
+
+    static let head = """
+        <!doctype html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>{{title}} · Steward review</title>
+        <link rel="stylesheet" href="/review/assets/style.css">
+        </head>
+        <body>
+        <a class="skip" href="#main">Skip to the main content</a>
+        <header class="bar">
+          <p class="brand"><a href="/review">Steward review</a></p>
+          {{#signedIn}}
+          <form method="post" action="/review/sign-out" class="signout">
+            <input type="hidden" name="csrf" value="{{csrf}}">
+            <span>Signed in as <strong>{{reviewerName}}</strong> ({{reviewerCredentials}})</span>
+            <button type="submit" class="secondary">Sign out</button>
+          </form>
+          {{/signedIn}}
+        </header>
+        <main id="main">
+
+        """
+
+    static let foot = """
+
+        </main>
+        </body>
+        </html>
+
+        """
+
+    static let signIn = """
+        {{> head}}
+        <h1>Sign in to review</h1>
+        {{#error}}<p class="error" role="alert" id="token-error">{{error}}</p>{{/error}}
+        <form method="post" action="/review/sign-in" class="card narrow">
+          <label for="token">Reviewer token</label>
+          <input id="token" name="token" type="password" autocomplete="current-password" required{{#error}} aria-invalid="true" aria-describedby="token-error"{{/error}}>
+          <p class="hint" id="token-hint">The token that <code>steward reviewers add</code> printed for you. It is kept on the server, never in your browser.</p>
+          <button type="submit" id="sign-in">Sign in</button>
+        </form>
+        {{> foot}}
+        """
+
+    static let queue = """
+        {{> head}}
+        <h1>Review queue</h1>
+        {{#notice}}<p class="notice" role="status">{{notice}}</p>{{/notice}}
+        <p>{{count}} open {{taskWord}} for your credentials, soonest deadline first.</p>
+        {{#hasTasks}}
+        <table class="queue">
+          <caption class="visually-hidden">Open review tasks, soonest deadline first</caption>
+          <thead>
+            <tr><th scope="col">Task</th><th scope="col">Time left</th><th scope="col">Template</th><th scope="col">Customer</th><th scope="col">Checkpoint</th><th scope="col">Credential</th><th scope="col">Opened</th></tr>
+          </thead>
+          <tbody>
+          {{#tasks}}
+            <tr{{#overdue}} class="overdue"{{/overdue}}>
+              <td><a href="/review/tasks/{{id}}">Task {{id}}</a></td>
+              <td>{{#dueAt}}<time datetime="{{dueAt}}">{{timeLeft}}</time>{{/dueAt}}{{^dueAt}}{{timeLeft}}{{/dueAt}}</td>
+              <td>{{template}}</td>
+              <td>{{customer}}</td>
+              <td>{{state}}</td>
+              <td>{{credential}}</td>
+              <td><time datetime="{{openedAt}}">{{openedAt}}</time></td>
+            </tr>
+          {{/tasks}}
+          </tbody>
+        </table>
+        {{/hasTasks}}
+        {{^hasTasks}}<p class="card">Nothing is waiting for you.</p>{{/hasTasks}}
+        {{> foot}}
+        """
+
+    static let task = """
+        {{> head}}
+        <p><a href="/review">Back to the queue</a></p>
+        <h1>Task {{taskID}}: {{state}} <span class="muted">({{template}})</span></h1>
+        <dl class="facts">
+          <div><dt>Instance</dt><dd><code>{{instanceID}}</code></dd></div>
+          <div><dt>Customer</dt><dd>{{customer}}</dd></div>
+          <div><dt>Credential</dt><dd>{{credential}}</dd></div>
+          <div><dt>Opened</dt><dd><time datetime="{{openedAt}}">{{openedAt}}</time></dd></div>
+          <div><dt>Time left</dt><dd{{#overdue}} class="overdue"{{/overdue}}>{{timeLeft}}</dd></div>
+          <div><dt>Status</dt><dd>{{status}}</dd></div>
+        </dl>
+        {{#decidedText}}<p class="notice" role="status">{{decidedText}}</p>{{/decidedText}}
+        <div class="columns">
+          <section class="context card" aria-labelledby="context-heading">
+            <h2 id="context-heading">Context</h2>
+            <h3>Input</h3>
+            <pre tabindex="0" aria-label="Instance input">{{input}}</pre>
+            <h3>Model output</h3>
+            {{#outputs}}
+            <h4>{{name}}{{#confidence}} <span class="badge">confidence {{confidence}}</span>{{/confidence}}</h4>
+            <pre tabindex="0" aria-label="Output {{name}}">{{json}}</pre>
+            {{/outputs}}
+            {{#hasArticles}}
+            <h3>Suggested articles</h3>
+            <ol class="articles">
+              {{#articles}}<li>{{#url}}<a href="{{url}}">{{title}}</a>{{/url}}{{^url}}{{title}}{{/url}}{{#score}} <span class="muted">(score {{score}})</span>{{/score}}</li>{{/articles}}
+            </ol>
+            {{/hasArticles}}
+            {{#aop}}
+            <h3>Operating procedure</h3>
+            <p>{{domain}}</p>
+            <h4>The agent may</h4>
+            <ul>{{#may}}<li>{{.}}</li>{{/may}}</ul>
+            <h4>The agent may not</h4>
+            <ul>{{#mayNot}}<li>{{.}}</li>{{/mayNot}}</ul>
+            <p>Escalate to <strong>{{escalationTarget}}</strong>.</p>
+            {{/aop}}
+            <h3>History</h3>
+            <ol class="history">
+              {{#history}}<li><time datetime="{{at}}">{{at}}</time> <strong>{{kind}}</strong> by {{actor}}{{#detail}}: {{detail}}{{/detail}}</li>{{/history}}
+            </ol>
+          </section>
+          <section class="decide card" aria-labelledby="decide-heading">
+            <h2 id="decide-heading">Decide</h2>
+            {{#error}}<p class="error" role="alert">{{error}}</p>{{/error}}
+            {{#open}}
+            {{#canApprove}}
+            <form method="post" action="/review/tasks/{{taskID}}/decision" aria-labelledby="approve-heading">
+              <input type="hidden" name="csrf" value="{{csrf}}">
+              <input type="hidden" name="decision" value="approve">
+              <h3 id="approve-heading">Approve</h3>
+              <p>Let the output under review go on as it is.</p>
+              <button type="submit" id="approve">Approve</button>
+            </form>
+            {{/canApprove}}
+            {{#canEdit}}
+            <form method="post" action="/review/tasks/{{taskID}}/decision" aria-labelledby="edit-heading">
+              <input type="hidden" name="csrf" value="{{csrf}}">
+              <input type="hidden" name="decision" value="edit">
+              <h3 id="edit-heading">Edit, then approve</h3>
+              <label for="output">Edited output (JSON, same fields as the original)</label>
+              <textarea id="output" name="output" rows="14" spellcheck="false"{{#editError}} aria-invalid="true" aria-describedby="output-error"{{/editError}}>{{editText}}</textarea>
+              {{#editError}}<p class="error" id="output-error" role="alert">{{editError}}</p>{{/editError}}
+              <button type="submit" id="save-edit">Save the edit and approve</button>
+            </form>
+            {{/canEdit}}
+            {{#canReject}}
+            <form method="post" action="/review/tasks/{{taskID}}/decision" aria-labelledby="reject-heading">
+              <input type="hidden" name="csrf" value="{{csrf}}">
+              <input type="hidden" name="decision" value="reject">
+              <h3 id="reject-heading">Reject</h3>
+              <label for="reason">Reason for rejecting</label>
+              <textarea id="reason" name="reason" rows="3"{{#rejectError}} aria-invalid="true" aria-describedby="reason-error"{{/rejectError}}>{{reasonText}}</textarea>
+              {{#rejectError}}<p class="error" id="reason-error" role="alert">{{rejectError}}</p>{{/rejectError}}
+              <button type="submit" id="reject" class="danger">Reject</button>
+            </form>
+            {{/canReject}}
+            {{/open}}
+          </section>
+        </div>
+        {{> foot}}
+        """
+
+    static let problem = """
+        {{> head}}
+        <h1>{{heading}}</h1>
+        <p class="error" role="alert">{{message}}</p>
+        <p><a href="/review">Back to the queue</a></p>
+        {{> foot}}
+        """
+
+    /// Dark text on white, a blue with 7:1 contrast for links and buttons, visible focus rings.
+    static let styleSheet = """
+        :root { color-scheme: light; --ink: #1a1a1a; --muted: #4a4a4a; --link: #0b4f9c; --line: #c8c8c8; --bad: #a4000f; --ok: #0d5c2e; }
+        * { box-sizing: border-box; }
+        body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink); background: #fff; }
+        a { color: var(--link); }
+        a:focus-visible, button:focus-visible, input:focus-visible, textarea:focus-visible, pre:focus-visible { outline: 3px solid #ffb000; outline-offset: 2px; }
+        .skip { position: absolute; left: -9999px; }
+        .skip:focus { left: 1rem; top: 1rem; background: #fff; padding: .5rem; z-index: 1; }
+        .bar { display: flex; justify-content: space-between; align-items: center; padding: .5rem 1.5rem; border-bottom: 1px solid var(--line); background: #f4f6f8; }
+        .brand { margin: 0; font-weight: 700; }
+        .brand a { text-decoration: none; color: var(--ink); }
+        .signout { display: flex; gap: .75rem; align-items: center; }
+        main { padding: 1rem 1.5rem 3rem; max-width: 90rem; }
+        h1 { font-size: 1.6rem; margin: .5rem 0 1rem; }
+        h2 { font-size: 1.25rem; margin-top: 0; }
+        h3 { font-size: 1.05rem; margin: 1.25rem 0 .4rem; }
+        h4 { font-size: .95rem; margin: .8rem 0 .3rem; }
+        .muted { color: var(--muted); font-weight: 400; }
+        .card { border: 1px solid var(--line); border-radius: 6px; padding: 1rem 1.25rem; background: #fff; }
+        .narrow { max-width: 28rem; }
+        label { display: block; font-weight: 600; margin: .5rem 0 .25rem; }
+        input[type=password], textarea { width: 100%; font: 14px/1.4 ui-monospace, "DejaVu Sans Mono", monospace; padding: .5rem; border: 1px solid #767676; border-radius: 4px; color: var(--ink); }
+        textarea[aria-invalid=true], input[aria-invalid=true] { border: 2px solid var(--bad); }
+        button { font: inherit; font-weight: 600; padding: .45rem 1rem; margin-top: .6rem; border: 0; border-radius: 4px; background: var(--link); color: #fff; cursor: pointer; }
+        button.secondary { background: #fff; color: var(--link); border: 1px solid var(--link); margin-top: 0; }
+        button.danger { background: var(--bad); }
+        .hint { color: var(--muted); font-size: .9rem; }
+        .error { color: var(--bad); font-weight: 600; }
+        .notice { color: var(--ok); font-weight: 600; }
+        .overdue { color: var(--bad); font-weight: 600; }
+        table.queue { border-collapse: collapse; width: 100%; }
+        table.queue th, table.queue td { text-align: left; padding: .45rem .6rem; border-bottom: 1px solid var(--line); }
+        table.queue thead th { background: #f4f6f8; }
+        .facts { display: flex; flex-wrap: wrap; gap: .5rem 2rem; margin: 0 0 1rem; }
+        .facts dt { font-size: .85rem; color: var(--muted); }
+        .facts dd { margin: 0; }
+        .columns { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 1.25rem; align-items: start; }
+        @media (max-width: 60rem) { .columns { grid-template-columns: 1fr; } }
+        pre { background: #f6f8fa; border: 1px solid var(--line); border-radius: 4px; padding: .6rem; overflow-x: auto; font-size: 13px; white-space: pre-wrap; word-break: break-word; }
+        .decide form { border-top: 1px solid var(--line); padding-top: .5rem; margin-top: .75rem; }
+        .decide form:first-of-type { border-top: 0; margin-top: 0; }
+        .badge { font-size: .8rem; font-weight: 600; background: #e8eef7; color: #0b3d78; border-radius: 3px; padding: .05rem .4rem; }
+        .history { padding-left: 1.25rem; font-size: .92rem; }
+        .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+
+        """
+}

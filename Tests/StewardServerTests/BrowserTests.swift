@@ -1,0 +1,321 @@
+import Foundation
+import StewardJSON
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Debian's `chromium` and `chromium-driver`, installed by scripts/setup.sh. When missing, the
+/// test tries to install them (as root); it is skipped, with the reason, only if that fails.
+enum Browser {
+    static let chromium = "/usr/bin/chromium"
+    static let chromedriver = "/usr/bin/chromedriver"
+
+    static let availability: (available: Bool, reason: String) = {
+        func present() -> Bool {
+            FileManager.default.isExecutableFile(atPath: chromium) && FileManager.default.isExecutableFile(atPath: chromedriver)
+        }
+        if present() { return (true, "") }
+        guard getuid() == 0 else {
+            return (false, "chromium and chromium-driver are not installed and this user cannot install them: run scripts/setup.sh as root")
+        }
+        let install = Process()
+        install.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        install.arguments = ["sh", "-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver"]
+        install.standardOutput = FileHandle.nullDevice
+        install.standardError = FileHandle.nullDevice
+        do {
+            try install.run()
+            install.waitUntilExit()
+        } catch {
+            return (false, "chromium and chromium-driver are not installed and apt-get could not run: \(error)")
+        }
+        return present()
+            ? (true, "")
+            : (false, "chromium and chromium-driver are not installed and apt-get install failed (exit \(install.terminationStatus))")
+    }()
+}
+
+/// HTTP/1.1 over a loopback socket, for chromedriver: it writes headers as `Name:value`
+/// (no space), which FoundationNetworking's URLSession rejects ("Failed writing header").
+/// Blocking I/O runs on its own thread, off the concurrency pool the server needs.
+enum PlainHTTP {
+    static func send(_ method: String, _ url: URL, body: Data?) async throws -> (Int, Data) {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try exchange(method, url, body: body) })
+            }
+        }
+    }
+
+    static func exchange(_ method: String, _ url: URL, body: Data?) throws -> (Int, Data) {
+        guard let port = url.port else { throw WebDriver.Failure(description: "no port in \(url)") }
+        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        guard connected else { throw WebDriver.Failure(description: "cannot connect to \(url)") }
+        let target = url.path.isEmpty ? "/" : url.path
+        var request = Data("\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n".utf8)
+        if let body {
+            request.append(Data("Content-Type: application/json\r\nContent-Length: \(body.count)\r\n".utf8))
+        }
+        request.append(Data("\r\n".utf8))
+        if let body { request.append(body) }
+        try request.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = Foundation.send(socket, buffer.baseAddress! + offset, buffer.count - offset, Int32(MSG_NOSIGNAL))
+                guard written > 0 else { throw WebDriver.Failure(description: "cannot write to \(url)") }
+                offset += written
+            }
+        }
+        // A receive that waits more than 90 s fails instead of hanging the test.
+        var timeout = timeval(tv_sec: 90, tv_usec: 0)
+        setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        // Read until the body is complete: chromedriver may keep the connection open.
+        var response = Data()
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while !complete(response) {
+            let count = recv(socket, &chunk, chunk.count, 0)
+            if count <= 0 { break }
+            response.append(contentsOf: chunk[0..<count])
+        }
+        guard let split = response.range(of: Data("\r\n\r\n".utf8)) else {
+            throw WebDriver.Failure(description: "no HTTP response from \(url)")
+        }
+        let head = String(decoding: response[..<split.lowerBound], as: UTF8.self)
+        let statusLine = head.split(separator: "\r\n").first ?? ""
+        let parts = statusLine.split(separator: " ")
+        guard parts.count >= 2, let status = Int(parts[1]) else { throw WebDriver.Failure(description: "bad status line '\(statusLine)'") }
+        let isChunked = head.lowercased().contains("transfer-encoding:chunked") || head.lowercased().contains("transfer-encoding: chunked")
+        let payload = Data(response[split.upperBound...])
+        return (status, isChunked ? dechunk(payload) : payload)
+    }
+
+    /// Whether `response` holds the whole message (by Content-Length, or the last chunk).
+    static func complete(_ response: Data) -> Bool {
+        guard let split = response.range(of: Data("\r\n\r\n".utf8)) else { return false }
+        let head = String(decoding: response[..<split.lowerBound], as: UTF8.self).lowercased()
+        let bodyCount = response.count - split.upperBound
+        for line in head.split(separator: "\r\n") where line.hasPrefix("content-length:") {
+            return bodyCount >= Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) ?? 0
+        }
+        if head.contains("chunked") { return response.suffix(5) == Data("0\r\n\r\n".utf8) }
+        return false
+    }
+
+    static func dechunk(_ data: Data) -> Data {
+        var output = Data()
+        var rest = data[...]
+        while let lineEnd = rest.range(of: Data("\r\n".utf8)) {
+            let size = Int(String(decoding: rest[..<lineEnd.lowerBound], as: UTF8.self).split(separator: ";")[0], radix: 16) ?? 0
+            if size == 0 { break }
+            let start = lineEnd.upperBound
+            output.append(rest[start..<(start + size)])
+            rest = rest[(start + size + 2)...]
+        }
+        return output
+    }
+}
+
+/// A WebDriver session: plain JSON over HTTP to chromedriver (W3C WebDriver protocol).
+struct WebDriver {
+    static let elementKey = "element-6066-11e4-a52e-4f735466cecf"
+    let base: URL
+    let session: String
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    static func call(_ method: String, _ url: URL, _ body: JSONValue? = nil) async throws -> JSONValue {
+        let (status, data) = try await PlainHTTP.send(method, url, body: body.map { Data($0.jsonBytes) })
+        let value = try JSONValue.parse(Array(data))["value"] ?? .null
+        if status != 200 {
+            throw Failure(description: "WebDriver \(method) \(url.path): \(value["message"]?.stringValue ?? value.jsonString)")
+        }
+        return value
+    }
+
+    /// Opens a headless Chromium session.
+    static func open(driver: URL, profile: URL) async throws -> WebDriver {
+        let capabilities: JSONValue = [
+            "capabilities": [
+                "alwaysMatch": [
+                    "browserName": "chrome",
+                    "goog:chromeOptions": [
+                        "binary": .string(Browser.chromium),
+                        "args": [
+                            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1100",
+                            .string("--user-data-dir=\(profile.path)"),
+                        ],
+                    ],
+                ]
+            ]
+        ]
+        let value = try await call("POST", driver.appendingPathComponent("session"), capabilities)
+        guard let id = value["sessionId"]?.stringValue else { throw Failure(description: "no session id in \(value.jsonString)") }
+        return WebDriver(base: driver.appendingPathComponent("session/\(id)"), session: id)
+    }
+
+    func send(_ method: String, _ path: String, _ body: JSONValue? = nil) async throws -> JSONValue {
+        try await Self.call(method, path.isEmpty ? base : base.appendingPathComponent(path), body)
+    }
+
+    func go(_ url: URL) async throws { _ = try await send("POST", "url", ["url": .string(url.absoluteString)]) }
+    func currentURL() async throws -> String { try await send("GET", "url").stringValue ?? "" }
+
+    /// Waits (up to 10 s) for a navigation a click or key press started to land on a URL
+    /// ending in `suffix`; a click may return before the browser has followed the redirect.
+    func waitForURL(endingWith suffix: String) async throws -> String {
+        let deadline = ContinuousClock.now + .seconds(10)
+        var url = try await currentURL()
+        while !url.hasSuffix(suffix), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+            url = try await currentURL()
+        }
+        return url
+    }
+    func source() async throws -> String { try await send("GET", "source").stringValue ?? "" }
+
+    func element(_ css: String) async throws -> String {
+        let value = try await send("POST", "element", ["using": "css selector", "value": .string(css)])
+        guard let id = value[Self.elementKey]?.stringValue else { throw Failure(description: "no element \(css)") }
+        return id
+    }
+
+    func type(_ css: String, _ text: String) async throws {
+        _ = try await send("POST", "element/\(try await element(css))/value", ["text": .string(text)])
+    }
+
+    func clear(_ css: String) async throws { _ = try await send("POST", "element/\(try await element(css))/clear", [:]) }
+    func click(_ css: String) async throws { _ = try await send("POST", "element/\(try await element(css))/click", [:]) }
+    func property(_ css: String, _ name: String) async throws -> JSONValue {
+        try await send("GET", "element/\(try await element(css))/property/\(name)")
+    }
+
+    func script(_ source: String) async throws -> JSONValue {
+        try await send("POST", "execute/sync", ["script": .string(source), "args": []])
+    }
+
+    /// A PNG of the viewport.
+    func screenshot() async throws -> Data {
+        guard let base64 = try await send("GET", "screenshot").stringValue, let data = Data(base64Encoded: base64) else {
+            throw Failure(description: "no screenshot")
+        }
+        return data
+    }
+
+    func close() async { _ = try? await send("DELETE", "") }
+}
+
+@Suite struct BrowserTests {
+    /// A free loopback port (bound, read, released).
+    static func freePort() throws -> Int {
+        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
+        }
+        guard bound else { throw WebDriver.Failure(description: "cannot find a free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    @Test(.enabled(if: Browser.availability.available, "\(Browser.availability.reason)"), .timeLimit(.minutes(3)))
+    func reviewerEditsAndApprovesInARealBrowser() async throws {
+        let harness = try await ServerHarness.start()
+        let (instance, task) = try await harness.waitingTask()
+
+        let port = try Self.freePort()
+        let profile = FileManager.default.temporaryDirectory.appendingPathComponent("steward-chromium-\(UUID().uuidString)")
+        let driverProcess = Process()
+        driverProcess.executableURL = URL(fileURLWithPath: Browser.chromedriver)
+        driverProcess.arguments = ["--port=\(port)", "--allowed-ips=127.0.0.1"]
+        driverProcess.standardOutput = FileHandle.nullDevice
+        driverProcess.standardError = FileHandle.nullDevice
+        try driverProcess.run()
+        defer {
+            kill(driverProcess.processIdentifier, SIGKILL)
+            driverProcess.waitUntilExit()
+            try? FileManager.default.removeItem(at: profile)
+        }
+        let driverURL = URL(string: "http://127.0.0.1:\(port)")!
+        let deadline = ContinuousClock.now + .seconds(20)
+        while try await (try? WebDriver.call("GET", driverURL.appendingPathComponent("status")))?["ready"] != true {
+            try #require(ContinuousClock.now < deadline, "chromedriver did not become ready")
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let browser = try await WebDriver.open(driver: driverURL, profile: profile)
+        let edited: JSONValue = ["subject": "Re: My card was stolen", "body": "Hi Jonas, we blocked the card. A replacement arrives in 3 days."]
+        // Chromium outlives a killed chromedriver: end the session on every path.
+        do {
+            // Sign in with the keyboard: type the token and press Enter.
+            try await browser.go(harness.base.appendingPathComponent("review"))
+            #expect(try await browser.currentURL().hasSuffix("/review/sign-in"))
+            try await browser.type("#token", harness.agentToken + "\u{E007}")
+            #expect(try await browser.waitForURL(endingWith: "/review").hasSuffix("/review"))
+            let queue = try await browser.source()
+            #expect(queue.contains("Ana Agent"))
+            #expect(queue.contains("no deadline"))
+            let cookieVisibleToScripts = try await browser.script("return document.cookie")
+            #expect(cookieVisibleToScripts == "", "the session cookie is HttpOnly")
+
+            // Open the task, see its context.
+            try await browser.click("a[href=\"/review/tasks/\(task)\"]")
+            #expect(try await browser.waitForURL(endingWith: "/review/tasks/\(task)").hasSuffix("/review/tasks/\(task)"))
+            let page = try await browser.source()
+            let taskShot = FileManager.default.temporaryDirectory.appendingPathComponent("steward-review-task-\(task)-\(UUID().uuidString.prefix(8)).png")
+            try await browser.screenshot().write(to: taskShot)
+            print("screenshot of the task page: \(taskShot.path)")
+            #expect(page.contains("Someone stole my wallet"))
+            #expect(page.contains("The agent may not"))
+            let unlabeled = try await browser.script(
+                "return [...document.querySelectorAll('input:not([type=hidden]), textarea, select')].filter(e => !e.id || !document.querySelector('label[for=\"' + e.id + '\"]')).length")
+            #expect(unlabeled == 0, "every field has a label")
+
+            // A broken edit comes back with the error inline and the text kept.
+            try await browser.clear("#output")
+            try await browser.type("#output", "{\"subject\": \"Re: My card was stolen\", \"body\": ")
+            try await browser.click("#save-edit")
+            #expect(try await browser.waitForURL(endingWith: "/review/tasks/\(task)/decision").hasSuffix("/decision"))
+            #expect(try await browser.source().contains("not valid JSON"))
+            #expect(try await browser.property("#output", "value") == "{\"subject\": \"Re: My card was stolen\", \"body\": ")
+
+            // The real edit.
+            try await browser.clear("#output")
+            try await browser.type("#output", edited.prettyJSONString)
+            let editShot = FileManager.default.temporaryDirectory.appendingPathComponent("steward-review-edit-\(task)-\(UUID().uuidString.prefix(8)).png")
+            try await browser.screenshot().write(to: editShot)
+            print("screenshot of the edit, after an inline error: \(editShot.path)")
+            try await browser.click("#save-edit")
+            let landed = try await browser.waitForURL(endingWith: "/review?decided=\(task)&as=edit")
+            #expect(landed.hasSuffix("/review?decided=\(task)&as=edit"), "\(landed)")
+            #expect(try await browser.source().contains("Task \(task) edited and approved."))
+        } catch {
+            await browser.close()
+            throw error
+        }
+        await browser.close()
+
+        // The API shows the instance completed with the reviewer's edit.
+        #expect(try await harness.waitFor(instance) { $0 == "completed" } == "completed")
+        let shown = try await harness.send("GET", "/v1/instances/\(instance)", token: harness.operatorToken)
+        #expect(shown.json["status"] == "completed")
+        #expect(shown.json["output"]?["reply"] == edited)
+        #expect(shown.json["output"]?["review"]?["decision"] == "edit")
+        #expect(shown.json["output"]?["review"]?["reviewer"]?.stringValue == harness.agentID)
+        try await harness.stop()
+    }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import StewardJSON
+import StewardRuntime
+import StewardStore
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// `steward serve` as an operator runs it: the real executable, stopped with SIGTERM.
+@Suite struct ServeCommandTests {
+    static var stewardBinary: URL {
+        let candidates = [
+            Bundle.main.bundleURL.appendingPathComponent("steward"),
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("steward"),
+            Package.root.appendingPathComponent(".build/debug/steward"),
+        ]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[2]
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func resumesAtStartAndStopsGracefullyOnSIGTERM() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.stewardBinary.path), "build the steward executable first (swift build)")
+        let plugins = try Package.plugins.get()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-serve-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let database = directory.appendingPathComponent("steward.db").path
+        let store = try SQLiteStore(path: database)
+        let op = try await store.addReviewer(name: "Olu", credentials: [], role: "operator", at: SystemEngineClock().nowMilliseconds())
+        // Left running by an earlier process (submitted, never driven): serve must resume it.
+        let (engine, _, _) = try ServerHarness.makeEngine(store: store)
+        let leftOver = try await engine.submit(
+            template: ServerHarness.triage, input: try ServerHarness.ticket(1), id: "left-over", drive: false)
+        try #require(leftOver.status == .running)
+
+        let process = Process()
+        process.executableURL = Self.stewardBinary
+        process.arguments = [
+            "serve", "--port", "0", "--db", database, "--workflows", Package.root.appendingPathComponent("workflows").path,
+            "--plugins", plugins.path,
+        ]
+        process.currentDirectoryURL = directory
+        // Run from elsewhere, the classifier and the KB find their data through these.
+        var environment = ProcessInfo.processInfo.environment
+        environment["STEWARD_MODEL_DIR"] = Package.root.appendingPathComponent("Plugins/banking-intent/models").path
+        environment["STEWARD_KB_ARTICLES"] = Package.root.appendingPathComponent("data/stackfaq/articles.json").path
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+
+        // The first line names the port.
+        var seen = Data()
+        var port: Int?
+        while port == nil {
+            let chunk = output.fileHandleForReading.availableData
+            try #require(!chunk.isEmpty, "steward serve exited before listening: \(String(decoding: seen, as: UTF8.self))")
+            seen.append(chunk)
+            let text = String(decoding: seen, as: UTF8.self)
+            if let range = text.range(of: "http://127.0.0.1:") {
+                port = Int(text[range.upperBound...].prefix { $0.isNumber })
+            }
+        }
+        let base = URL(string: "http://127.0.0.1:\(try #require(port))")!
+
+        let body = Data(("{\"template\": \"support-ticket-triage\", \"input\": " + (try ServerHarness.ticket(1)).jsonString + "}").utf8)
+        let session = URLSession(configuration: .ephemeral, delegate: NoRedirects(), delegateQueue: nil)
+        defer { session.finishTasksAndInvalidate() }
+        var accepted: [String] = []
+        for index in 0..<10 {
+            var request = URLRequest(url: base.appendingPathComponent("v1/instances"))
+            request.httpMethod = "POST"
+            request.httpBody = body
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.setValue("Bearer \(op.token)", forHTTPHeaderField: "Authorization")
+            request.setValue("serve-\(index)", forHTTPHeaderField: "Idempotency-Key")
+            let (data, response) = try await session.data(for: request)
+            #expect((response as? HTTPURLResponse)?.statusCode == 201)
+            if let id = try JSONValue.parse(Array(data))["id"]?.stringValue { accepted.append(id) }
+        }
+
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        seen.append(output.fileHandleForReading.readDataToEndOfFile())
+        #expect(process.terminationReason == .exit && process.terminationStatus == 0, "exit \(process.terminationStatus)")
+        #expect(String(decoding: seen, as: UTF8.self).contains("steward: stopped"))
+        #expect(accepted.count == 10)
+        #expect(try await store.instance(id: "left-over")?.status == .completed, "resumed at start")
+        for id in accepted {
+            #expect(try await store.instance(id: id)?.status == .completed, "\(id) was acknowledged and finished before exit")
+        }
+    }
+}
