@@ -7,9 +7,29 @@ import StewardRuntime
 /// Something to append to the journal.
 enum JournalWrite: Sendable {
     /// An instance transition.
-    case transition(InstanceCommit)
+    case transition(InstanceCommit, EncodedCommit)
     /// An audit entry.
     case audit(kind: String, actor: String, payload: JSONValue, at: Int64, instance: String?)
+}
+
+/// A transition's JSON, encoded by the committing task before it queues for the single
+/// writer, so the serial part of a commit does only SQL.
+struct EncodedCommit: Sendable {
+    /// The state snapshot, when this transition writes one: at creation and whenever the
+    /// instance comes to rest. A running instance's state is its last snapshot plus its newer
+    /// journal events, which recovery replays.
+    let state: String?
+    /// The event's payload.
+    let payload: String
+    /// The pinned config, on an instance's first commit.
+    let config: String?
+
+    init(_ commit: InstanceCommit) {
+        let atRest = commit.state.status != .running || commit.state.sequence == 1
+        state = atRest ? commit.state.jsonValue.jsonString : nil
+        payload = commit.event.payload.jsonString
+        config = commit.pinnedConfig?.jsonString
+    }
 }
 
 /// Batches concurrent writes into one SQLite transaction (one fsync). A write waits only for
@@ -94,7 +114,7 @@ enum Journal {
             try db.inSavepoint {
                 do {
                     switch write {
-                    case .transition(let commit): try applyTransition(commit, chain: &chain, db: db)
+                    case .transition(let commit, let encoded): try applyTransition(commit, encoded: encoded, chain: &chain, db: db)
                     case .audit(let kind, let actor, let payload, let at, let instance):
                         let rowid = try instance.flatMap { try Int64.fetchOne(db, sql: "SELECT rowid FROM instances WHERE id = ?", arguments: [$0]) }
                         try append(kind: kind, instance: rowid, instanceID: instance, seq: nil, at: at, actor: actor, payload: payload.jsonString, chain: &chain, db: db)
@@ -112,14 +132,12 @@ enum Journal {
         return results
     }
 
-    static func applyTransition(_ commit: InstanceCommit, chain: inout ChainHead, db: Database) throws {
+    static func applyTransition(_ commit: InstanceCommit, encoded: EncodedCommit, chain: inout ChainHead, db: Database) throws {
         let state = commit.state
-        // Snapshot only at rest (and at creation): a running instance's state is its last
-        // snapshot plus its newer journal events, which recovery replays.
-        let snapshot = state.status != .running || state.sequence == 1
-        let stateJSON = snapshot ? state.jsonValue.jsonString : ""
-        if let config = commit.pinnedConfig, let hash = state.configHash {
-            try db.cachedStatement(sql: "INSERT OR IGNORE INTO configs (hash, body) VALUES (?, ?)").execute(arguments: [hash, config.jsonString])
+        let snapshot = encoded.state != nil
+        let stateJSON = encoded.state ?? ""
+        if let config = encoded.config, let hash = state.configHash {
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO configs (hash, body) VALUES (?, ?)").execute(arguments: [hash, config])
         }
         let rowid: Int64
         if state.sequence == 1 {
@@ -160,19 +178,18 @@ enum Journal {
         }
         try append(
             kind: commit.event.name, instance: rowid, instanceID: state.id, seq: state.sequence, at: commit.at, actor: commit.actor,
-            payload: commit.event.payload.jsonString, chain: &chain, db: db)
+            payload: encoded.payload, chain: &chain, db: db)
 
         if case .checkpointDecided(let decision) = commit.event {
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     UPDATE review_tasks SET status = 'decided', decided_at = ?, decision = ?, reviewer = ?
                     WHERE instance = ? AND state = ? AND status = 'open'
-                    """,
-                arguments: [commit.at, decision.decision.rawValue, decision.reviewer, rowid, decision.state])
+                    """
+            ).execute(arguments: [commit.at, decision.decision.rawValue, decision.reviewer, rowid, decision.state])
             // A decided task's SLA timers no longer fire.
-            try db.execute(
-                sql: "UPDATE timers SET cancelled_at = ? WHERE instance = ? AND fired_at IS NULL AND cancelled_at IS NULL",
-                arguments: [commit.at, rowid])
+            try db.cachedStatement(sql: "UPDATE timers SET cancelled_at = ? WHERE instance = ? AND fired_at IS NULL AND cancelled_at IS NULL")
+                .execute(arguments: [commit.at, rowid])
             if decision.decision == .edit, let edited = decision.output {
                 let review = state.data.value(at: ["reviews", decision.state])
                 try db.execute(
@@ -185,18 +202,18 @@ enum Journal {
             }
         }
         if let request = commit.openedCheckpoint {
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO review_tasks (instance, state, credential, status, subject, decisions, opened_at, due_at)
                     VALUES (?, ?, ?, 'open', ?, ?, ?, ?)
-                    """,
+                    """
+            ).execute(
                 arguments: [rowid, request.state, request.credential, request.subject.jsonString,
                             request.decisions.map(\.rawValue).joined(separator: ","), commit.at, commit.schedule?.dueAt])
             let task = db.lastInsertedRowID
             for timer in commit.schedule?.timers ?? [] {
-                try db.execute(
-                    sql: "INSERT INTO timers (instance, task, kind, due_at, payload) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [rowid, task, timer.kind, timer.at, timer.payload.jsonString])
+                try db.cachedStatement(sql: "INSERT INTO timers (instance, task, kind, due_at, payload) VALUES (?, ?, ?, ?, ?)")
+                    .execute(arguments: [rowid, task, timer.kind, timer.at, timer.payload.jsonString])
             }
         }
     }

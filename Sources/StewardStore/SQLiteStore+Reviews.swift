@@ -124,7 +124,7 @@ extension SQLiteStore {
     /// One review task.
     public func task(id: Int64) async throws -> ReviewTask? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: Self.taskSelect + " WHERE t.id = ?", arguments: [id]).map(Self.task)
+            try Row.fetchOne(db.cachedStatement(sql: Self.taskSelect + " WHERE t.id = ?"), arguments: [id]).map(Self.task)
         }
     }
 

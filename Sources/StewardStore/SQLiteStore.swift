@@ -50,7 +50,7 @@ public final class SQLiteStore: InstanceStore {
 
     /// Makes one transition durable, batched with concurrent ones.
     public func commit(_ commit: InstanceCommit) async throws {
-        try await committer.submit(.transition(commit))
+        try await committer.submit(.transition(commit, EncodedCommit(commit)))
     }
 
     /// Appends an audit entry (not tied to an instance's sequence) to the hash-chained journal.
