@@ -150,7 +150,7 @@ private struct JSONParser {
             if byte == UInt8(ascii: "\"") {
                 let slice = UnsafeRawBufferPointer(rebasing: bytes[start..<index])
                 index += 1
-                guard let text = String(validating: slice, as: UTF8.self) else {
+                guard let text = UTF8Validation.string(slice) else {
                     throw JSONParseError(offset: start, reason: "string is not valid UTF-8")
                 }
                 return text
@@ -166,7 +166,7 @@ private struct JSONParser {
             switch byte {
             case UInt8(ascii: "\""):
                 index += 1
-                guard let text = String(validating: scalars, as: UTF8.self) else {
+                guard let text = scalars.withUnsafeBytes({ UTF8Validation.string($0) }) else {
                     throw JSONParseError(offset: start, reason: "string is not valid UTF-8")
                 }
                 return text

@@ -1,4 +1,5 @@
 import StewardABI
+import StewardJSON
 import Synchronization
 
 #if canImport(Glibc)
@@ -172,6 +173,27 @@ public final class PluginStep: Sendable {
     public func callRaw(
         input: UnsafeRawBufferPointer, config: UnsafeRawBufferPointer, idempotencyKey: String, attempt: Int
     ) throws(StepCallError) -> [UInt8] {
+        try call(input: input, config: config, idempotencyKey: idempotencyKey, attempt: attempt) { Array($0) }
+    }
+
+    /// Calls the step and parses its output as JSON straight from the plugin's buffer (no copy).
+    public func callJSON(
+        input: UnsafeRawBufferPointer, config: UnsafeRawBufferPointer, idempotencyKey: String, attempt: Int
+    ) throws(StepCallError) -> JSONValue {
+        try call(input: input, config: config, idempotencyKey: idempotencyKey, attempt: attempt) { (bytes) throws(StepCallError) -> JSONValue in
+            do {
+                return try JSONValue.parse(bytes)
+            } catch {
+                throw StepCallError(step: fullName, kind: .invalidOutput, message: "output is not valid JSON: \(error)")
+            }
+        }
+    }
+
+    /// Calls the step; `read` sees the checked (UTF-8) output before the host frees it.
+    func call<T>(
+        input: UnsafeRawBufferPointer, config: UnsafeRawBufferPointer, idempotencyKey: String, attempt: Int,
+        read: (UnsafeRawBufferPointer) throws(StepCallError) -> T
+    ) throws(StepCallError) -> T {
         var result = stw_step_result()
         result.header = stw_struct_header(
             struct_size: UInt32(MemoryLayout<stw_step_result>.size), abi_major: UInt16(STW_ABI_VERSION_MAJOR),
@@ -229,9 +251,9 @@ public final class PluginStep: Sendable {
             throw StepCallError(step: fullName, kind: .invalidOutput, message: "returned STW_OK with a NULL output")
         }
         let bytes = UnsafeRawBufferPointer(start: output, count: result.output_length)
-        guard String(validating: bytes, as: UTF8.self) != nil else {
+        guard UTF8Validation.isValid(bytes) else {
             throw StepCallError(step: fullName, kind: .invalidOutput, message: "output is not valid UTF-8")
         }
-        return Array(bytes)
+        return try read(bytes)
     }
 }

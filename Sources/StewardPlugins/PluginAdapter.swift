@@ -137,7 +137,7 @@ public final class PluginAdapter: Sendable {
             throw StepCallError(adapter: key, kind: .invalidOutput, message: "returned STW_OK with a NULL output")
         }
         let bytes = UnsafeRawBufferPointer(start: outputPointer, count: response.output_length)
-        guard String(validating: bytes, as: UTF8.self) != nil else {
+        guard UTF8Validation.isValid(bytes) else {
             throw StepCallError(adapter: key, kind: .invalidOutput, message: "output is not valid UTF-8")
         }
         let output: JSONValue

@@ -83,18 +83,13 @@ public struct PluginRegistry: Sendable {
         let inputBytes = input.jsonBytes
         let configBytes = config.jsonBytes
         // withUnsafeBytes rethrows untyped errors, so the typed error travels in a Result.
-        let output = try inputBytes.withUnsafeBytes { inputBuffer in
+        return try inputBytes.withUnsafeBytes { inputBuffer in
             configBytes.withUnsafeBytes { configBuffer in
-                Result { () throws(StepCallError) -> [UInt8] in
-                    try step.callRaw(input: inputBuffer, config: configBuffer, idempotencyKey: idempotencyKey, attempt: attempt)
+                Result { () throws(StepCallError) -> JSONValue in
+                    try step.callJSON(input: inputBuffer, config: configBuffer, idempotencyKey: idempotencyKey, attempt: attempt)
                 }
             }
         }.get()
-        do {
-            return try JSONValue.parse(output)
-        } catch {
-            throw StepCallError(step: name, kind: .invalidOutput, message: "output is not valid JSON: \(error)")
-        }
     }
 
     /// Finds plugin libraries (`*.so`, `*.dylib`) directly inside `directory`, sorted by name.
