@@ -109,8 +109,6 @@ for n in ${ns//,/ }; do
   measure "triage-$n" "$bench" triage --n "$n" --plugins "$plugins" --template "$template" --input "$ticket2" --db "$scratch/triage-$n.db"
   rm -f "$scratch/triage-$n.db"*
 done
-# The store as shipped: GRDB leaves the writer at synchronous=NORMAL (no fsync per commit).
-measure triage-1000-normal "$bench" triage --n 1000 --synchronous shipped --plugins "$plugins" --template "$template" --input "$ticket2" --db "$scratch/normal.db"
 # Like for like with the peers, which run one instance at a time in one thread.
 measure triage-1000-c1 "$bench" triage --n 1000 --concurrency 1 --plugins "$plugins" --template "$template" --input "$ticket2" --db "$scratch/c1.db"
 measure resume "$bench" resume --samples "$samples" --plugins "$plugins" --template "$template" --input "$ticket2" --db "$scratch/resume.db"

@@ -34,19 +34,7 @@ extension TemplateParser {
     /// Parses a customer overlay file, reporting every problem with its location.
     public static func parseOverlay(_ text: String, file: String) throws(TemplateErrors) -> CustomerOverlay {
         var reader = YAMLReader(file: file)
-        let root: Node
-        do {
-            guard let node = try Yams.compose(yaml: text) else {
-                throw TemplateErrors([TemplateDiagnostic(SourceLocation(file: file, line: 1, column: 1), "the file is empty; expected a customer overlay")])
-            }
-            root = node
-        } catch let error as TemplateErrors {
-            throw error
-        } catch let error as YamlError {
-            throw TemplateErrors([yamlDiagnostic(error, file: file)])
-        } catch {
-            throw TemplateErrors([TemplateDiagnostic(SourceLocation(file: file, line: 1, column: 1), "cannot read YAML: \(error)")])
-        }
+        let root = try compose(text, file: file, expected: "a customer overlay")
         guard let top = reader.entries(of: root, context: "the customer overlay", allowed: ["customer", "description", "calendar", "templates"]) else {
             throw TemplateErrors(reader.diagnostics)
         }

@@ -37,24 +37,28 @@ public enum TemplateParser {
     /// structural and graph mistakes together.
     public static func parseLeniently(_ text: String, file: String) throws(TemplateErrors) -> ParsedTemplate {
         var reader = YAMLReader(file: file)
-        let root: Node
-        do {
-            guard let node = try Yams.compose(yaml: text) else {
-                throw TemplateErrors([TemplateDiagnostic(SourceLocation(file: file, line: 1, column: 1), "the file is empty; expected a template mapping")])
-            }
-            root = node
-        } catch let error as TemplateErrors {
-            throw error
-        } catch let error as YamlError {
-            throw TemplateErrors([yamlDiagnostic(error, file: file)])
-        } catch {
-            throw TemplateErrors([TemplateDiagnostic(SourceLocation(file: file, line: 1, column: 1), "cannot read YAML: \(error)")])
-        }
+        let root = try compose(text, file: file, expected: "a template mapping")
         guard case .mapping = root else {
             throw TemplateErrors([TemplateDiagnostic(reader.location(of: root), "expected a mapping for the template, found \(YAMLReader.describe(root))")])
         }
         let template = parse(root, reader: &reader)
         return ParsedTemplate(template: template, diagnostics: reader.diagnostics, opaqueStates: reader.opaqueStates)
+    }
+
+    /// The YAML node tree of `text`, or a located error (syntax, or an empty file).
+    static func compose(_ text: String, file: String, expected: String) throws(TemplateErrors) -> Node {
+        let node: Node?
+        do {
+            node = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw TemplateErrors([yamlDiagnostic(error, file: file)])
+        } catch {
+            throw TemplateErrors([TemplateDiagnostic(SourceLocation(file: file, line: 1, column: 1), "cannot read YAML: \(error)")])
+        }
+        guard let node else {
+            throw TemplateErrors([TemplateDiagnostic(SourceLocation(file: file, line: 1, column: 1), "the file is empty; expected \(expected)")])
+        }
+        return node
     }
 
     static func yamlDiagnostic(_ error: YamlError, file: String) -> TemplateDiagnostic {

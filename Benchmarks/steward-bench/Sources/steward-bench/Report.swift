@@ -152,7 +152,7 @@ struct Report {
             }
         }
         out.append("")
-        out.append("Ticket triage on SQLite in WAL mode, synchronous=FULL unless marked 'as shipped' (= NORMAL, see BENCHMARKS.md)")
+        out.append("Ticket triage on SQLite in WAL mode, synchronous=FULL")
         out.append(pad("engine", 26) + lpad("N", 8) + lpad("to ckpt/s", 11) + lpad("to done/s", 11) + lpad("steps/s", 10)
                    + lpad("trans/s", 10) + lpad("B/inst", 9) + lpad("peak RSS", 10))
         var rows: [(String, Int, JSONValue)] = triageRuns.map { ("Steward (concurrency \($0.doc["concurrency"]?.integerValue ?? 0))", $0.n, $0.doc) }

@@ -1,3 +1,4 @@
+import StewardDispatch
 import StewardJSON
 import StewardPlugins
 import StewardRuntime
@@ -12,7 +13,7 @@ final class Stamp: Sendable {
 
 /// The real plugins, plus a timestamp taken the moment `support.send_reply` returns.
 struct TimingInvoker: StepInvoker {
-    let base: PluginRegistry
+    let base: any StepInvoker
     let stepRan: Stamp
 
     func invoke(_ invocation: StepInvocation) throws(StepCallError) -> JSONValue {
@@ -36,7 +37,7 @@ struct ResumeBenchmark {
     func run() async throws -> JSONValue {
         let stepRan = Stamp()
         let setup = try Setup(plugins: plugins, template: template, input: input, database: database, forceFullSync: true) { registry in
-            TimingInvoker(base: registry, stepRan: stepRan)
+            TimingInvoker(base: Dispatcher(registry: registry), stepRan: stepRan)
         }
         try await setup.submitAll(count: samples, concurrency: 64)
         let accepted = Stamp()

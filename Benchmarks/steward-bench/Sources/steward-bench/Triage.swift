@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import StewardDispatch
 import StewardJSON
 import StewardPlugins
 import StewardReview
@@ -23,7 +24,7 @@ struct Setup {
     /// own `PRAGMA synchronous = FULL` ran, so the store as shipped commits without fsync.
     init(
         plugins: String, template: String, input inputPath: String, database: String, forceFullSync: Bool,
-        invoker: (PluginRegistry) -> any StepInvoker = { $0 }
+        invoker: (PluginRegistry) -> any StepInvoker = { Dispatcher(registry: $0) }
     ) throws {
         registry = try PluginRegistry(loading: PluginRegistry.libraries(in: plugins))
         let text = try String(contentsOfFile: template, encoding: .utf8)
