@@ -51,6 +51,7 @@ struct PluginsCommand: ParsableCommand {
             for plugin in registry.plugins {
                 print("\(plugin.name) \(plugin.version)  abi \(plugin.abiMajor).\(plugin.abiMinor)  \(plugin.path)")
                 for step in plugin.steps { print("  \(step.fullName) \(step.version)") }
+                for adapter in plugin.adapters { print("  adapter \(adapter.id)@\(adapter.version)") }
             }
         }
     }

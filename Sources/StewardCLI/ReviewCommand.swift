@@ -62,6 +62,8 @@ struct ReviewCommand: AsyncParsableCommand {
                 "decisions": .array(view.task.decisions.map { .string($0.rawValue) }), "input": view.input,
                 "outputs": .object(view.outputs), "opened_at": .string(formatMilliseconds(view.task.openedAt)),
                 "sla_deadline": view.task.dueAt.map { .string(formatMilliseconds($0)) } ?? .null,
+                "escalation_level": .integer(Int64(view.task.escalationLevel)),
+                "assigned": view.task.assigned.map { .string($0) } ?? .null,
             ]
             if let aop = view.aop {
                 object["aop"] = [

@@ -81,7 +81,8 @@ public struct ReviewDesk: Sendable {
                     "holds": .array(reviewer.credentials.map { .string($0) }),
                 ],
                 at: engine.clock.nowMilliseconds(), instance: task.instanceID)
-            throw ReviewError(.forbidden, "task \(id) needs credential '\(task.credential)'; \(reviewer.name) (\(reviewer.id)) holds \(reviewer.credentials.isEmpty ? "none" : reviewer.credentials.joined(separator: ", "))")
+            let needs = task.assigned.map { "'\(task.credential)' or '\($0)' (escalated)" } ?? "'\(task.credential)'"
+            throw ReviewError(.forbidden, "task \(id) needs credential \(needs); \(reviewer.name) (\(reviewer.id)) holds \(reviewer.credentials.isEmpty ? "none" : reviewer.credentials.joined(separator: ", "))")
         }
         guard task.status == "open" else {
             throw ReviewError(.conflict, "task \(id) was already decided (\(task.decision ?? "?") by \(task.reviewer ?? "?"))")
