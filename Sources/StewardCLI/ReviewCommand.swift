@@ -18,7 +18,19 @@ struct TokenOptions: ParsableArguments {
 struct ReviewCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "review", abstract: "List, show and decide human checkpoints.",
-        subcommands: [List.self, Show.self, Approve.self, Edit.self, Reject.self])
+        subcommands: [List.self, Show.self, Approve.self, Edit.self, Reject.self, Examples.self])
+
+    struct Examples: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the labelled examples reviewers' edits produced (one JSON object per line), for evaluation.")
+        @Option(help: "Only this template.") var template: String?
+        @OptionGroup var storeOptions: StoreOptions
+
+        func run() async throws {
+            let store = try SQLiteStore(path: storeOptions.database ?? SQLiteStore.defaultPath(root: Workspace().root.path))
+            for example in try await store.labelledExamples(template: template) { print(example.jsonString) }
+        }
+    }
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Open tasks, soonest deadline first (yours, with --token).")
@@ -150,7 +162,21 @@ extension Optional {
 /// `steward reviewers add|list`.
 struct ReviewersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "reviewers", abstract: "Manage reviewers and their credentials.", subcommands: [Add.self, List.self])
+        commandName: "reviewers", abstract: "Manage reviewers and their credentials.", subcommands: [Add.self, List.self, Remove.self])
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a reviewer; their token stops working at once (audited).")
+        @Argument(help: "Reviewer id (rv-...).") var id: String
+        @OptionGroup var storeOptions: StoreOptions
+
+        func run() async throws {
+            let store = try SQLiteStore(path: storeOptions.database ?? SQLiteStore.defaultPath(root: Workspace().root.path))
+            guard try await store.removeReviewer(id: id, by: "operator", at: SystemEngineClock().nowMilliseconds()) else {
+                throw CLIError("no reviewer '\(id)'")
+            }
+            print("removed \(id)")
+        }
+    }
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a reviewer; prints the bearer token once (it is stored hashed).")

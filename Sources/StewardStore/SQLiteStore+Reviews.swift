@@ -85,6 +85,20 @@ extension SQLiteStore {
         return (reviewer, token)
     }
 
+    /// Removes a reviewer: their token stops working at once. Audited. Returns false when there
+    /// is no such reviewer.
+    @discardableResult
+    public func removeReviewer(id: String, by actor: String, at: Int64) async throws -> Bool {
+        let removed = try await pool.write { db in
+            try db.execute(sql: "DELETE FROM reviewers WHERE id = ?", arguments: [id])
+            return db.changesCount == 1
+        }
+        if removed {
+            try await appendAudit(kind: "reviewer_removed", actor: actor, payload: ["id": .string(id)], at: at)
+        }
+        return removed
+    }
+
     /// Every reviewer.
     public func reviewers() async throws -> [Reviewer] {
         try await pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM reviewers ORDER BY created_at, id").map(Self.reviewer) }

@@ -214,6 +214,13 @@ import Testing
         #expect(examples.first?["human_output"] == ["answer": 41, "note": "fixed"])
         #expect(examples.first?["input"] == ["q": "why?"])
         #expect(examples.first?["reviewer"] == .string(agent.id))
+
+        // Removing a reviewer revokes the token at once, and the journal says who did it.
+        #expect(try await fixture.store.removeReviewer(id: agent.id, by: "operator", at: 9))
+        #expect(try await fixture.store.reviewer(token: token) == nil)
+        #expect(try await fixture.store.removeReviewer(id: agent.id, by: "operator", at: 9) == false)
+        #expect(try await fixture.store.auditEntries().contains { $0.kind == "reviewer_removed" && $0.payload["id"] == .string(agent.id) })
+        #expect(try await fixture.store.verifyJournal().problems.isEmpty)
     }
 
     @Test func refusedDecisionsChangeNothingButAreAudited() async throws {
