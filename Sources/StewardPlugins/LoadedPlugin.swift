@@ -230,22 +230,9 @@ public final class PluginStep: Sendable {
             free(result.error_message)
         }
         guard status == STW_OK else {
-            let message = result.error_message.map { pointer in
-                String(decoding: UnsafeRawBufferPointer(start: pointer, count: result.error_message_length), as: UTF8.self)
-            } ?? "no message"
-            let kind: StepCallError.Kind
-            switch StepStatus(rawValue: status) {
-            case .invalidInput: kind = .invalidInput
-            case .transient: kind = .transient
-            case .permanent: kind = .permanent
-            case .internal: kind = .internal
-            case .some(let other):
-                // STW_ERR_INCOMPATIBLE is defined, but only as an answer of stw_plugin_entry.
-                throw StepCallError(step: fullName, kind: .internal, message: "\(other.name) is not a step status: \(message)")
-            case nil:
-                throw StepCallError(step: fullName, kind: .internal, message: "unknown status \(status): \(message)")
-            }
-            throw StepCallError(step: fullName, kind: kind, message: message)
+            throw StepCallError.failure(
+                status: status, message: result.error_message, length: result.error_message_length, callee: "step"
+            ) { StepCallError(step: fullName, kind: $0, message: $1) }
         }
         guard let output = result.output else {
             throw StepCallError(step: fullName, kind: .invalidOutput, message: "returned STW_OK with a NULL output")

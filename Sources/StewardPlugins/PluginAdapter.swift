@@ -119,19 +119,9 @@ public final class PluginAdapter: Sendable {
             free(response.error_message)
         }
         guard status == STW_OK else {
-            let message = response.error_message.map { pointer in
-                String(decoding: UnsafeRawBufferPointer(start: pointer, count: response.error_message_length), as: UTF8.self)
-            } ?? "no message"
-            let kind: StepCallError.Kind
-            switch StepStatus(rawValue: status) {
-            case .invalidInput: kind = .invalidInput
-            case .transient: kind = .transient
-            case .permanent: kind = .permanent
-            case .internal: kind = .internal
-            default:
-                throw StepCallError(adapter: key, kind: .internal, message: "unknown status \(status): \(message)")
-            }
-            throw StepCallError(adapter: key, kind: kind, message: message)
+            throw StepCallError.failure(
+                status: status, message: response.error_message, length: response.error_message_length, callee: "model adapter"
+            ) { StepCallError(adapter: key, kind: $0, message: $1) }
         }
         guard let outputPointer = response.output else {
             throw StepCallError(adapter: key, kind: .invalidOutput, message: "returned STW_OK with a NULL output")

@@ -163,3 +163,25 @@ public struct StepCallError: Error, Sendable, Equatable, CustomStringConvertible
     /// "step kb.search failed (transient): timeout", "adapter banking-intent@2.0.0 failed (...): ...".
     public var description: String { "\(callee.rawValue) \(step) failed (\(kind.rawValue)): \(message)" }
 }
+
+extension StepCallError {
+    /// The error for a failing status a step or adapter returned, with the plugin's message
+    /// (host-allocated, `length` bytes; "no message" when absent). `make` names the callee.
+    static func failure(
+        status: Int32, message pointer: UnsafeMutablePointer<CChar>?, length: Int, callee: String,
+        make: (Kind, String) -> StepCallError
+    ) -> StepCallError {
+        let message = pointer.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: length), as: UTF8.self) } ?? "no message"
+        switch StepStatus(rawValue: status) {
+        case .invalidInput: return make(.invalidInput, message)
+        case .transient: return make(.transient, message)
+        case .permanent: return make(.permanent, message)
+        case .internal: return make(.internal, message)
+        case .some(let other):
+            // STW_ERR_INCOMPATIBLE is defined, but only as an answer of stw_plugin_entry.
+            return make(.internal, "\(other.name) is not a \(callee) status: \(message)")
+        case nil:
+            return make(.internal, "unknown status \(status): \(message)")
+        }
+    }
+}
