@@ -68,7 +68,7 @@ do {
         let synchronous = arguments.values["synchronous"] ?? "full"
         guard ["full", "shipped"].contains(synchronous) else { throw BenchError("--synchronous must be full or shipped") }
         result = try await TriageBenchmark(
-            n: arguments.int("n"), concurrency: arguments.int("concurrency", default: 64), plugins: arguments.string("plugins"),
+            n: arguments.int("n"), concurrency: arguments.int("concurrency", default: 256), plugins: arguments.string("plugins"),
             template: arguments.string("template"), input: arguments.string("input"), database: arguments.string("db"),
             forceFullSync: synchronous == "full"
         ).run()
