@@ -18,6 +18,11 @@ struct StoreOptions: ParsableArguments {
 
     @Option(name: .customLong("workflows"), help: "The directory of templates to load (default: workflows).")
     var workflows: String = "workflows"
+
+    /// Opens the store `--db` names, or the embedded default under the working directory.
+    func openStore(_ workspace: Workspace = Workspace()) throws -> SQLiteStore {
+        try SQLiteStore(path: database ?? SQLiteStore.defaultPath(root: workspace.root.path))
+    }
 }
 
 /// The engine assembled for a CLI command: plugins, plans, store.
@@ -71,7 +76,7 @@ struct EngineContext {
         library.knownCustomers = Set(overlays.overlays.map(\.customer))
         self.overlays = Dictionary(overlays.overlays.map { ($0.customer, $0) }, uniquingKeysWith: { first, _ in first })
         plans = library
-        store = try SQLiteStore(path: options.database ?? SQLiteStore.defaultPath(root: workspace.root.path))
+        store = try options.openStore(workspace)
         engine = Engine(
             store: store, plans: plans, invoker: Dispatcher(registry: registry, foreign: foreign, prompts: prompts),
             scheduler: SLAScheduler(configuration: serviceLevels), metrics: metrics)

@@ -26,7 +26,7 @@ struct InstancesCommand: AsyncParsableCommand {
                 }
                 filter = parsed
             }
-            let store = try SQLiteStore(path: storeOptions.database ?? SQLiteStore.defaultPath(root: Workspace().root.path))
+            let store = try storeOptions.openStore()
             let rows = try await store.instances(status: filter, template: template, customer: customer, limit: limit)
             for row in rows {
                 print("\(row.id)  \(row.status.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0))  \(row.template)@\(row.version)  at \(row.current)  events \(row.sequence)\(row.customer.map { "  customer \($0)" } ?? "")")
@@ -41,7 +41,7 @@ struct InstancesCommand: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let store = try SQLiteStore(path: storeOptions.database ?? SQLiteStore.defaultPath(root: Workspace().root.path))
+            let store = try storeOptions.openStore()
             guard let (state, tail) = try await store.instanceWithTail(id: id) else { throw CLIError("no instance '\(id)'") }
             let history = try await store.history(of: id)
             var object = state.jsonValue.objectValue ?? [:]
@@ -161,7 +161,7 @@ struct NotificationsCommand: AsyncParsableCommand {
     @OptionGroup var storeOptions: StoreOptions
 
     func run() async throws {
-        let store = try SQLiteStore(path: storeOptions.database ?? SQLiteStore.defaultPath(root: Workspace().root.path))
+        let store = try storeOptions.openStore()
         let rows = try await store.notifications(limit: limit)
         for row in rows { print("\(formatMilliseconds(row.at))  to \(row.recipient): \(row.message)") }
         if rows.isEmpty { print("no notifications") }

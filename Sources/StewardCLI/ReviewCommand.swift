@@ -27,7 +27,7 @@ struct ReviewCommand: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let store = try SQLiteStore(path: storeOptions.database ?? SQLiteStore.defaultPath(root: Workspace().root.path))
+            let store = try storeOptions.openStore()
             for example in try await store.labelledExamples(template: template) { print(example.jsonString) }
         }
     }
@@ -39,7 +39,7 @@ struct ReviewCommand: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let store = try SQLiteStore(path: storeOptions.database ?? SQLiteStore.defaultPath(root: Workspace().root.path))
+            let store = try storeOptions.openStore()
             var credentials: [String]? = credential.map { [$0] }
             if let token = tokenOptions.resolved {
                 guard let reviewer = try await store.reviewer(token: token) else { throw CLIError("unknown token") }
@@ -170,7 +170,7 @@ struct ReviewersCommand: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let store = try SQLiteStore(path: storeOptions.database ?? SQLiteStore.defaultPath(root: Workspace().root.path))
+            let store = try storeOptions.openStore()
             guard try await store.removeReviewer(id: id, by: "operator", at: SystemEngineClock().nowMilliseconds()) else {
                 throw CLIError("no reviewer '\(id)'")
             }
@@ -187,7 +187,7 @@ struct ReviewersCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard role == "reviewer" || role == "operator" else { throw CLIError("unknown role '\(role)'; expected reviewer or operator") }
-            let store = try SQLiteStore(path: storeOptions.database ?? SQLiteStore.defaultPath(root: Workspace().root.path))
+            let store = try storeOptions.openStore()
             let (reviewer, token) = try await store.addReviewer(name: name, credentials: credentials, role: role, at: SystemEngineClock().nowMilliseconds())
             print("reviewer \(reviewer.id) (\(reviewer.name)) credentials: \(credentials.isEmpty ? "none" : credentials.joined(separator: ", "))")
             print("token: \(token)")
@@ -199,7 +199,7 @@ struct ReviewersCommand: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let store = try SQLiteStore(path: storeOptions.database ?? SQLiteStore.defaultPath(root: Workspace().root.path))
+            let store = try storeOptions.openStore()
             for reviewer in try await store.reviewers() {
                 print("\(reviewer.id)  \(reviewer.name)  \(reviewer.role)  \(reviewer.credentials.joined(separator: ", "))")
             }

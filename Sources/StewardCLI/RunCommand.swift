@@ -37,7 +37,10 @@ struct RunCommand: AsyncParsableCommand {
         let workspace = Workspace()
         let inputValue = try workspace.readJSON(input)
         let context = try EngineContext(store: storeOptions, plugins: plugins, extraTemplate: template)
-        let parsed = try workspace.parseTemplate(template)
+        // The context already loaded and validated the file; no second parse.
+        guard let parsed = context.plans.all.first(where: { $0.template.file == template }) else {
+            throw CLIError("\(template) was not loaded")
+        }
         let quiet = self.quiet
         let final = try await context.engine.submit(
             template: parsed.name, version: parsed.version, customer: customer, input: inputValue,

@@ -234,15 +234,7 @@ extension SQLiteStore {
             let rows = try Row.fetchAll(
                 db, sql: "SELECT rowid, state FROM instances WHERE id > ? ORDER BY id LIMIT ?", arguments: [after ?? "", limit])
             return try rows.map { row in
-                let state = try Self.decodeState(row["state"])
-                let events = try Row.fetchAll(
-                    db, sql: "SELECT kind, payload FROM journal WHERE instance = ? AND seq IS NOT NULL ORDER BY seq",
-                    arguments: [row["rowid"] as Int64]
-                ).map { event in
-                    let payload: String = event["payload"]
-                    return try Event(name: event["kind"], payload: JSONValue.parse(payload))
-                }
-                return (state, events)
+                (try Self.decodeState(row["state"]), try Self.tail(db, rowid: row["rowid"], after: 0))
             }
         }
     }
