@@ -12,14 +12,14 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "steward", targets: ["steward"]),
-        .library(name: "StewardRuntime", targets: ["StewardRuntime"]),
+        .library(name: "StewardCore", targets: ["StewardCore"]),
         // The engine's modules for a process that embeds it (Benchmarks/ builds against this
         // from its own package, so the root build never pays for the benchmarks).
         .library(
             name: "StewardEmbedded",
             targets: [
-                "StewardABI", "StewardJSON", "StewardTemplates", "StewardPlugins", "StewardRuntime", "StewardStore", "StewardReview",
-                "StewardForeign", "StewardDispatch", "StewardPrompts", "StewardSLA",
+                "StewardABI", "StewardJSON", "StewardTemplates", "StewardPlugins", "StewardCore", "StewardEngine", "StewardStoreSQLite",
+                "StewardReview", "StewardForeign", "StewardDispatch", "StewardPrompts", "StewardSLA", "StewardBootstrap",
             ]),
         // Plugins shipped with Steward. Each is a shared library loaded at run time through the
         // C ABI; none of them is linked into the engine.
@@ -44,13 +44,13 @@ let package = Package(
         // The C ABI: one public header, nothing else.
         .target(name: "StewardABI", path: "Sources/StewardABI"),
         .target(name: "StewardJSON", swiftSettings: strictSettings),
-        // SHA-256 for the audit chain, reviewer tokens and content-addressed config snapshots.
+        // SHA-256 for the audit chain, reviewer tokens and content-addressed snapshots.
         .target(name: "StewardDigest", swiftSettings: strictSettings),
         // libffi, for calling plain exported C functions from templates (`ffi` states).
         .systemLibrary(name: "CFFI", path: "Sources/CFFI", pkgConfig: "libffi", providers: [.apt(["libffi-dev"])]),
         .target(
             name: "StewardForeign",
-            dependencies: ["CFFI", "StewardJSON", "StewardTemplates", "StewardPlugins", "StewardRuntime"],
+            dependencies: ["CFFI", "StewardJSON", "StewardTemplates", "StewardPlugins"],
             swiftSettings: strictSettings
         ),
         .target(name: "StewardExpressions", dependencies: ["StewardJSON"], swiftSettings: strictSettings),
@@ -63,13 +63,22 @@ let package = Package(
         ),
         .target(
             name: "StewardPlugins",
-            dependencies: ["StewardABI", "StewardJSON", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["StewardABI", "StewardJSON", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")],
             swiftSettings: strictSettings
         ),
+        // The pure core: instance, event, effect, the transition function. No I/O, no clock,
+        // no plugin host, no metrics.
         .target(
-            name: "StewardRuntime",
+            name: "StewardCore",
+            dependencies: ["StewardJSON", "StewardExpressions", "StewardTemplates"],
+            swiftSettings: strictSettings
+        ),
+        // Drives the core: the durable engine, the executor, the pool that keeps blocking plugin
+        // calls off the cooperative threads, clocks, and the store protocols every backend implements.
+        .target(
+            name: "StewardEngine",
             dependencies: [
-                "StewardJSON", "StewardExpressions", "StewardTemplates", "StewardPlugins", "StewardDigest",
+                "StewardCore", "StewardJSON", "StewardTemplates", "StewardDigest",
                 // API only (no backend): the engine counts instances and times steps.
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
@@ -80,32 +89,41 @@ let package = Package(
             dependencies: ["StewardJSON", "StewardTemplates", .product(name: "Mustache", package: "swift-mustache")],
             swiftSettings: strictSettings
         ),
+        // Routes a step call to a plugin step, a model adapter or a C function.
         .target(
             name: "StewardDispatch",
-            dependencies: ["StewardJSON", "StewardTemplates", "StewardPlugins", "StewardRuntime", "StewardForeign", "StewardPrompts"],
+            dependencies: ["StewardCore", "StewardJSON", "StewardTemplates", "StewardPlugins", "StewardForeign", "StewardPrompts"],
             swiftSettings: strictSettings
         ),
+        // The embedded store: GRDB over SQLite, behind the engine's store protocols.
         .target(
-            name: "StewardStore",
+            name: "StewardStoreSQLite",
             dependencies: [
-                "StewardJSON", "StewardTemplates", "StewardRuntime", "StewardDigest", .product(name: "GRDB", package: "GRDB.swift"),
+                "StewardCore", "StewardEngine", "StewardJSON", "StewardTemplates", "StewardDigest",
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
+            swiftSettings: strictSettings
+        ),
+        // The store conformance suite, written once and run against every backend.
+        .target(
+            name: "StewardStoreConformance",
+            dependencies: ["StewardCore", "StewardEngine", "StewardJSON", "StewardTemplates", "StewardTesting"],
             swiftSettings: strictSettings
         ),
         .target(
             name: "StewardSLA",
-            dependencies: ["StewardJSON", "StewardTemplates", "StewardRuntime", "StewardStore", "StewardCalendar"],
+            dependencies: ["StewardJSON", "StewardTemplates", "StewardCore", "StewardEngine", "StewardCalendar"],
             swiftSettings: strictSettings
         ),
         .target(
             name: "StewardReview",
-            dependencies: ["StewardJSON", "StewardTemplates", "StewardRuntime", "StewardStore"],
+            dependencies: ["StewardJSON", "StewardTemplates", "StewardCore", "StewardEngine", "StewardDigest"],
             swiftSettings: strictSettings
         ),
         .target(
             name: "StewardServer",
             dependencies: [
-                "StewardJSON", "StewardTemplates", "StewardRuntime", "StewardStore", "StewardReview",
+                "StewardJSON", "StewardTemplates", "StewardCore", "StewardEngine", "StewardReview",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -115,16 +133,28 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The one place an engine is assembled: workspace, plugin manifests and builds,
+        // templates and overlays, ffi, prompts, SLA, the store. The CLI, `steward serve`, the
+        // benchmarks and the end-to-end tests all use it.
+        .target(
+            name: "StewardBootstrap",
+            dependencies: [
+                "StewardJSON", "StewardTemplates", "StewardPlugins", "StewardCore", "StewardEngine", "StewardStoreSQLite", "StewardReview",
+                "StewardForeign", "StewardDispatch", "StewardPrompts", "StewardSLA", "StewardDigest",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "StewardTesting",
-            dependencies: ["StewardJSON", "StewardTemplates", "StewardPlugins", "StewardRuntime"],
+            dependencies: ["StewardJSON", "StewardTemplates", "StewardCore", "StewardEngine"],
             swiftSettings: strictSettings
         ),
         .target(
             name: "StewardCLI",
             dependencies: [
-                "StewardJSON", "StewardTemplates", "StewardPlugins", "StewardRuntime", "StewardStore", "StewardReview", "StewardForeign", "StewardDispatch", "StewardPrompts", "StewardSLA",
-                "StewardServer",
+                "StewardJSON", "StewardTemplates", "StewardPlugins", "StewardCore", "StewardEngine", "StewardStoreSQLite", "StewardReview",
+                "StewardPrompts", "StewardSLA", "StewardBootstrap", "StewardServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -136,7 +166,7 @@ let package = Package(
         // Evaluation of the kb plugin (Plugins/kb, a C plugin) through the real plugin host.
         .target(
             name: "StewardKnowledge",
-            dependencies: ["StewardPlugins", "StewardJSON", .product(name: "Yams", package: "Yams")],
+            dependencies: ["StewardPlugins", "StewardJSON"],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -178,23 +208,28 @@ let package = Package(
         .testTarget(name: "StewardExpressionsTests", dependencies: ["StewardExpressions"]),
         .testTarget(name: "StewardPromptsTests", dependencies: ["StewardPrompts", "StewardJSON", "StewardTemplates"]),
         .testTarget(
-            name: "StewardForeignTests", dependencies: ["StewardForeign", "StewardTemplates", "StewardJSON", "StewardRuntime"],
+            name: "StewardForeignTests", dependencies: ["StewardForeign", "StewardTemplates", "StewardJSON", "StewardCore"],
             exclude: ["Fixtures"]),
         .testTarget(name: "StewardCalendarTests", dependencies: ["StewardCalendar"]),
         .testTarget(
             name: "StewardSLATests",
-            dependencies: ["StewardSLA", "StewardCalendar", "StewardStore", "StewardRuntime", "StewardReview", "StewardTemplates", "StewardTesting"]),
+            dependencies: [
+                "StewardSLA", "StewardCalendar", "StewardStoreSQLite", "StewardCore", "StewardEngine", "StewardReview", "StewardTemplates",
+                "StewardTesting",
+            ]),
         .testTarget(name: "StewardTemplatesTests", dependencies: ["StewardTemplates"], exclude: ["Fixtures"]),
         .testTarget(name: "StewardPluginsTests", dependencies: ["StewardABI", "StewardPlugins", "StewardJSON"], exclude: ["Fixtures"]),
-        .testTarget(name: "StewardRuntimeTests", dependencies: ["StewardRuntime", "StewardTesting"]),
+        .testTarget(name: "StewardCoreTests", dependencies: ["StewardCore", "StewardTesting"]),
+        .testTarget(name: "StewardEngineTests", dependencies: ["StewardEngine", "StewardCore", "StewardTesting", "StewardTemplates", "StewardJSON"]),
         .testTarget(
-            name: "StewardStoreTests",
+            name: "StewardStoreSQLiteTests",
             dependencies: [
-                "StewardStore", "StewardRuntime", "StewardReview", "StewardTesting", "StewardTemplates", "StewardJSON", "StewardDigest",
-                .product(name: "GRDB", package: "GRDB.swift"),
+                "StewardStoreSQLite", "StewardStoreConformance", "StewardCore", "StewardEngine", "StewardReview", "StewardTesting",
+                "StewardTemplates", "StewardJSON", "StewardDigest", .product(name: "GRDB", package: "GRDB.swift"),
             ]),
         .testTarget(
-            name: "StewardCrashTests", dependencies: ["StewardStore", "StewardRuntime", "StewardReview", "StewardJSON", "StewardTemplates"],
+            name: "StewardCrashTests",
+            dependencies: ["StewardStoreSQLite", "StewardCore", "StewardEngine", "StewardReview", "StewardJSON", "StewardTemplates"],
             exclude: ["Fixtures"]),
         .testTarget(name: "StewardEndToEndTests", dependencies: ["StewardJSON"]),
         // Loads the real banking plugin (a product of this package, built beside the tests) and
@@ -205,19 +240,20 @@ let package = Package(
         .testTarget(
             name: "StewardOpenAIAdapterTests",
             dependencies: [
-                "StewardABI", "StewardPlugins", "StewardJSON", "StewardRuntime", "StewardDispatch", "StewardPrompts", "StewardStore", "StewardTemplates",
+                "StewardABI", "StewardPlugins", "StewardJSON", "StewardCore", "StewardEngine", "StewardBootstrap", "StewardTemplates",
                 "StewardTesting",
             ]),
         .testTarget(name: "StewardKnowledgeTests", dependencies: ["StewardKnowledge", "StewardPlugins", "StewardJSON"]),
         // Starts the real server on a loopback port and talks to it over HTTP (URLSession), runs
         // `steward serve` as a process, and drives headless Chromium through chromedriver's
-        // WebDriver API for the reviewer page. (HummingbirdTesting is not used: it would build
+        // WebDriver API for the reviewer page. The engine is assembled by StewardBootstrap, as
+        // `steward serve` assembles it. (HummingbirdTesting is not used: it would build
         // async-http-client and BoringSSL for nothing the live server tests need.)
         .testTarget(
             name: "StewardServerTests",
             dependencies: [
-                "StewardServer", "StewardStore", "StewardReview", "StewardRuntime", "StewardJSON", "StewardTemplates",
-                "StewardPlugins", "StewardDispatch", .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
+                "StewardServer", "StewardBootstrap", "StewardStoreSQLite", "StewardReview", "StewardCore", "StewardEngine", "StewardJSON",
+                "StewardTemplates", "StewardPlugins", .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
     ]

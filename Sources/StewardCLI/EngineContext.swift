@@ -1,14 +1,12 @@
 import ArgumentParser
 import Foundation
+import StewardBootstrap
+import StewardCore
+import StewardEngine
 import StewardJSON
-import StewardDispatch
-import StewardForeign
 import StewardPlugins
-import StewardPrompts
 import StewardReview
-import StewardRuntime
-import StewardSLA
-import StewardStore
+import StewardStoreSQLite
 import StewardTemplates
 
 /// Options naming the store and the templates a command works with.
@@ -19,71 +17,40 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .customLong("workflows"), help: "The directory of templates to load (default: workflows).")
     var workflows: String = "workflows"
 
-    /// Opens the store `--db` names, or the embedded default under the working directory.
+    /// Opens the store `--db` names, or the embedded default under the working directory, for
+    /// commands that need no engine.
     func openStore(_ workspace: Workspace = Workspace()) throws -> SQLiteStore {
         try SQLiteStore(path: database ?? SQLiteStore.defaultPath(root: workspace.root.path))
     }
 }
 
-/// The engine assembled for a CLI command: plugins, plans, store.
+/// The engine a CLI command runs: `EngineAssembly` with the command's options. Problems of
+/// template files that were left out are printed as warnings; problems that stop assembly are
+/// printed and exit 1.
 struct EngineContext {
-    let workspace: Workspace
-    let registry: PluginRegistry
-    let plans: PlanLibrary
-    let overlays: [String: CustomerOverlay]
-    let foreign: ForeignLibraries
-    let store: SQLiteStore
-    let engine: Engine
+    let assembly: EngineAssembly
 
-    /// Loads plugins and every template in the workflows directory, and opens the store.
-    /// With `extraTemplate`, that file is loaded too (and wins over a same-named one).
-    init(store options: StoreOptions, plugins: PluginOptions, extraTemplate: String? = nil, metrics: EngineMetrics? = nil) throws {
-        workspace = Workspace()
-        registry = try workspace.loadPlugins(explicit: plugins.directories, build: !plugins.noBuild)
-        var files: [String] = []
-        if FileManager.default.fileExists(atPath: options.workflows) {
-            files = try workspace.templateFiles([options.workflows])
-        }
-        if let extraTemplate {
-            let standardized = URL(fileURLWithPath: extraTemplate).standardizedFileURL.path
-            files.removeAll { URL(fileURLWithPath: $0).standardizedFileURL.path == standardized }
-            files.append(extraTemplate)
-        }
-        let prompts = try workspace.loadPrompts(workflows: options.workflows)
-        let loaded = try workspace.loadPlans(files: files, registry: registry, pluginDirectories: plugins.directories, prompts: prompts)
-        var library = PlanLibrary(loaded.plans)
-        foreign = loaded.foreign
-        // A broken template elsewhere in the folder must not stop work on the others,
-        // unless it is the one this command was asked to run.
-        var diagnostics = loaded.failures.filter { $0.file == extraTemplate }.flatMap(\.diagnostics)
-        let overlays = try workspace.loadOverlays(
-            directory: (options.workflows as NSString).appendingPathComponent("customers"),
-            templates: Dictionary(library.all.map { ($0.name, $0.template) }, uniquingKeysWith: { first, _ in first }),
-            adapters: registry.adapterKeys)
-        diagnostics += overlays.diagnostics
-        let (serviceLevels, calendarProblems) = ServiceLevelConfiguration.load(overlays.overlays)
-        diagnostics += calendarProblems
-        if !diagnostics.isEmpty {
-            for diagnostic in diagnostics { printError(diagnostic.description) }
+    init(store options: StoreOptions, plugins: PluginOptions, extraTemplate: String? = nil, metrics: EngineMetrics? = nil) async throws {
+        do {
+            assembly = try await EngineAssembly.assemble(EngineOptions(
+                workflows: options.workflows, database: options.database, pluginDirectories: plugins.directories,
+                buildPlugins: !plugins.noBuild, extraTemplate: extraTemplate, metrics: metrics))
+        } catch let failed as AssemblyFailed {
+            for diagnostic in failed.diagnostics { printError(diagnostic.description) }
             throw ValidationFailed(exitCode: 1)
         }
-        for overlay in overlays.overlays {
-            for (template, change) in overlay.templates {
-                library.setOverlay(change.config, template: template, customer: overlay.customer)
-                if !change.bindings.isEmpty { library.setBindings(change.bindings, template: template, customer: overlay.customer) }
-            }
-        }
-        library.knownCustomers = Set(overlays.overlays.map(\.customer))
-        self.overlays = Dictionary(overlays.overlays.map { ($0.customer, $0) }, uniquingKeysWith: { first, _ in first })
-        plans = library
-        store = try options.openStore(workspace)
-        engine = Engine(
-            store: store, plans: plans, invoker: Dispatcher(registry: registry, foreign: foreign, prompts: prompts),
-            scheduler: SLAScheduler(configuration: serviceLevels), metrics: metrics)
+        for problem in assembly.problems { printError("warning: not loaded: " + problem.description) }
     }
 
-    var desk: ReviewDesk { ReviewDesk(store: store, engine: engine) }
-    var timers: TimerService { TimerService(store: store, plans: plans) }
+    var workspace: Workspace { assembly.workspace }
+    var registry: PluginRegistry { assembly.registry }
+    var plans: PlanLibrary { assembly.plans }
+    var overlays: [String: CustomerOverlay] { assembly.overlays }
+    var store: any EngineStore { assembly.store }
+    var engine: Engine { assembly.engine }
+    var desk: ReviewDesk { assembly.desk }
+    var timers: TimerService { assembly.timers }
+    var auditor: Auditor { assembly.auditor }
 }
 
 /// Prints transitions as they happen.
@@ -109,4 +76,10 @@ func report(_ state: InstanceState, plan: Plan?) -> JSONValue {
         ]
     }
     return .object(report)
+}
+
+/// An error the CLI prints as one line and exits non-zero for.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -1,8 +1,10 @@
 import ArgumentParser
 import Foundation
 import StewardJSON
-import StewardRuntime
-import StewardStore
+import StewardCore
+import StewardEngine
+import StewardStoreSQLite
+import StewardBootstrap
 
 /// `steward instances list|show`.
 struct InstancesCommand: AsyncParsableCommand {
@@ -79,7 +81,7 @@ struct ResumeCommand: AsyncParsableCommand {
     @OptionGroup var plugins: PluginOptions
 
     func run() async throws {
-        let context = try EngineContext(store: storeOptions, plugins: plugins)
+        let context = try await EngineContext(store: storeOptions, plugins: plugins)
         let verbose = self.verbose
         // Timers that fell due while nothing ran fire now, once.
         let fired = try await context.timers.fireDue(now: SystemEngineClock().nowMilliseconds())
@@ -106,7 +108,7 @@ struct SubmitCommand: AsyncParsableCommand {
     @OptionGroup var plugins: PluginOptions
 
     func run() async throws {
-        let context = try EngineContext(store: storeOptions, plugins: plugins)
+        let context = try await EngineContext(store: storeOptions, plugins: plugins)
         let value = try context.workspace.readJSON(input)
         let engine = context.engine
         let (template, customer, prefix) = (self.template, self.customer, keyPrefix)
@@ -146,7 +148,7 @@ struct TimersCommand: AsyncParsableCommand {
         @OptionGroup var plugins: PluginOptions
 
         func run() async throws {
-            let context = try EngineContext(store: storeOptions, plugins: plugins)
+            let context = try await EngineContext(store: storeOptions, plugins: plugins)
             let fired = try await context.timers.fireDue(now: SystemEngineClock().nowMilliseconds())
             for timer in fired { print("fired \(timer.kind) for instance \(timer.instanceID) (due \(formatMilliseconds(timer.dueAt)))") }
             print("\(fired.count) timer(s) fired")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import StewardBootstrap
 import Foundation
 import StewardJSON
 import StewardPlugins
@@ -63,7 +64,7 @@ struct PluginsCommand: ParsableCommand {
         var force = false
 
         func run() throws {
-            let built = try PluginBuilder(workspace: Workspace()).buildAll(onlyIfStale: !force)
+            let built = try Workspace().pluginBuilder.buildAll(onlyIfStale: !force)
             for path in built { print(path) }
         }
     }

@@ -2,8 +2,10 @@ import ArgumentParser
 import Foundation
 import StewardJSON
 import StewardReview
-import StewardRuntime
-import StewardStore
+import StewardCore
+import StewardEngine
+import StewardStoreSQLite
+import StewardBootstrap
 import StewardTemplates
 
 /// Options identifying the reviewer.
@@ -46,7 +48,7 @@ struct ReviewCommand: AsyncParsableCommand {
                 if let credential, !reviewer.holds(credential) { throw CLIError("\(reviewer.id) does not hold credential '\(credential)'") }
                 credentials = credential.map { [$0] } ?? reviewer.credentials
             }
-            let tasks = try await store.openTasks(credentials: credentials)
+            let tasks = try await store.openTasks(credentials: credentials, limit: 200)
             let now = SystemEngineClock().nowMilliseconds()
             for task in tasks {
                 let due = task.dueAt.map { "due \(formatMilliseconds($0)) (\(timeLeft($0 - now)))" } ?? "no deadline"
@@ -65,7 +67,7 @@ struct ReviewCommand: AsyncParsableCommand {
         @OptionGroup var plugins: PluginOptions
 
         func run() async throws {
-            let context = try EngineContext(store: storeOptions, plugins: plugins)
+            let context = try await EngineContext(store: storeOptions, plugins: plugins)
             let reviewer = try await tokenOptions.resolved.asyncMap { try await context.desk.authenticate(token: $0) }
             let view = try await reviewing { try await context.desk.context(task: id, for: reviewer) }
             var object: [String: JSONValue] = [
@@ -135,7 +137,7 @@ func decideTask(
     _ id: Int64, _ decision: Decision, output: JSONValue? = nil, reason: String? = nil, token: TokenOptions, store: StoreOptions,
     plugins: PluginOptions
 ) async throws {
-    let context = try EngineContext(store: store, plugins: plugins)
+    let context = try await EngineContext(store: store, plugins: plugins)
     let final = try await reviewing {
         let reviewer = try await context.desk.authenticate(token: token.resolved)
         return try await context.desk.decide(task: id, by: reviewer, decision: decision, output: output, reason: reason)
@@ -218,8 +220,8 @@ struct AuditCommand: AsyncParsableCommand {
         @OptionGroup var plugins: PluginOptions
 
         func run() async throws {
-            let context = try EngineContext(store: storeOptions, plugins: plugins)
-            let report = try await Auditor(store: context.store, plans: context.plans).verify()
+            let context = try await EngineContext(store: storeOptions, plugins: plugins)
+            let report = try await context.auditor.verify()
             for problem in report.problems { printError("audit: \(problem)") }
             print("checked \(report.journalRows) journal rows and replayed \(report.instancesReplayed) instances: \(report.problems.isEmpty ? "intact" : "\(report.problems.count) problem(s)")")
             if !report.problems.isEmpty { throw ValidationFailed(exitCode: 1) }

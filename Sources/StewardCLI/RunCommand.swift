@@ -1,8 +1,10 @@
 import ArgumentParser
+import StewardBootstrap
 import Foundation
 import StewardJSON
 import StewardPlugins
-import StewardRuntime
+import StewardCore
+import StewardEngine
 import StewardTemplates
 
 /// `steward run TEMPLATE --input FILE.json`: runs one instance, durably, to its end or first checkpoint.
@@ -36,7 +38,7 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let workspace = Workspace()
         let inputValue = try workspace.readJSON(input)
-        let context = try EngineContext(store: storeOptions, plugins: plugins, extraTemplate: template)
+        let context = try await EngineContext(store: storeOptions, plugins: plugins, extraTemplate: template)
         // The context already loaded and validated the file; no second parse.
         guard let parsed = context.plans.all.first(where: { $0.template.file == template }) else {
             throw CLIError("\(template) was not loaded")

@@ -1,7 +1,9 @@
 import ArgumentParser
+import StewardBootstrap
 import Foundation
 import Logging
-import StewardRuntime
+import StewardCore
+import StewardEngine
 import StewardServer
 
 /// `steward serve`: the HTTP API, the reviewer web page and `/metrics` on the embedded store.
@@ -27,10 +29,10 @@ struct ServeCommand: AsyncParsableCommand {
         logger.logLevel = level
         let metrics = ServerMetrics()
         // The same engine as the other commands (plugins, ffi, models, SLA), reporting to this server's metrics.
-        let context = try EngineContext(store: storeOptions, plugins: plugins, metrics: metrics.engine)
+        let context = try await EngineContext(store: storeOptions, plugins: plugins, metrics: metrics.engine)
         let timers = context.timers
         let environment = ServerEnvironment(
-            store: context.store, engine: context.engine, plugins: context.registry.plugins.map(\.name),
+            engine: context.engine, plugins: context.registry.plugins.map(\.name),
             templates: context.plans.all.map { "\($0.name)@\($0.version)" }.sorted(), metrics: metrics,
             periodic: { _ = try await timers.fireDue(now: SystemEngineClock().nowMilliseconds()) })
         let server = try StewardServer(

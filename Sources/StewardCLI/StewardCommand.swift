@@ -2,8 +2,10 @@ import ArgumentParser
 import Foundation
 import StewardPlugins
 import StewardReview
-import StewardRuntime
-import StewardStore
+import StewardCore
+import StewardEngine
+import StewardStoreSQLite
+import StewardBootstrap
 import StewardTemplates
 
 /// The `steward` command line.

@@ -1,7 +1,9 @@
 import ArgumentParser
+import StewardBootstrap
 import Foundation
 import StewardJSON
-import StewardRuntime
+import StewardCore
+import StewardEngine
 import StewardSLA
 import StewardTemplates
 
@@ -21,7 +23,7 @@ struct TemplateCommand: AsyncParsableCommand {
 
         func run() async throws {
             let isFile = template.hasSuffix(".yaml") || template.hasSuffix(".yml")
-            let context = try EngineContext(store: storeOptions, plugins: plugins, extraTemplate: isFile ? template : nil)
+            let context = try await EngineContext(store: storeOptions, plugins: plugins, extraTemplate: isFile ? template : nil)
             let name = isFile ? try Workspace().parseTemplate(template).name : template
             guard let plan = context.plans.plan(template: name, version: nil) else {
                 throw CLIError("unknown template '\(name)'; loaded: \(Set(context.plans.all.map(\.name)).sorted().joined(separator: ", "))")

@@ -1,12 +1,14 @@
 import ArgumentParser
+import StewardBootstrap
 import Foundation
 import StewardPlugins
 import StewardSLA
 import StewardPrompts
+import StewardStoreSQLite
 import StewardTemplates
 
 /// `steward validate PATH...`: checks templates and reports every problem with its location.
-struct ValidateCommand: ParsableCommand {
+struct ValidateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
         abstract: "Check templates: syntax, AOP, states, transitions, guards and plugin steps.")
@@ -16,7 +18,10 @@ struct ValidateCommand: ParsableCommand {
 
     @OptionGroup var plugins: PluginOptions
 
-    func run() throws {
+    @Option(name: .customLong("db"), help: "Also check the templates against the texts instances in this store are pinned to (default: .steward/steward.db when it exists).")
+    var database: String?
+
+    func run() async throws {
         let workspace = Workspace()
         let registry = try workspace.loadPlugins(explicit: plugins.directories, build: !plugins.noBuild)
         let files = try workspace.templateFiles(paths)
@@ -24,22 +29,30 @@ struct ValidateCommand: ParsableCommand {
         var prompts: PromptLibrary?
         var problems = 0
         for path in paths where FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("prompts")) {
-            do {
+            do throws(TemplateErrors) {
                 prompts = try workspace.loadPrompts(workflows: path)
             } catch {
                 problems += error.diagnostics.count
                 for diagnostic in error.diagnostics { printError(diagnostic.description) }
             }
         }
-        let loaded = try workspace.loadPlans(files: files, registry: registry, pluginDirectories: plugins.directories, prompts: prompts)
-        var templates: [String: Template] = [:]
-        for plan in loaded.plans {
+        // A template changed in place under a version instances are pinned to is a problem too.
+        let databasePath = database ?? SQLiteStore.defaultPath(root: workspace.root.path)
+        let stored = FileManager.default.fileExists(atPath: databasePath) ? try await SQLiteStore(path: databasePath).templates() : []
+        var library = prompts ?? PromptLibrary()
+        let loaded = try TemplateSet.load(
+            files: files, stored: stored, registry: registry, searchPath: workspace.librarySearchPath(pluginDirectories: plugins.directories),
+            prompts: &library)
+        var templates = Dictionary(loaded.library.all.map { ($0.name, $0.template) }, uniquingKeysWith: { first, _ in first })
+        for (_, plan) in loaded.loaded {
             templates[plan.name] = plan.template
             print("ok    \(plan.template.file)  (\(plan.name) \(plan.version), \(plan.template.states.count) states)")
         }
-        for failure in loaded.failures {
-            problems += failure.diagnostics.count
-            for diagnostic in failure.diagnostics { printError(diagnostic.description) }
+        // Only the files asked about: stored texts that no longer parse are the store's business.
+        let asked = Set(files)
+        for diagnostic in loaded.failures where asked.contains(diagnostic.location.file) || !diagnostic.location.file.hasPrefix("stored template") {
+            problems += 1
+            printError(diagnostic.description)
         }
         // Customer overlays beside the templates are validated against them.
         for path in paths {

@@ -1,14 +1,16 @@
+import StewardCore
 import StewardForeign
 import StewardJSON
 import StewardPlugins
 import StewardPrompts
-import StewardRuntime
 import StewardTemplates
 
-/// Dispatches the executor's step invocations by name: `model:<id>@<version>` to model
-/// adapters (rendering the state's prompt first), `ffi:...` to prepared foreign functions,
-/// everything else to plugin steps.
-public struct Dispatcher: StepInvoker {
+/// Dispatches the executor's step invocations by callee: model adapters (rendering the
+/// state's prompt first), prepared foreign functions, plugin steps.
+///
+/// Thread rules: `call` blocks for as long as the plugin or C function runs; the engine calls
+/// it on its `BlockingCallPool`, never on the cooperative pool.
+public struct Dispatcher: Sendable {
     /// Plugin steps and adapters.
     public let registry: PluginRegistry
     /// Prepared foreign functions.
@@ -23,23 +25,32 @@ public struct Dispatcher: StepInvoker {
         self.prompts = prompts
     }
 
-    /// Calls the step, foreign function or model adapter.
-    public func invoke(_ invocation: StepInvocation) throws(StepCallError) -> JSONValue {
-        if invocation.step.hasPrefix("model:") { return try callModel(invocation) }
-        if invocation.step.hasPrefix("ffi:") {
-            guard let function = foreign.functions[invocation.step] else {
-                throw StepCallError(step: invocation.step, kind: .unknownStep, message: "foreign function was not prepared (library or symbol missing)")
+    /// Calls the step, foreign function or model adapter, mapping the host's errors onto
+    /// the runtime's `StepFailure` (kind and message kept).
+    public func call(_ invocation: StepInvocation) throws(StepFailure) -> JSONValue {
+        do throws(StepCallError) {
+            switch invocation.callee {
+            case .model(let adapter, _):
+                return try callModel(invocation, binding: adapter)
+            case .foreign(let key):
+                guard let function = foreign.functions[key] else {
+                    throw StepCallError(step: invocation.step, kind: .unknownStep, message: "foreign function was not prepared (library or symbol missing)")
+                }
+                return try function.call(invocation.input)
+            case .step(let name):
+                return try registry.call(
+                    name, input: invocation.input, config: invocation.config, idempotencyKey: invocation.idempotencyKey,
+                    attempt: invocation.attempt)
             }
-            return try function.call(invocation.input)
+        } catch {
+            throw StepFailure(FailureKind(rawValue: error.kind.rawValue), error.message)
         }
-        return try registry.invoke(invocation)
     }
 
     /// Calls the adapter a model state's role was pinned to. The stored output is the
     /// adapter's output object with `confidence`, `adapter` (id@version, which served the
     /// call) and `usage` added, so the instance records exactly which version answered.
-    func callModel(_ invocation: StepInvocation) throws(StepCallError) -> JSONValue {
-        let bindingText = String(invocation.step.dropFirst("model:".count))
+    func callModel(_ invocation: StepInvocation, binding bindingText: String) throws(StepCallError) -> JSONValue {
         guard let binding = ModelBinding(bindingText) else {
             throw StepCallError(step: invocation.step, kind: .internal, message: "malformed adapter binding '\(bindingText)'")
         }

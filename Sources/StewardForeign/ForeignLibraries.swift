@@ -1,6 +1,5 @@
 import StewardJSON
 import StewardPlugins
-import StewardRuntime
 import StewardTemplates
 
 #if canImport(Glibc)

@@ -210,3 +210,14 @@ extension JSONValue: Codable {
         }
     }
 }
+
+extension JSONValue {
+    /// Deep merge: objects merge member by member, anything else in `overlay` replaces.
+    public func merging(_ overlay: JSONValue) -> JSONValue {
+        guard case .object(var base) = self, case .object(let top) = overlay else { return overlay }
+        for (key, value) in top {
+            base[key] = base[key].map { $0.merging(value) } ?? value
+        }
+        return .object(base)
+    }
+}

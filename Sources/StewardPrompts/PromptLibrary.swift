@@ -14,6 +14,8 @@ public struct PromptLibrary: Sendable {
         public var id: String
         /// The file it came from.
         public var file: String
+        /// Its text, as read (templates are pinned to their prompts' texts by hash).
+        public var text: String
         /// The parsed template.
         let template: MustacheTemplate
         /// Every variable the prompt reads, with where (for located render errors).
@@ -57,7 +59,7 @@ public struct PromptLibrary: Sendable {
     public mutating func add(id: String, text: String, file: String) throws(TemplateErrors) {
         do {
             let template = try MustacheTemplate(string: text)
-            prompts[id] = Prompt(id: id, file: file, template: template, variables: Self.variables(in: text, file: file))
+            prompts[id] = Prompt(id: id, file: file, text: text, template: template, variables: Self.variables(in: text, file: file))
         } catch let error as MustacheTemplate.ParserError {
             throw TemplateErrors([TemplateDiagnostic(
                 SourceLocation(file: file, line: error.context.lineNumber, column: error.context.columnNumber),

@@ -1,20 +1,20 @@
+import StewardCore
+import StewardEngine
 import StewardJSON
-import StewardRuntime
-import StewardStore
 import StewardTemplates
 
 /// Checks that the store has not been tampered with: the journal's hash chain is intact and
 /// every instance's stored state is exactly what replaying its events produces.
 public struct Auditor: Sendable {
+    /// The engine whose store is checked; its plans (with every stored template text loaded)
+    /// replay the instances.
+    public let engine: Engine
     /// The store.
-    public let store: SQLiteStore
-    /// The plans instances are pinned to (for replay).
-    public let plans: any PlanResolver
+    public var store: any EngineStore { engine.store }
 
     /// Creates an auditor.
-    public init(store: SQLiteStore, plans: any PlanResolver) {
-        self.store = store
-        self.plans = plans
+    public init(engine: Engine) {
+        self.engine = engine
     }
 
     /// The outcome of a verification.
@@ -39,18 +39,22 @@ public struct Auditor: Sendable {
             after = last.0.id
             for (stored, events) in page {
                 replayed += 1
-                guard let plan = plans.plan(template: stored.template, version: stored.templateVersion) else {
-                    problems.append("instance \(stored.id): template \(stored.template) \(stored.templateVersion) is not loaded; cannot replay")
+                // Replay with the template text and the config the instance was pinned to.
+                if let hash = stored.templateHash, try await store.template(hash: hash) == nil {
+                    problems.append("instance \(stored.id): its pinned template text \(hash.prefix(12)) is missing from the store")
                     continue
                 }
-                // Replay with the config the instance was pinned to when it started.
-                var config = plans.config(for: plan, customer: stored.customer)
-                if let hash = stored.configHash {
-                    guard let pinned = try await store.config(hash: hash) else {
-                        problems.append("instance \(stored.id): its pinned config \(hash) is missing from the store")
-                        continue
-                    }
-                    config = pinned
+                if let hash = stored.configHash, try await store.config(hash: hash) == nil {
+                    problems.append("instance \(stored.id): its pinned config \(hash) is missing from the store")
+                    continue
+                }
+                let plan: Plan
+                let config: JSONValue
+                do {
+                    (plan, config) = try await engine.planAndConfig(for: stored)
+                } catch {
+                    problems.append("instance \(stored.id): cannot replay: \(error)")
+                    continue
                 }
                 var state = InstanceState(id: stored.id, template: stored.template, templateVersion: stored.templateVersion, customer: stored.customer)
                 // The snapshot reflects its first `sequence` events; later ones (a running

@@ -1,6 +1,7 @@
+import StewardCore
+import StewardDigest
+import StewardEngine
 import StewardJSON
-import StewardRuntime
-import StewardStore
 import StewardTemplates
 
 /// Everything a reviewer needs to decide a task.
@@ -14,19 +15,18 @@ public struct ReviewContext: Sendable {
     /// The template's operating procedure.
     public var aop: OperatingProcedure?
     /// The instance's history, oldest first.
-    public var history: [SQLiteStore.JournalEntry]
+    public var history: [JournalEntry]
 }
 
 /// The review workflow: who may see and decide what, with every refusal audited.
 public struct ReviewDesk: Sendable {
-    /// The store.
-    public let store: SQLiteStore
     /// The engine that applies decisions.
     public let engine: Engine
+    /// The engine's store.
+    public var store: any EngineStore { engine.store }
 
-    /// Creates a desk.
-    public init(store: SQLiteStore, engine: Engine) {
-        self.store = store
+    /// Creates a desk over `engine` and its store.
+    public init(engine: Engine) {
         self.engine = engine
     }
 
@@ -46,7 +46,7 @@ public struct ReviewDesk: Sendable {
             }
             credentials = [credential]
         }
-        return try await store.openTasks(credentials: credentials)
+        return try await store.openTasks(credentials: credentials, limit: 200)
     }
 
     /// A task with its context. Reviewers see only tasks for credentials they hold.
@@ -55,7 +55,7 @@ public struct ReviewDesk: Sendable {
         if let reviewer, reviewer.credential(for: task) == nil, reviewer.role != "operator" {
             throw ReviewError(.forbidden, "task \(id) needs credential '\(task.credential)', which \(reviewer.id) does not hold")
         }
-        let state = try await store.instance(id: task.instanceID)
+        let state = try await engine.currentState(id: task.instanceID)
         var outputs: [String: JSONValue] = [:]
         for (key, value) in state?.data.objectValue ?? [:] where !["input", "reviews", "errors"].contains(key) {
             outputs[key] = value
@@ -101,4 +101,47 @@ public struct ReviewDesk: Sendable {
             throw ReviewError(error.isConflict ? .conflict : (error.isNotFound ? .notFound : .invalid), error.description)
         }
     }
+}
+
+/// Reviewer administration: making and checking bearer tokens. The store keeps only a
+/// token's SHA-256; the token itself is shown once, when the reviewer is added.
+extension ReviewerStore {
+    /// Adds a reviewer and returns it with its bearer token (`stw_` and 64 hex digits from the
+    /// system's random source), shown only now. Audited as `reviewer_added` by `actor`.
+    public func addReviewer(
+        name: String, credentials: [String], role: String = "reviewer", by actor: String = "operator", at: Int64
+    ) async throws -> (Reviewer, token: String) {
+        var random = SystemRandomNumberGenerator()
+        let token = "stw_" + hex((0..<32).map { _ in UInt8.random(in: 0...255, using: &random) })
+        let id = "rv-" + hex((0..<4).map { _ in UInt8.random(in: 0...255, using: &random) })
+        let reviewer = Reviewer(id: id, name: name, credentials: credentials, role: role, createdAt: at)
+        try await insertReviewer(reviewer, tokenHash: Self.tokenHash(token), by: actor)
+        return (reviewer, token)
+    }
+
+    /// Removes a reviewer; their token stops working at once. Audited. Returns false when
+    /// there is no such reviewer.
+    @discardableResult
+    public func removeReviewer(id: String, by actor: String, at: Int64) async throws -> Bool {
+        try await deleteReviewer(id: id, by: actor, at: at)
+    }
+
+    /// The reviewer a bearer token belongs to (compared by hash).
+    public func reviewer(token: String) async throws -> Reviewer? {
+        try await reviewer(tokenHash: Self.tokenHash(token))
+    }
+
+    /// How a token is stored: SHA-256 in hex.
+    public static func tokenHash(_ token: String) -> String { SHA256.hex(Array(token.utf8)) }
+}
+
+private func hex(_ bytes: [UInt8]) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var text: [UInt8] = []
+    text.reserveCapacity(bytes.count * 2)
+    for byte in bytes {
+        text.append(digits[Int(byte >> 4)])
+        text.append(digits[Int(byte & 0x0f)])
+    }
+    return String(decoding: text, as: UTF8.self)
 }

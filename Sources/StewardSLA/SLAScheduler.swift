@@ -2,7 +2,8 @@ import Foundation
 import StewardCalendar
 import StewardExpressions
 import StewardJSON
-import StewardRuntime
+import StewardCore
+import StewardEngine
 import StewardTemplates
 
 /// Sets a review task's deadline from the template's SLA and the customer's business

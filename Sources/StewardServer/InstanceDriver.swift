@@ -1,6 +1,7 @@
 import Logging
 import ServiceLifecycle
-import StewardRuntime
+import StewardCore
+import StewardEngine
 
 /// Drives submitted and decided instances in the background, at most `concurrency` at once,
 /// so an HTTP request returns as soon as its transition is durable.

@@ -4,16 +4,16 @@ import Logging
 import Mustache
 import ServiceLifecycle
 import StewardReview
-import StewardRuntime
-import StewardStore
+import StewardCore
+import StewardEngine
 import Synchronization
 
-/// What the server serves: the store, the engine over it, what was loaded, and the metrics.
+/// What the server serves: the engine and its store, what was loaded, and the metrics.
 public struct ServerEnvironment: Sendable {
-    /// The embedded store.
-    public var store: SQLiteStore
     /// The engine (built with `metrics.engine` so its counts reach `/metrics`).
     public var engine: Engine
+    /// The engine's store.
+    public var store: any EngineStore { engine.store }
     /// Names of the loaded plugins (readiness needs at least one).
     public var plugins: [String]
     /// Loaded templates as `name@version` (readiness needs at least one).
@@ -27,10 +27,9 @@ public struct ServerEnvironment: Sendable {
 
     /// Creates an environment.
     public init(
-        store: SQLiteStore, engine: Engine, plugins: [String], templates: [String], metrics: ServerMetrics,
+        engine: Engine, plugins: [String], templates: [String], metrics: ServerMetrics,
         periodic: (@Sendable () async throws -> Void)? = nil, periodicInterval: Duration = .seconds(15)
     ) {
-        self.store = store
         self.engine = engine
         self.plugins = plugins
         self.templates = templates
@@ -40,7 +39,7 @@ public struct ServerEnvironment: Sendable {
     }
 
     /// The review desk over the store and engine.
-    public var desk: ReviewDesk { ReviewDesk(store: store, engine: engine) }
+    public var desk: ReviewDesk { ReviewDesk(engine: engine) }
 }
 
 /// Where and how the server listens.
@@ -97,7 +96,7 @@ public struct StewardServer: Sendable {
         pages = library
     }
 
-    var store: SQLiteStore { environment.store }
+    var store: any EngineStore { environment.store }
     var engine: Engine { environment.engine }
     var desk: ReviewDesk { environment.desk }
     var now: Int64 { engine.clock.nowMilliseconds() }

@@ -33,6 +33,8 @@ public struct Template: Sendable {
     public var models: [String: String]
     /// Where the template came from.
     public var file: String
+    /// The call timeout of step, model and ffi states that set no `timeout_ms` (nil: none).
+    public var defaultTimeoutMilliseconds: Int? = nil
 
     /// The state with this name.
     public func state(named name: String) -> State? { states.first { $0.name == name } }
@@ -118,12 +120,24 @@ public struct State: Sendable {
     public var kind: Kind
     /// Where it is declared.
     public var location: SourceLocation
+    /// For step, model and ffi states: how long one call may take before the attempt fails
+    /// as transient (`timeout_ms`, else the template's; nil: no limit).
+    public var timeoutMilliseconds: Int?
 
     /// Creates a state.
-    public init(name: String, kind: Kind, location: SourceLocation) {
+    public init(name: String, kind: Kind, location: SourceLocation, timeoutMilliseconds: Int? = nil) {
         self.name = name
         self.kind = kind
         self.location = location
+        self.timeoutMilliseconds = timeoutMilliseconds
+    }
+
+    /// Whether the state calls something (step, model or ffi).
+    public var isCallable: Bool {
+        switch kind {
+        case .step, .model, .ffi: return true
+        default: return false
+        }
     }
 
     /// The kinds of state.

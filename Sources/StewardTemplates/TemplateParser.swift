@@ -6,7 +6,7 @@ import Yams
 public enum TemplateParser {
     static let topLevelKeys = [
         "template", "version", "vertical", "description", "aop", "plugins", "config", "start", "states", "retry",
-        "sla", "escalation", "models",
+        "sla", "escalation", "models", "timeout_ms",
     ]
     static let aopKeys = [
         "domain", "inputs", "outputs", "human_touchpoints", "failure_modes", "escalation_target", "may", "may_not",
@@ -14,12 +14,12 @@ public enum TemplateParser {
     static let stateKinds = ["step", "choice", "checkpoint", "end", "ffi", "model"]
     static let commonStateKeys = ["kind", "description"]
     static let keysByKind: [String: [String]] = [
-        "step": ["step", "input", "output", "config", "next", "on_error", "retry"],
+        "step": ["step", "input", "output", "config", "next", "on_error", "retry", "timeout_ms"],
         "choice": ["choices", "otherwise"],
         "checkpoint": ["credential", "when", "subject", "decisions", "deadline"],
         "end": ["status", "output"],
-        "ffi": ["library", "signature", "args", "output", "next", "on_error"],
-        "model": ["role", "task", "prompt", "input", "parameters", "output", "next", "on_error", "retry"],
+        "ffi": ["library", "signature", "args", "output", "next", "on_error", "timeout_ms"],
+        "model": ["role", "task", "prompt", "input", "parameters", "output", "next", "on_error", "retry", "timeout_ms"],
     ]
     static let retryKeys = ["max_attempts", "initial_backoff_ms", "max_backoff_ms", "multiplier"]
 
@@ -108,9 +108,13 @@ public enum TemplateParser {
                 reader.error(modelsNode, "expected a mapping of role -> 'adapter-id@version' for 'models'")
             }
         }
+        let defaultTimeout = reader.integer(top["timeout_ms"]?.value, "'timeout_ms'", range: timeoutRange)
         var states: [State] = []
         if let statesNode = reader.required(top, "states", in: root, context: "the template") {
             states = parseStates(statesNode, defaultRetry: defaultRetry, reader: &reader)
+        }
+        for index in states.indices where states[index].timeoutMilliseconds == nil && states[index].isCallable {
+            states[index].timeoutMilliseconds = defaultTimeout
         }
         // The implied start is the first state written, even if that state is broken.
         var firstState = states.first?.name
@@ -126,7 +130,7 @@ public enum TemplateParser {
             plugins: plugins,
             config: config, start: start ?? firstState ?? "", startLocation: reader.location(of: startNode ?? root),
             states: states, defaultRetry: defaultRetry, serviceLevels: serviceLevels, escalation: escalation, models: models,
-            file: reader.file)
+            file: reader.file, defaultTimeoutMilliseconds: defaultTimeout)
     }
 
     static func parseAOP(_ node: Node, reader: inout YAMLReader) -> OperatingProcedure? {
@@ -225,8 +229,13 @@ public enum TemplateParser {
         case "model": kind = parseModel(name: name, entries: entries, node: node, defaultRetry: defaultRetry, reader: &reader)
         default: kind = parseEnd(name: name, entries: entries, reader: &reader)
         }
-        return kind.map { State(name: name, kind: $0, location: location) }
+        var state = kind.map { State(name: name, kind: $0, location: location) }
+        state?.timeoutMilliseconds = reader.integer(entries["timeout_ms"]?.value, "'timeout_ms' of \(context)", range: timeoutRange)
+        return state
     }
+
+    /// Call timeouts a template may set: 1 ms to 24 hours.
+    static let timeoutRange = 1...86_400_000
 
     /// The state names a (broken) state's mapping mentions as exits.
     static func harvestExits(_ node: Node) -> [String] {

@@ -1,4 +1,4 @@
-import StewardRuntime
+import StewardEngine
 import Synchronization
 
 /// An engine clock that tests set and advance by hand.

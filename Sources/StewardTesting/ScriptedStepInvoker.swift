@@ -1,6 +1,6 @@
+import StewardCore
+import StewardEngine
 import StewardJSON
-import StewardPlugins
-import StewardRuntime
 import Synchronization
 
 /// A `StepInvoker` that answers from a script instead of calling plugins, and records every
@@ -21,7 +21,7 @@ public final class ScriptedStepInvoker: StepInvoker {
         /// The step succeeds with this output.
         case output(JSONValue)
         /// The step fails with this kind and message.
-        case failure(StepCallError.Kind, String)
+        case failure(FailureKind, String)
 
         /// A transient failure (the runtime retries it).
         public static func transient(_ message: String = "temporarily unavailable") -> Answer {
@@ -52,7 +52,7 @@ public final class ScriptedStepInvoker: StepInvoker {
     }
 
     /// Answers the call from the script and records it.
-    public func invoke(_ invocation: StepInvocation) throws(StepCallError) -> JSONValue {
+    public func invoke(_ invocation: StepInvocation) async throws(StepFailure) -> JSONValue {
         let answer = state.withLock { state -> Answer? in
             state.invocations.append(invocation)
             guard var answers = state.script[invocation.step], let first = answers.first else { return nil }
@@ -66,9 +66,9 @@ public final class ScriptedStepInvoker: StepInvoker {
         case .output(let value)?:
             return value
         case .failure(let kind, let message)?:
-            throw StepCallError(step: invocation.step, kind: kind, message: message)
+            throw StepFailure(kind, message)
         case nil:
-            throw StepCallError(step: invocation.step, kind: .unknownStep, message: "no scripted answer for this step")
+            throw StepFailure(.unknownStep, "no scripted answer for this step")
         }
     }
 
@@ -85,6 +85,11 @@ public final class ScriptedStepInvoker: StepInvoker {
     /// The idempotency keys of every call, in order.
     public var idempotencyKeys: [String] {
         invocations.map(\.idempotencyKey)
+    }
+
+    /// The call keys of every call, in order (one per logical call, the same across retries).
+    public var callKeys: [String] {
+        invocations.map(\.callKey)
     }
 }
 

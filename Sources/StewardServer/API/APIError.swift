@@ -1,7 +1,8 @@
 import Hummingbird
 import StewardJSON
 import StewardReview
-import StewardRuntime
+import StewardCore
+import StewardEngine
 
 /// A refused API request: an HTTP status, a stable machine-readable `code`, a message for
 /// people and, for a bad field, the field's name. Rendered as

@@ -2,8 +2,8 @@ import Foundation
 import Hummingbird
 import StewardJSON
 import StewardReview
-import StewardRuntime
-import StewardStore
+import StewardCore
+import StewardEngine
 import StewardTemplates
 
 extension StewardServer {
@@ -140,7 +140,8 @@ extension StewardServer {
 
     func showInstance(_ request: Request, id: String) async throws -> Response {
         _ = try await operatorCaller(request, to: "inspect instances")
-        guard let state = try await store.instance(id: id) else { throw APIError.notFound("no instance '\(id)'") }
+        // The snapshot plus the events committed after it: a running instance's snapshot alone is stale.
+        guard let state = try await environment.engine.currentState(id: id) else { throw APIError.notFound("no instance '\(id)'") }
         let history = try await store.history(of: id)
         var object = instanceJSON(state).objectValue ?? [:]
         object["history"] = .array(history.map(historyJSON))
@@ -184,7 +185,7 @@ extension StewardServer {
         let tasks: [ReviewTask]
         if reviewer.role == "operator" {
             // Operators oversee every queue.
-            tasks = try await store.openTasks(credentials: credential.map { [$0] })
+            tasks = try await store.openTasks(credentials: credential.map { [$0] }, limit: 200)
         } else {
             do {
                 tasks = try await desk.queue(for: reviewer, credential: credential)
@@ -261,7 +262,7 @@ func instanceJSON(_ state: InstanceState) -> JSONValue {
     return .object(object)
 }
 
-func summaryJSON(_ row: SQLiteStore.InstanceSummary) -> JSONValue {
+func summaryJSON(_ row: InstanceSummary) -> JSONValue {
     var object: [String: JSONValue] = [
         "id": .string(row.id), "template": .string(row.template), "version": .string(row.version),
         "status": .string(row.status.rawValue), "state": .string(row.current), "sequence": .integer(Int64(row.sequence)),
@@ -271,7 +272,7 @@ func summaryJSON(_ row: SQLiteStore.InstanceSummary) -> JSONValue {
     return .object(object)
 }
 
-func historyJSON(_ entry: SQLiteStore.JournalEntry) -> JSONValue {
+func historyJSON(_ entry: JournalEntry) -> JSONValue {
     [
         "seq": entry.sequence.map { .integer(Int64($0)) } ?? .null, "event": .string(entry.kind),
         "at": .string(isoTime(entry.at)), "actor": .string(entry.actor), "payload": entry.payload,

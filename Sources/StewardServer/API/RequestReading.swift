@@ -1,6 +1,5 @@
 import Hummingbird
 import StewardJSON
-import StewardStore
 
 /// The largest request body accepted (1 MiB); larger ones get 413 before they are read.
 let maxBodyBytes = 1 << 20

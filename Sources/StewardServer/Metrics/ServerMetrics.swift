@@ -1,7 +1,7 @@
 import CoreMetrics
 import Prometheus
-import StewardRuntime
-import StewardStore
+import StewardCore
+import StewardEngine
 import Synchronization
 
 /// The process's metrics: a Prometheus registry that the engine (through swift-metrics) and
@@ -44,7 +44,7 @@ public struct ServerMetrics: Sendable {
     }
 
     /// Renders the registry as Prometheus text, after refreshing the queue gauges from `store`.
-    func render(store: SQLiteStore, now: Int64) async throws -> String {
+    func render(store: any EngineStore, now: Int64) async throws -> String {
         let depths = try await store.queueDepths(now: now)
         for depth in depths {
             queueGauges(depth.credential).open.set(to: Double(depth.open))

@@ -2,8 +2,8 @@ import Foundation
 import Hummingbird
 import StewardJSON
 import StewardReview
-import StewardRuntime
-import StewardStore
+import StewardCore
+import StewardEngine
 import StewardTemplates
 
 /// The reviewer web page: server-rendered HTML, forms that post back, no JavaScript.
@@ -127,7 +127,7 @@ extension StewardServer {
 
     func queuePage(_ request: Request) async throws -> Response {
         guard let (session, reviewer) = try await signedIn(request) else { return Self.redirect("/review/sign-in") }
-        let tasks = reviewer.role == "operator" ? try await store.openTasks() : try await desk.queue(for: reviewer)
+        let tasks = reviewer.role == "operator" ? try await store.openTasks(credentials: nil, limit: 200) : try await desk.queue(for: reviewer)
         let now = self.now
         var values = chrome("Review queue", session: session, reviewer: reviewer)
         values["tasks"] = tasks.map { task -> [String: Any] in
@@ -283,7 +283,7 @@ func suggestedArticles(_ outputs: [String: JSONValue]) -> [[String: Any]] {
 }
 
 /// One short line about a journal entry for the history list.
-func historyDetail(_ entry: SQLiteStore.JournalEntry) -> String {
+func historyDetail(_ entry: JournalEntry) -> String {
     let payload = entry.payload
     switch entry.kind {
     case "step_succeeded", "step_failed":

@@ -1,102 +1,25 @@
 import Foundation
 import GRDB
 import StewardDigest
+import StewardCore
+import StewardEngine
 import StewardJSON
-import StewardRuntime
 import StewardTemplates
 
-/// A person (or service) who may act on the engine, with named credentials.
-public struct Reviewer: Sendable, Hashable {
-    /// Stable id, e.g. `rv-3f9a0c`.
-    public var id: String
-    /// Display name.
-    public var name: String
-    /// Credentials held, e.g. `support-agent`, `attorney`.
-    public var credentials: [String]
-    /// `reviewer` or `operator`.
-    public var role: String
-    /// When added, ms since 1970.
-    public var createdAt: Int64
-
-    /// Whether this reviewer holds `credential`.
-    public func holds(_ credential: String) -> Bool { credentials.contains(credential) }
-
-    /// The credential this reviewer may decide `task` with: its own, or the one escalation
-    /// reassigned it to; nil when neither.
-    public func credential(for task: ReviewTask) -> String? {
-        if holds(task.credential) { return task.credential }
-        if let assigned = task.assigned, holds(assigned) { return assigned }
-        return nil
-    }
-}
-
-/// A human checkpoint waiting for (or given) a decision.
-public struct ReviewTask: Sendable, Hashable {
-    /// Task id.
-    public var id: Int64
-    /// The instance.
-    public var instanceID: String
-    /// Template and customer of the instance.
-    public var template: String
-    /// Customer of the instance.
-    public var customer: String?
-    /// The checkpoint state.
-    public var state: String
-    /// Credential required to decide.
-    public var credential: String
-    /// `open` or `decided`.
-    public var status: String
-    /// The data under review.
-    public var subject: JSONValue
-    /// Decisions allowed.
-    public var decisions: [Decision]
-    /// Opened, ms since 1970.
-    public var openedAt: Int64
-    /// SLA deadline, ms since 1970.
-    public var dueAt: Int64?
-    /// How many escalation rungs it climbed.
-    public var escalationLevel: Int
-    /// The credential it was reassigned to by escalation, if any (its own credential still counts).
-    public var assigned: String?
-    /// Decided, ms since 1970.
-    public var decidedAt: Int64?
-    /// approve / edit / reject.
-    public var decision: String?
-    /// Who decided.
-    public var reviewer: String?
-}
-
 extension SQLiteStore {
-    /// Adds a reviewer and returns it with its bearer token, shown only now (stored hashed).
-    public func addReviewer(name: String, credentials: [String], role: String = "reviewer", at: Int64) async throws -> (Reviewer, token: String) {
-        var random = SystemRandomNumberGenerator()
-        let token = "stw_" + (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &random)) }.joined()
-        let id = "rv-" + (0..<4).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &random)) }.joined()
-        let reviewer = Reviewer(id: id, name: name, credentials: credentials, role: role, createdAt: at)
-        let credentialsJSON = JSONValue.array(credentials.map { .string($0) }).jsonString
-        try await pool.write { db in
-            try db.execute(
-                sql: "INSERT INTO reviewers (id, name, token_hash, credentials, role, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                arguments: [id, name, SHA256.hex(Array(token.utf8)), credentialsJSON, role, at])
-        }
-        try await appendAudit(
-            kind: "reviewer_added", actor: "operator", payload: ["id": .string(id), "name": .string(name), "credentials": .array(credentials.map { .string($0) }), "role": .string(role)],
-            at: at)
-        return (reviewer, token)
+    /// Stores a reviewer with their token's hash; audited in the same transaction.
+    public func insertReviewer(_ reviewer: Reviewer, tokenHash: String, by actor: String) async throws {
+        try await committer.submit(.reviewerAdded(reviewer, tokenHash: tokenHash, actor: actor))
     }
 
-    /// Removes a reviewer: their token stops working at once. Audited. Returns false when there
-    /// is no such reviewer.
-    @discardableResult
-    public func removeReviewer(id: String, by actor: String, at: Int64) async throws -> Bool {
-        let removed = try await pool.write { db in
-            try db.execute(sql: "DELETE FROM reviewers WHERE id = ?", arguments: [id])
-            return db.changesCount == 1
+    /// Removes a reviewer, audited in the same transaction. Returns false when there is none.
+    public func deleteReviewer(id: String, by actor: String, at: Int64) async throws -> Bool {
+        do {
+            try await committer.submit(.reviewerRemoved(id: id, actor: actor, at: at))
+            return true
+        } catch is ReviewerMissing {
+            return false
         }
-        if removed {
-            try await appendAudit(kind: "reviewer_removed", actor: actor, payload: ["id": .string(id)], at: at)
-        }
-        return removed
     }
 
     /// Every reviewer.
@@ -104,10 +27,9 @@ extension SQLiteStore {
         try await pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM reviewers ORDER BY created_at, id").map(Self.reviewer) }
     }
 
-    /// The reviewer a bearer token belongs to (compared by hash).
-    public func reviewer(token: String) async throws -> Reviewer? {
-        let hash = SHA256.hex(Array(token.utf8))
-        return try await pool.read { db in
+    /// The reviewer whose token has this hash.
+    public func reviewer(tokenHash hash: String) async throws -> Reviewer? {
+        try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM reviewers WHERE token_hash = ?", arguments: [hash]).map(Self.reviewer)
         }
     }
@@ -120,7 +42,7 @@ extension SQLiteStore {
     }
 
     /// Open review tasks, soonest deadline first, optionally only those needing one of `credentials`.
-    public func openTasks(credentials: [String]? = nil, limit: Int = 200) async throws -> [ReviewTask] {
+    public func openTasks(credentials: [String]?, limit: Int) async throws -> [ReviewTask] {
         try await pool.read { db in
             var sql = Self.taskSelect + " WHERE t.status = 'open'"
             var arguments: StatementArguments = []
@@ -143,7 +65,7 @@ extension SQLiteStore {
     }
 
     /// The labelled examples reviewers' edits produced (for evaluation).
-    public func labelledExamples(template: String? = nil) async throws -> [JSONValue] {
+    public func labelledExamples(template: String?) async throws -> [JSONValue] {
         try await pool.read { db in
             try Row.fetchAll(
                 db,
@@ -175,14 +97,6 @@ extension SQLiteStore {
             dueAt: row["due_at"], escalationLevel: row["escalation_level"], assigned: row["assigned"], decidedAt: row["decided_at"],
             decision: row["decision"],
             reviewer: row["reviewer"])
-    }
-
-    /// What `verifyJournal` found.
-    public struct JournalVerification: Sendable {
-        /// Rows checked.
-        public var rowsChecked: Int
-        /// Problems, one line each (empty when the chain is intact).
-        public var problems: [String]
     }
 
     /// Recomputes the hash chain over the whole journal; any edited, inserted or deleted row

@@ -5,24 +5,33 @@ import StewardPlugins
 import StewardPrompts
 import StewardTemplates
 
-/// Where the CLI finds templates, plugins and its data: the current directory by default.
-struct Workspace {
+/// Where an engine finds templates, plugins and its data: the current directory by default.
+///
+/// Thread rules: a value type with no shared state; its loading methods read files and block,
+/// so call them at start-up.
+public struct Workspace: Sendable {
     /// The directory commands run in.
-    let root: URL
+    public let root: URL
 
-    init(root: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)) {
+    /// A workspace rooted at `root` (default: the current directory).
+    public init(root: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)) {
         self.root = root
     }
 
     /// `.steward/` under the root: the embedded database and built plugins.
-    var dataDirectory: URL { root.appendingPathComponent(".steward") }
+    public var dataDirectory: URL { root.appendingPathComponent(".steward") }
     /// Where `steward plugins build` puts libraries.
-    var builtPluginsDirectory: URL { dataDirectory.appendingPathComponent("plugins") }
+    public var builtPluginsDirectory: URL { dataDirectory.appendingPathComponent("plugins") }
     /// Where `steward plugins build` puts plain C libraries for `ffi` states.
-    var builtLibrariesDirectory: URL { dataDirectory.appendingPathComponent("lib") }
+    public var builtLibrariesDirectory: URL { dataDirectory.appendingPathComponent("lib") }
+
+    /// The builder of the shipped plugins into this workspace's `.steward/`.
+    public var pluginBuilder: PluginBuilder {
+        PluginBuilder(root: root, pluginsDirectory: builtPluginsDirectory, librariesDirectory: builtLibrariesDirectory)
+    }
 
     /// Directories searched for `ffi` libraries: `$STEWARD_LIBRARY_PATH`, `.steward/lib`, then the plugin directories.
-    func librarySearchPath(pluginDirectories explicit: [String]) -> [String] {
+    public func librarySearchPath(pluginDirectories explicit: [String]) -> [String] {
         var path: [String] = []
         if let extra = ProcessInfo.processInfo.environment["STEWARD_LIBRARY_PATH"], !extra.isEmpty {
             path += extra.split(separator: ":").map(String.init)
@@ -30,46 +39,14 @@ struct Workspace {
         return path + [builtLibrariesDirectory.path] + pluginDirectories(explicit: explicit)
     }
 
-    /// Parses template files and validates them against the loaded plugins and the foreign
-    /// libraries their `ffi` states name. Returns the plans, the prepared foreign functions,
-    /// and the problems of each file that failed.
-    func loadPlans(files: [String], registry: PluginRegistry, pluginDirectories: [String], prompts: PromptLibrary? = nil) throws
-        -> (plans: [Plan], foreign: ForeignLibraries, failures: [(file: String, diagnostics: [TemplateDiagnostic])])
-    {
-        var parsed: [(String, ParsedTemplate)] = []
-        var failures: [(file: String, diagnostics: [TemplateDiagnostic])] = []
-        for file in files {
-            let text: String
-            do { text = try String(contentsOfFile: file, encoding: .utf8) } catch { throw CLIError("cannot read \(file): \(error.localizedDescription)") }
-            do {
-                parsed.append((file, try TemplateParser.parseLeniently(text, file: file)))
-            } catch {
-                failures.append((file, error.diagnostics))
-            }
-        }
-        let foreign = ForeignLibraries(templates: parsed.map(\.1.template), searchPath: librarySearchPath(pluginDirectories: pluginDirectories))
-        let catalog = StepCatalog(
-            steps: registry.stepNames, foreignProblems: foreign.problems, adapters: registry.adapterKeys,
-            prompts: prompts.map { Set($0.prompts.keys) })
-        var plans: [Plan] = []
-        for (file, template) in parsed {
-            do {
-                plans.append(try Plan(validating: template, catalog: catalog))
-            } catch {
-                failures.append((file, error.diagnostics))
-            }
-        }
-        return (plans, foreign, failures)
-    }
-
     /// Whether the root is a Steward source checkout (it has shipped plugin sources).
-    var isSourceCheckout: Bool {
+    public var isSourceCheckout: Bool {
         FileManager.default.fileExists(atPath: root.appendingPathComponent("Plugins").path)
             && FileManager.default.fileExists(atPath: root.appendingPathComponent("Package.swift").path)
     }
 
     /// The plugin directories to search: explicit ones, else `$STEWARD_PLUGIN_PATH`, else `.steward/plugins`.
-    func pluginDirectories(explicit: [String]) -> [String] {
+    public func pluginDirectories(explicit: [String]) -> [String] {
         if !explicit.isEmpty { return explicit }
         if let path = ProcessInfo.processInfo.environment["STEWARD_PLUGIN_PATH"], !path.isEmpty {
             return path.split(separator: ":").map(String.init)
@@ -79,9 +56,9 @@ struct Workspace {
 
     /// Loads every plugin library in `directories`, building the shipped ones first when
     /// running in a source checkout and `build` is set.
-    func loadPlugins(explicit: [String], build: Bool) throws -> PluginRegistry {
+    public func loadPlugins(explicit: [String], build: Bool) throws -> PluginRegistry {
         if build, explicit.isEmpty, isSourceCheckout {
-            try PluginBuilder(workspace: self).buildAll(onlyIfStale: true)
+            try pluginBuilder.buildAll(onlyIfStale: true)
         }
         var registry = PluginRegistry()
         for directory in pluginDirectories(explicit: explicit) {
@@ -99,12 +76,12 @@ struct Workspace {
 
     /// Template files named by `paths`: files as given, directories by their `*.yaml` / `*.yml`
     /// files (not recursing into `customers/` or `examples/`).
-    func templateFiles(_ paths: [String]) throws -> [String] {
+    public func templateFiles(_ paths: [String]) throws -> [String] {
         var files: [String] = []
         for path in paths {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-                throw CLIError("no such file or directory: \(path)")
+                throw BootstrapError("no such file or directory: \(path)")
             }
             if isDirectory.boolValue {
                 let names = try FileManager.default.contentsOfDirectory(atPath: path).sorted()
@@ -119,18 +96,18 @@ struct Workspace {
     }
 
     /// Reads and parses a template file.
-    func parseTemplate(_ file: String) throws -> Template {
+    public func parseTemplate(_ file: String) throws -> Template {
         let text: String
         do {
             text = try String(contentsOfFile: file, encoding: .utf8)
         } catch {
-            throw CLIError("cannot read \(file): \(error.localizedDescription)")
+            throw BootstrapError("cannot read \(file): \(error.localizedDescription)")
         }
         return try TemplateParser.parse(text, file: file)
     }
 
     /// Parses and validates every customer overlay in `directory` against `templates`.
-    func loadOverlays(directory: String, templates: [String: Template], adapters: Set<String>? = nil) throws
+    public func loadOverlays(directory: String, templates: [String: Template], adapters: Set<String>? = nil) throws
         -> (overlays: [CustomerOverlay], diagnostics: [TemplateDiagnostic])
     {
         guard FileManager.default.fileExists(atPath: directory) else { return ([], []) }
@@ -139,7 +116,7 @@ struct Workspace {
         var seen: [String: String] = [:]
         for file in try templateFiles([directory]) {
             let text: String
-            do { text = try String(contentsOfFile: file, encoding: .utf8) } catch { throw CLIError("cannot read \(file): \(error.localizedDescription)") }
+            do { text = try String(contentsOfFile: file, encoding: .utf8) } catch { throw BootstrapError("cannot read \(file): \(error.localizedDescription)") }
             do {
                 let overlay = try TemplateParser.parseOverlay(text, file: file)
                 diagnostics += TemplateParser.validate(overlay, against: templates, adapters: adapters)
@@ -156,25 +133,28 @@ struct Workspace {
     }
 
     /// Loads the prompt library under `<workflows>/prompts` (empty when there is none).
-    func loadPrompts(workflows: String) throws(TemplateErrors) -> PromptLibrary {
+    public func loadPrompts(workflows: String) throws(TemplateErrors) -> PromptLibrary {
         let directory = (workflows as NSString).appendingPathComponent("prompts")
         guard FileManager.default.fileExists(atPath: directory) else { return PromptLibrary() }
         return try PromptLibrary(directory: directory)
     }
 
     /// Reads a JSON file.
-    func readJSON(_ file: String) throws -> JSONValue {
-        guard let data = FileManager.default.contents(atPath: file) else { throw CLIError("cannot read \(file)") }
+    public func readJSON(_ file: String) throws -> JSONValue {
+        guard let data = FileManager.default.contents(atPath: file) else { throw BootstrapError("cannot read \(file)") }
         do {
             return try JSONValue.parse(Array(data))
         } catch {
-            throw CLIError("\(file): \(error)")
+            throw BootstrapError("\(file): \(error)")
         }
     }
 }
 
-/// An error the CLI prints as one line and exits non-zero for.
-struct CLIError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+/// Why an engine could not be assembled: a file that cannot be read, a plugin that does not
+/// load or build, a store that does not open. Printed as one line.
+public struct BootstrapError: Error, Sendable, CustomStringConvertible {
+    /// What went wrong, naming the file.
+    public let description: String
+    /// Creates an error.
+    public init(_ description: String) { self.description = description }
 }

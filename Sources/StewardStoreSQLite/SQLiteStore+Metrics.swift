@@ -1,16 +1,7 @@
 import GRDB
+import StewardEngine
 
 extension SQLiteStore {
-    /// Open review tasks per credential, and how many of them are past their SLA deadline.
-    public struct QueueDepth: Sendable, Hashable {
-        /// The credential the tasks need.
-        public var credential: String
-        /// Open tasks.
-        public var open: Int
-        /// Open tasks whose `due_at` is before `now`.
-        public var overdue: Int
-    }
-
     /// The depth of every credential's review queue (one indexed query, for `/metrics`).
     public func queueDepths(now: Int64) async throws -> [QueueDepth] {
         try await pool.read { db in

@@ -74,7 +74,7 @@ struct Machine {
             throw TransitionError("instance \(state.id) is already \(state.status.rawValue); \(event.name) does not apply", conflict: true)
         }
         switch event {
-        case .started(let input, let bindings, let at, let configHash):
+        case .started(let input, let bindings, let at, let configHash, let templateHash):
             guard state.status == .pending else {
                 throw TransitionError("instance \(state.id) has already started", conflict: true)
             }
@@ -82,6 +82,7 @@ struct Machine {
             state.bindings = plan.template.models.merging(bindings) { _, pinned in pinned }
             state.startedAt = at
             state.configHash = configHash
+            state.templateHash = templateHash
             state.status = .running
             try enter(plan.template.start, from: nil, reason: "started")
 
@@ -89,11 +90,11 @@ struct Machine {
             let step = try expectRunning(name, attempt: attempt)
             state.data = state.data.setting(output, at: ArraySlice(step.output.split(separator: ".").map(String.init)))
             guard let next = step.next?.name else { throw TransitionError("state '\(name)' has no next state") }
-            try enter(next, from: name, reason: "step \(step.step) succeeded")
+            try enter(next, from: name, reason: "step \(step.callee.name) succeeded")
 
         case .stepFailed(let name, let attempt, let kind, let message):
             let step = try expectRunning(name, attempt: attempt)
-            if kind == StepFailureKind.transient, attempt < step.retry.maxAttempts {
+            if kind.isRetried, attempt < step.retry.maxAttempts {
                 state.attempt = attempt + 1
                 effects.append(.runStep(invocation(for: step, delay: step.retry.backoffMilliseconds(beforeAttempt: attempt + 1))))
                 moves.append(Move(from: name, to: name, reason: "retry \(attempt + 1)/\(step.retry.maxAttempts) after transient error: \(message)"))
@@ -102,16 +103,49 @@ struct Machine {
             let failure = Failure(state: name, kind: kind, message: message)
             if let onError = step.onError?.name {
                 state.data = state.data.setting(
-                    .object(["kind": .string(kind), "message": .string(message), "attempts": .integer(Int64(attempt))]),
+                    .object(["kind": .string(kind.rawValue), "message": .string(message), "attempts": .integer(Int64(attempt))]),
                     at: ["errors", name])
-                try enter(onError, from: name, reason: "step \(step.step) failed (\(kind)); on_error")
+                try enter(onError, from: name, reason: "step \(step.callee.name) failed (\(kind)); on_error")
             } else {
                 state.failure = failure
-                finish(.failed, output: nil, from: name, reason: "step \(step.step) failed (\(kind)) after \(attempt) attempt(s): \(message)")
+                finish(.failed, output: nil, from: name, reason: "step \(step.callee.name) failed (\(kind)) after \(attempt) attempt(s): \(message)")
             }
 
         case .checkpointDecided(let decision):
             try decide(decision)
+
+        case .timerFired(let fired):
+            try fire(fired)
+        }
+    }
+
+    /// Applies a due timer. SLA timers climb the template's escalation ladder while the
+    /// instance still waits at their checkpoint; a timer for a state the instance has left
+    /// is a conflict (the store cancels such timers, so this is a race lost, not an error).
+    mutating func fire(_ fired: TimerFired) throws(TransitionError) {
+        guard state.status == .waiting, state.current == fired.state else {
+            throw TransitionError(
+                "timer \(fired.timer) (\(fired.kind)) for \(fired.state) does not apply: instance \(state.id) is \(state.status.rawValue) at \(state.current)",
+                conflict: true)
+        }
+        let trigger: EscalationRung.Trigger
+        switch fired.kind {
+        case TimerFired.slaWarning: trigger = .warning
+        case TimerFired.slaBreach: trigger = .breach
+        default: throw TransitionError("unknown timer kind '\(fired.kind)'")
+        }
+        let rungs = plan.template.escalation.filter { $0.at == trigger }
+        var escalation = state.escalation ?? Escalation(level: 0, assigned: nil, fired: [])
+        escalation.fired.append(fired.kind)
+        escalation.level += rungs.count
+        if let reassign = rungs.compactMap(\.reassign).last { escalation.assigned = reassign }
+        state.escalation = escalation
+        let what = trigger == .breach ? "SLA breached" : "SLA warning"
+        moves.append(Move(from: fired.state, to: fired.state, reason: rungs.isEmpty ? what : "\(what): escalated to \(rungs.map(\.notify).joined(separator: ", "))"))
+        if !rungs.isEmpty {
+            effects.append(.escalate(EscalationStep(
+                state: fired.state, trigger: fired.kind, notify: rungs.map(\.notify), reassign: rungs.compactMap(\.reassign).last,
+                level: escalation.level)))
         }
     }
 
@@ -137,9 +171,10 @@ struct Machine {
             config = .object(members)
         }
         return StepInvocation(
-            state: state.current, step: step.step,
+            state: state.current, callee: step.callee,
             input: step.arguments.map { buildArguments($0) } ?? buildInput(step.modelInput ?? step.input),
-            config: config, attempt: state.attempt, idempotencyKey: state.idempotencyKey, delayMilliseconds: delay)
+            config: config, attempt: state.attempt, idempotencyKey: state.idempotencyKey, callKey: state.callKey,
+            delayMilliseconds: delay, timeoutMilliseconds: step.timeoutMilliseconds)
     }
 
     func buildArguments(_ arguments: [Expression]) -> JSONValue {
@@ -178,12 +213,15 @@ struct Machine {
             moves.append(Move(from: from, to: target, reason: reason))
             state.current = target
             state.attempt = 0
+            // The sequence this event will get: what tells this visit of `target` from the next.
+            state.enteredAt = state.sequence + 1
+            state.escalation = nil
             switch next.kind {
             case .step, .ffi, .model:
                 state.status = .running
                 state.attempt = 1
                 guard let callable = CallableState(next, bindings: state.bindings) else {
-                    state.failure = Failure(state: next.name, kind: "unbound_role", message: "state '\(next.name)' calls a model role with no adapter binding")
+                    state.failure = Failure(state: next.name, kind: .unboundRole, message: "state '\(next.name)' calls a model role with no adapter binding")
                     finish(.failed, output: nil, from: next.name, reason: "unbound model role")
                     return
                 }
@@ -196,7 +234,7 @@ struct Machine {
                 } else if let otherwise = choice.otherwise {
                     (from, target, reason) = (next.name, otherwise.name, "no guard held; otherwise")
                 } else {
-                    state.failure = Failure(state: next.name, kind: "no_branch", message: "no guard of choice '\(next.name)' held and it has no 'otherwise'")
+                    state.failure = Failure(state: next.name, kind: .noBranch, message: "no guard of choice '\(next.name)' held and it has no 'otherwise'")
                     finish(.failed, output: nil, from: next.name, reason: "no branch matched")
                     return
                 }
@@ -224,7 +262,7 @@ struct Machine {
                 case .failed: status = .failed
                 }
                 if status == .failed, state.failure == nil {
-                    state.failure = Failure(state: next.name, kind: "end_failed", message: "reached failing end state '\(next.name)'")
+                    state.failure = Failure(state: next.name, kind: .endFailed, message: "reached failing end state '\(next.name)'")
                 }
                 state.status = status
                 state.output = output
@@ -289,7 +327,8 @@ struct Machine {
 
 /// What step and ffi states have in common: something to call, with retries and exits.
 struct CallableState {
-    var step: String
+    var callee: Callee
+    var timeoutMilliseconds: Int?
     var input: InputMapping
     var arguments: [Expression]?
     var config: JSONValue
@@ -309,7 +348,7 @@ struct CallableState {
         switch state.kind {
         case .model(let model):
             guard let binding = bindings[model.role] else { return nil }
-            step = "model:" + binding
+            callee = .model(adapter: binding, role: model.role)
             input = .wholeData
             arguments = nil
             config = [
@@ -324,25 +363,20 @@ struct CallableState {
             modelInput = nil
             modelParameters = nil
             modelRole = nil
-            (self.step, input, arguments, config, output) = (step.step, step.input, nil, step.config, step.output)
+            (callee, input, arguments, config, output) = (.step(step.step), step.input, nil, step.config, step.output)
             (next, onError, retry) = (step.next, step.onError, step.retry)
         case .ffi(let foreign):
             modelInput = nil
             modelParameters = nil
             modelRole = nil
-            (step, input, arguments, config, output) = (foreign.stepName, .wholeData, foreign.arguments, .null, foreign.output)
+            (callee, input, arguments, config, output) = (.foreign(foreign.stepName), .wholeData, foreign.arguments, .null, foreign.output)
             // A C function has no transient failures to retry: one attempt.
             (next, onError, retry) = (foreign.next, foreign.onError, RetryPolicy(maxAttempts: 1, initialBackoffMilliseconds: 0, maxBackoffMilliseconds: 0, multiplier: 1))
         default:
             return nil
         }
+        timeoutMilliseconds = state.timeoutMilliseconds
     }
-}
-
-/// The failure kinds the runtime distinguishes (the ABI status names in snake case).
-public enum StepFailureKind {
-    /// Retried with backoff.
-    public static let transient = "transient"
 }
 
 /// "an object", "a string".

@@ -1,16 +1,21 @@
 import Foundation
 import GRDB
+import StewardCore
+import StewardEngine
 import StewardJSON
-import StewardRuntime
 import StewardTemplates
 
 /// The embedded store: GRDB over one SQLite file in WAL mode with `synchronous = FULL`, so
 /// a commit the engine was told about is on disk. Concurrent commits are group-committed:
 /// whatever arrives while a transaction is being written goes into the next one, so one
 /// fsync serves many transitions without delaying any of them by a timer.
-public final class SQLiteStore: InstanceStore {
+///
+/// It implements every store protocol of `StewardEngine` (`EngineStore`) and decides nothing:
+/// what a commit writes is spelled out in its `InstanceCommit`. Tests in this module's test
+/// target reach the database itself (to tamper with it) through `@testable import`.
+public final class SQLiteStore: EngineStore {
     /// The database.
-    public let pool: DatabasePool
+    let pool: DatabasePool
     /// Where the file is.
     public let path: String
     let committer: GroupCommitter
@@ -54,7 +59,7 @@ public final class SQLiteStore: InstanceStore {
     }
 
     /// Appends an audit entry (not tied to an instance's sequence) to the hash-chained journal.
-    public func appendAudit(kind: String, actor: String, payload: JSONValue, at: Int64, instance: String? = nil) async throws {
+    public func appendAudit(kind: String, actor: String, payload: JSONValue, at: Int64, instance: String?) async throws {
         try await committer.submit(.audit(kind: kind, actor: actor, payload: payload, at: at, instance: instance))
     }
 
@@ -110,32 +115,29 @@ public final class SQLiteStore: InstanceStore {
         }
     }
 
-    // MARK: Queries
-
-    /// A row of the instance list.
-    public struct InstanceSummary: Sendable, Hashable {
-        /// Instance id.
-        public var id: String
-        /// Template and version.
-        public var template: String
-        /// Template version.
-        public var version: String
-        /// Customer.
-        public var customer: String?
-        /// Status.
-        public var status: InstanceStatus
-        /// Current state.
-        public var current: String
-        /// Events applied.
-        public var sequence: Int
-        /// Created and last updated, ms since 1970.
-        public var createdAt: Int64
-        /// Last change, ms since 1970.
-        public var updatedAt: Int64
+    /// A pinned template snapshot by its hash.
+    public func template(hash: String) async throws -> TemplateSnapshot? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM templates WHERE hash = ?", arguments: [hash]).map(Self.snapshot)
+        }
     }
 
+    /// Every stored template snapshot, oldest first.
+    public func templates() async throws -> [TemplateSnapshot] {
+        try await pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM templates ORDER BY stored_at, hash").map(Self.snapshot) }
+    }
+
+    static func snapshot(_ row: Row) throws -> TemplateSnapshot {
+        let prompts: String = row["prompts"]
+        return TemplateSnapshot(
+            hash: row["hash"], name: row["name"], version: row["version"], text: row["text"],
+            prompts: (try JSONValue.parse(prompts).objectValue ?? [:]).compactMapValues(\.stringValue))
+    }
+
+    // MARK: Queries
+
     /// Instances, newest first, optionally filtered.
-    public func instances(status: InstanceStatus? = nil, template: String? = nil, customer: String? = nil, limit: Int = 100) async throws -> [InstanceSummary] {
+    public func instances(status: InstanceStatus?, template: String?, customer: String?, limit: Int) async throws -> [InstanceSummary] {
         try await pool.read { db in
             var clauses: [String] = []
             var arguments: StatementArguments = []
@@ -177,24 +179,6 @@ public final class SQLiteStore: InstanceStore {
         }
     }
 
-    /// One entry of the journal.
-    public struct JournalEntry: Sendable, Hashable {
-        /// Position in the global journal.
-        public var id: Int64
-        /// Instance id, for instance events.
-        public var instance: String?
-        /// The instance's event number (1-based), for instance events.
-        public var sequence: Int?
-        /// Event or audit kind (`started`, `step_succeeded`, `decision_refused`, ...).
-        public var kind: String
-        /// When, ms since 1970.
-        public var at: Int64
-        /// Who: `engine` or a reviewer id.
-        public var actor: String
-        /// The payload.
-        public var payload: JSONValue
-    }
-
     /// The journal entries of one instance, in order.
     public func history(of id: String) async throws -> [JournalEntry] {
         try await pool.read { db in
@@ -210,7 +194,7 @@ public final class SQLiteStore: InstanceStore {
     }
 
     /// Audit entries not tied to an instance sequence (refused decisions, reviewer changes), newest first.
-    public func auditEntries(limit: Int = 100) async throws -> [JournalEntry] {
+    public func auditEntries(limit: Int) async throws -> [JournalEntry] {
         try await pool.read { db in
             try Row.fetchAll(
                 db,

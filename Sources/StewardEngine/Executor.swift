@@ -1,5 +1,5 @@
+import StewardCore
 import StewardJSON
-import StewardPlugins
 import StewardTemplates
 
 #if canImport(Glibc)
@@ -8,18 +8,47 @@ import Glibc
 import Darwin
 #endif
 
-/// Performs step calls for the executor. `PluginRegistry` is the real one; tests supply fakes.
+/// Performs step calls for the executor. `PooledStepInvoker` runs blocking plugin calls on a
+/// `BlockingCallPool`; tests supply fakes.
+///
+/// Contract: returns the call's output or throws how it failed; honours
+/// `invocation.timeoutMilliseconds` (a call that takes longer fails as `transient`); never
+/// blocks the calling thread for the duration of a plugin call.
 public protocol StepInvoker: Sendable {
     /// Calls the step and returns its output, or throws how it failed.
-    func invoke(_ invocation: StepInvocation) throws(StepCallError) -> JSONValue
+    func invoke(_ invocation: StepInvocation) async throws(StepFailure) -> JSONValue
 }
 
-extension PluginRegistry: StepInvoker {
-    /// Calls the step through the plugin ABI.
-    public func invoke(_ invocation: StepInvocation) throws(StepCallError) -> JSONValue {
-        try call(
-            invocation.step, input: invocation.input, config: invocation.config,
-            idempotencyKey: invocation.idempotencyKey, attempt: invocation.attempt)
+/// A step invoker over a blocking call (the plugin host's C ABI calls, libffi calls), run on a
+/// dedicated `BlockingCallPool` so that a slow or hung plugin never holds a cooperative thread.
+public struct PooledStepInvoker: StepInvoker {
+    /// The threads the calls run on.
+    public let pool: BlockingCallPool
+    /// The blocking call; it runs on a pool thread, never on the caller's.
+    public let call: @Sendable (StepInvocation) throws(StepFailure) -> JSONValue
+
+    /// Creates an invoker running `call` on `pool`.
+    public init(pool: BlockingCallPool, call: @escaping @Sendable (StepInvocation) throws(StepFailure) -> JSONValue) {
+        self.pool = pool
+        self.call = call
+    }
+
+    /// Runs the call on the pool; a call past its timeout fails as `transient` at once (the
+    /// plugin's thread finishes on its own and its answer is dropped).
+    public func invoke(_ invocation: StepInvocation) async throws(StepFailure) -> JSONValue {
+        let call = self.call
+        do {
+            return try await pool.run(timeoutMilliseconds: invocation.timeoutMilliseconds) { () throws -> JSONValue in try call(invocation) }
+        } catch let failure as StepFailure {
+            throw failure
+        } catch let error as BlockingCallError {
+            switch error {
+            case .timedOut: throw StepFailure(.transient, "\(invocation.step) timed out: \(error)")
+            case .shutDown: throw StepFailure(.transient, "\(invocation.step) was not called: \(error)")
+            }
+        } catch {
+            throw StepFailure(.internal, "\(invocation.step): \(error)")
+        }
     }
 }
 
@@ -114,10 +143,10 @@ public struct Executor: Sendable {
         let started = metrics == nil ? 0 : MonotonicClock.nanoseconds()
         defer { if let metrics { metrics.stepCall(invocation.step, nanoseconds: MonotonicClock.nanoseconds() - started) } }
         do {
-            let output = try invoker.invoke(invocation)
+            let output = try await invoker.invoke(invocation)
             return .stepSucceeded(state: invocation.state, attempt: invocation.attempt, output: output)
         } catch {
-            return .stepFailed(state: invocation.state, attempt: invocation.attempt, kind: error.kind.rawValue, message: error.message)
+            return .stepFailed(state: invocation.state, attempt: invocation.attempt, kind: error.kind, message: error.message)
         }
     }
 }

@@ -1,3 +1,4 @@
+import StewardCore
 import StewardJSON
 import StewardTemplates
 
@@ -20,6 +21,22 @@ public struct InstanceCommit: Sendable {
     /// On an instance's first commit: the effective config it is pinned to, stored by its hash
     /// (once per distinct config).
     public var pinnedConfig: JSONValue?
+    /// On an instance's first commit: the template text (and prompt texts) it is pinned to,
+    /// stored by its hash the first time any instance uses it.
+    public var pinnedTemplate: TemplateSnapshot?
+    /// The review task this transition closes (a decision at its checkpoint).
+    public var closedTask: TaskClosure?
+    /// The state whose pending timers are cancelled because the instance left it.
+    public var cancelTimersOf: String?
+    /// A labelled example to keep (a reviewer's edit of a model's output).
+    public var labelledExample: LabelledExample?
+    /// The durable timer whose firing this transition applies: the store marks it fired, and
+    /// refuses the commit (`StoreConflict`) when it already fired or was cancelled.
+    public var firedTimer: Int64?
+    /// The open task at a checkpoint that escalation reassigns or climbs.
+    public var escalation: TaskEscalation?
+    /// Notifications to record for delivery (escalation ladders).
+    public var notifications: [NewNotification] = []
 
     /// Creates a commit.
     public init(state: InstanceState, event: Event, actor: String, at: Int64, clientKey: String? = nil, openedCheckpoint: CheckpointRequest? = nil) {
@@ -46,7 +63,8 @@ public struct CheckpointSchedule: Sendable, Hashable {
     }
 }
 
-/// A durable timer: fires once at `at`, even if the engine was down then (it fires on start).
+/// A durable timer to set: when due it is committed as a `timerFired` event and applied by
+/// the transition function, exactly once, even if the engine was down then (it fires on start).
 public struct ScheduledTimer: Sendable, Hashable {
     /// `sla_warning` or `sla_breach`.
     public var kind: String
@@ -54,12 +72,15 @@ public struct ScheduledTimer: Sendable, Hashable {
     public var at: Int64
     /// What the firing needs to know (priority, deadline, ...).
     public var payload: JSONValue
+    /// The state it belongs to (nil: the checkpoint the commit opens); leaving the state cancels it.
+    public var state: String?
 
     /// Creates a timer.
-    public init(kind: String, at: Int64, payload: JSONValue) {
+    public init(kind: String, at: Int64, payload: JSONValue, state: String? = nil) {
         self.kind = kind
         self.at = at
         self.payload = payload
+        self.state = state
     }
 }
 
@@ -87,14 +108,20 @@ public struct StoreConflict: Error, Sendable, CustomStringConvertible {
     public var description: String { "conflict on instance \(instanceID): \(message)" }
 }
 
-/// Durable storage of instances as far as the runtime needs it. The SQLite and PostgreSQL
-/// stores implement it; the runtime knows nothing else about them.
+/// Durable storage of instances as far as the engine needs it. The SQLite and PostgreSQL
+/// stores implement it; the engine knows nothing else about them.
 ///
 /// Contract: `commit` returns only once the commit is durable, and applies it only if the
 /// stored sequence is `state.sequence - 1` (0 for a new instance); otherwise it throws
 /// `StoreConflict` and changes nothing. That check is what makes transitions exactly-once.
-public protocol InstanceStore: Sendable {
+/// Everything a commit carries (the event, the snapshot, the task it opens or closes, timers
+/// set, fired or cancelled, notifications, labelled examples, pinned texts) is written in one
+/// transaction or not at all; the store decides nothing about what to write.
+public protocol InstanceStore: ContentStore {
     /// Makes one transition durable (implementations batch concurrent commits).
+    /// - Throws: `StoreConflict` when the sequence check fails, the client key is taken, or
+    ///   the fired timer is no longer pending; any other error when the store is unreachable
+    ///   (nothing is written then either).
     func commit(_ commit: InstanceCommit) async throws
     /// The last stored snapshot of an instance. Snapshots are written when an instance comes
     /// to rest (waits or finishes), so this is exact for waiting and finished instances; a
@@ -107,97 +134,5 @@ public protocol InstanceStore: Sendable {
     /// Instances that are running (not waiting, not finished), with the events after their
     /// snapshot, in id order after `after`, for recovery after a restart.
     func runnableInstances(after: String?, limit: Int) async throws -> [(InstanceState, [Event])]
-    /// A pinned config by its content hash.
-    func config(hash: String) async throws -> JSONValue?
 }
 
-/// The engine's source of time, in milliseconds since 1970. Injected so tests control it.
-public protocol EngineClock: Sendable {
-    /// Now.
-    func nowMilliseconds() -> Int64
-}
-
-/// Finds the plan an instance is pinned to, and a customer's effective config.
-public protocol PlanResolver: Sendable {
-    /// The plan of `template` at `version` (the newest when `version` is nil).
-    func plan(template: String, version: String?) -> Plan?
-    /// The config an instance of `plan` runs with for `customer` (overlays applied).
-    func config(for plan: Plan, customer: String?) -> JSONValue
-    /// The customer's model bindings that override the template's (pinned at start).
-    func bindings(for plan: Plan, customer: String?) -> [String: String]
-    /// Whether `customer` is onboarded (has an overlay); unknown customers are refused.
-    func knowsCustomer(_ customer: String) -> Bool
-}
-
-extension PlanResolver {
-    /// No overrides by default.
-    public func bindings(for plan: Plan, customer: String?) -> [String: String] { [:] }
-    /// Every customer is known by default.
-    public func knowsCustomer(_ customer: String) -> Bool { true }
-}
-
-/// A fixed set of plans, by name and version, with no customer overlays.
-public struct PlanLibrary: PlanResolver {
-    private var plans: [String: [String: Plan]] = [:]
-    private var newest: [String: Plan] = [:]
-    private var overlays: [String: [String: JSONValue]] = [:]
-    private var overlayBindings: [String: [String: [String: String]]] = [:]
-    /// The onboarded customers; nil accepts any customer (no overlays configured).
-    public var knownCustomers: Set<String>?
-
-    /// Creates a library of `plans`.
-    public init(_ plans: [Plan] = []) {
-        for plan in plans { add(plan) }
-    }
-
-    /// Adds a plan; the last added version of a name is the newest.
-    public mutating func add(_ plan: Plan) {
-        plans[plan.name, default: [:]][plan.version] = plan
-        newest[plan.name] = plan
-    }
-
-    /// Sets a customer's config overlay for a template (merged over the template config).
-    public mutating func setOverlay(_ overlay: JSONValue, template: String, customer: String) {
-        overlays[template, default: [:]][customer] = overlay
-    }
-
-    /// Sets a customer's model bindings for a template (they win over the template's).
-    public mutating func setBindings(_ bindings: [String: String], template: String, customer: String) {
-        overlayBindings[template, default: [:]][customer] = bindings
-    }
-
-    /// The customer's binding overrides for `plan`.
-    public func bindings(for plan: Plan, customer: String?) -> [String: String] {
-        guard let customer else { return [:] }
-        return overlayBindings[plan.name]?[customer] ?? [:]
-    }
-
-    /// Whether `customer` is onboarded.
-    public func knowsCustomer(_ customer: String) -> Bool { knownCustomers?.contains(customer) ?? true }
-
-    /// Every plan.
-    public var all: [Plan] { plans.values.flatMap(\.values) }
-
-    /// The plan of `template` at `version`.
-    public func plan(template: String, version: String?) -> Plan? {
-        guard let version else { return newest[template] }
-        return plans[template]?[version]
-    }
-
-    /// The template config with the customer's overlay merged over it.
-    public func config(for plan: Plan, customer: String?) -> JSONValue {
-        guard let customer, let overlay = overlays[plan.name]?[customer] else { return plan.template.config }
-        return plan.template.config.merging(overlay)
-    }
-}
-
-extension JSONValue {
-    /// Deep merge: objects merge member by member, anything else in `overlay` replaces.
-    public func merging(_ overlay: JSONValue) -> JSONValue {
-        guard case .object(var base) = self, case .object(let top) = overlay else { return overlay }
-        for (key, value) in top {
-            base[key] = base[key].map { $0.merging(value) } ?? value
-        }
-        return .object(base)
-    }
-}

@@ -25,6 +25,14 @@ extension InstanceState {
         if !bindings.isEmpty { object["bindings"] = .object(bindings.mapValues { .string($0) }) }
         if let startedAt { object["started_at"] = .integer(startedAt) }
         if let configHash { object["config_hash"] = .string(configHash) }
+        if let templateHash { object["template_hash"] = .string(templateHash) }
+        if enteredAt != 0 { object["entered_at"] = .integer(Int64(enteredAt)) }
+        if let escalation {
+            object["escalation"] = [
+                "level": .integer(Int64(escalation.level)), "assigned": escalation.assigned.map { .string($0) } ?? .null,
+                "fired": .array(escalation.fired.map { .string($0) }),
+            ]
+        }
         return .object(object)
     }
 
@@ -45,20 +53,27 @@ extension InstanceState {
         self.bindings = (json["bindings"]?.objectValue ?? [:]).compactMapValues(\.stringValue)
         self.startedAt = json["started_at"]?.integerValue
         self.configHash = json["config_hash"]?.stringValue
+        self.templateHash = json["template_hash"]?.stringValue
+        self.enteredAt = Int(json["entered_at"]?.integerValue ?? 0)
+        if let escalation = json["escalation"], let level = escalation["level"]?.integerValue {
+            self.escalation = Escalation(
+                level: Int(level), assigned: escalation["assigned"]?.stringValue,
+                fired: escalation["fired"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+        }
         self.failure = try json["failure"].map { (value) throws(DecodingFailure) -> Failure in try Failure(json: value) }
     }
 }
 
 extension Failure {
     /// The failure as a JSON object.
-    public var jsonValue: JSONValue { ["state": .string(state), "kind": .string(kind), "message": .string(message)] }
+    public var jsonValue: JSONValue { ["state": .string(state), "kind": .string(kind.rawValue), "message": .string(message)] }
 
     /// Rebuilds a failure from `jsonValue`.
     public init(json: JSONValue) throws(DecodingFailure) {
         guard let state = json["state"]?.stringValue, let kind = json["kind"]?.stringValue,
             let message = json["message"]?.stringValue
         else { throw DecodingFailure("failure is missing a field") }
-        self.init(state: state, kind: kind, message: message)
+        self.init(state: state, kind: FailureKind(rawValue: kind), message: message)
     }
 }
 
@@ -66,16 +81,22 @@ extension Event {
     /// The event's payload as a JSON object (its `name` is stored beside it).
     public var payload: JSONValue {
         switch self {
-        case .started(let input, let bindings, let at, let configHash):
+        case .started(let input, let bindings, let at, let configHash, let templateHash):
             var object: [String: JSONValue] = ["input": input]
             if !bindings.isEmpty { object["bindings"] = .object(bindings.mapValues { .string($0) }) }
             if let at { object["at"] = .integer(at) }
             if let configHash { object["config"] = .string(configHash) }
+            if let templateHash { object["template"] = .string(templateHash) }
             return .object(object)
         case .stepSucceeded(let state, let attempt, let output):
             return ["state": .string(state), "attempt": .integer(Int64(attempt)), "output": output]
         case .stepFailed(let state, let attempt, let kind, let message):
-            return ["state": .string(state), "attempt": .integer(Int64(attempt)), "kind": .string(kind), "message": .string(message)]
+            return ["state": .string(state), "attempt": .integer(Int64(attempt)), "kind": .string(kind.rawValue), "message": .string(message)]
+        case .timerFired(let fired):
+            return [
+                "timer": .integer(fired.timer), "kind": .string(fired.kind), "state": .string(fired.state), "due_at": .integer(fired.dueAt),
+                "payload": fired.payload,
+            ]
         case .checkpointDecided(let decision):
             var object: [String: JSONValue] = [
                 "state": .string(decision.state), "decision": .string(decision.decision.rawValue),
@@ -101,11 +122,18 @@ extension Event {
         case "started":
             self = .started(
                 input: payload["input"] ?? .null, bindings: (payload["bindings"]?.objectValue ?? [:]).compactMapValues(\.stringValue),
-                at: payload["at"]?.integerValue, configHash: payload["config"]?.stringValue)
+                at: payload["at"]?.integerValue, configHash: payload["config"]?.stringValue, templateHash: payload["template"]?.stringValue)
         case "step_succeeded":
             self = .stepSucceeded(state: try field("state"), attempt: try attempt(), output: payload["output"] ?? .null)
         case "step_failed":
-            self = .stepFailed(state: try field("state"), attempt: try attempt(), kind: try field("kind"), message: try field("message"))
+            self = .stepFailed(
+                state: try field("state"), attempt: try attempt(), kind: FailureKind(rawValue: try field("kind")), message: try field("message"))
+        case "timer_fired":
+            guard let timer = payload["timer"]?.integerValue, let dueAt = payload["due_at"]?.integerValue else {
+                throw DecodingFailure("event timer_fired is missing 'timer' or 'due_at'")
+            }
+            self = .timerFired(TimerFired(
+                timer: timer, kind: try field("kind"), state: try field("state"), dueAt: dueAt, payload: payload["payload"] ?? .null))
         case "checkpoint_decided":
             guard let decision = Decision(rawValue: try field("decision")) else { throw DecodingFailure("unknown decision") }
             self = .checkpointDecided(CheckpointDecision(

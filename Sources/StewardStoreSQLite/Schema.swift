@@ -131,6 +131,27 @@ enum Schema {
             try db.execute(sql: "ALTER TABLE instances ADD COLUMN snapshot_seq INTEGER NOT NULL DEFAULT 0")
             try db.execute(sql: "UPDATE instances SET snapshot_seq = sequence")
         }
+        migrator.registerMigration("v5-pinned-templates-timer-states") { db in
+            // Template texts (with the prompt texts they use) by content hash: an instance runs,
+            // recovers and replays with the text it started with, whatever the file says later.
+            try db.execute(sql: """
+                CREATE TABLE templates (
+                    hash TEXT PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    version TEXT NOT NULL,
+                    text TEXT NOT NULL,
+                    prompts TEXT NOT NULL,
+                    stored_at INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX templates_by_version ON templates(name, version);
+                """)
+            // A timer belongs to a state: leaving the state cancels it. Existing timers belong to
+            // their review task's checkpoint.
+            try db.execute(sql: "ALTER TABLE timers ADD COLUMN state TEXT")
+            try db.execute(sql: "UPDATE timers SET state = (SELECT state FROM review_tasks WHERE review_tasks.id = timers.task)")
+            try db.execute(sql: "UPDATE timers SET state = '' WHERE state IS NULL")
+            try db.execute(sql: "CREATE INDEX timers_by_instance ON timers(instance, state)")
+        }
         return migrator
     }
 }

@@ -1,8 +1,9 @@
 import Foundation
 import GRDB
 import StewardDigest
+import StewardCore
+import StewardEngine
 import StewardJSON
-import StewardRuntime
 
 /// Something to append to the journal.
 enum JournalWrite: Sendable {
@@ -10,7 +11,14 @@ enum JournalWrite: Sendable {
     case transition(InstanceCommit, EncodedCommit)
     /// An audit entry.
     case audit(kind: String, actor: String, payload: JSONValue, at: Int64, instance: String?)
+    /// A reviewer added, with the audit entry saying so.
+    case reviewerAdded(Reviewer, tokenHash: String, actor: String)
+    /// A reviewer removed (the write fails with `ReviewerMissing` when there is none).
+    case reviewerRemoved(id: String, actor: String, at: Int64)
 }
+
+/// A `reviewerRemoved` write found no such reviewer.
+struct ReviewerMissing: Error {}
 
 /// A transition's JSON, encoded by the committing task before it queues for the single
 /// writer, so the serial part of a commit does only SQL.
@@ -23,12 +31,15 @@ struct EncodedCommit: Sendable {
     let payload: String
     /// The pinned config, on an instance's first commit.
     let config: String?
+    /// The pinned template's prompts, on an instance's first commit.
+    let prompts: String?
 
     init(_ commit: InstanceCommit) {
         let atRest = commit.state.status != .running || commit.state.sequence == 1
         state = atRest ? commit.state.jsonValue.jsonString : nil
         payload = commit.event.payload.jsonString
         config = commit.pinnedConfig?.jsonString
+        prompts = commit.pinnedTemplate.map { JSONValue.object($0.prompts.mapValues { .string($0) }).jsonString }
     }
 }
 
@@ -51,35 +62,6 @@ actor GroupCommitter {
                 writing = true
                 Task { await self.drain() }
             }
-        }
-    }
-
-    /// Fires a timer through the same writer as the journal (it appends to the chain).
-    func fire(timer: DueTimer, firing: TimerFiring, at now: Int64) async throws -> Bool {
-        try await pool.write { db in
-            try db.execute(
-                sql: "UPDATE timers SET fired_at = ? WHERE id = ? AND fired_at IS NULL AND cancelled_at IS NULL",
-                arguments: [now, timer.id])
-            guard db.changesCount == 1 else { return false }
-            var chain = try ChainHead.load(db)
-            let rowid = try Int64.fetchOne(db, sql: "SELECT rowid FROM instances WHERE id = ?", arguments: [timer.instanceID])
-            for entry in firing.entries {
-                try Journal.append(
-                    kind: entry.kind, instance: rowid, instanceID: timer.instanceID, seq: nil, at: now, actor: "engine",
-                    payload: entry.payload.jsonString, chain: &chain, db: db)
-            }
-            for notification in firing.notifications {
-                try db.execute(
-                    sql: "INSERT INTO notifications (instance, task, recipient, message, at) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [rowid, timer.task, notification.recipient, notification.message, now])
-            }
-            if let task = timer.task {
-                try db.execute(
-                    sql: "UPDATE review_tasks SET escalation_level = escalation_level + 1, assigned = COALESCE(?, assigned) WHERE id = ? AND status = 'open'",
-                    arguments: [firing.reassignTo, task])
-            }
-            try chain.save(db)
-            return true
         }
     }
 
@@ -118,6 +100,23 @@ enum Journal {
                     case .audit(let kind, let actor, let payload, let at, let instance):
                         let rowid = try instance.flatMap { try Int64.fetchOne(db, sql: "SELECT rowid FROM instances WHERE id = ?", arguments: [$0]) }
                         try append(kind: kind, instance: rowid, instanceID: instance, seq: nil, at: at, actor: actor, payload: payload.jsonString, chain: &chain, db: db)
+                    case .reviewerAdded(let reviewer, let tokenHash, let actor):
+                        let credentials = JSONValue.array(reviewer.credentials.map { .string($0) })
+                        try db.execute(
+                            sql: "INSERT INTO reviewers (id, name, token_hash, credentials, role, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                            arguments: [reviewer.id, reviewer.name, tokenHash, credentials.jsonString, reviewer.role, reviewer.createdAt])
+                        let payload: JSONValue = [
+                            "id": .string(reviewer.id), "name": .string(reviewer.name), "credentials": credentials, "role": .string(reviewer.role),
+                        ]
+                        try append(
+                            kind: "reviewer_added", instance: nil, instanceID: nil, seq: nil, at: reviewer.createdAt, actor: actor,
+                            payload: payload.jsonString, chain: &chain, db: db)
+                    case .reviewerRemoved(let id, let actor, let at):
+                        try db.execute(sql: "DELETE FROM reviewers WHERE id = ?", arguments: [id])
+                        guard db.changesCount == 1 else { throw ReviewerMissing() }
+                        try append(
+                            kind: "reviewer_removed", instance: nil, instanceID: nil, seq: nil, at: at, actor: actor,
+                            payload: JSONValue.object(["id": .string(id)]).jsonString, chain: &chain, db: db)
                     }
                     return .commit
                 } catch {
@@ -138,6 +137,11 @@ enum Journal {
         let stateJSON = encoded.state ?? ""
         if let config = encoded.config, let hash = state.configHash {
             try db.cachedStatement(sql: "INSERT OR IGNORE INTO configs (hash, body) VALUES (?, ?)").execute(arguments: [hash, config])
+        }
+        if let template = commit.pinnedTemplate {
+            try db.cachedStatement(
+                sql: "INSERT OR IGNORE INTO templates (hash, name, version, text, prompts, stored_at) VALUES (?, ?, ?, ?, ?, ?)"
+            ).execute(arguments: [template.hash, template.name, template.version, template.text, encoded.prompts ?? "{}", commit.at])
         }
         let rowid: Int64
         if state.sequence == 1 {
@@ -180,26 +184,44 @@ enum Journal {
             kind: commit.event.name, instance: rowid, instanceID: state.id, seq: state.sequence, at: commit.at, actor: commit.actor,
             payload: encoded.payload, chain: &chain, db: db)
 
-        if case .checkpointDecided(let decision) = commit.event {
+        if let timer = commit.firedTimer {
+            try db.cachedStatement(sql: "UPDATE timers SET fired_at = ? WHERE id = ? AND instance = ? AND fired_at IS NULL AND cancelled_at IS NULL")
+                .execute(arguments: [commit.at, timer, rowid])
+            guard db.changesCount == 1 else {
+                throw StoreConflict(instanceID: state.id, message: "timer \(timer) already fired or was cancelled")
+            }
+        }
+        if let closed = commit.closedTask {
             try db.cachedStatement(
                 sql: """
                     UPDATE review_tasks SET status = 'decided', decided_at = ?, decision = ?, reviewer = ?
                     WHERE instance = ? AND state = ? AND status = 'open'
                     """
-            ).execute(arguments: [commit.at, decision.decision.rawValue, decision.reviewer, rowid, decision.state])
-            // A decided task's SLA timers no longer fire.
-            try db.cachedStatement(sql: "UPDATE timers SET cancelled_at = ? WHERE instance = ? AND fired_at IS NULL AND cancelled_at IS NULL")
-                .execute(arguments: [commit.at, rowid])
-            if decision.decision == .edit, let edited = decision.output {
-                let review = state.data.value(at: ["reviews", decision.state])
-                try db.execute(
-                    sql: """
-                        INSERT INTO labelled_examples (instance, state, template, input, model_output, human_output, reviewer, at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [rowid, decision.state, state.template, (state.data["input"] ?? .null).jsonString,
-                                (review?["original"] ?? .null).jsonString, edited.jsonString, decision.reviewer, commit.at])
-            }
+            ).execute(arguments: [commit.at, closed.decision.rawValue, closed.reviewer, rowid, closed.state])
+        }
+        if let left = commit.cancelTimersOf {
+            try db.cachedStatement(
+                sql: "UPDATE timers SET cancelled_at = ? WHERE instance = ? AND state = ? AND fired_at IS NULL AND cancelled_at IS NULL"
+            ).execute(arguments: [commit.at, rowid, left])
+        }
+        if let example = commit.labelledExample {
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO labelled_examples (instance, state, template, input, model_output, human_output, reviewer, at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """
+            ).execute(
+                arguments: [rowid, example.state, example.template, example.input.jsonString, example.modelOutput.jsonString,
+                            example.humanOutput.jsonString, example.reviewer, commit.at])
+        }
+        if let escalation = commit.escalation {
+            try db.cachedStatement(
+                sql: "UPDATE review_tasks SET escalation_level = ?, assigned = COALESCE(?, assigned) WHERE instance = ? AND state = ? AND status = 'open'"
+            ).execute(arguments: [escalation.level, escalation.assigned, rowid, escalation.state])
+        }
+        for notification in commit.notifications {
+            try db.cachedStatement(sql: "INSERT INTO notifications (instance, task, recipient, message, at) VALUES (?, ?, ?, ?, ?)")
+                .execute(arguments: [rowid, notification.task, notification.recipient, notification.message, commit.at])
         }
         if let request = commit.openedCheckpoint {
             try db.cachedStatement(
@@ -212,8 +234,8 @@ enum Journal {
                             request.decisions.map(\.rawValue).joined(separator: ","), commit.at, commit.schedule?.dueAt])
             let task = db.lastInsertedRowID
             for timer in commit.schedule?.timers ?? [] {
-                try db.cachedStatement(sql: "INSERT INTO timers (instance, task, kind, due_at, payload) VALUES (?, ?, ?, ?, ?)")
-                    .execute(arguments: [rowid, task, timer.kind, timer.at, timer.payload.jsonString])
+                try db.cachedStatement(sql: "INSERT INTO timers (instance, task, state, kind, due_at, payload) VALUES (?, ?, ?, ?, ?, ?)")
+                    .execute(arguments: [rowid, task, timer.state ?? request.state, timer.kind, timer.at, timer.payload.jsonString])
             }
         }
     }

@@ -1,6 +1,6 @@
+import StewardCore
 import StewardDigest
 import StewardJSON
-import StewardPlugins
 import Synchronization
 import StewardTemplates
 
@@ -44,8 +44,8 @@ public struct SystemEngineClock: EngineClock {
 /// A step runs only after the event that scheduled it is durable; if the process dies while
 /// the step runs, `resume()` runs it again with the same idempotency key.
 public struct Engine: Sendable {
-    /// Where instances live.
-    public let store: any InstanceStore
+    /// Where instances, tasks, timers and the journal live.
+    public let store: any EngineStore
     /// Where plans come from.
     public let plans: any PlanResolver
     /// Who calls steps.
@@ -63,7 +63,7 @@ public struct Engine: Sendable {
 
     /// Creates an engine.
     public init(
-        store: any InstanceStore, plans: any PlanResolver, invoker: any StepInvoker,
+        store: any EngineStore, plans: any PlanResolver, invoker: any StepInvoker,
         clock: any EngineClock = SystemEngineClock(), sleeper: any Sleeper = ClockSleeper(),
         scheduler: (any CheckpointScheduler)? = nil, metrics: EngineMetrics? = nil
     ) {
@@ -94,12 +94,16 @@ public struct Engine: Sendable {
         let config = plans.config(for: plan, customer: customer)
         let configHash = ConfigCache.hash(config)
         configCache.insert(config, hash: configHash)
+        let snapshot = plans.snapshot(of: plan)
         let initial = InstanceState(id: id, template: plan.name, templateVersion: plan.version, customer: customer)
         let event = Event.started(
-            input: input, bindings: plans.bindings(for: plan, customer: customer), at: clock.nowMilliseconds(), configHash: configHash)
+            input: input, bindings: plans.bindings(for: plan, customer: customer), at: clock.nowMilliseconds(), configHash: configHash,
+            templateHash: snapshot?.hash)
         let result = try Transition.apply(event, to: initial, plan: plan, config: config)
         do {
-            try await commit(result, event: event, actor: "engine", clientKey: clientKey, plan: plan, config: config, pin: config)
+            try await commit(
+                result, previous: initial, event: event, actor: "engine", clientKey: clientKey, plan: plan, config: config, pin: config,
+                pinTemplate: snapshot)
         } catch let conflict as StoreConflict {
             // Another submission with the same key won the race: answer with its instance.
             if let clientKey, let existing = try await store.instance(clientKey: clientKey) { return existing }
@@ -128,7 +132,7 @@ public struct Engine: Sendable {
             throw EngineError(error.message, conflict: error.isConflict)
         }
         do {
-            try await commit(result, event: event, actor: decision.reviewer, clientKey: nil, plan: plan, config: config)
+            try await commit(result, previous: state, event: event, actor: decision.reviewer, clientKey: nil, plan: plan, config: config)
         } catch let conflict as StoreConflict {
             throw EngineError("checkpoint \(decision.state) of \(id) was decided concurrently: \(conflict.message)", conflict: true)
         }
@@ -201,9 +205,30 @@ public struct Engine: Sendable {
         return try await resume(snapshot, tail: tail, observe: observe)
     }
 
-    /// The plan an instance is pinned to and the config it started with.
+    /// The instance as it is now: its last snapshot with the events committed after it
+    /// replayed on top (a running instance's snapshot alone is stale). Nil when there is none.
+    public func currentState(id: String) async throws -> InstanceState? {
+        guard let (snapshot, tail) = try await store.instanceWithTail(id: id) else { return nil }
+        guard !tail.isEmpty else { return snapshot }
+        let (plan, config) = try await planAndConfig(for: snapshot)
+        return try Self.replay(tail, onto: snapshot, plan: plan, config: config)
+    }
+
+    /// The plan an instance is pinned to (by the hash of its template text when it has one,
+    /// else by version) and the config it started with.
     public func planAndConfig(for state: InstanceState) async throws -> (Plan, JSONValue) {
-        guard let plan = plans.plan(template: state.template, version: state.templateVersion) else {
+        let resolved: Plan?
+        if let hash = state.templateHash {
+            resolved = plans.plan(hash: hash)
+            guard resolved != nil else {
+                throw EngineError(
+                    "instance \(state.id) is pinned to the text \(hash.prefix(12)) of \(state.template) \(state.templateVersion), which is not loaded",
+                    notFound: true)
+            }
+        } else {
+            resolved = plans.plan(template: state.template, version: state.templateVersion)
+        }
+        guard let plan = resolved else {
             throw EngineError("instance \(state.id) is pinned to \(state.template) \(state.templateVersion), which is not loaded", notFound: true)
         }
         guard let hash = state.configHash else { return (plan, plans.config(for: plan, customer: state.customer)) }
@@ -228,7 +253,7 @@ public struct Engine: Sendable {
             guard case .runStep(let invocation) = effect else { continue }
             let event = try await executor.perform(invocation)
             let result = try Transition.apply(event, to: current, plan: plan, config: config)
-            try await commit(result, event: event, actor: "engine", clientKey: nil, plan: plan, config: config)
+            try await commit(result, previous: current, event: event, actor: "engine", clientKey: nil, plan: plan, config: config)
             observe(TransitionRecord(event: event, state: result.state, moves: result.moves, effects: result.effects))
             current = result.state
             pending = result.effects
@@ -236,22 +261,90 @@ public struct Engine: Sendable {
         return current
     }
 
+    /// Applies a due timer to its instance as a `timerFired` event, committed exactly once
+    /// (the store refuses the commit when the timer already fired or was cancelled), then runs
+    /// the instance on. A timer whose instance has left the timer's state is discarded.
+    /// Returns whether the timer fired.
+    @discardableResult
+    public func fire(_ timer: DueTimer, observe: @Sendable (TransitionRecord) -> Void = { _ in }) async throws -> Bool {
+        guard let (snapshot, tail) = try await store.instanceWithTail(id: timer.instanceID) else {
+            try await store.discardTimer(id: timer.id, at: clock.nowMilliseconds())
+            return false
+        }
+        let (plan, config) = try await planAndConfig(for: snapshot)
+        let state = try Self.replay(tail, onto: snapshot, plan: plan, config: config)
+        let event = Event.timerFired(TimerFired(timer: timer.id, kind: timer.kind, state: timer.state, dueAt: timer.dueAt, payload: timer.payload))
+        let result: TransitionResult
+        do {
+            result = try Transition.apply(event, to: state, plan: plan, config: config)
+        } catch {
+            // The instance moved on (or the timer is of a kind this plan cannot apply): the
+            // timer has nothing left to do.
+            try await store.discardTimer(id: timer.id, at: clock.nowMilliseconds())
+            return false
+        }
+        do {
+            try await commit(result, previous: state, event: event, actor: "engine", clientKey: nil, plan: plan, config: config, timer: timer)
+        } catch is StoreConflict {
+            return false
+        }
+        observe(TransitionRecord(event: event, state: result.state, moves: result.moves, effects: result.effects))
+        _ = try await drive(result.state, effects: result.effects, plan: plan, config: config, observe: observe)
+        return true
+    }
+
+    /// Makes one transition durable with everything it implies, decided here (the store
+    /// only writes): the review task it opens (with its SLA deadline and timers) or closes,
+    /// the timers cancelled because the instance left a waiting state, the labelled example a
+    /// reviewer's edit yields, the timer it fires, escalation and notifications, and the texts
+    /// a new instance is pinned to.
     private func commit(
-        _ result: TransitionResult, event: Event, actor: String, clientKey: String?, plan: Plan, config: JSONValue, pin: JSONValue? = nil
+        _ result: TransitionResult, previous: InstanceState, event: Event, actor: String, clientKey: String?, plan: Plan, config: JSONValue,
+        pin: JSONValue? = nil, pinTemplate: TemplateSnapshot? = nil, timer: DueTimer? = nil
     ) async throws {
         var opened: CheckpointRequest?
         for case .openCheckpoint(let request) in result.effects { opened = request }
         let now = clock.nowMilliseconds()
+        let state = result.state
         var commit = InstanceCommit(
-            state: result.state, event: event, actor: actor, at: now, clientKey: clientKey, openedCheckpoint: opened)
+            state: state, event: event, actor: actor, at: now, clientKey: clientKey, openedCheckpoint: opened)
         commit.pinnedConfig = pin
+        commit.pinnedTemplate = pinTemplate
         if let opened, let scheduler {
-            commit.schedule = scheduler.schedule(opened, state: result.state, plan: plan, config: config, now: now)
+            commit.schedule = scheduler.schedule(opened, state: state, plan: plan, config: config, now: now)
+        }
+        // Leaving a waiting state ends what belonged to it: its open task's timers.
+        if previous.status == .waiting, state.status != .waiting || state.current != previous.current || state.enteredAt != previous.enteredAt {
+            commit.cancelTimersOf = previous.current
+        }
+        if case .checkpointDecided(let decision) = event {
+            commit.closedTask = TaskClosure(state: decision.state, decision: decision.decision, reviewer: decision.reviewer)
+            if decision.decision == .edit, let edited = decision.output {
+                commit.labelledExample = LabelledExample(
+                    state: decision.state, template: state.template, input: state.data["input"] ?? .null,
+                    modelOutput: state.data.value(at: ["reviews", decision.state, "original"]) ?? .null, humanOutput: edited,
+                    reviewer: decision.reviewer)
+            }
+        }
+        if let timer {
+            commit.firedTimer = timer.id
+            for case .escalate(let step) in result.effects {
+                commit.escalation = TaskEscalation(state: step.state, level: step.level, assigned: state.escalation?.assigned)
+                let priority = timer.payload["priority"]?.stringValue ?? "?"
+                let what = step.trigger == TimerFired.slaBreach ? "breached its SLA" : "is close to its SLA deadline"
+                let task = timer.task.map(String.init) ?? "?"
+                for recipient in step.notify {
+                    commit.notifications.append(NewNotification(
+                        recipient: recipient,
+                        message: "Review task \(task) (\(state.template), \(priority), instance \(state.id)) \(what)"
+                            + (step.reassign.map { "; reassigned to \($0)" } ?? ""),
+                        task: timer.task))
+                }
+            }
         }
         try await store.commit(commit)
         // Counted only once the transition is durable, so a refused commit counts nothing.
         guard let metrics else { return }
-        let state = result.state
         if state.sequence == 1 { metrics.instance(MetricName.instancesStarted, template: state.template, customer: state.customer) }
         for case .finish(let status, _) in result.effects {
             switch status {

@@ -1,0 +1,279 @@
+import Foundation
+import StewardCore
+import StewardDispatch
+import StewardEngine
+import StewardForeign
+import StewardJSON
+import StewardPlugins
+import StewardPrompts
+import StewardReview
+import StewardSLA
+import StewardStoreSQLite
+import StewardTemplates
+
+/// What to assemble an engine from. Every field has the default `steward` uses in a
+/// workspace, so `EngineOptions()` is the CLI's engine.
+public struct EngineOptions: Sendable {
+    /// The workspace (templates, plugins, `.steward/`).
+    public var workspace: Workspace
+    /// The directory of templates, with `customers/` and `prompts/` inside.
+    public var workflows: String
+    /// The SQLite database (nil: `.steward/steward.db` under the workspace). Ignored when `store` is set.
+    public var database: String?
+    /// A store to use instead of opening the SQLite one (another backend, in tests).
+    public var store: (any EngineStore)?
+    /// Plugin files or directories (empty: `$STEWARD_PLUGIN_PATH`, else `.steward/plugins`).
+    public var pluginDirectories: [String]
+    /// Build the shipped plugins first when running in a source checkout.
+    public var buildPlugins: Bool
+    /// A template file loaded besides the folder (and winning over a same-named one); its
+    /// problems make assembly fail, while the folder's other broken files are only reported.
+    public var extraTemplate: String?
+    /// Where engine metrics go (nil: nowhere).
+    public var metrics: EngineMetrics?
+    /// The engine's clock.
+    public var clock: any EngineClock
+    /// Who waits between retries.
+    public var sleeper: any Sleeper
+    /// Threads for blocking plugin calls (the engine stays responsive while all are busy).
+    public var pluginThreads: Int
+
+    /// The CLI's defaults.
+    public init(
+        workspace: Workspace = Workspace(), workflows: String = "workflows", database: String? = nil, store: (any EngineStore)? = nil,
+        pluginDirectories: [String] = [], buildPlugins: Bool = true, extraTemplate: String? = nil, metrics: EngineMetrics? = nil,
+        clock: any EngineClock = SystemEngineClock(), sleeper: any Sleeper = ClockSleeper(), pluginThreads: Int = EngineOptions.defaultPluginThreads
+    ) {
+        self.workspace = workspace
+        self.workflows = workflows
+        self.database = database
+        self.store = store
+        self.pluginDirectories = pluginDirectories
+        self.buildPlugins = buildPlugins
+        self.extraTemplate = extraTemplate
+        self.metrics = metrics
+        self.clock = clock
+        self.sleeper = sleeper
+        self.pluginThreads = pluginThreads
+    }
+
+    /// 16, or `$STEWARD_PLUGIN_THREADS`: blocking plugin calls in flight at once.
+    public static var defaultPluginThreads: Int {
+        ProcessInfo.processInfo.environment["STEWARD_PLUGIN_THREADS"].flatMap { Int($0) }.map { max(1, $0) } ?? 16
+    }
+}
+
+/// Why assembly stopped: the problems of the template it was asked to run, of the customer
+/// overlays, or of the calendars, each located.
+public struct AssemblyFailed: Error, Sendable, CustomStringConvertible {
+    /// Every problem, with file, line and column.
+    public let diagnostics: [TemplateDiagnostic]
+
+    /// One problem a line.
+    public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
+}
+
+/// An engine assembled from a workspace: the one place where plugins are loaded (and built),
+/// templates and overlays validated, ffi functions prepared, prompts read, the SLA clock
+/// configured, the store opened, stored template texts loaded, and the `Engine` built. The
+/// CLI, `steward serve`, the benchmarks and the end-to-end and server tests all use it, so
+/// they all run the same engine.
+public struct EngineAssembly: Sendable {
+    /// The workspace it was assembled from.
+    public let workspace: Workspace
+    /// Loaded plugins.
+    public let registry: PluginRegistry
+    /// Every loaded plan (files, plus the stored texts instances are pinned to).
+    public let plans: PlanLibrary
+    /// Customer overlays by customer.
+    public let overlays: [String: CustomerOverlay]
+    /// Prepared foreign functions.
+    public let foreign: ForeignLibraries
+    /// Prompts (files, plus stored texts of pinned templates).
+    public let prompts: PromptLibrary
+    /// The store.
+    public let store: any EngineStore
+    /// The engine.
+    public let engine: Engine
+    /// The threads blocking plugin calls run on.
+    public let pluginPool: BlockingCallPool
+    /// Problems of template files that were not loaded (broken, or changed under an unchanged
+    /// version), for the caller to report; assembly went on without them.
+    public let problems: [TemplateDiagnostic]
+
+    /// The review desk over the engine.
+    public var desk: ReviewDesk { ReviewDesk(engine: engine) }
+    /// The durable timers' firing service.
+    public var timers: TimerService { TimerService(engine: engine) }
+    /// The store's auditor (replays with the pinned texts).
+    public var auditor: Auditor { Auditor(engine: engine) }
+
+    /// Assembles the engine `options` describe.
+    /// - Throws: `AssemblyFailed` when the extra template, an overlay or a calendar is wrong;
+    ///   `BootstrapError` or `PluginBuildError` / `PluginLoadError` when a file cannot be read
+    ///   or a plugin does not build or load; the store's error when it does not open.
+    public static func assemble(_ options: EngineOptions) async throws -> EngineAssembly {
+        let workspace = options.workspace
+        let registry = try workspace.loadPlugins(explicit: options.pluginDirectories, build: options.buildPlugins)
+        var files: [String] = []
+        if FileManager.default.fileExists(atPath: options.workflows) {
+            files = try workspace.templateFiles([options.workflows])
+        }
+        if let extra = options.extraTemplate {
+            let standardized = URL(fileURLWithPath: extra).standardizedFileURL.path
+            files.removeAll { URL(fileURLWithPath: $0).standardizedFileURL.path == standardized }
+            files.append(extra)
+        }
+        var prompts = try workspace.loadPrompts(workflows: options.workflows)
+        let store: any EngineStore
+        if let given = options.store {
+            store = given
+        } else {
+            store = try SQLiteStore(path: options.database ?? SQLiteStore.defaultPath(root: workspace.root.path))
+        }
+        let stored = try await store.templates()
+        var set = try TemplateSet.load(
+            files: files, stored: stored, registry: registry, searchPath: workspace.librarySearchPath(pluginDirectories: options.pluginDirectories),
+            prompts: &prompts)
+        // A broken template elsewhere in the folder must not stop work on the others, unless
+        // it is the one this engine was asked to run.
+        var fatal = set.failures.filter { $0.location.file == options.extraTemplate }
+        let overlays = try workspace.loadOverlays(
+            directory: (options.workflows as NSString).appendingPathComponent("customers"),
+            templates: Dictionary(set.library.all.map { ($0.name, $0.template) }, uniquingKeysWith: { first, _ in first }),
+            adapters: registry.adapterKeys)
+        fatal += overlays.diagnostics
+        let (serviceLevels, calendarProblems) = ServiceLevelConfiguration.load(overlays.overlays)
+        fatal += calendarProblems
+        if !fatal.isEmpty { throw AssemblyFailed(diagnostics: fatal) }
+        for overlay in overlays.overlays {
+            for (template, change) in overlay.templates {
+                set.library.setOverlay(change.config, template: template, customer: overlay.customer)
+                if !change.bindings.isEmpty { set.library.setBindings(change.bindings, template: template, customer: overlay.customer) }
+            }
+        }
+        set.library.knownCustomers = Set(overlays.overlays.map(\.customer))
+        let pool = BlockingCallPool(size: options.pluginThreads)
+        let dispatcher = Dispatcher(registry: registry, foreign: set.foreign, prompts: prompts)
+        let engine = Engine(
+            store: store, plans: set.library, invoker: PooledStepInvoker(pool: pool, call: dispatcher.call), clock: options.clock,
+            sleeper: options.sleeper, scheduler: SLAScheduler(configuration: serviceLevels), metrics: options.metrics)
+        return EngineAssembly(
+            workspace: workspace, registry: registry, plans: set.library,
+            overlays: Dictionary(overlays.overlays.map { ($0.customer, $0) }, uniquingKeysWith: { first, _ in first }),
+            foreign: set.foreign, prompts: prompts, store: store, engine: engine, pluginPool: pool,
+            problems: set.failures.filter { $0.location.file != options.extraTemplate })
+    }
+}
+
+/// Templates loaded for an engine: the files, validated against the loaded plugins, prompts
+/// and ffi libraries, each pinned by the hash of its text (with the prompt texts it uses),
+/// together with the stored texts instances are already pinned to.
+///
+/// The rule that keeps replay honest: a file whose text differs from the stored text of the
+/// same name and version is refused (the stored text stays in force), with an error naming
+/// the template, the version and both hashes.
+public struct TemplateSet: Sendable {
+    /// The plans, newest version of each name last.
+    public var library: PlanLibrary
+    /// Prepared foreign functions of every loaded template.
+    public var foreign: ForeignLibraries
+    /// The files that loaded, with their plans.
+    public var loaded: [(file: String, plan: Plan)]
+    /// Located problems of the files that did not load.
+    public var failures: [TemplateDiagnostic]
+
+    /// Reads, parses, pins and validates `files`, and loads the `stored` snapshots that no
+    /// file provides (older versions instances are pinned to, or texts a file changed).
+    /// Prompts of stored snapshots that the prompt folder lacks are added to `prompts`.
+    /// - Throws: `BootstrapError` when a file cannot be read.
+    public static func load(
+        files: [String], stored: [TemplateSnapshot], registry: PluginRegistry, searchPath: [String], prompts: inout PromptLibrary
+    ) throws -> TemplateSet {
+        var failures: [TemplateDiagnostic] = []
+        var storedByVersion: [String: [TemplateSnapshot]] = [:]
+        for snapshot in stored { storedByVersion["\(snapshot.name)@\(snapshot.version)", default: []].append(snapshot) }
+
+        // Parse the files; pin each to its text and the prompt texts it uses.
+        var parsed: [(file: String, parsed: ParsedTemplate, snapshot: TemplateSnapshot)] = []
+        // Versions whose file was refused: their stored text takes the file's place.
+        var refused: Set<String> = []
+        for file in files {
+            let text: String
+            do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
+                throw BootstrapError("cannot read \(file): \(error.localizedDescription)")
+            }
+            let template: ParsedTemplate
+            do { template = try TemplateParser.parseLeniently(text, file: file) } catch {
+                failures += error.diagnostics
+                continue
+            }
+            let snapshot = TemplateSnapshot(
+                name: template.template.name, version: template.template.version, text: text,
+                prompts: promptTexts(of: template.template, in: prompts))
+            if let pinned = storedByVersion["\(snapshot.name)@\(snapshot.version)"], !pinned.contains(where: { $0.hash == snapshot.hash }) {
+                failures.append(TemplateDiagnostic(
+                    SourceLocation(file: file, line: 1, column: 1),
+                    "template '\(snapshot.name)' version \(snapshot.version) changed without a new version: instances are pinned to the stored text "
+                        + "(sha256 \(pinned.map { String($0.hash.prefix(16)) }.joined(separator: ", "))), this file's text is sha256 \(snapshot.hash.prefix(16)); "
+                        + "the stored text stays in force. Give the changed template a new 'version' (e.g. bump it) to load it"))
+                refused.insert("\(snapshot.name)@\(snapshot.version)")
+                continue
+            }
+            parsed.append((file, template, snapshot))
+        }
+        // Stored texts no file provides: parse them too (their prompts come from the store).
+        let fromFiles = Set(parsed.map(\.snapshot.hash))
+        var storedParsed: [(parsed: ParsedTemplate, snapshot: TemplateSnapshot)] = []
+        for snapshot in stored where !fromFiles.contains(snapshot.hash) {
+            let origin = "stored template \(snapshot.name)@\(snapshot.version) (\(snapshot.hash.prefix(12)))"
+            for (id, text) in snapshot.prompts where prompts.prompts[id]?.text != text {
+                if prompts.prompts[id] != nil {
+                    failures.append(TemplateDiagnostic(
+                        SourceLocation(file: prompts.prompts[id]?.file ?? id, line: 1, column: 1),
+                        "prompt '\(id)' changed without a new version; \(origin) is pinned to its stored text, which stays in force for it. "
+                            + "Give the changed prompt a new version"))
+                }
+                try? prompts.add(id: id, text: text, file: origin)
+            }
+            do {
+                storedParsed.append((try TemplateParser.parseLeniently(snapshot.text, file: origin), snapshot))
+            } catch {
+                failures += error.diagnostics
+            }
+        }
+        let foreign = ForeignLibraries(templates: (parsed.map(\.parsed) + storedParsed.map(\.parsed)).map(\.template), searchPath: searchPath)
+        let catalog = StepCatalog(
+            steps: registry.stepNames, foreignProblems: foreign.problems, adapters: registry.adapterKeys, prompts: Set(prompts.prompts.keys))
+        var library = PlanLibrary()
+        for (parsed, snapshot) in storedParsed {
+            do {
+                library.add(
+                    try Plan(validating: parsed, catalog: catalog), snapshot: snapshot, newest: refused.contains("\(snapshot.name)@\(snapshot.version)"))
+            } catch {
+                failures += error.diagnostics
+            }
+        }
+        var loaded: [(file: String, plan: Plan)] = []
+        for (file, template, snapshot) in parsed {
+            do {
+                let plan = try Plan(validating: template, catalog: catalog)
+                library.add(plan, snapshot: snapshot)
+                loaded.append((file, plan))
+            } catch {
+                failures += error.diagnostics
+            }
+        }
+        return TemplateSet(library: library, foreign: foreign, loaded: loaded, failures: failures)
+    }
+
+    /// The texts of the prompts `template`'s model states use, by id (missing ones are left
+    /// out; validation reports them).
+    static func promptTexts(of template: Template, in prompts: PromptLibrary) -> [String: String] {
+        var texts: [String: String] = [:]
+        for state in template.states {
+            if case .model(let model) = state.kind, let id = model.prompt, let prompt = prompts.prompts[id] { texts[id] = prompt.text }
+        }
+        return texts
+    }
+}

@@ -1,0 +1,357 @@
+import StewardJSON
+import StewardTemplates
+
+/// Where an instance is in its life.
+public enum InstanceStatus: String, Sendable, Codable, Hashable {
+    /// Created, `started` not yet applied.
+    case pending
+    /// Running a step (or about to).
+    case running
+    /// Waiting at a checkpoint for a human.
+    case waiting
+    /// Reached an `end` state with outcome `completed`.
+    case completed
+    /// Reached an `end` state with outcome `rejected`.
+    case rejected
+    /// Failed: a step failed for good, or an `end` state with outcome `failed`.
+    case failed
+
+    /// Whether nothing more can happen to the instance.
+    public var isFinal: Bool { self == .completed || self == .rejected || self == .failed }
+}
+
+/// The class of a failure, as stored in events and shown to people (`transient`,
+/// `permanent`, `invalid_output`, ...). Extensible: a stored kind this build does not know
+/// still decodes, and only `transient` is retried.
+public struct FailureKind: RawRepresentable, Sendable, Codable, Hashable, ExpressibleByStringLiteral, CustomStringConvertible {
+    /// The snake-case name.
+    public let rawValue: String
+
+    /// A kind by its stored name.
+    public init(rawValue: String) { self.rawValue = rawValue }
+    /// A kind written as a literal (`"transient"`).
+    public init(stringLiteral value: String) { self.rawValue = value }
+
+    /// The name.
+    public var description: String { rawValue }
+
+    /// A passing failure: the attempt is retried with backoff while attempts remain.
+    public static let transient: FailureKind = "transient"
+    /// Failed for good.
+    public static let permanent: FailureKind = "permanent"
+    /// The step refused its input; retrying cannot help.
+    public static let invalidInput: FailureKind = "invalid_input"
+    /// The step answered with something that is not valid UTF-8 JSON (or nothing).
+    public static let invalidOutput: FailureKind = "invalid_output"
+    /// A bug in the step, or an unknown status code.
+    public static let `internal`: FailureKind = "internal"
+    /// No loaded plugin provides the step.
+    public static let unknownStep: FailureKind = "unknown_step"
+    /// No loaded plugin provides the adapter.
+    public static let unknownAdapter: FailureKind = "unknown_adapter"
+    /// A model state's role has no adapter binding.
+    public static let unboundRole: FailureKind = "unbound_role"
+    /// No guard of a choice held and it has no `otherwise`.
+    public static let noBranch: FailureKind = "no_branch"
+    /// The instance reached an `end` state with outcome `failed`.
+    public static let endFailed: FailureKind = "end_failed"
+
+    /// Whether the runtime retries a failure of this kind.
+    public var isRetried: Bool { self == .transient }
+}
+
+/// Why an instance (or a step) failed.
+public struct Failure: Sendable, Codable, Hashable {
+    /// The state where it happened.
+    public var state: String
+    /// The failure class.
+    public var kind: FailureKind
+    /// A message for people.
+    public var message: String
+
+    /// Creates a failure.
+    public init(state: String, kind: FailureKind, message: String) {
+        self.state = state
+        self.kind = kind
+        self.message = message
+    }
+}
+
+/// The current state of one workflow instance: a projection of its events.
+public struct InstanceState: Sendable, Codable, Hashable {
+    /// Unique id.
+    public var id: String
+    /// Template name it runs.
+    public var template: String
+    /// Template version it is pinned to.
+    public var templateVersion: String
+    /// Customer it runs for, if any.
+    public var customer: String?
+    /// Life-cycle status.
+    public var status: InstanceStatus
+    /// Name of the current state.
+    public var current: String
+    /// Attempt number of the current step (1-based).
+    public var attempt: Int
+    /// The instance data: `input`, step outputs by name, `reviews`, `errors`.
+    public var data: JSONValue
+    /// The final output, once finished.
+    public var output: JSONValue?
+    /// Why it failed, if it did.
+    public var failure: Failure?
+    /// How many events have been applied.
+    public var sequence: Int
+    /// Model role bindings (`classifier` -> `banking-intent@2.0.0`) pinned when the instance started.
+    public var bindings: [String: String]
+    /// When it started, ms since 1970 (the SLA clock's start), from the `started` event.
+    public var startedAt: Int64?
+    /// The content hash of the effective config (template config with the customer's overlay)
+    /// the instance started with; it runs and replays with that config, whatever changes later.
+    public var configHash: String?
+    /// The content hash of the template text (with the prompt texts it uses) the instance
+    /// started with; it replays and recovers with that text, whatever the file says later.
+    public var templateHash: String?
+    /// The `sequence` of the event that entered the current state: what tells one visit of
+    /// a state from the next (a loop), so `callKey` is stable across retries of one visit.
+    public var enteredAt: Int
+    /// For the checkpoint the instance waits at: the credential escalation reassigned it to
+    /// and how many escalation rungs fired (reset when the instance enters another state).
+    public var escalation: Escalation?
+
+    /// A new instance, before its `started` event.
+    public init(id: String, template: String, templateVersion: String, customer: String?) {
+        self.id = id
+        self.template = template
+        self.templateVersion = templateVersion
+        self.customer = customer
+        self.status = .pending
+        self.current = ""
+        self.attempt = 0
+        self.data = .emptyObject
+        self.output = nil
+        self.failure = nil
+        self.sequence = 0
+        self.bindings = [:]
+        self.startedAt = nil
+        self.configHash = nil
+        self.templateHash = nil
+        self.enteredAt = 0
+        self.escalation = nil
+    }
+
+    /// The idempotency key of the current step attempt: `<id>/<state>/<attempt>` (ABI 1.0's
+    /// meaning; it changes with every retry).
+    public var idempotencyKey: String { "\(id)/\(current)/\(attempt)" }
+
+    /// The key of the current logical step call: `<id>/<state>/<entered>`, the same for every
+    /// attempt of one visit of the state (so a side-effecting step can dedupe across retries
+    /// and restarts) and different for the next visit.
+    public var callKey: String { "\(id)/\(current)/\(enteredAt)" }
+}
+
+/// Where escalation left the checkpoint an instance waits at.
+public struct Escalation: Sendable, Codable, Hashable {
+    /// How many rungs fired (warning and breach each climb the template's ladder).
+    public var level: Int
+    /// The credential the task was reassigned to, if a rung reassigned it.
+    public var assigned: String?
+    /// Which SLA timers fired (`sla_warning`, `sla_breach`), in order.
+    public var fired: [String]
+
+    /// Creates an escalation record.
+    public init(level: Int, assigned: String?, fired: [String]) {
+        self.level = level
+        self.assigned = assigned
+        self.fired = fired
+    }
+}
+
+/// Something that happened to an instance. The event log is the source of truth; the
+/// state is what the transition function makes of it.
+public enum Event: Sendable, Codable, Hashable {
+    /// The instance was submitted with this input; `bindings` pins its model adapters.
+    /// `templateHash` pins the exact template text it runs.
+    case started(input: JSONValue, bindings: [String: String] = [:], at: Int64? = nil, configHash: String? = nil, templateHash: String? = nil)
+    /// A step attempt returned this output.
+    case stepSucceeded(state: String, attempt: Int, output: JSONValue)
+    /// A step attempt failed.
+    case stepFailed(state: String, attempt: Int, kind: FailureKind, message: String)
+    /// A reviewer decided a checkpoint.
+    case checkpointDecided(CheckpointDecision)
+    /// A durable timer fell due (time is an event: SLA warnings and breaches, and later waits).
+    case timerFired(TimerFired)
+
+    /// A short name for logs and the store (`started`, `step_succeeded`, ...).
+    public var name: String {
+        switch self {
+        case .started: return "started"
+        case .stepSucceeded: return "step_succeeded"
+        case .stepFailed: return "step_failed"
+        case .checkpointDecided: return "checkpoint_decided"
+        case .timerFired: return "timer_fired"
+        }
+    }
+}
+
+/// A reviewer's decision at a checkpoint.
+public struct CheckpointDecision: Sendable, Codable, Hashable {
+    /// The checkpoint state.
+    public var state: String
+    /// approve, edit or reject.
+    public var decision: Decision
+    /// The replacement output for `edit`.
+    public var output: JSONValue?
+    /// Why, required for `reject`.
+    public var reason: String?
+    /// Who decided.
+    public var reviewer: String
+    /// The credential they decided with.
+    public var credential: String
+
+    /// Creates a decision.
+    public init(state: String, decision: Decision, output: JSONValue? = nil, reason: String? = nil, reviewer: String, credential: String) {
+        self.state = state
+        self.decision = decision
+        self.output = output
+        self.reason = reason
+        self.reviewer = reviewer
+        self.credential = credential
+    }
+}
+
+/// A durable timer's firing, as the transition function sees it.
+public struct TimerFired: Sendable, Codable, Hashable {
+    /// The timer's id in the store (what makes the firing exactly-once).
+    public var timer: Int64
+    /// What kind of timer: `sla_warning` or `sla_breach`.
+    public var kind: String
+    /// The state the timer belongs to; it applies only while the instance is there.
+    public var state: String
+    /// When it was due, ms since 1970.
+    public var dueAt: Int64
+    /// What was stored with it (priority, deadline, ...).
+    public var payload: JSONValue
+
+    /// Creates a firing.
+    public init(timer: Int64, kind: String, state: String, dueAt: Int64, payload: JSONValue) {
+        self.timer = timer
+        self.kind = kind
+        self.state = state
+        self.dueAt = dueAt
+        self.payload = payload
+    }
+
+    /// The SLA warning timer's kind.
+    public static let slaWarning = "sla_warning"
+    /// The SLA breach timer's kind.
+    public static let slaBreach = "sla_breach"
+}
+
+/// What a step state calls.
+public enum Callee: Sendable, Hashable {
+    /// A plugin step, by its full name (`plugin.step`).
+    case step(String)
+    /// A model adapter (`id@version`, as the role was bound when the instance started), for `role`.
+    case model(adapter: String, role: String)
+    /// A plain C function of a shared library, by the `ffi` state's function key.
+    case foreign(String)
+
+    /// A name for people, logs and metrics: the step name, `model:<id@version>`, `ffi:<key>`.
+    public var name: String {
+        switch self {
+        case .step(let name): return name
+        case .model(let adapter, _): return "model:" + adapter
+        case .foreign(let key): return key.hasPrefix("ffi:") ? key : "ffi:" + key
+        }
+    }
+}
+
+/// A step call the executor must perform.
+public struct StepInvocation: Sendable, Hashable {
+    /// The state that calls it.
+    public var state: String
+    /// What it calls.
+    public var callee: Callee
+    /// The callee's name (`Callee.name`).
+    public var step: String { callee.name }
+    /// The input built from the instance data.
+    public var input: JSONValue
+    /// The step's config.
+    public var config: JSONValue
+    /// Attempt number, from 1.
+    public var attempt: Int
+    /// `<instance>/<state>/<attempt>`.
+    public var idempotencyKey: String
+    /// `<instance>/<state>/<entered>`: the same for every attempt of this logical call.
+    public var callKey: String
+    /// Wait this long before calling (retry backoff), in milliseconds.
+    public var delayMilliseconds: Int
+    /// Fail the attempt as transient when the call takes longer (nil: no limit).
+    public var timeoutMilliseconds: Int?
+}
+
+/// A review task the executor must open.
+public struct CheckpointRequest: Sendable, Hashable {
+    /// The checkpoint state.
+    public var state: String
+    /// The credential needed to decide.
+    public var credential: String
+    /// The data under review.
+    public var subject: JSONValue
+    /// The decisions allowed.
+    public var decisions: [Decision]
+}
+
+/// What the executor must do after a transition. The transition function does no I/O.
+public enum Effect: Sendable, Hashable {
+    /// Call a step.
+    case runStep(StepInvocation)
+    /// Open a review task and wait.
+    case openCheckpoint(CheckpointRequest)
+    /// The instance finished.
+    case finish(status: InstanceStatus, output: JSONValue?)
+    /// An SLA timer climbed the template's escalation ladder at a waiting checkpoint:
+    /// notify these people and, when set, reassign the task.
+    case escalate(EscalationStep)
+}
+
+/// One climb of the escalation ladder, for the executor to record (notifications, task
+/// reassignment) in the same commit as the timer's event.
+public struct EscalationStep: Sendable, Hashable {
+    /// The checkpoint state.
+    public var state: String
+    /// `sla_warning` or `sla_breach`.
+    public var trigger: String
+    /// Who is told.
+    public var notify: [String]
+    /// The credential the task moves to, if any.
+    public var reassign: String?
+    /// The escalation level after this step.
+    public var level: Int
+
+    /// Creates an escalation step.
+    public init(state: String, trigger: String, notify: [String], reassign: String?, level: Int) {
+        self.state = state
+        self.trigger = trigger
+        self.notify = notify
+        self.reassign = reassign
+        self.level = level
+    }
+}
+
+/// One move from state to state, for people and the audit trail.
+public struct Move: Sendable, Hashable, Codable {
+    /// Where from (nil for the start).
+    public var from: String?
+    /// Where to.
+    public var to: String
+    /// Why, e.g. "step succeeded", "guard classification.priority == 'P1'".
+    public var reason: String
+
+    /// Creates a move.
+    public init(from: String?, to: String, reason: String) {
+        self.from = from
+        self.to = to
+        self.reason = reason
+    }
+}

@@ -1,0 +1,237 @@
+import Foundation
+
+/// Why a call submitted to a `BlockingCallPool` did not produce its result.
+public enum BlockingCallError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The deadline passed before the call returned (`started`: it is still running on its
+    /// thread and its result will be dropped) or before a thread was free to start it (it
+    /// never ran).
+    case timedOut(milliseconds: Int, started: Bool)
+    /// The pool was shut down before the call started.
+    case shutDown
+
+    /// A readable explanation.
+    public var description: String {
+        switch self {
+        case .timedOut(let milliseconds, true): return "did not return within \(milliseconds) ms (its result will be discarded)"
+        case .timedOut(let milliseconds, false): return "could not start within \(milliseconds) ms: every plugin thread was busy"
+        case .shutDown: return "the plugin call pool is shut down"
+        }
+    }
+}
+
+/// A bounded pool of dedicated OS threads for blocking work (plugin calls through the C ABI,
+/// libffi calls), so that work of unknown duration never occupies Swift's cooperative pool,
+/// which the store, the server and every other instance need. It is to the engine what
+/// `NIOThreadPool` is to event loops.
+///
+/// `run` suspends the calling task until a pool thread has run the closure or the deadline
+/// has passed, whichever comes first. A blocking C call cannot be interrupted: when the
+/// deadline passes first the caller resumes at once with `BlockingCallError.timedOut`, the
+/// thread stays busy until the call returns, and its result is dropped. So that a plugin that
+/// hangs does not shrink the pool for good, each abandoned thread is replaced, up to
+/// `maximumThreads` threads in all; past that, calls wait in the queue (and time out there).
+/// A call that times out in the queue never runs.
+///
+/// Thread rules: every method may be called from any thread or task.
+public final class BlockingCallPool: Sendable {
+    /// The number of threads kept for calls (the pool's width).
+    public let size: Int
+    /// The most threads that may exist at once, counting those stuck in abandoned calls.
+    public let maximumThreads: Int
+
+    private let shared = Shared()
+
+    /// Creates a pool of `size` threads (at least 1), started lazily as calls arrive.
+    /// - Parameter maximumThreads: the cap on threads, counting those stuck in calls that
+    ///   timed out (default: twice `size`; never less than `size`).
+    public init(size: Int, maximumThreads: Int? = nil) {
+        self.size = max(1, size)
+        self.maximumThreads = max(self.size, maximumThreads ?? self.size * 2)
+    }
+
+    /// Runs `body` on a pool thread and returns what it returns.
+    ///
+    /// - Parameter timeoutMilliseconds: how long the caller waits, counted from this call
+    ///   (time in the queue included); nil waits as long as the call takes.
+    /// - Throws: `BlockingCallError.timedOut` when the deadline passes first, `.shutDown`
+    ///   after `shutdown()`, or whatever `body` throws.
+    public func run<T: Sendable>(timeoutMilliseconds: Int? = nil, _ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let job = Job(
+                work: {
+                    let result = Result { try body() }
+                    return { continuation.resume(with: result) }
+                },
+                fail: { continuation.resume(throwing: $0) })
+            guard let id = submit(job) else {
+                continuation.resume(throwing: BlockingCallError.shutDown)
+                return
+            }
+            guard let timeoutMilliseconds else { return }
+            let timer = Task.detached { [self] in
+                do { try await Task.sleep(for: .milliseconds(timeoutMilliseconds)) } catch { return }
+                expire(id, after: timeoutMilliseconds)
+            }
+            let finished = shared.withLock { state -> Bool in
+                guard state.calls[id] != nil else { return true }
+                state.calls[id]?.timer = timer
+                return false
+            }
+            if finished { timer.cancel() }
+        }
+    }
+
+    /// Stops the pool: queued calls fail with `.shutDown`, running calls finish, idle threads
+    /// exit, and later calls fail with `.shutDown`.
+    public func shutdown() {
+        let dropped = shared.withLock { state -> [Call] in
+            state.shutDown = true
+            let queued = state.calls.values.filter { $0.phase == .queued }
+            for call in queued { state.calls[call.id] = nil }
+            state.queue = []
+            state.head = 0
+            return queued
+        }
+        shared.condition.broadcast()
+        for call in dropped {
+            call.timer?.cancel()
+            call.job.fail(.shutDown)
+        }
+    }
+
+    /// Threads that exist now, including those stuck in abandoned calls.
+    public var threadCount: Int { shared.withLock { $0.threads } }
+
+    // MARK: Internals
+
+    private struct Job: Sendable {
+        /// Runs the call and returns how to deliver its result to the caller.
+        let work: @Sendable () -> @Sendable () -> Void
+        /// Resumes the caller with an error instead.
+        let fail: @Sendable (BlockingCallError) -> Void
+    }
+
+    private enum Phase: Sendable { case queued, running, abandoned }
+
+    private struct Call {
+        let id: UInt64
+        let job: Job
+        var phase: Phase
+        var timer: Task<Void, Never>?
+    }
+
+    private struct State {
+        /// Ids in arrival order; `head` is the next to look at. Ids whose call has gone (timed
+        /// out in the queue) are skipped.
+        var queue: [UInt64] = []
+        var head = 0
+        var calls: [UInt64: Call] = [:]
+        var nextID: UInt64 = 0
+        var threads = 0
+        var idle = 0
+        var abandoned = 0
+        var shutDown = false
+
+        /// The next queued call, marked running.
+        mutating func next() -> Call? {
+            while head < queue.count {
+                let id = queue[head]
+                head += 1
+                if head >= 1024, head * 2 >= queue.count {
+                    queue.removeFirst(head)
+                    head = 0
+                }
+                guard let call = calls[id], call.phase == .queued else { continue }
+                calls[id]?.phase = .running
+                return call
+            }
+            return nil
+        }
+    }
+
+    // @unchecked Sendable: `state` is only read or written with `condition` locked.
+    private final class Shared: @unchecked Sendable {
+        let condition = NSCondition()
+        var state = State()
+
+        func withLock<R>(_ body: (inout State) -> R) -> R {
+            condition.lock()
+            defer { condition.unlock() }
+            return body(&state)
+        }
+    }
+
+    private func submit(_ job: Job) -> UInt64? {
+        let (id, startThread) = shared.withLock { state -> (UInt64?, Bool) in
+            guard !state.shutDown else { return (nil, false) }
+            state.nextID += 1
+            let id = state.nextID
+            state.queue.append(id)
+            state.calls[id] = Call(id: id, job: job, phase: .queued)
+            guard state.idle == 0, state.threads - state.abandoned < size, state.threads < maximumThreads else { return (id, false) }
+            state.threads += 1
+            return (id, true)
+        }
+        if startThread { spawn() } else { shared.condition.signal() }
+        return id
+    }
+
+    /// The caller's deadline passed: fail it, dropping the call if it is still queued, or
+    /// abandoning its thread (and starting a replacement under the cap) if it is running.
+    private func expire(_ id: UInt64, after milliseconds: Int) {
+        let (expired, replace) = shared.withLock { state -> (Call?, Bool) in
+            guard let call = state.calls[id] else { return (nil, false) }
+            switch call.phase {
+            case .queued:
+                state.calls[id] = nil
+                return (call, false)
+            case .running:
+                state.calls[id]?.phase = .abandoned
+                state.abandoned += 1
+                guard state.threads < maximumThreads, state.threads - state.abandoned < size else { return (call, false) }
+                state.threads += 1
+                return (call, true)
+            case .abandoned:
+                return (nil, false)
+            }
+        }
+        if replace { spawn() }
+        guard let expired else { return }
+        expired.job.fail(.timedOut(milliseconds: milliseconds, started: expired.phase == .running))
+    }
+
+    private func spawn() {
+        let thread = Thread { [self] in work() }
+        thread.name = "steward-plugin-call"
+        thread.start()
+    }
+
+    private func work() {
+        let condition = shared.condition
+        condition.lock()
+        while true {
+            if let call = shared.state.next() {
+                condition.unlock()
+                let deliver = call.job.work()
+                condition.lock()
+                let finished = shared.state.calls.removeValue(forKey: call.id)
+                let abandoned = finished?.phase == .abandoned
+                if abandoned { shared.state.abandoned -= 1 }
+                condition.unlock()
+                finished?.timer?.cancel()
+                if !abandoned { deliver() }
+                condition.lock()
+                continue
+            }
+            // Exit when shut down, or when replacements made the pool wider than it should be.
+            if shared.state.shutDown || shared.state.threads - shared.state.abandoned > size {
+                shared.state.threads -= 1
+                condition.unlock()
+                return
+            }
+            shared.state.idle += 1
+            condition.wait()
+            shared.state.idle -= 1
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import StewardCore
+import StewardJSON
+import StewardTemplates
+
+/// The engine's source of time, in milliseconds since 1970. Injected so tests control it.
+public protocol EngineClock: Sendable {
+    /// Now.
+    func nowMilliseconds() -> Int64
+}
+
+/// Finds the plan an instance is pinned to, and a customer's effective config.
+public protocol PlanResolver: Sendable {
+    /// The plan of `template` at `version` (the newest when `version` is nil).
+    func plan(template: String, version: String?) -> Plan?
+    /// The config an instance of `plan` runs with for `customer` (overlays applied).
+    func config(for plan: Plan, customer: String?) -> JSONValue
+    /// The customer's model bindings that override the template's (pinned at start).
+    func bindings(for plan: Plan, customer: String?) -> [String: String]
+    /// Whether `customer` is onboarded (has an overlay); unknown customers are refused.
+    func knowsCustomer(_ customer: String) -> Bool
+    /// The exact texts `plan` was built from, which new instances are pinned to (nil: the
+    /// plan was built in memory and instances are pinned by version only).
+    func snapshot(of plan: Plan) -> TemplateSnapshot?
+    /// The plan built from the template snapshot with this hash, if loaded.
+    func plan(hash: String) -> Plan?
+}
+
+extension PlanResolver {
+    /// No snapshots by default.
+    public func snapshot(of plan: Plan) -> TemplateSnapshot? { nil }
+    /// No snapshots by default.
+    public func plan(hash: String) -> Plan? { nil }
+    /// No overrides by default.
+    public func bindings(for plan: Plan, customer: String?) -> [String: String] { [:] }
+    /// Every customer is known by default.
+    public func knowsCustomer(_ customer: String) -> Bool { true }
+}
+
+/// A set of plans by name and version (several versions of a template side by side), with
+/// the texts each was built from and the customers' overlays.
+public struct PlanLibrary: PlanResolver {
+    private var plans: [String: [String: Plan]] = [:]
+    private var newest: [String: Plan] = [:]
+    private var snapshots: [String: [String: TemplateSnapshot]] = [:]
+    private var byHash: [String: Plan] = [:]
+    private var overlays: [String: [String: JSONValue]] = [:]
+    private var overlayBindings: [String: [String: [String: String]]] = [:]
+    /// The onboarded customers; nil accepts any customer (no overlays configured).
+    public var knownCustomers: Set<String>?
+
+    /// Creates a library of `plans`.
+    public init(_ plans: [Plan] = []) {
+        for plan in plans { add(plan) }
+    }
+
+    /// Adds a plan; the last added version of a name is the newest (unless `newest` is false:
+    /// an older version kept only for the instances pinned to it). With `snapshot`, new
+    /// instances of this version are pinned to that text.
+    public mutating func add(_ plan: Plan, snapshot: TemplateSnapshot? = nil, newest isNewest: Bool = true) {
+        plans[plan.name, default: [:]][plan.version] = plan
+        if isNewest || newest[plan.name] == nil { newest[plan.name] = plan }
+        if let snapshot {
+            snapshots[plan.name, default: [:]][plan.version] = snapshot
+            byHash[snapshot.hash] = plan
+        }
+    }
+
+    /// Makes `hash` resolve to `plan` too (an older text of a version that is still loaded
+    /// under another hash cannot happen: a changed text under the same version is refused).
+    public mutating func alias(hash: String, to plan: Plan) {
+        byHash[hash] = plan
+    }
+
+    /// The text new instances of `plan` are pinned to.
+    public func snapshot(of plan: Plan) -> TemplateSnapshot? { snapshots[plan.name]?[plan.version] }
+
+    /// The plan built from the snapshot with `hash`.
+    public func plan(hash: String) -> Plan? { byHash[hash] }
+
+    /// Sets a customer's config overlay for a template (merged over the template config).
+    public mutating func setOverlay(_ overlay: JSONValue, template: String, customer: String) {
+        overlays[template, default: [:]][customer] = overlay
+    }
+
+    /// Sets a customer's model bindings for a template (they win over the template's).
+    public mutating func setBindings(_ bindings: [String: String], template: String, customer: String) {
+        overlayBindings[template, default: [:]][customer] = bindings
+    }
+
+    /// The customer's binding overrides for `plan`.
+    public func bindings(for plan: Plan, customer: String?) -> [String: String] {
+        guard let customer else { return [:] }
+        return overlayBindings[plan.name]?[customer] ?? [:]
+    }
+
+    /// Whether `customer` is onboarded.
+    public func knowsCustomer(_ customer: String) -> Bool { knownCustomers?.contains(customer) ?? true }
+
+    /// Every plan.
+    public var all: [Plan] { plans.values.flatMap(\.values) }
+
+    /// The plan of `template` at `version`.
+    public func plan(template: String, version: String?) -> Plan? {
+        guard let version else { return newest[template] }
+        return plans[template]?[version]
+    }
+
+    /// The template config with the customer's overlay merged over it.
+    public func config(for plan: Plan, customer: String?) -> JSONValue {
+        guard let customer, let overlay = overlays[plan.name]?[customer] else { return plan.template.config }
+        return plan.template.config.merging(overlay)
+    }
+}
+

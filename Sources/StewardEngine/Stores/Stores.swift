@@ -1,0 +1,91 @@
+import StewardCore
+import StewardJSON
+
+/// Texts and configs stored by content hash, so replay, audit and recovery never depend on
+/// files on disk.
+public protocol ContentStore: Sendable {
+    /// A pinned config by its content hash.
+    func config(hash: String) async throws -> JSONValue?
+    /// A pinned template snapshot by its hash.
+    func template(hash: String) async throws -> TemplateSnapshot?
+    /// Every stored template snapshot, oldest first (engines load them at start so that
+    /// instances pinned to texts no longer on disk still run and replay).
+    func templates() async throws -> [TemplateSnapshot]
+}
+
+/// Read-side queries over instances for people (lists, counts).
+public protocol InstanceQueryStore: Sendable {
+    /// Instances, newest first, optionally filtered.
+    func instances(status: InstanceStatus?, template: String?, customer: String?, limit: Int) async throws -> [InstanceSummary]
+    /// Counts instances by status.
+    func countByStatus() async throws -> [InstanceStatus: Int]
+}
+
+/// The hash-chained journal: instance events and audit entries in one chain.
+///
+/// Contract: `appendAudit` is durable when it returns; `verifyJournal` recomputes the whole
+/// chain and reports every break (edited, inserted or deleted rows, a moved end).
+public protocol JournalStore: Sendable {
+    /// Appends an audit entry (not tied to an instance's sequence).
+    func appendAudit(kind: String, actor: String, payload: JSONValue, at: Int64, instance: String?) async throws
+    /// The journal entries of one instance, in order.
+    func history(of id: String) async throws -> [JournalEntry]
+    /// Audit entries not tied to an instance sequence, newest first.
+    func auditEntries(limit: Int) async throws -> [JournalEntry]
+    /// Recomputes the hash chain over the whole journal.
+    func verifyJournal() async throws -> JournalVerification
+    /// Every stored instance snapshot with all its journal events, in id order after `after`
+    /// (for replay verification).
+    func instancesWithEvents(after: String?, limit: Int) async throws -> [(InstanceState, [Event])]
+}
+
+/// Review tasks (opened and closed by instance commits) and the labelled data edits produce.
+public protocol ReviewStore: Sendable {
+    /// Open review tasks, soonest deadline first, optionally only those needing (or
+    /// reassigned to) one of `credentials`.
+    func openTasks(credentials: [String]?, limit: Int) async throws -> [ReviewTask]
+    /// One review task.
+    func task(id: Int64) async throws -> ReviewTask?
+    /// The labelled examples reviewers' edits produced, oldest first, as JSON objects.
+    func labelledExamples(template: String?) async throws -> [JSONValue]
+    /// Open tasks per credential and how many are overdue at `now` (for metrics).
+    func queueDepths(now: Int64) async throws -> [QueueDepth]
+}
+
+/// Reviewers and their tokens. The store keeps only a token's hash; making and hashing tokens
+/// is the review desk's business (`StewardReview`).
+///
+/// Contract: adding and removing a reviewer is audited in the same transaction.
+public protocol ReviewerStore: Sendable {
+    /// Stores a reviewer with the hash of their token and audits it as `reviewer_added` by `actor`.
+    func insertReviewer(_ reviewer: Reviewer, tokenHash: String, by actor: String) async throws
+    /// Removes a reviewer (their token stops working at once), audited as `reviewer_removed`.
+    /// Returns false when there is no such reviewer.
+    func deleteReviewer(id: String, by actor: String, at: Int64) async throws -> Bool
+    /// Every reviewer, oldest first.
+    func reviewers() async throws -> [Reviewer]
+    /// The reviewer whose token has this hash.
+    func reviewer(tokenHash: String) async throws -> Reviewer?
+}
+
+/// Durable timers. They are set, fired and cancelled only by instance commits.
+public protocol TimerStore: Sendable {
+    /// Timers due at or before `now` that have neither fired nor been cancelled, oldest first.
+    func dueTimers(now: Int64, limit: Int) async throws -> [DueTimer]
+    /// Pending timers of one instance, soonest first.
+    func pendingTimers(of instance: String) async throws -> [(kind: String, dueAt: Int64)]
+    /// Marks a pending timer cancelled without an event (its instance left the timer's state
+    /// before it could fire). Does nothing when it is no longer pending.
+    func discardTimer(id: Int64, at: Int64) async throws
+}
+
+/// Notifications recorded for delivery.
+public protocol NotificationStore: Sendable {
+    /// Notifications, newest first.
+    func notifications(limit: Int) async throws -> [NotificationRecord]
+}
+
+/// Everything the engine, the review desk, the SLA clock, the auditor and the server need of a
+/// store. Every backend implements all of it and passes `StewardStoreConformance`.
+public typealias EngineStore = InstanceStore & ContentStore & InstanceQueryStore & JournalStore & ReviewStore & ReviewerStore
+    & TimerStore & NotificationStore
