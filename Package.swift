@@ -232,6 +232,12 @@ let package = Package(
             dependencies: ["StewardStoreSQLite", "StewardCore", "StewardEngine", "StewardReview", "StewardJSON", "StewardTemplates"],
             exclude: ["Fixtures"]),
         .testTarget(name: "StewardEndToEndTests", dependencies: ["StewardJSON"]),
+        // The assembled engine over temp workspaces: plugin calls on the bounded pool with
+        // timeouts, templates pinned by content, current state of running instances.
+        .testTarget(
+            name: "StewardBootstrapTests",
+            dependencies: ["StewardBootstrap", "StewardCore", "StewardEngine", "StewardJSON", "StewardReview", "StewardTemplates", "StewardTesting"],
+            exclude: ["Fixtures"]),
         // Loads the real banking plugin (a product of this package, built beside the tests) and
         // a C fixture plugin the tests compile, and calls their adapters through the ABI.
         .testTarget(name: "StewardAdapterTests", dependencies: ["StewardPlugins", "StewardJSON"], exclude: ["Fixtures"]),
@@ -241,7 +247,7 @@ let package = Package(
             name: "StewardOpenAIAdapterTests",
             dependencies: [
                 "StewardABI", "StewardPlugins", "StewardJSON", "StewardCore", "StewardEngine", "StewardBootstrap", "StewardTemplates",
-                "StewardTesting",
+                "StewardTesting", "StewardDispatch", "StewardPrompts", "StewardStoreSQLite",
             ]),
         .testTarget(name: "StewardKnowledgeTests", dependencies: ["StewardKnowledge", "StewardPlugins", "StewardJSON"]),
         // Starts the real server on a loopback port and talks to it over HTTP (URLSession), runs

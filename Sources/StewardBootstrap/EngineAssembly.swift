@@ -24,6 +24,9 @@ public struct EngineOptions: Sendable {
     public var store: (any EngineStore)?
     /// Plugin files or directories (empty: `$STEWARD_PLUGIN_PATH`, else `.steward/plugins`).
     public var pluginDirectories: [String]
+    /// Directories searched first for the libraries `ffi` states call (before
+    /// `$STEWARD_LIBRARY_PATH`, `.steward/lib` and the plugin directories).
+    public var libraryDirectories: [String] = []
     /// Build the shipped plugins first when running in a source checkout.
     public var buildPlugins: Bool
     /// A template file loaded besides the folder (and winning over a same-named one); its
@@ -41,7 +44,7 @@ public struct EngineOptions: Sendable {
     /// The CLI's defaults.
     public init(
         workspace: Workspace = Workspace(), workflows: String = "workflows", database: String? = nil, store: (any EngineStore)? = nil,
-        pluginDirectories: [String] = [], buildPlugins: Bool = true, extraTemplate: String? = nil, metrics: EngineMetrics? = nil,
+        pluginDirectories: [String] = [], libraryDirectories: [String] = [], buildPlugins: Bool = true, extraTemplate: String? = nil, metrics: EngineMetrics? = nil,
         clock: any EngineClock = SystemEngineClock(), sleeper: any Sleeper = ClockSleeper(), pluginThreads: Int = EngineOptions.defaultPluginThreads
     ) {
         self.workspace = workspace
@@ -49,6 +52,7 @@ public struct EngineOptions: Sendable {
         self.database = database
         self.store = store
         self.pluginDirectories = pluginDirectories
+        self.libraryDirectories = libraryDirectories
         self.buildPlugins = buildPlugins
         self.extraTemplate = extraTemplate
         self.metrics = metrics
@@ -133,7 +137,7 @@ public struct EngineAssembly: Sendable {
         }
         let stored = try await store.templates()
         var set = try TemplateSet.load(
-            files: files, stored: stored, registry: registry, searchPath: workspace.librarySearchPath(pluginDirectories: options.pluginDirectories),
+            files: files, stored: stored, registry: registry, searchPath: options.libraryDirectories + workspace.librarySearchPath(pluginDirectories: options.pluginDirectories),
             prompts: &prompts)
         // A broken template elsewhere in the folder must not stop work on the others, unless
         // it is the one this engine was asked to run.

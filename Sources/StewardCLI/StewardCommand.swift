@@ -38,6 +38,12 @@ public struct StewardCommand: AsyncParsableCommand {
         } catch let error as CLIError {
             printError(error.description)
             Foundation.exit(1)
+        } catch let error as BootstrapError {
+            printError(error.description)
+            Foundation.exit(1)
+        } catch let error as PluginBuildError {
+            printError("error: \(error)")
+            Foundation.exit(1)
         } catch let error as ValidationFailed {
             Foundation.exit(error.exitCode)
         } catch let error as PluginLoadError {

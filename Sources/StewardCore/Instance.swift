@@ -288,6 +288,22 @@ public struct StepInvocation: Sendable, Hashable {
     public var delayMilliseconds: Int
     /// Fail the attempt as transient when the call takes longer (nil: no limit).
     public var timeoutMilliseconds: Int?
+
+    /// Creates an invocation.
+    public init(
+        state: String, callee: Callee, input: JSONValue, config: JSONValue, attempt: Int, idempotencyKey: String, callKey: String,
+        delayMilliseconds: Int, timeoutMilliseconds: Int?
+    ) {
+        self.state = state
+        self.callee = callee
+        self.input = input
+        self.config = config
+        self.attempt = attempt
+        self.idempotencyKey = idempotencyKey
+        self.callKey = callKey
+        self.delayMilliseconds = delayMilliseconds
+        self.timeoutMilliseconds = timeoutMilliseconds
+    }
 }
 
 /// A review task the executor must open.
@@ -300,6 +316,14 @@ public struct CheckpointRequest: Sendable, Hashable {
     public var subject: JSONValue
     /// The decisions allowed.
     public var decisions: [Decision]
+
+    /// Creates a request.
+    public init(state: String, credential: String, subject: JSONValue, decisions: [Decision]) {
+        self.state = state
+        self.credential = credential
+        self.subject = subject
+        self.decisions = decisions
+    }
 }
 
 /// What the executor must do after a transition. The transition function does no I/O.

@@ -125,6 +125,9 @@ public struct PluginBuilder: Sendable {
     public func build(_ manifest: PluginManifest, folder: URL, onlyIfStale: Bool) throws(PluginBuildError) -> String {
         let output = manifest.isForeignLibrary ? librariesDirectory : pluginsDirectory
         let target = output.appendingPathComponent(manifest.library)
+        do { try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true) } catch {
+            throw PluginBuildError("cannot create \(output.path): \(error.localizedDescription)")
+        }
         if onlyIfStale, !isStale(target: target, sources: folder) { return target.path }
         log("steward: building plugin '\(manifest.name)' (\(manifest.language))")
         switch manifest.language {

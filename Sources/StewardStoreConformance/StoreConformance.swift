@@ -1,1 +1,307 @@
+import StewardCore
 import StewardEngine
+import StewardJSON
+import StewardTemplates
+
+/// A check of the store conformance suite failed: what was expected and what the store did.
+public struct ConformanceFailure: Error, Sendable, CustomStringConvertible {
+    /// The check's name and what went wrong.
+    public let description: String
+}
+
+/// The contract every store backend must keep, written once and run against each (the SQLite
+/// store's tests run it; the PostgreSQL store must pass it unchanged). Each check gets a new,
+/// empty store and drives it only through the `EngineStore` protocols.
+///
+/// ```swift
+/// @Test(arguments: StoreConformance.checks)
+/// func conforms(_ check: StoreConformance.Check) async throws {
+///     try await check.run(makeEmptyStore())
+/// }
+/// ```
+public enum StoreConformance {
+    /// One named check.
+    public struct Check: Sendable, CustomStringConvertible {
+        /// What it checks, for test names.
+        public let name: String
+        let body: @Sendable (any EngineStore) async throws -> Void
+
+        /// Runs the check against an empty store.
+        /// - Throws: `ConformanceFailure` naming what the store did wrong, or the store's error.
+        public func run(_ store: any EngineStore) async throws { try await body(store) }
+
+        /// The name.
+        public var description: String { name }
+    }
+
+    /// Every check, in a stable order.
+    public static let checks: [Check] = [
+        Check(name: "a commit applies only on the next sequence; a conflict changes nothing", body: sequenceIsChecked),
+        Check(name: "a client key is used once and finds its instance", body: clientKeys),
+        Check(name: "a running instance is its snapshot plus the events after it", body: snapshotAndTail),
+        Check(name: "recovery pages through running instances in id order", body: runnableInstances),
+        Check(name: "a checkpoint opens a task with its deadline and timers; a decision closes it and cancels them", body: tasksAndTimers),
+        Check(name: "a fired timer fires once; a discarded one never", body: timersFireOnce),
+        Check(name: "escalation reassigns the open task and records notifications", body: escalation),
+        Check(name: "a reviewer's edit keeps a labelled example", body: labelledExamples),
+        Check(name: "configs and template texts are stored once by hash", body: pinnedContent),
+        Check(name: "reviewers are added and removed with an audit entry, found by token hash", body: reviewers),
+        Check(name: "the journal chains instance events and audit entries and verifies intact", body: journal),
+        Check(name: "instance lists, counts and queue depths", body: queries),
+        Check(name: "concurrent commits of many instances all land, exactly once", body: concurrentCommits),
+    ]
+
+    // MARK: Helpers
+
+    static func expect(_ condition: Bool, _ message: @autoclosure () -> String, line: Int = #line) throws {
+        guard condition else { throw ConformanceFailure(description: "line \(line): \(message())") }
+    }
+
+    static func state(_ id: String, sequence: Int, status: InstanceStatus = .running, current: String = "work") -> InstanceState {
+        var state = InstanceState(id: id, template: "conformance", templateVersion: "1.0.0", customer: "acme")
+        state.sequence = sequence
+        state.status = status
+        state.current = current
+        state.attempt = status == .running ? 1 : 0
+        state.data = ["input": ["n": .integer(Int64(sequence))]]
+        return state
+    }
+
+    static func started(_ id: String, status: InstanceStatus = .running, current: String = "work", clientKey: String? = nil) -> InstanceCommit {
+        InstanceCommit(
+            state: state(id, sequence: 1, status: status, current: current), event: .started(input: ["n": 1]), actor: "engine", at: 1_000,
+            clientKey: clientKey)
+    }
+
+    static func step(_ id: String, sequence: Int, status: InstanceStatus = .running, current: String = "work") -> InstanceCommit {
+        InstanceCommit(
+            state: state(id, sequence: sequence, status: status, current: current),
+            event: .stepSucceeded(state: "work", attempt: 1, output: ["step": .integer(Int64(sequence))]), actor: "engine",
+            at: 1_000 + Int64(sequence))
+    }
+
+    static func conflicts(_ body: () async throws -> Void) async throws -> Bool {
+        do {
+            try await body()
+            return false
+        } catch is StoreConflict {
+            return true
+        }
+    }
+
+    /// An instance waiting at checkpoint `review` with an open task, a deadline and two timers.
+    static func waiting(_ id: String, in store: any EngineStore) async throws {
+        try await store.commit(started(id))
+        var commit = step(id, sequence: 2, status: .waiting, current: "review")
+        commit.openedCheckpoint = CheckpointRequest(
+            state: "review", credential: "support-agent", subject: ["draft": "hello"], decisions: [.approve, .edit, .reject])
+        commit.schedule = CheckpointSchedule(dueAt: 9_000, timers: [
+            ScheduledTimer(kind: TimerFired.slaWarning, at: 5_000, payload: ["priority": "P1"]),
+            ScheduledTimer(kind: TimerFired.slaBreach, at: 9_000, payload: ["priority": "P1"]),
+        ])
+        try await store.commit(commit)
+    }
+
+    // MARK: Checks
+
+    static func sequenceIsChecked(_ store: any EngineStore) async throws {
+        try await store.commit(started("a"))
+        try await expect(try await conflicts { try await store.commit(started("a")) }, "a second start of the same id is a conflict")
+        try await expect(try await conflicts { try await store.commit(step("a", sequence: 3)) }, "skipping a sequence is a conflict")
+        try await expect(try await conflicts { try await store.commit(step("missing", sequence: 2)) }, "an unknown instance is a conflict")
+        try await store.commit(step("a", sequence: 2))
+        try await expect(try await conflicts { try await store.commit(step("a", sequence: 2)) }, "the same sequence twice is a conflict")
+        let (_, tail) = try await store.instanceWithTail(id: "a") ?? (state("a", sequence: 0), [])
+        try expect(tail.count == 1, "one event after the creation snapshot, found \(tail.count)")
+        let history = try await store.history(of: "a")
+        try expect(history.map(\.kind) == ["started", "step_succeeded"], "history is \(history.map(\.kind))")
+        try expect(history.map(\.sequence) == [1, 2], "sequences are \(history.map(\.sequence))")
+    }
+
+    static func clientKeys(_ store: any EngineStore) async throws {
+        try await store.commit(started("k1", clientKey: "order-7"))
+        try await expect(
+            try await conflicts { try await store.commit(started("k2", clientKey: "order-7")) }, "a used client key is a conflict")
+        try expect(try await store.instance(clientKey: "order-7")?.id == "k1", "the client key finds its instance")
+        try expect(try await store.instance(clientKey: "nope") == nil, "an unknown client key finds nothing")
+        try expect(try await store.instance(id: "k2") == nil, "the refused instance was not stored")
+    }
+
+    static func snapshotAndTail(_ store: any EngineStore) async throws {
+        try await store.commit(started("s"))
+        try await store.commit(step("s", sequence: 2))
+        try await store.commit(step("s", sequence: 3))
+        guard let (snapshot, tail) = try await store.instanceWithTail(id: "s") else { throw ConformanceFailure(description: "no instance s") }
+        try expect(snapshot.sequence + tail.count == 3, "snapshot \(snapshot.sequence) + \(tail.count) events must make 3")
+        // At rest the snapshot is exact.
+        try await store.commit(step("s", sequence: 4, status: .completed, current: "done"))
+        guard let (rest, restTail) = try await store.instanceWithTail(id: "s") else { throw ConformanceFailure(description: "no instance s") }
+        try expect(restTail.isEmpty && rest.sequence == 4 && rest.status == .completed, "a finished instance's snapshot is exact")
+        try expect(try await store.instance(id: "s")?.status == .completed, "instance(id:) reads the snapshot")
+    }
+
+    static func runnableInstances(_ store: any EngineStore) async throws {
+        for index in 0..<5 { try await store.commit(started("r\(index)")) }
+        try await store.commit(started("w", status: .waiting, current: "review"))
+        let first = try await store.runnableInstances(after: nil, limit: 3)
+        try expect(first.map(\.0.id) == ["r0", "r1", "r2"], "first page is \(first.map(\.0.id))")
+        let second = try await store.runnableInstances(after: "r2", limit: 3)
+        try expect(second.map(\.0.id) == ["r3", "r4"], "second page is \(second.map(\.0.id)); waiting instances are not runnable")
+    }
+
+    static func tasksAndTimers(_ store: any EngineStore) async throws {
+        try await waiting("t", in: store)
+        let tasks = try await store.openTasks(credentials: ["support-agent"], limit: 10)
+        try expect(tasks.count == 1, "one open task, found \(tasks.count)")
+        guard let task = tasks.first else { return }
+        try expect(task.dueAt == 9_000 && task.state == "review" && task.decisions == [.approve, .edit, .reject], "task is \(task)")
+        try expect(task.subject == ["draft": "hello"] && task.instanceID == "t" && task.template == "conformance", "task is \(task)")
+        try expect(try await store.openTasks(credentials: ["attorney"], limit: 10).isEmpty, "other credentials see nothing")
+        try expect(try await store.task(id: task.id)?.status == "open", "task(id:) finds it")
+        let pending = try await store.pendingTimers(of: "t")
+        try expect(pending.map(\.kind) == [TimerFired.slaWarning, TimerFired.slaBreach], "pending timers are \(pending.map(\.kind))")
+        try expect(try await store.dueTimers(now: 4_999, limit: 10).isEmpty, "nothing is due before the warning")
+        let due = try await store.dueTimers(now: 5_000, limit: 10)
+        try expect(due.map(\.kind) == [TimerFired.slaWarning] && due.first?.state == "review" && due.first?.task == task.id, "due: \(due)")
+        var decide = step("t", sequence: 3, status: .completed, current: "done")
+        decide.event = .checkpointDecided(CheckpointDecision(state: "review", decision: .approve, reviewer: "rv-1", credential: "support-agent"))
+        decide.closedTask = TaskClosure(state: "review", decision: .approve, reviewer: "rv-1")
+        decide.cancelTimersOf = "review"
+        try await store.commit(decide)
+        let closed = try await store.task(id: task.id)
+        try expect(closed?.status == "decided" && closed?.decision == "approve" && closed?.reviewer == "rv-1", "closed task is \(String(describing: closed))")
+        try expect(try await store.openTasks(credentials: nil, limit: 10).isEmpty, "no open task is left")
+        try expect(try await store.pendingTimers(of: "t").isEmpty, "leaving the checkpoint cancels its timers")
+        try expect(try await store.dueTimers(now: 100_000, limit: 10).isEmpty, "cancelled timers are never due")
+    }
+
+    static func timersFireOnce(_ store: any EngineStore) async throws {
+        try await waiting("f", in: store)
+        let due = try await store.dueTimers(now: 10_000, limit: 10)
+        try expect(due.count == 2, "two timers due, found \(due.count)")
+        guard due.count == 2 else { return }
+        var fire = step("f", sequence: 3, status: .waiting, current: "review")
+        fire.event = .timerFired(TimerFired(timer: due[0].id, kind: due[0].kind, state: "review", dueAt: due[0].dueAt, payload: due[0].payload))
+        fire.firedTimer = due[0].id
+        try await store.commit(fire)
+        var again = step("f", sequence: 4, status: .waiting, current: "review")
+        again.event = fire.event
+        again.firedTimer = due[0].id
+        try await expect(try await conflicts { try await store.commit(again) }, "a timer that fired cannot fire again")
+        try expect(try await store.instanceWithTail(id: "f").map { $0.0.sequence + $0.1.count } == 3, "the refused firing wrote nothing")
+        try await store.discardTimer(id: due[1].id, at: 10_000)
+        try expect(try await store.dueTimers(now: 100_000, limit: 10).isEmpty, "a discarded timer is never due")
+        var late = step("f", sequence: 4, status: .waiting, current: "review")
+        late.firedTimer = due[1].id
+        try await expect(try await conflicts { try await store.commit(late) }, "a discarded timer cannot fire")
+        let events = try await store.history(of: "f").map(\.kind)
+        try expect(events.filter { $0 == "timer_fired" }.count == 1, "one timer_fired event, history \(events)")
+    }
+
+    static func escalation(_ store: any EngineStore) async throws {
+        try await waiting("e", in: store)
+        guard let timer = try await store.dueTimers(now: 5_000, limit: 10).first else { throw ConformanceFailure(description: "no due timer") }
+        var fire = step("e", sequence: 3, status: .waiting, current: "review")
+        fire.firedTimer = timer.id
+        fire.escalation = TaskEscalation(state: "review", level: 1, assigned: "senior-agent")
+        fire.notifications = [NewNotification(recipient: "senior-agent", message: "task is close to its deadline", task: timer.task)]
+        try await store.commit(fire)
+        let task = try await store.openTasks(credentials: ["senior-agent"], limit: 10)
+        try expect(task.first?.assigned == "senior-agent" && task.first?.escalationLevel == 1, "the task is reassigned: \(task)")
+        let notifications = try await store.notifications(limit: 10)
+        try expect(
+            notifications.map(\.recipient) == ["senior-agent"] && notifications.first?.instance == "e", "notifications: \(notifications)")
+        let depths = try await store.queueDepths(now: 10_000)
+        try expect(depths == [QueueDepth(credential: "support-agent", open: 1, overdue: 1)], "queue depths: \(depths)")
+    }
+
+    static func labelledExamples(_ store: any EngineStore) async throws {
+        try await waiting("l", in: store)
+        var decide = step("l", sequence: 3, status: .completed, current: "done")
+        decide.closedTask = TaskClosure(state: "review", decision: .edit, reviewer: "rv-2")
+        decide.labelledExample = LabelledExample(
+            state: "review", template: "conformance", input: ["n": 1], modelOutput: ["draft": "hello"], humanOutput: ["draft": "Hello!"],
+            reviewer: "rv-2")
+        try await store.commit(decide)
+        let examples = try await store.labelledExamples(template: "conformance")
+        try expect(examples.count == 1, "one labelled example, found \(examples.count)")
+        try expect(
+            examples.first?["human_output"] == ["draft": "Hello!"] && examples.first?["model_output"] == ["draft": "hello"]
+                && examples.first?["instance"] == "l",
+            "example: \(String(describing: examples.first))")
+        try expect(try await store.labelledExamples(template: "other").isEmpty, "examples filter by template")
+    }
+
+    static func pinnedContent(_ store: any EngineStore) async throws {
+        let snapshot = TemplateSnapshot(name: "conformance", version: "1.0.0", text: "template: conformance\n", prompts: ["v/p@1": "Hi {{name}}"])
+        for id in ["p1", "p2"] {
+            var commit = started(id)
+            commit.state.configHash = "cfg-1"
+            commit.state.templateHash = snapshot.hash
+            commit.pinnedConfig = ["threshold": 0.7]
+            commit.pinnedTemplate = snapshot
+            try await store.commit(commit)
+        }
+        try expect(try await store.config(hash: "cfg-1") == ["threshold": 0.7], "the pinned config is stored by hash")
+        try expect(try await store.config(hash: "cfg-x") == nil, "an unknown config hash finds nothing")
+        try expect(try await store.template(hash: snapshot.hash) == snapshot, "the pinned template is stored whole")
+        let all = try await store.templates()
+        try expect(all == [snapshot], "one stored template, found \(all.count)")
+        try expect(
+            try await store.instance(id: "p2")?.templateHash == snapshot.hash, "the instance records the hash of its template text")
+    }
+
+    static func reviewers(_ store: any EngineStore) async throws {
+        let ana = Reviewer(id: "rv-ana", name: "Ana", credentials: ["support-agent"], role: "reviewer", createdAt: 7)
+        try await store.insertReviewer(ana, tokenHash: "hash-ana", by: "operator")
+        try expect(try await store.reviewer(tokenHash: "hash-ana") == ana, "found by token hash")
+        try expect(try await store.reviewer(tokenHash: "hash-x") == nil, "an unknown hash finds no one")
+        try expect(try await store.reviewers() == [ana], "listed")
+        try expect(try await store.deleteReviewer(id: "rv-ana", by: "operator", at: 8), "removed")
+        try expect(!(try await store.deleteReviewer(id: "rv-ana", by: "operator", at: 9)), "a second removal finds no one")
+        try expect(try await store.reviewer(tokenHash: "hash-ana") == nil, "a removed reviewer's token stops working")
+        let audit = try await store.auditEntries(limit: 10).map(\.kind)
+        try expect(audit == ["reviewer_removed", "reviewer_added"], "audit, newest first: \(audit)")
+    }
+
+    static func journal(_ store: any EngineStore) async throws {
+        try await store.commit(started("j"))
+        try await store.appendAudit(kind: "decision_refused", actor: "rv-9", payload: ["task": 1], at: 2_000, instance: "j")
+        try await store.commit(step("j", sequence: 2, status: .completed, current: "done"))
+        let history = try await store.history(of: "j")
+        try expect(history.map(\.kind) == ["started", "decision_refused", "step_succeeded"], "history: \(history.map(\.kind))")
+        try expect(history[1].sequence == nil && history[1].actor == "rv-9", "an audit entry has no sequence")
+        let verification = try await store.verifyJournal()
+        try expect(verification.problems.isEmpty && verification.rowsChecked == 3, "verification: \(verification)")
+        let replay = try await store.instancesWithEvents(after: nil, limit: 10)
+        try expect(replay.count == 1 && replay.first?.1.count == 2, "instancesWithEvents gives every event of j")
+    }
+
+    static func queries(_ store: any EngineStore) async throws {
+        try await store.commit(started("q1"))
+        try await store.commit(started("q2", status: .waiting, current: "review"))
+        try await store.commit(step("q1", sequence: 2, status: .completed, current: "done"))
+        let counts = try await store.countByStatus()
+        try expect(counts[.completed] == 1 && counts[.waiting] == 1, "counts: \(counts)")
+        let waiting = try await store.instances(status: .waiting, template: nil, customer: nil, limit: 10)
+        try expect(waiting.map(\.id) == ["q2"], "waiting: \(waiting.map(\.id))")
+        let newest = try await store.instances(status: nil, template: "conformance", customer: "acme", limit: 10)
+        try expect(newest.map(\.id) == ["q2", "q1"], "newest first: \(newest.map(\.id))")
+        try expect(try await store.instances(status: nil, template: nil, customer: "other", limit: 10).isEmpty, "customer filter")
+    }
+
+    static func concurrentCommits(_ store: any EngineStore) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<64 {
+                group.addTask {
+                    try await store.commit(started("c\(index)"))
+                    for sequence in 2...4 { try await store.commit(step("c\(index)", sequence: sequence)) }
+                }
+            }
+            try await group.waitForAll()
+        }
+        try expect(try await store.countByStatus()[.running] == 64, "64 running instances")
+        let verification = try await store.verifyJournal()
+        try expect(verification.rowsChecked == 256 && verification.problems.isEmpty, "verification: \(verification)")
+    }
+}

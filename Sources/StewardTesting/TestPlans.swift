@@ -23,12 +23,13 @@ public enum TestPlans {
         """ + body
     }
 
-    /// Parses and validates `templateText(body)` (without a step catalog unless one is given).
-    /// Throws `TemplateErrors` listing every problem when the snippet is wrong.
+    /// Parses and validates `templateText(body)` (without a step catalog unless one is given);
+    /// with `raw`, `body` is already a whole template text. Throws `TemplateErrors` listing
+    /// every problem when the snippet is wrong.
     public static func plan(
-        _ body: String, name: String = "test-template", version: String = "1.0.0", catalog: StepCatalog? = nil
+        _ body: String, name: String = "test-template", version: String = "1.0.0", catalog: StepCatalog? = nil, raw: Bool = false
     ) throws(TemplateErrors) -> Plan {
-        let template = try TemplateParser.parse(templateText(body, name: name, version: version), file: "\(name).yaml")
+        let template = try TemplateParser.parse(raw ? body : templateText(body, name: name, version: version), file: "\(name).yaml")
         return try Plan(validating: template, catalog: catalog)
     }
 }

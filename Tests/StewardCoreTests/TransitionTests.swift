@@ -4,7 +4,8 @@ import StewardTemplates
 import StewardTesting
 import Testing
 
-@testable import StewardRuntime
+@testable import StewardCore
+import StewardEngine
 
 @Suite("Transition: steps and retries")
 struct TransitionStepTests {
@@ -23,8 +24,8 @@ struct TransitionStepTests {
         #expect(result.effects == [
             .runStep(
                 StepInvocation(
-                    state: "fetch", step: "demo.fetch", input: ["id": 7, "mode": "fast", "customer": "acme"],
-                    config: ["timeout_ms": 50], attempt: 1, idempotencyKey: "inst-1/fetch/1", delayMilliseconds: 0))
+                    state: "fetch", callee: .step("demo.fetch"), input: ["id": 7, "mode": "fast", "customer": "acme"],
+                    config: ["timeout_ms": 50], attempt: 1, idempotencyKey: "inst-1/fetch/1", callKey: "inst-1/fetch/1", delayMilliseconds: 0, timeoutMilliseconds: nil))
         ])
     }
 
@@ -55,8 +56,8 @@ struct TransitionStepTests {
         #expect(result.moves == [Move(from: "fetch", to: "classify", reason: "step demo.fetch succeeded")])
         #expect(invocations(result.effects) == [
             StepInvocation(
-                state: "classify", step: "demo.classify", input: "hello", config: [:], attempt: 1,
-                idempotencyKey: "inst-1/classify/1", delayMilliseconds: 0)
+                state: "classify", callee: .step("demo.classify"), input: "hello", config: [:], attempt: 1,
+                idempotencyKey: "inst-1/classify/1", callKey: "inst-1/classify/2", delayMilliseconds: 0, timeoutMilliseconds: nil)
         ])
         // A dotted output path creates the objects on the way; an end state builds the output.
         let done = try Transition.apply(
@@ -104,11 +105,11 @@ struct TransitionStepTests {
     func nonRetryableFailures(kind: String) throws {
         let plan = try Plans.linear()
         let result = try run(plan, [
-            .started(input: ["id": 7]), .stepFailed(state: "fetch", attempt: 1, kind: kind, message: "no luck"),
+            .started(input: ["id": 7]), .stepFailed(state: "fetch", attempt: 1, kind: FailureKind(rawValue: kind), message: "no luck"),
         ]).last!
         #expect(result.state.status == .failed)
         #expect(result.state.attempt == 1)
-        #expect(result.state.failure == Failure(state: "fetch", kind: kind, message: "no luck"))
+        #expect(result.state.failure == Failure(state: "fetch", kind: FailureKind(rawValue: kind), message: "no luck"))
         #expect(invocations(result.effects).isEmpty)
         #expect(result.effects == [.finish(status: .failed, output: nil)])
         #expect(result.moves.last?.reason.contains("failed (\(kind)) after 1 attempt(s): no luck") == true)
@@ -125,7 +126,7 @@ struct TransitionStepTests {
         let plan = try Plans.linear()
         var events: [Event] = [.started(input: ["id": 7]), .stepSucceeded(state: "fetch", attempt: 1, output: ["text": "x"])]
         for (index, kind) in kinds.enumerated() {
-            events.append(.stepFailed(state: "classify", attempt: index + 1, kind: kind, message: "bad \(index + 1)"))
+            events.append(.stepFailed(state: "classify", attempt: index + 1, kind: FailureKind(rawValue: kind), message: "bad \(index + 1)"))
         }
         let results = try run(plan, events)
         if kinds.count > 1 {
@@ -218,7 +219,7 @@ struct TransitionCheckpointTests {
     /// The instance waiting at `review` with `draft` as the subject.
     static func waiting() throws -> (Plan, InstanceState) {
         let plan = try Plans.checkpoint()
-        let state = try StewardRuntimeTests.state(
+        let state = try StewardTesting.state(
             after: [.started(input: ["urgent": false]), .stepSucceeded(state: "draft", attempt: 1, output: draft)], in: plan)
         return (plan, state)
     }

@@ -1,8 +1,10 @@
 import Foundation
 import StewardJSON
 import StewardReview
-import StewardRuntime
-import StewardStore
+import StewardCore
+import StewardEngine
+import StewardReview
+import StewardStoreSQLite
 import StewardTemplates
 import Testing
 

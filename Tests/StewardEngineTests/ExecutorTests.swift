@@ -1,11 +1,12 @@
 import Foundation
 import StewardJSON
-import StewardPlugins
+
 import StewardTemplates
 import StewardTesting
 import Testing
 
-@testable import StewardRuntime
+@testable import StewardCore
+import StewardEngine
 
 @Suite("Executor with a scripted invoker")
 struct ExecutorTests {
@@ -180,22 +181,23 @@ struct ExecutorTests {
 struct StewardTestingTests {
     static func call(_ step: String, attempt: Int = 1) -> StepInvocation {
         StepInvocation(
-            state: "s", step: step, input: nil, config: [:], attempt: attempt, idempotencyKey: "i/s/\(attempt)", delayMilliseconds: 0)
+            state: "s", callee: .step(step), input: nil, config: [:], attempt: attempt, idempotencyKey: "i/s/\(attempt)", callKey: "i/s/1",
+            delayMilliseconds: 0, timeoutMilliseconds: nil)
     }
 
     @Test("answers in order, repeats the last, records every call")
-    func scriptOrder() throws {
+    func scriptOrder() async throws {
         let invoker = ScriptedStepInvoker(["a.b": [.transient("one"), .output(1), .output(2)]])
-        #expect(throws: StepCallError(step: "a.b", kind: .transient, message: "one")) { try invoker.invoke(Self.call("a.b")) }
-        #expect(try invoker.invoke(Self.call("a.b", attempt: 2)) == 1)
-        #expect(try invoker.invoke(Self.call("a.b", attempt: 3)) == 2)
-        #expect(try invoker.invoke(Self.call("a.b", attempt: 4)) == 2)
-        #expect(throws: StepCallError(step: "x.y", kind: .unknownStep, message: "no scripted answer for this step")) {
-            try invoker.invoke(Self.call("x.y"))
+        await #expect(throws: StepFailure(.transient, "one")) { try await invoker.invoke(Self.call("a.b")) }
+        #expect(try await invoker.invoke(Self.call("a.b", attempt: 2)) == 1)
+        #expect(try await invoker.invoke(Self.call("a.b", attempt: 3)) == 2)
+        #expect(try await invoker.invoke(Self.call("a.b", attempt: 4)) == 2)
+        await #expect(throws: StepFailure(.unknownStep, "no scripted answer for this step")) {
+            try await invoker.invoke(Self.call("x.y"))
         }
         #expect(invoker.idempotencyKeys == ["i/s/1", "i/s/2", "i/s/3", "i/s/4", "i/s/1"])
         invoker.append([.output(3)], for: "x.y")
-        #expect(try invoker.invoke(Self.call("x.y")) == 3)
+        #expect(try await invoker.invoke(Self.call("x.y")) == 3)
     }
 
     @Test("is safe to call from many tasks at once")
@@ -203,7 +205,7 @@ struct StewardTestingTests {
         let invoker = ScriptedStepInvoker(["a.b": [.output(true)]])
         try await withThrowingTaskGroup(of: Void.self) { group in
             for attempt in 1...200 {
-                group.addTask { _ = try invoker.invoke(Self.call("a.b", attempt: attempt)) }
+                group.addTask { _ = try await invoker.invoke(Self.call("a.b", attempt: attempt)) }
             }
             try await group.waitForAll()
         }

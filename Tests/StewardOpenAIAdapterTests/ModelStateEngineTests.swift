@@ -1,10 +1,13 @@
 import Foundation
+import StewardBootstrap
 import StewardDispatch
 import StewardJSON
 import StewardPlugins
 import StewardPrompts
-import StewardRuntime
-import StewardStore
+import StewardCore
+import StewardEngine
+import StewardReview
+import StewardStoreSQLite
 import StewardTemplates
 import StewardTesting
 import Testing
@@ -15,9 +18,9 @@ import Testing
     static let labels: JSONValue = ["card_arrival", "lost_or_stolen_card", "fees"]
 
     /// A one-model-state template; `binding` is the template's own binding of the role.
-    static func template(server: FakeChatServer, binding: String, maxRetries: Int = 0) throws -> Plan {
+    static func template(server: FakeChatServer, binding: String, maxRetries: Int = 0) -> String {
         _ = TestKey.value
-        return try TestPlans.plan(
+        return TestPlans.templateText(
             """
             plugins: []
             models:
@@ -49,22 +52,45 @@ import Testing
             """, name: "openai-triage")
     }
 
+    /// The engine `EngineAssembly` builds from a workspace holding the template and its prompt
+    /// (as `steward` would), with the OpenAI-compatible plugin.
     struct Fixture {
         let engine: Engine
-        let store: SQLiteStore
+        let store: any EngineStore
         let sleeper: RecordingSleeper
         let directory: URL
 
-        init(plan: Plan, customerBindings: [String: String] = [:]) throws {
+        init(text: String) async throws {
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-openai-\(UUID().uuidString)")
+            let workflows = directory.appendingPathComponent("workflows")
+            let prompts = workflows.appendingPathComponent("prompts/tests")
+            try FileManager.default.createDirectory(at: prompts, withIntermediateDirectories: true)
+            try text.write(to: workflows.appendingPathComponent("openai-triage.yaml"), atomically: true, encoding: .utf8)
+            try "Classify this banking ticket.\n\nTicket: {{{text}}}".write(
+                to: prompts.appendingPathComponent("classify-ticket@1.mustache"), atomically: true, encoding: .utf8)
+            sleeper = RecordingSleeper()
+            let assembly = try await EngineAssembly.assemble(EngineOptions(
+                workspace: Workspace(root: directory), workflows: workflows.path, database: directory.appendingPathComponent("engine.db").path,
+                pluginDirectories: [try OpenAIPlugin.path()], buildPlugins: false, clock: ManualEngineClock(milliseconds: 1_790_000_000_000),
+                sleeper: sleeper))
+            try #require(assembly.problems.isEmpty, "\(assembly.problems)")
+            engine = assembly.engine
+            store = assembly.store
+        }
+
+        /// An engine over `plan` built by hand, for a template the assembly's validation would
+        /// refuse (a role bound to an adapter that is not loaded): what the runtime does then.
+        init(plan: Plan, customerBindings: [String: String]) throws {
             var library = PlanLibrary([plan])
-            if !customerBindings.isEmpty { library.setBindings(customerBindings, template: plan.name, customer: "acme-bank") }
+            library.setBindings(customerBindings, template: plan.name, customer: "acme-bank")
             var prompts = PromptLibrary()
             try prompts.add(id: "tests/classify-ticket@1", text: "Classify this banking ticket.\n\nTicket: {{{text}}}", file: "classify-ticket@1.mustache")
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-openai-\(UUID().uuidString)")
             store = try SQLiteStore(path: directory.appendingPathComponent("engine.db").path)
             sleeper = RecordingSleeper()
+            let dispatcher = Dispatcher(registry: try OpenAIPlugin.registry(), prompts: prompts)
             engine = Engine(
-                store: store, plans: library, invoker: Dispatcher(registry: try OpenAIPlugin.registry(), prompts: prompts),
+                store: store, plans: library, invoker: PooledStepInvoker(pool: BlockingCallPool(size: 2), call: dispatcher.call),
                 clock: ManualEngineClock(milliseconds: 1_790_000_000_000), sleeper: sleeper)
         }
     }
@@ -72,7 +98,7 @@ import Testing
     @Test func modelStateCallsTheEndpointAndRecordsTheAdapterVersion() async throws {
         let server = try FakeChatServer([.completion(#"{"label": "lost_or_stolen_card", "confidence": 0.93}"#, promptTokens: 40, completionTokens: 12)])
         defer { server.stop() }
-        let fixture = try Fixture(plan: Self.template(server: server, binding: "openai-chat@1.0.0"))
+        let fixture = try await Fixture(text: Self.template(server: server, binding: "openai-chat@1.0.0"))
         defer { try? FileManager.default.removeItem(at: fixture.directory) }
 
         let finished = try await fixture.engine.submit(template: "openai-triage", input: ["text": "Someone stole my card"], id: "openai-1")
@@ -102,7 +128,8 @@ import Testing
         let server = try FakeChatServer([.completion(#"{"label": "fees"}"#)])
         defer { server.stop() }
         let fixture = try Fixture(
-            plan: Self.template(server: server, binding: "banking-intent@2.0.0"), customerBindings: ["triager": "openai-chat@1.0.0"])
+            plan: TestPlans.plan(Self.template(server: server, binding: "banking-intent@2.0.0"), name: "openai-triage", raw: true),
+            customerBindings: ["triager": "openai-chat@1.0.0"])
         defer { try? FileManager.default.removeItem(at: fixture.directory) }
 
         let plain = try await fixture.engine.submit(template: "openai-triage", input: ["text": "Why this fee?"], id: "openai-plain")
@@ -127,7 +154,7 @@ import Testing
     @Test func engineRetriesWhenTheAdapterGivesUp() async throws {
         let server = try FakeChatServer([.error(503), .error(503), .completion(#"{"label": "card_arrival", "confidence": 0.7}"#)])
         defer { server.stop() }
-        let fixture = try Fixture(plan: Self.template(server: server, binding: "openai-chat@1.0.0", maxRetries: 1))
+        let fixture = try await Fixture(text: Self.template(server: server, binding: "openai-chat@1.0.0", maxRetries: 1))
         defer { try? FileManager.default.removeItem(at: fixture.directory) }
 
         let finished = try await fixture.engine.submit(template: "openai-triage", input: ["text": "Card not here yet"], id: "openai-retry")

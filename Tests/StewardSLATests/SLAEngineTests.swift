@@ -2,9 +2,11 @@ import Foundation
 import StewardCalendar
 import StewardJSON
 import StewardReview
-import StewardRuntime
+import StewardCore
+import StewardEngine
+import StewardReview
 import StewardSLA
-import StewardStore
+import StewardStoreSQLite
 import StewardTemplates
 import StewardTesting
 import Testing
@@ -108,7 +110,7 @@ import Testing
         let fixture = try Fixture(startingAt: "2026-11-20T21:50:00Z")
         defer { try? FileManager.default.removeItem(at: fixture.directory) }
         let state = try await fixture.submit(customer: "acme-bank")
-        let service = TimerService(store: fixture.store, plans: fixture.plans)
+        let service = TimerService(engine: fixture.engine)
 
         // Before the warning nothing fires.
         #expect(try await service.fireDue(now: Self.milliseconds("2026-11-23T14:00:00Z")).isEmpty)
@@ -122,7 +124,7 @@ import Testing
         #expect(try await fixture.store.notifications().first?.recipient == "senior-agent")
 
         // A restarted service does not fire it again (engine down, then up).
-        let again = TimerService(store: fixture.store, plans: fixture.plans)
+        let again = TimerService(engine: fixture.engine)
         #expect(try await again.fireDue(now: Self.milliseconds("2026-11-23T14:03:00Z")).isEmpty)
 
         // The breach, due while "down", fires once on the next start and climbs to support-lead.
@@ -131,15 +133,19 @@ import Testing
         task = try #require(try await fixture.store.openTasks().first)
         #expect(task.assigned == "support-lead")
         #expect(task.escalationLevel == 2)
-        let kinds = try await fixture.store.history(of: state.id).map(\.kind)
-        #expect(kinds.filter { $0 == "sla_warning" }.count == 1)
-        #expect(kinds.filter { $0 == "sla_breach" }.count == 1)
-        #expect(kinds.filter { $0 == "escalated" }.count == 2)
+        // Time is an event: each firing is one `timer_fired` event of the instance, in its sequence.
+        let history = try await fixture.store.history(of: state.id)
+        let firings = history.filter { $0.kind == "timer_fired" }
+        #expect(firings.map { $0.payload["kind"]?.stringValue } == ["sla_warning", "sla_breach"])
+        #expect(firings.allSatisfy { $0.sequence != nil }, "timer firings are instance events, not loose audit rows")
+        let waiting = try #require(try await fixture.engine.currentState(id: state.id))
+        #expect(waiting.escalation == Escalation(level: 2, assigned: "support-lead", fired: ["sla_warning", "sla_breach"]))
+        #expect(try await fixture.store.notifications().map(\.recipient) == ["support-lead", "senior-agent"])
 
         // The support lead may now decide it (the task's own credential still may too).
         let (lead, _) = try await fixture.store.addReviewer(name: "Lee Lead", credentials: ["support-lead"], at: 0)
         let (outsider, _) = try await fixture.store.addReviewer(name: "Olga", credentials: ["attorney"], at: 0)
-        let desk = ReviewDesk(store: fixture.store, engine: fixture.engine)
+        let desk = ReviewDesk(engine: fixture.engine)
         #expect(try await desk.queue(for: lead).map(\.id) == [task.id])
         await #expect(throws: ReviewError.self) { try await desk.decide(task: task.id, by: outsider, decision: .approve) }
         let final = try await desk.decide(task: task.id, by: lead, decision: .approve)
@@ -147,7 +153,7 @@ import Testing
         #expect(final.data["reviews"]?["review_reply"]?["credential"] == "support-lead")
 
         // The audit trail, with the timers and the escalation, is intact and replays.
-        let report = try await Auditor(store: fixture.store, plans: fixture.plans).verify()
+        let report = try await Auditor(engine: fixture.engine).verify()
         #expect(report.problems.isEmpty, "\(report.problems)")
     }
 
@@ -157,9 +163,9 @@ import Testing
         let state = try await fixture.submit(customer: "acme-bank")
         let task = try #require(try await fixture.store.openTasks().first)
         let (agent, _) = try await fixture.store.addReviewer(name: "Ana", credentials: ["support-agent"], at: 0)
-        _ = try await ReviewDesk(store: fixture.store, engine: fixture.engine).decide(task: task.id, by: agent, decision: .approve)
+        _ = try await ReviewDesk(engine: fixture.engine).decide(task: task.id, by: agent, decision: .approve)
         #expect(try await fixture.store.pendingTimers(of: state.id).isEmpty)
-        let fired = try await TimerService(store: fixture.store, plans: fixture.plans).fireDue(now: Self.milliseconds("2026-11-30T00:00:00Z"))
+        let fired = try await TimerService(engine: fixture.engine).fireDue(now: Self.milliseconds("2026-11-30T00:00:00Z"))
         #expect(fired.isEmpty)
     }
 

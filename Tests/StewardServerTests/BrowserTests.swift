@@ -268,7 +268,7 @@ struct WebDriver {
             #expect(try await browser.waitForURL(endingWith: "/review").hasSuffix("/review"))
             let queue = try await browser.source()
             #expect(queue.contains("Ana Agent"))
-            #expect(queue.contains("no deadline"))
+            #expect(!queue.contains("no deadline"), "the P1 task has its SLA deadline")
             let cookieVisibleToScripts = try await browser.script("return document.cookie")
             #expect(cookieVisibleToScripts == "", "the session cookie is HttpOnly")
 

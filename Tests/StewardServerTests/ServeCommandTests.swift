@@ -1,7 +1,9 @@
 import Foundation
 import StewardJSON
-import StewardRuntime
-import StewardStore
+import StewardCore
+import StewardEngine
+import StewardReview
+import StewardStoreSQLite
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -27,10 +29,11 @@ import FoundationNetworking
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let database = directory.appendingPathComponent("steward.db").path
-        let store = try SQLiteStore(path: database)
+        let assembly = try await ServerHarness.assemble(database: database)
+        let store = assembly.store
         let op = try await store.addReviewer(name: "Olu", credentials: [], role: "operator", at: SystemEngineClock().nowMilliseconds())
         // Left running by an earlier process (submitted, never driven): serve must resume it.
-        let (engine, _, _) = try ServerHarness.makeEngine(store: store)
+        let engine = assembly.engine
         let leftOver = try await engine.submit(
             template: ServerHarness.triage, input: try ServerHarness.ticket(1), id: "left-over", drive: false)
         try #require(leftOver.status == .running)
@@ -39,13 +42,14 @@ import FoundationNetworking
         process.executableURL = Self.stewardBinary
         process.arguments = [
             "serve", "--port", "0", "--db", database, "--workflows", Package.root.appendingPathComponent("workflows").path,
-            "--plugins", plugins.path,
+            "--plugins", plugins.appendingPathComponent("plugins").path,
         ]
         process.currentDirectoryURL = directory
         // Run from elsewhere, the classifier and the KB find their data through these.
         var environment = ProcessInfo.processInfo.environment
         environment["STEWARD_MODEL_DIR"] = Package.root.appendingPathComponent("Plugins/banking-intent/models").path
         environment["STEWARD_KB_ARTICLES"] = Package.root.appendingPathComponent("data/stackfaq/articles.json").path
+        environment["STEWARD_LIBRARY_PATH"] = plugins.appendingPathComponent("lib").path
         process.environment = environment
         let output = Pipe()
         process.standardOutput = output

@@ -1,12 +1,14 @@
 import Foundation
 import Logging
 import ServiceLifecycle
-import StewardDispatch
+import StewardBootstrap
 import StewardJSON
 import StewardPlugins
-import StewardRuntime
+import StewardCore
+import StewardEngine
+import StewardReview
 import StewardServer
-import StewardStore
+import StewardStoreSQLite
 import StewardTemplates
 import Synchronization
 import Testing
@@ -19,56 +21,23 @@ import FoundationNetworking
 enum Package {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// The shipped plugins the templates need, in a temp directory once per test process: the
-    /// C ones (`keywords`, `kb`) built with the system C compiler as `steward plugins build`
-    /// does, the Swift ones (`support`, `banking`) copied from the products `swift test` built
-    /// beside this test bundle (SwiftPM cannot be re-entered from a test).
+    /// The shipped plugins, built once per test process into a temp directory by the same
+    /// `PluginBuilder` that `steward plugins build` uses: the C ones with the system C compiler,
+    /// the Swift ones copied from the products `swift build --build-tests` built beside this
+    /// test bundle (SwiftPM cannot be re-entered from a test). Plugins in `plugins/`, plain C
+    /// libraries for ffi states in `lib/`.
     static let plugins: Result<URL, PluginBuildFailure> = {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-server-plugins-\(UUID().uuidString)")
+        let builder = PluginBuilder(
+            root: root, pluginsDirectory: directory.appendingPathComponent("plugins"), librariesDirectory: directory.appendingPathComponent("lib"),
+            productDirectories: [Bundle.main.bundleURL] + PluginBuilder.defaultProductDirectories, log: { _ in })
         do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            let include = root.appendingPathComponent("Sources/StewardABI/include")
-            let cPlugins: [(library: String, sources: [String])] = [
-                ("libsteward-keywords.so", ["Plugins/keywords/keywords.c"]),
-                ("libsteward-kb.so", ["Plugins/kb/kb.c", "Plugins/kb/kb_index.c", "Plugins/kb/kb_json.c", "Plugins/kb/kb_text.c"]),
-            ]
-            for plugin in cPlugins {
-                try run("cc", ["-std=c11", "-O2", "-shared", "-fPIC", "-fvisibility=hidden", "-I", include.path]
-                    + plugin.sources.map { root.appendingPathComponent($0).path }
-                    + ["-o", directory.appendingPathComponent(plugin.library).path, "-lm"])
-            }
-            let products = [
-                Bundle.main.bundleURL, URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent(),
-            ]
-            for (product, library) in [("StewardSupportPlugin", "libsteward-support.so"), ("StewardBankingIntentPlugin", "libsteward-banking.so")] {
-                guard let built = products.map({ $0.appendingPathComponent("lib\(product).so") })
-                    .first(where: { FileManager.default.fileExists(atPath: $0.path) })
-                else {
-                    throw PluginBuildFailure(description: "lib\(product).so is not beside the test bundle; run `swift build --build-tests` first")
-                }
-                try FileManager.default.copyItem(at: built, to: directory.appendingPathComponent(library))
-            }
+            try builder.buildAll(onlyIfStale: false)
             return .success(directory)
-        } catch let error as PluginBuildFailure {
-            return .failure(error)
         } catch {
             return .failure(PluginBuildFailure(description: "\(error)"))
         }
     }()
-
-    static func run(_ tool: String, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [tool] + arguments
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
-        let output = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw PluginBuildFailure(description: "\(tool) failed (\(process.terminationStatus)): \(String(decoding: output, as: UTF8.self))")
-        }
-    }
 }
 
 struct PluginBuildFailure: Error, CustomStringConvertible {
@@ -127,7 +96,7 @@ final class NoRedirects: NSObject, URLSessionTaskDelegate, Sendable {
 /// with an operator, a support agent and a reviewer holding another credential.
 final class ServerHarness: Sendable {
     let directory: URL
-    let store: SQLiteStore
+    let store: any EngineStore
     let server: StewardServer
     let base: URL
     let operatorToken: String
@@ -140,38 +109,32 @@ final class ServerHarness: Sendable {
 
     static let triage = "support-ticket-triage"
 
-    /// The engine over `store` with the shipped plugins and the templates in `workflows/`.
-    static func makeEngine(store: SQLiteStore, metrics: ServerMetrics? = nil) throws -> (Engine, PluginRegistry, PlanLibrary) {
+    /// The engine `steward serve` runs, assembled by `EngineAssembly` from this checkout's
+    /// `workflows/` (templates, overlays, prompts) and the shipped plugins, over the database at `database`.
+    static func assemble(database: String, metrics: ServerMetrics? = nil) async throws -> EngineAssembly {
         let plugins = try Package.plugins.get()
-        var registry = PluginRegistry()
-        for library in PluginRegistry.libraries(in: plugins.path) { try registry.register(PluginLoader.load(path: library)) }
-        let catalog = StepCatalog(steps: registry.stepNames)
-        var library = PlanLibrary()
-        let workflows = Package.root.appendingPathComponent("workflows")
-        for name in try FileManager.default.contentsOfDirectory(atPath: workflows.path).sorted() where name.hasSuffix(".yaml") {
-            let file = workflows.appendingPathComponent(name).path
-            library.add(try Plan(validating: TemplateParser.parse(String(contentsOfFile: file, encoding: .utf8), file: file), catalog: catalog))
-        }
-        // The dispatcher routes model states to adapters (the triage classifier), the rest to steps.
-        return (Engine(store: store, plans: library, invoker: Dispatcher(registry: registry), metrics: metrics?.engine), registry, library)
+        return try await EngineAssembly.assemble(EngineOptions(
+            workspace: Workspace(root: Package.root), workflows: Package.root.appendingPathComponent("workflows").path, database: database,
+            pluginDirectories: [plugins.appendingPathComponent("plugins").path],
+            libraryDirectories: [plugins.appendingPathComponent("lib").path], buildPlugins: false, metrics: metrics?.engine))
     }
 
     /// Starts a server. `logs`, when given, receives everything the server logs at trace level.
     static func start(logs: LogCapture? = nil) async throws -> ServerHarness {
-        let plugins = try Package.plugins.get()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-server-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let store = try SQLiteStore(path: directory.appendingPathComponent("steward.db").path)
         let metrics = ServerMetrics()
-        let (engine, registry, library) = try makeEngine(store: store, metrics: metrics)
+        let assembly = try await assemble(database: directory.appendingPathComponent("steward.db").path, metrics: metrics)
+        let store = assembly.store
         var logger = Logger(label: "steward.test") { label in
             logs.map { $0.handler(label: label) } ?? SwiftLogNoOpLogHandler()
         }
         logger.logLevel = .trace
         let server = try StewardServer(
             environment: ServerEnvironment(
-                store: store, engine: engine, plugins: registry.plugins.map(\.name), templates: library.all.map { "\($0.name)@\($0.version)" },
-                metrics: metrics),
+                engine: assembly.engine, plugins: assembly.registry.plugins.map(\.name),
+                templates: assembly.plans.all.map { "\($0.name)@\($0.version)" }, metrics: metrics,
+                periodic: { [timers = assembly.timers] in _ = try await timers.fireDue(now: SystemEngineClock().nowMilliseconds()) }),
             configuration: ServerConfiguration(host: "127.0.0.1", port: 0, driverConcurrency: 4), logger: logger)
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let group = ServiceGroup(configuration: .init(services: [server.makeApplication { portContinuation.yield($0) }], logger: logger))
@@ -193,7 +156,7 @@ final class ServerHarness: Sendable {
     }
 
     private init(
-        directory: URL, store: SQLiteStore, server: StewardServer, base: URL, operatorToken: String, agentToken: String,
+        directory: URL, store: any EngineStore, server: StewardServer, base: URL, operatorToken: String, agentToken: String,
         outsiderToken: String, agentID: String, group: ServiceGroup, running: Task<Void, any Error>, session: URLSession
     ) {
         self.directory = directory
@@ -257,7 +220,7 @@ final class ServerHarness: Sendable {
         let instance = try #require(reply.json["id"]?.stringValue)
         let state = try await waitFor(instance) { $0 != "running" }
         try #require(state == "waiting", "the stolen-card ticket must wait for review, it is \(state)")
-        let tasks = try await store.openTasks()
+        let tasks = try await store.openTasks(credentials: nil, limit: 200)
         let task = try #require(tasks.first { $0.instanceID == instance })
         return (instance, task.id)
     }
@@ -267,7 +230,7 @@ final class ServerHarness: Sendable {
     func waitFor(_ instance: String, _ done: (String) -> Bool) async throws -> String {
         let deadline = ContinuousClock.now + .seconds(20)
         while true {
-            let status = try await store.instance(id: instance)?.status.rawValue ?? "missing"
+            let status = try await server.environment.engine.currentState(id: instance)?.status.rawValue ?? "missing"
             if done(status) || ContinuousClock.now > deadline { return status }
             try await Task.sleep(for: .milliseconds(20))
         }

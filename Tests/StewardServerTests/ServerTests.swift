@@ -1,7 +1,9 @@
 import Foundation
 import StewardJSON
-import StewardRuntime
-import StewardStore
+import StewardCore
+import StewardEngine
+import StewardReview
+import StewardStoreSQLite
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -19,7 +21,7 @@ import FoundationNetworking
         #expect(ready.status == 200)
         #expect(ready.json["status"] == "ready")
         #expect(ready.json["checks"]?["store"] == "ok")
-        #expect(ready.json["checks"]?["plugins"] == "4 loaded")
+        #expect(ready.json["checks"]?["plugins"] == "5 loaded")
         try await harness.stop()
     }
 

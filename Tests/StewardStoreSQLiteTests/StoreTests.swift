@@ -3,8 +3,10 @@ import GRDB
 import StewardDigest
 import StewardJSON
 import StewardReview
-import StewardRuntime
-import StewardStore
+import StewardCore
+import StewardEngine
+import StewardReview
+@testable import StewardStoreSQLite
 import StewardTemplates
 import StewardTesting
 import Testing
@@ -125,7 +127,7 @@ import Testing
         let rows = try await fixture.store.verifyJournal()
         #expect(rows.rowsChecked == 600)
         #expect(rows.problems.isEmpty)
-        #expect(try await fixture.store.openTasks(limit: 1_000).count == 300)
+        #expect(try await fixture.store.openTasks(credentials: nil, limit: 1_000).count == 300)
     }
 
     @Test func theChainDetectsAnEditedADeletedAndAnInsertedRow() async throws {
@@ -184,7 +186,7 @@ import Testing
         let fresh = try await later.submit(template: "pinned", input: [:], id: "p2")
         #expect(fresh.configHash != started.configHash)
         // And it replays with it.
-        let report = try await Auditor(store: fixture.store, plans: PlanLibrary([changed])).verify()
+        let report = try await Auditor(engine: later).verify()
         #expect(report.problems.isEmpty, "\(report.problems)")
     }
 
@@ -204,7 +206,7 @@ import Testing
         #expect(try await fixture.store.reviewer(token: token)?.id == agent.id)
         #expect(try await fixture.store.reviewer(token: token + "x") == nil)
 
-        let desk = ReviewDesk(store: fixture.store, engine: fixture.engine)
+        let desk = ReviewDesk(engine: fixture.engine)
         let final = try await desk.decide(task: task.id, by: agent, decision: .edit, output: ["answer": 41, "note": "fixed"])
         #expect(final.status == .completed)
         #expect(try await fixture.store.task(id: task.id)?.status == "decided")
@@ -230,7 +232,7 @@ import Testing
         let task = try #require(try await fixture.store.openTasks().first)
         let (agent, _) = try await fixture.store.addReviewer(name: "Ana", credentials: ["agent"], at: 5)
         let (lawyer, _) = try await fixture.store.addReviewer(name: "Lou", credentials: ["attorney"], at: 5)
-        let desk = ReviewDesk(store: fixture.store, engine: fixture.engine)
+        let desk = ReviewDesk(engine: fixture.engine)
         let before = try await fixture.store.instance(id: "d1")
 
         func refusal(_ body: () async throws -> InstanceState) async -> ReviewError.Kind? {

@@ -89,3 +89,42 @@ public protocol NotificationStore: Sendable {
 /// store. Every backend implements all of it and passes `StewardStoreConformance`.
 public typealias EngineStore = InstanceStore & ContentStore & InstanceQueryStore & JournalStore & ReviewStore & ReviewerStore
     & TimerStore & NotificationStore
+
+// Conveniences with the limits people use; every backend gets them for free.
+
+extension ReviewStore {
+    /// Open review tasks (at most 200), optionally only those for `credentials`.
+    public func openTasks(credentials: [String]? = nil) async throws -> [ReviewTask] {
+        try await openTasks(credentials: credentials, limit: 200)
+    }
+
+    /// Every labelled example.
+    public func labelledExamples() async throws -> [JSONValue] { try await labelledExamples(template: nil) }
+}
+
+extension InstanceQueryStore {
+    /// The newest instances (at most `limit`, default 100), optionally filtered.
+    public func instances(status: InstanceStatus? = nil, template: String? = nil, customer: String? = nil) async throws -> [InstanceSummary] {
+        try await instances(status: status, template: template, customer: customer, limit: 100)
+    }
+}
+
+extension JournalStore {
+    /// The newest 100 audit entries.
+    public func auditEntries() async throws -> [JournalEntry] { try await auditEntries(limit: 100) }
+
+    /// Appends an audit entry tied to no instance.
+    public func appendAudit(kind: String, actor: String, payload: JSONValue, at: Int64) async throws {
+        try await appendAudit(kind: kind, actor: actor, payload: payload, at: at, instance: nil)
+    }
+}
+
+extension TimerStore {
+    /// Timers due at `now` (at most 500).
+    public func dueTimers(now: Int64) async throws -> [DueTimer] { try await dueTimers(now: now, limit: 500) }
+}
+
+extension NotificationStore {
+    /// The newest 100 notifications.
+    public func notifications() async throws -> [NotificationRecord] { try await notifications(limit: 100) }
+}

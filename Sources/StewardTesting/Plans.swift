@@ -1,13 +1,14 @@
 import StewardJSON
 import StewardTemplates
-import StewardTesting
 
-@testable import StewardRuntime
+
+import StewardCore
+
 
 /// The small plans the runtime tests run, written as YAML like real templates.
-enum Plans {
+public enum Plans {
     /// fetch -> classify -> done; classify retries twice and routes failures to `escalated`.
-    static func linear() throws -> Plan {
+    public static func linear() throws -> Plan {
         try TestPlans.plan(
             """
             plugins: [demo]
@@ -39,7 +40,7 @@ enum Plans {
     }
 
     /// A choice at the start whose guards are tried in order.
-    static func choice() throws -> Plan {
+    public static func choice() throws -> Plan {
         try TestPlans.plan(
             """
             plugins: []
@@ -63,7 +64,7 @@ enum Plans {
     }
 
     /// A choice with no `otherwise`.
-    static func choiceWithoutOtherwise() throws -> Plan {
+    public static func choiceWithoutOtherwise() throws -> Plan {
         try TestPlans.plan(
             """
             plugins: []
@@ -79,7 +80,7 @@ enum Plans {
     }
 
     /// draft -> review (only when unsure or urgent) -> send -> done; reject -> rejected.
-    static func checkpoint() throws -> Plan {
+    public static func checkpoint() throws -> Plan {
         try TestPlans.plan(
             """
             plugins: [demo]
@@ -116,7 +117,7 @@ enum Plans {
     }
 
     /// A checkpoint at the start that only allows approval.
-    static func approveOnly() throws -> Plan {
+    public static func approveOnly() throws -> Plan {
         try TestPlans.plan(
             """
             plugins: []
@@ -133,12 +134,12 @@ enum Plans {
 }
 
 /// A new instance of `plan`, before its `started` event.
-func newInstance(_ plan: Plan, id: String = "inst-1", customer: String? = "acme") -> InstanceState {
+public func newInstance(_ plan: Plan, id: String = "inst-1", customer: String? = "acme") -> InstanceState {
     InstanceState(id: id, template: plan.name, templateVersion: plan.version, customer: customer)
 }
 
 /// Applies events in order from a new instance, returning every result.
-func run(_ plan: Plan, _ events: [Event], id: String = "inst-1") throws -> [TransitionResult] {
+public func run(_ plan: Plan, _ events: [Event], id: String = "inst-1") throws -> [TransitionResult] {
     var state = newInstance(plan, id: id)
     var results: [TransitionResult] = []
     for event in events {
@@ -150,17 +151,17 @@ func run(_ plan: Plan, _ events: [Event], id: String = "inst-1") throws -> [Tran
 }
 
 /// Applies events in order and returns the last state.
-func state(after events: [Event], in plan: Plan) throws -> InstanceState {
+public func state(after events: [Event], in plan: Plan) throws -> InstanceState {
     try run(plan, events).last?.state ?? newInstance(plan)
 }
 
 /// The step calls among `effects`.
-func invocations(_ effects: [Effect]) -> [StepInvocation] {
+public func invocations(_ effects: [Effect]) -> [StepInvocation] {
     effects.compactMap { if case .runStep(let invocation) = $0 { return invocation } else { return nil } }
 }
 
 /// A reviewer's decision at `state`.
-func decision(
+public func decision(
     _ decision: Decision, at state: String = "review", output: JSONValue? = nil, reason: String? = nil,
     reviewer: String = "ana", credential: String = "support-agent"
 ) -> Event {

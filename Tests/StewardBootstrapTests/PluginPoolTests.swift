@@ -1,0 +1,155 @@
+import Foundation
+import StewardCore
+import StewardEngine
+import StewardJSON
+import Synchronization
+import Testing
+
+/// Blocking plugin calls run on the engine's own bounded thread pool, never on the cooperative
+/// pool: with every pool thread asleep in a slow step, other instances keep running and
+/// committing; a call past its `timeout_ms` fails its attempt as transient.
+@Suite struct PluginPoolTests {
+    @Test(.timeLimit(.minutes(1)))
+    func otherInstancesKeepCommittingWhileEveryPluginThreadSleeps() async throws {
+        let workspace = try TestWorkspace()
+        defer { workspace.remove() }
+        try workspace.write(TestWorkspace.napBody, name: "napping")
+        try workspace.write(TestWorkspace.quickBody, name: "quick")
+        let threads = 4
+        let assembly = try await workspace.assemble(pluginThreads: threads)
+        let engine = assembly.engine
+
+        // N = pool size calls that each block their thread for 3 s.
+        let sleepers = Task {
+            try await withThrowingTaskGroup(of: InstanceState.self) { group in
+                for index in 0..<threads {
+                    group.addTask { try await engine.submit(template: "napping", input: ["ms": 3_000], id: "nap-\(index)") }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+        }
+        // Wait until all of them are inside the plugin (each is durably started and running).
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(10)
+        while try await assembly.store.countByStatus()[.running] ?? 0 < threads, clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        try await Task.sleep(for: .milliseconds(100))
+
+        // Meanwhile instances whose calls need a thread queue behind the sleepers, but the engine,
+        // its store and the cooperative pool stay responsive: submitting and committing go on.
+        let started = clock.now
+        var committed = 0
+        for index in 0..<40 {
+            let state = try await engine.submit(template: "quick", input: ["n": .integer(Int64(index))], id: "quick-\(index)", drive: false)
+            if state.status == .running { committed += 1 }
+        }
+        let reads = try await assembly.store.countByStatus()
+        let elapsed = clock.now - started
+        #expect(committed == 40, "every submission was committed while the plugin threads slept")
+        #expect(reads[.running] == threads + 40)
+        #expect(elapsed < .seconds(2), "40 durable submissions took \(elapsed) while all \(threads) plugin threads slept")
+        let napping = try await assembly.store.instances(status: .running, template: "napping", customer: nil, limit: 10)
+        #expect(napping.count == threads, "the sleepers are still asleep: the submissions did not wait for them")
+
+        // The queued work runs once threads free up.
+        let finished = try await sleepers.value
+        #expect(finished.allSatisfy { $0.status == .completed })
+        let driven = try await engine.resume()
+        #expect(driven == 40)
+        #expect(try await assembly.store.countByStatus()[.completed] == threads + 40)
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func aCallPastItsTimeoutFailsTheAttemptAsTransient() async throws {
+        let workspace = try TestWorkspace()
+        defer { workspace.remove() }
+        try workspace.write(
+            """
+            plugins: [slow]
+            timeout_ms: 5000
+            retry: {max_attempts: 2, initial_backoff_ms: 1, max_backoff_ms: 1}
+            states:
+              nap:
+                kind: step
+                step: slow.nap
+                input: {ms: input.ms}
+                output: napped
+                timeout_ms: 150
+                next: done
+              done: {kind: end}
+            """, name: "impatient")
+        let assembly = try await workspace.assemble(pluginThreads: 2)
+        let plan = try #require(assembly.plans.plan(template: "impatient", version: nil))
+        #expect(plan.state("nap")?.timeoutMilliseconds == 150, "the state's timeout_ms wins over the template's")
+
+        let clock = ContinuousClock()
+        let started = clock.now
+        let final = try await assembly.engine.submit(template: "impatient", input: ["ms": 2_000], id: "late")
+        #expect(clock.now - started < .milliseconds(1_500), "both attempts gave up at their timeout, not after the 2 s nap")
+        #expect(final.status == .failed)
+        #expect(final.failure?.kind == .transient)
+        #expect(final.failure?.message.contains("timed out") == true, "\(String(describing: final.failure))")
+        let kinds = try await assembly.store.history(of: "late").map(\.kind)
+        #expect(kinds == ["started", "step_failed", "step_failed"], "two attempts, each failed by its timeout")
+
+        // Abandoned threads are replaced, so the engine still has threads for new work.
+        let quick = try await assembly.engine.submit(template: "impatient", input: ["ms": 1], id: "fast")
+        #expect(quick.status == .completed)
+    }
+}
+
+/// The pool on its own.
+@Suite struct BlockingCallPoolTests {
+    @Test func runsOnItsOwnThreadsAndReturnsResults() async throws {
+        let pool = BlockingCallPool(size: 2)
+        let results = try await withThrowingTaskGroup(of: Int.self) { group in
+            for value in 0..<50 { group.addTask { try await pool.run { value * 2 } } }
+            return try await group.reduce(0, +)
+        }
+        #expect(results == (0..<50).map { $0 * 2 }.reduce(0, +))
+        #expect(pool.threadCount <= 2)
+    }
+
+    @Test func errorsFromTheBodyReachTheCaller() async {
+        struct Boom: Error, Equatable {}
+        let pool = BlockingCallPool(size: 1)
+        await #expect(throws: Boom.self) { try await pool.run { () throws -> Int in throw Boom() } }
+    }
+
+    @Test func aQueuedCallThatTimesOutNeverRuns() async throws {
+        let pool = BlockingCallPool(size: 1, maximumThreads: 1)
+        let ran = Atomic<Int>(0)
+        let blocker = Task { try await pool.run { _ = usleep(400_000) } }
+        try await Task.sleep(for: .milliseconds(50))
+        await #expect(throws: BlockingCallError.timedOut(milliseconds: 50, started: false)) {
+            try await pool.run(timeoutMilliseconds: 50) { ran.add(1, ordering: .relaxed) }
+        }
+        try await blocker.value
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(ran.load(ordering: .relaxed) == 0)
+    }
+
+    @Test func anAbandonedThreadIsReplacedUpToTheCap() async throws {
+        let pool = BlockingCallPool(size: 1, maximumThreads: 2)
+        await #expect(throws: BlockingCallError.timedOut(milliseconds: 30, started: true)) {
+            try await pool.run(timeoutMilliseconds: 30) { _ = usleep(500_000) }
+        }
+        // The stuck thread is replaced: a new call runs at once.
+        let value = try await pool.run(timeoutMilliseconds: 200) { 7 }
+        #expect(value == 7)
+        #expect(pool.threadCount == 2)
+    }
+
+    @Test func shutdownFailsQueuedAndLaterCalls() async throws {
+        let pool = BlockingCallPool(size: 1, maximumThreads: 1)
+        let blocker = Task { try await pool.run { _ = usleep(200_000) } }
+        try await Task.sleep(for: .milliseconds(30))
+        let queued = Task { try await pool.run { 1 } }
+        try await Task.sleep(for: .milliseconds(30))
+        pool.shutdown()
+        await #expect(throws: BlockingCallError.shutDown) { try await queued.value }
+        await #expect(throws: BlockingCallError.shutDown) { try await pool.run { 2 } }
+        try await blocker.value
+    }
+}
