@@ -40,6 +40,9 @@ public final class BlockingCallPool: Sendable {
     public let maximumThreads: Int
 
     private let shared = Shared()
+    /// Deadlines run on a thread of their own, so a timeout fires on time even when Swift's
+    /// cooperative threads are all busy.
+    private let timers = DeadlineThread()
 
     /// Creates a pool of `size` threads (at least 1), started lazily as calls arrive.
     /// - Parameter maximumThreads: the cap on threads, counting those stuck in calls that
@@ -47,6 +50,7 @@ public final class BlockingCallPool: Sendable {
     public init(size: Int, maximumThreads: Int? = nil) {
         self.size = max(1, size)
         self.maximumThreads = max(self.size, maximumThreads ?? self.size * 2)
+        timers.onExpiry = { [weak self] id, milliseconds in self?.expire(id, after: milliseconds) }
     }
 
     /// Runs `body` on a pool thread and returns what it returns.
@@ -63,21 +67,12 @@ public final class BlockingCallPool: Sendable {
                     return { continuation.resume(with: result) }
                 },
                 fail: { continuation.resume(throwing: $0) })
-            guard let id = submit(job) else {
+            guard let id = submit(job, timed: timeoutMilliseconds != nil) else {
                 continuation.resume(throwing: BlockingCallError.shutDown)
                 return
             }
             guard let timeoutMilliseconds else { return }
-            let timer = Task.detached { [self] in
-                do { try await Task.sleep(for: .milliseconds(timeoutMilliseconds)) } catch { return }
-                expire(id, after: timeoutMilliseconds)
-            }
-            let finished = shared.withLock { state -> Bool in
-                guard state.calls[id] != nil else { return true }
-                state.calls[id]?.timer = timer
-                return false
-            }
-            if finished { timer.cancel() }
+            timers.schedule(id, after: timeoutMilliseconds)
         }
     }
 
@@ -93,8 +88,10 @@ public final class BlockingCallPool: Sendable {
             return queued
         }
         shared.condition.broadcast()
+        for call in dropped where call.timed {
+            timers.cancel(call.id)
+        }
         for call in dropped {
-            call.timer?.cancel()
             call.job.fail(.shutDown)
         }
     }
@@ -117,7 +114,8 @@ public final class BlockingCallPool: Sendable {
         let id: UInt64
         let job: Job
         var phase: Phase
-        var timer: Task<Void, Never>?
+        /// Whether a deadline was scheduled for it (only those are cancelled on completion).
+        let timed: Bool
     }
 
     private struct State {
@@ -161,13 +159,13 @@ public final class BlockingCallPool: Sendable {
         }
     }
 
-    private func submit(_ job: Job) -> UInt64? {
+    private func submit(_ job: Job, timed: Bool) -> UInt64? {
         let (id, startThread) = shared.withLock { state -> (UInt64?, Bool) in
             guard !state.shutDown else { return (nil, false) }
             state.nextID += 1
             let id = state.nextID
             state.queue.append(id)
-            state.calls[id] = Call(id: id, job: job, phase: .queued)
+            state.calls[id] = Call(id: id, job: job, phase: .queued, timed: timed)
             guard state.idle == 0, state.threads - state.abandoned < size, state.threads < maximumThreads else { return (id, false) }
             state.threads += 1
             return (id, true)
@@ -218,7 +216,7 @@ public final class BlockingCallPool: Sendable {
                 let abandoned = finished?.phase == .abandoned
                 if abandoned { shared.state.abandoned -= 1 }
                 condition.unlock()
-                finished?.timer?.cancel()
+                if call.timed { timers.cancel(call.id) }
                 if !abandoned { deliver() }
                 condition.lock()
                 continue
@@ -232,6 +230,58 @@ public final class BlockingCallPool: Sendable {
             shared.state.idle += 1
             condition.wait()
             shared.state.idle -= 1
+        }
+    }
+}
+
+/// One thread that fires deadlines in order: waits on a condition until the earliest one is due
+/// (or a sooner one is added), then calls `onExpiry` for each due id. Cancelled ids never fire.
+private final class DeadlineThread: @unchecked Sendable {
+    // @unchecked Sendable: `deadlines`, `started` and `onExpiry` are only touched with
+    // `condition` locked (`onExpiry` is set once, before the first deadline).
+    private let condition = NSCondition()
+    private var deadlines: [(at: UInt64, id: UInt64, milliseconds: Int)] = []
+    private var started = false
+    var onExpiry: (@Sendable (UInt64, Int) -> Void)?
+
+    func schedule(_ id: UInt64, after milliseconds: Int) {
+        let due = DispatchTime.now().uptimeNanoseconds + UInt64(max(0, milliseconds)) * 1_000_000
+        condition.lock()
+        let index = deadlines.firstIndex { $0.at > due } ?? deadlines.endIndex
+        deadlines.insert((due, id, milliseconds), at: index)
+        if !started {
+            started = true
+            let thread = Thread { [self] in run() }
+            thread.name = "steward-plugin-deadlines"
+            thread.start()
+        }
+        condition.signal()
+        condition.unlock()
+    }
+
+    func cancel(_ id: UInt64) {
+        condition.lock()
+        if let index = deadlines.firstIndex(where: { $0.id == id }) { deadlines.remove(at: index) }
+        condition.unlock()
+    }
+
+    private func run() {
+        condition.lock()
+        while true {
+            guard let first = deadlines.first else {
+                condition.wait()
+                continue
+            }
+            let now = DispatchTime.now().uptimeNanoseconds
+            if first.at > now {
+                _ = condition.wait(until: Date(timeIntervalSinceNow: Double(first.at - now) / 1e9))
+                continue
+            }
+            deadlines.removeFirst()
+            let expire = onExpiry
+            condition.unlock()
+            expire?(first.id, first.milliseconds)
+            condition.lock()
         }
     }
 }

@@ -106,11 +106,11 @@ public enum StoreConformance {
 
     static func sequenceIsChecked(_ store: any EngineStore) async throws {
         try await store.commit(started("a"))
-        try await expect(try await conflicts { try await store.commit(started("a")) }, "a second start of the same id is a conflict")
-        try await expect(try await conflicts { try await store.commit(step("a", sequence: 3)) }, "skipping a sequence is a conflict")
-        try await expect(try await conflicts { try await store.commit(step("missing", sequence: 2)) }, "an unknown instance is a conflict")
+        try expect(try await conflicts { try await store.commit(started("a")) }, "a second start of the same id is a conflict")
+        try expect(try await conflicts { try await store.commit(step("a", sequence: 3)) }, "skipping a sequence is a conflict")
+        try expect(try await conflicts { try await store.commit(step("missing", sequence: 2)) }, "an unknown instance is a conflict")
         try await store.commit(step("a", sequence: 2))
-        try await expect(try await conflicts { try await store.commit(step("a", sequence: 2)) }, "the same sequence twice is a conflict")
+        try expect(try await conflicts { try await store.commit(step("a", sequence: 2)) }, "the same sequence twice is a conflict")
         let (_, tail) = try await store.instanceWithTail(id: "a") ?? (state("a", sequence: 0), [])
         try expect(tail.count == 1, "one event after the creation snapshot, found \(tail.count)")
         let history = try await store.history(of: "a")
@@ -120,7 +120,7 @@ public enum StoreConformance {
 
     static func clientKeys(_ store: any EngineStore) async throws {
         try await store.commit(started("k1", clientKey: "order-7"))
-        try await expect(
+        try expect(
             try await conflicts { try await store.commit(started("k2", clientKey: "order-7")) }, "a used client key is a conflict")
         try expect(try await store.instance(clientKey: "order-7")?.id == "k1", "the client key finds its instance")
         try expect(try await store.instance(clientKey: "nope") == nil, "an unknown client key finds nothing")
@@ -187,13 +187,13 @@ public enum StoreConformance {
         var again = step("f", sequence: 4, status: .waiting, current: "review")
         again.event = fire.event
         again.firedTimer = due[0].id
-        try await expect(try await conflicts { try await store.commit(again) }, "a timer that fired cannot fire again")
+        try expect(try await conflicts { try await store.commit(again) }, "a timer that fired cannot fire again")
         try expect(try await store.instanceWithTail(id: "f").map { $0.0.sequence + $0.1.count } == 3, "the refused firing wrote nothing")
         try await store.discardTimer(id: due[1].id, at: 10_000)
         try expect(try await store.dueTimers(now: 100_000, limit: 10).isEmpty, "a discarded timer is never due")
         var late = step("f", sequence: 4, status: .waiting, current: "review")
         late.firedTimer = due[1].id
-        try await expect(try await conflicts { try await store.commit(late) }, "a discarded timer cannot fire")
+        try expect(try await conflicts { try await store.commit(late) }, "a discarded timer cannot fire")
         let events = try await store.history(of: "f").map(\.kind)
         try expect(events.filter { $0 == "timer_fired" }.count == 1, "one timer_fired event, history \(events)")
     }

@@ -19,11 +19,11 @@ import Testing
         let assembly = try await workspace.assemble(pluginThreads: threads)
         let engine = assembly.engine
 
-        // N = pool size calls that each block their thread for 3 s.
+        // N = pool size calls that each block their thread for 8 s.
         let sleepers = Task {
             try await withThrowingTaskGroup(of: InstanceState.self) { group in
                 for index in 0..<threads {
-                    group.addTask { try await engine.submit(template: "napping", input: ["ms": 3_000], id: "nap-\(index)") }
+                    group.addTask { try await engine.submit(template: "napping", input: ["ms": 8_000], id: "nap-\(index)") }
                 }
                 return try await group.reduce(into: []) { $0.append($1) }
             }
@@ -48,7 +48,7 @@ import Testing
         let elapsed = clock.now - started
         #expect(committed == 40, "every submission was committed while the plugin threads slept")
         #expect(reads[.running] == threads + 40)
-        #expect(elapsed < .seconds(2), "40 durable submissions took \(elapsed) while all \(threads) plugin threads slept")
+        #expect(elapsed < .seconds(6), "40 durable submissions took \(elapsed) while all \(threads) plugin threads slept")
         let napping = try await assembly.store.instances(status: .running, template: "napping", customer: nil, limit: 10)
         #expect(napping.count == threads, "the sleepers are still asleep: the submissions did not wait for them")
 
@@ -85,8 +85,8 @@ import Testing
 
         let clock = ContinuousClock()
         let started = clock.now
-        let final = try await assembly.engine.submit(template: "impatient", input: ["ms": 2_000], id: "late")
-        #expect(clock.now - started < .milliseconds(1_500), "both attempts gave up at their timeout, not after the 2 s nap")
+        let final = try await assembly.engine.submit(template: "impatient", input: ["ms": 5_000], id: "late")
+        #expect(clock.now - started < .seconds(4), "both attempts gave up at their 150 ms timeout, not after the 5 s naps")
         #expect(final.status == .failed)
         #expect(final.failure?.kind == .transient)
         #expect(final.failure?.message.contains("timed out") == true, "\(String(describing: final.failure))")
