@@ -99,6 +99,9 @@ public final class BlockingCallPool: Sendable {
     /// Threads that exist now, including those stuck in abandoned calls.
     public var threadCount: Int { shared.withLock { $0.threads } }
 
+    /// Calls waiting for a thread.
+    public var queuedCount: Int { shared.withLock { state in state.calls.values.filter { $0.phase == .queued }.count } }
+
     // MARK: Internals
 
     private struct Job: Sendable {

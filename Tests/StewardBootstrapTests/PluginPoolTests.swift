@@ -117,36 +117,49 @@ import Testing
         await #expect(throws: Boom.self) { try await pool.run { () throws -> Int in throw Boom() } }
     }
 
+    /// Waits (polling, at most 10 s) until `condition` holds.
+    static func eventually(_ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !condition(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+    }
+
     @Test func aQueuedCallThatTimesOutNeverRuns() async throws {
         let pool = BlockingCallPool(size: 1, maximumThreads: 1)
+        let running = Atomic<Bool>(false)
         let ran = Atomic<Int>(0)
-        let blocker = Task { try await pool.run { _ = usleep(400_000) } }
-        try await Task.sleep(for: .milliseconds(50))
+        let blocker = Task { try await pool.run { running.store(true, ordering: .sequentiallyConsistent); _ = usleep(400_000) } }
+        try await Self.eventually { running.load(ordering: .sequentiallyConsistent) }
         await #expect(throws: BlockingCallError.timedOut(milliseconds: 50, started: false)) {
             try await pool.run(timeoutMilliseconds: 50) { ran.add(1, ordering: .relaxed) }
         }
         try await blocker.value
-        try await Task.sleep(for: .milliseconds(50))
+        _ = try await pool.run { 0 }
         #expect(ran.load(ordering: .relaxed) == 0)
     }
 
     @Test func anAbandonedThreadIsReplacedUpToTheCap() async throws {
         let pool = BlockingCallPool(size: 1, maximumThreads: 2)
+        let stuckFinished = Atomic<Bool>(false)
         await #expect(throws: BlockingCallError.timedOut(milliseconds: 30, started: true)) {
-            try await pool.run(timeoutMilliseconds: 30) { _ = usleep(500_000) }
+            try await pool.run(timeoutMilliseconds: 30) {
+                _ = usleep(1_500_000)
+                stuckFinished.store(true, ordering: .sequentiallyConsistent)
+            }
         }
-        // The stuck thread is replaced: a new call runs at once.
-        let value = try await pool.run(timeoutMilliseconds: 200) { 7 }
+        // The stuck thread is replaced: a new call runs while the first is still stuck.
+        let value = try await pool.run { 7 }
         #expect(value == 7)
-        #expect(pool.threadCount == 2)
+        #expect(!stuckFinished.load(ordering: .sequentiallyConsistent), "the new call did not wait for the stuck one")
+        #expect(pool.threadCount <= 2)
     }
 
     @Test func shutdownFailsQueuedAndLaterCalls() async throws {
         let pool = BlockingCallPool(size: 1, maximumThreads: 1)
-        let blocker = Task { try await pool.run { _ = usleep(200_000) } }
-        try await Task.sleep(for: .milliseconds(30))
+        let running = Atomic<Bool>(false)
+        let blocker = Task { try await pool.run { running.store(true, ordering: .sequentiallyConsistent); _ = usleep(200_000) } }
+        try await Self.eventually { running.load(ordering: .sequentiallyConsistent) }
         let queued = Task { try await pool.run { 1 } }
-        try await Task.sleep(for: .milliseconds(30))
+        try await Self.eventually { pool.queuedCount == 1 }
         pool.shutdown()
         await #expect(throws: BlockingCallError.shutDown) { try await queued.value }
         await #expect(throws: BlockingCallError.shutDown) { try await pool.run { 2 } }
