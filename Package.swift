@@ -21,6 +21,8 @@ let package = Package(
                 "StewardABI", "StewardJSON", "StewardTemplates", "StewardPlugins", "StewardRuntime", "StewardStore", "StewardReview",
                 "StewardForeign", "StewardDispatch", "StewardPrompts", "StewardSLA",
             ]),
+        // The SDK for Swift plugins. Plugins link it statically; the engine never links it.
+        .library(name: "StewardPluginKit", targets: ["StewardPluginKit"]),
         // Plugins shipped with Steward. Each is a shared library loaded at run time through the
         // C ABI; none of them is linked into the engine.
         .library(name: "StewardSupportPlugin", type: .dynamic, targets: ["StewardSupportPlugin"]),
@@ -145,6 +147,10 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // The SDK for Swift plugins: descriptors, entry, call decoding and JSON. Its JSON folder
+        // is a symlink to Sources/StewardJSON, so the same source compiles into a module of
+        // another name: a plugin never carries a second module called StewardJSON.
+        .target(name: "StewardPluginKit", dependencies: ["StewardABI"], swiftSettings: strictSettings),
         // Shipped plugins (Swift ones; C plugins are built by `steward plugins build`).
         .target(
             name: "StewardSupportPlugin",
