@@ -154,7 +154,7 @@ let package = Package(
         // Shipped plugins (Swift ones; C plugins are built by `steward plugins build`).
         .target(
             name: "StewardSupportPlugin",
-            dependencies: ["StewardABI"],
+            dependencies: ["StewardPluginKit"],
             path: "Plugins/support",
             exclude: ["steward-plugin.yaml"],
             swiftSettings: strictSettings
