@@ -168,7 +168,7 @@ let package = Package(
         ),
         .target(
             name: "StewardBankingIntentPlugin",
-            dependencies: ["StewardABI", "BankingIntentModel"],
+            dependencies: ["StewardPluginKit", "BankingIntentModel"],
             path: "Plugins/banking-intent/Plugin",
             swiftSettings: strictSettings
         ),
