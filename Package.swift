@@ -172,10 +172,10 @@ let package = Package(
             path: "Plugins/banking-intent/Plugin",
             swiftSettings: strictSettings
         ),
-        // The adapter for OpenAI-compatible HTTP endpoints: StewardABI and Foundation only.
+        // The adapter for OpenAI-compatible HTTP endpoints: StewardPluginKit and Foundation only.
         .target(
             name: "StewardOpenAIPlugin",
-            dependencies: ["StewardABI"],
+            dependencies: ["StewardPluginKit"],
             path: "Plugins/openai-compatible/Plugin",
             swiftSettings: strictSettings
         ),
