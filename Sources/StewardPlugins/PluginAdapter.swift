@@ -8,31 +8,6 @@ import Glibc
 import Darwin
 #endif
 
-/// What a model call is asked to do (`stw_task_kind`).
-public enum ModelTask: Int32, Sendable, CaseIterable, CustomStringConvertible {
-    /// `STW_TASK_CLASSIFY`: pick a label; output `{"label": ..., "alternatives": [...]}`.
-    case classify = 1
-    /// `STW_TASK_EXTRACT`: pull fields out of text; output is a JSON object.
-    case extract = 2
-    /// `STW_TASK_GENERATE`: write text; output `{"text": ...}`.
-    case generate = 3
-    /// `STW_TASK_SCORE`: a number; output `{"score": ...}`.
-    case score = 4
-
-    /// The task's bit in `stw_adapter.task_mask` (`STW_TASK_BIT(kind)`).
-    public var bit: UInt32 { 1 << UInt32(rawValue) }
-
-    /// The task's name in templates and messages ("classify").
-    public var description: String {
-        switch self {
-        case .classify: return "classify"
-        case .extract: return "extract"
-        case .generate: return "generate"
-        case .score: return "score"
-        }
-    }
-}
-
 /// What an adapter reports it used for one call (zero when it does not know).
 public struct AdapterUsage: Sendable, Equatable {
     /// Tokens read (the banking adapter counts words).
