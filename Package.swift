@@ -29,6 +29,8 @@ let package = Package(
         .library(name: "StewardBankingIntentPlugin", type: .dynamic, targets: ["StewardBankingIntentPlugin"]),
         .executable(name: "banking-intent-train", targets: ["banking-intent-train"]),
         .library(name: "StewardOpenAIPlugin", type: .dynamic, targets: ["StewardOpenAIPlugin"]),
+        // The Swift example of Docs/writing-a-plugin.md, built so the tests can load it.
+        .library(name: "HelloSwiftPlugin", type: .dynamic, targets: ["HelloSwiftPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -177,6 +179,11 @@ let package = Package(
             name: "StewardOpenAIPlugin",
             dependencies: ["StewardPluginKit"],
             path: "Plugins/openai-compatible/Plugin",
+            swiftSettings: strictSettings
+        ),
+        // The guide's Swift example, byte for byte (DocExampleTests checks both).
+        .target(
+            name: "HelloSwiftPlugin", dependencies: ["StewardPluginKit"], path: "Tests/StewardPluginsTests/Fixtures/hello-swift",
             swiftSettings: strictSettings
         ),
 

@@ -79,7 +79,7 @@ struct CallKeyTests {
     @Test func pluginSeesNoCallKeyInAStructFromA10Host() async throws {
         let path = try await FixtureBuilder.plugin("call_key_plugin.c", against: .frozen11)
         let step = try #require(try Self.rawSteps(path).first)
-        let output = RawHost.callStep(step, structSize: MemoryLayout<stw_step_call>.offset(of: \.call_key)!, callKey: "must-not-be-read")
+        let output = RawHost.callStep(step, structSize: RawHost.size10, callKey: "must-not-be-read")
         #expect(try JSONValue.parse(output) == ["idempotency_key": "raw/echo/1", "attempt": 1, "call_key": nil])
         // The same bytes with a 1.1 struct_size: the plugin reads the key.
         let full = RawHost.callStep(step, structSize: MemoryLayout<stw_step_call>.size, callKey: "raw/echo")
@@ -116,23 +116,30 @@ enum RawHost {
         return UnsafePointer(table)
     }()
 
-    /// Calls `step` with input `{}`, key `raw/echo/1`, attempt 1, the given `struct_size` and
-    /// `call_key` stored in the struct whatever the size says; returns the output (empty on error).
-    static func callStep(_ step: stw_step_fn, structSize: Int, callKey: String) -> [UInt8] {
+    /// `sizeof(stw_step_call)` in ABI 1.0: where 1.1's `call_key` starts.
+    static let size10 = MemoryLayout<stw_step_call>.offset(of: \.call_key)!
+
+    /// Calls `step` with `input`, config `{}`, key `raw/echo/1`, attempt 1, the given
+    /// `struct_size`, and `call_key` stored in the struct whatever the size says; returns the
+    /// output (empty on error).
+    static func callStep(_ step: stw_step_fn, input: String = "{}", structSize: Int, callKey: String) -> [UInt8] {
         var result = stw_step_result()
-        let status = "{}".withCString { input in
+        let before11 = structSize < MemoryLayout<stw_step_call>.size
+        let status = (input + "\u{0}{}").withCString { payloads in
             "raw/echo/1".withCString { key in
                 callKey.withCString { callKeyPointer in
                     var call = stw_step_call()
                     call.header = stw_struct_header(
-                        struct_size: UInt32(structSize), abi_major: UInt16(STW_ABI_VERSION_MAJOR), abi_minor: UInt16(structSize < MemoryLayout<stw_step_call>.size ? 0 : STW_ABI_VERSION_MINOR))
+                        struct_size: UInt32(structSize), abi_major: UInt16(STW_ABI_VERSION_MAJOR),
+                        abi_minor: before11 ? 0 : UInt16(STW_ABI_VERSION_MINOR))
                     call.host = table
                     call.idempotency_key = key
                     call.idempotency_key_length = strlen(key)
                     call.attempt = 1
-                    call.input = input
-                    call.input_length = 2
-                    call.config = input
+                    // One buffer: the input, a NUL, then the config "{}".
+                    call.input = payloads
+                    call.input_length = strlen(payloads)
+                    call.config = payloads + strlen(payloads) + 1
                     call.config_length = 2
                     call.call_key = callKeyPointer
                     call.call_key_length = strlen(callKeyPointer)

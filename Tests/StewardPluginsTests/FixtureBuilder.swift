@@ -91,6 +91,19 @@ enum FixtureBuilder {
         return try await run(program, [])
     }
 
+    /// `lib<product>.so`, a SwiftPM dynamic-library product of this package, when the build that
+    /// produced this test bundle also produced it (`swift build --build-tests` and `swift test` do).
+    static func product(_ name: String) -> String? {
+        let candidates = [
+            Bundle.main.executableURL?.deletingLastPathComponent(),
+            Bundle.main.bundleURL,
+            Bundle.main.bundleURL.deletingLastPathComponent(),
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
+        ]
+        return candidates.compactMap { $0?.appendingPathComponent("lib\(name).so").path }
+            .first { FileManager.default.fileExists(atPath: $0) }
+    }
+
     /// Copies a fixture file under a new name into the output directory (e.g. a text file named `.so`).
     static func copy(_ source: String, as name: String) throws -> String {
         let target = outputDirectory.appendingPathComponent(name)

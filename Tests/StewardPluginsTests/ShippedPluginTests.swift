@@ -31,18 +31,8 @@ struct ShippedPluginTests {
         }
     }
 
-    /// `libStewardSupportPlugin.so`, the SwiftPM dynamic-library product, when the build that
-    /// produced this test bundle also produced it (`swift build --build-tests` and `swift test` do).
-    static let supportPlugin: String? = {
-        let candidates = [
-            Bundle.main.executableURL?.deletingLastPathComponent(),
-            Bundle.main.bundleURL,
-            Bundle.main.bundleURL.deletingLastPathComponent(),
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
-        ]
-        return candidates.compactMap { $0?.appendingPathComponent("libStewardSupportPlugin.so").path }
-            .first { FileManager.default.fileExists(atPath: $0) }
-    }()
+    /// `libStewardSupportPlugin.so`, the SwiftPM dynamic-library product.
+    static let supportPlugin = FixtureBuilder.product("StewardSupportPlugin")
 
     @Test(.enabled(if: supportPlugin != nil, "libStewardSupportPlugin.so is not in the build products directory"))
     func swiftSupportPluginRuns() throws {
