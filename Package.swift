@@ -21,12 +21,16 @@ let package = Package(
                 "StewardABI", "StewardJSON", "StewardTemplates", "StewardPlugins", "StewardCore", "StewardEngine", "StewardStoreSQLite",
                 "StewardReview", "StewardForeign", "StewardDispatch", "StewardPrompts", "StewardSLA", "StewardBootstrap",
             ]),
+        // The SDK for Swift plugins. Plugins link it statically; the engine never links it.
+        .library(name: "StewardPluginKit", targets: ["StewardPluginKit"]),
         // Plugins shipped with Steward. Each is a shared library loaded at run time through the
         // C ABI; none of them is linked into the engine.
         .library(name: "StewardSupportPlugin", type: .dynamic, targets: ["StewardSupportPlugin"]),
         .library(name: "StewardBankingIntentPlugin", type: .dynamic, targets: ["StewardBankingIntentPlugin"]),
         .executable(name: "banking-intent-train", targets: ["banking-intent-train"]),
         .library(name: "StewardOpenAIPlugin", type: .dynamic, targets: ["StewardOpenAIPlugin"]),
+        // The Swift example of Docs/writing-a-plugin.md, built so the tests can load it.
+        .library(name: "HelloSwiftPlugin", type: .dynamic, targets: ["HelloSwiftPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -175,10 +179,14 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // The SDK for Swift plugins: descriptors, entry, call decoding and JSON. Its JSON folder
+        // is a symlink to Sources/StewardJSON, so the same source compiles into a module of
+        // another name: a plugin never carries a second module called StewardJSON.
+        .target(name: "StewardPluginKit", dependencies: ["StewardABI"], swiftSettings: strictSettings),
         // Shipped plugins (Swift ones; C plugins are built by `steward plugins build`).
         .target(
             name: "StewardSupportPlugin",
-            dependencies: ["StewardABI"],
+            dependencies: ["StewardPluginKit"],
             path: "Plugins/support",
             exclude: ["steward-plugin.yaml"],
             swiftSettings: strictSettings
@@ -192,15 +200,20 @@ let package = Package(
         ),
         .target(
             name: "StewardBankingIntentPlugin",
-            dependencies: ["StewardABI", "BankingIntentModel"],
+            dependencies: ["StewardPluginKit", "BankingIntentModel"],
             path: "Plugins/banking-intent/Plugin",
             swiftSettings: strictSettings
         ),
-        // The adapter for OpenAI-compatible HTTP endpoints: StewardABI and Foundation only.
+        // The adapter for OpenAI-compatible HTTP endpoints: StewardPluginKit and Foundation only.
         .target(
             name: "StewardOpenAIPlugin",
-            dependencies: ["StewardABI"],
+            dependencies: ["StewardPluginKit"],
             path: "Plugins/openai-compatible/Plugin",
+            swiftSettings: strictSettings
+        ),
+        // The guide's Swift example, byte for byte (DocExampleTests checks both).
+        .target(
+            name: "HelloSwiftPlugin", dependencies: ["StewardPluginKit"], path: "Tests/StewardPluginsTests/Fixtures/hello-swift",
             swiftSettings: strictSettings
         ),
 

@@ -1,96 +1,76 @@
-import StewardABI
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-/// A failed step, mapped to an ABI status.
-struct StepError: Error {
-    let status: stw_status
-    let message: String
-
-    static func invalid(_ message: String) -> StepError { StepError(status: stw_status(STW_ERR_INVALID_INPUT), message: message) }
-}
-
-/// The decoded call.
-struct StepContext {
-    let input: [String: Any]
-    let config: [String: Any]
-    let idempotencyKey: String
-
-    init(_ call: stw_step_call) throws(StepError) {
-        guard let input = JSON.decodeObject(call.input, call.input_length) else {
-            throw .invalid("input must be a JSON object")
-        }
-        self.input = input
-        self.config = JSON.decodeObject(call.config, call.config_length) ?? [:]
-        self.idempotencyKey = call.idempotency_key.map { String(cString: $0) } ?? ""
-    }
-
-    func string(_ key: String) throws(StepError) -> String {
-        guard let value = input[key] as? String else { throw .invalid("input field '\(key)' must be a string") }
-        return value
-    }
-}
+import StewardPluginKit
 
 enum Steps {
+    /// The input as an object; every step takes one.
+    static func object(_ call: StepCall) throws(StepFailure) -> [String: JSONValue] {
+        guard let input = call.input.objectValue else { throw .invalidInput("input must be a JSON object") }
+        return input
+    }
+
+    static func string(_ input: [String: JSONValue], _ key: String) throws(StepFailure) -> String {
+        guard let value = input[key]?.stringValue else { throw .invalidInput("input field '\(key)' must be a string") }
+        return value
+    }
+
     /// {subject, body, channel?, customer?} -> {text, subject, body, channel, customer, word_count}
-    static func normalize(_ context: StepContext) throws(StepError) -> [String: Any] {
-        let subject = collapse((context.input["subject"] as? String) ?? "")
-        let body = collapse((context.input["body"] as? String) ?? "")
-        guard !subject.isEmpty || !body.isEmpty else { throw .invalid("a ticket needs a subject or a body") }
+    static func normalize(_ call: StepCall) throws(StepFailure) -> JSONValue {
+        let input = try object(call)
+        let subject = collapse(input["subject"]?.stringValue ?? "")
+        let body = collapse(input["body"]?.stringValue ?? "")
+        guard !subject.isEmpty || !body.isEmpty else { throw .invalidInput("a ticket needs a subject or a body") }
         let text = subject.isEmpty ? body : (body.isEmpty ? subject : subject + ". " + body)
-        var output: [String: Any] = [
-            "text": text, "subject": subject, "body": body,
-            "channel": (context.input["channel"] as? String) ?? "email",
-            "word_count": text.split(whereSeparator: { $0 == " " }).count,
+        var output: [String: JSONValue] = [
+            "text": .string(text), "subject": .string(subject), "body": .string(body),
+            "channel": .string(input["channel"]?.stringValue ?? "email"),
+            "word_count": .integer(Int64(text.split(whereSeparator: { $0 == " " }).count)),
         ]
-        if let customer = context.input["customer"] as? [String: Any] { output["customer"] = customer }
-        return output
+        if let customer = input["customer"], customer.objectValue != nil { output["customer"] = customer }
+        return .object(output)
     }
 
     /// {category, routes: {category: {queue, priority}, default: {...}}} -> {queue, priority, category}
-    static func route(_ context: StepContext) throws(StepError) -> [String: Any] {
-        let category = try context.string("category")
-        guard let routes = context.input["routes"] as? [String: Any] else {
-            throw .invalid("input field 'routes' must be an object of category -> {queue, priority}")
+    static func route(_ call: StepCall) throws(StepFailure) -> JSONValue {
+        let input = try object(call)
+        let category = try string(input, "category")
+        guard let routes = input["routes"]?.objectValue else {
+            throw .invalidInput("input field 'routes' must be an object of category -> {queue, priority}")
         }
-        guard let route = (routes[category] ?? routes["default"]) as? [String: Any],
-            let queue = route["queue"] as? String, let priority = route["priority"] as? String
+        guard let route = (routes[category] ?? routes["default"])?.objectValue,
+            let queue = route["queue"]?.stringValue, let priority = route["priority"]?.stringValue
         else {
-            throw .invalid("no route for category '\(category)' and no 'default' route with queue and priority")
+            throw .invalidInput("no route for category '\(category)' and no 'default' route with queue and priority")
         }
-        return ["queue": queue, "priority": priority, "category": category]
+        return ["queue": .string(queue), "priority": .string(priority), "category": .string(category)]
     }
 
     /// {category, subject, name?, replies: {category: text, default: text}} -> {subject, body}
-    static func draftReply(_ context: StepContext) throws(StepError) -> [String: Any] {
-        let category = try context.string("category")
-        let subject = (context.input["subject"] as? String) ?? ""
-        let replies = (context.input["replies"] as? [String: Any]) ?? [:]
-        guard let template = (replies[category] ?? replies["default"]) as? String else {
-            throw .invalid("no reply template for category '\(category)' and no 'default'")
+    static func draftReply(_ call: StepCall) throws(StepFailure) -> JSONValue {
+        let input = try object(call)
+        let category = try string(input, "category")
+        let subject = input["subject"]?.stringValue ?? ""
+        let replies = input["replies"]?.objectValue ?? [:]
+        guard let template = (replies[category] ?? replies["default"])?.stringValue else {
+            throw .invalidInput("no reply template for category '\(category)' and no 'default'")
         }
-        let name = (context.input["name"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? "there"
-        let body = "Hi \(name),\n\n" + template + "\n\n" + ((context.config["signature"] as? String) ?? "The Support Team")
-        return ["subject": subject.isEmpty ? "Your request" : "Re: " + subject, "body": body]
+        let name = input["name"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? "there"
+        let body = "Hi \(name),\n\n" + template + "\n\n" + (call.config["signature"]?.stringValue ?? "The Support Team")
+        return ["subject": .string(subject.isEmpty ? "Your request" : "Re: " + subject), "body": .string(body)]
     }
 
-    /// {reply: {subject, body}, to?, channel?} -> {sent: true, message_id, channel}
-    static func sendReply(_ context: StepContext) throws(StepError) -> [String: Any] {
-        guard let reply = context.input["reply"] as? [String: Any], let body = reply["body"] as? String, !body.isEmpty else {
-            throw .invalid("input field 'reply' must be an object with a non-empty 'body'")
+    /// {reply: {subject, body}, to?, channel?} -> {sent: true, message_id, channel, characters}
+    static func sendReply(_ call: StepCall) throws(StepFailure) -> JSONValue {
+        let input = try object(call)
+        guard let body = input["reply"]?["body"]?.stringValue, !body.isEmpty else {
+            throw .invalidInput("input field 'reply' must be an object with a non-empty 'body'")
         }
         // The message id derives from the idempotency key, so a re-run sends the same message.
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in context.idempotencyKey.utf8 {
+        for byte in call.idempotencyKey.utf8 {
             hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
         }
         return [
-            "sent": true, "message_id": "msg-" + String(hash, radix: 16),
-            "channel": (context.input["channel"] as? String) ?? "email", "characters": body.count,
+            "sent": true, "message_id": .string("msg-" + String(hash, radix: 16)),
+            "channel": .string(input["channel"]?.stringValue ?? "email"), "characters": .integer(Int64(body.count)),
         ]
     }
 

@@ -170,17 +170,22 @@ public final class PluginStep: Sendable {
 
     /// Calls the step with a UTF-8 JSON input and config, returning the raw output bytes
     /// after checking they are UTF-8 (not yet parsed as JSON).
+    ///
+    /// `callKey` is passed as `stw_step_call.call_key` (ABI 1.1): the same for every attempt of
+    /// one logical call. When nil, it is `idempotencyKey` without its trailing `/<attempt>`.
     public func callRaw(
-        input: UnsafeRawBufferPointer, config: UnsafeRawBufferPointer, idempotencyKey: String, attempt: Int
+        input: UnsafeRawBufferPointer, config: UnsafeRawBufferPointer, idempotencyKey: String, attempt: Int, callKey: String? = nil
     ) throws(StepCallError) -> [UInt8] {
-        try call(input: input, config: config, idempotencyKey: idempotencyKey, attempt: attempt) { Array($0) }
+        try call(input: input, config: config, idempotencyKey: idempotencyKey, attempt: attempt, callKey: callKey) { Array($0) }
     }
 
     /// Calls the step and parses its output as JSON straight from the plugin's buffer (no copy).
+    /// `callKey` as for `callRaw`.
     public func callJSON(
-        input: UnsafeRawBufferPointer, config: UnsafeRawBufferPointer, idempotencyKey: String, attempt: Int
+        input: UnsafeRawBufferPointer, config: UnsafeRawBufferPointer, idempotencyKey: String, attempt: Int, callKey: String? = nil
     ) throws(StepCallError) -> JSONValue {
-        try call(input: input, config: config, idempotencyKey: idempotencyKey, attempt: attempt) { (bytes) throws(StepCallError) -> JSONValue in
+        try call(input: input, config: config, idempotencyKey: idempotencyKey, attempt: attempt, callKey: callKey) {
+            (bytes) throws(StepCallError) -> JSONValue in
             do {
                 return try JSONValue.parse(bytes)
             } catch {
@@ -191,39 +196,33 @@ public final class PluginStep: Sendable {
 
     /// Calls the step; `read` sees the checked (UTF-8) output before the host frees it.
     func call<T>(
-        input: UnsafeRawBufferPointer, config: UnsafeRawBufferPointer, idempotencyKey: String, attempt: Int,
+        input: UnsafeRawBufferPointer, config: UnsafeRawBufferPointer, idempotencyKey: String, attempt: Int, callKey: String?,
         read: (UnsafeRawBufferPointer) throws(StepCallError) -> T
     ) throws(StepCallError) -> T {
         var result = stw_step_result()
         result.header = stw_struct_header(
             struct_size: UInt32(MemoryLayout<stw_step_result>.size), abi_major: UInt16(STW_ABI_VERSION_MAJOR),
             abi_minor: UInt16(STW_ABI_VERSION_MINOR))
-        var key = idempotencyKey
-        let status: stw_status = key.withUTF8 { keyBytes in
-            // The key must be NUL-terminated for C; copy it with a terminator.
-            withUnsafeTemporaryAllocation(of: CChar.self, capacity: keyBytes.count + 1) { keyBuffer in
-                keyBytes.withMemoryRebound(to: CChar.self) { source in
-                    _ = keyBuffer.initialize(fromContentsOf: source)
-                }
-                keyBuffer[keyBytes.count] = 0
-                var call = stw_step_call()
-                call.header = stw_struct_header(
-                    struct_size: UInt32(MemoryLayout<stw_step_call>.size), abi_major: UInt16(STW_ABI_VERSION_MAJOR),
-                    abi_minor: UInt16(STW_ABI_VERSION_MINOR))
-                call.host = HostTable.pointer
-                call.plugin_state = state.pointer
-                call.idempotency_key = UnsafePointer(keyBuffer.baseAddress)
-                call.idempotency_key_length = keyBytes.count
-                call.attempt = UInt32(clamping: attempt)
-                call.input = input.baseAddress?.assumingMemoryBound(to: CChar.self)
-                call.input_length = input.count
-                call.config = config.baseAddress?.assumingMemoryBound(to: CChar.self)
-                call.config_length = config.count
-                if isThreadSafe {
-                    return function(&call, &result)
-                }
-                return serial.withLock { _ in function(&call, &result) }
+        let status: stw_status = CallKeys.with(idempotencyKey: idempotencyKey, callKey: callKey, attempt: attempt) { key, callKey in
+            var call = stw_step_call()
+            call.header = stw_struct_header(
+                struct_size: UInt32(MemoryLayout<stw_step_call>.size), abi_major: UInt16(STW_ABI_VERSION_MAJOR),
+                abi_minor: UInt16(STW_ABI_VERSION_MINOR))
+            call.host = HostTable.pointer
+            call.plugin_state = state.pointer
+            call.idempotency_key = key.pointer
+            call.idempotency_key_length = key.length
+            call.attempt = UInt32(clamping: attempt)
+            call.input = input.baseAddress?.assumingMemoryBound(to: CChar.self)
+            call.input_length = input.count
+            call.config = config.baseAddress?.assumingMemoryBound(to: CChar.self)
+            call.config_length = config.count
+            call.call_key = callKey.pointer
+            call.call_key_length = callKey.length
+            if isThreadSafe {
+                return function(&call, &result)
             }
+            return serial.withLock { _ in function(&call, &result) }
         }
         defer {
             free(result.output)

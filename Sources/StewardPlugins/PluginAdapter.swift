@@ -8,31 +8,6 @@ import Glibc
 import Darwin
 #endif
 
-/// What a model call is asked to do (`stw_task_kind`).
-public enum ModelTask: Int32, Sendable, CaseIterable, CustomStringConvertible {
-    /// `STW_TASK_CLASSIFY`: pick a label; output `{"label": ..., "alternatives": [...]}`.
-    case classify = 1
-    /// `STW_TASK_EXTRACT`: pull fields out of text; output is a JSON object.
-    case extract = 2
-    /// `STW_TASK_GENERATE`: write text; output `{"text": ...}`.
-    case generate = 3
-    /// `STW_TASK_SCORE`: a number; output `{"score": ...}`.
-    case score = 4
-
-    /// The task's bit in `stw_adapter.task_mask` (`STW_TASK_BIT(kind)`).
-    public var bit: UInt32 { 1 << UInt32(rawValue) }
-
-    /// The task's name in templates and messages ("classify").
-    public var description: String {
-        switch self {
-        case .classify: return "classify"
-        case .extract: return "extract"
-        case .generate: return "generate"
-        case .score: return "score"
-        }
-    }
-}
-
 /// What an adapter reports it used for one call (zero when it does not know).
 public struct AdapterUsage: Sendable, Equatable {
     /// Tokens read (the banking adapter counts words).
@@ -95,10 +70,12 @@ public final class PluginAdapter: Sendable {
     /// Whether the adapter declared it serves `task`.
     public func serves(_ task: ModelTask) -> Bool { info.taskMask & task.bit != 0 }
 
-    /// Calls the adapter and checks its answer.
+    /// Calls the adapter and checks its answer. `callKey` is passed as
+    /// `stw_model_request.call_key` (ABI 1.1); when nil, it is `idempotencyKey` without its
+    /// trailing `/<attempt>`.
     public func call(
         task: ModelTask, input: JSONValue, parameters: JSONValue = .emptyObject, prompt: String = "",
-        idempotencyKey: String, attempt: Int
+        idempotencyKey: String, attempt: Int, callKey: String? = nil
     ) throws(StepCallError) -> AdapterResponse {
         guard serves(task) else {
             let served = ModelTask.allCases.filter(serves).map(\.description).joined(separator: ", ")
@@ -113,7 +90,7 @@ public final class PluginAdapter: Sendable {
         response.confidence = -1
         let status = invoke(
             task: task, input: input.jsonBytes, parameters: parameters.jsonBytes, prompt: Array(prompt.utf8CString),
-            idempotencyKey: idempotencyKey, attempt: attempt, response: &response)
+            idempotencyKey: idempotencyKey, attempt: attempt, callKey: callKey, response: &response)
         defer {
             free(response.output)
             free(response.error_message)
@@ -147,13 +124,12 @@ public final class PluginAdapter: Sendable {
                 latencyMicroseconds: response.latency_microseconds))
     }
 
-    /// Builds the request (borrowed pointers, NUL-terminated key) and calls the function.
+    /// Builds the request (borrowed pointers, NUL-terminated keys) and calls the function.
     private func invoke(
         task: ModelTask, input: [UInt8], parameters: [UInt8], prompt: [CChar], idempotencyKey: String, attempt: Int,
-        response: inout stw_model_response
+        callKey: String?, response: inout stw_model_response
     ) -> stw_status {
-        let key = Array(idempotencyKey.utf8CString)
-        return key.withUnsafeBufferPointer { keyBuffer in
+        CallKeys.with(idempotencyKey: idempotencyKey, callKey: callKey, attempt: attempt) { key, callKey in
             input.withUnsafeBufferPointer { inputBuffer in
                 parameters.withUnsafeBufferPointer { parametersBuffer in
                     prompt.withUnsafeBufferPointer { promptBuffer in
@@ -163,8 +139,8 @@ public final class PluginAdapter: Sendable {
                             abi_major: UInt16(STW_ABI_VERSION_MAJOR), abi_minor: UInt16(STW_ABI_VERSION_MINOR))
                         request.host = HostTable.pointer
                         request.plugin_state = state.pointer
-                        request.idempotency_key = keyBuffer.baseAddress
-                        request.idempotency_key_length = keyBuffer.count - 1
+                        request.idempotency_key = key.pointer
+                        request.idempotency_key_length = key.length
                         request.attempt = UInt32(clamping: attempt)
                         request.task = task.rawValue
                         // NUL-terminated as a courtesy, so an empty prompt is "" rather than NULL.
@@ -174,6 +150,8 @@ public final class PluginAdapter: Sendable {
                         request.parameters_length = parametersBuffer.count
                         request.input = UnsafeRawPointer(inputBuffer.baseAddress)?.assumingMemoryBound(to: CChar.self)
                         request.input_length = inputBuffer.count
+                        request.call_key = callKey.pointer
+                        request.call_key_length = callKey.length
                         if info.threadSafe {
                             return function(&request, &response)
                         }

@@ -53,9 +53,11 @@ public struct PluginRegistry: Sendable {
 
     /// Calls a model adapter: checks it serves `task`, serialises the input and parameters,
     /// and checks the output (UTF-8 JSON) and the confidence (in [0, 1], negative = not reported).
+    /// `callKey` is the key shared by every attempt of this logical call (ABI 1.1 `call_key`);
+    /// when nil, the adapter gets `idempotencyKey` without its trailing `/<attempt>`.
     public func callAdapter(
         id: String, version: String, task: ModelTask, input: JSONValue, parameters: JSONValue = .emptyObject,
-        prompt: String = "", idempotencyKey: String, attempt: Int
+        prompt: String = "", idempotencyKey: String, attempt: Int, callKey: String? = nil
     ) throws(StepCallError) -> AdapterResponse {
         guard let adapter = adaptersByKey["\(id)@\(version)"] else {
             let versions = adaptersByKey.values.filter { $0.info.id == id }.map(\.info.version).sorted()
@@ -64,7 +66,8 @@ public struct PluginRegistry: Sendable {
                 message: versions.isEmpty ? "no loaded plugin provides this adapter" : "no loaded plugin provides this version (loaded: \(versions.joined(separator: ", ")))")
         }
         return try adapter.call(
-            task: task, input: input, parameters: parameters, prompt: prompt, idempotencyKey: idempotencyKey, attempt: attempt)
+            task: task, input: input, parameters: parameters, prompt: prompt, idempotencyKey: idempotencyKey, attempt: attempt,
+            callKey: callKey)
     }
 
     /// The step with this full name.
@@ -74,8 +77,10 @@ public struct PluginRegistry: Sendable {
     public var stepNames: Set<String> { Set(stepsByName.keys) }
 
     /// Calls a step with JSON values: serialises the input, checks and parses the output.
+    /// `callKey` is the key shared by every attempt of this logical call (ABI 1.1 `call_key`);
+    /// when nil, the step gets `idempotencyKey` without its trailing `/<attempt>`.
     public func call(
-        _ name: String, input: JSONValue, config: JSONValue, idempotencyKey: String, attempt: Int
+        _ name: String, input: JSONValue, config: JSONValue, idempotencyKey: String, attempt: Int, callKey: String? = nil
     ) throws(StepCallError) -> JSONValue {
         guard let step = stepsByName[name] else {
             throw StepCallError(step: name, kind: .unknownStep, message: "no loaded plugin provides this step")
@@ -86,7 +91,8 @@ public struct PluginRegistry: Sendable {
         return try inputBytes.withUnsafeBytes { inputBuffer in
             configBytes.withUnsafeBytes { configBuffer in
                 Result { () throws(StepCallError) -> JSONValue in
-                    try step.callJSON(input: inputBuffer, config: configBuffer, idempotencyKey: idempotencyKey, attempt: attempt)
+                    try step.callJSON(
+                        input: inputBuffer, config: configBuffer, idempotencyKey: idempotencyKey, attempt: attempt, callKey: callKey)
                 }
             }
         }.get()

@@ -13,13 +13,11 @@ struct SetupError: Error, CustomStringConvertible {
     let description: String
 }
 
-/// The real plugin, built by SwiftPM next to the test binary (`swift build` / `swift test`
-/// build every product), or the library named by `$STEWARD_OPENAI_PLUGIN`.
-enum OpenAIPlugin {
-    static let libraryNames = ["libStewardOpenAIPlugin.so", "libStewardOpenAIPlugin.dylib"]
-
-    static func path() throws -> String {
-        if let explicit = ProcessInfo.processInfo.environment["STEWARD_OPENAI_PLUGIN"], !explicit.isEmpty {
+/// A plugin library this package builds (a dynamic-library product), found next to the test
+/// binary (`swift build` / `swift test` build every product), or named by an environment variable.
+enum BuiltPlugin {
+    static func path(product: String, variable: String) throws -> String {
+        if let explicit = ProcessInfo.processInfo.environment[variable], !explicit.isEmpty {
             return explicit
         }
         var directory = Bundle.main.bundleURL
@@ -30,12 +28,19 @@ enum OpenAIPlugin {
         }
         // On macOS the test binary sits inside an .xctest bundle a few levels below the products.
         for _ in 0..<4 {
-            for name in libraryNames where FileManager.default.fileExists(atPath: directory.appendingPathComponent(name).path) {
+            for name in ["lib\(product).so", "lib\(product).dylib"] where FileManager.default.fileExists(atPath: directory.appendingPathComponent(name).path) {
                 return directory.appendingPathComponent(name).path
             }
             directory = directory.deletingLastPathComponent()
         }
-        throw SetupError(description: "libStewardOpenAIPlugin not found beside the test binary; run `swift build --product StewardOpenAIPlugin` or set STEWARD_OPENAI_PLUGIN")
+        throw SetupError(description: "lib\(product) not found beside the test binary; run `swift build --product \(product)` or set \(variable)")
+    }
+}
+
+/// The real plugin, or the library named by `$STEWARD_OPENAI_PLUGIN`.
+enum OpenAIPlugin {
+    static func path() throws -> String {
+        try BuiltPlugin.path(product: "StewardOpenAIPlugin", variable: "STEWARD_OPENAI_PLUGIN")
     }
 
     /// A registry holding only the openai plugin, loaded through the engine's loader.

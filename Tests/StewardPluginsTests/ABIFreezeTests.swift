@@ -100,6 +100,21 @@ struct ABIFreezeTests {
             #expect(offsets[field] == offset, "\(field)")
         }
     }
+
+    /// ABI 1.1 appended `call_key` where the 1.0 struct ended (its last field's end, as the
+    /// frozen header lays it out), so a 1.0 `struct_size` stops exactly before it.
+    @Test func callKeyStartsWhereThe10StructsEnded() async throws {
+        let layout = try await FixtureBuilder.runProgram("abi_layout.c", against: .frozen10)
+        func end(of field: String) -> Int? {
+            guard let line = layout.split(separator: "\n").first(where: { $0.hasPrefix(field + " ") }) else { return nil }
+            let numbers = line.split(separator: " ").dropFirst().compactMap { Int($0.split(separator: "=").last ?? "") }
+            return numbers.count == 2 ? numbers[0] + numbers[1] : nil
+        }
+        #expect(end(of: "stw_step_call.config_length") == MemoryLayout<stw_step_call>.offset(of: \.call_key))
+        #expect(end(of: "stw_model_request.input_length") == MemoryLayout<stw_model_request>.offset(of: \.call_key))
+        #expect(MemoryLayout<stw_step_call>.offset(of: \.call_key_length) == MemoryLayout<stw_step_call>.offset(of: \.call_key)! + 8)
+        #expect(MemoryLayout<stw_model_request>.size == MemoryLayout<stw_model_request>.offset(of: \.call_key_length)! + 8)
+    }
 }
 
 /// A C or C++ dialect to compile the header as.
@@ -129,11 +144,12 @@ struct HeaderHygieneTests {
             dialect.arguments + ["-Wall", "-Wextra", "-Werror", "-pedantic", "-fsyntax-only", "-I", dialect.header.directory.path, source])
     }
 
-    /// The frozen copy is the released header plus its "frozen forever" banner, nothing else.
-    @Test func frozenCopyStartsWithItsBanner() throws {
-        let frozen = try String(contentsOf: ABIHeader.frozen10.directory.appendingPathComponent("steward_abi.h"), encoding: .utf8)
-        #expect(frozen.hasPrefix("/*\n * FROZEN FOREVER:"))
+    /// Each frozen copy is the released header plus its "frozen forever" banner, nothing else.
+    @Test(arguments: [ABIHeader.frozen10, .frozen11])
+    func frozenCopyStartsWithItsBanner(_ header: ABIHeader) throws {
+        let frozen = try String(contentsOf: header.directory.appendingPathComponent("steward_abi.h"), encoding: .utf8)
+        #expect(frozen.hasPrefix("/*\n * FROZEN FOREVER: this is steward_abi.h exactly as ABI 1.\(header.minor) was released."))
         #expect(frozen.contains("#define STW_ABI_VERSION_MAJOR 1\n"))
-        #expect(frozen.contains("#define STW_ABI_VERSION_MINOR 0\n"))
+        #expect(frozen.contains("#define STW_ABI_VERSION_MINOR \(header.minor)\n"))
     }
 }

@@ -44,6 +44,8 @@ struct BrokenPluginCase: Sendable, CustomTestStringConvertible {
     static let sizeOfPlugin = MemoryLayout<stw_plugin>.size
     static let stepWithoutInvoke = MemoryLayout<stw_step>.offset(of: \stw_step.invoke)!
     static let pluginWithoutGetExtension = MemoryLayout<stw_plugin>.offset(of: \stw_plugin.get_extension)!
+    static let hostMinor = PluginLoader.hostABI.minor
+    static let nextMinor = PluginLoader.hostABI.minor + 1
 
     static func refused(_ label: String, _ library: BrokenLibrary, _ reason: PluginLoadError.Reason, initCalls: Int? = 0, _ fragment: String) -> Self {
         BrokenPluginCase(label: label, library: library, expected: .refused(reason, initCalls: initCalls), fragment: fragment)
@@ -70,8 +72,9 @@ struct BrokenPluginCase: Sendable, CustomTestStringConvertible {
             "descriptor built for ABI 2", .broken(define: "BREAK_ABI_MAJOR"), .abiMajorMismatch(structName: "stw_plugin", plugin: 2, host: 1),
             "ABI major mismatch in stw_plugin: plugin was built for ABI 2.x, host speaks 1.x"),
         refused(
-            "descriptor built for ABI 1.1", .broken(define: "BREAK_PLUGIN_MINOR"),
-            .pluginMinorNewer(structName: "stw_plugin", plugin: 1, host: 0), "stw_plugin was built for ABI minor 1, newer than the host's 0"),
+            "descriptor built for the next minor", .broken(define: "BREAK_PLUGIN_MINOR"),
+            .pluginMinorNewer(structName: "stw_plugin", plugin: nextMinor, host: hostMinor),
+            "stw_plugin was built for ABI minor \(nextMinor), newer than the host's \(hostMinor)"),
         refused(
             "descriptor struct_size too small", .broken(define: "BREAK_PLUGIN_SIZE"),
             .structTooSmall(structName: "stw_plugin", size: pluginWithoutGetExtension, minimum: sizeOfPlugin),
@@ -90,8 +93,8 @@ struct BrokenPluginCase: Sendable, CustomTestStringConvertible {
             "NULL step pointer", .broken(define: "BREAK_NULL_STEP_POINTER"),
             .invalidDescriptor(field: "stw_plugin.steps[1]", reason: "is NULL"), "'stw_plugin.steps[1]': is NULL"),
         refused(
-            "step built for ABI 1.1", .broken(define: "BREAK_STEP_MINOR"), .pluginMinorNewer(structName: "stw_step", plugin: 1, host: 0),
-            "stw_step was built for ABI minor 1"),
+            "step built for the next minor", .broken(define: "BREAK_STEP_MINOR"),
+            .pluginMinorNewer(structName: "stw_step", plugin: nextMinor, host: hostMinor), "stw_step was built for ABI minor \(nextMinor)"),
         refused(
             "step struct_size too small", .broken(define: "BREAK_STEP_SIZE"),
             .structTooSmall(structName: "stw_step", size: stepWithoutInvoke, minimum: sizeOfStep),

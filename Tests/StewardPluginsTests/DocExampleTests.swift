@@ -1,27 +1,72 @@
 import Foundation
+import StewardABI
 import StewardJSON
 import StewardPlugins
 import Testing
 
-/// The complete C plugin printed in Docs/writing-a-plugin.md is `Fixtures/doc_example.c`,
-/// byte for byte, and it builds and runs: the guide cannot rot.
-@Suite("The plugin guide's C example")
+/// The complete plugins printed in Docs/writing-a-plugin.md are `Fixtures/doc_example.c` and
+/// `Fixtures/hello-swift/HelloSwift.swift`, byte for byte, and they build and run: the guide
+/// cannot rot.
+@Suite("The plugin guide's examples")
 struct DocExampleTests {
-    static let marker = "<!-- fixture: Tests/StewardPluginsTests/Fixtures/doc_example.c -->\n```c\n"
-
-    /// The fenced code block that follows the marker in the guide.
-    static func codeBlockInGuide() throws -> String {
+    /// The fenced code block that follows `<!-- fixture: <path> -->` in the guide.
+    static func codeBlockInGuide(fixture path: String, language: String) throws -> String {
         let guide = try String(
             contentsOf: FixtureBuilder.packageRoot.appendingPathComponent("Docs/writing-a-plugin.md"), encoding: .utf8)
-        let start = try #require(guide.range(of: marker), "the guide must mark its C example with the fixture comment")
+        let marker = "<!-- fixture: \(path) -->\n```\(language)\n"
+        let start = try #require(guide.range(of: marker), "the guide must mark its example with the fixture comment for \(path)")
         let end = try #require(guide.range(of: "\n```\n", range: start.upperBound..<guide.endIndex))
         return String(guide[start.upperBound..<end.lowerBound]) + "\n"
     }
 
-    @Test func guideShowsTheFixtureByteForByte() throws {
-        let fixture = try String(contentsOf: FixtureBuilder.fixtures.appendingPathComponent("doc_example.c"), encoding: .utf8)
-        let block = try Self.codeBlockInGuide()
+    @Test(arguments: [
+        ("Tests/StewardPluginsTests/Fixtures/doc_example.c", "c"),
+        ("Tests/StewardPluginsTests/Fixtures/hello-swift/HelloSwift.swift", "swift"),
+    ])
+    func guideShowsTheFixtureByteForByte(path: String, language: String) throws {
+        let fixture = try String(contentsOf: FixtureBuilder.packageRoot.appendingPathComponent(path), encoding: .utf8)
+        let block = try Self.codeBlockInGuide(fixture: path, language: language)
         #expect(Array(block.utf8) == Array(fixture.utf8))
+    }
+
+    /// `libHelloSwiftPlugin.so`: the Swift example built by SwiftPM as a dynamic-library product.
+    static let swiftExample = FixtureBuilder.product("HelloSwiftPlugin")
+
+    @Test(.enabled(if: swiftExample != nil, "libHelloSwiftPlugin.so is not in the build products directory"))
+    func swiftExampleLoadsAndRuns() throws {
+        let path = try #require(Self.swiftExample)
+        let registry = try PluginRegistry(loading: [path])
+        let plugin = try #require(registry.plugins.first)
+        #expect(plugin.name == "hello_swift")
+        #expect(plugin.description == "The smallest useful Swift plugin")
+        #expect(plugin.abiMajor == PluginLoader.hostABI.major && plugin.abiMinor == PluginLoader.hostABI.minor)
+        let step = try #require(registry.step("hello_swift.measure"))
+        #expect(step.isThreadSafe && step.isPure)
+        #expect(step.version == "1.0.0")
+        #expect(step.description == "Counts the bytes of a text")
+
+        for attempt in 1...2 {
+            let output = try registry.call(
+                "hello_swift.measure", input: ["text": "héllo"], config: [:], idempotencyKey: "i-1/measure/\(attempt)", attempt: attempt)
+            #expect(output == ["bytes": 6, "attempt": .integer(Int64(attempt)), "call_key": "i-1/measure"])
+        }
+        #expect(throws: StepCallError(
+            step: "hello_swift.measure", kind: .invalidInput, message: "hello_swift: the input needs a string field 'text'")
+        ) {
+            _ = try registry.call("hello_swift.measure", input: ["text": 5], config: [:], idempotencyKey: "i-1/measure/1", attempt: 1)
+        }
+    }
+
+    /// StewardPluginKit reads `call_key` only when `struct_size` covers it: from a host that
+    /// fills a 1.0-sized `stw_step_call`, the step sees no call key.
+    @Test(.enabled(if: swiftExample != nil, "libHelloSwiftPlugin.so is not in the build products directory"))
+    func swiftExampleSeesNoCallKeyFromA10Host() throws {
+        let path = try #require(Self.swiftExample)
+        let step = try #require(try CallKeyTests.rawSteps(path).first)
+        let old = RawHost.callStep(step, input: #"{"text":"hi"}"#, structSize: RawHost.size10, callKey: "must-not-be-read")
+        #expect(try JSONValue.parse(old) == ["bytes": 2, "attempt": 1, "call_key": nil])
+        let current = RawHost.callStep(step, input: #"{"text":"hi"}"#, structSize: MemoryLayout<stw_step_call>.size, callKey: "raw/echo")
+        #expect(try JSONValue.parse(current)["call_key"] == "raw/echo")
     }
 
     @Test func exampleBuildsLoadsAndRuns() async throws {

@@ -1,4 +1,5 @@
 import Foundation
+import StewardABI
 
 #if canImport(Glibc)
 import Glibc
@@ -12,12 +13,23 @@ enum ABIHeader: String, Sendable, CaseIterable, CustomStringConvertible {
     case current
     /// `Fixtures/abi-1.0/steward_abi.h`, frozen when ABI 1.0 shipped.
     case frozen10 = "abi-1.0"
+    /// `Fixtures/abi-1.1/steward_abi.h`, frozen when ABI 1.1 shipped (the call key).
+    case frozen11 = "abi-1.1"
 
     /// The directory to pass to `-I`.
     var directory: URL {
         switch self {
         case .current: return FixtureBuilder.packageRoot.appendingPathComponent("Sources/StewardABI/include")
-        case .frozen10: return FixtureBuilder.fixtures.appendingPathComponent("abi-1.0")
+        case .frozen10, .frozen11: return FixtureBuilder.fixtures.appendingPathComponent(rawValue)
+        }
+    }
+
+    /// The minor version the copy declares (`STW_ABI_VERSION_MINOR`).
+    var minor: Int {
+        switch self {
+        case .current: return Int(STW_ABI_VERSION_MINOR)
+        case .frozen10: return 0
+        case .frozen11: return 1
         }
     }
 
@@ -77,6 +89,19 @@ enum FixtureBuilder {
             return output
         }
         return try await run(program, [])
+    }
+
+    /// `lib<product>.so`, a SwiftPM dynamic-library product of this package, when the build that
+    /// produced this test bundle also produced it (`swift build --build-tests` and `swift test` do).
+    static func product(_ name: String) -> String? {
+        let candidates = [
+            Bundle.main.executableURL?.deletingLastPathComponent(),
+            Bundle.main.bundleURL,
+            Bundle.main.bundleURL.deletingLastPathComponent(),
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
+        ]
+        return candidates.compactMap { $0?.appendingPathComponent("lib\(name).so").path }
+            .first { FileManager.default.fileExists(atPath: $0) }
     }
 
     /// Copies a fixture file under a new name into the output directory (e.g. a text file named `.so`).

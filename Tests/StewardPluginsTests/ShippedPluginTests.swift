@@ -31,25 +31,16 @@ struct ShippedPluginTests {
         }
     }
 
-    /// `libStewardSupportPlugin.so`, the SwiftPM dynamic-library product, when the build that
-    /// produced this test bundle also produced it (`swift build --build-tests` and `swift test` do).
-    static let supportPlugin: String? = {
-        let candidates = [
-            Bundle.main.executableURL?.deletingLastPathComponent(),
-            Bundle.main.bundleURL,
-            Bundle.main.bundleURL.deletingLastPathComponent(),
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
-        ]
-        return candidates.compactMap { $0?.appendingPathComponent("libStewardSupportPlugin.so").path }
-            .first { FileManager.default.fileExists(atPath: $0) }
-    }()
+    /// `libStewardSupportPlugin.so`, the SwiftPM dynamic-library product.
+    static let supportPlugin = FixtureBuilder.product("StewardSupportPlugin")
 
     @Test(.enabled(if: supportPlugin != nil, "libStewardSupportPlugin.so is not in the build products directory"))
     func swiftSupportPluginRuns() throws {
         let registry = try PluginRegistry(loading: [try #require(Self.supportPlugin)])
         let plugin = try #require(registry.plugins.first)
         #expect(plugin.name == "support")
-        #expect(plugin.abiMajor == 1 && plugin.abiMinor == 0)
+        // Built against the current header, so stamped with the host's own version.
+        #expect(plugin.abiMajor == 1 && plugin.abiMinor == PluginLoader.hostABI.minor)
         #expect(registry.stepNames == ["support.normalize", "support.route", "support.draft_reply", "support.send_reply"])
 
         let normalized = try registry.call(

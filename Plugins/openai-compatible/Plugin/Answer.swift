@@ -1,19 +1,14 @@
 import Foundation
+import StewardPluginKit
 
 /// What the endpoint answered, mapped to the uniform output of the task.
-struct Answer {
-    /// The output document.
-    let output: JSON
-    /// The model's own `confidence` when it gave one in [0, 1]; negative otherwise.
-    let confidence: Double
-    let promptTokens: UInt64
-    let completionTokens: UInt64
-
+enum Answer {
     /// Reads an OpenAI chat completion: `choices[0].message.content` parsed as JSON, and
     /// `usage`. An answer that is not one, or whose content is not the JSON the task needs, is
-    /// a permanent failure: the same request would get the same garbage.
-    static func read(_ body: Data, task: TaskKind, settings: Settings) throws(AdapterFailure) -> Answer {
-        guard let completion = JSON.parse(body), completion.objectValue != nil else {
+    /// a permanent failure: the same request would get the same garbage. The confidence is the
+    /// model's own when it gave one in [0, 1], else not reported.
+    static func read(_ body: Data, task: ModelTask, settings: Settings) throws(StepFailure) -> ModelAnswer {
+        guard let completion = try? JSONValue.parse(body), completion.objectValue != nil else {
             throw .permanent("the endpoint's answer is not JSON, so not a chat completion: \(Excerpt.of(body, hiding: settings.apiKey))")
         }
         guard let choice = completion["choices"]?.arrayValue?.first, let message = choice["message"] else {
@@ -26,21 +21,21 @@ struct Answer {
             }
             throw .permanent("the model returned no content (finish_reason \(finish ?? "absent"))")
         }
-        guard let document = JSON.parse(Data(content.utf8)) else {
+        guard let document = try? JSONValue.parse(content) else {
             let cut = finish == "length" ? " (cut off at max_tokens: finish_reason length)" : ""
             throw .permanent("the model returned content that is not JSON\(cut): \(Excerpt.of(Data(content.utf8), hiding: settings.apiKey))")
         }
         var (output, confidence) = try map(document, task: task, settings: settings)
         if confidence.map({ !(0...1).contains($0) }) ?? false { confidence = nil }
-        return Answer(
-            output: output, confidence: confidence ?? -1,
-            promptTokens: count(completion["usage"]?["prompt_tokens"]),
-            completionTokens: count(completion["usage"]?["completion_tokens"]))
+        return ModelAnswer(
+            output: output, confidence: confidence,
+            usage: ModelUsage(
+                inputTokens: count(completion["usage"]?["prompt_tokens"]), outputTokens: count(completion["usage"]?["completion_tokens"])))
     }
 
     /// The task's output shape, and the model's confidence taken out of it.
-    static func map(_ document: JSON, task: TaskKind, settings: Settings) throws(AdapterFailure) -> (JSON, Double?) {
-        let garbage = "the model's JSON answer for the \(task.name) task"
+    static func map(_ document: JSONValue, task: ModelTask, settings: Settings) throws(StepFailure) -> (JSONValue, Double?) {
+        let garbage = "the model's JSON answer for the \(task) task"
         switch task {
         case .classify:
             guard var members = document.objectValue else { throw .permanent("\(garbage) is not an object: \(excerpt(document))") }
@@ -51,12 +46,12 @@ struct Answer {
                 throw .permanent("\(garbage) picked label '\(raw)', which is not one of the labels: \(settings.labels!.joined(separator: ", "))")
             }
             let confidence = members.removeValue(forKey: "confidence")?.doubleValue
-            var output: [String: JSON] = ["label": .string(label)]
-            let alternatives = (members["alternatives"]?.arrayValue ?? []).compactMap { item -> JSON? in
+            var output: [String: JSONValue] = ["label": .string(label)]
+            let alternatives = (members["alternatives"]?.arrayValue ?? []).compactMap { item -> JSONValue? in
                 let name = item.stringValue ?? item["label"]?.stringValue
                 guard let name, let known = canonical(name, settings.labels) else { return nil }
-                var alternative: [String: JSON] = ["label": .string(known)]
-                if let value = item["confidence"]?.doubleValue, (0...1).contains(value) { alternative["confidence"] = .number(value) }
+                var alternative: [String: JSONValue] = ["label": .string(known)]
+                if let value = item["confidence"]?.doubleValue, (0...1).contains(value) { alternative["confidence"] = .double(value) }
                 return .object(alternative)
             }
             if !alternatives.isEmpty { output["alternatives"] = .array(alternatives) }
@@ -103,12 +98,12 @@ struct Answer {
         return folded.count == 1 ? folded[0] : nil
     }
 
-    static func count(_ value: JSON?) -> UInt64 {
+    static func count(_ value: JSONValue?) -> UInt64 {
         guard let number = value?.doubleValue, number >= 0, number.rounded() == number else { return 0 }
         return UInt64(exactly: number) ?? 0
     }
 
-    static func excerpt(_ document: JSON) -> String { Excerpt.of(Data(document.text.utf8), hiding: nil) }
+    static func excerpt(_ document: JSONValue) -> String { Excerpt.of(Data(document.jsonBytes), hiding: nil) }
 }
 
 /// The start of a text the endpoint sent, for error messages: one line, at most 200

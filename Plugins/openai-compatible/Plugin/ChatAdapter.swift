@@ -1,5 +1,5 @@
 import Foundation
-import StewardABI
+import StewardPluginKit
 
 /// The adapter `openai-chat@1.0.0`: one model call as a POST to `{base_url}/chat/completions`
 /// in JSON output mode, with retries on rate limits, server errors and broken connections.
@@ -10,59 +10,19 @@ enum ChatAdapter {
     static let id = "openai-chat"
     static let version = "1.0.0"
 
-    static func invoke(_ request: UnsafePointer<stw_model_request>?, _ response: UnsafeMutablePointer<stw_model_response>?) -> stw_status {
-        let start = ContinuousClock.now
-        guard let request, let response, let host = request.pointee.host else { return stw_status(STW_ERR_INTERNAL) }
-        do throws(AdapterFailure) {
-            let answer = try call(request.pointee, host: host)
-            let output = Array(answer.output.text.utf8)
-            guard let block = copy(output, host) else { throw .internal("out of memory for a \(output.count)-byte output") }
-            response.pointee.output = block
-            response.pointee.output_length = output.count
-            response.pointee.confidence = answer.confidence
-            response.pointee.input_tokens = answer.promptTokens
-            response.pointee.output_tokens = answer.completionTokens
-            response.pointee.latency_microseconds = microseconds(since: start)
-            return stw_status(STW_OK)
-        } catch {
-            let message = Array(error.message.utf8)
-            response.pointee.error_message = copy(message, host)
-            response.pointee.error_message_length = response.pointee.error_message == nil ? 0 : message.count
-            response.pointee.latency_microseconds = microseconds(since: start)
-            return error.status
-        }
-    }
-
-    static func call(_ call: stw_model_request, host: UnsafePointer<stw_host>) throws(AdapterFailure) -> Answer {
-        guard let task = TaskKind(rawValue: call.task) else {
-            throw .invalidInput("unknown task \(call.task); \(id) serves classify, extract, generate and score")
-        }
-        let input: JSON
-        if call.input_length == 0 {
-            input = .null
-        } else {
-            guard let parsed = JSON.parse(call.input, call.input_length) else { throw .invalidInput("the input is not a JSON document") }
-            input = parsed
-        }
-        var parameters: [String: JSON] = [:]
-        if call.parameters_length > 0 {
-            guard let parsed = JSON.parse(call.parameters, call.parameters_length)?.objectValue else {
-                throw .invalidInput("the parameters are not a JSON object")
-            }
-            parameters = parsed
-        }
-        let prompt = call.prompt.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: call.prompt_length), as: UTF8.self) } ?? ""
-        let settings = try Settings.resolve(parameters, environment: ProcessInfo.processInfo.environment)
-        let body = try Conversation.body(task: task, prompt: prompt, input: input, settings: settings)
-        let reply = try send(Data(body.utf8), settings: settings, host: host)
-        return try Answer.read(reply, task: task, settings: settings)
+    /// One call: the settings from the parameters, the request, the answer mapped to the task.
+    static func call(_ call: ModelCall) throws(StepFailure) -> ModelAnswer {
+        let settings = try Settings.resolve(call.parameters.objectValue ?? [:], environment: ProcessInfo.processInfo.environment)
+        let body = try Conversation.body(task: call.task, prompt: call.prompt, input: call.input, settings: settings)
+        let reply = try send(Data(body.utf8), settings: settings, log: call.log)
+        return try Answer.read(reply, task: call.task, settings: settings)
     }
 
     /// Posts the request, retrying 429, 408, 5xx and connection failures up to `max_retries`
     /// times with exponential backoff and jitter (or the server's `Retry-After`, capped by
     /// `max_retry_wait_ms`). After that, or on a timeout, the failure is transient and the
     /// engine's retry policy takes over.
-    static func send(_ body: Data, settings: Settings, host: UnsafePointer<stw_host>) throws(AdapterFailure) -> Data {
+    static func send(_ body: Data, settings: Settings, log: PluginLog) throws(StepFailure) -> Data {
         var headers = ["Content-Type": "application/json", "Accept": "application/json", "User-Agent": "steward-\(id)/\(version)"]
         if let key = settings.apiKey { headers["Authorization"] = "Bearer " + key }
         let endpoint = describe(settings.endpoint)
@@ -98,7 +58,7 @@ enum ChatAdapter {
                 throw .transient("\(retryable.reason); gave up after \(attempt) attempt(s) (max_retries \(settings.maxRetries))")
             }
             let wait = delay(retry: attempt, retryAfter: retryable.retryAfter, settings: settings)
-            log(host, STW_LOG_WARNING, "\(id)@\(version): \(retryable.reason); retry \(attempt) of \(settings.maxRetries) in \(wait) ms")
+            log.warning("\(id)@\(version): \(retryable.reason); retry \(attempt) of \(settings.maxRetries) in \(wait) ms")
             if wait > 0 { Thread.sleep(forTimeInterval: Double(wait) / 1000) }
             attempt += 1
         }
@@ -117,7 +77,7 @@ enum ChatAdapter {
     /// The error text an endpoint sent (`error.message` of an OpenAI error body, else the
     /// start of the body), without the key.
     static func serverMessage(_ body: Data, _ settings: Settings) -> String {
-        if let document = JSON.parse(body),
+        if let document = try? JSONValue.parse(body),
             let message = document["error"]?["message"]?.stringValue ?? document["error"]?.stringValue ?? document["message"]?.stringValue
         {
             return Excerpt.of(Data(message.utf8), hiding: settings.apiKey)
@@ -131,24 +91,5 @@ enum ChatAdapter {
         components.user = nil
         components.password = nil
         return components.string ?? "the endpoint"
-    }
-
-    static func log(_ host: UnsafePointer<stw_host>, _ level: Int32, _ message: String) {
-        guard let write = host.pointee.log else { return }
-        var text = message
-        text.withUTF8 { bytes in
-            bytes.withMemoryRebound(to: CChar.self) { write(host.pointee.context, level, $0.baseAddress, $0.count) }
-        }
-    }
-
-    static func copy(_ bytes: [UInt8], _ host: UnsafePointer<stw_host>) -> UnsafeMutablePointer<CChar>? {
-        bytes.withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { chars in stw_host_copy(host, chars.baseAddress, chars.count) }
-        }
-    }
-
-    static func microseconds(since start: ContinuousClock.Instant) -> UInt64 {
-        let elapsed = ContinuousClock.now - start
-        return UInt64(max(0, elapsed.components.seconds)) * 1_000_000 + UInt64(max(0, elapsed.components.attoseconds)) / 1_000_000_000_000
     }
 }

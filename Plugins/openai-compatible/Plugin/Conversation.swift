@@ -1,45 +1,25 @@
-import StewardABI
-
-/// The tasks of the adapter ABI (`stw_task_kind`); named apart from Swift's `Task`.
-enum TaskKind: Int32, CaseIterable {
-    case classify = 1
-    case extract = 2
-    case generate = 3
-    case score = 4
-
-    var name: String {
-        switch self {
-        case .classify: return "classify"
-        case .extract: return "extract"
-        case .generate: return "generate"
-        case .score: return "score"
-        }
-    }
-
-    /// `STW_TASK_BIT` of every task the adapter serves.
-    static var mask: UInt32 { allCases.reduce(0) { $0 | (1 << UInt32($1.rawValue)) } }
-}
+import StewardPluginKit
 
 /// The chat request: a system message fixing the JSON answer's shape per task, and a user
 /// message with the rendered prompt (or, without one, the input).
 enum Conversation {
     /// The `/chat/completions` body, in JSON output mode.
-    static func body(task: TaskKind, prompt: String, input: JSON, settings: Settings) throws(AdapterFailure) -> String {
-        var body: [String: JSON] = [
+    static func body(task: ModelTask, prompt: String, input: JSONValue, settings: Settings) throws(StepFailure) -> String {
+        var body: [String: JSONValue] = [
             "model": .string(settings.model),
             "messages": [
                 ["role": "system", "content": .string(instructions(task: task, settings: settings))],
                 ["role": "user", "content": .string(try userMessage(task: task, prompt: prompt, input: input))],
             ],
             "response_format": ["type": "json_object"],
-            "temperature": .number(settings.temperature),
+            "temperature": .double(settings.temperature),
         ]
         if let maxTokens = settings.maxTokens { body["max_tokens"] = .integer(Int64(maxTokens)) }
-        return JSON.object(body).text
+        return JSONValue.object(body).jsonString
     }
 
     /// What to answer and in which JSON shape. JSON mode needs the word "JSON" in the messages.
-    static func instructions(task: TaskKind, settings: Settings) -> String {
+    static func instructions(task: ModelTask, settings: Settings) -> String {
         let confidence = "\"confidence\": a number from 0 to 1, how sure you are"
         switch task {
         case .classify:
@@ -62,7 +42,7 @@ enum Conversation {
     }
 
     /// The rendered prompt as is; without one, a default request built from the input.
-    static func userMessage(task: TaskKind, prompt: String, input: JSON) throws(AdapterFailure) -> String {
+    static func userMessage(task: ModelTask, prompt: String, input: JSONValue) throws(StepFailure) -> String {
         if prompt.contains(where: { !$0.isWhitespace }) { return prompt }
         var subject: String
         switch input {
@@ -73,7 +53,7 @@ enum Conversation {
         case .null, .object([:]), .array([]):
             subject = ""
         default:
-            subject = "Input (JSON):\n" + input.text
+            subject = "Input (JSON):\n" + input.jsonString
         }
         guard subject.contains(where: { !$0.isWhitespace }) else {
             throw .invalidInput("nothing to send: the prompt is empty and the input holds no text")

@@ -1,4 +1,5 @@
 import Foundation
+import StewardPluginKit
 
 /// The configuration of one call, from the call's `parameters` (set in the template's model
 /// state) with environment fallbacks for the endpoint and the model.
@@ -29,7 +30,7 @@ struct Settings {
     static let baseURLVariable = "STEWARD_OPENAI_BASE_URL"
     static let modelVariable = "STEWARD_OPENAI_MODEL"
 
-    static func resolve(_ parameters: [String: JSON], environment: [String: String]) throws(AdapterFailure) -> Settings {
+    static func resolve(_ parameters: [String: JSONValue], environment: [String: String]) throws(StepFailure) -> Settings {
         let baseText: String
         if let value = parameters["base_url"] {
             guard let text = value.stringValue, !text.isEmpty else { throw .permanent("'base_url' must be a non-empty string such as \"http://127.0.0.1:8080/v1\"") }
@@ -90,7 +91,7 @@ struct Settings {
         return name.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
     }
 
-    static func integer(_ value: JSON?, _ name: String, default fallback: Int, in range: ClosedRange<Int>) throws(AdapterFailure) -> Int {
+    static func integer(_ value: JSONValue?, _ name: String, default fallback: Int, in range: ClosedRange<Int>) throws(StepFailure) -> Int {
         guard let value else { return fallback }
         guard let number = value.doubleValue, number.rounded() == number, let integer = Int(exactly: number), range.contains(integer) else {
             throw .permanent("'\(name)' must be an integer from \(range.lowerBound) to \(range.upperBound)")
@@ -98,7 +99,7 @@ struct Settings {
         return integer
     }
 
-    static func number(_ value: JSON?, _ name: String, default fallback: Double, in range: ClosedRange<Double>) throws(AdapterFailure) -> Double {
+    static func number(_ value: JSONValue?, _ name: String, default fallback: Double, in range: ClosedRange<Double>) throws(StepFailure) -> Double {
         guard let value else { return fallback }
         guard let number = value.doubleValue, range.contains(number) else {
             throw .permanent("'\(name)' must be a number from \(range.lowerBound) to \(range.upperBound)")
@@ -106,7 +107,7 @@ struct Settings {
         return number
     }
 
-    static func stringList(_ value: JSON?, _ name: String) throws(AdapterFailure) -> [String]? {
+    static func stringList(_ value: JSONValue?, _ name: String) throws(StepFailure) -> [String]? {
         guard let value else { return nil }
         guard let items = value.arrayValue else { throw .permanent("'\(name)' must be a list of strings") }
         var strings: [String] = []

@@ -1,5 +1,5 @@
 /*
- * steward_abi.h -- the Steward plugin ABI, version 1.0.
+ * steward_abi.h -- the Steward plugin ABI, version 1.1.
  *
  * This header is the whole contract between the Steward engine (the "host") and a
  * plugin: a shared library that exposes workflow steps and model adapters. It is
@@ -14,6 +14,12 @@
  *     abi_minor). A reader treats every field that lies past struct_size as absent.
  *   - Optional capabilities are looked up by string id ("steward.metrics/1");
  *     NULL means absent.
+ *
+ * Versions:
+ *   1.0  the first release.
+ *   1.1  appends call_key / call_key_length to stw_step_call and stw_model_request.
+ *        A plugin reads them only after checking the struct_size (STW_HAS_FIELD): a
+ *        1.0 host's structs end before them.
  *
  * Conventions written on every declaration below:
  *   [thread-safe]       may be called from any thread, concurrently.
@@ -49,7 +55,7 @@ extern "C" {
 /** ABI major version. A host refuses a plugin whose major differs from its own. */
 #define STW_ABI_VERSION_MAJOR 1
 /** ABI minor version. A host refuses a plugin built for a newer minor than its own. */
-#define STW_ABI_VERSION_MINOR 0
+#define STW_ABI_VERSION_MINOR 1
 
 /** The one symbol a plugin exports. The host resolves it with dlsym. */
 #define STW_PLUGIN_ENTRY_SYMBOL "stw_plugin_entry"
@@ -74,6 +80,13 @@ typedef struct stw_struct_header {
 
 /** Initialiser for the header of a struct of type T: STW_STRUCT_HEADER(stw_step). */
 #define STW_STRUCT_HEADER(T) { (uint32_t)sizeof(T), STW_ABI_VERSION_MAJOR, STW_ABI_VERSION_MINOR }
+
+/**
+ * Whether the struct that s points to, of type T, holds field: its writer's struct_size
+ * reaches the end of the field. A field appended by a later minor is absent (and must not be
+ * read) when this is 0, e.g. STW_HAS_FIELD(call, stw_step_call, call_key_length).   [since 1.1]
+ */
+#define STW_HAS_FIELD(s, T, field) ((size_t)(s)->header.struct_size >= offsetof(T, field) + sizeof((s)->field))
 
 /* ---------------------------------------------------------------------------------
  * Status codes
@@ -171,7 +184,8 @@ typedef struct stw_step_call {
     /**
      * Idempotency key: "<instance id>/<state>/<attempt>". A side-effecting step uses it
      * to dedupe: the host runs a step at least once, so the same key may arrive twice.
-     * NUL-terminated; key_length excludes the NUL.
+     * NUL-terminated; key_length excludes the NUL. It changes with every attempt; to
+     * dedupe across retries of one call, use call_key (since 1.1).
      */
     const char *idempotency_key;
     size_t idempotency_key_length;
@@ -187,6 +201,23 @@ typedef struct stw_step_call {
      *  object, "{}" when none. Not NUL-terminated. */
     const char *config;
     size_t config_length;
+
+    /* ---- since 1.1 ---------------------------------------------------------------- */
+
+    /**
+     * Call key: "<instance id>/<state>/<n>", where n identifies the visit of the state. It is
+     * the SAME for every attempt of one logical call (unlike idempotency_key, which changes
+     * with each retry), so a side-effecting step dedupes on it across transient retries: a
+     * retry after STW_ERR_TRANSIENT, or a re-run after a crash, carries the call key of the
+     * first attempt. A later visit of the state (a loop) is a new call with a new key.
+     * [borrowed] NUL-terminated; call_key_length excludes the NUL.
+     *
+     * Absent in a struct from a 1.0 host: read it only when
+     * STW_HAS_FIELD(call, stw_step_call, call_key_length) holds, and treat a NULL call_key
+     * as absent too. Without it, fall back to idempotency_key.
+     */
+    const char *call_key;
+    size_t call_key_length;
 } stw_step_call;
 
 /** Where a step puts its answer (plugin -> host). The host zeroes it before the call. */
@@ -259,6 +290,16 @@ typedef struct stw_model_request {
     /** The structured input: UTF-8 JSON document. */
     const char *input;
     size_t input_length;
+
+    /* ---- since 1.1 ---------------------------------------------------------------- */
+
+    /**
+     * Same meaning as in stw_step_call: the same for every attempt of one logical call.
+     * [borrowed] NUL-terminated. Absent in a struct from a 1.0 host: read it only when
+     * STW_HAS_FIELD(request, stw_model_request, call_key_length) holds; NULL means absent.
+     */
+    const char *call_key;
+    size_t call_key_length;
 } stw_model_request;
 
 /** A model call's answer (plugin -> host). The host zeroes it before the call. */

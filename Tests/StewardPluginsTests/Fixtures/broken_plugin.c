@@ -35,7 +35,7 @@ static stw_status ok_step(const stw_step_call *call, stw_step_result *result) {
 #if defined(BREAK_STEP_SIZE) /* built against a header whose stw_step lacked invoke */
 #define STEP_HEADER { (uint32_t)offsetof(stw_step, invoke), STW_ABI_VERSION_MAJOR, 0 }
 #elif defined(BREAK_STEP_MINOR) /* built against a newer 1.x header */
-#define STEP_HEADER { (uint32_t)sizeof(stw_step), STW_ABI_VERSION_MAJOR, 1 }
+#define STEP_HEADER { (uint32_t)sizeof(stw_step), STW_ABI_VERSION_MAJOR, STW_ABI_VERSION_MINOR + 1 }
 #else
 #define STEP_HEADER STW_STRUCT_HEADER(stw_step)
 #endif
@@ -71,8 +71,8 @@ static const stw_step *const steps[] = {&first_step, &second_step};
 
 #if defined(BREAK_ABI_MAJOR) /* built against a (future) ABI 2 header */
 #define PLUGIN_HEADER { (uint32_t)sizeof(stw_plugin), 2, 0 }
-#elif defined(BREAK_PLUGIN_MINOR) /* built against ABI 1.1, newer than this host */
-#define PLUGIN_HEADER { (uint32_t)sizeof(stw_plugin), 1, 1 }
+#elif defined(BREAK_PLUGIN_MINOR) /* built against the next 1.x header, newer than this host */
+#define PLUGIN_HEADER { (uint32_t)sizeof(stw_plugin), 1, STW_ABI_VERSION_MINOR + 1 }
 #elif defined(BREAK_PLUGIN_SIZE) /* built against a header whose stw_plugin lacked get_extension */
 #define PLUGIN_HEADER { (uint32_t)offsetof(stw_plugin, get_extension), STW_ABI_VERSION_MAJOR, 0 }
 #else

@@ -3,3 +3,11 @@
 #include "steward_abi.h"
 
 typedef int steward_abi_header_compiled;
+
+#ifdef STW_HAS_FIELD
+/* Since 1.1: the field test a plugin runs before reading an appended field. */
+int steward_abi_has_call_key(const stw_step_call *call);
+int steward_abi_has_call_key(const stw_step_call *call) {
+    return STW_HAS_FIELD(call, stw_step_call, call_key_length) && call->call_key != NULL;
+}
+#endif

@@ -1,0 +1,1 @@
+../StewardPlugins/ModelTask.swift
