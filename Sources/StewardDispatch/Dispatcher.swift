@@ -40,7 +40,7 @@ public struct Dispatcher: Sendable {
             case .step(let name):
                 return try registry.call(
                     name, input: invocation.input, config: invocation.config, idempotencyKey: invocation.idempotencyKey,
-                    attempt: invocation.attempt)
+                    attempt: invocation.attempt, callKey: invocation.callKey)
             }
         } catch {
             throw StepFailure(FailureKind(rawValue: error.kind.rawValue), error.message)
@@ -69,7 +69,7 @@ public struct Dispatcher: Sendable {
         let response = try registry.callAdapter(
             id: binding.id, version: binding.version, task: task, input: invocation.input,
             parameters: invocation.config["parameters"] ?? .emptyObject, prompt: prompt, idempotencyKey: invocation.idempotencyKey,
-            attempt: invocation.attempt)
+            attempt: invocation.attempt, callKey: invocation.callKey)
         var output = response.output.objectValue ?? ["value": response.output]
         output["confidence"] = response.confidence.map { .double($0) } ?? .null
         output["adapter"] = .string(binding.description)

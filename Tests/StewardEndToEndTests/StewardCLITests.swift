@@ -46,8 +46,8 @@ struct StewardCLITests {
         defer { try? FileManager.default.removeItem(at: scratch) }
         let outURL = scratch.appendingPathComponent("stdout")
         let errURL = scratch.appendingPathComponent("stderr")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
         let out = try FileHandle(forWritingTo: outURL)
         let err = try FileHandle(forWritingTo: errURL)
         process.standardOutput = out
@@ -210,7 +210,7 @@ struct StewardCLITests {
         #expect(run.status == 0, "\(run)")
         let lines = run.stdout.split(separator: "\n").map(String.init)
         #expect(lines.first == "plugin   \(name) 1.0.0")
-        #expect(lines.contains("abi      1.0 (host speaks 1.0)"))
+        #expect(lines.contains("abi      1.1 (host speaks 1.1)"))
         #expect(lines.contains("steps    \(steps.count)"))
         let stepLines = lines.filter { $0.hasPrefix("  \(name).") }
         #expect(stepLines.count == steps.count)
@@ -219,7 +219,7 @@ struct StewardCLITests {
         let json = try Self.steward(["plugins", "inspect", path, "--json"])
         let description = try JSONValue.parse(json.stdout)
         #expect(description["name"] == .string(name))
-        #expect(description["abi"] == "1.0")
+        #expect(description["abi"] == "1.1")
         let described = description["steps"]?.arrayValue ?? []
         #expect(described.compactMap { $0["name"]?.stringValue } == steps.map { String($0.dropFirst(2).prefix { $0 != " " }) })
         #expect(described.allSatisfy { $0["thread_safe"] == true })

@@ -65,7 +65,7 @@ struct KnowledgeBaseRankingTests {
         let registry = try KB.registry()
         let plugin = try #require(registry.plugins.first)
         #expect(plugin.name == "kb")
-        #expect(plugin.abiMajor == 1 && plugin.abiMinor == 0)
+        #expect(plugin.abiMajor == 1 && plugin.abiMinor == PluginLoader.hostABI.minor)
         #expect(registry.stepNames == ["kb.search"])
         let step = try #require(registry.step("kb.search"))
         #expect(step.isThreadSafe && step.isPure)

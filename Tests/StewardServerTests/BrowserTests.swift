@@ -253,7 +253,7 @@ struct WebDriver {
         }
         let driverURL = URL(string: "http://127.0.0.1:\(port)")!
         let deadline = ContinuousClock.now + .seconds(20)
-        while try await (try? WebDriver.call("GET", driverURL.appendingPathComponent("status")))?["ready"] != true {
+        while await (try? WebDriver.call("GET", driverURL.appendingPathComponent("status")))?["ready"] != true {
             try #require(ContinuousClock.now < deadline, "chromedriver did not become ready")
             try await Task.sleep(for: .milliseconds(100))
         }
