@@ -1,9 +1,6 @@
+import StewardCore
 import StewardJSON
 import StewardTemplates
-
-
-import StewardCore
-
 
 /// The small plans the runtime tests run, written as YAML like real templates.
 public enum Plans {

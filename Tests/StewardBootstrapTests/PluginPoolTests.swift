@@ -126,12 +126,14 @@ import Testing
     @Test func aQueuedCallThatTimesOutNeverRuns() async throws {
         let pool = BlockingCallPool(size: 1, maximumThreads: 1)
         let running = Atomic<Bool>(false)
+        let release = DispatchSemaphore(value: 0)
         let ran = Atomic<Int>(0)
-        let blocker = Task { try await pool.run { running.store(true, ordering: .sequentiallyConsistent); _ = usleep(400_000) } }
+        let blocker = Task { try await pool.run { running.store(true, ordering: .sequentiallyConsistent); release.wait() } }
         try await Self.eventually { running.load(ordering: .sequentiallyConsistent) }
         await #expect(throws: BlockingCallError.timedOut(milliseconds: 50, started: false)) {
             try await pool.run(timeoutMilliseconds: 50) { ran.add(1, ordering: .relaxed) }
         }
+        release.signal()
         try await blocker.value
         _ = try await pool.run { 0 }
         #expect(ran.load(ordering: .relaxed) == 0)
@@ -139,30 +141,29 @@ import Testing
 
     @Test func anAbandonedThreadIsReplacedUpToTheCap() async throws {
         let pool = BlockingCallPool(size: 1, maximumThreads: 2)
-        let stuckFinished = Atomic<Bool>(false)
+        let release = DispatchSemaphore(value: 0)
         await #expect(throws: BlockingCallError.timedOut(milliseconds: 30, started: true)) {
-            try await pool.run(timeoutMilliseconds: 30) {
-                _ = usleep(1_500_000)
-                stuckFinished.store(true, ordering: .sequentiallyConsistent)
-            }
+            try await pool.run(timeoutMilliseconds: 30) { release.wait() }
         }
-        // The stuck thread is replaced: a new call runs while the first is still stuck.
+        // The stuck thread (still waiting) is replaced: a new call runs.
         let value = try await pool.run { 7 }
         #expect(value == 7)
-        #expect(!stuckFinished.load(ordering: .sequentiallyConsistent), "the new call did not wait for the stuck one")
-        #expect(pool.threadCount <= 2)
+        #expect(pool.threadCount == 2)
+        release.signal()
     }
 
     @Test func shutdownFailsQueuedAndLaterCalls() async throws {
         let pool = BlockingCallPool(size: 1, maximumThreads: 1)
         let running = Atomic<Bool>(false)
-        let blocker = Task { try await pool.run { running.store(true, ordering: .sequentiallyConsistent); _ = usleep(200_000) } }
+        let release = DispatchSemaphore(value: 0)
+        let blocker = Task { try await pool.run { running.store(true, ordering: .sequentiallyConsistent); release.wait() } }
         try await Self.eventually { running.load(ordering: .sequentiallyConsistent) }
         let queued = Task { try await pool.run { 1 } }
         try await Self.eventually { pool.queuedCount == 1 }
         pool.shutdown()
         await #expect(throws: BlockingCallError.shutDown) { try await queued.value }
         await #expect(throws: BlockingCallError.shutDown) { try await pool.run { 2 } }
+        release.signal()
         try await blocker.value
     }
 }
