@@ -19,11 +19,12 @@ import Testing
         let assembly = try await workspace.assemble(pluginThreads: threads)
         let engine = assembly.engine
 
-        // N = pool size calls that each block their thread for 8 s.
+        // N = pool size calls that each block their thread until the test says so (at most 60 s).
+        let wake = workspace.root.appendingPathComponent("wake").path
         let sleepers = Task {
             try await withThrowingTaskGroup(of: InstanceState.self) { group in
                 for index in 0..<threads {
-                    group.addTask { try await engine.submit(template: "napping", input: ["ms": 8_000], id: "nap-\(index)") }
+                    group.addTask { try await engine.submit(template: "napping", input: ["ms": 60_000, "until": .string(wake)], id: "nap-\(index)") }
                 }
                 return try await group.reduce(into: []) { $0.append($1) }
             }
@@ -38,21 +39,21 @@ import Testing
 
         // Meanwhile instances whose calls need a thread queue behind the sleepers, but the engine,
         // its store and the cooperative pool stay responsive: submitting and committing go on.
-        let started = clock.now
         var committed = 0
         for index in 0..<40 {
             let state = try await engine.submit(template: "quick", input: ["n": .integer(Int64(index))], id: "quick-\(index)", drive: false)
             if state.status == .running { committed += 1 }
         }
         let reads = try await assembly.store.countByStatus()
-        let elapsed = clock.now - started
         #expect(committed == 40, "every submission was committed while the plugin threads slept")
         #expect(reads[.running] == threads + 40)
-        #expect(elapsed < .seconds(6), "40 durable submissions took \(elapsed) while all \(threads) plugin threads slept")
         let napping = try await assembly.store.instances(status: .running, template: "napping", customer: nil, limit: 10)
         #expect(napping.count == threads, "the sleepers are still asleep: the submissions did not wait for them")
+        #expect(assembly.pluginPool.threadCount == threads)
+        // (How long the submissions took is a benchmark's business: Benchmarks/run.sh.)
 
-        // The queued work runs once threads free up.
+        // The queued work runs once the threads are free.
+        _ = FileManager.default.createFile(atPath: wake, contents: nil)
         let finished = try await sleepers.value
         #expect(finished.allSatisfy { $0.status == .completed })
         let driven = try await engine.resume()
@@ -73,7 +74,7 @@ import Testing
               nap:
                 kind: step
                 step: slow.nap
-                input: {ms: input.ms}
+                input: {ms: input.ms, until: input.until}
                 output: napped
                 timeout_ms: 150
                 next: done
@@ -83,10 +84,8 @@ import Testing
         let plan = try #require(assembly.plans.plan(template: "impatient", version: nil))
         #expect(plan.state("nap")?.timeoutMilliseconds == 150, "the state's timeout_ms wins over the template's")
 
-        let clock = ContinuousClock()
-        let started = clock.now
+        // The nap would answer after 5 s; each attempt gives up at its 150 ms timeout instead.
         let final = try await assembly.engine.submit(template: "impatient", input: ["ms": 5_000], id: "late")
-        #expect(clock.now - started < .seconds(4), "both attempts gave up at their 150 ms timeout, not after the 5 s naps")
         #expect(final.status == .failed)
         #expect(final.failure?.kind == .transient)
         #expect(final.failure?.message.contains("timed out") == true, "\(String(describing: final.failure))")

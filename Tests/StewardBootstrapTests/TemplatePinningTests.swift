@@ -108,11 +108,12 @@ import Testing
             plugins: [slow]
             states:
               one: {kind: step, step: slow.quick, input: input, output: first, next: two}
-              two: {kind: step, step: slow.nap, input: {ms: input.ms}, output: second, next: done}
+              two: {kind: step, step: slow.nap, input: {ms: input.ms, until: input.until}, output: second, next: done}
               done: {kind: end}
             """, name: "two-steps")
         let assembly = try await workspace.assemble()
-        let running = Task { try await assembly.engine.submit(template: "two-steps", input: ["ms": 1_500], id: "r") }
+        let wake = workspace.root.appendingPathComponent("wake").path
+        let running = Task { try await assembly.engine.submit(template: "two-steps", input: ["ms": 60_000, "until": .string(wake)], id: "r") }
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(10)
         var current: InstanceState?
@@ -124,6 +125,7 @@ import Testing
         let snapshot = try await assembly.store.instance(id: "r")
         #expect(snapshot?.current == "one", "the stored snapshot is from the start")
         #expect(current?.current == "two" && current?.data["first"] == ["ok": true], "current state replays the newer events")
+        _ = FileManager.default.createFile(atPath: wake, contents: nil)
         _ = try await running.value
         #expect(try await assembly.engine.currentState(id: "r")?.status == .completed)
     }

@@ -57,7 +57,7 @@ struct TestWorkspace {
           nap:
             kind: step
             step: slow.nap
-            input: {ms: input.ms}
+            input: {ms: input.ms, until: input.until}
             output: napped
             next: done
           done: {kind: end}

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "steward_abi.h"
 
@@ -17,10 +18,32 @@ static long read_ms(const stw_step_call *call) {
     return ms;
 }
 
+/* The file named by input.until, if any (the nap ends early once it exists). */
+static int read_until(const stw_step_call *call, char *path, size_t size) {
+    char buffer[512];
+    size_t n = call->input_length < sizeof buffer - 1 ? call->input_length : sizeof buffer - 1;
+    memcpy(buffer, call->input, n);
+    buffer[n] = '\0';
+    const char *field = strstr(buffer, "\"until\":\"");
+    if (!field) return 0;
+    field += 9;
+    size_t length = 0;
+    while (field[length] && field[length] != '"' && length + 1 < size) length++;
+    memcpy(path, field, length);
+    path[length] = '\0';
+    return 1;
+}
+
+/* Sleeps input.ms milliseconds, in 10 ms slices, or until the file input.until exists. */
 static stw_status nap(const stw_step_call *call, stw_step_result *result) {
     long ms = read_ms(call);
-    struct timespec pause = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&pause, NULL);
+    char until[256];
+    int waits = read_until(call, until, sizeof until);
+    struct timespec slice = {0, 10 * 1000000L};
+    for (long slept = 0; slept < ms; slept += 10) {
+        if (waits && access(until, F_OK) == 0) break;
+        nanosleep(&slice, NULL);
+    }
     char out[64];
     int length = snprintf(out, sizeof out, "{\"slept_ms\":%ld}", ms);
     return stw_step_output(call->host, result, out, (size_t)length);
