@@ -45,33 +45,20 @@ log() { echo "bench: $*" >&2; }
 # Build: the harness, the steward CLI and the Swift plugin, all release, in the harness package.
 package="$root/Benchmarks/steward-bench"
 log "building (release) in $package"
-swift_plugins=$(sed -n 's/^product: *//p' "$root"/Plugins/*/steward-plugin.yaml)
-for product in steward-bench steward $swift_plugins; do
-  swift build -c release --package-path "$package" --product "$product" 2>&1 | grep -E "error|warning: unre|Compiling|Build" | tail -3 >&2
-done
+build() { swift build -c release --package-path "$package" --product "$1" 2>&1 | grep -E "error|warning: unre|Compiling|Build" | tail -3 >&2; }
+build steward-bench
+build steward
 bin="$(swift build -c release --package-path "$package" --show-bin-path)"
+# The Swift plugins' products, as their manifests name them (read by steward, the one reader).
+for product in $(cd "$root" && "$bin/steward" plugins build --list-products); do build "$product"; done
 bench="$bin/steward-bench"
 
-# The shipped plugins, built from their manifests the way `steward plugins build` does
-# (C: the same cc command; Swift: the same SwiftPM product, in release).
+# The shipped plugins, built from their manifests by `steward plugins build` itself (C plugins
+# with the system compiler; Swift plugins are the release products beside that steward).
 plugins="$scratch/plugins"
-mkdir -p "$plugins"
-for manifest in "$root"/Plugins/*/steward-plugin.yaml; do
-  folder="$(dirname "$manifest")"
-  field() { sed -n "s/^$1: *//p" "$manifest" | head -1; }
-  library="$(field library)"
-  case "$(field language)" in
-    c)
-      sources=$(field sources | tr -d '[],')
-      links=$(field link | tr -d '[],' | sed 's/[^ ][^ ]*/-l&/g')
-      # Plain libraries for ffi states go beside the plugins' directory, as .steward/lib does.
-      target="$plugins/$library"
-      [[ "$(field kind)" == "library" ]] && { mkdir -p "$scratch/lib"; target="$scratch/lib/$library"; }
-      (cd "$folder" && ${CC:-cc} -std=c11 -O2 -Wall -Wextra -shared -fPIC -fvisibility=hidden \
-        -I "$root/Sources/StewardABI/include" $sources $links -o "$target") ;;
-    swift) cp "$bin/lib$(field product).so" "$plugins/$library" ;;
-  esac
-done
+(cd "$root" && "$bin/steward" plugins build --force --into "$plugins" --libraries-into "$scratch/lib" >/dev/null)
+# Plain C libraries for ffi states (the churn-score model) are found here, as in .steward/lib.
+export STEWARD_LIBRARY_PATH="$scratch/lib"
 log "plugins: $(ls "$plugins" | tr '\n' ' ')"
 mkdir -p "$scratch/bench-plugin"
 ${CC:-cc} -std=c11 -O2 -Wall -Wextra -shared -fPIC -fvisibility=hidden -I "$root/Sources/StewardABI/include" \
@@ -106,12 +93,12 @@ PY
 if ((quick)); then iterations=500000; samples=500; runs=5; else iterations=2000000; samples=3000; runs=10; fi
 measure plugin-calls "$bench" plugin-calls --plugin "$scratch/bench-plugin/libbench.so" --iterations "$iterations"
 for n in ${ns//,/ }; do
-  measure "triage-$n" "$bench" triage --n "$n" --plugins "$plugins" --template "$template" --input "$ticket2" --db "$scratch/triage-$n.db"
+  measure "triage-$n" "$bench" triage --n "$n" --plugins "$plugins" --template "$template" --input "$ticket2" --db "$scratch/triage-$n.db" --libraries "$scratch/lib"
   rm -f "$scratch/triage-$n.db"*
 done
 # Like for like with the peers, which run one instance at a time in one thread.
-measure triage-1000-c1 "$bench" triage --n 1000 --concurrency 1 --plugins "$plugins" --template "$template" --input "$ticket2" --db "$scratch/c1.db"
-measure resume "$bench" resume --samples "$samples" --plugins "$plugins" --template "$template" --input "$ticket2" --db "$scratch/resume.db"
+measure triage-1000-c1 "$bench" triage --n 1000 --concurrency 1 --plugins "$plugins" --template "$template" --input "$ticket2" --db "$scratch/c1.db" --libraries "$scratch/lib"
+measure resume "$bench" resume --samples "$samples" --plugins "$plugins" --template "$template" --input "$ticket2" --db "$scratch/resume.db" --libraries "$scratch/lib"
 measure cold-start "$bench" cold-start --steward "$bin/steward" --root "$root" --plugins "$plugins" --scratch "$scratch" --runs "$runs"
 
 if ((peers)); then

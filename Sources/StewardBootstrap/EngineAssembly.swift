@@ -40,6 +40,8 @@ public struct EngineOptions: Sendable {
     public var sleeper: any Sleeper
     /// Threads for blocking plugin calls (the engine stays responsive while all are busy).
     public var pluginThreads: Int
+    /// Wraps the engine's step invoker (the benchmarks time calls through it; nil: as is).
+    public var wrapInvoker: (@Sendable (any StepInvoker) -> any StepInvoker)? = nil
 
     /// The CLI's defaults.
     public init(
@@ -159,8 +161,10 @@ public struct EngineAssembly: Sendable {
         set.library.knownCustomers = Set(overlays.overlays.map(\.customer))
         let pool = BlockingCallPool(size: options.pluginThreads)
         let dispatcher = Dispatcher(registry: registry, foreign: set.foreign, prompts: prompts)
+        let pooled = PooledStepInvoker(pool: pool, call: dispatcher.call)
+        let invoker: any StepInvoker = options.wrapInvoker.map { $0(pooled) } ?? pooled
         let engine = Engine(
-            store: store, plans: set.library, invoker: PooledStepInvoker(pool: pool, call: dispatcher.call), clock: options.clock,
+            store: store, plans: set.library, invoker: invoker, clock: options.clock,
             sleeper: options.sleeper, scheduler: SLAScheduler(configuration: serviceLevels), metrics: options.metrics)
         return EngineAssembly(
             workspace: workspace, registry: registry, plans: set.library,

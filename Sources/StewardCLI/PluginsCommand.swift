@@ -63,8 +63,28 @@ struct PluginsCommand: ParsableCommand {
         @Flag(name: .long, help: "Rebuild even when up to date.")
         var force = false
 
+        @Option(name: .customLong("into"), help: "Put plugin libraries here (default: .steward/plugins).")
+        var pluginsDirectory: String?
+
+        @Option(name: .customLong("libraries-into"), help: "Put plain C libraries for ffi states here (default: .steward/lib).")
+        var librariesDirectory: String?
+
+        @Flag(name: .customLong("list-products"), help: "Only print the SwiftPM products of the Swift plugins, one a line, and build nothing.")
+        var listProducts = false
+
         func run() throws {
-            let built = try Workspace().pluginBuilder.buildAll(onlyIfStale: !force)
+            let workspace = Workspace()
+            if listProducts {
+                for (_, manifest) in try workspace.pluginBuilder.manifests() where manifest.language == "swift" {
+                    if let product = manifest.product { print(product) }
+                }
+                return
+            }
+            let builder = PluginBuilder(
+                root: workspace.root,
+                pluginsDirectory: pluginsDirectory.map { URL(fileURLWithPath: $0) } ?? workspace.builtPluginsDirectory,
+                librariesDirectory: librariesDirectory.map { URL(fileURLWithPath: $0) } ?? workspace.builtLibrariesDirectory)
+            let built = try builder.buildAll(onlyIfStale: !force)
             for path in built { print(path) }
         }
     }

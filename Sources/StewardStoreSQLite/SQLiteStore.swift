@@ -16,6 +16,8 @@ import StewardTemplates
 public final class SQLiteStore: EngineStore {
     /// The database.
     let pool: DatabasePool
+    /// The database, for the benchmarks' commit counter and pragma checks only.
+    @_spi(Benchmarks) public var databasePool: DatabasePool { pool }
     /// Where the file is.
     public let path: String
     let committer: GroupCommitter

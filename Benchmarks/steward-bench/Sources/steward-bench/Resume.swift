@@ -1,7 +1,7 @@
-import StewardDispatch
+import StewardCore
+import StewardEngine
 import StewardJSON
-import StewardPlugins
-import StewardRuntime
+import StewardReview
 import Synchronization
 
 /// The monotonic time at which something last happened (0 = not yet).
@@ -16,8 +16,8 @@ struct TimingInvoker: StepInvoker {
     let base: any StepInvoker
     let stepRan: Stamp
 
-    func invoke(_ invocation: StepInvocation) throws(StepCallError) -> JSONValue {
-        let output = try base.invoke(invocation)
+    func invoke(_ invocation: StepInvocation) async throws(StepFailure) -> JSONValue {
+        let output = try await base.invoke(invocation)
         if invocation.step == "support.send_reply" { stepRan.mark() }
         return output
     }
@@ -33,11 +33,12 @@ struct ResumeBenchmark {
     let template: String
     let input: String
     let database: String
+    let libraries: String?
 
     func run() async throws -> JSONValue {
         let stepRan = Stamp()
-        let setup = try Setup(plugins: plugins, template: template, input: input, database: database, forceFullSync: true) { registry in
-            TimingInvoker(base: Dispatcher(registry: registry), stepRan: stepRan)
+        let setup = try await Setup(plugins: plugins, libraries: libraries, template: template, input: input, database: database) { pooled in
+            TimingInvoker(base: pooled, stepRan: stepRan)
         }
         try await setup.submitAll(count: samples, concurrency: 64)
         let accepted = Stamp()

@@ -1,42 +1,48 @@
 import Foundation
 import GRDB
-import StewardDispatch
+import StewardBootstrap
+import StewardCore
+import StewardEngine
 import StewardJSON
 import StewardPlugins
 import StewardReview
-import StewardRuntime
-import StewardStore
+@_spi(Benchmarks) import StewardStoreSQLite
 import StewardTemplates
 import Synchronization
 
-/// The engine wired as the CLI wires it: the real shipped plugins, the shipped triage
-/// template, and a SQLite store (WAL, synchronous=FULL, group commit) in a fresh file.
+/// The engine `steward` runs, assembled by `EngineAssembly` from the checkout's `workflows/`
+/// (templates, overlays, prompts, SLA calendars, ffi libraries), the shipped plugins and a
+/// SQLite store (WAL, synchronous=FULL, group commit) in a fresh file.
 struct Setup {
-    let registry: PluginRegistry
+    let assembly: EngineAssembly
     let plan: Plan
     let store: SQLiteStore
     let engine: Engine
     let input: JSONValue
     let commits: CommitCounter
+    var registry: PluginRegistry { assembly.registry }
 
-    /// With `forceFullSync`, the writer connection is switched to `synchronous = FULL` after
-    /// the store opens: GRDB's DatabasePool sets NORMAL when it enables WAL, after the store's
-    /// own `PRAGMA synchronous = FULL` ran, so the store as shipped commits without fsync.
+    /// `plugins` holds the plugin libraries, `libraries` the plain C ones for ffi states;
+    /// `template` is the template file run (loaded beside the others in its folder).
     init(
-        plugins: String, template: String, input inputPath: String, database: String, forceFullSync: Bool,
-        invoker: (PluginRegistry) -> any StepInvoker = { Dispatcher(registry: $0) }
-    ) throws {
-        registry = try PluginRegistry(loading: PluginRegistry.libraries(in: plugins))
-        let text = try String(contentsOfFile: template, encoding: .utf8)
-        plan = try Plan(validating: TemplateParser.parse(text, file: template), catalog: StepCatalog(steps: registry.stepNames))
+        plugins: String, libraries: String? = nil, template: String, input inputPath: String, database: String,
+        wrapInvoker: (@Sendable (any StepInvoker) -> any StepInvoker)? = nil
+    ) async throws {
         for suffix in ["", "-wal", "-shm"] { unlink(database + suffix) }
-        store = try SQLiteStore(path: database)
-        if forceFullSync {
-            try store.pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-        }
+        let templateURL = URL(fileURLWithPath: template)
+        let workflows = templateURL.deletingLastPathComponent()
+        var options = EngineOptions(
+            workspace: Workspace(root: workflows.deletingLastPathComponent()), workflows: workflows.path, database: database,
+            pluginDirectories: [plugins], libraryDirectories: libraries.map { [$0] } ?? [], buildPlugins: false, extraTemplate: template)
+        options.wrapInvoker = wrapInvoker
+        assembly = try await EngineAssembly.assemble(options)
+        guard let plan = assembly.plans.all.first(where: { $0.template.file == template }) else { throw BenchError("\(template) did not load") }
+        self.plan = plan
+        guard let sqlite = assembly.store as? SQLiteStore else { throw BenchError("the assembly did not open a SQLite store") }
+        store = sqlite
         commits = CommitCounter()
-        store.pool.add(transactionObserver: commits, extent: .databaseLifetime)
-        engine = Engine(store: store, plans: PlanLibrary([plan]), invoker: invoker(registry))
+        store.databasePool.add(transactionObserver: commits, extent: .databaseLifetime)
+        engine = assembly.engine
         guard let data = FileManager.default.contents(atPath: inputPath) else { throw BenchError("cannot read \(inputPath)") }
         input = try JSONValue.parse(Array(data))
     }
@@ -57,12 +63,12 @@ struct Setup {
     }
 
     func count(_ sql: String) async throws -> Int {
-        try await store.pool.read { db in try Int.fetchOne(db, sql: sql) ?? 0 }
+        try await store.databasePool.read { db in try Int.fetchOne(db, sql: sql) ?? 0 }
     }
 
     /// A pragma as the writer connection (the one that commits) sees it.
     func pragma(_ name: String) async throws -> String {
-        let value = try await store.pool.write { db in try String.fetchOne(db, sql: "PRAGMA \(name)") ?? "?" }
+        let value = try await store.databasePool.write { db in try String.fetchOne(db, sql: "PRAGMA \(name)") ?? "?" }
         guard name == "synchronous" else { return value }
         return ["0": "OFF", "1": "NORMAL", "2": "FULL", "3": "EXTRA"][value] ?? value
     }
@@ -88,9 +94,14 @@ struct TriageBenchmark {
     let input: String
     let database: String
     let forceFullSync: Bool
+    let libraries: String?
 
     func run() async throws -> JSONValue {
-        let setup = try Setup(plugins: plugins, template: template, input: input, database: database, forceFullSync: forceFullSync)
+        let setup = try await Setup(plugins: plugins, libraries: libraries, template: template, input: input, database: database)
+        if forceFullSync {
+            // The store already forces FULL on its writer; the bench checks it did (pragma below).
+            try await setup.store.databasePool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        }
         let baselineRSS = processStatusBytes("VmRSS") ?? 0
 
         // Phase A.
@@ -108,7 +119,7 @@ struct TriageBenchmark {
         let rssAfterA = processStatusBytes("VmRSS") ?? 0
 
         // Phase B, through the review desk as a reviewer would.
-        let desk = ReviewDesk(store: setup.store, engine: setup.engine)
+        let desk = ReviewDesk(engine: setup.engine)
         let (reviewer, _) = try await setup.store.addReviewer(name: "Bench Agent", credentials: ["support-agent"], at: 0)
         let tasks = try await setup.store.openTasks(credentials: ["support-agent"], limit: n).map(\.id)
         guard tasks.count == n else { throw BenchError("expected \(n) open tasks, found \(tasks.count)") }
@@ -126,7 +137,7 @@ struct TriageBenchmark {
         let commitsB = setup.commits.commits - commitsMid
 
         // Bytes on disk: fold the WAL back into the database first.
-        try await setup.store.pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+        try await setup.store.databasePool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
         let dbBytes = fileSize(database), walBytes = fileSize(database + "-wal")
         let tableBytes = try await tableSizes(setup)
         let journalMode = try await setup.pragma("journal_mode"), synchronous = try await setup.pragma("synchronous")
@@ -168,7 +179,7 @@ struct TriageBenchmark {
 
     /// Bytes per table and index, from SQLite's dbstat virtual table when it is compiled in.
     func tableSizes(_ setup: Setup) async throws -> [String: Int64] {
-        (try? await setup.store.pool.read { db -> [String: Int64] in
+        (try? await setup.store.databasePool.read { db -> [String: Int64] in
             var sizes: [String: Int64] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name") {
                 sizes[row["name"]] = row["bytes"]

@@ -70,12 +70,13 @@ do {
         result = try await TriageBenchmark(
             n: arguments.int("n"), concurrency: arguments.int("concurrency", default: 256), plugins: arguments.string("plugins"),
             template: arguments.string("template"), input: arguments.string("input"), database: arguments.string("db"),
-            forceFullSync: synchronous == "full"
+            forceFullSync: synchronous == "full", libraries: arguments.values["libraries"]
         ).run()
     case "resume":
         result = try await ResumeBenchmark(
             samples: arguments.int("samples", default: 2_000), plugins: arguments.string("plugins"),
-            template: arguments.string("template"), input: arguments.string("input"), database: arguments.string("db")
+            template: arguments.string("template"), input: arguments.string("input"), database: arguments.string("db"),
+            libraries: arguments.values["libraries"]
         ).run()
     case "cold-start":
         result = try ColdStartBenchmark(
