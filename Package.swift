@@ -228,7 +228,7 @@ let package = Package(
             name: "StewardSLATests",
             dependencies: [
                 "StewardSLA", "StewardCalendar", "StewardStoreSQLite", "StewardCore", "StewardEngine", "StewardReview", "StewardTemplates",
-                "StewardTesting",
+                "StewardTesting", "StewardBootstrap", "StewardPlugins",
             ]),
         .testTarget(name: "StewardTemplatesTests", dependencies: ["StewardTemplates"], exclude: ["Fixtures"]),
         .testTarget(name: "StewardPluginsTests", dependencies: ["StewardABI", "StewardPlugins", "StewardJSON"], exclude: ["Fixtures"]),

@@ -90,6 +90,18 @@ public struct PluginBuilder: Sendable {
         return directories
     }
 
+    /// Builds every shipped plugin of the checkout at `root` into `directory` (`plugins/` and
+    /// `lib/` under it), Swift ones copied from the products beside this process: what tests
+    /// and tools that run outside a workspace need. Returns the two directories.
+    public static func buildShipped(root: URL, into directory: URL) throws(PluginBuildError) -> (plugins: URL, libraries: URL) {
+        let plugins = directory.appendingPathComponent("plugins"), libraries = directory.appendingPathComponent("lib")
+        let builder = PluginBuilder(
+            root: root, pluginsDirectory: plugins, librariesDirectory: libraries,
+            productDirectories: [Bundle.main.bundleURL] + defaultProductDirectories, log: { _ in })
+        try builder.buildAll(onlyIfStale: false)
+        return (plugins, libraries)
+    }
+
     /// The manifests of the shipped plugins, with their folders, in folder-name order.
     public func manifests() throws(PluginBuildError) -> [(folder: URL, manifest: PluginManifest)] {
         let pluginsRoot = root.appendingPathComponent("Plugins")

@@ -9,6 +9,8 @@ import StewardSLA
 import StewardStoreSQLite
 import StewardTemplates
 import StewardTesting
+import StewardBootstrap
+import StewardPlugins
 import Testing
 
 /// The SLA clock end to end: a checkpoint opening computes its deadline in the customer's
@@ -29,29 +31,27 @@ import Testing
         return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
     }
 
-    /// The shipped triage template and overlays, with scripted steps answering like a P1 ticket.
+    /// The shipped plugins, built once per test process.
+    static let plugins: Result<(plugins: URL, libraries: URL), PluginBuildError> = {
+        do throws(PluginBuildError) {
+            return .success(try PluginBuilder.buildShipped(
+                root: root, into: FileManager.default.temporaryDirectory.appendingPathComponent("steward-sla-plugins-\(UUID().uuidString)")))
+        } catch {
+            return .failure(error)
+        }
+    }()
+
+    /// The engine `steward` runs (`EngineAssembly`: the shipped templates, overlays, calendars
+    /// and plugins), with its plugin calls answered by a script like a P1 ticket and a manual clock.
     struct Fixture {
-        let store: SQLiteStore
+        let store: any EngineStore
         let engine: Engine
         let clock: ManualEngineClock
-        let plans: PlanLibrary
         let directory: URL
 
-        init(startingAt iso: String) throws {
-            let text = try String(contentsOf: SLAEngineTests.root.appendingPathComponent("workflows/support-ticket-triage.yaml"), encoding: .utf8)
-            let plan = try Plan(validating: TemplateParser.parse(text, file: "support-ticket-triage.yaml"), catalog: nil)
-            var library = PlanLibrary([plan])
-            var overlays: [CustomerOverlay] = []
-            for customer in ["acme-bank", "harbour-credit"] {
-                let file = SLAEngineTests.root.appendingPathComponent("workflows/customers/\(customer).yaml")
-                let overlay = try TemplateParser.parseOverlay(String(contentsOf: file, encoding: .utf8), file: file.path)
-                overlays.append(overlay)
-                for (template, change) in overlay.templates { library.setOverlay(change.config, template: template, customer: customer) }
-            }
-            let (configuration, problems) = ServiceLevelConfiguration.load(overlays)
-            #expect(problems.isEmpty)
+        init(startingAt iso: String) async throws {
+            let (plugins, libraries) = try SLAEngineTests.plugins.get()
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-sla-\(UUID().uuidString)")
-            store = try SQLiteStore(path: directory.appendingPathComponent("sla.db").path)
             clock = ManualEngineClock(milliseconds: SLAEngineTests.milliseconds(iso))
             let invoker = ScriptedStepInvoker([
                 "support.normalize": [.output(["text": "My card was stolen", "subject": "Stolen", "channel": "chat", "word_count": 4])],
@@ -63,10 +63,15 @@ import Testing
                 "support.draft_reply": [.output(["subject": "Re: Stolen", "body": "We froze your card."])],
                 "support.send_reply": [.output(["sent": true])],
             ])
-            plans = library
-            engine = Engine(
-                store: store, plans: library, invoker: invoker, clock: clock, sleeper: RecordingSleeper(),
-                scheduler: SLAScheduler(configuration: configuration))
+            var options = EngineOptions(
+                workspace: Workspace(root: SLAEngineTests.root), workflows: SLAEngineTests.root.appendingPathComponent("workflows").path,
+                database: directory.appendingPathComponent("sla.db").path, pluginDirectories: [plugins.path],
+                libraryDirectories: [libraries.path], buildPlugins: false, clock: clock, sleeper: RecordingSleeper())
+            options.wrapInvoker = { _ in invoker }
+            let assembly = try await EngineAssembly.assemble(options)
+            #expect(assembly.problems.isEmpty, "\(assembly.problems)")
+            store = assembly.store
+            engine = assembly.engine
         }
 
         func submit(customer: String?) async throws -> InstanceState {
@@ -94,7 +99,7 @@ import Testing
         ("", "2026-11-20T21:50:00Z", "2026-11-20T22:05:00Z", "2026-11-20T22:01:15Z"),
     ])
     func deadlineFollowsTheCustomersBusinessHours(customer: String, start: String, due: String, warning: String) async throws {
-        let fixture = try Fixture(startingAt: start)
+        let fixture = try await Fixture(startingAt: start)
         defer { try? FileManager.default.removeItem(at: fixture.directory) }
         let state = try await fixture.submit(customer: customer.isEmpty ? nil : customer)
         #expect(state.status == .waiting)
@@ -107,7 +112,7 @@ import Testing
     }
 
     @Test func timersFireOnceEscalateAndStopWhenDecided() async throws {
-        let fixture = try Fixture(startingAt: "2026-11-20T21:50:00Z")
+        let fixture = try await Fixture(startingAt: "2026-11-20T21:50:00Z")
         defer { try? FileManager.default.removeItem(at: fixture.directory) }
         let state = try await fixture.submit(customer: "acme-bank")
         let service = TimerService(engine: fixture.engine)
@@ -158,7 +163,7 @@ import Testing
     }
 
     @Test func decidingATaskCancelsItsTimers() async throws {
-        let fixture = try Fixture(startingAt: "2026-11-23T15:00:00Z")
+        let fixture = try await Fixture(startingAt: "2026-11-23T15:00:00Z")
         defer { try? FileManager.default.removeItem(at: fixture.directory) }
         let state = try await fixture.submit(customer: "acme-bank")
         let task = try #require(try await fixture.store.openTasks().first)

@@ -28,11 +28,8 @@ enum Package {
     /// libraries for ffi states in `lib/`.
     static let plugins: Result<URL, PluginBuildFailure> = {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-server-plugins-\(UUID().uuidString)")
-        let builder = PluginBuilder(
-            root: root, pluginsDirectory: directory.appendingPathComponent("plugins"), librariesDirectory: directory.appendingPathComponent("lib"),
-            productDirectories: [Bundle.main.bundleURL] + PluginBuilder.defaultProductDirectories, log: { _ in })
         do {
-            try builder.buildAll(onlyIfStale: false)
+            _ = try PluginBuilder.buildShipped(root: root, into: directory)
             return .success(directory)
         } catch {
             return .failure(PluginBuildFailure(description: "\(error)"))
