@@ -149,7 +149,9 @@ import Testing
         // The stuck thread is replaced: a new call runs while the first is still stuck.
         let value = try await pool.run { 7 }
         #expect(value == 7)
-        #expect(!stuckFinished.load(ordering: .sequentiallyConsistent), "the new call did not wait for the stuck one")
+        // Read first: #expect would try to copy the (non-copyable) Atomic to show its operands.
+        let finished = stuckFinished.load(ordering: .sequentiallyConsistent)
+        #expect(!finished, "the new call did not wait for the stuck one")
         #expect(pool.threadCount <= 2)
     }
 
