@@ -105,6 +105,18 @@ struct TaskRecord: Equatable {
         (decision, reviewer) = (payload["decision"]?.stringValue, payload["reviewer"]?.stringValue)
     }
 
+    /// The columns (by name) in which `other` differs.
+    func differences(from other: TaskRecord) -> [String] {
+        let columns: [(String, Bool)] = [
+            ("instance", instance != other.instance), ("state", state != other.state), ("credential", credential != other.credential),
+            ("status", status != other.status), ("subject", subject != other.subject), ("decisions", decisions != other.decisions),
+            ("opened_at", openedAt != other.openedAt), ("due_at", dueAt != other.dueAt),
+            ("escalation_level", escalationLevel != other.escalationLevel), ("assigned", assigned != other.assigned),
+            ("decided_at", decidedAt != other.decidedAt), ("decision", decision != other.decision), ("reviewer", reviewer != other.reviewer),
+        ]
+        return columns.filter(\.1).map(\.0)
+    }
+
     var payload: JSONValue {
         func optional(_ value: String?) -> JSONValue { value.map { .string($0) } ?? .null }
         func optional(_ value: Int64?) -> JSONValue { value.map { .integer($0) } ?? .null }
@@ -197,8 +209,7 @@ struct AuthorityReplay {
                 continue
             }
             if expected != stored {
-                let mirror = (Mirror(reflecting: expected).children, Mirror(reflecting: stored).children)
-                let fields = zip(mirror.0, mirror.1).filter { "\($0.value)" != "\($1.value)" }.compactMap(\.0.label)
+                let fields = expected.differences(from: stored)
                 problems.append("review task \(stored.id) (\(stored.instance) at \(stored.state)): \(fields.joined(separator: ", ")) differ from what the journal recorded: edited by hand")
             }
             if problems.count >= limit { return problems }

@@ -103,20 +103,22 @@ import Testing
     }
 
     @Test(arguments: [
-        "UPDATE review_tasks SET status = 'decided', decision = 'approve', reviewer = 'rv-x', decided_at = 9 WHERE status = 'open'",
-        "UPDATE review_tasks SET reviewer = 'rv-x' WHERE status = 'decided'",
-        "UPDATE review_tasks SET credential = 'intern' WHERE status = 'open'",
-        "UPDATE review_tasks SET assigned = 'intern', escalation_level = 2 WHERE status = 'open'",
-        "UPDATE review_tasks SET subject = '{\"answer\":1}' WHERE status = 'open'",
-        "DELETE FROM review_tasks WHERE status = 'open'",
-        "INSERT INTO review_tasks (instance, state, credential, status, subject, decisions, opened_at) VALUES (1, 'other', 'agent', 'open', '{}', 'approve', 1)",
+        ("UPDATE review_tasks SET status = 'decided', decision = 'approve', reviewer = 'rv-x', decided_at = 9 WHERE status = 'open'",
+         "status, decided_at, decision, reviewer differ"),
+        ("UPDATE review_tasks SET reviewer = 'rv-x' WHERE status = 'decided'", "reviewer differ"),
+        ("UPDATE review_tasks SET credential = 'intern' WHERE status = 'open'", "credential differ"),
+        ("UPDATE review_tasks SET assigned = 'intern', escalation_level = 2 WHERE status = 'open'", "escalation_level, assigned differ"),
+        ("UPDATE review_tasks SET subject = '{\"answer\":1}' WHERE status = 'open'", "subject differ"),
+        ("DELETE FROM review_tasks WHERE status = 'open'", "missing from the review_tasks table"),
+        ("INSERT INTO review_tasks (instance, state, credential, status, subject, decisions, opened_at) VALUES (1, 'other', 'agent', 'open', '{}', 'approve', 1)",
+         "was opened by no journal entry"),
     ])
-    func anEditedReviewTaskIsReported(_ attack: String) async throws {
+    func anEditedReviewTaskIsReported(_ attack: String, reported: String) async throws {
         let scene = try await Scene()
         defer { scene.cleanUp() }
         try await scene.sql(attack)
         let problems = try await scene.audit()
-        #expect(problems.contains { $0.contains("review task") }, "\(attack): \(problems)")
+        #expect(problems.contains { $0.contains("review task") && $0.contains(reported) }, "\(attack): \(problems)")
     }
 
     @Test func aDecisionReCreditedAndReHashedIsReportedByTheSignedHead() async throws {
