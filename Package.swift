@@ -43,6 +43,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // Ed25519 for signed audit heads (StewardReview only).
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // The C ABI: one public header, nothing else.
@@ -121,7 +123,10 @@ let package = Package(
         ),
         .target(
             name: "StewardReview",
-            dependencies: ["StewardJSON", "StewardTemplates", "StewardCore", "StewardEngine", "StewardDigest"],
+            dependencies: [
+                "StewardJSON", "StewardTemplates", "StewardCore", "StewardEngine", "StewardDigest",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strictSettings
         ),
         .target(

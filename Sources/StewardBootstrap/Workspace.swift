@@ -139,11 +139,17 @@ public struct Workspace: Sendable {
         return try PromptLibrary(directory: directory)
     }
 
+    /// Reads a UTF-8 text file; throws naming the file when it cannot be read.
+    public func readText(_ file: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: file) else { throw BootstrapError("cannot read \(file)") }
+        return String(decoding: data, as: UTF8.self)
+    }
+
     /// Reads a JSON file.
     public func readJSON(_ file: String) throws -> JSONValue {
-        guard let data = FileManager.default.contents(atPath: file) else { throw BootstrapError("cannot read \(file)") }
+        let text = try readText(file)
         do {
-            return try JSONValue.parse(Array(data))
+            return try JSONValue.parse(text)
         } catch {
             throw BootstrapError("\(file): \(error)")
         }

@@ -209,22 +209,100 @@ struct ReviewersCommand: AsyncParsableCommand {
     }
 }
 
-/// `steward audit verify`.
+/// `steward audit verify|head|keygen`.
 struct AuditCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "audit", abstract: "Check the audit trail.", subcommands: [Verify.self])
+    static let configuration = CommandConfiguration(
+        commandName: "audit", abstract: "Check the audit trail; sign and check its head.", subcommands: [Verify.self, Head.self, Keygen.self])
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Verify the journal's hash chain and that every instance's state replays from its events.")
+            abstract: "Verify the journal's hash chain, the reviewer and task tables, and that every instance's state replays from its events.",
+            discussion: """
+                With --expect, also checks the store against a head `steward audit head` signed earlier: the signature must \
+                verify with the audit public key, and the store must still hold that head's journal row with its hash.
+                """)
+        @Option(help: "A signed head (a file, or its JSON) the store must still contain.") var expect: String?
+        @OptionGroup var keys: AuditPublicKeyOptions
         @OptionGroup var storeOptions: StoreOptions
         @OptionGroup var plugins: PluginOptions
 
         func run() async throws {
+            let expected = try expect.map(readHead)
+            let publicKey = try expected.map { _ in try keys.resolved() }
             let context = try await EngineContext(store: storeOptions, plugins: plugins)
-            let report = try await context.auditor.verify()
+            let report = try await context.auditor.verify(expecting: expected, publicKey: publicKey)
             for problem in report.problems { printError("audit: \(problem)") }
-            print("checked \(report.journalRows) journal rows and replayed \(report.instancesReplayed) instances: \(report.problems.isEmpty ? "intact" : "\(report.problems.count) problem(s)")")
+            let anchored = expected.map { " against the signed head at journal row \($0.head.lastID)" } ?? ""
+            print("checked \(report.journalRows) journal rows\(anchored) and replayed \(report.instancesReplayed) instances: \(report.problems.isEmpty ? "intact" : "\(report.problems.count) problem(s)")")
             if !report.problems.isEmpty { throw ValidationFailed(exitCode: 1) }
+        }
+
+        func readHead(_ text: String) throws -> SignedAuditHead {
+            let json = text.trimmingCharacters(in: .whitespaces).hasPrefix("{") ? text : try Workspace().readText(text)
+            do {
+                return try SignedAuditHead(json: JSONValue.parse(json))
+            } catch {
+                throw CLIError("--expect: \(error)")
+            }
+        }
+    }
+
+    struct Head: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the journal's head (last row id and hash, table sizes, time), signed with the audit key, as JSON.",
+            discussion: "Keep the output somewhere the database's writers cannot change (a log service, a ticket); pass it to `audit verify --expect` later.")
+        @Option(name: .customLong("audit-key"), help: "A file holding the Ed25519 seed (default: $STEWARD_AUDIT_KEY, the seed itself).")
+        var keyFile: String?
+        @OptionGroup var storeOptions: StoreOptions
+
+        func run() async throws {
+            let text: String
+            if let keyFile {
+                text = try Workspace().readText(keyFile)
+            } else if let value = ProcessInfo.processInfo.environment["STEWARD_AUDIT_KEY"] {
+                text = value
+            } else {
+                throw CLIError("no audit key: pass --audit-key FILE or set STEWARD_AUDIT_KEY (make one with `steward audit keygen`)")
+            }
+            let key: AuditSigningKey
+            do { key = try AuditSigningKey(seed: text) } catch { throw CLIError("\(error)") }
+            let head = try await storeOptions.openStore().journalHead()
+            print(try key.sign(head, at: SystemEngineClock().nowMilliseconds()).json.prettyJSONString)
+        }
+    }
+
+    struct Keygen: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make an audit key pair: writes the private seed (hex) to --out, prints the public key (hex).",
+            discussion: "Keep the private key away from the database's host; configure the public key as STEWARD_AUDIT_PUBLIC_KEY.")
+        @Option(help: "Where to write the private key (created with mode 0600; an existing file is refused).") var out: String
+
+        func run() async throws {
+            guard !FileManager.default.fileExists(atPath: out) else { throw CLIError("\(out) exists; refusing to overwrite an audit key") }
+            let key = AuditSigningKey()
+            guard FileManager.default.createFile(atPath: out, contents: Data((key.seedHex + "\n").utf8), attributes: [.posixPermissions: 0o600])
+            else { throw CLIError("cannot write the audit key to \(out)") }
+            print(key.publicKey.hex)
+        }
+    }
+}
+
+/// The public key that checks signed heads: `--audit-public-key` or `STEWARD_AUDIT_PUBLIC_KEY`,
+/// each either the key itself (hex or base64) or a file holding it.
+struct AuditPublicKeyOptions: ParsableArguments {
+    @Option(name: .customLong("audit-public-key"), help: "The audit public key, or a file holding it (default: $STEWARD_AUDIT_PUBLIC_KEY).")
+    var publicKey: String?
+
+    func resolved() throws -> AuditPublicKey {
+        guard let value = publicKey ?? ProcessInfo.processInfo.environment["STEWARD_AUDIT_PUBLIC_KEY"] else {
+            throw CLIError("--expect needs the audit public key: pass --audit-public-key or set STEWARD_AUDIT_PUBLIC_KEY")
+        }
+        do {
+            if let key = try? AuditPublicKey(value) { return key }
+            guard FileManager.default.fileExists(atPath: value) else { return try AuditPublicKey(value) }
+            return try AuditPublicKey(try Workspace().readText(value))
+        } catch let error as AuditKeyError {
+            throw CLIError("\(error)")
         }
     }
 }

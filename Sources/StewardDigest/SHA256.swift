@@ -52,10 +52,7 @@ public enum SHA256 {
 
     /// The digest as lower-case hex.
     public static func hex(_ message: some Collection<UInt8>) -> String {
-        hash(message).map { byte in
-            let text = String(byte, radix: 16)
-            return byte < 16 ? "0" + text : text
-        }.joined()
+        Hex.encode(hash(message))
     }
 
     @inline(__always) private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }

@@ -27,10 +27,14 @@ public struct Auditor: Sendable {
         public var problems: [String]
     }
 
-    /// Verifies the chain and replays every instance.
-    public func verify() async throws -> Report {
+    /// Verifies the chain and the authority tables and replays every instance. With
+    /// `expected`, also checks the store against that signed head: its signature must verify
+    /// with `publicKey` (the configured key, never the one the head names), and the store must
+    /// still hold the head's row with the head's hash, so a truncated, wiped or re-hashed store
+    /// is reported even when its own chain is consistent.
+    public func verify(expecting expected: SignedAuditHead? = nil, publicKey: AuditPublicKey? = nil) async throws -> Report {
         let chain = try await store.verifyJournal()
-        var problems = chain.problems
+        var problems = try await anchorProblems(expected, publicKey: publicKey) + chain.problems
         var replayed = 0
         var after: String?
         while true {
@@ -75,5 +79,28 @@ public struct Auditor: Sendable {
             }
         }
         return Report(journalRows: chain.rowsChecked, instancesReplayed: replayed, problems: problems)
+    }
+
+    /// What differs between the store and a signed head (empty without a head).
+    func anchorProblems(_ expected: SignedAuditHead?, publicKey: AuditPublicKey?) async throws -> [String] {
+        guard let expected else { return [] }
+        guard let publicKey else { throw AuditKeyError("checking a signed head needs the audit public key") }
+        let when = expected.json["at_utc"]?.stringValue ?? "\(expected.at)"
+        guard publicKey.verifies(expected) else {
+            return ["the expected head's signature does not verify with the configured public key: it was altered, forged or signed by another key"]
+        }
+        let id = expected.head.lastID
+        guard id > 0 else { return [] }
+        let current = try await store.journalHead()
+        guard let stored = try await store.journalHash(id: id) else {
+            if current.lastID < id {
+                return ["the signed head of \(when) says the journal reaches row \(id), but the store ends at row \(current.lastID): rows were deleted (truncated or wiped)"]
+            }
+            return ["journal row \(id), the signed head of \(when), is missing from the store"]
+        }
+        guard stored == expected.head.lastHash else {
+            return ["journal row \(id) has another hash than the signed head of \(when) records: the journal was rewritten (re-hashed) up to that point"]
+        }
+        return []
     }
 }

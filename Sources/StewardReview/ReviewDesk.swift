@@ -112,8 +112,8 @@ extension ReviewerStore {
         name: String, credentials: [String], role: String = "reviewer", by actor: String = "operator", at: Int64
     ) async throws -> (Reviewer, token: String) {
         var random = SystemRandomNumberGenerator()
-        let token = "stw_" + hex((0..<32).map { _ in UInt8.random(in: 0...255, using: &random) })
-        let id = "rv-" + hex((0..<4).map { _ in UInt8.random(in: 0...255, using: &random) })
+        let token = "stw_" + Hex.encode((0..<32).map { _ in UInt8.random(in: 0...255, using: &random) })
+        let id = "rv-" + Hex.encode((0..<4).map { _ in UInt8.random(in: 0...255, using: &random) })
         let reviewer = Reviewer(id: id, name: name, credentials: credentials, role: role, createdAt: at)
         try await insertReviewer(reviewer, tokenHash: Self.tokenHash(token), by: actor)
         return (reviewer, token)
@@ -133,15 +133,4 @@ extension ReviewerStore {
 
     /// How a token is stored: SHA-256 in hex.
     public static func tokenHash(_ token: String) -> String { SHA256.hex(Array(token.utf8)) }
-}
-
-private func hex(_ bytes: [UInt8]) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    var text: [UInt8] = []
-    text.reserveCapacity(bytes.count * 2)
-    for byte in bytes {
-        text.append(digits[Int(byte >> 4)])
-        text.append(digits[Int(byte & 0x0f)])
-    }
-    return String(decoding: text, as: UTF8.self)
 }

@@ -47,6 +47,8 @@ public enum StoreConformance {
         Check(name: "configs and template texts are stored once by hash", body: pinnedContent),
         Check(name: "reviewers are added and removed with an audit entry, found by token hash", body: reviewers),
         Check(name: "the journal chains instance events and audit entries and verifies intact", body: journal),
+        Check(name: "the journal head names the newest row, its hash and the authority tables' sizes", body: journalHead),
+        Check(name: "reviewers and review tasks written through commits verify intact", body: authorityVerifies),
         Check(name: "instance lists, counts and queue depths", body: queries),
         Check(name: "concurrent commits of many instances all land, exactly once", body: concurrentCommits),
     ]
@@ -275,6 +277,39 @@ public enum StoreConformance {
         try expect(verification.problems.isEmpty && verification.rowsChecked == 3, "verification: \(verification)")
         let replay = try await store.instancesWithEvents(after: nil, limit: 10)
         try expect(replay.count == 1 && replay.first?.1.count == 2, "instancesWithEvents gives every event of j")
+    }
+
+    static func journalHead(_ store: any EngineStore) async throws {
+        let empty = try await store.journalHead()
+        try expect(empty == JournalHead(lastID: 0, lastHash: String(repeating: "0", count: 64), rows: 0, reviewers: 0, tasks: 0), "empty: \(empty)")
+        try await waiting("h", in: store)
+        let ana = Reviewer(id: "rv-ana", name: "Ana", credentials: ["support-agent"], role: "reviewer", createdAt: 7)
+        try await store.insertReviewer(ana, tokenHash: "hash-ana", by: "operator")
+        let head = try await store.journalHead()
+        try expect(head.lastID == 3 && head.rows == 3 && head.reviewers == 1 && head.tasks == 1, "head: \(head)")
+        try expect(head.lastHash.count == 64 && head.lastHash != empty.lastHash, "the head's hash is hex: \(head.lastHash)")
+        try expect(try await store.journalHash(id: 3) == head.lastHash, "journalHash(id:) of the newest row is the head's hash")
+        let second = try await store.journalHash(id: 2)
+        try expect(second != nil && second != head.lastHash, "an older row has its own hash")
+        try expect(try await store.journalHash(id: 4) == nil, "a row past the end has no hash")
+    }
+
+    static func authorityVerifies(_ store: any EngineStore) async throws {
+        try await waiting("v", in: store)
+        try await waiting("w", in: store)
+        var escalate = step("v", sequence: 3, status: .waiting, current: "review")
+        escalate.escalation = TaskEscalation(state: "review", level: 1, assigned: "team-lead")
+        try await store.commit(escalate)
+        var decide = step("w", sequence: 3, status: .completed, current: "done")
+        decide.event = .checkpointDecided(CheckpointDecision(state: "review", decision: .reject, reviewer: "rv-1", credential: "support-agent"))
+        decide.closedTask = TaskClosure(state: "review", decision: .reject, reviewer: "rv-1")
+        try await store.commit(decide)
+        let lou = Reviewer(id: "rv-lou", name: "Lou", credentials: ["attorney"], role: "operator", createdAt: 8)
+        try await store.insertReviewer(lou, tokenHash: "hash-lou", by: "operator")
+        try await store.insertReviewer(Reviewer(id: "rv-x", name: "X", credentials: [], role: "reviewer", createdAt: 9), tokenHash: "hash-x", by: "operator")
+        _ = try await store.deleteReviewer(id: "rv-x", by: "operator", at: 10)
+        let verification = try await store.verifyJournal()
+        try expect(verification.problems.isEmpty, "escalated, decided, added and removed: \(verification.problems)")
     }
 
     static func queries(_ store: any EngineStore) async throws {

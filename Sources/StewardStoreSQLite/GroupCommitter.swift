@@ -99,24 +99,24 @@ enum Journal {
                     case .transition(let commit, let encoded): try applyTransition(commit, encoded: encoded, chain: &chain, db: db)
                     case .audit(let kind, let actor, let payload, let at, let instance):
                         let rowid = try instance.flatMap { try Int64.fetchOne(db, sql: "SELECT rowid FROM instances WHERE id = ?", arguments: [$0]) }
-                        try append(kind: kind, instance: rowid, instanceID: instance, seq: nil, at: at, actor: actor, payload: payload.jsonString, chain: &chain, db: db)
+                        try append(
+                            kind: kind, instance: rowid, instanceID: instance, seq: nil, at: at, actor: actor, payload: payload.jsonString,
+                            authority: nil, chain: &chain, db: db)
                     case .reviewerAdded(let reviewer, let tokenHash, let actor):
                         let credentials = JSONValue.array(reviewer.credentials.map { .string($0) })
                         try db.execute(
                             sql: "INSERT INTO reviewers (id, name, token_hash, credentials, role, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                             arguments: [reviewer.id, reviewer.name, tokenHash, credentials.jsonString, reviewer.role, reviewer.createdAt])
-                        let payload: JSONValue = [
-                            "id": .string(reviewer.id), "name": .string(reviewer.name), "credentials": credentials, "role": .string(reviewer.role),
-                        ]
+                        // The whole row, token hash included, so verification can rebuild the table.
                         try append(
                             kind: "reviewer_added", instance: nil, instanceID: nil, seq: nil, at: reviewer.createdAt, actor: actor,
-                            payload: payload.jsonString, chain: &chain, db: db)
+                            payload: ReviewerRecord(reviewer, tokenHash: tokenHash).payload.jsonString, authority: nil, chain: &chain, db: db)
                     case .reviewerRemoved(let id, let actor, let at):
                         try db.execute(sql: "DELETE FROM reviewers WHERE id = ?", arguments: [id])
                         guard db.changesCount == 1 else { throw ReviewerMissing() }
                         try append(
                             kind: "reviewer_removed", instance: nil, instanceID: nil, seq: nil, at: at, actor: actor,
-                            payload: JSONValue.object(["id": .string(id)]).jsonString, chain: &chain, db: db)
+                            payload: JSONValue.object(["id": .string(id)]).jsonString, authority: nil, chain: &chain, db: db)
                     }
                     return .commit
                 } catch {
@@ -180,10 +180,6 @@ enum Journal {
                     .execute(arguments: [state.status.rawValue, state.current, state.sequence, commit.at, rowid])
             }
         }
-        try append(
-            kind: commit.event.name, instance: rowid, instanceID: state.id, seq: state.sequence, at: commit.at, actor: commit.actor,
-            payload: encoded.payload, chain: &chain, db: db)
-
         if let timer = commit.firedTimer {
             try db.cachedStatement(sql: "UPDATE timers SET fired_at = ? WHERE id = ? AND instance = ? AND fired_at IS NULL AND cancelled_at IS NULL")
                 .execute(arguments: [commit.at, timer, rowid])
@@ -223,31 +219,44 @@ enum Journal {
             try db.cachedStatement(sql: "INSERT INTO notifications (instance, task, recipient, message, at) VALUES (?, ?, ?, ?, ?)")
                 .execute(arguments: [rowid, notification.task, notification.recipient, notification.message, commit.at])
         }
+        var opened: TaskRecord?
         if let request = commit.openedCheckpoint {
+            let subject = request.subject.jsonString
             try db.cachedStatement(
                 sql: """
                     INSERT INTO review_tasks (instance, state, credential, status, subject, decisions, opened_at, due_at)
                     VALUES (?, ?, ?, 'open', ?, ?, ?, ?)
                     """
             ).execute(
-                arguments: [rowid, request.state, request.credential, request.subject.jsonString,
+                arguments: [rowid, request.state, request.credential, subject,
                             request.decisions.map(\.rawValue).joined(separator: ","), commit.at, commit.schedule?.dueAt])
             let task = db.lastInsertedRowID
+            opened = TaskRecord(id: task, instance: state.id, request: request, subject: subject, openedAt: commit.at, dueAt: commit.schedule?.dueAt)
             for timer in commit.schedule?.timers ?? [] {
                 try db.cachedStatement(sql: "INSERT INTO timers (instance, task, state, kind, due_at, payload) VALUES (?, ?, ?, ?, ?, ?)")
                     .execute(arguments: [rowid, task, timer.state ?? request.state, timer.kind, timer.at, timer.payload.jsonString])
             }
         }
+        // Last, so the row can carry the id of the task this commit opened: every change to
+        // review_tasks is journalled (and hashed) with the event that caused it.
+        try append(
+            kind: commit.event.name, instance: rowid, instanceID: state.id, seq: state.sequence, at: commit.at, actor: commit.actor,
+            payload: encoded.payload, authority: authority(commit, opened: opened), chain: &chain, db: db)
     }
 
+    /// Appends one chained row. `authority` is the review-task change the row records (JSON),
+    /// hashed with it.
     static func append(
-        kind: String, instance: Int64?, instanceID: String?, seq: Int?, at: Int64, actor: String, payload: String,
+        kind: String, instance: Int64?, instanceID: String?, seq: Int?, at: Int64, actor: String, payload: String, authority: String?,
         chain: inout ChainHead, db: Database
     ) throws {
         let id = chain.lastID + 1
-        let hash = ChainHead.link(previous: chain.lastHash, id: id, instance: instanceID, seq: seq, kind: kind, at: at, actor: actor, payload: payload)
-        let statement = try db.cachedStatement(sql: "INSERT INTO journal (id, instance, seq, kind, at, actor, payload, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-        try statement.execute(arguments: [id, instance, seq, kind, at, actor, payload, Data(hash)])
+        let hash = ChainHead.link(
+            previous: chain.lastHash, id: id, instance: instanceID, seq: seq, kind: kind, at: at, actor: actor, payload: payload,
+            authority: authority)
+        let statement = try db.cachedStatement(
+            sql: "INSERT INTO journal (id, instance, seq, kind, at, actor, payload, authority, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        try statement.execute(arguments: [id, instance, seq, kind, at, actor, payload, authority, Data(hash)])
         chain = ChainHead(lastID: id, lastHash: hash)
     }
 }
@@ -275,13 +284,20 @@ struct ChainHead {
             .execute(arguments: [lastID, Data(lastHash)])
     }
 
+    /// The hash of one row. A row without `authority` hashes as before the column existed, so
+    /// chains written by older versions still verify.
     static func link(
-        previous: [UInt8], id: Int64, instance: String?, seq: Int?, kind: String, at: Int64, actor: String, payload: String
+        previous: [UInt8], id: Int64, instance: String?, seq: Int?, kind: String, at: Int64, actor: String, payload: String,
+        authority: String? = nil
     ) -> [UInt8] {
         var message = previous
         let fields = "\(id)\u{1F}\(instance ?? "")\u{1F}\(seq.map(String.init) ?? "")\u{1F}\(kind)\u{1F}\(at)\u{1F}\(actor)\u{1F}"
         message.append(contentsOf: fields.utf8)
         message.append(contentsOf: payload.utf8)
+        if let authority {
+            message.append(0x1E)
+            message.append(contentsOf: authority.utf8)
+        }
         return SHA256.hash(message)
     }
 }

@@ -100,9 +100,13 @@ extension SQLiteStore {
     }
 
     /// Recomputes the hash chain over the whole journal; any edited, inserted or deleted row
-    /// shows up as a problem naming the first row where the chain breaks.
+    /// shows up as a problem naming the first row where the chain breaks. Then rebuilds the
+    /// reviewers and review tasks from the journal (`reviewer_added`/`reviewer_removed` and
+    /// each row's `authority`) and reports every table row that differs, is missing or was
+    /// introduced by no entry. All of it reads one snapshot.
     public func verifyJournal() async throws -> JournalVerification {
         try await pool.read { db in
+            var authority = AuthorityReplay()
             var previous = ChainHead.genesis
             var expectedID: Int64 = 1
             var checked = 0
@@ -117,9 +121,11 @@ extension SQLiteStore {
                 }
                 let stored: Data = row["hash"]
                 let payload: String = row["payload"]
+                let recorded: String? = row["authority"]
                 let computed = ChainHead.link(
                     previous: previous, id: id, instance: row["instance_id"], seq: row["seq"], kind: row["kind"], at: row["at"],
-                    actor: row["actor"], payload: payload)
+                    actor: row["actor"], payload: payload, authority: recorded)
+                authority.apply(kind: row["kind"], at: row["at"], instance: row["instance_id"], payload: payload, authority: recorded)
                 if Array(stored) != computed {
                     problems.append("journal row \(id) (\(row["kind"] as String)) does not match its hash: edited, or a row before it was changed")
                     if problems.count >= 20 { break }
@@ -137,7 +143,27 @@ extension SQLiteStore {
             } else if checked > 0 {
                 problems.append("the journal's recorded end (chain_head) is missing")
             }
+            problems += try authority.problems(db)
             return JournalVerification(rowsChecked: checked, problems: problems)
+        }
+    }
+
+    /// The newest journal row and the table sizes, from one read snapshot.
+    public func journalHead() async throws -> JournalHead {
+        try await pool.read { db in
+            let head = try ChainHead.load(db)
+            return JournalHead(
+                lastID: head.lastID, lastHash: Hex.encode(head.lastHash),
+                rows: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM journal") ?? 0,
+                reviewers: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM reviewers") ?? 0,
+                tasks: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM review_tasks") ?? 0)
+        }
+    }
+
+    /// The stored chain hash of row `id`, hex.
+    public func journalHash(id: Int64) async throws -> String? {
+        try await pool.read { db in
+            try Data.fetchOne(db, sql: "SELECT hash FROM journal WHERE id = ?", arguments: [id]).map { Hex.encode($0) }
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 
 /// The SQLite schema, versioned with GRDB migrations. Never edit a registered migration;
@@ -151,6 +152,13 @@ enum Schema {
             try db.execute(sql: "UPDATE timers SET state = (SELECT state FROM review_tasks WHERE review_tasks.id = timers.task)")
             try db.execute(sql: "UPDATE timers SET state = '' WHERE state IS NULL")
             try db.execute(sql: "CREATE INDEX timers_by_instance ON timers(instance, state)")
+        }
+        migrator.registerMigration("v6-journalled-authority") { db in
+            // The review-task change a transition made (JSON), hashed with its row, so the chain
+            // covers review_tasks; reviewer_added entries carry the token hash from now on. The
+            // baseline entry records what the tables held before, so old rows are not reported.
+            try db.execute(sql: "ALTER TABLE journal ADD COLUMN authority TEXT")
+            try Journal.appendBaseline(db, at: Int64((Date().timeIntervalSince1970 * 1000).rounded()))
         }
         return migrator
     }

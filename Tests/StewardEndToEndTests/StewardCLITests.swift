@@ -245,4 +245,57 @@ struct StewardCLITests {
         #expect(run.status == 1)
         #expect(run.stderrLines == ["\(file.path): invalid JSON at byte 28: expected ',' or '}'"])
     }
+
+    @Test("audit keygen, audit head and audit verify --expect anchor the journal; a wiped store fails against the head")
+    func auditHead() throws {
+        try Self.requirePlugins()
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("steward-audit-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let database = scratch.appendingPathComponent("s.db").path
+        let key = scratch.appendingPathComponent("audit.key").path
+        let headFile = scratch.appendingPathComponent("head.json").path
+
+        let ticket = try Self.steward(["run", Self.triage, "--input", "workflows/examples/ticket-2.json", "--quiet", "--db", database])
+        #expect(ticket.status == 0, "\(ticket)")
+        #expect(try Self.steward(["reviewers", "add", "Ana", "--credential", "support-agent", "--db", database]).status == 0)
+
+        let keygen = try Self.steward(["audit", "keygen", "--out", key])
+        #expect(keygen.status == 0, "\(keygen)")
+        let publicKey = keygen.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(publicKey.count == 64, "\(keygen)")
+        let mode = try FileManager.default.attributesOfItem(atPath: key)[.posixPermissions] as? Int
+        #expect(mode == 0o600, "the private key is readable by its owner only")
+        #expect(try Self.steward(["audit", "keygen", "--out", key]).status != 0, "an existing key file is never overwritten")
+
+        let head = try Self.steward(["audit", "head", "--audit-key", key, "--db", database])
+        #expect(head.status == 0, "\(head)")
+        let json = try JSONValue.parse(head.stdout)
+        #expect(json["format"] == "steward-audit-head/1")
+        #expect(json["public_key"] == .string(publicKey))
+        #expect((json["journal_last_id"]?.integerValue ?? 0) > 0 && json["reviewers"] == 1 && json["review_tasks"] == 1, "\(head)")
+        try head.stdout.write(toFile: headFile, atomically: true, encoding: .utf8)
+
+        let verify = try Self.steward(["audit", "verify", "--expect", headFile, "--audit-public-key", publicKey, "--db", database])
+        #expect(verify.status == 0, "\(verify)")
+        #expect(verify.stdout.contains("against the signed head at journal row") && verify.stdout.contains("intact"), "\(verify)")
+        let inline = try Self.steward(["audit", "verify", "--expect", json.jsonString, "--audit-public-key", publicKey, "--db", database])
+        #expect(inline.status == 0, "the head may be given as its JSON: \(inline)")
+
+        let other = try Self.steward(["audit", "keygen", "--out", scratch.appendingPathComponent("other.key").path])
+        let stranger = try Self.steward([
+            "audit", "verify", "--expect", headFile, "--audit-public-key", other.stdout.trimmingCharacters(in: .whitespacesAndNewlines),
+            "--db", database,
+        ])
+        #expect(stranger.status == 1 && stranger.stderr.contains("signature does not verify"), "\(stranger)")
+
+        // The whole store wiped: on its own it is an empty, consistent store; the head says otherwise.
+        try FileManager.default.removeItem(atPath: database)
+        for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) }
+        let plain = try Self.steward(["audit", "verify", "--db", database])
+        #expect(plain.status == 0, "\(plain)")
+        let wiped = try Self.steward(["audit", "verify", "--expect", headFile, "--audit-public-key", publicKey, "--db", database])
+        #expect(wiped.status == 1, "\(wiped)")
+        #expect(wiped.stderr.contains("the store ends at row 0") && wiped.stdout.contains("1 problem(s)"), "\(wiped)")
+    }
 }

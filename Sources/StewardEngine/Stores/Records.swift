@@ -318,6 +318,30 @@ public struct JournalVerification: Sendable {
     }
 }
 
+/// The end of the journal's hash chain with the sizes of the tables that grant or record
+/// authority: what a signed audit head states.
+public struct JournalHead: Sendable, Hashable {
+    /// The newest journal row's id (0 for an empty journal).
+    public var lastID: Int64
+    /// That row's chain hash, lower-case hex (64 zeros for an empty journal).
+    public var lastHash: String
+    /// Journal rows.
+    public var rows: Int
+    /// Reviewers (people and operators holding a token).
+    public var reviewers: Int
+    /// Review tasks, open and decided.
+    public var tasks: Int
+
+    /// Creates a head.
+    public init(lastID: Int64, lastHash: String, rows: Int, reviewers: Int, tasks: Int) {
+        self.lastID = lastID
+        self.lastHash = lastHash
+        self.rows = rows
+        self.reviewers = reviewers
+        self.tasks = tasks
+    }
+}
+
 /// A durable timer that is due.
 public struct DueTimer: Sendable, Hashable {
     /// Timer id.

@@ -24,7 +24,11 @@ public protocol InstanceQueryStore: Sendable {
 /// The hash-chained journal: instance events and audit entries in one chain.
 ///
 /// Contract: `appendAudit` is durable when it returns; `verifyJournal` recomputes the whole
-/// chain and reports every break (edited, inserted or deleted rows, a moved end).
+/// chain and reports every break (edited, inserted or deleted rows, a moved end), and checks
+/// that the tables granting or recording authority (reviewers with their credentials and
+/// token hashes, review tasks) hold exactly what the journal's entries say they should: a
+/// backend journals every write to them (`reviewer_added` carries the token hash; a commit
+/// that opens, escalates or closes a task journals the task's new state with its event).
 public protocol JournalStore: Sendable {
     /// Appends an audit entry (not tied to an instance's sequence).
     func appendAudit(kind: String, actor: String, payload: JSONValue, at: Int64, instance: String?) async throws
@@ -32,8 +36,15 @@ public protocol JournalStore: Sendable {
     func history(of id: String) async throws -> [JournalEntry]
     /// Audit entries not tied to an instance sequence, newest first.
     func auditEntries(limit: Int) async throws -> [JournalEntry]
-    /// Recomputes the hash chain over the whole journal.
+    /// Recomputes the hash chain over the whole journal and compares the authority tables
+    /// with what the journal implies; every difference is a problem.
     func verifyJournal() async throws -> JournalVerification
+    /// The journal's newest row and the sizes of the authority tables, read in one snapshot
+    /// (what `steward audit head` signs).
+    func journalHead() async throws -> JournalHead
+    /// The chain hash (lower-case hex) stored with journal row `id`, or nil when there is no
+    /// such row.
+    func journalHash(id: Int64) async throws -> String?
     /// Every stored instance snapshot with all its journal events, in id order after `after`
     /// (for replay verification).
     func instancesWithEvents(after: String?, limit: Int) async throws -> [(InstanceState, [Event])]
