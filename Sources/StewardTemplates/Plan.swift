@@ -158,10 +158,17 @@ public struct Plan: Sendable {
                 if let problem = catalog?.foreignProblems?[foreign.library]?[foreign.signature.name] {
                     diagnostics.append(TemplateDiagnostic(foreign.location, problem))
                 }
-                for (index, argument) in foreign.arguments.enumerated() {
+                // The same diagnostic as the parser's (deduplicated), for templates built or changed in code.
+                if let problem = ForeignState.argumentCountProblem(foreign.signature, given: foreign.arguments.count, state: state.name) {
+                    diagnostics.append(TemplateDiagnostic(foreign.argumentsLocation ?? state.location, problem))
+                }
+                for argument in foreign.arguments {
                     diagnostics += rootDiagnostics(argument, roots: roots, at: foreign.location, in: state.name)
-                    if let problem = literalMismatch(argument, foreign.signature.arguments[index]) {
-                        diagnostics.append(TemplateDiagnostic(foreign.location, "argument \(index + 1) of \(foreign.signature.name) is \(foreign.signature.arguments[index].cName), but '\(argument.source)' is \(problem)"))
+                }
+                // Only the arguments that have a parameter; extra ones are the count error above.
+                for (index, (argument, type)) in zip(foreign.arguments, foreign.signature.arguments).enumerated() {
+                    if let problem = literalMismatch(argument, type) {
+                        diagnostics.append(TemplateDiagnostic(foreign.location, "argument \(index + 1) of \(foreign.signature.name) is \(type.cName), but '\(argument.source)' is \(problem)"))
                     }
                 }
             case .model(let model):

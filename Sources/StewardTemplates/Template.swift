@@ -243,6 +243,8 @@ public struct ForeignState: Sendable {
     public var onError: StateReference?
     /// Where the library and signature are written.
     public var location: SourceLocation
+    /// Where `args` is written (the state itself when it has none).
+    public var argumentsLocation: SourceLocation? = nil
 
     /// The step name the executor dispatches on: `ffi:<library>:<signature>`.
     public var stepName: String { "ffi:\(library):\(signature)" }

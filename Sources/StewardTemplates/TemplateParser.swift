@@ -399,8 +399,9 @@ public enum TemplateParser {
                 reader.error(argumentsNode, "expected a list of expressions for 'args' of \(context)")
             }
         }
-        if let signature, arguments.count != signature.arguments.count, argumentsNode != nil || !signature.arguments.isEmpty {
-            reader.error(argumentsNode ?? node, "\(signature.name) takes \(signature.arguments.count) argument(s) but 'args' of \(context) gives \(arguments.count)")
+        // Reported here too (not only by Plan) because a state whose library is missing is not built.
+        if let signature, let problem = ForeignState.argumentCountProblem(signature, given: arguments.count, state: name) {
+            reader.error(argumentsNode ?? node, problem)
         }
         let output = entries["output"].flatMap { reader.string($0.value, "'output' of \(context)") } ?? name
         let next = reference(entries["next"]?.value, "'next' of \(context)", reader: &reader)
@@ -408,7 +409,7 @@ public enum TemplateParser {
         guard let library, let signature, let signatureNode else { return nil }
         return .ffi(ForeignState(
             library: library, signature: signature, arguments: arguments, output: output, next: next, onError: onError,
-            location: reader.location(of: signatureNode)))
+            location: reader.location(of: signatureNode), argumentsLocation: reader.location(of: argumentsNode ?? node)))
     }
 
     static func parseModel(
