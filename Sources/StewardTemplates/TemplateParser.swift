@@ -45,8 +45,10 @@ public enum TemplateParser {
         return ParsedTemplate(template: template, diagnostics: reader.diagnostics, opaqueStates: reader.opaqueStates)
     }
 
-    /// The YAML node tree of `text`, or a located error (syntax, or an empty file).
+    /// The YAML node tree of `text`, or a located error: a broken `YAMLLimits` bound (checked
+    /// before any tree is built), a syntax error, or an empty file.
     static func compose(_ text: String, file: String, expected: String) throws(TemplateErrors) -> Node {
+        if let problem = YAMLLimits.check(text, file: file) { throw TemplateErrors([problem]) }
         let node: Node?
         do {
             node = try Yams.compose(yaml: text)
