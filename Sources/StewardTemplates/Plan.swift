@@ -12,16 +12,21 @@ public struct StepCatalog: Sendable {
     public var adapters: Set<String>?
     /// Loaded prompt ids (absent: not checked).
     public var prompts: Set<String>?
+    /// Steps (`plugin.step`) flagged pure: no effect outside the instance data, so model output
+    /// may reach them without a person in between under `human_in_path: required`. Absent:
+    /// no step is pure.
+    public var pureSteps: Set<String>?
 
     /// Creates a catalog.
     public init(
         steps: Set<String>, foreignProblems: [String: [String: String]]? = nil, adapters: Set<String>? = nil,
-        prompts: Set<String>? = nil
+        prompts: Set<String>? = nil, pureSteps: Set<String>? = nil
     ) {
         self.steps = steps
         self.foreignProblems = foreignProblems
         self.adapters = adapters
         self.prompts = prompts
+        self.pureSteps = pureSteps
     }
 
     /// The plugin names the steps belong to.
@@ -84,7 +89,9 @@ public struct Plan: Sendable {
     /// The state named `name`; the plan guarantees every reference resolves.
     public func state(_ name: String) -> State? { statesByName[name] }
 
-    /// Every problem in `template`: references, reachability, exits, steps and data paths.
+    /// Every problem in `template`: references, reachability, exits, steps, data paths, the
+    /// AOP's touchpoints against the checkpoints, and (under `human_in_path: required`) every
+    /// route from a model state to a step not in `catalog.pureSteps` that no person stands on.
     public static func validate(_ template: Template, catalog: StepCatalog?, opaqueStates: [String: [String]] = [:]) -> [TemplateDiagnostic] {
         var diagnostics: [TemplateDiagnostic] = []
         var names: [String: State] = [:]
@@ -191,6 +198,14 @@ public struct Plan: Sendable {
                 if let output = end.output {
                     diagnostics += pathDiagnostics(output, roots: roots, at: state.location, in: state.name)
                 }
+            }
+        }
+        diagnostics += touchpointDiagnostics(template, states: names, opaque: Set(opaque.keys))
+        if template.humanInPath == .required {
+            for violation in humanInPathViolations(in: template, pureSteps: catalog?.pureSteps) {
+                diagnostics.append(TemplateDiagnostic(
+                    violation.stepLocation,
+                    "human_in_path is required, but model output reaches \(violation.effect) with no person in between: \(violation.route); expected a checkpoint with a credential and no 'when' on every route from a model state to a step that is not pure"))
             }
         }
         // Reachability from the start state.

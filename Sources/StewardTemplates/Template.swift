@@ -33,9 +33,25 @@ public struct Template: Sendable {
     public var models: [String: String]
     /// Where the template came from.
     public var file: String
+    /// Whether validation must prove that a credentialed person stands between every `model`
+    /// state and every effect (`human_in_path: required`).
+    public var humanInPath: HumanInPathRule = .optional
+    /// Where `human_in_path` is written (nil when absent).
+    public var humanInPathLocation: SourceLocation?
+    /// Where each `aop.human_touchpoints` entry is written, in order (empty when unknown).
+    public var touchpointLocations: [SourceLocation] = []
 
     /// The state with this name.
     public func state(named name: String) -> State? { states.first { $0.name == name } }
+}
+
+/// The `human_in_path` rule of a template or a customer overlay.
+public enum HumanInPathRule: String, Sendable, Hashable, CaseIterable {
+    /// No proof required (the default).
+    case optional
+    /// Every route from a `model` state to a step that is not pure must pass a checkpoint
+    /// that always opens (a credential and no `when`); validation fails otherwise.
+    case required
 }
 
 /// The AOP (agent operating procedure) every template carries.
@@ -46,7 +62,9 @@ public struct OperatingProcedure: Sendable, Hashable {
     public var inputs: [String]
     /// What the agent produces.
     public var outputs: [String]
-    /// Where a human touches the work.
+    /// Where a human touches the work. An entry that starts with a checkpoint's state name
+    /// followed by a comma or a colon (`review_reply, for P1 tickets`) names that checkpoint;
+    /// validation checks the names against the states (see `Plan.validate`).
     public var humanTouchpoints: [String]
     /// Known ways the work goes wrong.
     public var failureModes: [String]

@@ -6,7 +6,7 @@ import Yams
 public enum TemplateParser {
     static let topLevelKeys = [
         "template", "version", "vertical", "description", "aop", "plugins", "config", "start", "states", "retry",
-        "sla", "escalation", "models",
+        "sla", "escalation", "models", "human_in_path",
     ]
     static let aopKeys = [
         "domain", "inputs", "outputs", "human_touchpoints", "failure_modes", "escalation_target", "may", "may_not",
@@ -123,12 +123,30 @@ public enum TemplateParser {
         // Placeholders stand in for broken parts; their problems are already reported.
         let placeholderAOP = OperatingProcedure(
             domain: "", inputs: [], outputs: [], humanTouchpoints: [], failureModes: [], escalationTarget: "", may: [], mayNot: [])
-        return Template(
+        var template = Template(
             name: name ?? "", version: version ?? "", vertical: vertical ?? "", description: description, aop: aop ?? placeholderAOP,
             plugins: plugins,
             config: config, start: start ?? firstState ?? "", startLocation: reader.location(of: startNode ?? root),
             states: states, defaultRetry: defaultRetry, serviceLevels: serviceLevels, escalation: escalation, models: models,
             file: reader.file)
+        if let node = top["human_in_path"]?.value {
+            template.humanInPath = parseHumanInPath(node, reader: &reader) ?? .optional
+            template.humanInPathLocation = reader.location(of: node)
+        }
+        if case .mapping(let aopMapping)? = top["aop"]?.value, case .sequence(let items)? = aopMapping["human_touchpoints"] {
+            template.touchpointLocations = items.map { reader.location(of: $0) }
+        }
+        return template
+    }
+
+    /// `required` or `optional`, from a template's or an overlay's `human_in_path`.
+    static func parseHumanInPath(_ node: Node, reader: inout YAMLReader) -> HumanInPathRule? {
+        guard let text = reader.string(node, "'human_in_path'") else { return nil }
+        guard let rule = HumanInPathRule(rawValue: text) else {
+            reader.error(node, "unknown value '\(text)' for 'human_in_path'; expected one of: required, optional")
+            return nil
+        }
+        return rule
     }
 
     static func parseAOP(_ node: Node, reader: inout YAMLReader) -> OperatingProcedure? {
