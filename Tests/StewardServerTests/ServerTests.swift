@@ -292,7 +292,8 @@ import FoundationNetworking
         _ = try await harness.send("GET", "/v1/tasks", token: harness.agentToken)
         _ = try await harness.send("GET", "/v1/tasks/\(task)", token: "stw_not-a-real-token-but-still-secret")
         _ = try await harness.send("POST", "/v1/tasks/\(task)/decision", token: harness.agentToken, json: ["decision": "approve"])
-        _ = try await harness.send("POST", "/review/sign-in", body: Data("token=\(harness.agentToken)".utf8), headers: ["Content-Type": "application/x-www-form-urlencoded"])
+        _ = try await harness.send("POST", "/review/sign-in", body: Data("token=\(harness.agentToken)".utf8), headers: WebPageTests.sameOriginForm(harness))
+        _ = try await harness.send("POST", "/review/sign-in", body: Data("token=stw_not-a-real-token-but-still-secret".utf8), headers: WebPageTests.sameOriginForm(harness))
         try await harness.stop()
         let text = logs.text
         #expect(text.contains("path=/v1/tasks"), "the capture works: requests are logged")

@@ -4,7 +4,7 @@ import Logging
 /// Logs one line per request: method, path (no query string), status and duration. Never
 /// headers or bodies, so bearer tokens, cookies and CSRF tokens stay out of the log.
 struct RequestLogMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = StewardRequestContext
     let logger: Logger
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -30,7 +30,7 @@ struct RequestLogMiddleware: RouterMiddleware {
 /// page under `/review`; 405 with `Allow` when the path exists for other methods; 500 for
 /// anything unexpected (logged, with no detail to the client).
 struct ErrorMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = StewardRequestContext
     let server: StewardServer
     let routes: RouteIndex
 
