@@ -132,7 +132,8 @@ import FoundationNetworking
     }
 
     static let malformed: [Malformed] = [
-        Malformed(name: "not JSON", body: "{\"template\": ", status: 400, code: "malformed_json"),
+        // The parse error names the member whose value it is in.
+        Malformed(name: "not JSON", body: "{\"template\": ", status: 400, code: "malformed_json", field: "template"),
         Malformed(name: "a JSON array", body: "[1, 2]", status: 400, code: "malformed_json"),
         Malformed(name: "no template", body: "{\"input\": {}}", status: 400, code: "invalid_field", field: "template"),
         Malformed(name: "template not a string", body: "{\"template\": 7, \"input\": {}}", status: 400, code: "invalid_field", field: "template"),

@@ -27,7 +27,8 @@ struct RequestLogMiddleware: RouterMiddleware {
 }
 
 /// Turns every failure into the right answer: the JSON error document on the API, an HTML
-/// page under `/review`; 405 with `Allow` when the path exists for other methods; 500 for
+/// page under `/review`; 405 with `Allow` when the path exists for other methods (and for
+/// `TRACE` on any path); 500 for
 /// anything unexpected (logged, with no detail to the client).
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = StewardRequestContext
@@ -52,7 +53,9 @@ struct ErrorMiddleware: RouterMiddleware {
             switch error.status {
             case .notFound:
                 let methods = routes.methods(matching: request.uri.path)
-                if !methods.isEmpty {
+                // TRACE is never served (it would echo requests, cookies included): 405 on every
+                // path, with the path's own methods (none, for a path without routes).
+                if !methods.isEmpty || request.method == .trace {
                     let allow = methods.map(\.rawValue).sorted().joined(separator: ", ")
                     return APIError(
                         .methodNotAllowed, code: "method_not_allowed", "\(request.method.rawValue) is not allowed on \(request.uri.path); allowed: \(allow)",

@@ -167,7 +167,7 @@ extension StewardServer {
         ]
     }
 
-    /// An error as a page (401 sends the browser to the sign-in form instead).
+    /// An error as a page with the error's headers (401 sends the browser to the sign-in form instead).
     func problemPage(_ error: APIError, request: Request) -> Response {
         if error.status == .unauthorized { return Self.redirect("/review/sign-in") }
         let heading: String
@@ -177,7 +177,10 @@ extension StewardServer {
         case .conflict: heading = "Already decided"
         default: heading = "Something went wrong"
         }
-        return page("problem", ["title": heading, "heading": heading, "message": error.message], status: error.status)
+        var response = page("problem", ["title": heading, "heading": heading, "message": error.message], status: error.status)
+        // `Allow` on a 405, like the API's answer.
+        for field in error.headers { response.headers.append(field) }
+        return response
     }
 
     func queuePage(_ request: Request) async throws -> Response {
