@@ -53,17 +53,21 @@ extension Plan {
         return template.states.compactMap { violations[$0.name] }
     }
 
-    /// The checkpoint an AOP touchpoint names: its leading word when a comma, a colon or the
-    /// end follows, and the word is a state of the template or written like one (lower case,
-    /// digits, `_`, `-`). Free text (`A person reviews …`, `review of uncertain results`) names none.
+    /// The checkpoint an AOP touchpoint names: its leading word, when that word is a state of
+    /// the template followed by a comma, a colon or the end (`review_reply, for P1 tickets`,
+    /// `gate`), or is written like a state name (lower case, digits, `_`, `-`) and followed
+    /// by a comma or a colon (`reveiw, …`, a misspelt name). Free text (`A person reviews …`,
+    /// `review of uncertain results`, a lone word that is no state) names none.
     static func touchpointName(_ entry: String, states: Set<String>) -> String? {
         let word = entry.prefix { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }
         guard !word.isEmpty else { return nil }
         let rest = entry.dropFirst(word.count).drop { $0 == " " }
-        guard rest.isEmpty || rest.first == "," || rest.first == ":" else { return nil }
+        let separated = rest.first == "," || rest.first == ":"
+        guard rest.isEmpty || separated else { return nil }
         let name = String(word)
+        if states.contains(name) { return name }
         let stateLike = name.allSatisfy { $0.isLowercase || $0.isNumber || $0 == "_" || $0 == "-" }
-        return states.contains(name) || stateLike ? name : nil
+        return stateLike && separated ? name : nil
     }
 
     /// Touchpoints naming what is not a checkpoint, and — once the AOP names any checkpoint,

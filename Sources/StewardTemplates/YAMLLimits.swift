@@ -26,9 +26,9 @@ public enum YAMLLimits {
                 location(ofByte: maxBytes, in: text, file: file),
                 "the file is \(size) bytes; expected at most \(maxBytes) bytes (1 MiB)")
         }
-        var bytes = Array(text.utf8)
+        let bytes = Array(text.utf8)
         if bytes.isEmpty { return nil }
-        return bytes.withUnsafeMutableBufferPointer { buffer in
+        return bytes.withUnsafeBufferPointer { buffer in
             var scan = EventScan(file: file)
             return scan.run(buffer)
         }
@@ -70,7 +70,8 @@ private struct EventScan {
         self.file = file
     }
 
-    mutating func run(_ buffer: UnsafeMutableBufferPointer<UInt8>) -> TemplateDiagnostic? {
+    /// Parses `buffer` (valid for the whole call) to the end or to the first broken limit.
+    mutating func run(_ buffer: UnsafeBufferPointer<UInt8>) -> TemplateDiagnostic? {
         var parser = yaml_parser_t()
         guard yaml_parser_initialize(&parser) == 1 else { return nil }
         defer { yaml_parser_delete(&parser) }

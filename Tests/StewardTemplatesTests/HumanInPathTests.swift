@@ -14,6 +14,15 @@ struct HumanInPathTests {
         var testDescription: String { name }
     }
 
+    /// A model's draft goes through a routing step, then a person, then out.
+    static let routeThenReview = """
+        draft: {kind: model, role: writer, task: generate, next: route}
+        route: {kind: step, step: support.route, next: review}
+        review: {kind: checkpoint, credential: support-agent, decisions: {approve: send}}
+        send: {kind: step, step: support.send_reply, next: done}
+        done: {kind: end}
+        """
+
     /// A model drafts; the reply is sent; between them, variously, a person.
     static let cases: [PathCase] = [
         PathCase(
@@ -31,22 +40,8 @@ struct HumanInPathTests {
                 send: {kind: step, step: support.send_reply, next: done}
                 done: {kind: end}
                 """, pure: nil, routes: ["draft → review → send (step 'support.send_reply')"]),
-        PathCase(
-            name: "a step before the checkpoint that is not pure", states: """
-                draft: {kind: model, role: writer, task: generate, next: route}
-                route: {kind: step, step: support.route, next: review}
-                review: {kind: checkpoint, credential: support-agent, decisions: {approve: send}}
-                send: {kind: step, step: support.send_reply, next: done}
-                done: {kind: end}
-                """, pure: nil, routes: ["draft → route (step 'support.route')"]),
-        PathCase(
-            name: "the same step flagged pure", states: """
-                draft: {kind: model, role: writer, task: generate, next: route}
-                route: {kind: step, step: support.route, next: review}
-                review: {kind: checkpoint, credential: support-agent, decisions: {approve: send}}
-                send: {kind: step, step: support.send_reply, next: done}
-                done: {kind: end}
-                """, pure: ["support.route"], routes: []),
+        PathCase(name: "a step before the checkpoint that is not pure", states: routeThenReview, pure: nil, routes: ["draft → route (step 'support.route')"]),
+        PathCase(name: "the same step flagged pure", states: routeThenReview, pure: ["support.route"], routes: []),
         PathCase(
             name: "a choice that bypasses the checkpoint", states: """
                 draft: {kind: model, role: writer, task: generate, next: gate}
@@ -167,7 +162,9 @@ struct HumanInPathTests {
 
     static let touchpointCases: [TouchpointCase] = [
         TouchpointCase(name: "both checkpoints named", touchpoints: "['review, every reply', 'second: above 100', A person is on call]", rule: "", expected: []),
-        TouchpointCase(name: "free text names none, and is not checked", touchpoints: "[review of uncertain results]", rule: "", expected: []),
+        TouchpointCase(
+            name: "free text names none, and is not checked", touchpoints: "[review of uncertain results, h, 'Escalation: the lead']", rule: "",
+            expected: []),
         TouchpointCase(
             name: "a misspelt checkpoint", touchpoints: "['reveiw, every reply', 'second, above 100']", rule: "",
             expected: [
