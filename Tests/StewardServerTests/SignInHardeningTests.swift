@@ -78,6 +78,8 @@ import Glibc
         let harness = try await ServerHarness.start(logs: logs)
         let audited = Mutex<[FailedSignIn]>([])
         harness.server.onFailedSignIn = { failure in audited.withLock { $0.append(failure) } }
+        // A first wait of a minute, so a loaded machine cannot reach the end of it mid-burst.
+        harness.server.signInRateLimit.baseDelayMilliseconds = 60_000
         let headers = WebPageTests.sameOriginForm(harness)
         var statuses: [Int] = []
         var retryAfter: String?
@@ -87,9 +89,9 @@ import Glibc
             statuses.append(reply.status)
             if reply.status == 429 { retryAfter = reply.header("Retry-After") }
         }
-        let allowance = SignInThrottle.Policy().freeFailures
+        let allowance = SignInRateLimit().freeFailures
         #expect(statuses == Array(repeating: 401, count: allowance) + Array(repeating: 429, count: 12 - allowance), "\(statuses)")
-        #expect(retryAfter == "1", "the first wait is a second, then it doubles")
+        #expect(Int(retryAfter ?? "") ?? 0 > 50, "the first wait is the base delay: \(retryAfter ?? "none")")
         // Even the right token waits on this address: the throttle answers before looking.
         let sameAddress = try await harness.send("POST", "/review/sign-in", body: Data("token=\(harness.agentToken)".utf8), headers: headers)
         #expect(sameAddress.status == 429)

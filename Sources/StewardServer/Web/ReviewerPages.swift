@@ -82,6 +82,13 @@ extension StewardServer {
         nonmutating set { sessions.failedSignInHook.withLock { $0 = newValue } }
     }
 
+    /// The sign-in rate limit in force (see `SignInRateLimit` for the defaults). Set it before
+    /// serving to tune it; a change applies from the next attempt.
+    public var signInRateLimit: SignInRateLimit {
+        get { sessions.signIns.policy }
+        nonmutating set { sessions.signIns.policy = newValue }
+    }
+
     /// Logs a failed sign-in and hands it to `onFailedSignIn`.
     func reportFailedSignIn(_ failure: FailedSignIn) async {
         logger.warning(

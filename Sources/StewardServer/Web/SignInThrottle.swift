@@ -15,6 +15,37 @@ public struct FailedSignIn: Sendable, Hashable {
     public var at: Int64
 }
 
+/// How many failed sign-ins are free, and how the wait grows after them
+/// (`StewardServer.signInRateLimit`).
+public struct SignInRateLimit: Sendable, Hashable {
+    /// Failures allowed before any wait.
+    public var freeFailures: Int
+    /// The wait after the first failure beyond the free ones; it doubles with each further one.
+    public var baseDelayMilliseconds: Int64
+    /// The longest wait.
+    public var maxDelayMilliseconds: Int64
+    /// A key with no failure for this long starts again from zero.
+    public var forgetAfterMilliseconds: Int64
+    /// Keys kept at most (the oldest are dropped first), bounding memory under a flood.
+    public var maxKeys: Int
+    /// How long the answer to a wrong token is held back, free failures included.
+    public var failureAnswerDelay: Duration
+
+    /// Creates a limit; the defaults are five free failures, then 1 s doubling to 15 min,
+    /// forgotten after an hour, 10,000 keys, answers held back 250 ms.
+    public init(
+        freeFailures: Int = 5, baseDelayMilliseconds: Int64 = 1_000, maxDelayMilliseconds: Int64 = 15 * 60_000,
+        forgetAfterMilliseconds: Int64 = 60 * 60_000, maxKeys: Int = 10_000, failureAnswerDelay: Duration = .milliseconds(250)
+    ) {
+        self.freeFailures = freeFailures
+        self.baseDelayMilliseconds = baseDelayMilliseconds
+        self.maxDelayMilliseconds = maxDelayMilliseconds
+        self.forgetAfterMilliseconds = forgetAfterMilliseconds
+        self.maxKeys = maxKeys
+        self.failureAnswerDelay = failureAnswerDelay
+    }
+}
+
 /// The sign-in rate limit: a few free failures per client address and per token prefix, then
 /// an exponentially growing wait before the next attempt (answered with 429 and
 /// `Retry-After`). An attempt counts as a failure when it starts and is refunded when the
@@ -24,22 +55,6 @@ public struct FailedSignIn: Sendable, Hashable {
 /// token from many addresses are. A correct token from another address is unaffected (unless
 /// it shares the guessed prefix). Thread-safe; state is in memory, so a restart forgets it.
 final class SignInThrottle: Sendable {
-    /// How many failures are free, and how the wait grows after them.
-    struct Policy: Sendable {
-        /// Failures allowed before any wait.
-        var freeFailures = 5
-        /// The wait after the first failure beyond the free ones; it doubles with each further one.
-        var baseDelayMilliseconds: Int64 = 1_000
-        /// The longest wait.
-        var maxDelayMilliseconds: Int64 = 15 * 60_000
-        /// A key with no failure for this long starts again from zero.
-        var forgetAfterMilliseconds: Int64 = 60 * 60_000
-        /// Keys kept at most (the oldest are dropped first), bounding memory under a flood.
-        var maxKeys = 10_000
-        /// How long the answer to a wrong token is held back, free failures included.
-        var failureAnswerDelay: Duration = .milliseconds(250)
-    }
-
     /// Characters of a token that form its throttle key (`stw_` and 8 hex digits).
     static let prefixLength = 12
     /// Characters of a failed token written to the log and the audit hook.
@@ -50,11 +65,17 @@ final class SignInThrottle: Sendable {
         var lastFailure: Int64
     }
 
-    let policy: Policy
+    private let limit: Mutex<SignInRateLimit>
     private let entries = Mutex<[String: Entry]>([:])
 
-    init(policy: Policy = Policy()) {
-        self.policy = policy
+    init(policy: SignInRateLimit = SignInRateLimit()) {
+        limit = Mutex(policy)
+    }
+
+    /// The limit in force; a change applies from the next attempt.
+    var policy: SignInRateLimit {
+        get { limit.withLock { $0 } }
+        set { limit.withLock { $0 = newValue } }
     }
 
     /// The throttle keys of an attempt.
@@ -64,6 +85,10 @@ final class SignInThrottle: Sendable {
 
     /// The wait a key with `failures` failures imposes after its last one (0 while they are free).
     func delay(after failures: Int) -> Int64 {
+        delay(after: failures, policy)
+    }
+
+    private func delay(after failures: Int, _ policy: SignInRateLimit) -> Int64 {
         guard failures >= policy.freeFailures else { return 0 }
         let doublings = min(failures - policy.freeFailures, 30)
         return min(policy.baseDelayMilliseconds << Int64(doublings), policy.maxDelayMilliseconds)
@@ -74,6 +99,7 @@ final class SignInThrottle: Sendable {
     /// counted against the address.
     func begin(address: String, token: String, now: Int64) -> (retryAfter: Int64?, failures: Int) {
         let keys = Self.keys(address: address, token: token)
+        let policy = self.policy
         return entries.withLock { entries in
             var wait: Int64 = 0
             for key in keys {
@@ -82,7 +108,7 @@ final class SignInThrottle: Sendable {
                     entries[key] = nil
                     continue
                 }
-                wait = max(wait, entry.lastFailure + delay(after: entry.failures) - now)
+                wait = max(wait, entry.lastFailure + delay(after: entry.failures, policy) - now)
             }
             let addressFailures = entries[keys[0]]?.failures ?? 0
             if wait > 0 { return (wait, addressFailures) }
