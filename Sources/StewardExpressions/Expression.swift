@@ -108,17 +108,19 @@ indirect enum Node: Sendable, Hashable {
     case list([Node])
     case call(Function, [Node])
     case not(Node)
-    case and(Node, Node)
-    case or(Node, Node)
+    /// A chain `a and b and c`, kept flat so a long chain does not make a deep tree.
+    case and([Node])
+    /// A chain `a or b or c`.
+    case or([Node])
     case compare(Comparison, Node, Node)
 
     func collectPaths(into paths: inout [[String]]) {
         switch self {
         case .literal: break
         case .path(let segments): paths.append(segments)
-        case .list(let nodes), .call(_, let nodes): nodes.forEach { $0.collectPaths(into: &paths) }
+        case .list(let nodes), .call(_, let nodes), .and(let nodes), .or(let nodes): nodes.forEach { $0.collectPaths(into: &paths) }
         case .not(let node): node.collectPaths(into: &paths)
-        case .and(let lhs, let rhs), .or(let lhs, let rhs), .compare(_, let lhs, let rhs):
+        case .compare(_, let lhs, let rhs):
             lhs.collectPaths(into: &paths)
             rhs.collectPaths(into: &paths)
         }
@@ -134,12 +136,10 @@ indirect enum Node: Sendable, Hashable {
             return .array(nodes.map { $0.evaluate(in: data) })
         case .not(let node):
             return .bool(!Expression.truthiness(of: node.evaluate(in: data)))
-        case .and(let lhs, let rhs):
-            return .bool(
-                Expression.truthiness(of: lhs.evaluate(in: data)) && Expression.truthiness(of: rhs.evaluate(in: data)))
-        case .or(let lhs, let rhs):
-            return .bool(
-                Expression.truthiness(of: lhs.evaluate(in: data)) || Expression.truthiness(of: rhs.evaluate(in: data)))
+        case .and(let nodes):
+            return .bool(nodes.allSatisfy { Expression.truthiness(of: $0.evaluate(in: data)) })
+        case .or(let nodes):
+            return .bool(nodes.contains { Expression.truthiness(of: $0.evaluate(in: data)) })
         case .compare(let op, let lhs, let rhs):
             return .bool(Self.compare(op, lhs.evaluate(in: data), rhs.evaluate(in: data)))
         case .call(let function, let arguments):

@@ -14,10 +14,18 @@ struct Token: Equatable {
 }
 
 /// Turns expression text into a syntax tree; reports the first error with its offset.
+///
+/// Nesting (parentheses, lists, function calls, `not`) is limited to `maxNesting` levels, so
+/// neither parsing nor evaluating can exhaust the stack; `and`/`or` chains are flat nodes and
+/// may be of any length.
 struct ExpressionParser {
+    /// The deepest nesting accepted.
+    static let maxNesting = 64
+
     let source: String
     private var tokens: [Token] = []
     private var position = 0
+    private var nesting = 0
 
     init(source: String) {
         self.source = source
@@ -54,27 +62,36 @@ struct ExpressionParser {
         }
     }
 
+    /// Enters one more level of nesting at `token`, refusing to go past `maxNesting`.
+    private mutating func enter(_ token: Token) throws(ExpressionError) {
+        nesting += 1
+        guard nesting <= Self.maxNesting else {
+            throw ExpressionError(offset: token.offset, message: "the expression nests deeper than \(Self.maxNesting) levels")
+        }
+    }
+
     private mutating func parseOr() throws(ExpressionError) -> Node {
-        var node = try parseAnd()
+        var nodes = [try parseAnd()]
         while isName("or") {
             _ = advance()
-            node = .or(node, try parseAnd())
+            nodes.append(try parseAnd())
         }
-        return node
+        return nodes.count == 1 ? nodes[0] : .or(nodes)
     }
 
     private mutating func parseAnd() throws(ExpressionError) -> Node {
-        var node = try parseNot()
+        var nodes = [try parseNot()]
         while isName("and") {
             _ = advance()
-            node = .and(node, try parseNot())
+            nodes.append(try parseNot())
         }
-        return node
+        return nodes.count == 1 ? nodes[0] : .and(nodes)
     }
 
     private mutating func parseNot() throws(ExpressionError) -> Node {
         if isName("not") {
-            _ = advance()
+            try enter(advance())
+            defer { nesting -= 1 }
             return .not(try parseNot())
         }
         return try parseComparison()
@@ -113,11 +130,15 @@ struct ExpressionParser {
         case .string(let text):
             return .literal(.string(text))
         case .symbol("("):
+            try enter(token)
+            defer { nesting -= 1 }
             let node = try parseOr()
             guard isSymbol(")") else { throw ExpressionError(offset: peek.offset, message: "expected ')', found \(describe(peek))") }
             _ = advance()
             return node
         case .symbol("["):
+            try enter(token)
+            defer { nesting -= 1 }
             var elements: [Node] = []
             if isSymbol("]") {
                 _ = advance()
@@ -149,6 +170,8 @@ struct ExpressionParser {
                     let known = Function.allCases.map(\.rawValue).joined(separator: ", ")
                     throw ExpressionError(offset: token.offset, message: "unknown function '\(name)'; expected one of \(known)")
                 }
+                try enter(token)
+                defer { nesting -= 1 }
                 _ = advance()
                 let argument = try parseOr()
                 guard isSymbol(")") else {
@@ -220,6 +243,10 @@ struct ExpressionParser {
                 if let integer = Int64(text) {
                     tokens.append(Token(kind: .number(.integer(integer)), offset: start))
                 } else if let double = Double(text) {
+                    // An infinite literal would be stored as null and replay differently.
+                    guard double.isFinite else {
+                        throw ExpressionError(offset: start, message: "number '\(text)' is too large for a 64-bit floating-point number")
+                    }
                     tokens.append(Token(kind: .number(.double(double)), offset: start))
                 } else {
                     throw ExpressionError(offset: start, message: "invalid number '\(text)'")

@@ -4,20 +4,44 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
     public let offset: Int
     /// What was wrong, e.g. "expected ',' or '}'".
     public let reason: String
+    /// Where in the document the problem is: the object keys and array indexes (as decimal
+    /// text) leading to the value being parsed, outermost first; empty at the top level.
+    public let path: [String]
 
-    /// Creates an error at a byte offset.
-    public init(offset: Int, reason: String) {
+    /// Creates an error at a byte offset, inside the value at `path`.
+    public init(offset: Int, reason: String, path: [String] = []) {
         self.offset = offset
         self.reason = reason
+        self.path = path
     }
 
-    /// "invalid JSON at byte 12: expected ':'".
-    public var description: String { "invalid JSON at byte \(offset): \(reason)" }
+    /// The path as the expression language writes it (`input.items.3.amount`), or nil at the
+    /// top level.
+    public var pathDescription: String? { path.isEmpty ? nil : path.joined(separator: ".") }
+
+    /// "invalid JSON at byte 12: expected ':'", with " (in input.amount)" after the offset
+    /// when the problem is inside an object or array.
+    public var description: String {
+        "invalid JSON at byte \(offset)\(pathDescription.map { " (in \($0))" } ?? ""): \(reason)"
+    }
+
+    /// The same error one level further in: `component` is the key or index holding the value.
+    func inside(_ component: String) -> JSONParseError {
+        JSONParseError(offset: offset, reason: reason, path: [component] + path)
+    }
 }
 
 extension JSONValue {
     /// Parses a complete UTF-8 JSON document (RFC 8259). Invalid UTF-8, trailing bytes and
-    /// nesting deeper than `maxDepth` are errors.
+    /// nesting deeper than `maxDepth` are errors, and so is a number that cannot be kept as
+    /// written (so that what is stored, evaluated and replayed is the number that was sent):
+    /// - an integer (no fraction, no exponent) outside the 64-bit range, unless a `Double`
+    ///   holds it exactly (2^64 does; 2^64 + 1 does not);
+    /// - any number whose `Double` is infinite (`1e309`), or zero although a digit is not
+    ///   (`1e-400`).
+    ///
+    /// Other decimals are read as the nearest `Double`, as every JSON implementation does.
+    /// The error gives the byte offset and the path of the value (`JSONParseError.path`).
     public static func parse(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 256) throws(JSONParseError) -> JSONValue {
         var parser = JSONParser(bytes: bytes, maxDepth: maxDepth)
         parser.skipWhitespace()
@@ -111,7 +135,11 @@ private struct JSONParser {
             guard current == UInt8(ascii: ":") else { throw fail("expected ':'") }
             index += 1
             skipWhitespace()
-            members[key] = try parseValue(depth: depth + 1)
+            do {
+                members[key] = try parseValue(depth: depth + 1)
+            } catch {
+                throw error.inside(key)
+            }
             skipWhitespace()
             switch current {
             case UInt8(ascii: ","): index += 1
@@ -131,7 +159,11 @@ private struct JSONParser {
         }
         while true {
             skipWhitespace()
-            elements.append(try parseValue(depth: depth + 1))
+            do {
+                elements.append(try parseValue(depth: depth + 1))
+            } catch {
+                throw error.inside(String(elements.count))
+            }
             skipWhitespace()
             switch current {
             case UInt8(ascii: ","): index += 1
@@ -263,11 +295,81 @@ private struct JSONParser {
         }
         let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
         if isInteger, let value = Int64(text) { return .integer(value) }
+        let shown = NumberLimits.abbreviated(text)
+        // More digits than the largest finite double has: infinite, whatever they are.
+        let digits = text.utf8.count - (text.hasPrefix("-") ? 1 : 0)
+        if isInteger, digits > NumberLimits.maximumIntegerDigits {
+            throw JSONParseError(offset: start, reason: "integer \(shown) is too large: at most \(NumberLimits.maximumIntegerDigits) digits fit in a 64-bit floating-point number")
+        }
         guard let value = Double(text) else { throw JSONParseError(offset: start, reason: "invalid number") }
+        guard value.isFinite else {
+            throw JSONParseError(offset: start, reason: "number \(shown) is too large for a 64-bit floating-point number (at most ±1.7976931348623157e308)")
+        }
+        if isInteger {
+            guard NumberLimits.decimalDigits(ofIntegral: value) == text else {
+                throw JSONParseError(
+                    offset: start,
+                    reason: "integer \(shown) is outside the 64-bit range and not exactly representable as a floating-point number; send it as a string")
+            }
+        } else if value == 0, NumberLimits.hasNonZeroDigit(inMantissaOf: text) {
+            throw JSONParseError(offset: start, reason: "number \(shown) is too small for a 64-bit floating-point number (it would be read as 0)")
+        }
         return .double(value)
     }
 
     mutating func skipDigits() {
         while let byte = current, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) { index += 1 }
+    }
+}
+
+/// The arithmetic behind the number rules of `JSONValue.parse`.
+enum NumberLimits {
+    /// Digits of the largest finite double's integer part (1.8e308 has 309).
+    static let maximumIntegerDigits = 309
+
+    /// `text` for a message: as it is when short, else its first 24 characters and its length.
+    static func abbreviated(_ text: String) -> String {
+        text.utf8.count <= 40 ? text : "\(text.prefix(24))… (\(text.utf8.count) characters)"
+    }
+
+    /// Whether a digit before the exponent is not `0`.
+    static func hasNonZeroDigit(inMantissaOf text: String) -> Bool {
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") { return false }
+            if (UInt8(ascii: "1")...UInt8(ascii: "9")).contains(byte) { return true }
+        }
+        return false
+    }
+
+    /// The exact decimal text of an integral, finite double, with a `-` when negative and no
+    /// leading zeros (as JSON writes integers). A double is significand × 2^k, so the digits come
+    /// from doubling the significand k times in base 10^9 limbs (k < 1024: a few thousand steps).
+    static func decimalDigits(ofIntegral value: Double) -> String {
+        precondition(value.isFinite && value.rounded() == value, "an integral double")
+        let magnitude = value.magnitude
+        guard magnitude >= 0x1p52 else { return (value < 0 ? "-" : "") + String(UInt64(magnitude)) }
+        let shift = Int(magnitude.exponent) - Double.significandBitCount
+        var limbs: [UInt64] = []
+        var significand = magnitude.significandBitPattern | (1 << UInt64(Double.significandBitCount))
+        while significand > 0 {
+            limbs.append(significand % 1_000_000_000)
+            significand /= 1_000_000_000
+        }
+        for _ in 0..<shift {
+            var carry: UInt64 = 0
+            for index in limbs.indices {
+                let doubled = limbs[index] * 2 + carry
+                limbs[index] = doubled % 1_000_000_000
+                carry = doubled / 1_000_000_000
+            }
+            if carry > 0 { limbs.append(carry) }
+        }
+        var text = value < 0 ? "-" : ""
+        text += String(limbs[limbs.count - 1])
+        for limb in limbs.dropLast().reversed() {
+            let digits = String(limb)
+            text += String(repeating: "0", count: 9 - digits.count) + digits
+        }
+        return text
     }
 }

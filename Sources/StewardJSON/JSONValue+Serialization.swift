@@ -86,6 +86,8 @@ extension JSONValue {
             return
         }
         if value.rounded() == value, abs(value) < 1e15 {
+            // Int64(-0.0) is 0: keep the sign so that parsing the text gives the same double.
+            if value == 0, value.sign == .minus { output.append(UInt8(ascii: "-")) }
             output.append(contentsOf: String(Int64(value)).utf8)
             output.append(contentsOf: ".0".utf8)
         } else {

@@ -102,8 +102,8 @@ public struct StewardServer: Sendable {
     var now: Int64 { engine.clock.nowMilliseconds() }
 
     /// The router with every route: the API under `/v1`, health, metrics, the reviewer page.
-    public func makeRouter() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    public func makeRouter() -> Router<StewardRequestContext> {
+        let router = Router(context: StewardRequestContext.self)
         router.add(middleware: RequestLogMiddleware(logger: logger))
         router.add(middleware: ErrorMiddleware(server: self, routes: routeIndex))
         addOperationalRoutes(to: router)

@@ -14,6 +14,11 @@ public struct CustomerOverlay: Sendable {
     public var templates: [String: TemplateOverlay]
     /// The file.
     public var file: String
+    /// `human_in_path: required` at the top of the overlay: every template the customer may
+    /// run must prove a person stands between model output and every effect.
+    public var humanInPath: HumanInPathRule = .optional
+    /// Where the top-level `human_in_path` is written.
+    public var humanInPathLocation: SourceLocation?
 }
 
 /// What an overlay changes in one template.
@@ -28,6 +33,8 @@ public struct TemplateOverlay: Sendable {
     public var location: SourceLocation
     /// Where each top-level config key is written.
     public var configKeyLocations: [String: SourceLocation]
+    /// `templates.<name>.human_in_path: required`: this template must prove it for this customer.
+    public var humanInPath: HumanInPathRule = .optional
 }
 
 extension TemplateParser {
@@ -35,7 +42,7 @@ extension TemplateParser {
     public static func parseOverlay(_ text: String, file: String) throws(TemplateErrors) -> CustomerOverlay {
         var reader = YAMLReader(file: file)
         let root = try compose(text, file: file, expected: "a customer overlay")
-        guard let top = reader.entries(of: root, context: "the customer overlay", allowed: ["customer", "description", "calendar", "templates"]) else {
+        guard let top = reader.entries(of: root, context: "the customer overlay", allowed: ["customer", "description", "calendar", "templates", "human_in_path"]) else {
             throw TemplateErrors(reader.diagnostics)
         }
         let customer = reader.string(reader.required(top, "customer", in: root, context: "the customer overlay"), "'customer'")
@@ -45,7 +52,7 @@ extension TemplateParser {
                 for (key, value) in mapping {
                     guard let name = reader.string(key, "a template name") else { continue }
                     let context = "'templates.\(name)'"
-                    guard let entries = reader.entries(of: value, context: context, allowed: ["config", "sla", "bindings"]) else { continue }
+                    guard let entries = reader.entries(of: value, context: context, allowed: ["config", "sla", "bindings", "human_in_path"]) else { continue }
                     var keyLocations: [String: SourceLocation] = [:]
                     if case .mapping(let configMapping)? = entries["config"]?.value {
                         for (configKey, _) in configMapping {
@@ -72,24 +79,46 @@ extension TemplateParser {
                     }
                     templates[name] = TemplateOverlay(
                         config: entries["config"].map { reader.json($0.value) } ?? .emptyObject, slaTargets: targets, bindings: bindings,
-                        location: reader.location(of: key), configKeyLocations: keyLocations)
+                        location: reader.location(of: key), configKeyLocations: keyLocations,
+                        humanInPath: entries["human_in_path"].flatMap { parseHumanInPath($0.value, reader: &reader) } ?? .optional)
                 }
             } else {
                 reader.error(templatesNode, "expected a mapping of template name -> overlay for 'templates'")
             }
         }
+        let humanInPath = top["human_in_path"].flatMap { parseHumanInPath($0.value, reader: &reader) } ?? .optional
         guard reader.diagnostics.isEmpty, let customer else { throw TemplateErrors(reader.diagnostics) }
         return CustomerOverlay(
             customer: customer, calendar: top["calendar"].map { reader.json($0.value) },
-            calendarLocation: top["calendar"].map { reader.location(of: $0.value) }, templates: templates, file: file)
+            calendarLocation: top["calendar"].map { reader.location(of: $0.value) }, templates: templates, file: file,
+            humanInPath: humanInPath, humanInPathLocation: top["human_in_path"].map { reader.location(of: $0.value) })
     }
 
     /// Checks an overlay against the templates it names: the template must exist and every
-    /// config key must be one the template has, with a value of the same JSON type.
+    /// config key must be one the template has, with a value of the same JSON type. Where the
+    /// overlay sets `human_in_path: required` (at the top: for every template in `templates`;
+    /// under a template: for that one), each such template must pass the rule of
+    /// `Plan.humanInPathViolations(in:pureSteps:)`, with `pureSteps` as in `StepCatalog`.
     public static func validate(
-        _ overlay: CustomerOverlay, against templates: [String: Template], adapters: Set<String>? = nil
+        _ overlay: CustomerOverlay, against templates: [String: Template], adapters: Set<String>? = nil,
+        pureSteps: Set<String>? = nil
     ) -> [TemplateDiagnostic] {
         var diagnostics: [TemplateDiagnostic] = []
+        for (name, template) in templates.sorted(by: { $0.key < $1.key }) where template.humanInPath != .required {
+            let location: SourceLocation
+            if let templateOverlay = overlay.templates[name], templateOverlay.humanInPath == .required {
+                location = templateOverlay.location
+            } else if overlay.humanInPath == .required {
+                location = overlay.humanInPathLocation ?? SourceLocation(file: overlay.file, line: 1, column: 1)
+            } else {
+                continue
+            }
+            for violation in Plan.humanInPathViolations(in: template, pureSteps: pureSteps) {
+                diagnostics.append(TemplateDiagnostic(
+                    location,
+                    "customer '\(overlay.customer)' requires a human in the path, but in template '\(name)' model output reaches \(violation.effect) with no person in between: \(violation.route) (\(violation.stepLocation)); expected a checkpoint with a credential and no 'when' on that route"))
+            }
+        }
         for (name, templateOverlay) in overlay.templates.sorted(by: { $0.key < $1.key }) {
             guard let template = templates[name] else {
                 let suggestion = YAMLReader.closest(to: name, in: Array(templates.keys)).map { " (did you mean '\($0)'?)" } ?? ""

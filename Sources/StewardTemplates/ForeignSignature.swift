@@ -137,3 +137,11 @@ public struct ForeignSignatureError: Error, Sendable, Hashable, CustomStringConv
     /// The message.
     public var description: String { message }
 }
+
+extension ForeignState {
+    /// Why `given` arguments do not fit `signature` (nil when they do): one per parameter.
+    static func argumentCountProblem(_ signature: ForeignSignature, given: Int, state: String) -> String? {
+        guard given != signature.arguments.count else { return nil }
+        return "\(signature.name) takes \(signature.arguments.count) argument(s) but 'args' of state '\(state)' gives \(given); expected \(signature.arguments.count) argument(s), one per parameter"
+    }
+}

@@ -12,16 +12,21 @@ public struct StepCatalog: Sendable {
     public var adapters: Set<String>?
     /// Loaded prompt ids (absent: not checked).
     public var prompts: Set<String>?
+    /// Steps (`plugin.step`) flagged pure: no effect outside the instance data, so model output
+    /// may reach them without a person in between under `human_in_path: required`. Absent:
+    /// no step is pure.
+    public var pureSteps: Set<String>?
 
     /// Creates a catalog.
     public init(
         steps: Set<String>, foreignProblems: [String: [String: String]]? = nil, adapters: Set<String>? = nil,
-        prompts: Set<String>? = nil
+        prompts: Set<String>? = nil, pureSteps: Set<String>? = nil
     ) {
         self.steps = steps
         self.foreignProblems = foreignProblems
         self.adapters = adapters
         self.prompts = prompts
+        self.pureSteps = pureSteps
     }
 
     /// The plugin names the steps belong to.
@@ -84,7 +89,9 @@ public struct Plan: Sendable {
     /// The state named `name`; the plan guarantees every reference resolves.
     public func state(_ name: String) -> State? { statesByName[name] }
 
-    /// Every problem in `template`: references, reachability, exits, steps and data paths.
+    /// Every problem in `template`: references, reachability, exits, steps, data paths, the
+    /// AOP's touchpoints against the checkpoints, and (under `human_in_path: required`) every
+    /// route from a model state to a step not in `catalog.pureSteps` that no person stands on.
     public static func validate(_ template: Template, catalog: StepCatalog?, opaqueStates: [String: [String]] = [:]) -> [TemplateDiagnostic] {
         var diagnostics: [TemplateDiagnostic] = []
         var names: [String: State] = [:]
@@ -158,10 +165,17 @@ public struct Plan: Sendable {
                 if let problem = catalog?.foreignProblems?[foreign.library]?[foreign.signature.name] {
                     diagnostics.append(TemplateDiagnostic(foreign.location, problem))
                 }
-                for (index, argument) in foreign.arguments.enumerated() {
+                // The same diagnostic as the parser's (deduplicated), for templates built or changed in code.
+                if let problem = ForeignState.argumentCountProblem(foreign.signature, given: foreign.arguments.count, state: state.name) {
+                    diagnostics.append(TemplateDiagnostic(foreign.argumentsLocation ?? state.location, problem))
+                }
+                for argument in foreign.arguments {
                     diagnostics += rootDiagnostics(argument, roots: roots, at: foreign.location, in: state.name)
-                    if let problem = literalMismatch(argument, foreign.signature.arguments[index]) {
-                        diagnostics.append(TemplateDiagnostic(foreign.location, "argument \(index + 1) of \(foreign.signature.name) is \(foreign.signature.arguments[index].cName), but '\(argument.source)' is \(problem)"))
+                }
+                // Only the arguments that have a parameter; extra ones are the count error above.
+                for (index, (argument, type)) in zip(foreign.arguments, foreign.signature.arguments).enumerated() {
+                    if let problem = literalMismatch(argument, type) {
+                        diagnostics.append(TemplateDiagnostic(foreign.location, "argument \(index + 1) of \(foreign.signature.name) is \(type.cName), but '\(argument.source)' is \(problem)"))
                     }
                 }
             case .model(let model):
@@ -184,6 +198,14 @@ public struct Plan: Sendable {
                 if let output = end.output {
                     diagnostics += pathDiagnostics(output, roots: roots, at: state.location, in: state.name)
                 }
+            }
+        }
+        diagnostics += touchpointDiagnostics(template, states: names, opaque: Set(opaque.keys))
+        if template.humanInPath == .required {
+            for violation in humanInPathViolations(in: template, pureSteps: catalog?.pureSteps) {
+                diagnostics.append(TemplateDiagnostic(
+                    violation.stepLocation,
+                    "human_in_path is required, but model output reaches \(violation.effect) with no person in between: \(violation.route); expected a checkpoint with a credential and no 'when' on every route from a model state to a step that is not pure"))
             }
         }
         // Reachability from the start state.

@@ -54,24 +54,33 @@ public struct EscalationRung: Sendable, Hashable {
 /// "a day" of business time is ambiguous (8 hours? the customer's opening hours?), so budgets
 /// are written in hours.
 public enum DurationText {
-    /// Seconds, or nil when the text is not a duration.
+    /// The longest duration accepted: ten years (87,600h), so deadline arithmetic in
+    /// milliseconds and calendar walks stay bounded.
+    public static let maxSeconds = 87_600 * 3_600
+
+    /// Seconds, or nil when the text is not a duration of ASCII digits and units, or is longer
+    /// than `maxSeconds`.
     public static func seconds(_ text: String) -> Int? {
-        if let plain = Int(text) { return plain >= 0 ? plain : nil }
+        if let plain = Int(text) { return (0...maxSeconds).contains(plain) ? plain : nil }
         var total = 0
         var number = ""
         var sawUnit = false
         for character in text where !character.isWhitespace {
-            if character.isNumber {
+            if character.isASCII, character.isNumber {
                 number.append(character)
                 continue
             }
-            guard let value = Int(number) else { return nil }
+            let unit: Int
             switch character {
-            case "s": total += value
-            case "m": total += value * 60
-            case "h": total += value * 3600
+            case "s": unit = 1
+            case "m": unit = 60
+            case "h": unit = 3600
             default: return nil
             }
+            // Each part is bounded before it is multiplied, so nothing overflows.
+            guard let value = Int(number), value <= maxSeconds / unit else { return nil }
+            total += value * unit
+            guard total <= maxSeconds else { return nil }
             number = ""
             sawUnit = true
         }
@@ -112,7 +121,7 @@ extension TemplateParser {
         func duration(_ key: String, _ reader: inout YAMLReader) -> Int? {
             guard let valueNode = entries[key]?.value else { return nil }
             guard let text = reader.string(valueNode, "\(context).\(key)"), let seconds = DurationText.seconds(text), seconds > 0 else {
-                reader.error(valueNode, "expected a duration like '15m', '4h' or '1h30m' for \(context).\(key)")
+                reader.error(valueNode, "expected a duration like '15m', '4h' or '1h30m' (at most 87600h) for \(context).\(key)")
                 return nil
             }
             return seconds

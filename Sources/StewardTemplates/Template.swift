@@ -35,9 +35,25 @@ public struct Template: Sendable {
     public var file: String
     /// The call timeout of step, model and ffi states that set no `timeout_ms` (nil: none).
     public var defaultTimeoutMilliseconds: Int? = nil
+    /// Whether validation must prove that a credentialed person stands between every `model`
+    /// state and every effect (`human_in_path: required`).
+    public var humanInPath: HumanInPathRule = .optional
+    /// Where `human_in_path` is written (nil when absent).
+    public var humanInPathLocation: SourceLocation?
+    /// Where each `aop.human_touchpoints` entry is written, in order (empty when unknown).
+    public var touchpointLocations: [SourceLocation] = []
 
     /// The state with this name.
     public func state(named name: String) -> State? { states.first { $0.name == name } }
+}
+
+/// The `human_in_path` rule of a template or a customer overlay.
+public enum HumanInPathRule: String, Sendable, Hashable, CaseIterable {
+    /// No proof required (the default).
+    case optional
+    /// Every route from a `model` state to a step that is not pure must pass a checkpoint
+    /// that always opens (a credential and no `when`); validation fails otherwise.
+    case required
 }
 
 /// The AOP (agent operating procedure) every template carries.
@@ -48,7 +64,9 @@ public struct OperatingProcedure: Sendable, Hashable {
     public var inputs: [String]
     /// What the agent produces.
     public var outputs: [String]
-    /// Where a human touches the work.
+    /// Where a human touches the work. An entry that starts with a checkpoint's state name
+    /// followed by a comma or a colon (`review_reply, for P1 tickets`) names that checkpoint;
+    /// validation checks the names against the states (see `Plan.validate`).
     public var humanTouchpoints: [String]
     /// Known ways the work goes wrong.
     public var failureModes: [String]
@@ -257,6 +275,8 @@ public struct ForeignState: Sendable {
     public var onError: StateReference?
     /// Where the library and signature are written.
     public var location: SourceLocation
+    /// Where `args` is written (the state itself when it has none).
+    public var argumentsLocation: SourceLocation? = nil
 
     /// The step name the executor dispatches on: `ffi:<library>:<signature>`.
     public var stepName: String { "ffi:\(library):\(signature)" }

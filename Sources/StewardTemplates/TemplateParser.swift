@@ -6,7 +6,7 @@ import Yams
 public enum TemplateParser {
     static let topLevelKeys = [
         "template", "version", "vertical", "description", "aop", "plugins", "config", "start", "states", "retry",
-        "sla", "escalation", "models", "timeout_ms",
+        "sla", "escalation", "models", "timeout_ms", "human_in_path",
     ]
     static let aopKeys = [
         "domain", "inputs", "outputs", "human_touchpoints", "failure_modes", "escalation_target", "may", "may_not",
@@ -45,8 +45,10 @@ public enum TemplateParser {
         return ParsedTemplate(template: template, diagnostics: reader.diagnostics, opaqueStates: reader.opaqueStates)
     }
 
-    /// The YAML node tree of `text`, or a located error (syntax, or an empty file).
+    /// The YAML node tree of `text`, or a located error: a broken `YAMLLimits` bound (checked
+    /// before any tree is built), a syntax error, or an empty file.
     static func compose(_ text: String, file: String, expected: String) throws(TemplateErrors) -> Node {
+        if let problem = YAMLLimits.check(text, file: file) { throw TemplateErrors([problem]) }
         let node: Node?
         do {
             node = try Yams.compose(yaml: text)
@@ -125,12 +127,30 @@ public enum TemplateParser {
         // Placeholders stand in for broken parts; their problems are already reported.
         let placeholderAOP = OperatingProcedure(
             domain: "", inputs: [], outputs: [], humanTouchpoints: [], failureModes: [], escalationTarget: "", may: [], mayNot: [])
-        return Template(
+        var template = Template(
             name: name ?? "", version: version ?? "", vertical: vertical ?? "", description: description, aop: aop ?? placeholderAOP,
             plugins: plugins,
             config: config, start: start ?? firstState ?? "", startLocation: reader.location(of: startNode ?? root),
             states: states, defaultRetry: defaultRetry, serviceLevels: serviceLevels, escalation: escalation, models: models,
             file: reader.file, defaultTimeoutMilliseconds: defaultTimeout)
+        if let node = top["human_in_path"]?.value {
+            template.humanInPath = parseHumanInPath(node, reader: &reader) ?? .optional
+            template.humanInPathLocation = reader.location(of: node)
+        }
+        if case .mapping(let aopMapping)? = top["aop"]?.value, case .sequence(let items)? = aopMapping["human_touchpoints"] {
+            template.touchpointLocations = items.map { reader.location(of: $0) }
+        }
+        return template
+    }
+
+    /// `required` or `optional`, from a template's or an overlay's `human_in_path`.
+    static func parseHumanInPath(_ node: Node, reader: inout YAMLReader) -> HumanInPathRule? {
+        guard let text = reader.string(node, "'human_in_path'") else { return nil }
+        guard let rule = HumanInPathRule(rawValue: text) else {
+            reader.error(node, "unknown value '\(text)' for 'human_in_path'; expected one of: required, optional")
+            return nil
+        }
+        return rule
     }
 
     static func parseAOP(_ node: Node, reader: inout YAMLReader) -> OperatingProcedure? {
@@ -408,8 +428,9 @@ public enum TemplateParser {
                 reader.error(argumentsNode, "expected a list of expressions for 'args' of \(context)")
             }
         }
-        if let signature, arguments.count != signature.arguments.count, argumentsNode != nil || !signature.arguments.isEmpty {
-            reader.error(argumentsNode ?? node, "\(signature.name) takes \(signature.arguments.count) argument(s) but 'args' of \(context) gives \(arguments.count)")
+        // Reported here too (not only by Plan) because a state whose library is missing is not built.
+        if let signature, let problem = ForeignState.argumentCountProblem(signature, given: arguments.count, state: name) {
+            reader.error(argumentsNode ?? node, problem)
         }
         let output = entries["output"].flatMap { reader.string($0.value, "'output' of \(context)") } ?? name
         let next = reference(entries["next"]?.value, "'next' of \(context)", reader: &reader)
@@ -417,7 +438,7 @@ public enum TemplateParser {
         guard let library, let signature, let signatureNode else { return nil }
         return .ffi(ForeignState(
             library: library, signature: signature, arguments: arguments, output: output, next: next, onError: onError,
-            location: reader.location(of: signatureNode)))
+            location: reader.location(of: signatureNode), argumentsLocation: reader.location(of: argumentsNode ?? node)))
     }
 
     static func parseModel(

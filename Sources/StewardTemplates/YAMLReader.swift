@@ -95,9 +95,22 @@ struct YAMLReader {
         return result
     }
 
+    /// The integer a plain scalar spells. Yams also reads `1:30` as base 60, trapping when that
+    /// overflows (`1:1:1:1:1:1:1:1:1:1:1:1`); such scalars are never numbers here.
+    static func integer(_ node: Node) -> Int? {
+        guard let scalar = node.scalar, !scalar.string.contains(":") else { return nil }
+        return node.int
+    }
+
+    /// The floating-point number a plain scalar spells (not base 60, as for `integer`).
+    static func float(_ node: Node) -> Double? {
+        guard let scalar = node.scalar, !scalar.string.contains(":") else { return nil }
+        return node.float
+    }
+
     mutating func integer(_ node: Node?, _ what: String, range: ClosedRange<Int>) -> Int? {
         guard let node else { return nil }
-        guard let value = node.int, range.contains(value) else {
+        guard let value = Self.integer(node), range.contains(value) else {
             error(node, "expected a whole number in \(range.lowerBound)...\(range.upperBound) for \(what), found \(Self.describe(node))")
             return nil
         }
@@ -106,8 +119,8 @@ struct YAMLReader {
 
     mutating func number(_ node: Node?, _ what: String) -> Double? {
         guard let node else { return nil }
-        guard let value = node.float else {
-            error(node, "expected a number for \(what), found \(Self.describe(node))")
+        guard let value = Self.float(node), value.isFinite else {
+            error(node, "expected a finite number for \(what), found \(Self.describe(node))")
             return nil
         }
         return value
@@ -134,14 +147,22 @@ struct YAMLReader {
     }
 
     /// Converts a YAML node to JSON (plain scalars by their YAML type, quoted ones as strings).
-    func json(_ node: Node) -> JSONValue {
+    /// A number no 64-bit double holds (`1e999`, `.inf`, `.nan`) is an error: JSON cannot carry
+    /// it, so what is stored would not be what was written.
+    mutating func json(_ node: Node) -> JSONValue {
         switch node {
         case .scalar(let scalar):
             if scalar.style != .plain { return .string(scalar.string) }
             if node.null != nil { return .null }
             if let flag = node.bool { return .bool(flag) }
-            if let integer = node.int { return .integer(Int64(integer)) }
-            if let double = node.float { return .double(double) }
+            if let integer = Self.integer(node) { return .integer(Int64(integer)) }
+            if let double = Self.float(node) {
+                guard double.isFinite else {
+                    error(node, "the number '\(scalar.string)' is not finite in a 64-bit floating-point number; expected a finite number, or quote it to make it a string")
+                    return .null
+                }
+                return .double(double)
+            }
             return .string(scalar.string)
         case .sequence(let sequence):
             return .array(sequence.map { json($0) })

@@ -92,7 +92,8 @@ struct JSONValueErrorTests {
         #expect(try JSONValue.parse("7", maxDepth: 0) == 7)
         let deep = String(repeating: "[", count: 256) + String(repeating: "]", count: 256)
         #expect(throws: Never.self) { try JSONValue.parse(deep) }
-        #expect(throws: JSONParseError(offset: 256, reason: "nesting deeper than 256")) {
+        // The error names the path to the value: index 0 of each enclosing array.
+        #expect(throws: JSONParseError(offset: 256, reason: "nesting deeper than 256", path: Array(repeating: "0", count: 256))) {
             try JSONValue.parse("[" + deep + "]")
         }
     }

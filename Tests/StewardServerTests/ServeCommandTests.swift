@@ -87,6 +87,16 @@ import FoundationNetworking
             if let id = try JSONValue.parse(Array(data))["id"]?.stringValue { accepted.append(id) }
         }
 
+        // With the overlays loaded, a customer without one is refused as the API document says.
+        var unknown = URLRequest(url: base.appendingPathComponent("v1/instances"))
+        unknown.httpMethod = "POST"
+        unknown.httpBody = Data(#"{"template": "support-ticket-triage", "customer": "nobody", "input": {}}"#.utf8)
+        unknown.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        unknown.setValue("Bearer \(op.token)", forHTTPHeaderField: "Authorization")
+        let (refusal, refused) = try await session.data(for: unknown)
+        #expect((refused as? HTTPURLResponse)?.statusCode == 404, "\(String(decoding: refusal, as: UTF8.self))")
+        #expect(try JSONValue.parse(Array(refusal))["error"]?["code"] == "not_found")
+
         kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()
         seen.append(output.fileHandleForReading.readDataToEndOfFile())

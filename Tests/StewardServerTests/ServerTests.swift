@@ -134,7 +134,8 @@ import FoundationNetworking
     }
 
     static let malformed: [Malformed] = [
-        Malformed(name: "not JSON", body: "{\"template\": ", status: 400, code: "malformed_json"),
+        // The parse error names the member whose value it is in.
+        Malformed(name: "not JSON", body: "{\"template\": ", status: 400, code: "malformed_json", field: "template"),
         Malformed(name: "a JSON array", body: "[1, 2]", status: 400, code: "malformed_json"),
         Malformed(name: "no template", body: "{\"input\": {}}", status: 400, code: "invalid_field", field: "template"),
         Malformed(name: "template not a string", body: "{\"template\": 7, \"input\": {}}", status: 400, code: "invalid_field", field: "template"),
@@ -294,7 +295,8 @@ import FoundationNetworking
         _ = try await harness.send("GET", "/v1/tasks", token: harness.agentToken)
         _ = try await harness.send("GET", "/v1/tasks/\(task)", token: "stw_not-a-real-token-but-still-secret")
         _ = try await harness.send("POST", "/v1/tasks/\(task)/decision", token: harness.agentToken, json: ["decision": "approve"])
-        _ = try await harness.send("POST", "/review/sign-in", body: Data("token=\(harness.agentToken)".utf8), headers: ["Content-Type": "application/x-www-form-urlencoded"])
+        _ = try await harness.send("POST", "/review/sign-in", body: Data("token=\(harness.agentToken)".utf8), headers: WebPageTests.sameOriginForm(harness))
+        _ = try await harness.send("POST", "/review/sign-in", body: Data("token=stw_not-a-real-token-but-still-secret".utf8), headers: WebPageTests.sameOriginForm(harness))
         try await harness.stop()
         let text = logs.text
         #expect(text.contains("path=/v1/tasks"), "the capture works: requests are logged")

@@ -10,9 +10,20 @@ import FoundationNetworking
 @Suite struct WebPageTests {
     static let form = ["Content-Type": "application/x-www-form-urlencoded"]
 
+    /// The form headers a browser sends from one of the server's own pages (sign-in and
+    /// sign-out refuse forms without this server's `Origin`).
+    static func sameOriginForm(_ harness: ServerHarness) -> [String: String] {
+        form.merging(["Origin": origin(harness)]) { $1 }
+    }
+
+    /// The server's own origin, as a browser on one of its pages sends it.
+    static func origin(_ harness: ServerHarness) -> String {
+        "http://127.0.0.1:\(harness.base.port ?? 0)"
+    }
+
     /// Signs in and returns the session cookie (`name=value`).
     static func signIn(_ harness: ServerHarness, token: String) async throws -> String {
-        let reply = try await harness.send("POST", "/review/sign-in", body: Data("token=\(token)".utf8), headers: form)
+        let reply = try await harness.send("POST", "/review/sign-in", body: Data("token=\(token)".utf8), headers: sameOriginForm(harness))
         try #require(reply.status == 303, "\(reply.status) \(reply.text)")
         let cookie = try #require(reply.header("Set-Cookie"))
         return String(cookie.split(separator: ";")[0])
@@ -39,12 +50,12 @@ import FoundationNetworking
         #expect(form.status == 200)
         #expect(form.text.contains("<label for=\"token\">"))
 
-        let wrong = try await harness.send("POST", "/review/sign-in", body: Data("token=stw_wrong".utf8), headers: Self.form)
+        let wrong = try await harness.send("POST", "/review/sign-in", body: Data("token=stw_wrong".utf8), headers: Self.sameOriginForm(harness))
         #expect(wrong.status == 401)
         #expect(wrong.text.contains("not known"))
         #expect(wrong.header("Set-Cookie") == nil)
 
-        let reply = try await harness.send("POST", "/review/sign-in", body: Data("token=\(harness.agentToken)".utf8), headers: Self.form)
+        let reply = try await harness.send("POST", "/review/sign-in", body: Data("token=\(harness.agentToken)".utf8), headers: Self.sameOriginForm(harness))
         #expect(reply.status == 303)
         let setCookie = try #require(reply.header("Set-Cookie"))
         #expect(setCookie.contains("HttpOnly"))
@@ -58,9 +69,9 @@ import FoundationNetworking
         #expect(queue.header("Content-Security-Policy")?.contains("default-src 'none'") == true)
 
         let token = try Self.csrf(in: queue.text)
-        let forged = try await harness.send("POST", "/review/sign-out", body: Data("csrf=forged".utf8), headers: Self.form.merging(["Cookie": cookie]) { $1 })
+        let forged = try await harness.send("POST", "/review/sign-out", body: Data("csrf=forged".utf8), headers: Self.sameOriginForm(harness).merging(["Cookie": cookie]) { $1 })
         #expect(forged.status == 403, "sign-out needs the session's CSRF token")
-        let out = try await harness.send("POST", "/review/sign-out", body: Data("csrf=\(token)".utf8), headers: Self.form.merging(["Cookie": cookie]) { $1 })
+        let out = try await harness.send("POST", "/review/sign-out", body: Data("csrf=\(token)".utf8), headers: Self.sameOriginForm(harness).merging(["Cookie": cookie]) { $1 })
         #expect(out.status == 303)
         #expect(out.header("Set-Cookie")?.contains("Max-Age=0") == true)
         #expect(try await harness.send("GET", "/review", headers: ["Cookie": cookie]).status == 303, "the session is gone")

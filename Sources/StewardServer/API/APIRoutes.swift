@@ -8,7 +8,7 @@ import StewardTemplates
 
 extension StewardServer {
     /// `GET /healthz`, `GET /readyz`, `GET /metrics`.
-    func addOperationalRoutes(to router: Router<BasicRequestContext>) {
+    func addOperationalRoutes(to router: Router<StewardRequestContext>) {
         router.get("/healthz") { _, _ in
             JSONResponse.make(["status": "ok"])
         }
@@ -37,7 +37,7 @@ extension StewardServer {
     }
 
     /// The JSON API under `/v1`.
-    func addAPIRoutes(to router: Router<BasicRequestContext>) {
+    func addAPIRoutes(to router: Router<StewardRequestContext>) {
         router.post("/v1/instances") { request, _ in try await submitInstance(request) }
         router.get("/v1/instances") { request, _ in try await listInstances(request) }
         router.get("/v1/instances/{id}") { request, context in

@@ -42,14 +42,16 @@ extension Request {
         APIError(.contentTooLarge, code: "body_too_large", "the request body is larger than \(limit) bytes")
     }
 
-    /// Reads the body as a JSON object: 415 unless `application/json`, 400 for bad JSON.
+    /// Reads the body as a JSON object: 415 unless `application/json`, 400 for bad JSON,
+    /// naming in `field` the member at fault when it is inside the object (`input.amount` for
+    /// a number no double holds, which `JSONValue.parse` refuses).
     func jsonObject() async throws -> [String: JSONValue] {
         let bytes = try await readBody(accepting: ["application/json"])
         let value: JSONValue
         do {
             value = try JSONValue.parse(bytes)
         } catch {
-            throw APIError(.badRequest, code: "malformed_json", "the body is not valid JSON: \(error)")
+            throw APIError(.badRequest, code: "malformed_json", "the body is not valid JSON: \(error)", field: error.pathDescription)
         }
         guard case .object(let object) = value else {
             throw APIError(.badRequest, code: "malformed_json", "the body must be a JSON object, found \(value.typeName)")
@@ -69,10 +71,13 @@ struct Fields {
         return text
     }
 
-    /// An optional string (absent or null is nil).
+    /// An optional string: absent is nil; `null` is refused like any other non-string, as the
+    /// API document says (`"version": null` is not "the newest version").
     func optionalString(_ name: String) throws -> String? {
-        guard let value = object[name], !value.isNull else { return nil }
-        guard let text = value.stringValue else { throw APIError.badField(name, "field '\(name)' must be a string, found \(value.typeName)") }
+        guard let value = object[name] else { return nil }
+        guard let text = value.stringValue else {
+            throw APIError.badField(name, "field '\(name)' must be a string or left out, found \(value.typeName)")
+        }
         return text
     }
 

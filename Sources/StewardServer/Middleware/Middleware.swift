@@ -4,7 +4,7 @@ import Logging
 /// Logs one line per request: method, path (no query string), status and duration. Never
 /// headers or bodies, so bearer tokens, cookies and CSRF tokens stay out of the log.
 struct RequestLogMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = StewardRequestContext
     let logger: Logger
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -27,10 +27,11 @@ struct RequestLogMiddleware: RouterMiddleware {
 }
 
 /// Turns every failure into the right answer: the JSON error document on the API, an HTML
-/// page under `/review`; 405 with `Allow` when the path exists for other methods; 500 for
+/// page under `/review`; 405 with `Allow` when the path exists for other methods (and for
+/// `TRACE` on any path); 500 for
 /// anything unexpected (logged, with no detail to the client).
 struct ErrorMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = StewardRequestContext
     let server: StewardServer
     let routes: RouteIndex
 
@@ -52,7 +53,9 @@ struct ErrorMiddleware: RouterMiddleware {
             switch error.status {
             case .notFound:
                 let methods = routes.methods(matching: request.uri.path)
-                if !methods.isEmpty {
+                // TRACE is never served (it would echo requests, cookies included): 405 on every
+                // path, with the path's own methods (none, for a path without routes).
+                if !methods.isEmpty || request.method == .trace {
                     let allow = methods.map(\.rawValue).sorted().joined(separator: ", ")
                     return APIError(
                         .methodNotAllowed, code: "method_not_allowed", "\(request.method.rawValue) is not allowed on \(request.uri.path); allowed: \(allow)",

@@ -8,7 +8,7 @@ import StewardTemplates
 
 /// The reviewer web page: server-rendered HTML, forms that post back, no JavaScript.
 extension StewardServer {
-    func addReviewerPages(to router: Router<BasicRequestContext>) {
+    func addReviewerPages(to router: Router<StewardRequestContext>) {
         router.get("/") { _, _ in Self.redirect("/review") }
         router.get("/review/assets/style.css") { _, _ in
             Response(
@@ -18,7 +18,7 @@ extension StewardServer {
         router.get("/review/sign-in") { _, _ in
             page("sign-in", ["title": "Sign in"])
         }
-        router.post("/review/sign-in") { request, _ in try await signIn(request) }
+        router.post("/review/sign-in") { request, context in try await signIn(request, from: context.clientAddress) }
         router.post("/review/sign-out") { request, _ in try await signOut(request) }
         router.get("/review") { request, _ in try await queuePage(request) }
         router.get("/review/tasks/{id}") { request, context in
@@ -65,12 +65,71 @@ extension StewardServer {
         }
     }
 
-    func signIn(_ request: Request) async throws -> Response {
+    /// Refuses a form that another site may have sent (login CSRF): 403 with the reason.
+    func checkSameOrigin(_ request: Request) throws {
+        if let problem = OriginCheck.problem(request) {
+            throw APIError(.forbidden, code: "cross_site", "This form was refused: \(problem).")
+        }
+    }
+
+    /// Called for every failed or throttled sign-in, after it is written to the server's log
+    /// (as `sign-in failed`, with the client address, the token's first 8 characters and the
+    /// failure count; never the token). The engine side sets it to record failed sign-ins in
+    /// the audit journal; nil (the default) only logs. Set it before serving; it is awaited
+    /// before the answer is sent, so it should be quick.
+    public var onFailedSignIn: (@Sendable (FailedSignIn) async -> Void)? {
+        get { sessions.failedSignInHook.withLock { $0 } }
+        nonmutating set { sessions.failedSignInHook.withLock { $0 = newValue } }
+    }
+
+    /// The sign-in rate limit in force (see `SignInRateLimit` for the defaults). Set it before
+    /// serving to tune it; a change applies from the next attempt.
+    public var signInRateLimit: SignInRateLimit {
+        get { sessions.signIns.policy }
+        nonmutating set { sessions.signIns.policy = newValue }
+    }
+
+    /// Logs a failed sign-in and hands it to `onFailedSignIn`.
+    func reportFailedSignIn(_ failure: FailedSignIn) async {
+        logger.warning(
+            "sign-in failed",
+            metadata: [
+                "client": "\(failure.clientAddress)", "token_prefix": "\(failure.tokenPrefix)", "failures": "\(failure.failures)",
+                "throttled": "\(failure.throttled)",
+            ])
+        await onFailedSignIn?(failure)
+    }
+
+    /// The sign-in form: same-origin only; a few free failures per client address and token
+    /// prefix, then 429 with `Retry-After` (see `SignInThrottle`).
+    func signIn(_ request: Request, from address: String) async throws -> Response {
+        try checkSameOrigin(request)
         let fields = try await form(request)
         let token = (fields["token"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !token.isEmpty, try await store.reviewer(token: token) != nil else {
-            return page("sign-in", ["title": "Sign in", "error": token.isEmpty ? "Enter your reviewer token." : "That token is not known. Check it and try again."], status: .unauthorized)
+        guard !token.isEmpty else {
+            return page("sign-in", ["title": "Sign in", "error": "Enter your reviewer token."], status: .unauthorized)
         }
+        let now = self.now
+        let attempt = sessions.signIns.begin(address: address, token: token, now: now)
+        let failure = FailedSignIn(
+            clientAddress: address, tokenPrefix: String(token.prefix(SignInThrottle.loggedPrefixLength)), failures: attempt.failures,
+            throttled: attempt.retryAfter != nil, at: now)
+        if let wait = attempt.retryAfter {
+            await reportFailedSignIn(failure)
+            let seconds = (wait + 999) / 1000
+            var response = page(
+                "sign-in",
+                ["title": "Sign in", "error": "Too many failed sign-ins. Wait \(seconds) second\(seconds == 1 ? "" : "s") and try again."],
+                status: .tooManyRequests)
+            response.headers[.retryAfter] = String(seconds)
+            return response
+        }
+        guard try await store.reviewer(token: token) != nil else {
+            await reportFailedSignIn(failure)
+            try? await Task.sleep(for: sessions.signIns.policy.failureAnswerDelay)
+            return page("sign-in", ["title": "Sign in", "error": "That token is not known. Check it and try again."], status: .unauthorized)
+        }
+        sessions.signIns.succeeded(address: address, token: token)
         let session = sessions.open(token: token, now: now)
         var response = Self.redirect("/review")
         response.setCookie(
@@ -79,6 +138,7 @@ extension StewardServer {
     }
 
     func signOut(_ request: Request) async throws -> Response {
+        try checkSameOrigin(request)
         let fields = try await form(request)
         if let (session, _) = try await signedIn(request) {
             try checkCSRF(fields, session: session)
@@ -99,7 +159,9 @@ extension StewardServer {
             headers: [
                 .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
                 .contentSecurityPolicy: "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-                HeaderName.contentTypeOptions: "nosniff", HeaderName.referrerPolicy: "no-referrer",
+                // Not `no-referrer`: that makes browsers send `Origin: null` with this page's forms,
+                // which the sign-in origin check must refuse. Other sites still get no Referer.
+                HeaderName.contentTypeOptions: "nosniff", HeaderName.referrerPolicy: "same-origin",
             ],
             body: ResponseBody(byteBuffer: ByteBuffer(string: html)))
     }
@@ -112,7 +174,7 @@ extension StewardServer {
         ]
     }
 
-    /// An error as a page (401 sends the browser to the sign-in form instead).
+    /// An error as a page with the error's headers (401 sends the browser to the sign-in form instead).
     func problemPage(_ error: APIError, request: Request) -> Response {
         if error.status == .unauthorized { return Self.redirect("/review/sign-in") }
         let heading: String
@@ -122,7 +184,10 @@ extension StewardServer {
         case .conflict: heading = "Already decided"
         default: heading = "Something went wrong"
         }
-        return page("problem", ["title": heading, "heading": heading, "message": error.message], status: error.status)
+        var response = page("problem", ["title": heading, "heading": heading, "message": error.message], status: error.status)
+        // `Allow` on a 405, like the API's answer.
+        for field in error.headers { response.headers.append(field) }
+        return response
     }
 
     func queuePage(_ request: Request) async throws -> Response {

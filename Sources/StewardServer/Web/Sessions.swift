@@ -24,6 +24,10 @@ final class SessionStore: Sendable {
     static let lifetimeSeconds = 8 * 3_600
 
     private let sessions = Mutex<[String: WebSession]>([:])
+    /// The sign-in rate limit.
+    let signIns = SignInThrottle()
+    /// Where failed sign-ins go besides the log (see `StewardServer.onFailedSignIn`).
+    let failedSignInHook = Mutex<(@Sendable (FailedSignIn) async -> Void)?>(nil)
 
     /// Opens a session for `token`.
     func open(token: String, now: Int64) -> WebSession {
