@@ -55,6 +55,9 @@ public struct FailureKind: RawRepresentable, Sendable, Codable, Hashable, Expres
     public static let noBranch: FailureKind = "no_branch"
     /// The instance reached an `end` state with outcome `failed`.
     public static let endFailed: FailureKind = "end_failed"
+    /// A choice guard could not be evaluated (a type mismatch, a missing value): the instance
+    /// fails at the choice rather than be routed on a guess.
+    public static let guardError: FailureKind = "guard_error"
 
     /// Whether the runtime retries a failure of this kind.
     public var isRetried: Bool { self == .transient }

@@ -229,7 +229,25 @@ struct Machine {
                 return
             case .choice(let choice):
                 let scope = self.scope
-                if let branch = choice.branches.first(where: { $0.when.isTrue(in: scope) }) {
+                // Strict: a guard that cannot be evaluated (a type mismatch, a missing value) is
+                // not "false". The instance fails at the choice, saying which guard and why, so
+                // nothing is routed on a guess (and the failure replays like any outcome).
+                var taken: ChoiceState.Branch?
+                for branch in choice.branches {
+                    do throws(ExpressionEvaluationError) {
+                        if try branch.when.isTrueStrictly(in: scope) {
+                            taken = branch
+                            break
+                        }
+                    } catch {
+                        state.failure = Failure(
+                            state: next.name, kind: .guardError,
+                            message: "guard '\(branch.when.source)' of choice '\(next.name)' cannot be evaluated: \(error.reason)")
+                        finish(.failed, output: nil, from: next.name, reason: "guard '\(branch.when.source)' cannot be evaluated")
+                        return
+                    }
+                }
+                if let branch = taken {
                     (from, target, reason) = (next.name, branch.next.name, "guard \(branch.when.source)")
                 } else if let otherwise = choice.otherwise {
                     (from, target, reason) = (next.name, otherwise.name, "no guard held; otherwise")
@@ -240,13 +258,26 @@ struct Machine {
                 }
             case .checkpoint(let checkpoint):
                 let subject = state.data.value(at: checkpoint.subject.split(separator: ".")) ?? .null
-                if let condition = checkpoint.when, !condition.isTrue(in: scope) {
-                    state.data = state.data.setting(
-                        .object(["decision": "approve", "automatic": true, "reason": .string("condition '\(condition.source)' is false")]),
-                        at: ["reviews", next.name])
-                    guard let approve = checkpoint.decisions[.approve] else { throw TransitionError("checkpoint '\(next.name)' has no approve exit") }
-                    (from, target, reason) = (next.name, approve.name, "checkpoint passed automatically: '\(condition.source)' is false")
-                    continue
+                if let condition = checkpoint.when {
+                    // The safety rule: when in doubt, a person. Only a condition that is
+                    // definitely false skips the review; one that cannot be evaluated opens it.
+                    let verdict: Result<Bool, ExpressionEvaluationError>
+                    do throws(ExpressionEvaluationError) { verdict = .success(try condition.isTrueStrictly(in: scope)) } catch { verdict = .failure(error) }
+                    switch verdict {
+                    case .success(false):
+                        state.data = state.data.setting(
+                            .object(["decision": "approve", "automatic": true, "reason": .string("condition '\(condition.source)' is false")]),
+                            at: ["reviews", next.name])
+                        guard let approve = checkpoint.decisions[.approve] else { throw TransitionError("checkpoint '\(next.name)' has no approve exit") }
+                        (from, target, reason) = (next.name, approve.name, "checkpoint passed automatically: '\(condition.source)' is false")
+                        continue
+                    case .success(true):
+                        break
+                    case .failure(let error):
+                        let why = "condition '\(condition.source)' cannot be evaluated (\(error.reason)), so a person decides"
+                        state.data = state.data.setting(.object(["opened_because": .string(why)]), at: ["reviews", next.name])
+                        moves.append(Move(from: next.name, to: next.name, reason: why))
+                    }
                 }
                 state.status = .waiting
                 effects.append(.openCheckpoint(CheckpointRequest(
@@ -320,6 +351,8 @@ struct Machine {
             }
             review["reason"] = .string(reason)
         }
+        // Why the checkpoint opened, when its condition could not be evaluated, stays with the decision.
+        if let openedBecause = state.data.value(at: ["reviews", decision.state, "opened_because"]) { review["opened_because"] = openedBecause }
         state.data = state.data.setting(.object(review), at: ["reviews", decision.state])
         try enter(target.name, from: decision.state, reason: "\(decision.decision.rawValue) by \(decision.reviewer)")
     }

@@ -16,6 +16,9 @@ public struct ReviewContext: Sendable {
     public var aop: OperatingProcedure?
     /// The instance's history, oldest first.
     public var history: [JournalEntry]
+    /// Why the checkpoint opened when its condition could not be evaluated (nil: it opened
+    /// because the condition held, or it has none).
+    public var openedBecause: String?
 }
 
 /// The review workflow: who may see and decide what, with every refusal audited.
@@ -63,7 +66,8 @@ public struct ReviewDesk: Sendable {
         let plan = state.flatMap { engine.plans.plan(template: $0.template, version: $0.templateVersion) }
         return ReviewContext(
             task: task, input: state?.data["input"] ?? .null, outputs: outputs, aop: plan?.template.aop,
-            history: try await store.history(of: task.instanceID))
+            history: try await store.history(of: task.instanceID),
+            openedBecause: state?.data.value(at: ["reviews", task.state, "opened_because"])?.stringValue)
     }
 
     /// Decides a task. Refuses (and audits the attempt) when the reviewer lacks the task's

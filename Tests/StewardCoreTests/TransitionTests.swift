@@ -180,8 +180,6 @@ struct TransitionChoiceTests {
             (["score": 50], "middle", .completed),
             (["score": 10, "tags": ["vip"]], "vip", .rejected),
             (["score": 10, "tags": ["new"]], "low", .failed),
-            ([:], "low", .failed),
-            (["score": "95"], "low", .failed),
         ] as [(JSONValue, String, InstanceStatus)])
     func guardsInOrder(input: JSONValue, target: String, status: InstanceStatus) throws {
         let plan = try Plans.choice()
@@ -196,6 +194,20 @@ struct TransitionChoiceTests {
         } else {
             #expect(result.moves.last?.reason.hasPrefix("guard ") == true)
         }
+    }
+
+    /// A missing score or a score written as text cannot be compared: the instance fails at the
+    /// choice (guard_error) instead of falling through to `otherwise` as if the guard were false.
+    @Test(
+        "a guard that cannot be evaluated fails the instance at the choice",
+        arguments: [[:] as JSONValue, ["score": "95"] as JSONValue])
+    func unevaluableGuard(input: JSONValue) throws {
+        let plan = try Plans.choice()
+        let result = try Transition.apply(.started(input: input), to: newInstance(plan), plan: plan)
+        #expect(result.state.current == "route")
+        #expect(result.state.status == .failed)
+        #expect(result.state.failure?.kind == .guardError)
+        #expect(result.effects == [.finish(status: .failed, output: nil)])
     }
 
     @Test("a choice with no matching guard and no otherwise fails the instance")

@@ -305,5 +305,6 @@ func contextJSON(_ context: ReviewContext) -> JSONValue {
     [
         "task": taskJSON(context.task), "input": context.input, "outputs": .object(context.outputs),
         "aop": context.aop.map(aopJSON) ?? .null, "history": .array(context.history.map(historyJSON)),
+        "opened_because": context.openedBecause.map { .string($0) } ?? .null,
     ]
 }

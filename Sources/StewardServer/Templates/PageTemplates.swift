@@ -96,6 +96,7 @@ enum PageTemplates {
           <div><dt>Time left</dt><dd{{#overdue}} class="overdue"{{/overdue}}>{{timeLeft}}</dd></div>
           <div><dt>Status</dt><dd>{{status}}</dd></div>
         </dl>
+        {{#openedBecause}}<p class="notice" role="note"><strong>Why this review:</strong> {{openedBecause}}</p>{{/openedBecause}}
         {{#decidedText}}<p class="notice" role="status">{{decidedText}}</p>{{/decidedText}}
         <div class="columns">
           <section class="context card" aria-labelledby="context-heading">

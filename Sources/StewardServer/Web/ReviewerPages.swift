@@ -252,6 +252,7 @@ extension StewardServer {
         if task.status != "open" {
             values["decidedText"] = "Decided: \(task.decision ?? "?") by \(task.reviewer ?? "?")\(task.decidedAt.map { " at \(isoTime($0))" } ?? "")."
         }
+        if let openedBecause = context.openedBecause { values["openedBecause"] = openedBecause }
         values["canApprove"] = task.decisions.contains(.approve)
         values["canEdit"] = task.decisions.contains(.edit)
         values["canReject"] = task.decisions.contains(.reject)
