@@ -149,7 +149,9 @@ import Testing
         // The stuck thread is replaced: a new call runs while the first is still stuck.
         let value = try await pool.run { 7 }
         #expect(value == 7)
-        #expect(!stuckFinished.load(ordering: .sequentiallyConsistent), "the new call did not wait for the stuck one")
+        // Loaded outside #expect: the macro cannot capture a non-copyable Atomic.
+        let stuckDone = stuckFinished.load(ordering: .sequentiallyConsistent)
+        #expect(!stuckDone, "the new call did not wait for the stuck one")
         #expect(pool.threadCount <= 2)
     }
 
