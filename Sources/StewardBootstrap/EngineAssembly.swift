@@ -40,6 +40,9 @@ public struct EngineOptions: Sendable {
     public var sleeper: any Sleeper
     /// Threads for blocking plugin calls (the engine stays responsive while all are busy).
     public var pluginThreads: Int
+    /// The global output size limit of step, model and ffi calls, in bytes (16 MiB, or
+    /// `$STEWARD_MAX_OUTPUT_BYTES`): a state's `max_output_bytes` may lower it, never raise it.
+    public var maxOutputBytes: Int = EngineOptions.defaultMaxOutputBytes
 
     /// The CLI's defaults.
     public init(
@@ -59,6 +62,11 @@ public struct EngineOptions: Sendable {
         self.clock = clock
         self.sleeper = sleeper
         self.pluginThreads = pluginThreads
+    }
+
+    /// `OutputLimit.defaultBytes` (16 MiB), or `$STEWARD_MAX_OUTPUT_BYTES` when it is a positive number.
+    public static var defaultMaxOutputBytes: Int {
+        ProcessInfo.processInfo.environment["STEWARD_MAX_OUTPUT_BYTES"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil } ?? OutputLimit.defaultBytes
     }
 
     /// 16, or `$STEWARD_PLUGIN_THREADS`: blocking plugin calls in flight at once.
@@ -158,7 +166,7 @@ public struct EngineAssembly: Sendable {
         }
         set.library.knownCustomers = Set(overlays.overlays.map(\.customer))
         let pool = BlockingCallPool(size: options.pluginThreads)
-        let dispatcher = Dispatcher(registry: registry, foreign: set.foreign, prompts: prompts)
+        let dispatcher = Dispatcher(registry: registry, foreign: set.foreign, prompts: prompts, maxOutputBytes: options.maxOutputBytes)
         let engine = Engine(
             store: store, plans: set.library, invoker: PooledStepInvoker(pool: pool, call: dispatcher.call), clock: options.clock,
             sleeper: options.sleeper, scheduler: SLAScheduler(configuration: serviceLevels), metrics: options.metrics)

@@ -288,12 +288,16 @@ public struct StepInvocation: Sendable, Hashable {
     public var delayMilliseconds: Int
     /// Fail the attempt as transient when the call takes longer (nil: no limit).
     public var timeoutMilliseconds: Int?
+    /// The largest output the call may return, in bytes (the state's `max_output_bytes`; nil:
+    /// only the host's global limit). The host refuses to allocate or read more.
+    public var maxOutputBytes: Int?
 
     /// Creates an invocation.
     public init(
         state: String, callee: Callee, input: JSONValue, config: JSONValue, attempt: Int, idempotencyKey: String, callKey: String,
-        delayMilliseconds: Int, timeoutMilliseconds: Int?
+        delayMilliseconds: Int, timeoutMilliseconds: Int?, maxOutputBytes: Int? = nil
     ) {
+        self.maxOutputBytes = maxOutputBytes
         self.state = state
         self.callee = callee
         self.input = input

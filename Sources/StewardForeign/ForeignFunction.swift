@@ -93,8 +93,10 @@ public final class ForeignFunction: Sendable {
     }
 
     /// Calls the function with `arguments` (a JSON array, one value per parameter), checking
-    /// each value against its C type. Returns the result as JSON.
-    public func call(_ arguments: JSONValue) throws(StepCallError) -> JSONValue {
+    /// each value against its C type. Returns the result as JSON. A returned string longer than
+    /// `maxOutputBytes` fails as `invalidOutput` (its length is measured with `strnlen`, so no
+    /// byte past the limit is read).
+    public func call(_ arguments: JSONValue, maxOutputBytes: Int = OutputLimit.defaultBytes) throws(StepCallError) -> JSONValue {
         guard let values = arguments.arrayValue, values.count == signature.arguments.count else {
             throw StepCallError(step: stepName, kind: .invalidInput, message: "\(signature.name) takes \(signature.arguments.count) argument(s)")
         }
@@ -117,7 +119,7 @@ public final class ForeignFunction: Sendable {
         var result: (UInt64, UInt64) = (0, 0)
         return try withUnsafeMutableBytes(of: &result) { (buffer) throws(StepCallError) -> JSONValue in
             ffi_call(function.cif, unsafeBitCast(function.address, to: (@convention(c) () -> Void).self), buffer.baseAddress, pointers)
-            return try decode(buffer.baseAddress!)
+            return try decode(buffer.baseAddress!, maxOutputBytes: maxOutputBytes)
         }
     }
 
@@ -162,7 +164,7 @@ public final class ForeignFunction: Sendable {
         }
     }
 
-    private func decode(_ buffer: UnsafeMutableRawPointer) throws(StepCallError) -> JSONValue {
+    private func decode(_ buffer: UnsafeMutableRawPointer, maxOutputBytes: Int) throws(StepCallError) -> JSONValue {
         // libffi widens integral returns smaller than a register to ffi_arg; read the low bytes.
         switch signature.returnType {
         case .void: return .null
@@ -181,6 +183,11 @@ public final class ForeignFunction: Sendable {
         case .double: return Self.number(buffer.load(as: Double.self))
         case .string:
             guard let pointer = buffer.load(as: UnsafePointer<CChar>?.self) else { return .null }
+            guard strnlen(pointer, maxOutputBytes + 1) <= maxOutputBytes else {
+                throw StepCallError(
+                    step: stepName, kind: .invalidOutput,
+                    message: "\(signature.name) returned a string longer than the limit of \(maxOutputBytes) bytes (not read)")
+            }
             guard let text = String(validatingCString: pointer) else {
                 throw StepCallError(step: stepName, kind: .invalidOutput, message: "\(signature.name) returned a string that is not UTF-8")
             }
@@ -192,3 +199,4 @@ public final class ForeignFunction: Sendable {
         value.isFinite ? .double(value) : .null
     }
 }
+
