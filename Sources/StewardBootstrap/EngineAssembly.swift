@@ -27,6 +27,10 @@ public struct EngineOptions: Sendable {
     /// Directories searched first for the libraries `ffi` states call (before
     /// `$STEWARD_LIBRARY_PATH`, `.steward/lib` and the plugin directories).
     public var libraryDirectories: [String] = []
+    /// Operator ffi allow-list: library (name or path) → the only symbols templates may call
+    /// in it. Merged with `<workflows>/ffi_allow.yaml`; a library in neither allows every
+    /// symbol it defines itself.
+    public var foreignSymbols: [String: [String]] = [:]
     /// Build the shipped plugins first when running in a source checkout.
     public var buildPlugins: Bool
     /// A template file loaded besides the folder (and winning over a same-named one); its
@@ -144,9 +148,10 @@ public struct EngineAssembly: Sendable {
             store = try SQLiteStore(path: options.database ?? SQLiteStore.defaultPath(root: workspace.root.path))
         }
         let stored = try await store.templates()
+        let allowList = try workspace.loadForeignAllowList(workflows: options.workflows).merging(options.foreignSymbols) { $0 + $1 }
         var set = try TemplateSet.load(
             files: files, stored: stored, registry: registry, searchPath: options.libraryDirectories + workspace.librarySearchPath(pluginDirectories: options.pluginDirectories),
-            prompts: &prompts)
+            allowedSymbols: allowList, prompts: &prompts)
         // A broken template elsewhere in the folder must not stop work on the others, unless
         // it is the one this engine was asked to run.
         var fatal = set.failures.filter { $0.location.file == options.extraTemplate }
@@ -200,7 +205,8 @@ public struct TemplateSet: Sendable {
     /// Prompts of stored snapshots that the prompt folder lacks are added to `prompts`.
     /// - Throws: `BootstrapError` when a file cannot be read.
     public static func load(
-        files: [String], stored: [TemplateSnapshot], registry: PluginRegistry, searchPath: [String], prompts: inout PromptLibrary
+        files: [String], stored: [TemplateSnapshot], registry: PluginRegistry, searchPath: [String], allowedSymbols: [String: [String]] = [:],
+        prompts: inout PromptLibrary
     ) throws -> TemplateSet {
         var failures: [TemplateDiagnostic] = []
         var storedByVersion: [String: [TemplateSnapshot]] = [:]
@@ -254,7 +260,7 @@ public struct TemplateSet: Sendable {
                 failures += error.diagnostics
             }
         }
-        let foreign = ForeignLibraries(templates: (parsed.map(\.parsed) + storedParsed.map(\.parsed)).map(\.template), searchPath: searchPath)
+        let foreign = ForeignLibraries(templates: (parsed.map(\.parsed) + storedParsed.map(\.parsed)).map(\.template), searchPath: searchPath, allowedSymbols: allowedSymbols)
         let catalog = StepCatalog(
             steps: registry.stepNames, foreignProblems: foreign.problems, adapters: registry.adapterKeys, prompts: Set(prompts.prompts.keys))
         var library = PlanLibrary()

@@ -51,13 +51,21 @@ public final class ForeignFunction: Sendable {
         }
     }
 
-    /// Opens `path`, resolves the signature's symbol and prepares the call interface.
+    /// Opens `path`, resolves the signature's symbol — refusing one the library does not define
+    /// itself (found in a dependency, such as libc) — and prepares the call interface.
     public init(path: String, signature: ForeignSignature, stepName: String) throws(ForeignLoadError) {
         guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) else {
             throw ForeignLoadError("cannot load library \(path): \(dlerror().map { String(cString: $0) } ?? "unknown error")")
         }
         guard let address = dlsym(handle, signature.name) else {
             throw ForeignLoadError("library \(path) does not export '\(signature.name)'")
+        }
+        // dlsym also searches the library's dependencies: `system` "in" any library is libc's.
+        // Only a symbol the library defines itself may be called.
+        let definer = SymbolOwner.file(defining: address).flatMap(ForeignLibraries.realPath)
+        guard definer == ForeignLibraries.realPath(path) else {
+            throw ForeignLoadError(
+                "library \(path) does not define '\(signature.name)' itself (it resolves to \(definer ?? "another library")); only its own symbols may be called")
         }
         let count = signature.arguments.count
         let types = UnsafeMutablePointer<UnsafeMutablePointer<ffi_type>?>.allocate(capacity: max(count, 1))
@@ -200,3 +208,33 @@ public final class ForeignFunction: Sendable {
     }
 }
 
+/// Which loaded file defines an address, through `dladdr`.
+enum SymbolOwner {
+    /// `Dl_info` as glibc and Darwin lay it out (four pointers); Swift's Glibc module hides
+    /// `dladdr` and `Dl_info` behind `_GNU_SOURCE`, so both are reached by hand.
+    private struct Info {
+        var fileName: UnsafePointer<CChar>? = nil
+        var fileBase: UnsafeMutableRawPointer? = nil
+        var symbolName: UnsafePointer<CChar>? = nil
+        var symbolAddress: UnsafeMutableRawPointer? = nil
+    }
+
+    private typealias Lookup = @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?) -> Int32
+
+    private static let dladdr: Lookup? = {
+        #if canImport(Glibc)
+        let everywhere = UnsafeMutableRawPointer(bitPattern: 0)  // RTLD_DEFAULT
+        #else
+        let everywhere = UnsafeMutableRawPointer(bitPattern: -2)  // RTLD_DEFAULT
+        #endif
+        return dlsym(everywhere, "dladdr").map { unsafeBitCast($0, to: Lookup.self) }
+    }()
+
+    /// The path of the loaded object that contains `address`, or nil when none does.
+    static func file(defining address: UnsafeRawPointer) -> String? {
+        guard let dladdr else { return nil }
+        var info = Info()
+        let found = withUnsafeMutableBytes(of: &info) { dladdr(address, $0.baseAddress) }
+        return found != 0 ? info.fileName.map { String(cString: $0) } : nil
+    }
+}
