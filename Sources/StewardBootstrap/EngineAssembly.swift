@@ -47,6 +47,12 @@ public struct EngineOptions: Sendable {
     /// The global output size limit of step, model and ffi calls, in bytes (16 MiB, or
     /// `$STEWARD_MAX_OUTPUT_BYTES`): a state's `max_output_bytes` may lower it, never raise it.
     public var maxOutputBytes: Int = EngineOptions.defaultMaxOutputBytes
+    /// The poison-pill guard: a call that crashed the engine process this many times is failed
+    /// as `crashed` instead of run again (2, or `$STEWARD_MAX_CRASHES`; at least 1).
+    public var maxCrashes: Int = EngineOptions.defaultMaxCrashes
+    /// The crash ledger file (nil: `<database>.crashes` beside the SQLite database; with a
+    /// `store` given and no ledger, the guard is off).
+    public var crashLedger: String?
 
     /// The CLI's defaults.
     public init(
@@ -71,6 +77,11 @@ public struct EngineOptions: Sendable {
     /// `OutputLimit.defaultBytes` (16 MiB), or `$STEWARD_MAX_OUTPUT_BYTES` when it is a positive number.
     public static var defaultMaxOutputBytes: Int {
         ProcessInfo.processInfo.environment["STEWARD_MAX_OUTPUT_BYTES"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil } ?? OutputLimit.defaultBytes
+    }
+
+    /// 2, or `$STEWARD_MAX_CRASHES` when it is a positive number.
+    public static var defaultMaxCrashes: Int {
+        ProcessInfo.processInfo.environment["STEWARD_MAX_CRASHES"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil } ?? 2
     }
 
     /// 16, or `$STEWARD_PLUGIN_THREADS`: blocking plugin calls in flight at once.
@@ -142,11 +153,16 @@ public struct EngineAssembly: Sendable {
         }
         var prompts = try workspace.loadPrompts(workflows: options.workflows)
         let store: any EngineStore
+        var ledgerPath = options.crashLedger
         if let given = options.store {
             store = given
         } else {
-            store = try SQLiteStore(path: options.database ?? SQLiteStore.defaultPath(root: workspace.root.path))
+            let database = options.database ?? SQLiteStore.defaultPath(root: workspace.root.path)
+            store = try SQLiteStore(path: database)
+            if database != ":memory:" { ledgerPath = ledgerPath ?? database + ".crashes" }
         }
+        var crashLedger: CrashLedger?
+        if let ledgerPath { crashLedger = try CrashLedger(path: ledgerPath, maxCrashes: options.maxCrashes) }
         let stored = try await store.templates()
         let allowList = try workspace.loadForeignAllowList(workflows: options.workflows).merging(options.foreignSymbols) { $0 + $1 }
         var set = try TemplateSet.load(
@@ -174,7 +190,8 @@ public struct EngineAssembly: Sendable {
         let dispatcher = Dispatcher(registry: registry, foreign: set.foreign, prompts: prompts, maxOutputBytes: options.maxOutputBytes)
         let engine = Engine(
             store: store, plans: set.library, invoker: PooledStepInvoker(pool: pool, call: dispatcher.call), clock: options.clock,
-            sleeper: options.sleeper, scheduler: SLAScheduler(configuration: serviceLevels), metrics: options.metrics)
+            sleeper: options.sleeper, scheduler: SLAScheduler(configuration: serviceLevels), metrics: options.metrics,
+            crashLedger: crashLedger)
         return EngineAssembly(
             workspace: workspace, registry: registry, plans: set.library,
             overlays: Dictionary(overlays.overlays.map { ($0.customer, $0) }, uniquingKeysWith: { first, _ in first }),

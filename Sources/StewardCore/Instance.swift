@@ -53,6 +53,9 @@ public struct FailureKind: RawRepresentable, Sendable, Codable, Hashable, Expres
     public static let unboundRole: FailureKind = "unbound_role"
     /// No guard of a choice held and it has no `otherwise`.
     public static let noBranch: FailureKind = "no_branch"
+    /// The call crashed the engine process (segfault, abort, `_exit`) as many times as the
+    /// engine allows (the poison-pill guard); it is not run again.
+    public static let crashed: FailureKind = "crashed"
     /// The instance reached an `end` state with outcome `failed`.
     public static let endFailed: FailureKind = "end_failed"
 
