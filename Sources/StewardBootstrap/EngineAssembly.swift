@@ -139,6 +139,15 @@ public struct EngineAssembly: Sendable {
     /// - Throws: `AssemblyFailed` when the extra template, an overlay or a calendar is wrong;
     ///   `BootstrapError` or `PluginBuildError` / `PluginLoadError` when a file cannot be read
     ///   or a plugin does not build or load; the store's error when it does not open.
+    /// `call` with every invocation run under the crash ledger's fault guard (on the pool
+    /// thread that makes the call), or `call` itself without a ledger.
+    static func guarded(
+        _ call: @escaping @Sendable (StepInvocation) throws(StepFailure) -> JSONValue, by ledger: CrashLedger?
+    ) -> @Sendable (StepInvocation) throws(StepFailure) -> JSONValue {
+        guard let ledger else { return call }
+        return { invocation throws(StepFailure) in try ledger.guarding(invocation) { () throws(StepFailure) in try call(invocation) } }
+    }
+
     public static func assemble(_ options: EngineOptions) async throws -> EngineAssembly {
         let workspace = options.workspace
         let registry = try workspace.loadPlugins(explicit: options.pluginDirectories, build: options.buildPlugins)
@@ -189,7 +198,7 @@ public struct EngineAssembly: Sendable {
         let pool = BlockingCallPool(size: options.pluginThreads)
         let dispatcher = Dispatcher(registry: registry, foreign: set.foreign, prompts: prompts, maxOutputBytes: options.maxOutputBytes)
         let engine = Engine(
-            store: store, plans: set.library, invoker: PooledStepInvoker(pool: pool, call: dispatcher.call), clock: options.clock,
+            store: store, plans: set.library, invoker: PooledStepInvoker(pool: pool, call: Self.guarded(dispatcher.call, by: crashLedger)), clock: options.clock,
             sleeper: options.sleeper, scheduler: SLAScheduler(configuration: serviceLevels), metrics: options.metrics,
             crashLedger: crashLedger)
         return EngineAssembly(

@@ -1,4 +1,5 @@
 import StewardCore
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -9,6 +10,14 @@ import Darwin
 /// The poison-pill guard: an append-only file recording that a step call started and that it
 /// finished, so that a call which takes the whole process down (segfault, abort, `_exit`) is
 /// recognised on the next start instead of crashing every start forever.
+///
+/// What counts as a crash of a call: a fault on the thread running it — `SIGSEGV`, `SIGBUS`,
+/// `SIGILL`, `SIGFPE`, `SIGABRT` (`abort()`), `SIGSYS` — while the call runs under `guarding`.
+/// The signal handler appends one "fault" line for that call (one `write(2)`, which is
+/// async-signal-safe), restores the previous handler and lets the signal end the process as
+/// before. A process killed from outside (`SIGKILL`, the OOM killer, a power cut) leaves no fault
+/// line, so an operator's `kill -9` never poisons the calls that happened to be in flight; the
+/// same is true of a plugin that calls `_exit`, which no in-process handler can see.
 ///
 /// Guarantees and limits:
 /// - `begin` and `end` are one small `write(2)` each to a file opened with `O_APPEND`, with no
@@ -31,7 +40,7 @@ public final class CrashLedger: Sendable {
     public let maxCrashes: Int
 
     private let descriptor: Int32
-    /// Unfinished starts by `<call key>\t<attempt>`, as left by earlier processes.
+    /// Faults of unfinished calls by `<call key>\t<attempt>`, as left by earlier processes.
     private let unfinished: [String: Int]
 
     /// Opens (creating) the ledger at `path`, reads what earlier processes left, and compacts
@@ -63,20 +72,28 @@ public final class CrashLedger: Sendable {
         let unfinished = Self.unfinished(in: text)
         self.unfinished = unfinished
         if exclusive {
-            // Alone: keep only the calls that never finished.
+            // Alone: keep only the faults of calls that never finished.
             ftruncate(descriptor, 0)
             var kept: [UInt8] = []
             for (key, count) in unfinished.sorted(by: { $0.key < $1.key }) {
-                for _ in 0..<count { kept += Array("S\t\(key)\n".utf8) }
+                for _ in 0..<count { kept += Array("F\t\(key)\n".utf8) }
             }
             if !kept.isEmpty { _ = kept.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) } }
             flock(descriptor, LOCK_SH)
         }
+        FaultMarker.install(descriptor: descriptor)
     }
 
     deinit { close(descriptor) }
 
-    /// How many times earlier processes started this attempt of the call and died before it finished.
+    /// Runs `body` — the blocking plugin or C call — with `invocation` as this thread's current
+    /// call, so that a fault while it runs is recorded against it. Call it on the thread that
+    /// makes the call (a `BlockingCallPool` thread).
+    public func guarding<T>(_ invocation: StepInvocation, _ body: () throws(StepFailure) -> T) throws(StepFailure) -> T {
+        try FaultMarker.with(line: "F\t\(Self.key(invocation))\n", body)
+    }
+
+    /// How many times earlier processes crashed in this attempt of the call (a fault while it ran) before it finished.
     public func crashes(of invocation: StepInvocation) -> Int {
         unfinished[Self.key(invocation)] ?? 0
     }
@@ -104,7 +121,7 @@ public final class CrashLedger: Sendable {
         return "\(callKey)\t\(invocation.attempt)"
     }
 
-    /// Starts minus ends per key (never negative); a torn last line is ignored.
+    /// Faults per key since its last end; a torn last line is ignored.
     static func unfinished(in text: [UInt8]) -> [String: Int] {
         var counts: [String: Int] = [:]
         for line in text.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true) {
@@ -112,7 +129,7 @@ public final class CrashLedger: Sendable {
             let key = String(decoding: line.dropFirst(2), as: UTF8.self)
             guard key.contains("\t") else { continue }
             switch line.first {
-            case UInt8(ascii: "S"): counts[key, default: 0] += 1
+            case UInt8(ascii: "F"): counts[key, default: 0] += 1
             case UInt8(ascii: "E"): counts[key] = 0
             default: continue
             }
@@ -132,4 +149,71 @@ public struct CrashLedgerError: Error, Sendable, CustomStringConvertible {
 
     /// "cannot open the crash ledger <path>: <strerror>".
     public var description: String { "cannot \(operation) the crash ledger \(path): \(String(cString: strerror(errno)))" }
+}
+
+/// The fault handler's side of the ledger: the current call's fault line, per thread, and the
+/// handler that writes it when the thread faults.
+enum FaultMarker {
+    /// The signals that mean the running code crashed the process itself.
+    static let signals: [Int32] = [SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS]
+
+    /// The ledger the handler writes to (-1: none yet). Atomic, so the handler reads it safely.
+    static let descriptor = Atomic<Int32>(-1)
+
+    /// The thread's current fault line: a block holding its length (an `Int`) then its bytes.
+    static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    /// The handlers in place before ours, restored by the handler before the signal proceeds.
+    // nonisolated(unsafe): written once, under `installed`, before any handler can run; read
+    // only by the handler afterwards.
+    nonisolated(unsafe) static let previous = UnsafeMutablePointer<sigaction>.allocate(capacity: 64)
+    static let installed = Mutex(false)
+
+    /// Installs the handler once per process; later ledgers only change the descriptor.
+    static func install(descriptor: Int32) {
+        self.descriptor.store(descriptor, ordering: .sequentiallyConsistent)
+        _ = key
+        installed.withLock { done in
+            guard !done else { return }
+            done = true
+            for signal in signals {
+                var action = sigaction()
+                action.__sigaction_handler = .init(sa_handler: { signal in FaultMarker.handle(signal) })
+                sigemptyset(&action.sa_mask)
+                action.sa_flags = 0
+                sigaction(signal, &action, previous + Int(signal))
+            }
+        }
+    }
+
+    /// The handler: records the thread's current call, if any, then puts the previous handler
+    /// back. Returning re-runs a faulting instruction (or lets abort() finish), which now goes
+    /// to the previous handler, so the process ends exactly as it would have without us.
+    static func handle(_ signal: Int32) {
+        let fd = descriptor.load(ordering: .relaxed)
+        if fd >= 0, let block = pthread_getspecific(key) {
+            let length = block.load(as: Int.self)
+            _ = write(fd, block + MemoryLayout<Int>.stride, length)
+        }
+        sigaction(signal, previous + Int(signal), nil)
+    }
+
+    /// Runs `body` with `line` as this thread's fault line.
+    static func with<T>(line: String, _ body: () throws(StepFailure) -> T) throws(StepFailure) -> T {
+        let bytes = Array(line.utf8)
+        let block = UnsafeMutableRawPointer.allocate(byteCount: MemoryLayout<Int>.stride + bytes.count, alignment: MemoryLayout<Int>.alignment)
+        block.storeBytes(of: bytes.count, as: Int.self)
+        bytes.withUnsafeBytes { (block + MemoryLayout<Int>.stride).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        let outer = pthread_getspecific(key)
+        pthread_setspecific(key, block)
+        defer {
+            pthread_setspecific(key, outer)
+            block.deallocate()
+        }
+        return try body()
+    }
 }

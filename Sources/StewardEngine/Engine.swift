@@ -61,9 +61,9 @@ public struct Engine: Sendable {
     /// Where instance counts and step timings go (nil: nowhere).
     public let metrics: EngineMetrics?
     /// The poison-pill guard (nil: none): every step, model and ffi call is marked as started
-    /// before it runs and as finished when it returns; a call that earlier processes started
-    /// `maxCrashes` times without finishing is failed as `crashed` instead of run again, and
-    /// the template's escalation target is notified.
+    /// before it runs and as finished once its event is committed; a call that crashed
+    /// `maxCrashes` earlier processes (a fault while it ran, see `CrashLedger`) is failed as
+    /// `crashed` instead of run again, and the template's escalation target is notified.
     public let crashLedger: CrashLedger?
 
     /// Creates an engine.

@@ -12,25 +12,17 @@ import Testing
 struct PoisonPillTests {
     static let fixtures = CrashTests.fixtures
 
+    /// A crash-test run over the poison templates.
     struct Workspace {
-        let directory: URL
-        var database: URL { directory.appendingPathComponent("poison.db") }
-        var plugins: URL { directory.appendingPathComponent("plugins") }
+        let run: CrashTests.Run
+        var directory: URL { run.directory }
+        var database: URL { run.database }
+        var plugins: URL { run.plugins }
 
         /// Runs `steward` to its end; returns its status and whether a signal ended it.
         func steward(_ arguments: [String]) throws -> (status: Int32, crashed: Bool) {
-            let process = Process()
-            process.executableURL = CrashTests.stewardBinary
-            process.arguments = arguments + [
-                "--db", database.path, "--workflows", PoisonPillTests.fixtures.appendingPathComponent("poison-workflows").path,
-                "--plugins", plugins.path,
-            ]
-            process.currentDirectoryURL = directory
-            var environment = ProcessInfo.processInfo.environment
-            environment.removeValue(forKey: "STEWARD_MAX_CRASHES")  // the default, K = 2
-            process.environment = environment
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
+            let process = run.process(arguments)
+            process.environment?.removeValue(forKey: "STEWARD_MAX_CRASHES")  // the default, K = 2
             try process.run()
             process.waitUntilExit()
             return (process.terminationStatus, process.terminationReason == .uncaughtSignal)
@@ -43,7 +35,7 @@ struct PoisonPillTests {
 
     static func makeWorkspace() throws -> Workspace {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-poison-\(UUID().uuidString)")
-        let workspace = Workspace(directory: directory)
+        let workspace = Workspace(run: CrashTests.Run(directory: directory, workflows: fixtures.appendingPathComponent("poison-workflows")))
         try FileManager.default.createDirectory(at: workspace.plugins, withIntermediateDirectories: true)
         let compiler = Process()
         compiler.executableURL = URL(fileURLWithPath: "/usr/bin/env")
