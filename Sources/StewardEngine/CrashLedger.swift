@@ -84,7 +84,11 @@ public final class CrashLedger: Sendable {
         FaultMarker.install(descriptor: descriptor)
     }
 
-    deinit { close(descriptor) }
+    deinit {
+        // The handler must never write into whatever file reuses this descriptor number.
+        _ = FaultMarker.descriptor.compareExchange(expected: descriptor, desired: -1, ordering: .sequentiallyConsistent)
+        close(descriptor)
+    }
 
     /// Runs `body` — the blocking plugin or C call — with `invocation` as this thread's current
     /// call, so that a fault while it runs is recorded against it. Call it on the thread that
