@@ -27,6 +27,10 @@ public struct EngineOptions: Sendable {
     /// Directories searched first for the libraries `ffi` states call (before
     /// `$STEWARD_LIBRARY_PATH`, `.steward/lib` and the plugin directories).
     public var libraryDirectories: [String] = []
+    /// Operator ffi allow-list: library (name or path) → the only symbols templates may call
+    /// in it. Merged with `<workflows>/ffi_allow.yaml`; a library in neither allows every
+    /// symbol it defines itself.
+    public var foreignSymbols: [String: [String]] = [:]
     /// Build the shipped plugins first when running in a source checkout.
     public var buildPlugins: Bool
     /// A template file loaded besides the folder (and winning over a same-named one); its
@@ -42,6 +46,15 @@ public struct EngineOptions: Sendable {
     public var pluginThreads: Int
     /// Wraps the engine's step invoker (the benchmarks time calls through it; nil: as is).
     public var wrapInvoker: (@Sendable (any StepInvoker) -> any StepInvoker)? = nil
+    /// The global output size limit of step, model and ffi calls, in bytes (16 MiB, or
+    /// `$STEWARD_MAX_OUTPUT_BYTES`): a state's `max_output_bytes` may lower it, never raise it.
+    public var maxOutputBytes: Int = EngineOptions.defaultMaxOutputBytes
+    /// The poison-pill guard: a call that crashed the engine process this many times is failed
+    /// as `crashed` instead of run again (2, or `$STEWARD_MAX_CRASHES`; at least 1).
+    public var maxCrashes: Int = EngineOptions.defaultMaxCrashes
+    /// The crash ledger file (nil: `<database>.crashes` beside the SQLite database; with a
+    /// `store` given and no ledger, the guard is off).
+    public var crashLedger: String?
 
     /// The CLI's defaults.
     public init(
@@ -61,6 +74,16 @@ public struct EngineOptions: Sendable {
         self.clock = clock
         self.sleeper = sleeper
         self.pluginThreads = pluginThreads
+    }
+
+    /// `OutputLimit.defaultBytes` (16 MiB), or `$STEWARD_MAX_OUTPUT_BYTES` when it is a positive number.
+    public static var defaultMaxOutputBytes: Int {
+        ProcessInfo.processInfo.environment["STEWARD_MAX_OUTPUT_BYTES"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil } ?? OutputLimit.defaultBytes
+    }
+
+    /// 2, or `$STEWARD_MAX_CRASHES` when it is a positive number.
+    public static var defaultMaxCrashes: Int {
+        ProcessInfo.processInfo.environment["STEWARD_MAX_CRASHES"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil } ?? 2
     }
 
     /// 16, or `$STEWARD_PLUGIN_THREADS`: blocking plugin calls in flight at once.
@@ -118,6 +141,15 @@ public struct EngineAssembly: Sendable {
     /// - Throws: `AssemblyFailed` when the extra template, an overlay or a calendar is wrong;
     ///   `BootstrapError` or `PluginBuildError` / `PluginLoadError` when a file cannot be read
     ///   or a plugin does not build or load; the store's error when it does not open.
+    /// `call` with every invocation run under the crash ledger's fault guard (on the pool
+    /// thread that makes the call), or `call` itself without a ledger.
+    static func guarded(
+        _ call: @escaping @Sendable (StepInvocation) throws(StepFailure) -> JSONValue, by ledger: CrashLedger?
+    ) -> @Sendable (StepInvocation) throws(StepFailure) -> JSONValue {
+        guard let ledger else { return call }
+        return { invocation throws(StepFailure) in try ledger.guarding(invocation) { () throws(StepFailure) in try call(invocation) } }
+    }
+
     public static func assemble(_ options: EngineOptions) async throws -> EngineAssembly {
         let workspace = options.workspace
         let registry = try workspace.loadPlugins(explicit: options.pluginDirectories, build: options.buildPlugins)
@@ -132,15 +164,21 @@ public struct EngineAssembly: Sendable {
         }
         var prompts = try workspace.loadPrompts(workflows: options.workflows)
         let store: any EngineStore
+        var ledgerPath = options.crashLedger
         if let given = options.store {
             store = given
         } else {
-            store = try SQLiteStore(path: options.database ?? SQLiteStore.defaultPath(root: workspace.root.path))
+            let database = options.database ?? SQLiteStore.defaultPath(root: workspace.root.path)
+            store = try SQLiteStore(path: database)
+            if database != ":memory:" { ledgerPath = ledgerPath ?? database + ".crashes" }
         }
+        var crashLedger: CrashLedger?
+        if let ledgerPath { crashLedger = try CrashLedger(path: ledgerPath, maxCrashes: options.maxCrashes) }
         let stored = try await store.templates()
+        let allowList = try workspace.loadForeignAllowList(workflows: options.workflows).merging(options.foreignSymbols) { $0 + $1 }
         var set = try TemplateSet.load(
             files: files, stored: stored, registry: registry, searchPath: options.libraryDirectories + workspace.librarySearchPath(pluginDirectories: options.pluginDirectories),
-            prompts: &prompts)
+            allowedSymbols: allowList, prompts: &prompts)
         // A broken template elsewhere in the folder must not stop work on the others, unless
         // it is the one this engine was asked to run.
         var fatal = set.failures.filter { $0.location.file == options.extraTemplate }
@@ -166,6 +204,11 @@ public struct EngineAssembly: Sendable {
         let engine = Engine(
             store: store, plans: set.library, invoker: invoker, clock: options.clock,
             sleeper: options.sleeper, scheduler: SLAScheduler(configuration: serviceLevels), metrics: options.metrics)
+        let dispatcher = Dispatcher(registry: registry, foreign: set.foreign, prompts: prompts, maxOutputBytes: options.maxOutputBytes)
+        let engine = Engine(
+            store: store, plans: set.library, invoker: PooledStepInvoker(pool: pool, call: Self.guarded(dispatcher.call, by: crashLedger)), clock: options.clock,
+            sleeper: options.sleeper, scheduler: SLAScheduler(configuration: serviceLevels), metrics: options.metrics,
+            crashLedger: crashLedger)
         return EngineAssembly(
             workspace: workspace, registry: registry, plans: set.library,
             overlays: Dictionary(overlays.overlays.map { ($0.customer, $0) }, uniquingKeysWith: { first, _ in first }),
@@ -196,7 +239,8 @@ public struct TemplateSet: Sendable {
     /// Prompts of stored snapshots that the prompt folder lacks are added to `prompts`.
     /// - Throws: `BootstrapError` when a file cannot be read.
     public static func load(
-        files: [String], stored: [TemplateSnapshot], registry: PluginRegistry, searchPath: [String], prompts: inout PromptLibrary
+        files: [String], stored: [TemplateSnapshot], registry: PluginRegistry, searchPath: [String], allowedSymbols: [String: [String]] = [:],
+        prompts: inout PromptLibrary
     ) throws -> TemplateSet {
         var failures: [TemplateDiagnostic] = []
         var storedByVersion: [String: [TemplateSnapshot]] = [:]
@@ -250,7 +294,7 @@ public struct TemplateSet: Sendable {
                 failures += error.diagnostics
             }
         }
-        let foreign = ForeignLibraries(templates: (parsed.map(\.parsed) + storedParsed.map(\.parsed)).map(\.template), searchPath: searchPath)
+        let foreign = ForeignLibraries(templates: (parsed.map(\.parsed) + storedParsed.map(\.parsed)).map(\.template), searchPath: searchPath, allowedSymbols: allowedSymbols)
         let catalog = StepCatalog(
             steps: registry.stepNames, foreignProblems: foreign.problems, adapters: registry.adapterKeys, prompts: Set(prompts.prompts.keys))
         var library = PlanLibrary()

@@ -4,6 +4,7 @@ import StewardForeign
 import StewardPlugins
 import StewardPrompts
 import StewardTemplates
+import Yams
 
 /// Where an engine finds templates, plugins and its data: the current directory by default.
 ///
@@ -131,6 +132,30 @@ public struct Workspace: Sendable {
         }
         return (overlays, diagnostics)
     }
+
+    /// The operator's ffi symbol allow-list, `<workflows>/ffi_allow.yaml`: a mapping of library
+    /// (a name as templates write it, or a path) to the only symbols templates may call in it,
+    /// e.g. `churn: [churn_risk, risk_band]`. Empty when the file does not exist.
+    /// - Throws: `BootstrapError` naming the file when it cannot be read or is not such a mapping.
+    public func loadForeignAllowList(workflows: String) throws(BootstrapError) -> [String: [String]] {
+        let file = (workflows as NSString).appendingPathComponent(Self.foreignAllowListFile)
+        guard FileManager.default.fileExists(atPath: file) else { return [:] }
+        let text: String
+        do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
+            throw BootstrapError("cannot read \(file): \(error.localizedDescription)")
+        }
+        let loaded: Any?
+        do { loaded = try Yams.load(yaml: text) } catch {
+            throw BootstrapError("\(file) is not valid YAML: \(error)")
+        }
+        guard let mapping = loaded as? [String: [String]] else {
+            throw BootstrapError("\(file) must map each library to a list of symbol names (e.g. 'churn: [churn_risk]')")
+        }
+        return mapping
+    }
+
+    /// The name of the ffi allow-list file in a workflows directory.
+    public static let foreignAllowListFile = "ffi_allow.yaml"
 
     /// Loads the prompt library under `<workflows>/prompts` (empty when there is none).
     public func loadPrompts(workflows: String) throws(TemplateErrors) -> PromptLibrary {

@@ -40,9 +40,11 @@ struct ValidateCommand: AsyncParsableCommand {
         let databasePath = database ?? SQLiteStore.defaultPath(root: workspace.root.path)
         let stored = FileManager.default.fileExists(atPath: databasePath) ? try await SQLiteStore(path: databasePath).templates() : []
         var library = prompts ?? PromptLibrary()
+        var allowList: [String: [String]] = [:]
+        for path in paths { allowList.merge(try workspace.loadForeignAllowList(workflows: path)) { $0 + $1 } }
         let loaded = try TemplateSet.load(
             files: files, stored: stored, registry: registry, searchPath: workspace.librarySearchPath(pluginDirectories: plugins.directories),
-            prompts: &library)
+            allowedSymbols: allowList, prompts: &library)
         var templates = Dictionary(loaded.library.all.map { ($0.name, $0.template) }, uniquingKeysWith: { first, _ in first })
         for (_, plan) in loaded.loaded {
             templates[plan.name] = plan.template

@@ -53,6 +53,9 @@ public struct FailureKind: RawRepresentable, Sendable, Codable, Hashable, Expres
     public static let unboundRole: FailureKind = "unbound_role"
     /// No guard of a choice held and it has no `otherwise`.
     public static let noBranch: FailureKind = "no_branch"
+    /// The call crashed the engine process (segfault, abort, `_exit`) as many times as the
+    /// engine allows (the poison-pill guard); it is not run again.
+    public static let crashed: FailureKind = "crashed"
     /// The instance reached an `end` state with outcome `failed`.
     public static let endFailed: FailureKind = "end_failed"
     /// A choice guard could not be evaluated (a type mismatch, a missing value): the instance
@@ -291,12 +294,16 @@ public struct StepInvocation: Sendable, Hashable {
     public var delayMilliseconds: Int
     /// Fail the attempt as transient when the call takes longer (nil: no limit).
     public var timeoutMilliseconds: Int?
+    /// The largest output the call may return, in bytes (the state's `max_output_bytes`; nil:
+    /// only the host's global limit). The host refuses to allocate or read more.
+    public var maxOutputBytes: Int?
 
     /// Creates an invocation.
     public init(
         state: String, callee: Callee, input: JSONValue, config: JSONValue, attempt: Int, idempotencyKey: String, callKey: String,
-        delayMilliseconds: Int, timeoutMilliseconds: Int?
+        delayMilliseconds: Int, timeoutMilliseconds: Int?, maxOutputBytes: Int? = nil
     ) {
+        self.maxOutputBytes = maxOutputBytes
         self.state = state
         self.callee = callee
         self.input = input

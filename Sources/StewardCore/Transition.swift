@@ -174,7 +174,7 @@ struct Machine {
             state: state.current, callee: step.callee,
             input: step.arguments.map { buildArguments($0) } ?? buildInput(step.modelInput ?? step.input),
             config: config, attempt: state.attempt, idempotencyKey: state.idempotencyKey, callKey: state.callKey,
-            delayMilliseconds: delay, timeoutMilliseconds: step.timeoutMilliseconds)
+            delayMilliseconds: delay, timeoutMilliseconds: step.timeoutMilliseconds, maxOutputBytes: step.maxOutputBytes)
     }
 
     func buildArguments(_ arguments: [Expression]) -> JSONValue {
@@ -362,6 +362,7 @@ struct Machine {
 struct CallableState {
     var callee: Callee
     var timeoutMilliseconds: Int?
+    var maxOutputBytes: Int?
     var input: InputMapping
     var arguments: [Expression]?
     var config: JSONValue
@@ -409,6 +410,7 @@ struct CallableState {
             return nil
         }
         timeoutMilliseconds = state.timeoutMilliseconds
+        maxOutputBytes = state.maxOutputBytes
     }
 }
 

@@ -17,12 +17,24 @@ public struct Dispatcher: Sendable {
     public let foreign: ForeignLibraries
     /// Versioned prompts.
     public let prompts: PromptLibrary
+    /// The global output size limit, in bytes: no call's output may be larger, whatever its
+    /// state's `max_output_bytes` says.
+    public let maxOutputBytes: Int
 
     /// Creates a dispatcher.
-    public init(registry: PluginRegistry, foreign: ForeignLibraries = ForeignLibraries(templates: [], searchPath: []), prompts: PromptLibrary = PromptLibrary()) {
+    public init(
+        registry: PluginRegistry, foreign: ForeignLibraries = ForeignLibraries(templates: [], searchPath: []), prompts: PromptLibrary = PromptLibrary(),
+        maxOutputBytes: Int = OutputLimit.defaultBytes
+    ) {
         self.registry = registry
         self.foreign = foreign
         self.prompts = prompts
+        self.maxOutputBytes = maxOutputBytes
+    }
+
+    /// The limit of one call: its state's `max_output_bytes`, never above the global limit.
+    func outputLimit(of invocation: StepInvocation) -> Int {
+        min(invocation.maxOutputBytes ?? maxOutputBytes, maxOutputBytes)
     }
 
     /// Calls the step, foreign function or model adapter, mapping the host's errors onto
@@ -36,11 +48,11 @@ public struct Dispatcher: Sendable {
                 guard let function = foreign.functions[key] else {
                     throw StepCallError(step: invocation.step, kind: .unknownStep, message: "foreign function was not prepared (library or symbol missing)")
                 }
-                return try function.call(invocation.input)
+                return try function.call(invocation.input, maxOutputBytes: outputLimit(of: invocation))
             case .step(let name):
                 return try registry.call(
                     name, input: invocation.input, config: invocation.config, idempotencyKey: invocation.idempotencyKey,
-                    attempt: invocation.attempt, callKey: invocation.callKey)
+                    attempt: invocation.attempt, callKey: invocation.callKey, maxOutputBytes: outputLimit(of: invocation))
             }
         } catch {
             throw StepFailure(FailureKind(rawValue: error.kind.rawValue), error.message)
@@ -69,7 +81,7 @@ public struct Dispatcher: Sendable {
         let response = try registry.callAdapter(
             id: binding.id, version: binding.version, task: task, input: invocation.input,
             parameters: invocation.config["parameters"] ?? .emptyObject, prompt: prompt, idempotencyKey: invocation.idempotencyKey,
-            attempt: invocation.attempt, callKey: invocation.callKey)
+            attempt: invocation.attempt, callKey: invocation.callKey, maxOutputBytes: outputLimit(of: invocation))
         var output = response.output.objectValue ?? ["value": response.output]
         output["confidence"] = response.confidence.map { .double($0) } ?? .null
         output["adapter"] = .string(binding.description)

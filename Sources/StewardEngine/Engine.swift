@@ -60,13 +60,19 @@ public struct Engine: Sendable {
     private let configCache = ConfigCache()
     /// Where instance counts and step timings go (nil: nowhere).
     public let metrics: EngineMetrics?
+    /// The poison-pill guard (nil: none): every step, model and ffi call is marked as started
+    /// before it runs and as finished once its event is committed; a call that crashed
+    /// `maxCrashes` earlier processes (a fault while it ran, see `CrashLedger`) is failed as
+    /// `crashed` instead of run again, and the template's escalation target is notified.
+    public let crashLedger: CrashLedger?
 
     /// Creates an engine.
     public init(
         store: any EngineStore, plans: any PlanResolver, invoker: any StepInvoker,
         clock: any EngineClock = SystemEngineClock(), sleeper: any Sleeper = ClockSleeper(),
-        scheduler: (any CheckpointScheduler)? = nil, metrics: EngineMetrics? = nil
+        scheduler: (any CheckpointScheduler)? = nil, metrics: EngineMetrics? = nil, crashLedger: CrashLedger? = nil
     ) {
+        self.crashLedger = crashLedger
         self.store = store
         self.plans = plans
         self.invoker = invoker
@@ -251,9 +257,28 @@ public struct Engine: Sendable {
         while let effect = pending.first {
             pending.removeFirst()
             guard case .runStep(let invocation) = effect else { continue }
-            let event = try await executor.perform(invocation)
+            let poisoned = crashLedger?.isPoisoned(invocation) ?? false
+            if !poisoned { crashLedger?.begin(invocation) }
+            // Marked finished once its event is committed, or once the engine gave up on it with
+            // an error; only a process that dies on the way leaves the call unfinished.
+            defer { crashLedger?.end(invocation) }
+            let event: Event
+            var notifications: [NewNotification] = []
+            if let crashLedger, poisoned {
+                event = .stepFailed(
+                    state: invocation.state, attempt: invocation.attempt, kind: .crashed,
+                    message: "the step crashed the engine \(crashLedger.maxCrashes) times (\(invocation.step), attempt \(invocation.attempt)); it was not run again")
+                notifications.append(NewNotification(
+                    recipient: plan.template.aop.escalationTarget,
+                    message: "Instance \(current.id) (\(current.template)) failed at \(invocation.state): \(invocation.step) crashed the engine "
+                        + "\(crashLedger.maxCrashes) times, so it was not run again",
+                    task: nil))
+            } else {
+                event = try await executor.perform(invocation)
+            }
             let result = try Transition.apply(event, to: current, plan: plan, config: config)
-            try await commit(result, previous: current, event: event, actor: "engine", clientKey: nil, plan: plan, config: config)
+            try await commit(
+                result, previous: current, event: event, actor: "engine", clientKey: nil, plan: plan, config: config, notifications: notifications)
             observe(TransitionRecord(event: event, state: result.state, moves: result.moves, effects: result.effects))
             current = result.state
             pending = result.effects
@@ -300,7 +325,7 @@ public struct Engine: Sendable {
     /// a new instance is pinned to.
     private func commit(
         _ result: TransitionResult, previous: InstanceState, event: Event, actor: String, clientKey: String?, plan: Plan, config: JSONValue,
-        pin: JSONValue? = nil, pinTemplate: TemplateSnapshot? = nil, timer: DueTimer? = nil
+        pin: JSONValue? = nil, pinTemplate: TemplateSnapshot? = nil, timer: DueTimer? = nil, notifications: [NewNotification] = []
     ) async throws {
         var opened: CheckpointRequest?
         for case .openCheckpoint(let request) in result.effects { opened = request }
@@ -310,6 +335,7 @@ public struct Engine: Sendable {
             state: state, event: event, actor: actor, at: now, clientKey: clientKey, openedCheckpoint: opened)
         commit.pinnedConfig = pin
         commit.pinnedTemplate = pinTemplate
+        commit.notifications += notifications
         if let opened, let scheduler {
             commit.schedule = scheduler.schedule(opened, state: state, plan: plan, config: config, now: now)
         }

@@ -51,13 +51,21 @@ public final class ForeignFunction: Sendable {
         }
     }
 
-    /// Opens `path`, resolves the signature's symbol and prepares the call interface.
+    /// Opens `path`, resolves the signature's symbol — refusing one the library does not define
+    /// itself (found in a dependency, such as libc) — and prepares the call interface.
     public init(path: String, signature: ForeignSignature, stepName: String) throws(ForeignLoadError) {
         guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) else {
             throw ForeignLoadError("cannot load library \(path): \(dlerror().map { String(cString: $0) } ?? "unknown error")")
         }
         guard let address = dlsym(handle, signature.name) else {
             throw ForeignLoadError("library \(path) does not export '\(signature.name)'")
+        }
+        // dlsym also searches the library's dependencies: `system` "in" any library is libc's.
+        // Only a symbol the library defines itself may be called.
+        let definer = SymbolOwner.file(defining: address).flatMap(ForeignLibraries.realPath)
+        guard definer == ForeignLibraries.realPath(path) else {
+            throw ForeignLoadError(
+                "library \(path) does not define '\(signature.name)' itself (it resolves to \(definer ?? "another library")); only its own symbols may be called")
         }
         let count = signature.arguments.count
         let types = UnsafeMutablePointer<UnsafeMutablePointer<ffi_type>?>.allocate(capacity: max(count, 1))
@@ -93,8 +101,10 @@ public final class ForeignFunction: Sendable {
     }
 
     /// Calls the function with `arguments` (a JSON array, one value per parameter), checking
-    /// each value against its C type. Returns the result as JSON.
-    public func call(_ arguments: JSONValue) throws(StepCallError) -> JSONValue {
+    /// each value against its C type. Returns the result as JSON. A returned string longer than
+    /// `maxOutputBytes` fails as `invalidOutput` (its length is measured with `strnlen`, so no
+    /// byte past the limit is read).
+    public func call(_ arguments: JSONValue, maxOutputBytes: Int = OutputLimit.defaultBytes) throws(StepCallError) -> JSONValue {
         guard let values = arguments.arrayValue, values.count == signature.arguments.count else {
             throw StepCallError(step: stepName, kind: .invalidInput, message: "\(signature.name) takes \(signature.arguments.count) argument(s)")
         }
@@ -117,7 +127,7 @@ public final class ForeignFunction: Sendable {
         var result: (UInt64, UInt64) = (0, 0)
         return try withUnsafeMutableBytes(of: &result) { (buffer) throws(StepCallError) -> JSONValue in
             ffi_call(function.cif, unsafeBitCast(function.address, to: (@convention(c) () -> Void).self), buffer.baseAddress, pointers)
-            return try decode(buffer.baseAddress!)
+            return try decode(buffer.baseAddress!, maxOutputBytes: maxOutputBytes)
         }
     }
 
@@ -162,7 +172,7 @@ public final class ForeignFunction: Sendable {
         }
     }
 
-    private func decode(_ buffer: UnsafeMutableRawPointer) throws(StepCallError) -> JSONValue {
+    private func decode(_ buffer: UnsafeMutableRawPointer, maxOutputBytes: Int) throws(StepCallError) -> JSONValue {
         // libffi widens integral returns smaller than a register to ffi_arg; read the low bytes.
         switch signature.returnType {
         case .void: return .null
@@ -181,6 +191,11 @@ public final class ForeignFunction: Sendable {
         case .double: return Self.number(buffer.load(as: Double.self))
         case .string:
             guard let pointer = buffer.load(as: UnsafePointer<CChar>?.self) else { return .null }
+            guard strnlen(pointer, maxOutputBytes + 1) <= maxOutputBytes else {
+                throw StepCallError(
+                    step: stepName, kind: .invalidOutput,
+                    message: "\(signature.name) returned a string longer than the limit of \(maxOutputBytes) bytes (not read)")
+            }
             guard let text = String(validatingCString: pointer) else {
                 throw StepCallError(step: stepName, kind: .invalidOutput, message: "\(signature.name) returned a string that is not UTF-8")
             }
@@ -190,5 +205,36 @@ public final class ForeignFunction: Sendable {
 
     private static func number(_ value: Double) -> JSONValue {
         value.isFinite ? .double(value) : .null
+    }
+}
+
+/// Which loaded file defines an address, through `dladdr`.
+enum SymbolOwner {
+    /// `Dl_info` as glibc and Darwin lay it out (four pointers); Swift's Glibc module hides
+    /// `dladdr` and `Dl_info` behind `_GNU_SOURCE`, so both are reached by hand.
+    private struct Info {
+        var fileName: UnsafePointer<CChar>? = nil
+        var fileBase: UnsafeMutableRawPointer? = nil
+        var symbolName: UnsafePointer<CChar>? = nil
+        var symbolAddress: UnsafeMutableRawPointer? = nil
+    }
+
+    private typealias Lookup = @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?) -> Int32
+
+    private static let dladdr: Lookup? = {
+        #if canImport(Glibc)
+        let everywhere = UnsafeMutableRawPointer(bitPattern: 0)  // RTLD_DEFAULT
+        #else
+        let everywhere = UnsafeMutableRawPointer(bitPattern: -2)  // RTLD_DEFAULT
+        #endif
+        return dlsym(everywhere, "dladdr").map { unsafeBitCast($0, to: Lookup.self) }
+    }()
+
+    /// The path of the loaded object that contains `address`, or nil when none does.
+    static func file(defining address: UnsafeRawPointer) -> String? {
+        guard let dladdr else { return nil }
+        var info = Info()
+        let found = withUnsafeMutableBytes(of: &info) { dladdr(address, $0.baseAddress) }
+        return found != 0 ? info.fileName.map { String(cString: $0) } : nil
     }
 }

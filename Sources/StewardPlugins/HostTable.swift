@@ -36,7 +36,8 @@ enum HostTable {
             }
             HostTable.logger.log(level: swiftLevel, "\(text)")
         }
-        host.alloc = { _, size in malloc(size) }
+        // Bounded by the running call's output limit (see `OutputLimit`).
+        host.alloc = { _, size in OutputLimit.allocate(size) }
         host.free = { _, block in Glibc.free(block) }
         host.get_extension = { _, _ in nil }
         table.initialize(to: host)

@@ -173,18 +173,28 @@ public final class PluginStep: Sendable {
     ///
     /// `callKey` is passed as `stw_step_call.call_key` (ABI 1.1): the same for every attempt of
     /// one logical call. When nil, it is `idempotencyKey` without its trailing `/<attempt>`.
+    /// `maxOutputBytes` bounds the output (see `OutputLimit`): the host refuses to allocate or
+    /// read more, and the call fails as `invalidOutput` naming the size and the limit.
     public func callRaw(
-        input: UnsafeRawBufferPointer, config: UnsafeRawBufferPointer, idempotencyKey: String, attempt: Int, callKey: String? = nil
+        input: UnsafeRawBufferPointer, config: UnsafeRawBufferPointer, idempotencyKey: String, attempt: Int, callKey: String? = nil,
+        maxOutputBytes: Int = OutputLimit.defaultBytes
     ) throws(StepCallError) -> [UInt8] {
-        try call(input: input, config: config, idempotencyKey: idempotencyKey, attempt: attempt, callKey: callKey) { Array($0) }
+        try call(
+            input: input, config: config, idempotencyKey: idempotencyKey, attempt: attempt, callKey: callKey,
+            maxOutputBytes: maxOutputBytes
+        ) { Array($0) }
     }
 
     /// Calls the step and parses its output as JSON straight from the plugin's buffer (no copy).
-    /// `callKey` as for `callRaw`.
+    /// `callKey` and `maxOutputBytes` as for `callRaw`.
     public func callJSON(
-        input: UnsafeRawBufferPointer, config: UnsafeRawBufferPointer, idempotencyKey: String, attempt: Int, callKey: String? = nil
+        input: UnsafeRawBufferPointer, config: UnsafeRawBufferPointer, idempotencyKey: String, attempt: Int, callKey: String? = nil,
+        maxOutputBytes: Int = OutputLimit.defaultBytes
     ) throws(StepCallError) -> JSONValue {
-        try call(input: input, config: config, idempotencyKey: idempotencyKey, attempt: attempt, callKey: callKey) {
+        try call(
+            input: input, config: config, idempotencyKey: idempotencyKey, attempt: attempt, callKey: callKey,
+            maxOutputBytes: maxOutputBytes
+        ) {
             (bytes) throws(StepCallError) -> JSONValue in
             do {
                 return try JSONValue.parse(bytes)
@@ -197,36 +207,42 @@ public final class PluginStep: Sendable {
     /// Calls the step; `read` sees the checked (UTF-8) output before the host frees it.
     func call<T>(
         input: UnsafeRawBufferPointer, config: UnsafeRawBufferPointer, idempotencyKey: String, attempt: Int, callKey: String?,
-        read: (UnsafeRawBufferPointer) throws(StepCallError) -> T
+        maxOutputBytes: Int, read: (UnsafeRawBufferPointer) throws(StepCallError) -> T
     ) throws(StepCallError) -> T {
         var result = stw_step_result()
         result.header = stw_struct_header(
             struct_size: UInt32(MemoryLayout<stw_step_result>.size), abi_major: UInt16(STW_ABI_VERSION_MAJOR),
             abi_minor: UInt16(STW_ABI_VERSION_MINOR))
-        let status: stw_status = CallKeys.with(idempotencyKey: idempotencyKey, callKey: callKey, attempt: attempt) { key, callKey in
-            var call = stw_step_call()
-            call.header = stw_struct_header(
-                struct_size: UInt32(MemoryLayout<stw_step_call>.size), abi_major: UInt16(STW_ABI_VERSION_MAJOR),
-                abi_minor: UInt16(STW_ABI_VERSION_MINOR))
-            call.host = HostTable.pointer
-            call.plugin_state = state.pointer
-            call.idempotency_key = key.pointer
-            call.idempotency_key_length = key.length
-            call.attempt = UInt32(clamping: attempt)
-            call.input = input.baseAddress?.assumingMemoryBound(to: CChar.self)
-            call.input_length = input.count
-            call.config = config.baseAddress?.assumingMemoryBound(to: CChar.self)
-            call.config_length = config.count
-            call.call_key = callKey.pointer
-            call.call_key_length = callKey.length
-            if isThreadSafe {
-                return function(&call, &result)
+        let (status, refusal): (stw_status, String?) = OutputLimit.withBudget(limit: maxOutputBytes) { budget in
+            let status: stw_status = CallKeys.with(idempotencyKey: idempotencyKey, callKey: callKey, attempt: attempt) { key, callKey in
+                var call = stw_step_call()
+                call.header = stw_struct_header(
+                    struct_size: UInt32(MemoryLayout<stw_step_call>.size), abi_major: UInt16(STW_ABI_VERSION_MAJOR),
+                    abi_minor: UInt16(STW_ABI_VERSION_MINOR))
+                call.host = HostTable.pointer
+                call.plugin_state = state.pointer
+                call.idempotency_key = key.pointer
+                call.idempotency_key_length = key.length
+                call.attempt = UInt32(clamping: attempt)
+                call.input = input.baseAddress?.assumingMemoryBound(to: CChar.self)
+                call.input_length = input.count
+                call.config = config.baseAddress?.assumingMemoryBound(to: CChar.self)
+                call.config_length = config.count
+                call.call_key = callKey.pointer
+                call.call_key_length = callKey.length
+                if isThreadSafe {
+                    return function(&call, &result)
+                }
+                return serial.withLock { _ in function(&call, &result) }
             }
-            return serial.withLock { _ in function(&call, &result) }
+            return (status, OutputLimit.refusal(block: status == STW_OK ? result.output : nil, length: result.output_length, budget: budget))
         }
         defer {
             free(result.output)
             free(result.error_message)
+        }
+        if let refusal {
+            throw StepCallError(step: fullName, kind: .invalidOutput, message: refusal)
         }
         guard status == STW_OK else {
             throw StepCallError.failure(

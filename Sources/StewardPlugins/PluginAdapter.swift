@@ -72,10 +72,10 @@ public final class PluginAdapter: Sendable {
 
     /// Calls the adapter and checks its answer. `callKey` is passed as
     /// `stw_model_request.call_key` (ABI 1.1); when nil, it is `idempotencyKey` without its
-    /// trailing `/<attempt>`.
+    /// trailing `/<attempt>`. `maxOutputBytes` bounds the output as for `PluginStep.callRaw`.
     public func call(
         task: ModelTask, input: JSONValue, parameters: JSONValue = .emptyObject, prompt: String = "",
-        idempotencyKey: String, attempt: Int, callKey: String? = nil
+        idempotencyKey: String, attempt: Int, callKey: String? = nil, maxOutputBytes: Int = OutputLimit.defaultBytes
     ) throws(StepCallError) -> AdapterResponse {
         guard serves(task) else {
             let served = ModelTask.allCases.filter(serves).map(\.description).joined(separator: ", ")
@@ -88,12 +88,18 @@ public final class PluginAdapter: Sendable {
         // Zeroed as the header promises, except confidence: it starts at -1 ("not reported")
         // so an adapter that never writes it is not read as reporting certainty 0.
         response.confidence = -1
-        let status = invoke(
-            task: task, input: input.jsonBytes, parameters: parameters.jsonBytes, prompt: Array(prompt.utf8CString),
-            idempotencyKey: idempotencyKey, attempt: attempt, callKey: callKey, response: &response)
+        let (status, refusal): (stw_status, String?) = OutputLimit.withBudget(limit: maxOutputBytes) { budget in
+            let status = invoke(
+                task: task, input: input.jsonBytes, parameters: parameters.jsonBytes, prompt: Array(prompt.utf8CString),
+                idempotencyKey: idempotencyKey, attempt: attempt, callKey: callKey, response: &response)
+            return (status, OutputLimit.refusal(block: status == STW_OK ? response.output : nil, length: response.output_length, budget: budget))
+        }
         defer {
             free(response.output)
             free(response.error_message)
+        }
+        if let refusal {
+            throw StepCallError(adapter: key, kind: .invalidOutput, message: refusal)
         }
         guard status == STW_OK else {
             throw StepCallError.failure(

@@ -171,7 +171,10 @@ extension StepCallError {
         status: Int32, message pointer: UnsafeMutablePointer<CChar>?, length: Int, callee: String,
         make: (Kind, String) -> StepCallError
     ) -> StepCallError {
-        let message = pointer.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: length), as: UTF8.self) } ?? "no message"
+        // Never read past the block the plugin allocated, whatever length it claims.
+        let message = pointer.map {
+            String(decoding: UnsafeRawBufferPointer(start: $0, count: min(length, OutputLimit.allocatedSize($0))), as: UTF8.self)
+        } ?? "no message"
         switch StepStatus(rawValue: status) {
         case .invalidInput: return make(.invalidInput, message)
         case .transient: return make(.transient, message)

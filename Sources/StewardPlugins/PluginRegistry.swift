@@ -52,12 +52,13 @@ public struct PluginRegistry: Sendable {
     public var adapterKeys: Set<String> { Set(adaptersByKey.keys) }
 
     /// Calls a model adapter: checks it serves `task`, serialises the input and parameters,
-    /// and checks the output (UTF-8 JSON) and the confidence (in [0, 1], negative = not reported).
+    /// and checks the output (UTF-8 JSON, at most `maxOutputBytes`) and the confidence (in
+    /// [0, 1], negative = not reported).
     /// `callKey` is the key shared by every attempt of this logical call (ABI 1.1 `call_key`);
     /// when nil, the adapter gets `idempotencyKey` without its trailing `/<attempt>`.
     public func callAdapter(
         id: String, version: String, task: ModelTask, input: JSONValue, parameters: JSONValue = .emptyObject,
-        prompt: String = "", idempotencyKey: String, attempt: Int, callKey: String? = nil
+        prompt: String = "", idempotencyKey: String, attempt: Int, callKey: String? = nil, maxOutputBytes: Int = OutputLimit.defaultBytes
     ) throws(StepCallError) -> AdapterResponse {
         guard let adapter = adaptersByKey["\(id)@\(version)"] else {
             let versions = adaptersByKey.values.filter { $0.info.id == id }.map(\.info.version).sorted()
@@ -67,7 +68,7 @@ public struct PluginRegistry: Sendable {
         }
         return try adapter.call(
             task: task, input: input, parameters: parameters, prompt: prompt, idempotencyKey: idempotencyKey, attempt: attempt,
-            callKey: callKey)
+            callKey: callKey, maxOutputBytes: maxOutputBytes)
     }
 
     /// The step with this full name.
@@ -76,11 +77,13 @@ public struct PluginRegistry: Sendable {
     /// Every full step name.
     public var stepNames: Set<String> { Set(stepsByName.keys) }
 
-    /// Calls a step with JSON values: serialises the input, checks and parses the output.
+    /// Calls a step with JSON values: serialises the input, checks (at most `maxOutputBytes`,
+    /// see `OutputLimit`) and parses the output.
     /// `callKey` is the key shared by every attempt of this logical call (ABI 1.1 `call_key`);
     /// when nil, the step gets `idempotencyKey` without its trailing `/<attempt>`.
     public func call(
-        _ name: String, input: JSONValue, config: JSONValue, idempotencyKey: String, attempt: Int, callKey: String? = nil
+        _ name: String, input: JSONValue, config: JSONValue, idempotencyKey: String, attempt: Int, callKey: String? = nil,
+        maxOutputBytes: Int = OutputLimit.defaultBytes
     ) throws(StepCallError) -> JSONValue {
         guard let step = stepsByName[name] else {
             throw StepCallError(step: name, kind: .unknownStep, message: "no loaded plugin provides this step")
@@ -92,7 +95,8 @@ public struct PluginRegistry: Sendable {
             configBytes.withUnsafeBytes { configBuffer in
                 Result { () throws(StepCallError) -> JSONValue in
                     try step.callJSON(
-                        input: inputBuffer, config: configBuffer, idempotencyKey: idempotencyKey, attempt: attempt, callKey: callKey)
+                        input: inputBuffer, config: configBuffer, idempotencyKey: idempotencyKey, attempt: attempt, callKey: callKey,
+                        maxOutputBytes: maxOutputBytes)
                 }
             }
         }.get()

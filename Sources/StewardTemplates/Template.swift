@@ -35,6 +35,9 @@ public struct Template: Sendable {
     public var file: String
     /// The call timeout of step, model and ffi states that set no `timeout_ms` (nil: none).
     public var defaultTimeoutMilliseconds: Int? = nil
+    /// The output size limit of step, model and ffi states that set no `max_output_bytes`
+    /// (nil: only the engine's global limit applies).
+    public var defaultMaxOutputBytes: Int? = nil
     /// Whether validation must prove that a credentialed person stands between every `model`
     /// state and every effect (`human_in_path: required`).
     public var humanInPath: HumanInPathRule = .optional
@@ -141,6 +144,10 @@ public struct State: Sendable {
     /// For step, model and ffi states: how long one call may take before the attempt fails
     /// as transient (`timeout_ms`, else the template's; nil: no limit).
     public var timeoutMilliseconds: Int?
+    /// For step, model and ffi states: the largest output one call may return, in bytes
+    /// (`max_output_bytes`, else the template's; nil: only the engine's global limit). A larger
+    /// output fails the attempt as `invalid_output` before the host reads it.
+    public var maxOutputBytes: Int? = nil
 
     /// Creates a state.
     public init(name: String, kind: Kind, location: SourceLocation, timeoutMilliseconds: Int? = nil) {

@@ -6,7 +6,7 @@ import Yams
 public enum TemplateParser {
     static let topLevelKeys = [
         "template", "version", "vertical", "description", "aop", "plugins", "config", "start", "states", "retry",
-        "sla", "escalation", "models", "timeout_ms", "human_in_path",
+        "sla", "escalation", "models", "timeout_ms", "max_output_bytes", "human_in_path",
     ]
     static let aopKeys = [
         "domain", "inputs", "outputs", "human_touchpoints", "failure_modes", "escalation_target", "may", "may_not",
@@ -14,12 +14,12 @@ public enum TemplateParser {
     static let stateKinds = ["step", "choice", "checkpoint", "end", "ffi", "model"]
     static let commonStateKeys = ["kind", "description"]
     static let keysByKind: [String: [String]] = [
-        "step": ["step", "input", "output", "config", "next", "on_error", "retry", "timeout_ms"],
+        "step": ["step", "input", "output", "config", "next", "on_error", "retry", "timeout_ms", "max_output_bytes"],
         "choice": ["choices", "otherwise"],
         "checkpoint": ["credential", "when", "subject", "decisions", "deadline"],
         "end": ["status", "output"],
-        "ffi": ["library", "signature", "args", "output", "next", "on_error", "timeout_ms"],
-        "model": ["role", "task", "prompt", "input", "parameters", "output", "next", "on_error", "retry", "timeout_ms"],
+        "ffi": ["library", "signature", "args", "output", "next", "on_error", "timeout_ms", "max_output_bytes"],
+        "model": ["role", "task", "prompt", "input", "parameters", "output", "next", "on_error", "retry", "timeout_ms", "max_output_bytes"],
     ]
     static let retryKeys = ["max_attempts", "initial_backoff_ms", "max_backoff_ms", "multiplier"]
 
@@ -115,8 +115,10 @@ public enum TemplateParser {
         if let statesNode = reader.required(top, "states", in: root, context: "the template") {
             states = parseStates(statesNode, defaultRetry: defaultRetry, reader: &reader)
         }
-        for index in states.indices where states[index].timeoutMilliseconds == nil && states[index].isCallable {
-            states[index].timeoutMilliseconds = defaultTimeout
+        let defaultMaxOutput = reader.integer(top["max_output_bytes"]?.value, "'max_output_bytes'", range: outputLimitRange)
+        for index in states.indices where states[index].isCallable {
+            if states[index].timeoutMilliseconds == nil { states[index].timeoutMilliseconds = defaultTimeout }
+            if states[index].maxOutputBytes == nil { states[index].maxOutputBytes = defaultMaxOutput }
         }
         // The implied start is the first state written, even if that state is broken.
         var firstState = states.first?.name
@@ -132,7 +134,7 @@ public enum TemplateParser {
             plugins: plugins,
             config: config, start: start ?? firstState ?? "", startLocation: reader.location(of: startNode ?? root),
             states: states, defaultRetry: defaultRetry, serviceLevels: serviceLevels, escalation: escalation, models: models,
-            file: reader.file, defaultTimeoutMilliseconds: defaultTimeout)
+            file: reader.file, defaultTimeoutMilliseconds: defaultTimeout, defaultMaxOutputBytes: defaultMaxOutput)
         if let node = top["human_in_path"]?.value {
             template.humanInPath = parseHumanInPath(node, reader: &reader) ?? .optional
             template.humanInPathLocation = reader.location(of: node)
@@ -251,8 +253,13 @@ public enum TemplateParser {
         }
         var state = kind.map { State(name: name, kind: $0, location: location) }
         state?.timeoutMilliseconds = reader.integer(entries["timeout_ms"]?.value, "'timeout_ms' of \(context)", range: timeoutRange)
+        state?.maxOutputBytes = reader.integer(entries["max_output_bytes"]?.value, "'max_output_bytes' of \(context)", range: outputLimitRange)
         return state
     }
+
+    /// Output size limits a template may set: 1 byte to 1 GiB (the engine's global limit
+    /// still applies on top).
+    static let outputLimitRange = 1...(1 << 30)
 
     /// Call timeouts a template may set: 1 ms to 24 hours.
     static let timeoutRange = 1...86_400_000

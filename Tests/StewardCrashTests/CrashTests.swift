@@ -27,6 +27,8 @@ struct CrashTests {
 
     struct Run {
         let directory: URL
+        /// The templates it loads.
+        var workflows: URL = CrashTests.fixtures.appendingPathComponent("workflows")
         var database: URL { directory.appendingPathComponent("crash.db") }
         var ledger: URL { directory.appendingPathComponent("ledger.txt") }
         var plugins: URL { directory.appendingPathComponent("plugins") }
@@ -35,7 +37,7 @@ struct CrashTests {
             let process = Process()
             process.executableURL = CrashTests.stewardBinary
             process.arguments = arguments + [
-                "--db", database.path, "--workflows", CrashTests.fixtures.appendingPathComponent("workflows").path,
+                "--db", database.path, "--workflows", workflows.path,
                 "--plugins", plugins.path,
             ]
             process.currentDirectoryURL = directory

@@ -142,7 +142,10 @@ typedef struct stw_host {
 
     /**
      * Allocates size bytes for data the plugin hands to the host (step outputs, error
-     * messages, model responses). [thread-safe] Returns NULL when out of memory.
+     * messages, model responses). [thread-safe] Returns NULL when out of memory, and during a
+     * step or adapter call when size exceeds the host's output limit for that call (the host
+     * then fails the call as invalid output). The host also refuses an output_length larger
+     * than the limit or than the block, without reading it.
      * The block is [host-allocated]: once stored in a result struct the host frees it.
      */
     void *(*alloc)(void *context, size_t size);

@@ -1,0 +1,98 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The output size limit of plugin calls, enforced host-side before any byte is read.
+///
+/// A call runs under a per-call `OutputBudget` bound to the calling thread: while it runs,
+/// the host table's `alloc` refuses (returns NULL) any block larger than the budget's limit
+/// and remembers the size it refused, so a plugin that tries to hand back 200 MB fails at the
+/// allocation rather than after the host has read it. After the call, `checkedOutput` checks
+/// the claimed `output_length` against the limit and against the block really allocated, so a
+/// plugin that claims a huge length in a small buffer is refused without reading out of bounds.
+/// The ABI structs are unchanged: the limit never crosses the boundary.
+public enum OutputLimit {
+    /// The global limit when the engine sets none: 16 MiB.
+    public static let defaultBytes = 16 << 20
+
+    /// The budget of the call running on this thread (nil outside a call, e.g. when a plugin
+    /// allocates from a thread of its own: then `alloc` is unbounded, and the checks after
+    /// the call still refuse an oversized output).
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    /// One call's budget. Bound to the thread that makes the call; read by `alloc` on it.
+    final class Budget {
+        /// The largest block `alloc` hands out and the largest output accepted, in bytes.
+        let limit: Int
+        /// The largest request `alloc` refused during the call (nil: none).
+        var refused: Int?
+
+        init(limit: Int) { self.limit = limit }
+    }
+
+    /// Runs `body` (the plugin call) with a budget of `limit` bytes bound to this thread.
+    static func withBudget<T>(limit: Int, _ body: (Budget) -> T) -> T {
+        let budget = Budget(limit: max(limit, 1))
+        let previous = pthread_getspecific(key)
+        pthread_setspecific(key, Unmanaged.passUnretained(budget).toOpaque())
+        defer { pthread_setspecific(key, previous) }
+        return withExtendedLifetime(budget) { body(budget) }
+    }
+
+    /// The host table's `alloc`: refuses blocks over the current call's limit.
+    static func allocate(_ size: Int) -> UnsafeMutableRawPointer? {
+        if let raw = pthread_getspecific(key) {
+            let budget = Unmanaged<Budget>.fromOpaque(raw).takeUnretainedValue()
+            if size > budget.limit {
+                budget.refused = max(budget.refused ?? 0, size)
+                return nil
+            }
+        }
+        return malloc(size)
+    }
+
+    /// Why a call's output must not be read, or nil when `length` bytes at `block` may be read:
+    /// the host refused an allocation over the limit, the claimed length is over the limit, or
+    /// it is larger than the block `alloc` handed out.
+    /// - Parameter block: the output pointer the plugin stored; it must come from the host's
+    ///   `alloc` (the ABI requires it, and the host frees it with `free`).
+    static func refusal(block: UnsafeMutableRawPointer?, length: Int, budget: Budget) -> String? {
+        if let refused = budget.refused {
+            return "output of \(refused) bytes exceeds the limit of \(budget.limit) bytes (the host refused to allocate it)"
+        }
+        guard let block else { return nil }
+        if length > budget.limit {
+            return "output of \(length) bytes exceeds the limit of \(budget.limit) bytes (not read)"
+        }
+        let allocated = allocatedSize(block)
+        if length > allocated {
+            return "output_length \(length) is larger than its buffer of \(allocated) bytes (not read)"
+        }
+        return nil
+    }
+
+    /// The usable size of a block from `malloc` (at least what was asked for).
+    static func allocatedSize(_ block: UnsafeMutableRawPointer) -> Int {
+        usableSize(block)
+    }
+
+    /// glibc's `malloc_usable_size` (Darwin's `malloc_size`), looked up once: Swift's Glibc
+    /// module does not import `<malloc.h>`.
+    private static let usableSize: @convention(c) (UnsafeMutableRawPointer?) -> Int = {
+        #if canImport(Glibc)
+        let (name, everywhere) = ("malloc_usable_size", UnsafeMutableRawPointer(bitPattern: 0))  // RTLD_DEFAULT
+        #else
+        let (name, everywhere) = ("malloc_size", UnsafeMutableRawPointer(bitPattern: -2))  // RTLD_DEFAULT
+        #endif
+        guard let symbol = dlsym(everywhere, name) else {
+            fatalError("the C library has no \(name)")
+        }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutableRawPointer?) -> Int).self)
+    }()
+}
