@@ -198,15 +198,11 @@ public struct EngineAssembly: Sendable {
         }
         set.library.knownCustomers = Set(overlays.overlays.map(\.customer))
         let pool = BlockingCallPool(size: options.pluginThreads)
-        let dispatcher = Dispatcher(registry: registry, foreign: set.foreign, prompts: prompts)
-        let pooled = PooledStepInvoker(pool: pool, call: dispatcher.call)
+        let dispatcher = Dispatcher(registry: registry, foreign: set.foreign, prompts: prompts, maxOutputBytes: options.maxOutputBytes)
+        let pooled = PooledStepInvoker(pool: pool, call: Self.guarded(dispatcher.call, by: crashLedger))
         let invoker: any StepInvoker = options.wrapInvoker.map { $0(pooled) } ?? pooled
         let engine = Engine(
             store: store, plans: set.library, invoker: invoker, clock: options.clock,
-            sleeper: options.sleeper, scheduler: SLAScheduler(configuration: serviceLevels), metrics: options.metrics)
-        let dispatcher = Dispatcher(registry: registry, foreign: set.foreign, prompts: prompts, maxOutputBytes: options.maxOutputBytes)
-        let engine = Engine(
-            store: store, plans: set.library, invoker: PooledStepInvoker(pool: pool, call: Self.guarded(dispatcher.call, by: crashLedger)), clock: options.clock,
             sleeper: options.sleeper, scheduler: SLAScheduler(configuration: serviceLevels), metrics: options.metrics,
             crashLedger: crashLedger)
         return EngineAssembly(

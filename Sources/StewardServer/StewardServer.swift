@@ -94,6 +94,16 @@ public struct StewardServer: Sendable {
             throw ServerError(description: "a reviewer page template does not parse: \(error)")
         }
         pages = library
+        // Failed sign-ins that reached the token check go to the audit journal (throttled ones,
+        // refused before any check, are only logged, so a flood cannot grow the journal).
+        let store = environment.store
+        onFailedSignIn = { failure in
+            guard !failure.throttled else { return }
+            try? await store.appendAudit(
+                kind: "sign_in_failed", actor: "client \(failure.clientAddress)",
+                payload: ["token_prefix": .string(failure.tokenPrefix), "failures": .integer(Int64(failure.failures))], at: failure.at,
+                instance: nil)
+        }
     }
 
     var store: any EngineStore { environment.store }

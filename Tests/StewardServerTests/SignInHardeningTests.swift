@@ -113,6 +113,21 @@ import Glibc
         #expect(!text.contains(harness.agentToken) && !text.contains("stw_deadbeef"), "no token reaches the log")
     }
 
+    @Test func failedSignInsAreAuditedInTheJournal() async throws {
+        let harness = try await ServerHarness.start()
+        let headers = WebPageTests.sameOriginForm(harness)
+        for attempt in 0..<2 {
+            let guess = "stw_cafef00d" + String(format: "%056x", attempt)
+            let reply = try await harness.send("POST", "/review/sign-in", body: Data("token=\(guess)".utf8), headers: headers)
+            #expect(reply.status == 401)
+        }
+        let entries = try await harness.store.auditEntries().filter { $0.kind == "sign_in_failed" }
+        #expect(entries.count == 2)
+        #expect(entries.allSatisfy { $0.actor == "client 127.0.0.1" && $0.payload["token_prefix"] == "stw_cafe" })
+        #expect(try await harness.store.verifyJournal().problems.isEmpty)
+        try await harness.stop()
+    }
+
     @Test func theThrottleCountsAddressesAndPrefixesApart() {
         let throttle = SignInThrottle(policy: .init(freeFailures: 2, baseDelayMilliseconds: 1_000, maxDelayMilliseconds: 8_000))
         let guess = "stw_00000000aaaa"
