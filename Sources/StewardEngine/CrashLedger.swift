@@ -121,8 +121,11 @@ public final class CrashLedger: Sendable {
 
     static func key(_ invocation: StepInvocation) -> String {
         // Tabs and newlines would break the line format; ids never contain them, but be safe.
-        let callKey = invocation.callKey.replacingOccurrences(of: "\t", with: " ").replacingOccurrences(of: "\n", with: " ")
-        return "\(callKey)\t\(invocation.attempt)"
+        var callKey = invocation.callKey
+        if callKey.utf8.contains(where: { $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\n") }) {
+            callKey = String(String.UnicodeScalarView(callKey.unicodeScalars.map { $0 == "\t" || $0 == "\n" ? " " : $0 }))
+        }
+        return callKey + "\t" + String(invocation.attempt)
     }
 
     /// Faults per key since its last end; a torn last line is ignored.

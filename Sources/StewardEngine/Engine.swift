@@ -58,6 +58,9 @@ public struct Engine: Sendable {
     public let scheduler: (any CheckpointScheduler)?
     /// Pinned configs already read, by hash (there are few: one per template version and customer).
     private let configCache = ConfigCache()
+    /// Config and template hashes this engine has already seen committed: their texts are
+    /// attached only to the first commit that uses them (the store keeps them from then on).
+    private let pinnedContent = PinnedContent()
     /// Where instance counts and step timings go (nil: nowhere).
     public let metrics: EngineMetrics?
     /// The poison-pill guard (nil: none): every step, model and ffi call is marked as started
@@ -108,8 +111,11 @@ public struct Engine: Sendable {
         let result = try Transition.apply(event, to: initial, plan: plan, config: config)
         do {
             try await commit(
-                result, previous: initial, event: event, actor: "engine", clientKey: clientKey, plan: plan, config: config, pin: config,
-                pinTemplate: snapshot)
+                result, previous: initial, event: event, actor: "engine", clientKey: clientKey, plan: plan, config: config,
+                pin: pinnedContent.contains(configHash) ? nil : config,
+                pinTemplate: snapshot.flatMap { pinnedContent.contains($0.hash) ? nil : $0 })
+            pinnedContent.insert(configHash)
+            if let snapshot { pinnedContent.insert(snapshot.hash) }
         } catch let conflict as StoreConflict {
             // Another submission with the same key won the race: answer with its instance.
             if let clientKey, let existing = try await store.instance(clientKey: clientKey) { return existing }
@@ -380,6 +386,17 @@ public struct Engine: Sendable {
             default: break
             }
         }
+    }
+}
+
+/// Hashes of pinned configs and template texts known to be in the store.
+final class PinnedContent: Sendable {
+    private let hashes = Mutex<Set<String>>([])
+
+    func contains(_ hash: String) -> Bool { hashes.withLock { $0.contains(hash) } }
+
+    func insert(_ hash: String) {
+        _ = hashes.withLock { $0.insert(hash) }
     }
 }
 

@@ -189,7 +189,7 @@ struct PeriodicService: Service {
 
     func run() async throws {
         // Graceful shutdown cancels the loop; the sleep then ends early and the loop stops.
-        await cancelOnGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
                     try await work()

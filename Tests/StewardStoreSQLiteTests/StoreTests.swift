@@ -239,10 +239,8 @@ import Testing
             do {
                 _ = try await body()
                 return nil
-            } catch let error as ReviewError {
-                return error.kind
             } catch {
-                return nil
+                return (error as? ReviewError)?.kind
             }
         }
         #expect(await refusal { try await desk.decide(task: task.id, by: lawyer, decision: .approve) } == .forbidden)

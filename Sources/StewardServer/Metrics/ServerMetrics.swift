@@ -63,9 +63,13 @@ public struct ServerMetrics: Sendable {
     /// The queue gauges of one credential (the registry returns the same gauge for the same labels).
     private func queueGauges(_ credential: String) -> (open: Prometheus.Gauge, overdue: Prometheus.Gauge) {
         (
-            registry.makeGauge(name: MetricName.queueDepth, labels: [("credential", credential)], help: "Open review tasks by credential"),
             registry.makeGauge(
-                name: MetricName.tasksOverdue, labels: [("credential", credential)], help: "Open review tasks past their SLA deadline by credential")
+                descriptor: MetricNameDescriptor(metricName: MetricName.queueDepth, unitName: "", helpText: "Open review tasks by credential"),
+                labels: [("credential", credential)]),
+            registry.makeGauge(
+                descriptor: MetricNameDescriptor(
+                    metricName: MetricName.tasksOverdue, unitName: "", helpText: "Open review tasks past their SLA deadline by credential"),
+                labels: [("credential", credential)])
         )
     }
 }
