@@ -103,15 +103,22 @@ public final class CrashLedger: Sendable {
     }
 
     /// Whether the call crashed the engine `maxCrashes` times and must not run again.
-    public func isPoisoned(_ invocation: StepInvocation) -> Bool {
-        crashes(of: invocation) >= maxCrashes
-    }
+    public func isPoisoned(_ invocation: StepInvocation) -> Bool { isPoisoned(key: Self.key(invocation)) }
+
+    /// `isPoisoned` for a call whose ledger key (`CrashLedger.key`) the caller already has.
+    public func isPoisoned(key: String) -> Bool { (unfinished[key] ?? 0) >= maxCrashes }
 
     /// Records that the call is about to start. One `write(2)`, no fsync.
-    public func begin(_ invocation: StepInvocation) { append("S\t\(Self.key(invocation))\n") }
+    public func begin(_ invocation: StepInvocation) { begin(key: Self.key(invocation)) }
+
+    /// `begin` for a call whose ledger key the caller already has.
+    public func begin(key: String) { append("S\t\(key)\n") }
 
     /// Records that the call returned (or was failed without running). One `write(2)`, no fsync.
-    public func end(_ invocation: StepInvocation) { append("E\t\(Self.key(invocation))\n") }
+    public func end(_ invocation: StepInvocation) { end(key: Self.key(invocation)) }
+
+    /// `end` for a call whose ledger key the caller already has.
+    public func end(key: String) { append("E\t\(key)\n") }
 
     private func append(_ line: String) {
         let bytes = Array(line.utf8)
@@ -119,7 +126,8 @@ public final class CrashLedger: Sendable {
         _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
     }
 
-    static func key(_ invocation: StepInvocation) -> String {
+    /// The ledger's key of one attempt of one call: its call key and attempt, tab-separated.
+    public static func key(_ invocation: StepInvocation) -> String {
         // Tabs and newlines would break the line format; ids never contain them, but be safe.
         var callKey = invocation.callKey
         if callKey.utf8.contains(where: { $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\n") }) {

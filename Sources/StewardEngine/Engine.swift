@@ -131,11 +131,9 @@ public struct Engine: Sendable {
         instance id: String, _ decision: CheckpointDecision, drive: Bool = true,
         observe: @Sendable (TransitionRecord) -> Void = { _ in }
     ) async throws -> InstanceState {
-        guard let (snapshot, tail) = try await store.instanceWithTail(id: id) else {
+        guard let (state, plan, config) = try await load(id: id) else {
             throw EngineError("no instance '\(id)'", notFound: true)
         }
-        let (plan, config) = try await planAndConfig(for: snapshot)
-        let state = try Self.replay(tail, onto: snapshot, plan: plan, config: config)
         let event = Event.checkpointDecided(decision)
         let result: TransitionResult
         do {
@@ -201,8 +199,7 @@ public struct Engine: Sendable {
     }
 
     func resume(_ snapshot: InstanceState, tail: [Event], observe: @Sendable (TransitionRecord) -> Void) async throws -> InstanceState {
-        let (plan, config) = try await planAndConfig(for: snapshot)
-        let state = try Self.replay(tail, onto: snapshot, plan: plan, config: config)
+        let (state, plan, config) = try await current(snapshot, tail: tail)
         guard state.status == .running else { return state }
         return try await drive(state, effects: Transition.pendingEffects(of: state, plan: plan, config: config), plan: plan, config: config, observe: observe)
     }
@@ -222,8 +219,20 @@ public struct Engine: Sendable {
     public func currentState(id: String) async throws -> InstanceState? {
         guard let (snapshot, tail) = try await store.instanceWithTail(id: id) else { return nil }
         guard !tail.isEmpty else { return snapshot }
+        return try await current(snapshot, tail: tail).state
+    }
+
+    /// The stored instance `id` as it is now, with the plan and config it is pinned to (nil
+    /// when there is no such instance).
+    func load(id: String) async throws -> (state: InstanceState, plan: Plan, config: JSONValue)? {
+        guard let (snapshot, tail) = try await store.instanceWithTail(id: id) else { return nil }
+        return try await current(snapshot, tail: tail)
+    }
+
+    /// `tail` replayed onto `snapshot` under the plan and config the instance is pinned to.
+    func current(_ snapshot: InstanceState, tail: [Event]) async throws -> (state: InstanceState, plan: Plan, config: JSONValue) {
         let (plan, config) = try await planAndConfig(for: snapshot)
-        return try Self.replay(tail, onto: snapshot, plan: plan, config: config)
+        return (try Self.replay(tail, onto: snapshot, plan: plan, config: config), plan, config)
     }
 
     /// The plan an instance is pinned to (by the hash of its template text when it has one,
@@ -263,11 +272,13 @@ public struct Engine: Sendable {
         while let effect = pending.first {
             pending.removeFirst()
             guard case .runStep(let invocation) = effect else { continue }
-            let poisoned = crashLedger?.isPoisoned(invocation) ?? false
-            if !poisoned { crashLedger?.begin(invocation) }
+            // The ledger key is computed once per call: it is read, begun and ended here.
+            let ledgerKey = crashLedger.map { _ in CrashLedger.key(invocation) }
+            let poisoned = ledgerKey.map { crashLedger?.isPoisoned(key: $0) ?? false } ?? false
+            if !poisoned, let ledgerKey { crashLedger?.begin(key: ledgerKey) }
             // Marked finished once its event is committed, or once the engine gave up on it with
             // an error; only a process that dies on the way leaves the call unfinished.
-            defer { crashLedger?.end(invocation) }
+            defer { if let ledgerKey { crashLedger?.end(key: ledgerKey) } }
             let event: Event
             var notifications: [NewNotification] = []
             if let crashLedger, poisoned {
@@ -298,12 +309,10 @@ public struct Engine: Sendable {
     /// Returns whether the timer fired.
     @discardableResult
     public func fire(_ timer: DueTimer, observe: @Sendable (TransitionRecord) -> Void = { _ in }) async throws -> Bool {
-        guard let (snapshot, tail) = try await store.instanceWithTail(id: timer.instanceID) else {
+        guard let (state, plan, config) = try await load(id: timer.instanceID) else {
             try await store.discardTimer(id: timer.id, at: clock.nowMilliseconds())
             return false
         }
-        let (plan, config) = try await planAndConfig(for: snapshot)
-        let state = try Self.replay(tail, onto: snapshot, plan: plan, config: config)
         let event = Event.timerFired(TimerFired(timer: timer.id, kind: timer.kind, state: timer.state, dueAt: timer.dueAt, payload: timer.payload))
         let result: TransitionResult
         do {
