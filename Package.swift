@@ -19,7 +19,7 @@ let package = Package(
             name: "StewardEmbedded",
             targets: [
                 "StewardABI", "StewardJSON", "StewardTemplates", "StewardPlugins", "StewardCore", "StewardEngine", "StewardStoreSQLite",
-                "StewardReview", "StewardForeign", "StewardDispatch", "StewardPrompts", "StewardSLA", "StewardBootstrap",
+                "StewardReview", "StewardForeign", "StewardDispatch", "StewardPrompts", "StewardSLA", "StewardBootstrap", "StewardStatistics", "StewardEval",
             ]),
         // The SDK for Swift plugins. Plugins link it statically; the engine never links it.
         .library(name: "StewardPluginKit", targets: ["StewardPluginKit"]),
@@ -60,6 +60,8 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(name: "StewardExpressions", dependencies: ["StewardJSON"], swiftSettings: strictSettings),
+        // Pure statistics (Wilson and bootstrap intervals, Cohen's kappa, McNemar): no dependency.
+        .target(name: "StewardStatistics", swiftSettings: strictSettings),
         // SLA business-time arithmetic: customer calendars, DST-safe deadlines. Foundation only.
         .target(name: "StewardCalendar", swiftSettings: strictSettings),
         .target(
@@ -154,6 +156,15 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Evaluation: golden datasets, eval runs through the real template in a sandbox, metrics
+        // with intervals, gates, comparisons, reports, cadence and calibrated thresholds.
+        .target(
+            name: "StewardEval",
+            dependencies: [
+                "StewardJSON", "StewardTemplates", "StewardCore", "StewardEngine", "StewardStatistics", "StewardDigest", "StewardBootstrap",
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "StewardTesting",
             dependencies: ["StewardJSON", "StewardTemplates", "StewardCore", "StewardEngine"],
@@ -163,7 +174,7 @@ let package = Package(
             name: "StewardCLI",
             dependencies: [
                 "StewardJSON", "StewardTemplates", "StewardPlugins", "StewardCore", "StewardEngine", "StewardStoreSQLite", "StewardReview",
-                "StewardPrompts", "StewardSLA", "StewardBootstrap", "StewardServer",
+                "StewardPrompts", "StewardSLA", "StewardBootstrap", "StewardServer", "StewardEval", "StewardStatistics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -223,6 +234,13 @@ let package = Package(
         ),
 
         .testTarget(name: "StewardJSONTests", dependencies: ["StewardJSON"]),
+        .testTarget(name: "StewardStatisticsTests", dependencies: ["StewardStatistics"]),
+        .testTarget(
+            name: "StewardEvalTests",
+            dependencies: [
+                "StewardEval", "StewardStatistics", "StewardBootstrap", "StewardCore", "StewardEngine", "StewardJSON", "StewardTemplates",
+                "StewardStoreSQLite", "StewardTesting",
+            ]),
         .testTarget(name: "StewardExpressionsTests", dependencies: ["StewardExpressions"]),
         .testTarget(name: "StewardPromptsTests", dependencies: ["StewardPrompts", "StewardJSON", "StewardTemplates"]),
         .testTarget(

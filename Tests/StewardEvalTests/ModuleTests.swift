@@ -1,0 +1,6 @@
+@testable import StewardEval
+import Testing
+
+@Suite struct ModuleTests {
+    @Test func builds() {}
+}
