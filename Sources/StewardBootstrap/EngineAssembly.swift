@@ -126,6 +126,9 @@ public struct EngineAssembly: Sendable {
     public let engine: Engine
     /// The threads blocking plugin calls run on.
     public let pluginPool: BlockingCallPool
+    /// The step invoker the engine calls through (the pooled dispatcher, wrapped as the
+    /// options asked); evaluation runs call it directly, outside any instance the store knows.
+    public let invoker: any StepInvoker
     /// Problems of template files that were not loaded (broken, or changed under an unchanged
     /// version), for the caller to report; assembly went on without them.
     public let problems: [TemplateDiagnostic]
@@ -208,7 +211,7 @@ public struct EngineAssembly: Sendable {
         return EngineAssembly(
             workspace: workspace, registry: registry, plans: set.library,
             overlays: Dictionary(overlays.overlays.map { ($0.customer, $0) }, uniquingKeysWith: { first, _ in first }),
-            foreign: set.foreign, prompts: prompts, store: store, engine: engine, pluginPool: pool,
+            foreign: set.foreign, prompts: prompts, store: store, engine: engine, pluginPool: pool, invoker: invoker,
             problems: set.failures.filter { $0.location.file != options.extraTemplate })
     }
 }

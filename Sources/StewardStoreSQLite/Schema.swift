@@ -160,6 +160,7 @@ enum Schema {
             try db.execute(sql: "ALTER TABLE journal ADD COLUMN authority TEXT")
             try Journal.appendBaseline(db, at: Int64((Date().timeIntervalSince1970 * 1000).rounded()))
         }
+        migrator.registerMigration("v7-eval-runs") { db in try EvalSchema.create(db) }
         return migrator
     }
 }

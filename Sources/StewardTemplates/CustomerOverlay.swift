@@ -35,6 +35,8 @@ public struct TemplateOverlay: Sendable {
     public var configKeyLocations: [String: SourceLocation]
     /// `templates.<name>.human_in_path: required`: this template must prove it for this customer.
     public var humanInPath: HumanInPathRule = .optional
+    /// `templates.<name>.eval`: this customer's cadence, dataset and tighter gates.
+    public var eval: EvalOverlay? = nil
 }
 
 extension TemplateParser {
@@ -52,7 +54,7 @@ extension TemplateParser {
                 for (key, value) in mapping {
                     guard let name = reader.string(key, "a template name") else { continue }
                     let context = "'templates.\(name)'"
-                    guard let entries = reader.entries(of: value, context: context, allowed: ["config", "sla", "bindings", "human_in_path"]) else { continue }
+                    guard let entries = reader.entries(of: value, context: context, allowed: ["config", "sla", "bindings", "human_in_path", "eval"]) else { continue }
                     var keyLocations: [String: SourceLocation] = [:]
                     if case .mapping(let configMapping)? = entries["config"]?.value {
                         for (configKey, _) in configMapping {
@@ -77,10 +79,11 @@ extension TemplateParser {
                             }
                         }
                     }
+                    let eval = entries["eval"].flatMap { parseEvalOverlay($0.value, context: "\(context).eval", reader: &reader) }
                     templates[name] = TemplateOverlay(
                         config: entries["config"].map { reader.json($0.value) } ?? .emptyObject, slaTargets: targets, bindings: bindings,
                         location: reader.location(of: key), configKeyLocations: keyLocations,
-                        humanInPath: entries["human_in_path"].flatMap { parseHumanInPath($0.value, reader: &reader) } ?? .optional)
+                        humanInPath: entries["human_in_path"].flatMap { parseHumanInPath($0.value, reader: &reader) } ?? .optional, eval: eval)
                 }
             } else {
                 reader.error(templatesNode, "expected a mapping of template name -> overlay for 'templates'")
@@ -124,6 +127,9 @@ extension TemplateParser {
                 let suggestion = YAMLReader.closest(to: name, in: Array(templates.keys)).map { " (did you mean '\($0)'?)" } ?? ""
                 diagnostics.append(TemplateDiagnostic(templateOverlay.location, "overlay for unknown template '\(name)'\(suggestion); expected one of: \(templates.keys.sorted().joined(separator: ", "))"))
                 continue
+            }
+            if let eval = templateOverlay.eval {
+                diagnostics += validateEvalOverlay(eval, template: template, customer: overlay.customer)
             }
             for (role, binding) in templateOverlay.bindings.sorted(by: { $0.key < $1.key }) {
                 if template.models[role] == nil {

@@ -45,6 +45,8 @@ public struct Template: Sendable {
     public var humanInPathLocation: SourceLocation?
     /// Where each `aop.human_touchpoints` entry is written, in order (empty when unknown).
     public var touchpointLocations: [SourceLocation] = []
+    /// The evaluation rubric (`eval:`): metrics, gates and cadence (nil: none).
+    public var eval: EvalRubric? = nil
 
     /// The state with this name.
     public func state(named name: String) -> State? { states.first { $0.name == name } }

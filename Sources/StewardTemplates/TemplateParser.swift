@@ -6,7 +6,7 @@ import Yams
 public enum TemplateParser {
     static let topLevelKeys = [
         "template", "version", "vertical", "description", "aop", "plugins", "config", "start", "states", "retry",
-        "sla", "escalation", "models", "timeout_ms", "max_output_bytes", "human_in_path",
+        "sla", "escalation", "models", "timeout_ms", "max_output_bytes", "human_in_path", "eval",
     ]
     static let aopKeys = [
         "domain", "inputs", "outputs", "human_touchpoints", "failure_modes", "escalation_target", "may", "may_not",
@@ -139,6 +139,7 @@ public enum TemplateParser {
             template.humanInPath = parseHumanInPath(node, reader: &reader) ?? .optional
             template.humanInPathLocation = reader.location(of: node)
         }
+        if let node = top["eval"]?.value { template.eval = parseEval(node, models: models, reader: &reader) }
         if case .mapping(let aopMapping)? = top["aop"]?.value, case .sequence(let items)? = aopMapping["human_touchpoints"] {
             template.touchpointLocations = items.map { reader.location(of: $0) }
         }
