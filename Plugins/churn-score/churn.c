@@ -26,6 +26,9 @@ EXPORT const char *risk_band(double risk) {
     return "low";
 }
 
+/* Whether the account is at risk of churning: the same cut as the "high" band. */
+EXPORT bool at_risk(double risk) { return risk >= 0.5; }
+
 /* Whole months until the contract renews, counting from tenure; 0 for month-to-month. */
 EXPORT int64_t months_to_renewal(int64_t tenure_months, int32_t contract_months) {
     if (contract_months <= 0) return 0;

@@ -110,7 +110,7 @@ struct StewardCLITests {
         try Self.requirePlugins()
         let run = try Self.steward(["validate", "workflows/"])
         #expect(run.status == 0, "\(run)")
-        #expect(run.stdout.contains("ok    workflows/support-ticket-triage.yaml  (support-ticket-triage 1.0.0, 12 states)"), "\(run)")
+        #expect(run.stdout.contains("ok    workflows/support-ticket-triage.yaml  (support-ticket-triage 1.1.0, 12 states)"), "\(run)")
         #expect(run.stdout.contains("ok    workflows/account-health-review.yaml"), "\(run)")
         #expect(run.stdout.contains("ok    workflows/customers/acme-bank.yaml  (customer acme-bank)"), "\(run)")
         #expect(run.stdout.contains("file(s) valid"))

@@ -30,7 +30,7 @@ struct ShippedTemplateTests {
     func header() throws {
         let template = try Self.template()
         #expect(template.name == "support-ticket-triage")
-        #expect(template.version == "1.0.0")
+        #expect(template.version == "1.1.0")
         #expect(template.vertical == "customer-support")
         #expect(template.file == Self.path)
         #expect(template.description.hasPrefix("Classifies an incoming support ticket"))
@@ -166,7 +166,7 @@ struct ShippedTemplateTests {
         let template = try Self.template()
         let plan = try Plan(validating: template, catalog: shippedCatalog)
         #expect(plan.name == "support-ticket-triage")
-        #expect(plan.version == "1.0.0")
+        #expect(plan.version == "1.1.0")
         #expect(plan.statesByName.count == 12)
         #expect(plan.state("review_reply")?.kindName == "checkpoint")
         #expect(Plan.validate(template, catalog: nil).isEmpty)
