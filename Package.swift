@@ -239,7 +239,7 @@ let package = Package(
             name: "StewardEvalTests",
             dependencies: [
                 "StewardEval", "StewardStatistics", "StewardBootstrap", "StewardCore", "StewardEngine", "StewardJSON", "StewardTemplates",
-                "StewardStoreSQLite", "StewardTesting",
+                "StewardStoreSQLite", "StewardTesting", .product(name: "GRDB", package: "GRDB.swift"),
             ]),
         .testTarget(name: "StewardExpressionsTests", dependencies: ["StewardExpressions"]),
         .testTarget(name: "StewardPromptsTests", dependencies: ["StewardPrompts", "StewardJSON", "StewardTemplates"]),

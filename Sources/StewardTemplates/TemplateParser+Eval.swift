@@ -91,7 +91,7 @@ extension TemplateParser {
             need("rubric", rubric, "the rubric text the judge scores against")
             if let role, models[role] == nil {
                 let suggestion = YAMLReader.closest(to: role, in: Array(models.keys)).map { " (did you mean '\($0)'?)" } ?? ""
-                reader.error(entries["role"]?.value, "judge role '\(role)' of \(context) is not a model role of the template\(suggestion); expected one of: \(models.keys.sorted().joined(separator: ", "))")
+                reader.error(entries["role"]?.value, "judge role '\(role)' of \(context) is not a model role of the template\(suggestion); \(models.isEmpty ? "the template has no 'models'; bind the role there" : "expected one of: " + models.keys.sorted().joined(separator: ", "))")
             }
             if let minimumKappa, !(-1...1).contains(minimumKappa) { reader.error(entries["min_kappa"]?.value, "'min_kappa' of \(context) must be in [-1, 1]") }
         } else {

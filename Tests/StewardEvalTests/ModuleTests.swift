@@ -1,6 +1,0 @@
-@testable import StewardEval
-import Testing
-
-@Suite struct ModuleTests {
-    @Test func builds() {}
-}
