@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import StewardCore
 import StewardEngine
+import StewardEval
 import StewardServer
 
 /// `steward serve`: the HTTP API, the reviewer web page and `/metrics` on the embedded store.
@@ -31,10 +32,29 @@ struct ServeCommand: AsyncParsableCommand {
         // The same engine as the other commands (plugins, ffi, models, SLA), reporting to this server's metrics.
         let context = try await EngineContext(store: storeOptions, plugins: plugins, metrics: metrics.engine)
         let timers = context.timers
-        let environment = ServerEnvironment(
+        // Scheduled evals run on their own task (one tick at a time) so a long eval never
+        // holds up the SLA timers that share this periodic tick.
+        let evals = EvalSession(assembly: context.assembly)
+        let evalLogger = logger
+        let ticker = EvalTicker(scheduler: EvalScheduler(session: evals), clock: { SystemEngineClock().nowMilliseconds() }) { result in
+            switch result {
+            case .success(let tick):
+                for run in tick.runs {
+                    evalLogger.notice("scheduled eval stored", metadata: ["run": "\(run.run)", "template": "\(run.template)", "passed": "\(run.passed)"])
+                }
+                for problem in tick.problems { evalLogger.warning("scheduled eval not run", metadata: ["problem": "\(problem)"]) }
+            case .failure(let error):
+                evalLogger.error("scheduled evals failed; retrying at the next tick", metadata: ["error": "\(error)"])
+            }
+        }
+        var environment = ServerEnvironment(
             engine: context.engine, plugins: context.registry.plugins.map(\.name),
             templates: context.plans.all.map { "\($0.name)@\($0.version)" }.sorted(), metrics: metrics,
-            periodic: { _ = try await timers.fireDue(now: SystemEngineClock().nowMilliseconds()) })
+            periodic: {
+                _ = try await timers.fireDue(now: SystemEngineClock().nowMilliseconds())
+                await ticker.poke()
+            })
+        environment.evals = Self.evalHooks(evals)
         let server = try StewardServer(
             environment: environment, configuration: ServerConfiguration(host: host, port: port, driverConcurrency: concurrency),
             logger: logger)
@@ -45,5 +65,34 @@ struct ServeCommand: AsyncParsableCommand {
                 "steward: serving the API on http://\(host):\(port)/v1 and the reviewer page on http://\(host):\(port)/review\n".utf8))
         }
         print("steward: stopped")
+    }
+
+    /// The eval routes' hooks over `session`: an API-triggered run reads a dataset inside the
+    /// workspace only (the rubric's when none is named).
+    static func evalHooks(_ session: EvalSession) -> EvalHooks {
+        EvalHooks(
+            trigger: { trigger in
+                let root = session.assembly.workspace.root.standardizedFileURL.path
+                var named = trigger.dataset
+                if named == nil { named = session.assembly.plans.plan(template: trigger.template, version: nil)?.template.eval?.dataset }
+                guard let named else { throw EvalHookError("no dataset given and template '\(trigger.template)' names none in eval.dataset") }
+                let path = URL(fileURLWithPath: named, relativeTo: URL(fileURLWithPath: root + "/")).standardizedFileURL.path
+                guard path.hasPrefix(root + "/") else { throw EvalHookError("dataset '\(named)' is outside the workspace") }
+                var baseline = BaselineChoice.none
+                if let text = trigger.baseline {
+                    guard let parsed = BaselineChoice(text) else { throw EvalHookError("baseline must be a run id or 'latest'") }
+                    baseline = parsed
+                }
+                do {
+                    let request = EvalRequest(
+                        template: trigger.template, datasetPath: path, customer: trigger.customer, bindings: trigger.bindings, baseline: baseline,
+                        trigger: "api")
+                    guard let report = try await session.run(request) else { throw EvalHookError("the run was not stored") }
+                    return StewardServer.withID(report.summaryJSON, report.run)
+                } catch let error as EvalInputError {
+                    throw EvalHookError(error.description)
+                }
+            },
+            status: { try await EvalStatusReport.build(session: session, now: SystemEngineClock().nowMilliseconds()) })
     }
 }

@@ -24,6 +24,8 @@ public struct ServerEnvironment: Sendable {
     public var periodic: (@Sendable () async throws -> Void)?
     /// How often `periodic` runs.
     public var periodicInterval: Duration
+    /// Evaluation, when the server was given it (the eval routes answer 503 without).
+    public var evals: EvalHooks? = nil
 
     /// Creates an environment.
     public init(
