@@ -97,6 +97,38 @@ import FoundationNetworking
         #expect((refused as? HTTPURLResponse)?.statusCode == 404, "\(String(decoding: refusal, as: UTF8.self))")
         #expect(try JSONValue.parse(Array(refusal))["error"]?["code"] == "not_found")
 
+        // An operator runs an eval over the API: stored, listed, shown with its cases, and in the status.
+        let evals = directory.appendingPathComponent("evals")
+        try FileManager.default.createDirectory(at: evals, withIntermediateDirectories: true)
+        let golden = try String(contentsOf: Package.root.appendingPathComponent("evals/support-ticket-triage/banking77-heldout.jsonl"), encoding: .utf8)
+        try (golden.split(separator: "\n").prefix(40).joined(separator: "\n") + "\n").write(to: evals.appendingPathComponent("golden.jsonl"), atomically: true, encoding: .utf8)
+        func call(_ method: String, _ path: String, _ json: String? = nil) async throws -> (Int, JSONValue) {
+            var request = URLRequest(url: URL(string: base.absoluteString + path)!)
+            request.httpMethod = method
+            if let json {
+                request.httpBody = Data(json.utf8)
+                request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            }
+            request.setValue("Bearer \(op.token)", forHTTPHeaderField: "Authorization")
+            let (data, response) = try await session.data(for: request)
+            return ((response as? HTTPURLResponse)?.statusCode ?? 0, (try? JSONValue.parse(Array(data))) ?? .null)
+        }
+        let (created, run) = try await call("POST", "/v1/evals/runs", #"{"template": "support-ticket-triage", "dataset": "evals/golden.jsonl", "bindings": {"classifier": "banking-intent@1.0.0"}}"#)
+        #expect(created == 201, "\(run)")
+        let runID = try #require(run["run"]?.integerValue)
+        #expect(run["bindings"]?["classifier"] == "banking-intent@1.0.0")
+        #expect(run["metrics"]?.arrayValue?.isEmpty == false)
+        let (shown, full) = try await call("GET", "/v1/evals/runs/\(runID)")
+        #expect(shown == 200 && full["cases"]?.arrayValue?.count == 40)
+        let (listed, runs) = try await call("GET", "/v1/evals/runs?template=support-ticket-triage")
+        #expect(listed == 200 && runs["runs"]?.arrayValue?.first?["run"]?.integerValue == runID)
+        let (statusCode, status) = try await call("GET", "/v1/evals/status")
+        #expect(statusCode == 200 && status["templates"]?.arrayValue?.contains { $0["template"] == "support-ticket-triage" } == true, "\(status)")
+        let (outside, _) = try await call("POST", "/v1/evals/runs", #"{"template": "support-ticket-triage", "dataset": "../../etc/passwd"}"#)
+        #expect(outside == 422)
+        let (badBinding, refusalBody) = try await call("POST", "/v1/evals/runs", #"{"template": "support-ticket-triage", "dataset": "evals/golden.jsonl", "bindings": {"classifier": "banking-intent@9.9.9"}}"#)
+        #expect(badBinding == 422 && refusalBody["error"]?["code"] == "invalid_eval", "\(refusalBody)")
+
         kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()
         seen.append(output.fileHandleForReading.readDataToEndOfFile())
