@@ -16,7 +16,8 @@ enum Steps {
     static func normalize(_ call: StepCall) throws(StepFailure) -> JSONValue {
         let input = try object(call)
         let subject = collapse(input["subject"]?.stringValue ?? "")
-        let body = collapse(input["body"]?.stringValue ?? "")
+        // A ticket from a channel that sends one `text` (or `message`) field has that as its body.
+        let body = collapse(input["body"]?.stringValue ?? input["text"]?.stringValue ?? input["message"]?.stringValue ?? "")
         guard !subject.isEmpty || !body.isEmpty else { throw .invalidInput("a ticket needs a subject or a body") }
         let text = subject.isEmpty ? body : (body.isEmpty ? subject : subject + ". " + body)
         var output: [String: JSONValue] = [

@@ -49,6 +49,10 @@ struct ShippedPluginTests {
         #expect(normalized["text"] == "Card lost. I lost my card yesterday")
         #expect(normalized["word_count"] == 7)
         #expect(normalized["channel"] == "email")
+        // A channel that sends one `text` field: that is the body.
+        let single = try registry.call(
+            "support.normalize", input: ["text": "my card has not arrived"], config: [:], idempotencyKey: "t3/normalize/1", attempt: 1)
+        #expect(single["text"] == "my card has not arrived" && single["word_count"] == 5)
 
         let sent1 = try registry.call(
             "support.send_reply", input: ["reply": ["body": "Hi"]], config: [:], idempotencyKey: "t1/send/1", attempt: 1)
