@@ -78,7 +78,8 @@ let package = Package(
         // no plugin host, no metrics.
         .target(
             name: "StewardCore",
-            dependencies: ["StewardJSON", "StewardExpressions", "StewardTemplates"],
+            // StewardDigest: the audit sample is drawn from a hash of the instance id, not a random source.
+            dependencies: ["StewardJSON", "StewardExpressions", "StewardTemplates", "StewardDigest"],
             swiftSettings: strictSettings
         ),
         // Drives the core: the durable engine, the executor, the pool that keeps blocking plugin
