@@ -127,7 +127,7 @@ let package = Package(
         .target(
             name: "StewardReview",
             dependencies: [
-                "StewardJSON", "StewardTemplates", "StewardCore", "StewardEngine", "StewardDigest",
+                "StewardJSON", "StewardTemplates", "StewardCore", "StewardEngine", "StewardDigest", "StewardStatistics",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings
@@ -236,6 +236,14 @@ let package = Package(
 
         .testTarget(name: "StewardJSONTests", dependencies: ["StewardJSON"]),
         .testTarget(name: "StewardStatisticsTests", dependencies: ["StewardStatistics"]),
+        // Audits of sampled production work: the desk's verdict rules over a real SQLite store,
+        // and the accuracy, agreement and labels computed from verdicts.
+        .testTarget(
+            name: "StewardReviewTests",
+            dependencies: [
+                "StewardReview", "StewardStatistics", "StewardStoreSQLite", "StewardCore", "StewardEngine", "StewardJSON", "StewardTemplates",
+                "StewardTesting",
+            ]),
         .testTarget(
             name: "StewardEvalTests",
             dependencies: [
