@@ -31,7 +31,7 @@ import Testing
         let engine: Engine
         let directory: URL
         let clock = ManualEngineClock(milliseconds: 1_000)
-        var desk: ReviewDesk { ReviewDesk(engine: engine) }
+        var desk: AuditDesk { ReviewDesk(engine: engine).audits }
 
         /// `quiet` samples nothing; `solo` needs one review per item.
         init() throws {

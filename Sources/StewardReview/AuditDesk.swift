@@ -30,8 +30,20 @@ public struct AuditView: Sendable, Hashable {
 }
 
 /// Audits of sampled production work: who may see and judge which item, with refusals
-/// audited like refused decisions.
-extension ReviewDesk {
+/// audited like refused decisions. Audits never touch an instance, so the desk needs only the
+/// store and a clock (no engine, no plugins).
+public struct AuditDesk: Sendable {
+    /// Where the items, verdicts, reviewers and the journal are.
+    public let store: any EngineStore
+    /// The time verdicts and refusals are stamped with.
+    public let clock: any EngineClock
+
+    /// Creates a desk over `store`.
+    public init(store: any EngineStore, clock: any EngineClock = SystemEngineClock()) {
+        self.store = store
+        self.clock = clock
+    }
+
     /// Open audit items `reviewer` may review (their credentials, not yet reviewed by them),
     /// oldest first; for an operator or nobody (nil), every open item.
     public func audits(for reviewer: Reviewer?, template: String? = nil, customer: String? = nil) async throws -> [AuditView] {
@@ -70,7 +82,7 @@ extension ReviewDesk {
                 payload: [
                     "item": .integer(id), "needs": .string(item.credential), "holds": .array(reviewer.credentials.map { .string($0) }),
                 ],
-                at: engine.clock.nowMilliseconds(), instance: item.instanceID)
+                at: clock.nowMilliseconds(), instance: item.instanceID)
             throw ReviewError(
                 .forbidden,
                 "audit item \(id) needs credential '\(item.credential)'; \(reviewer.name) (\(reviewer.id)) holds \(reviewer.credentials.isEmpty ? "none" : reviewer.credentials.joined(separator: ", "))")
@@ -86,7 +98,7 @@ extension ReviewDesk {
         let ordered = try Self.check(judgements, against: item)
         do {
             try await store.recordVerdict(
-                AuditVerdict(reviewer: reviewer.id, credential: item.credential, at: engine.clock.nowMilliseconds(), judgements: ordered),
+                AuditVerdict(reviewer: reviewer.id, credential: item.credential, at: clock.nowMilliseconds(), judgements: ordered),
                 item: id)
         } catch let conflict as StoreConflict {
             throw ReviewError(.conflict, "audit item \(id) was reviewed concurrently: \(conflict.message)")
@@ -139,4 +151,9 @@ extension ReviewDesk {
     public func labels(template: String, customer: String? = nil) async throws -> [JSONValue] {
         AuditLabels.dataset(try await store.auditItems(AuditQuery(open: false, template: template, customer: customer)))
     }
+}
+
+extension ReviewDesk {
+    /// The audit desk over the engine's store and clock.
+    public var audits: AuditDesk { AuditDesk(store: store, clock: engine.clock) }
 }
