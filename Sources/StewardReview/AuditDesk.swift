@@ -73,7 +73,7 @@ public struct AuditDesk: Sendable {
     ///   already reviewed it (a second review must come from someone else); `.conflict` when
     ///   the item already has its reviews (or another review landed first); `.invalid` for a
     ///   path the item does not judge, a path judged twice or not at all, a `wrong` without a
-    ///   value, or one whose value is the instance's own.
+    ///   value (or with JSON null), or one whose value is the instance's own.
     public func giveVerdict(item id: Int64, by reviewer: Reviewer, judgements: [AuditJudgement]) async throws -> AuditView {
         guard let item = try await store.auditItem(id: id) else { throw ReviewError(.notFound, "no audit item \(id)") }
         guard reviewer.holds(item.credential) else {
@@ -120,8 +120,8 @@ public struct AuditDesk: Sendable {
                 throw ReviewError(.invalid, "'\(judgement.path)' is judged twice; give one verdict per item")
             }
             if !judgement.correct {
-                guard let correction = judgement.correction else {
-                    throw ReviewError(.invalid, "a 'wrong' verdict on '\(judgement.path)' needs the correct value")
+                guard let correction = judgement.correction, !correction.isNull else {
+                    throw ReviewError(.invalid, "a 'wrong' verdict on '\(judgement.path)' needs the correct value (not null)")
                 }
                 if correction == item.value(at: judgement.path) {
                     throw ReviewError(.invalid, "the correct value given for '\(judgement.path)' is the instance's own value (\(correction.jsonString)); judge it 'correct', or give the value it should have been")

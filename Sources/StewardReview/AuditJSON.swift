@@ -45,7 +45,12 @@ public enum AuditJSON {
         if verdict == "correct" { return AuditJudgement(path: path, correct: true) }
         if verdict == "wrong" { return AuditJudgement(path: path, correct: false) }
         guard verdict.hasPrefix("wrong:") else { return nil }
-        let value = String(verdict.dropFirst("wrong:".count))
-        return AuditJudgement(path: path, correct: false, correction: (try? JSONValue.parse(value)) ?? .string(value))
+        return AuditJudgement(path: path, correct: false, correction: value(String(verdict.dropFirst("wrong:".count))))
+    }
+
+    /// A correct value as a person types it: JSON when it parses (`"P1"`, `3`, `{"a": 1}`),
+    /// else the text itself as a string (`P1`).
+    public static func value(_ text: String) -> JSONValue {
+        (try? JSONValue.parse(text)) ?? .string(text)
     }
 }

@@ -50,6 +50,7 @@ extension StewardServer {
         router.post("/v1/tasks/{id}/decision") { request, context in
             try await decideTask(request, id: context.parameters.require("id"))
         }
+        addAuditRoutes(to: router)
     }
 
     // MARK: Authentication
