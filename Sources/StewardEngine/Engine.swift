@@ -108,7 +108,7 @@ public struct Engine: Sendable {
         let event = Event.started(
             input: input, bindings: plans.bindings(for: plan, customer: customer), at: clock.nowMilliseconds(), configHash: configHash,
             templateHash: snapshot?.hash)
-        let result = try Transition.apply(event, to: initial, plan: plan, config: config, sampling: plans.sampling(for: plan, customer: customer))
+        let result = try transition(event, to: initial, plan: plan, config: config)
         do {
             try await commit(
                 result, previous: initial, event: event, actor: "engine", clientKey: clientKey, plan: plan, config: config,
@@ -137,7 +137,7 @@ public struct Engine: Sendable {
         let event = Event.checkpointDecided(decision)
         let result: TransitionResult
         do {
-            result = try Transition.apply(event, to: state, plan: plan, config: config, sampling: plans.sampling(for: plan, customer: state.customer))
+            result = try transition(event, to: state, plan: plan, config: config)
         } catch {
             throw EngineError(error.message, conflict: error.isConflict)
         }
@@ -174,6 +174,12 @@ public struct Engine: Sendable {
             }
             driven += batch.count
         }
+    }
+
+    /// `Transition.apply` with the customer's audit sampling rates in force now (replay needs
+    /// none: sampling changes no state).
+    func transition(_ event: Event, to state: InstanceState, plan: Plan, config: JSONValue) throws(TransitionError) -> TransitionResult {
+        try Transition.apply(event, to: state, plan: plan, config: config, sampling: plans.sampling(for: plan, customer: state.customer))
     }
 
     /// Rebuilds a state from its snapshot and the events committed after it (pure replay).
@@ -269,7 +275,6 @@ public struct Engine: Sendable {
         var current = state
         var pending = effects
         let executor = Executor(plan: plan, config: config, invoker: invoker, sleeper: sleeper, metrics: metrics)
-        let sampling = plans.sampling(for: plan, customer: state.customer)
         while let effect = pending.first {
             pending.removeFirst()
             guard case .runStep(let invocation) = effect else { continue }
@@ -294,7 +299,7 @@ public struct Engine: Sendable {
             } else {
                 event = try await executor.perform(invocation)
             }
-            let result = try Transition.apply(event, to: current, plan: plan, config: config, sampling: sampling)
+            let result = try transition(event, to: current, plan: plan, config: config)
             try await commit(
                 result, previous: current, event: event, actor: "engine", clientKey: nil, plan: plan, config: config, notifications: notifications)
             observe(TransitionRecord(event: event, state: result.state, moves: result.moves, effects: result.effects))
@@ -317,7 +322,7 @@ public struct Engine: Sendable {
         let event = Event.timerFired(TimerFired(timer: timer.id, kind: timer.kind, state: timer.state, dueAt: timer.dueAt, payload: timer.payload))
         let result: TransitionResult
         do {
-            result = try Transition.apply(event, to: state, plan: plan, config: config, sampling: plans.sampling(for: plan, customer: state.customer))
+            result = try transition(event, to: state, plan: plan, config: config)
         } catch {
             // The instance moved on (or the timer is of a kind this plan cannot apply): the
             // timer has nothing left to do.

@@ -6,7 +6,8 @@ import StewardJSON
 /// only the viewer's own verdict, so a second reviewer judges blind and the first cannot
 /// see the second's; once complete, it shows every verdict.
 public struct AuditView: Sendable, Hashable {
-    /// The item, its `verdicts` limited to those the viewer may see.
+    /// The item, its `verdicts` limited to those the viewer may see (only an incomplete item
+    /// loses any, so `item.isComplete` and `item.status` stay true to the stored item).
     public var item: AuditItem
     /// How many reviews it has (seen or not).
     public var reviewsGiven: Int

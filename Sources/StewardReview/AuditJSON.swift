@@ -12,7 +12,7 @@ public enum AuditJSON {
         var object: [String: JSONValue] = [
             "id": .integer(item.id), "instance": .string(item.instanceID), "template": .string(item.template),
             "version": .string(item.templateVersion), "checkpoint": .string(item.checkpoint), "visit": .integer(Int64(item.visit)),
-            "credential": .string(item.credential), "status": .string(view.reviewsGiven >= item.neededReviews ? "complete" : "open"),
+            "credential": .string(item.credential), "status": .string(item.status),
             "needed_reviews": .integer(Int64(item.neededReviews)), "reviews_given": .integer(Int64(view.reviewsGiven)),
             "second_review": .bool(view.isSecondReview), "can_review": .bool(view.canReview), "rate": .double(item.rate),
             "created_at": time(item.createdAt), "bindings": .object(item.bindings.mapValues { .string($0) }),

@@ -270,7 +270,7 @@ enum Journal {
             payload: encoded.payload, authority: authority(commit, opened: opened, sampled: sampled), chain: &chain, db: db)
     }
 
-    /// Appends one chained row. `authority` is the review-task change the row records (JSON),
+    /// Appends one chained row. `authority` is the review-task and audit-item change the row records (JSON),
     /// hashed with it.
     static func append(
         kind: String, instance: Int64?, instanceID: String?, seq: Int?, at: Int64, actor: String, payload: String, authority: String?,
