@@ -78,7 +78,8 @@ let package = Package(
         // no plugin host, no metrics.
         .target(
             name: "StewardCore",
-            dependencies: ["StewardJSON", "StewardExpressions", "StewardTemplates"],
+            // StewardDigest: the audit sample is drawn from a hash of the instance id, not a random source.
+            dependencies: ["StewardJSON", "StewardExpressions", "StewardTemplates", "StewardDigest"],
             swiftSettings: strictSettings
         ),
         // Drives the core: the durable engine, the executor, the pool that keeps blocking plugin
@@ -126,7 +127,7 @@ let package = Package(
         .target(
             name: "StewardReview",
             dependencies: [
-                "StewardJSON", "StewardTemplates", "StewardCore", "StewardEngine", "StewardDigest",
+                "StewardJSON", "StewardTemplates", "StewardCore", "StewardEngine", "StewardDigest", "StewardStatistics",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strictSettings
@@ -235,6 +236,14 @@ let package = Package(
 
         .testTarget(name: "StewardJSONTests", dependencies: ["StewardJSON"]),
         .testTarget(name: "StewardStatisticsTests", dependencies: ["StewardStatistics"]),
+        // Audits of sampled production work: the desk's verdict rules over a real SQLite store,
+        // and the accuracy, agreement and labels computed from verdicts.
+        .testTarget(
+            name: "StewardReviewTests",
+            dependencies: [
+                "StewardReview", "StewardStatistics", "StewardStoreSQLite", "StewardCore", "StewardEngine", "StewardJSON", "StewardTemplates",
+                "StewardTesting",
+            ]),
         .testTarget(
             name: "StewardEvalTests",
             dependencies: [

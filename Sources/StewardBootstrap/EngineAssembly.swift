@@ -197,6 +197,7 @@ public struct EngineAssembly: Sendable {
             for (template, change) in overlay.templates {
                 set.library.setOverlay(change.config, template: template, customer: overlay.customer)
                 if !change.bindings.isEmpty { set.library.setBindings(change.bindings, template: template, customer: overlay.customer) }
+                if !change.sampling.isEmpty { set.library.setSampling(change.sampling, template: template, customer: overlay.customer) }
             }
         }
         set.library.knownCustomers = Set(overlays.overlays.map(\.customer))

@@ -19,8 +19,11 @@ struct TokenOptions: ParsableArguments {
 /// `steward review ...`: the reviewer's command-line desk.
 struct ReviewCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "review", abstract: "List, show and decide human checkpoints.",
-        subcommands: [List.self, Show.self, Approve.self, Edit.self, Reject.self, Examples.self])
+        commandName: "review", abstract: "List, show and decide human checkpoints; audit sampled production work.",
+        subcommands: [
+            List.self, Show.self, Approve.self, Edit.self, Reject.self, Examples.self, Audits.self, Audit.self, Accuracy.self, Agreement.self,
+            Labels.self,
+        ])
 
     struct Examples: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

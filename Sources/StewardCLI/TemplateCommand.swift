@@ -14,7 +14,7 @@ struct TemplateCommand: AsyncParsableCommand {
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print a template's effective settings for a customer (config, model bindings, SLA targets, calendar) as JSON.",
+            abstract: "Print a template's effective settings for a customer (config, model bindings, SLA targets, calendar, audit sampling) as JSON.",
             discussion: "The overlay in workflows/customers/NAME.yaml is applied and validated like the template itself.")
         @Argument(help: "Template name (or a template file).") var template: String
         @Option(help: "Apply this customer's overlay.") var customer: String?
@@ -44,6 +44,15 @@ struct TemplateCommand: AsyncParsableCommand {
                     ]
                 }
             }
+            let overrides = context.plans.sampling(for: plan, customer: customer)
+            var sampling: [String: JSONValue] = [:]
+            for state in template.states {
+                guard case .checkpoint(let checkpoint) = state.kind, let rule = checkpoint.sample?.applying(overrides[state.name]) else { continue }
+                sampling[state.name] = [
+                    "rate": .double(rule.rate), "double_review": .double(rule.doubleReview), "items": .array(rule.items.map { .string($0) }),
+                    "credential": .string(rule.credential ?? checkpoint.credential), "overridden": .bool(overrides[state.name] != nil),
+                ]
+            }
             var calendar: JSONValue = "24x7 UTC (no customer calendar)"
             if let customer, let spec = context.overlays[customer]?.calendar { calendar = spec }
             let effective: JSONValue = [
@@ -58,6 +67,7 @@ struct TemplateCommand: AsyncParsableCommand {
                 "escalation": .array(template.escalation.map {
                     ["at": .string($0.at.rawValue), "notify": .string($0.notify), "reassign": $0.reassign.map { .string($0) } ?? .null]
                 }),
+                "sampling": .object(sampling),
                 "states": .array(template.states.map { .string("\($0.name) (\($0.kindName))") }),
                 "aop": [
                     "domain": .string(template.aop.domain), "escalation_target": .string(template.aop.escalationTarget),

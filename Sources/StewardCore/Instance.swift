@@ -347,6 +347,61 @@ public enum Effect: Sendable, Hashable {
     /// An SLA timer climbed the template's escalation ladder at a waiting checkpoint:
     /// notify these people and, when set, reassign the task.
     case escalate(EscalationStep)
+    /// The instance passed a sampled checkpoint without a person and was picked for a later
+    /// audit: record the audit item in the same commit. The instance does not wait for it.
+    case sampleForAudit(AuditRequest)
+}
+
+/// An audit item for the executor to record: what an instance held, at the paths a
+/// checkpoint's `sample` rule judges, when it passed the checkpoint unreviewed.
+public struct AuditRequest: Sendable, Hashable {
+    /// The checkpoint state.
+    public var state: String
+    /// The `sequence` of the event that entered the checkpoint (`InstanceState.enteredAt`):
+    /// what tells one visit of the checkpoint from the next.
+    public var visit: Int
+    /// The credential an auditor needs.
+    public var credential: String
+    /// The judged paths with the values the instance had there (null when absent), in the
+    /// rule's order.
+    public var items: [AuditedValue]
+    /// How many independent reviews the item needs: 1, or 2 when picked for double review.
+    public var neededReviews: Int
+    /// The sampling rate in force (the template's, or the customer's override).
+    public var rate: Double
+    /// The instance's model role bindings (`classifier` -> `banking-intent@2.0.0`).
+    public var bindings: [String: String]
+    /// The instance's submitted input (what a labelled example is built from).
+    public var input: JSONValue
+
+    /// Creates a request.
+    public init(
+        state: String, visit: Int, credential: String, items: [AuditedValue], neededReviews: Int, rate: Double,
+        bindings: [String: String], input: JSONValue
+    ) {
+        self.state = state
+        self.visit = visit
+        self.credential = credential
+        self.items = items
+        self.neededReviews = neededReviews
+        self.rate = rate
+        self.bindings = bindings
+        self.input = input
+    }
+}
+
+/// One judged path of an audit item and the value the instance had there.
+public struct AuditedValue: Sendable, Hashable, Codable {
+    /// The dotted instance-data path (`classification.label`).
+    public var path: String
+    /// Its value when the checkpoint was passed.
+    public var value: JSONValue
+
+    /// Creates a value.
+    public init(path: String, value: JSONValue) {
+        self.path = path
+        self.value = value
+    }
 }
 
 /// One climb of the escalation ladder, for the executor to record (notifications, task

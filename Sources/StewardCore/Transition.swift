@@ -36,8 +36,15 @@ public enum Transition {
     static let maxHops = 1_000
 
     /// Applies `event` to `state` under `plan`.
-    public static func apply(_ event: Event, to state: InstanceState, plan: Plan, config: JSONValue? = nil) throws(TransitionError) -> TransitionResult {
+    ///
+    /// - Parameter sampling: The customer's overrides of checkpoints' `sample` rates, by
+    ///   checkpoint. Sampling yields only `sampleForAudit` effects, never a change of state, so
+    ///   replay (which keeps the state only) needs none.
+    public static func apply(
+        _ event: Event, to state: InstanceState, plan: Plan, config: JSONValue? = nil, sampling: [String: SampleOverride] = [:]
+    ) throws(TransitionError) -> TransitionResult {
         var machine = Machine(plan: plan, config: config ?? plan.template.config, state: state)
+        machine.sampling = sampling
         try machine.apply(event)
         machine.state.sequence += 1
         return TransitionResult(state: machine.state, effects: machine.effects, moves: machine.moves)
@@ -51,6 +58,8 @@ struct Machine {
     var state: InstanceState
     var effects: [Effect] = []
     var moves: [Move] = []
+    /// The customer's sampling rate overrides, by checkpoint.
+    var sampling: [String: SampleOverride] = [:]
 
     init(plan: Plan, config: JSONValue, state: InstanceState) {
         self.plan = plan
@@ -269,6 +278,10 @@ struct Machine {
                             .object(["decision": "approve", "automatic": true, "reason": .string("condition '\(condition.source)' is false")]),
                             at: ["reviews", next.name])
                         guard let approve = checkpoint.decisions[.approve] else { throw TransitionError("checkpoint '\(next.name)' has no approve exit") }
+                        // Passed without a person: a sample of such passes is audited later.
+                        if let request = AuditSampling.request(for: state, at: next.name, checkpoint: checkpoint, override: sampling[next.name]) {
+                            effects.append(.sampleForAudit(request))
+                        }
                         (from, target, reason) = (next.name, approve.name, "checkpoint passed automatically: '\(condition.source)' is false")
                         continue
                     case .success(true):

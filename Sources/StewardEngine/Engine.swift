@@ -108,7 +108,7 @@ public struct Engine: Sendable {
         let event = Event.started(
             input: input, bindings: plans.bindings(for: plan, customer: customer), at: clock.nowMilliseconds(), configHash: configHash,
             templateHash: snapshot?.hash)
-        let result = try Transition.apply(event, to: initial, plan: plan, config: config)
+        let result = try transition(event, to: initial, plan: plan, config: config)
         do {
             try await commit(
                 result, previous: initial, event: event, actor: "engine", clientKey: clientKey, plan: plan, config: config,
@@ -137,7 +137,7 @@ public struct Engine: Sendable {
         let event = Event.checkpointDecided(decision)
         let result: TransitionResult
         do {
-            result = try Transition.apply(event, to: state, plan: plan, config: config)
+            result = try transition(event, to: state, plan: plan, config: config)
         } catch {
             throw EngineError(error.message, conflict: error.isConflict)
         }
@@ -174,6 +174,12 @@ public struct Engine: Sendable {
             }
             driven += batch.count
         }
+    }
+
+    /// `Transition.apply` with the customer's audit sampling rates in force now (replay needs
+    /// none: sampling changes no state).
+    func transition(_ event: Event, to state: InstanceState, plan: Plan, config: JSONValue) throws(TransitionError) -> TransitionResult {
+        try Transition.apply(event, to: state, plan: plan, config: config, sampling: plans.sampling(for: plan, customer: state.customer))
     }
 
     /// Rebuilds a state from its snapshot and the events committed after it (pure replay).
@@ -293,7 +299,7 @@ public struct Engine: Sendable {
             } else {
                 event = try await executor.perform(invocation)
             }
-            let result = try Transition.apply(event, to: current, plan: plan, config: config)
+            let result = try transition(event, to: current, plan: plan, config: config)
             try await commit(
                 result, previous: current, event: event, actor: "engine", clientKey: nil, plan: plan, config: config, notifications: notifications)
             observe(TransitionRecord(event: event, state: result.state, moves: result.moves, effects: result.effects))
@@ -316,7 +322,7 @@ public struct Engine: Sendable {
         let event = Event.timerFired(TimerFired(timer: timer.id, kind: timer.kind, state: timer.state, dueAt: timer.dueAt, payload: timer.payload))
         let result: TransitionResult
         do {
-            result = try Transition.apply(event, to: state, plan: plan, config: config)
+            result = try transition(event, to: state, plan: plan, config: config)
         } catch {
             // The instance moved on (or the timer is of a kind this plan cannot apply): the
             // timer has nothing left to do.
@@ -335,6 +341,7 @@ public struct Engine: Sendable {
 
     /// Makes one transition durable with everything it implies, decided here (the store
     /// only writes): the review task it opens (with its SLA deadline and timers) or closes,
+    /// the audit items of checkpoints it passed unreviewed that were sampled,
     /// the timers cancelled because the instance left a waiting state, the labelled example a
     /// reviewer's edit yields, the timer it fires, escalation and notifications, and the texts
     /// a new instance is pinned to.
@@ -343,7 +350,14 @@ public struct Engine: Sendable {
         pin: JSONValue? = nil, pinTemplate: TemplateSnapshot? = nil, timer: DueTimer? = nil, notifications: [NewNotification] = []
     ) async throws {
         var opened: CheckpointRequest?
-        for case .openCheckpoint(let request) in result.effects { opened = request }
+        var sampled: [AuditRequest] = []
+        for effect in result.effects {
+            switch effect {
+            case .openCheckpoint(let request): opened = request
+            case .sampleForAudit(let request): sampled.append(request)
+            default: break
+            }
+        }
         let now = clock.nowMilliseconds()
         let state = result.state
         var commit = InstanceCommit(
@@ -351,6 +365,7 @@ public struct Engine: Sendable {
         commit.pinnedConfig = pin
         commit.pinnedTemplate = pinTemplate
         commit.notifications += notifications
+        commit.auditSamples = sampled
         if let opened, let scheduler {
             commit.schedule = scheduler.schedule(opened, state: state, plan: plan, config: config, now: now)
         }

@@ -23,6 +23,9 @@ public protocol PlanResolver: Sendable {
     func snapshot(of plan: Plan) -> TemplateSnapshot?
     /// The plan built from the template snapshot with this hash, if loaded.
     func plan(hash: String) -> Plan?
+    /// The customer's overrides of `plan`'s checkpoint sampling rates, by checkpoint (read
+    /// when a checkpoint is passed, so a changed rate applies to instances already running).
+    func sampling(for plan: Plan, customer: String?) -> [String: SampleOverride]
 }
 
 extension PlanResolver {
@@ -34,6 +37,8 @@ extension PlanResolver {
     public func bindings(for plan: Plan, customer: String?) -> [String: String] { [:] }
     /// Every customer is known by default.
     public func knowsCustomer(_ customer: String) -> Bool { true }
+    /// No sampling overrides by default.
+    public func sampling(for plan: Plan, customer: String?) -> [String: SampleOverride] { [:] }
 }
 
 /// A set of plans by name and version (several versions of a template side by side), with
@@ -45,6 +50,7 @@ public struct PlanLibrary: PlanResolver {
     private var byHash: [String: Plan] = [:]
     private var overlays: [String: [String: JSONValue]] = [:]
     private var overlayBindings: [String: [String: [String: String]]] = [:]
+    private var overlaySampling: [String: [String: [String: SampleOverride]]] = [:]
     /// The onboarded customers; nil accepts any customer (no overlays configured).
     public var knownCustomers: Set<String>?
 
@@ -85,6 +91,17 @@ public struct PlanLibrary: PlanResolver {
     /// Sets a customer's model bindings for a template (they win over the template's).
     public mutating func setBindings(_ bindings: [String: String], template: String, customer: String) {
         overlayBindings[template, default: [:]][customer] = bindings
+    }
+
+    /// Sets a customer's sampling rate overrides for a template's checkpoints.
+    public mutating func setSampling(_ overrides: [String: SampleOverride], template: String, customer: String) {
+        overlaySampling[template, default: [:]][customer] = overrides
+    }
+
+    /// The customer's sampling rate overrides for `plan`'s checkpoints.
+    public func sampling(for plan: Plan, customer: String?) -> [String: SampleOverride] {
+        guard let customer else { return [:] }
+        return overlaySampling[plan.name]?[customer] ?? [:]
     }
 
     /// The customer's binding overrides for `plan`.

@@ -103,7 +103,8 @@ public struct EvalRunner: Sendable {
                         checkpoints.append(request.state)
                         pending.append(.checkpointDecided(CheckpointDecision(
                             state: request.state, decision: .approve, reviewer: "eval-sandbox", credential: request.credential)))
-                    case .finish, .escalate:
+                    case .finish, .escalate, .sampleForAudit:
+                        // Nothing leaves the sandbox: no notification, no audit item.
                         break
                     }
                 }

@@ -35,9 +35,7 @@ public struct ReviewDesk: Sendable {
 
     /// The reviewer a token belongs to, or `unauthenticated`.
     public func authenticate(token: String?) async throws -> Reviewer {
-        guard let token, !token.isEmpty else { throw ReviewError(.unauthenticated, "a reviewer token is required") }
-        guard let reviewer = try await store.reviewer(token: token) else { throw ReviewError(.unauthenticated, "unknown token") }
-        return reviewer
+        try await store.authenticate(token: token)
     }
 
     /// Open tasks the reviewer may decide, soonest deadline first.
@@ -133,6 +131,14 @@ extension ReviewerStore {
     /// The reviewer a bearer token belongs to (compared by hash).
     public func reviewer(token: String) async throws -> Reviewer? {
         try await reviewer(tokenHash: Self.tokenHash(token))
+    }
+
+    /// The reviewer a token belongs to.
+    /// - Throws: `ReviewError` `.unauthenticated` for no token or an unknown one.
+    public func authenticate(token: String?) async throws -> Reviewer {
+        guard let token, !token.isEmpty else { throw ReviewError(.unauthenticated, "a reviewer token is required") }
+        guard let reviewer = try await reviewer(token: token) else { throw ReviewError(.unauthenticated, "unknown token") }
+        return reviewer
     }
 
     /// How a token is stored: SHA-256 in hex.

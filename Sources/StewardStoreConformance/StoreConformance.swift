@@ -51,6 +51,10 @@ public enum StoreConformance {
         Check(name: "reviewers and review tasks written through commits verify intact", body: authorityVerifies),
         Check(name: "instance lists, counts and queue depths", body: queries),
         Check(name: "concurrent commits of many instances all land, exactly once", body: concurrentCommits),
+        Check(name: "a commit records the audit items it samples; a second one for the same visit is a conflict", body: auditSamples),
+        Check(name: "verdicts complete an audit item in order; a reviewer reviews an item once; a complete item takes no more", body: auditVerdicts),
+        Check(name: "audit items filter by open, credential, template and customer", body: auditQueries),
+        Check(name: "audit items and verdicts are journalled and verify intact", body: auditVerifies),
     ]
 
     // MARK: Helpers
@@ -102,6 +106,34 @@ public enum StoreConformance {
             ScheduledTimer(kind: TimerFired.slaBreach, at: 9_000, payload: ["priority": "P1"]),
         ])
         try await store.commit(commit)
+    }
+
+    /// An instance that passed checkpoint `review` unreviewed, finished, with an audit item
+    /// of two judged paths needing `needed` reviews.
+    static func sampled(
+        _ id: String, needed: Int = 1, credential: String = "support-agent", customer: String = "acme", template: String = "conformance",
+        in store: any EngineStore
+    ) async throws {
+        var commit = started(id, status: .completed, current: "done")
+        commit.state.customer = customer
+        commit.state.template = template
+        commit.state.bindings = ["classifier": "banking-intent@2.0.0"]
+        commit.auditSamples = [
+            AuditRequest(
+                state: "review", visit: 1, credential: credential,
+                items: [AuditedValue(path: "classification.label", value: "card_arrival"), AuditedValue(path: "routing.priority", value: "P3")],
+                neededReviews: needed, rate: 0.05, bindings: commit.state.bindings, input: ["text": .string("ticket \(id)")])
+        ]
+        try await store.commit(commit)
+    }
+
+    static func verdict(_ reviewer: String, at: Int64, labelCorrect: Bool = true) -> AuditVerdict {
+        AuditVerdict(
+            reviewer: reviewer, credential: "support-agent", at: at,
+            judgements: [
+                AuditJudgement(path: "classification.label", correct: labelCorrect, correction: labelCorrect ? nil : "card_delivery_estimate"),
+                AuditJudgement(path: "routing.priority", correct: true),
+            ])
     }
 
     // MARK: Checks
@@ -338,5 +370,85 @@ public enum StoreConformance {
         try expect(try await store.countByStatus()[.running] == 64, "64 running instances")
         let verification = try await store.verifyJournal()
         try expect(verification.rowsChecked == 256 && verification.problems.isEmpty, "verification: \(verification)")
+    }
+
+    static func auditSamples(_ store: any EngineStore) async throws {
+        try await sampled("a1", needed: 2, in: store)
+        let items = try await store.auditItems(AuditQuery())
+        try expect(items.count == 1, "one audit item, found \(items.count)")
+        guard let item = items.first else { return }
+        try expect(
+            item.instanceID == "a1" && item.template == "conformance" && item.templateVersion == "1.0.0" && item.customer == "acme"
+                && item.checkpoint == "review" && item.visit == 1 && item.credential == "support-agent" && item.neededReviews == 2
+                && item.rate == 0.05 && item.createdAt == 1_000,
+            "item: \(item)")
+        try expect(
+            item.items == [AuditedValue(path: "classification.label", value: "card_arrival"), AuditedValue(path: "routing.priority", value: "P3")],
+            "judged values in order: \(item.items)")
+        try expect(item.bindings == ["classifier": "banking-intent@2.0.0"] && item.input == ["text": "ticket a1"], "bindings and input: \(item)")
+        try expect(item.verdicts.isEmpty && !item.isComplete && item.status == "open", "a new item is open")
+        try expect(try await store.auditItem(id: item.id) == item, "auditItem(id:) finds it")
+        try expect(try await store.auditItem(id: item.id + 100) == nil, "an unknown id finds nothing")
+        try expect(try await store.instance(id: "a1")?.status == .completed, "the sampled instance finished in the same commit")
+        // The same visit sampled again (another commit of the instance) is refused whole.
+        var again = step("a1", sequence: 2, status: .completed, current: "done")
+        again.auditSamples = [AuditRequest(state: "review", visit: 1, credential: "x", items: [], neededReviews: 1, rate: 1, bindings: [:], input: .null)]
+        try expect(try await conflicts { try await store.commit(again) }, "a second item for the same visit is a conflict")
+        try expect(try await store.auditItems(AuditQuery()).count == 1, "the refused commit wrote no item")
+        try expect(try await store.instanceWithTail(id: "a1").map { $0.0.sequence + $0.1.count } == 1, "nor its event")
+    }
+
+    static func auditVerdicts(_ store: any EngineStore) async throws {
+        try await sampled("v1", needed: 2, in: store)
+        guard let id = try await store.auditItems(AuditQuery()).first?.id else { throw ConformanceFailure(description: "no audit item") }
+        try await store.recordVerdict(verdict("rv-ana", at: 2_000, labelCorrect: false), item: id)
+        try expect(try await conflicts { try await store.recordVerdict(verdict("rv-ana", at: 2_500), item: id) }, "the same reviewer twice is a conflict")
+        var item = try await store.auditItem(id: id)
+        try expect(item?.verdicts.count == 1 && item?.isComplete == false, "one of two reviews: \(String(describing: item))")
+        try expect(item?.verdicts.first == verdict("rv-ana", at: 2_000, labelCorrect: false), "the verdict is stored whole: \(String(describing: item?.verdicts))")
+        try await store.recordVerdict(verdict("rv-bo", at: 3_000), item: id)
+        item = try await store.auditItem(id: id)
+        try expect(item?.verdicts.map(\.reviewer) == ["rv-ana", "rv-bo"] && item?.isComplete == true, "first review first: \(String(describing: item))")
+        try expect(item?.verdicts.first?.judgement(of: "classification.label")?.correction == "card_delivery_estimate", "the correction is kept")
+        try expect(try await conflicts { try await store.recordVerdict(verdict("rv-cy", at: 4_000), item: id) }, "a complete item takes no more")
+        do {
+            try await store.recordVerdict(verdict("rv-cy", at: 4_000), item: id + 100)
+            throw ConformanceFailure(description: "a verdict on an unknown item was accepted")
+        } catch is AuditItemMissing {}
+        let history = try await store.history(of: "v1").map(\.kind)
+        try expect(history == ["started", "audit_verdict", "audit_verdict"], "verdicts are journalled with the instance: \(history)")
+        let entry = try await store.history(of: "v1").last
+        try expect(entry?.actor == "rv-bo" && entry?.payload["item"]?.integerValue == id, "the entry names the reviewer and item: \(String(describing: entry))")
+    }
+
+    static func auditQueries(_ store: any EngineStore) async throws {
+        try await sampled("q1", in: store)
+        try await sampled("q2", credential: "attorney", in: store)
+        try await sampled("q3", customer: "harbour", in: store)
+        try await sampled("q4", template: "other", in: store)
+        let all = try await store.auditItems(AuditQuery())
+        try expect(all.map(\.instanceID) == ["q1", "q2", "q3", "q4"], "oldest first: \(all.map(\.instanceID))")
+        try await store.recordVerdict(verdict("rv-ana", at: 2_000), item: all[0].id)
+        let open = try await store.auditItems(AuditQuery(open: true))
+        try expect(open.map(\.instanceID) == ["q2", "q3", "q4"], "open: \(open.map(\.instanceID))")
+        let complete = try await store.auditItems(AuditQuery(open: false))
+        try expect(complete.map(\.instanceID) == ["q1"], "complete: \(complete.map(\.instanceID))")
+        let agents = try await store.auditItems(AuditQuery(open: true, credentials: ["support-agent"]))
+        try expect(agents.map(\.instanceID) == ["q3", "q4"], "by credential: \(agents.map(\.instanceID))")
+        try expect(try await store.auditItems(AuditQuery(credentials: [])).isEmpty, "no credentials, no items")
+        let triage = try await store.auditItems(AuditQuery(template: "conformance", customer: "acme"))
+        try expect(triage.map(\.instanceID) == ["q1", "q2"], "by template and customer: \(triage.map(\.instanceID))")
+        try expect(try await store.auditItems(AuditQuery(limit: 2)).map(\.instanceID) == ["q1", "q2"], "limit")
+    }
+
+    static func auditVerifies(_ store: any EngineStore) async throws {
+        try await sampled("j1", needed: 2, in: store)
+        try await sampled("j2", in: store)
+        let items = try await store.auditItems(AuditQuery())
+        try await store.recordVerdict(verdict("rv-ana", at: 2_000), item: items[0].id)
+        try await store.recordVerdict(verdict("rv-bo", at: 2_100, labelCorrect: false), item: items[0].id)
+        try await store.recordVerdict(verdict("rv-ana", at: 2_200), item: items[1].id)
+        let verification = try await store.verifyJournal()
+        try expect(verification.problems.isEmpty && verification.rowsChecked == 5, "verification: \(verification)")
     }
 }

@@ -15,6 +15,8 @@ enum JournalWrite: Sendable {
     case reviewerAdded(Reviewer, tokenHash: String, actor: String)
     /// A reviewer removed (the write fails with `ReviewerMissing` when there is none).
     case reviewerRemoved(id: String, actor: String, at: Int64)
+    /// A verdict on an audit item, with the audit entry recording it.
+    case auditVerdict(AuditVerdict, item: Int64, judgements: String)
 }
 
 /// A `reviewerRemoved` write found no such reviewer.
@@ -33,6 +35,8 @@ struct EncodedCommit: Sendable {
     let config: String?
     /// The pinned template's prompts, on an instance's first commit.
     let prompts: String?
+    /// Each audit item's items, bindings and input, in `auditSamples` order.
+    let auditSamples: [AuditItemRecord.Encoded]
 
     init(_ commit: InstanceCommit) {
         let atRest = commit.state.status != .running || commit.state.sequence == 1
@@ -40,6 +44,7 @@ struct EncodedCommit: Sendable {
         payload = commit.event.payload.jsonString
         config = commit.pinnedConfig?.jsonString
         prompts = commit.pinnedTemplate.map { JSONValue.object($0.prompts.mapValues { .string($0) }).jsonString }
+        auditSamples = commit.auditSamples.map(AuditItemRecord.Encoded.init)
     }
 }
 
@@ -117,6 +122,8 @@ enum Journal {
                         try append(
                             kind: "reviewer_removed", instance: nil, instanceID: nil, seq: nil, at: at, actor: actor,
                             payload: JSONValue.object(["id": .string(id)]).jsonString, authority: nil, chain: &chain, db: db)
+                    case .auditVerdict(let verdict, let item, let judgements):
+                        try applyVerdict(verdict, item: item, judgements: judgements, chain: &chain, db: db)
                     }
                     return .commit
                 } catch {
@@ -237,14 +244,33 @@ enum Journal {
                     .execute(arguments: [rowid, task, timer.state ?? request.state, timer.kind, timer.at, timer.payload.jsonString])
             }
         }
-        // Last, so the row can carry the id of the task this commit opened: every change to
-        // review_tasks is journalled (and hashed) with the event that caused it.
+        var sampled: [AuditItemRecord] = []
+        for (request, encodedSample) in zip(commit.auditSamples, encoded.auditSamples) {
+            if try Bool.fetchOne(
+                db.cachedStatement(sql: "SELECT 1 FROM audit_items WHERE instance = ? AND state = ? AND visit = ?"),
+                arguments: [rowid, request.state, request.visit]) != nil
+            {
+                throw StoreConflict(instanceID: state.id, message: "an audit item for \(request.state) (visit \(request.visit)) already exists")
+            }
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO audit_items (instance, state, visit, template, version, customer, credential, items, bindings, input, rate, needed_reviews, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """
+            ).execute(
+                arguments: [rowid, request.state, request.visit, state.template, state.templateVersion, state.customer, request.credential,
+                            encodedSample.items, encodedSample.bindings, encodedSample.input, request.rate, request.neededReviews, commit.at])
+            sampled.append(AuditItemRecord(id: db.lastInsertedRowID, instance: state, request: request, encoded: encodedSample, at: commit.at))
+        }
+        // Last, so the row can carry the ids of the task and the audit items this commit
+        // opened: every change to review_tasks and audit_items is journalled (and hashed) with
+        // the event that caused it.
         try append(
             kind: commit.event.name, instance: rowid, instanceID: state.id, seq: state.sequence, at: commit.at, actor: commit.actor,
-            payload: encoded.payload, authority: authority(commit, opened: opened), chain: &chain, db: db)
+            payload: encoded.payload, authority: authority(commit, opened: opened, sampled: sampled), chain: &chain, db: db)
     }
 
-    /// Appends one chained row. `authority` is the review-task change the row records (JSON),
+    /// Appends one chained row. `authority` is the review-task and audit-item change the row records (JSON),
     /// hashed with it.
     static func append(
         kind: String, instance: Int64?, instanceID: String?, seq: Int?, at: Int64, actor: String, payload: String, authority: String?,

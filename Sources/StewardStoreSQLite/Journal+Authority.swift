@@ -136,11 +136,16 @@ struct AuthorityReplay {
     var tasks: [Int64: TaskRecord] = [:]
     /// The open task of each instance and checkpoint state ("instance\u{1F}state").
     var open: [String: Int64] = [:]
+    /// The audit items and verdicts.
+    var audits = AuditReplay()
 
     static let taskSelect = "SELECT t.*, i.id AS instance_id FROM review_tasks t JOIN instances i ON i.rowid = t.instance"
 
-    /// Applies one journal row: reviewer entries by kind, task changes from its `authority`.
+    /// Applies one journal row: reviewer and verdict entries by kind, task changes and
+    /// sampled audit items from its `authority`.
     mutating func apply(kind: String, at: Int64, instance: String?, payload: String, authority: String?) {
+        let authorityValue = authority.flatMap { try? JSONValue.parse($0) }
+        audits.apply(kind: kind, payload: payload, authority: authorityValue)
         switch kind {
         case "reviewer_added":
             if let value = try? JSONValue.parse(payload), let record = ReviewerRecord(payload: value, at: at) { reviewers[record.id] = record }
@@ -160,7 +165,7 @@ struct AuthorityReplay {
             }
         default: break
         }
-        guard let authority, let instance, let value = try? JSONValue.parse(authority) else { return }
+        guard let instance, let value = authorityValue else { return }
         if let closed = value["closed"], let state = closed["state"]?.stringValue, let id = open.removeValue(forKey: instance + "\u{1F}" + state) {
             tasks[id]?.status = "decided"
             tasks[id]?.decidedAt = at
@@ -217,6 +222,7 @@ struct AuthorityReplay {
         for id in tasks.keys.sorted() where !seenTasks.contains(id) {
             problems.append("review task \(id) was opened in the journal but is missing from the review_tasks table")
         }
+        if problems.count < limit { problems += try audits.problems(db) }
         return Array(problems.prefix(limit))
     }
 }
@@ -239,8 +245,8 @@ extension Journal {
         try chain.save(db)
     }
 
-    /// The journalled task changes of a commit (nil when it changes no task).
-    static func authority(_ commit: InstanceCommit, opened: TaskRecord?) -> String? {
+    /// The journalled task and audit-item changes of a commit (nil when it changes neither).
+    static func authority(_ commit: InstanceCommit, opened: TaskRecord?, sampled: [AuditItemRecord] = []) -> String? {
         var value: [String: JSONValue] = [:]
         if let closed = commit.closedTask {
             value["closed"] = [
@@ -254,6 +260,7 @@ extension Journal {
             ]
         }
         if let opened { value["opened"] = opened.payload }
+        if !sampled.isEmpty { value["sampled"] = .array(sampled.map(\.payload)) }
         return value.isEmpty ? nil : JSONValue.object(value).jsonString
     }
 }

@@ -161,6 +161,48 @@ enum Schema {
             try Journal.appendBaseline(db, at: Int64((Date().timeIntervalSince1970 * 1000).rounded()))
         }
         migrator.registerMigration("v7-eval-runs") { db in try EvalSchema.create(db) }
+        migrator.registerMigration("v8-audit-samples") { db in
+            // Production instances sampled for audit as they passed a checkpoint unreviewed,
+            // written by the commit of that transition (one per instance, checkpoint and visit).
+            // items: the judged paths with the instance's values; bindings and input: what a
+            // production-accuracy figure and a labelled example are keyed by and built from.
+            try db.execute(sql: """
+                CREATE TABLE audit_items (
+                    id INTEGER PRIMARY KEY,
+                    instance INTEGER NOT NULL REFERENCES instances(rowid),
+                    state TEXT NOT NULL,
+                    visit INTEGER NOT NULL,
+                    template TEXT NOT NULL,
+                    version TEXT NOT NULL,
+                    customer TEXT,
+                    credential TEXT NOT NULL,
+                    items TEXT NOT NULL,
+                    bindings TEXT NOT NULL,
+                    input TEXT NOT NULL,
+                    rate REAL NOT NULL,
+                    needed_reviews INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL
+                );
+                CREATE UNIQUE INDEX audit_items_one_per_visit ON audit_items(instance, state, visit);
+                CREATE INDEX audit_items_by_template ON audit_items(template, customer, id);
+                CREATE INDEX audit_items_by_credential ON audit_items(credential, id);
+                """)
+            // Reviewers' verdicts, in the order given (ordinal 1 is the first review). One per
+            // reviewer and item, at most needed_reviews per item (checked when writing).
+            try db.execute(sql: """
+                CREATE TABLE audit_verdicts (
+                    id INTEGER PRIMARY KEY,
+                    item INTEGER NOT NULL REFERENCES audit_items(id),
+                    ordinal INTEGER NOT NULL,
+                    reviewer TEXT NOT NULL,
+                    credential TEXT NOT NULL,
+                    judgements TEXT NOT NULL,
+                    at INTEGER NOT NULL,
+                    UNIQUE (item, ordinal),
+                    UNIQUE (item, reviewer)
+                );
+                """)
+        }
         return migrator
     }
 }

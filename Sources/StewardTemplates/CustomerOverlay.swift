@@ -37,6 +37,8 @@ public struct TemplateOverlay: Sendable {
     public var humanInPath: HumanInPathRule = .optional
     /// `templates.<name>.eval`: this customer's cadence, dataset and tighter gates.
     public var eval: EvalOverlay? = nil
+    /// `templates.<name>.sample`: the customer's audit sampling rates, by checkpoint.
+    public var sampling: [String: SampleOverride] = [:]
 }
 
 extension TemplateParser {
@@ -54,7 +56,7 @@ extension TemplateParser {
                 for (key, value) in mapping {
                     guard let name = reader.string(key, "a template name") else { continue }
                     let context = "'templates.\(name)'"
-                    guard let entries = reader.entries(of: value, context: context, allowed: ["config", "sla", "bindings", "human_in_path", "eval"]) else { continue }
+                    guard let entries = reader.entries(of: value, context: context, allowed: ["config", "sla", "bindings", "human_in_path", "eval", "sample"]) else { continue }
                     var keyLocations: [String: SourceLocation] = [:]
                     if case .mapping(let configMapping)? = entries["config"]?.value {
                         for (configKey, _) in configMapping {
@@ -83,7 +85,8 @@ extension TemplateParser {
                     templates[name] = TemplateOverlay(
                         config: entries["config"].map { reader.json($0.value) } ?? .emptyObject, slaTargets: targets, bindings: bindings,
                         location: reader.location(of: key), configKeyLocations: keyLocations,
-                        humanInPath: entries["human_in_path"].flatMap { parseHumanInPath($0.value, reader: &reader) } ?? .optional, eval: eval)
+                        humanInPath: entries["human_in_path"].flatMap { parseHumanInPath($0.value, reader: &reader) } ?? .optional, eval: eval,
+                        sampling: entries["sample"].map { parseSampleOverrides($0.value, template: name, reader: &reader) } ?? [:])
                 }
             } else {
                 reader.error(templatesNode, "expected a mapping of template name -> overlay for 'templates'")
@@ -97,8 +100,9 @@ extension TemplateParser {
             humanInPath: humanInPath, humanInPathLocation: top["human_in_path"].map { reader.location(of: $0.value) })
     }
 
-    /// Checks an overlay against the templates it names: the template must exist and every
-    /// config key must be one the template has, with a value of the same JSON type. Where the
+    /// Checks an overlay against the templates it names: the template must exist, every
+    /// config key must be one the template has, with a value of the same JSON type, and every
+    /// sampling override must name a checkpoint of the template that has a `sample` rule. Where the
     /// overlay sets `human_in_path: required` (at the top: for every template in `templates`;
     /// under a template: for that one), each such template must pass the rule of
     /// `Plan.humanInPathViolations(in:pureSteps:)`, with `pureSteps` as in `StepCatalog`.
@@ -141,6 +145,7 @@ extension TemplateParser {
                     diagnostics.append(TemplateDiagnostic(templateOverlay.location, "role '\(role)' of template '\(name)' is bound to adapter \(binding), which is not loaded; loaded: \(adapters.sorted().joined(separator: ", "))"))
                 }
             }
+            diagnostics += sampleOverrideDiagnostics(templateOverlay.sampling, template: template)
             let base = template.config.objectValue ?? [:]
             for (key, value) in (templateOverlay.config.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
                 let location = templateOverlay.configKeyLocations[key] ?? templateOverlay.location

@@ -158,6 +158,9 @@ public struct Plan: Sendable {
                 if let when = checkpoint.when {
                     diagnostics += rootDiagnostics(when, roots: roots, at: checkpoint.whenLocation ?? state.location, in: state.name)
                 }
+                if let sample = checkpoint.sample {
+                    diagnostics += sampleDiagnostics(sample, checkpoint: checkpoint, roots: roots, in: state.name)
+                }
             case .ffi(let foreign):
                 if foreign.next == nil {
                     diagnostics.append(TemplateDiagnostic(state.location, "ffi state '\(state.name)' has no exit; expected 'next'"))
@@ -250,6 +253,29 @@ public struct Plan: Sendable {
             let suggestion = closest(root, roots.sorted()).map { " (did you mean '\($0)'?)" } ?? ""
             return TemplateDiagnostic(location, "expression '\(expression.source)' in state '\(state)' reads '\(path.joined(separator: "."))', but no step writes '\(root)'\(suggestion); expected a path under one of: \(roots.sorted().joined(separator: ", "))")
         }
+    }
+
+    /// A sampling rule's problems: it must sit on a checkpoint with a `when` (one without
+    /// always opens, so nothing passes it unreviewed), and each item must read the instance
+    /// data (a step's output or a built-in root other than `config` and `instance`, which are
+    /// not stored with the instance).
+    static func sampleDiagnostics(_ sample: SampleRule, checkpoint: CheckpointState, roots: Set<String>, in state: String) -> [TemplateDiagnostic] {
+        var diagnostics: [TemplateDiagnostic] = []
+        if checkpoint.when == nil {
+            diagnostics.append(TemplateDiagnostic(
+                sample.location,
+                "'sample' of state '\(state)' never applies: the checkpoint has no 'when', so a person reviews every instance; expected a 'when', or no 'sample'"))
+        }
+        let dataRoots = roots.subtracting(["config", "instance"])
+        for (index, item) in sample.items.enumerated() {
+            guard let root = item.split(separator: ".").first.map(String.init), !dataRoots.contains(root) else { continue }
+            let suggestion = closest(root, dataRoots.sorted()).map { " (did you mean '\($0)'?)" } ?? ""
+            let location = index < sample.itemLocations.count ? sample.itemLocations[index] : sample.location
+            diagnostics.append(TemplateDiagnostic(
+                location,
+                "'sample.items' of state '\(state)' judges '\(item)', but no step writes '\(root)'\(suggestion); expected a path under one of: \(dataRoots.sorted().joined(separator: ", "))"))
+        }
+        return diagnostics
     }
 
     /// For a literal argument, what makes it the wrong type for `type` (nil when it fits or is not a literal).

@@ -373,6 +373,9 @@ public struct CheckpointState: Sendable {
     public var decisions: [Decision: StateReference]
     /// Which SLA deadline the review task carries.
     public var deadline: DeadlineKind
+    /// Which of the instances that pass without a person are picked for a later audit (nil:
+    /// none). Only a checkpoint with a `when` passes without a person.
+    public var sample: SampleRule? = nil
 
     /// The SLA clock a checkpoint's task runs against.
     public enum DeadlineKind: String, Sendable, CaseIterable {

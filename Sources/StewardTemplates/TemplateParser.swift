@@ -16,7 +16,7 @@ public enum TemplateParser {
     static let keysByKind: [String: [String]] = [
         "step": ["step", "input", "output", "config", "next", "on_error", "retry", "timeout_ms", "max_output_bytes"],
         "choice": ["choices", "otherwise"],
-        "checkpoint": ["credential", "when", "subject", "decisions", "deadline"],
+        "checkpoint": ["credential", "when", "subject", "decisions", "deadline", "sample"],
         "end": ["status", "output"],
         "ffi": ["library", "signature", "args", "output", "next", "on_error", "timeout_ms", "max_output_bytes"],
         "model": ["role", "task", "prompt", "input", "parameters", "output", "next", "on_error", "retry", "timeout_ms", "max_output_bytes"],
@@ -395,11 +395,12 @@ public enum TemplateParser {
                 reader.error(deadlineNode, "unknown deadline '\(text)' in \(context); expected one of: first_response, resolution, none")
             }
         }
+        let sample = entries["sample"].flatMap { parseSample($0.value, checkpoint: name, reader: &reader) }
         guard let credential else { return nil }
         return .checkpoint(
             CheckpointState(
                 credential: credential, when: when, whenLocation: entries["when"].map { reader.location(of: $0.value) },
-                subject: subject, decisions: decisions, deadline: deadline))
+                subject: subject, decisions: decisions, deadline: deadline, sample: sample))
     }
 
     static func parseForeign(

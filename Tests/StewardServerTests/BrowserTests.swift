@@ -1,4 +1,5 @@
 import Foundation
+import StewardEngine
 import StewardJSON
 import Testing
 
@@ -233,11 +234,9 @@ struct WebDriver {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    @Test(.enabled(if: Browser.availability.available, "\(Browser.availability.reason)"), .timeLimit(.minutes(3)))
-    func reviewerEditsAndApprovesInARealBrowser() async throws {
-        let harness = try await ServerHarness.start()
-        let (instance, task) = try await harness.waitingTask()
-
+    /// Runs `body` with a headless Chromium session driven by a chromedriver of its own; the
+    /// session and the driver end on every path.
+    static func withBrowser(_ body: (WebDriver) async throws -> Void) async throws {
         let port = try Self.freePort()
         let profile = FileManager.default.temporaryDirectory.appendingPathComponent("steward-chromium-\(UUID().uuidString)")
         let driverProcess = Process()
@@ -258,9 +257,22 @@ struct WebDriver {
             try await Task.sleep(for: .milliseconds(100))
         }
         let browser = try await WebDriver.open(driver: driverURL, profile: profile)
-        let edited: JSONValue = ["subject": "Re: My card was stolen", "body": "Hi Jonas, we blocked the card. A replacement arrives in 3 days."]
         // Chromium outlives a killed chromedriver: end the session on every path.
         do {
+            try await body(browser)
+        } catch {
+            await browser.close()
+            throw error
+        }
+        await browser.close()
+    }
+
+    @Test(.enabled(if: Browser.availability.available, "\(Browser.availability.reason)"), .timeLimit(.minutes(3)))
+    func reviewerEditsAndApprovesInARealBrowser() async throws {
+        let harness = try await ServerHarness.start()
+        let (instance, task) = try await harness.waitingTask()
+        let edited: JSONValue = ["subject": "Re: My card was stolen", "body": "Hi Jonas, we blocked the card. A replacement arrives in 3 days."]
+        try await Self.withBrowser { browser in
             // Sign in with the keyboard: type the token and press Enter.
             try await browser.go(harness.base.appendingPathComponent("review"))
             #expect(try await browser.currentURL().hasSuffix("/review/sign-in"))
@@ -303,11 +315,7 @@ struct WebDriver {
             let landed = try await browser.waitForURL(endingWith: "/review?decided=\(task)&as=edit")
             #expect(landed.hasSuffix("/review?decided=\(task)&as=edit"), "\(landed)")
             #expect(try await browser.source().contains("Task \(task) edited and approved."))
-        } catch {
-            await browser.close()
-            throw error
         }
-        await browser.close()
 
         // The API shows the instance completed with the reviewer's edit.
         #expect(try await harness.waitFor(instance) { $0 == "completed" } == "completed")
@@ -316,6 +324,62 @@ struct WebDriver {
         #expect(shown.json["output"]?["reply"] == edited)
         #expect(shown.json["output"]?["review"]?["decision"] == "edit")
         #expect(shown.json["output"]?["review"]?["reviewer"]?.stringValue == harness.agentID)
+        try await harness.stop()
+    }
+
+    @Test(.enabled(if: Browser.availability.available, "\(Browser.availability.reason)"), .timeLimit(.minutes(3)))
+    func twoAgentsGiveAuditVerdictsInARealBrowser() async throws {
+        let harness = try await ServerHarness.start(auditedCustomer: true)
+        let (_, audit) = try await harness.sampledAudit()
+        let bo = try await harness.store.addReviewer(name: "Bo Agent", credentials: ["support-agent"], at: SystemEngineClock().nowMilliseconds())
+        try await Self.withBrowser { browser in
+            func signIn(_ token: String) async throws {
+                try await browser.go(harness.base.appendingPathComponent("review/sign-in"))
+                try await browser.type("#token", token + "\u{E007}")
+                #expect(try await browser.waitForURL(endingWith: "/review").hasSuffix("/review"))
+            }
+            try await signIn(harness.agentToken)
+            let queue = try await browser.source()
+            #expect(queue.contains("Audit \(audit)</a> <span class=\"badge\">audit</span>"), "the audit is on the task list")
+            try await browser.click("a[href=\"/review/audits/\(audit)\"]")
+            #expect(try await browser.waitForURL(endingWith: "/review/audits/\(audit)").hasSuffix("/review/audits/\(audit)"))
+            let page = try await browser.source()
+            #expect(page.contains("Fee on my card payment") && page.contains("banking-intent@2.0.0"))
+            #expect(page.contains("<code>classification.label</code> was <code>\"card_payment_fee_charged\"</code>"))
+            let unlabeled = try await browser.script(
+                "return [...document.querySelectorAll('input:not([type=hidden]), textarea, select')].filter(e => !e.id || !document.querySelector('label[for=\"' + e.id + '\"]')).length")
+            #expect(unlabeled == 0, "every field has a label")
+
+            // "Wrong" without the right value comes back with the error and the choices kept.
+            try await browser.click("#verdict-0-correct")
+            try await browser.click("#verdict-1-wrong")
+            try await browser.click("#give-verdict")
+            #expect(try await browser.waitForURL(endingWith: "/review/audits/\(audit)/verdict").hasSuffix("/verdict"))
+            // The page source is the browser's serialisation of the DOM: quotes in text are plain.
+            #expect(try await browser.source().contains("a 'wrong' verdict on 'routing.priority' needs the correct value"))
+            #expect(try await browser.property("#verdict-1-wrong", "checked") == true)
+            try await browser.type("#value-1", "P2")
+            try await browser.click("#give-verdict")
+            let landed = try await browser.waitForURL(endingWith: "/review?audited=\(audit)")
+            #expect(landed.hasSuffix("/review?audited=\(audit)"), "\(landed)")
+            #expect(try await browser.source().contains("Audit \(audit): your verdict is recorded."))
+            #expect(!(try await browser.source().contains("/review/audits/\(audit)")), "Ana cannot give the second review")
+
+            // Bo sees the second review, blind to Ana's verdict, and completes it.
+            try await browser.click(".signout button")
+            try await signIn(bo.token)
+            #expect(try await browser.source().contains("Audit \(audit)</a> <span class=\"badge\">second review</span>"))
+            try await browser.go(harness.base.appendingPathComponent("review/audits/\(audit)"))
+            let blind = try await browser.source()
+            #expect(blind.contains("hidden until the item has all its reviews") && !blind.contains("should be"), "blind to the first verdict")
+            try await browser.click("#verdict-0-correct")
+            try await browser.click("#verdict-1-correct")
+            try await browser.click("#give-verdict")
+            #expect(try await browser.waitForURL(endingWith: "/review?audited=\(audit)").hasSuffix("/review?audited=\(audit)"))
+        }
+        let item = try #require(try await harness.store.auditItem(id: audit))
+        #expect(item.isComplete && item.verdicts.map(\.reviewer) == [harness.agentID, bo.0.id])
+        #expect(item.verdicts.first?.judgement(of: "routing.priority") == AuditJudgement(path: "routing.priority", correct: false, correction: "P2"))
         try await harness.stop()
     }
 }

@@ -56,15 +56,18 @@ import Yams
     /// required fields with the documented types.
     @Test func everyOperationAnswersAsDocumented() async throws {
         let document = try Self.load()
-        let harness = try await ServerHarness.start()
+        let harness = try await ServerHarness.start(auditedCustomer: true)
         let (instance, task) = try await harness.waitingTask()
+        let (_, audit) = try await harness.sampledAudit()
         var checked = 0
         for operation in Self.operations(document) {
             let parts = operation.split(separator: " ", maxSplits: 1).map(String.init)
             let (method, template) = (parts[0], parts[1])
             let spec = try #require(document["paths"]?[template]?[method.lowercased()])
-            let path = template.replacingOccurrences(of: "{id}", with: template.hasPrefix("/v1/instances") ? instance : String(task))
-            let token = template.hasPrefix("/v1/instances") ? harness.operatorToken : harness.agentToken
+            let id = template.hasPrefix("/v1/instances") ? instance : template.contains("/audits/") ? String(audit) : String(task)
+            let path = template.replacingOccurrences(of: "{id}", with: id).replacingOccurrences(of: "{name}", with: ServerHarness.triage)
+            let operatorOnly = template.hasPrefix("/v1/instances") || template.hasPrefix("/v1/templates")
+            let token = operatorOnly ? harness.operatorToken : harness.agentToken
             var body: Data?
             var headers: [String: String] = [:]
             if let content = spec["requestBody"]?["content"]?.objectValue, let (type, media) = content.first {

@@ -108,20 +108,38 @@ final class ServerHarness: Sendable {
 
     /// The engine `steward serve` runs, assembled by `EngineAssembly` from this checkout's
     /// `workflows/` (templates, overlays, prompts) and the shipped plugins, over the database at `database`.
-    static func assemble(database: String, metrics: ServerMetrics? = nil) async throws -> EngineAssembly {
+    static func assemble(database: String, metrics: ServerMetrics? = nil, workflows: URL? = nil) async throws -> EngineAssembly {
         let plugins = try Package.plugins.get()
         return try await EngineAssembly.assemble(EngineOptions(
-            workspace: Workspace(root: Package.root), workflows: Package.root.appendingPathComponent("workflows").path, database: database,
+            workspace: Workspace(root: Package.root), workflows: (workflows ?? Package.root.appendingPathComponent("workflows")).path, database: database,
             pluginDirectories: [plugins.appendingPathComponent("plugins").path],
             libraryDirectories: [plugins.appendingPathComponent("lib").path], buildPlugins: false, metrics: metrics?.engine))
     }
 
+    /// The customer that `start(auditedCustomer: true)` adds: every triage reply sent without a
+    /// review is sampled for a double audit.
+    static let audited = "audited"
+
     /// Starts a server. `logs`, when given, receives everything the server logs at trace level.
-    static func start(logs: LogCapture? = nil) async throws -> ServerHarness {
+    /// With `auditedCustomer`, the server runs a copy of `workflows/` with the customer
+    /// `audited` added.
+    static func start(logs: LogCapture? = nil, auditedCustomer: Bool = false) async throws -> ServerHarness {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-server-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var workflows: URL?
+        if auditedCustomer {
+            let copy = directory.appendingPathComponent("workflows")
+            try FileManager.default.copyItem(at: Package.root.appendingPathComponent("workflows"), to: copy)
+            try """
+                customer: \(audited)
+                templates:
+                  support-ticket-triage:
+                    sample: {review_reply: {rate: 1, double_review: 1}}
+                """.write(to: copy.appendingPathComponent("customers/\(audited).yaml"), atomically: true, encoding: .utf8)
+            workflows = copy
+        }
         let metrics = ServerMetrics()
-        let assembly = try await assemble(database: directory.appendingPathComponent("steward.db").path, metrics: metrics)
+        let assembly = try await assemble(database: directory.appendingPathComponent("steward.db").path, metrics: metrics, workflows: workflows)
         let store = assembly.store
         var logger = Logger(label: "steward.test") { label in
             logs.map { $0.handler(label: label) } ?? SwiftLogNoOpLogHandler()
@@ -220,6 +238,20 @@ final class ServerHarness: Sendable {
         let tasks = try await store.openTasks(credentials: nil, limit: 200)
         let task = try #require(tasks.first { $0.instanceID == instance })
         return (instance, task.id)
+    }
+
+    /// Submits ticket 1 (a fee question the classifier is sure of, so no one reviews it) for
+    /// the `audited` customer and returns the audit item its unreviewed reply got. Needs
+    /// `start(auditedCustomer: true)`.
+    func sampledAudit() async throws -> (instance: String, audit: Int64) {
+        let body: JSONValue = ["template": .string(Self.triage), "customer": .string(Self.audited), "input": try Self.ticket(1)]
+        let reply = try await send("POST", "/v1/instances", token: operatorToken, json: body)
+        try #require(reply.status == 201, "submit: \(reply.status) \(reply.text)")
+        let instance = try #require(reply.json["id"]?.stringValue)
+        let state = try await waitFor(instance) { $0 != "running" }
+        try #require(state == "completed", "the sampled ticket goes on unreviewed, it is \(state)")
+        let audit = try #require(try await store.auditItems(AuditQuery()).first { $0.instanceID == instance })
+        return (instance, audit.id)
     }
 
     /// Polls the store until the instance's status satisfies `done` (at most 20 s).

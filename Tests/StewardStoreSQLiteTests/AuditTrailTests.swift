@@ -121,6 +121,40 @@ import Testing
         #expect(problems.contains { $0.contains("review task") && $0.contains(reported) }, "\(attack): \(problems)")
     }
 
+    @Test(arguments: [
+        ("UPDATE audit_verdicts SET judgements = replace(judgements, 'wrong', 'correct')", "verdict 1 on audit item 1: judgements differ"),
+        ("UPDATE audit_verdicts SET reviewer = 'rv-x'", "verdict 1 on audit item 1: reviewer differ"),
+        ("DELETE FROM audit_verdicts", "verdict 1 on audit item 1 was journalled but is missing from the audit_verdicts table"),
+        ("INSERT INTO audit_verdicts (item, ordinal, reviewer, credential, judgements, at) VALUES (1, 2, 'rv-x', 'agent', '[]', 9)",
+         "verdict 2 on audit item 1 (by rv-x) was recorded by no journal entry"),
+        ("UPDATE audit_items SET items = replace(items, 'card_arrival', 'card_swallowed')", "audit item 1 (s1 at review): items, bindings, input or rate differ"),
+        ("UPDATE audit_items SET needed_reviews = 2, credential = 'intern'", "audit item 1 (s1 at review): credential, needed_reviews differ"),
+        ("DELETE FROM audit_verdicts; DELETE FROM audit_items", "audit item 1 was sampled in the journal but is missing from the audit_items table"),
+        ("""
+            INSERT INTO audit_items (instance, state, visit, template, version, customer, credential, items, bindings, input, rate, needed_reviews, created_at)
+            SELECT instance, state, visit + 1, template, version, customer, credential, items, bindings, input, rate, needed_reviews, created_at FROM audit_items
+            """, "audit item 2 (s1 at review) was sampled by no journal entry"),
+    ])
+    func anEditedAuditItemOrVerdictIsReported(_ attack: String, reported: String) async throws {
+        let scene = try await Scene()
+        defer { scene.cleanUp() }
+        var sampled = InstanceCommit(state: InstanceState(id: "s1", template: "test-template", templateVersion: "1.0.0", customer: nil), event: .started(input: [:]), actor: "engine", at: 10)
+        sampled.state.sequence = 1
+        sampled.state.status = .completed
+        sampled.auditSamples = [AuditRequest(
+            state: "review", visit: 1, credential: "agent", items: [AuditedValue(path: "work.label", value: "card_arrival")], neededReviews: 1,
+            rate: 0.5, bindings: [:], input: [:])]
+        try await scene.store.commit(sampled)
+        try await scene.store.recordVerdict(
+            AuditVerdict(reviewer: scene.ana.id, credential: "agent", at: 11, judgements: [AuditJudgement(path: "work.label", correct: false, correction: "x")]),
+            item: 1)
+        // The journal and table checks (the instance is written by hand, so replay is not asked).
+        #expect(try await scene.store.verifyJournal().problems.isEmpty)
+        try await scene.sql(attack)
+        let problems = try await scene.store.verifyJournal().problems
+        #expect(problems.contains { $0.contains(reported) }, "\(attack): \(problems)")
+    }
+
     @Test func aDecisionReCreditedAndReHashedIsReportedByTheSignedHead() async throws {
         let scene = try await Scene()
         defer { scene.cleanUp() }

@@ -148,6 +148,10 @@ struct ShippedTemplateTests {
         #expect(review.when?.source.hasPrefix("routing.priority == \"P1\" or classification.confidence < config.review_threshold") == true)
         #expect(review.deadline == .firstResponse)
         #expect(review.decisions.mapValues(\.name) == [.approve: "respond", .edit: "respond", .reject: "rejected"])
+        let sample = try #require(review.sample, "replies sent without a review are sampled for audit")
+        #expect(sample.rate == 0.05 && sample.doubleReview == 0.2 && sample.credential == nil)
+        #expect(sample.items == ["classification.label", "routing.priority"])
+        #expect(sample.location.line == (try Self.line(of: "    sample: {rate: 0.05")))
 
         guard case .end(let done) = template.state(named: "done")?.kind, case .object(let output)? = done.output else {
             throw Failure("done")

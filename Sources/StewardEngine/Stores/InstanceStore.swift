@@ -37,6 +37,10 @@ public struct InstanceCommit: Sendable {
     public var escalation: TaskEscalation?
     /// Notifications to record for delivery (escalation ladders).
     public var notifications: [NewNotification] = []
+    /// Audit items to record: sampled checkpoints the transition passed unreviewed (the
+    /// store assigns their ids; a second item for the same instance, checkpoint and visit is
+    /// a `StoreConflict`).
+    public var auditSamples: [AuditRequest] = []
 
     /// Creates a commit.
     public init(state: InstanceState, event: Event, actor: String, at: Int64, clientKey: String? = nil, openedCheckpoint: CheckpointRequest? = nil) {
@@ -115,7 +119,7 @@ public struct StoreConflict: Error, Sendable, CustomStringConvertible {
 /// stored sequence is `state.sequence - 1` (0 for a new instance); otherwise it throws
 /// `StoreConflict` and changes nothing. That check is what makes transitions exactly-once.
 /// Everything a commit carries (the event, the snapshot, the task it opens or closes, timers
-/// set, fired or cancelled, notifications, labelled examples, pinned texts) is written in one
+/// set, fired or cancelled, notifications, labelled examples, audit items, pinned texts) is written in one
 /// transaction or not at all; the store decides nothing about what to write.
 public protocol InstanceStore: ContentStore {
     /// Makes one transition durable (implementations batch concurrent commits).

@@ -5,7 +5,7 @@
 /// The templates by name; `head` and `foot` are partials every page includes.
 enum PageTemplates {
     static let all: [String: String] = [
-        "head": head, "foot": foot, "sign-in": signIn, "queue": queue, "task": task, "problem": problem,
+        "head": head, "foot": foot, "sign-in": signIn, "queue": queue, "task": task, "audit": audit, "problem": problem,
     ]
 
     static let head = """
@@ -77,6 +77,17 @@ enum PageTemplates {
               <td><time datetime="{{openedAt}}">{{openedAt}}</time></td>
             </tr>
           {{/tasks}}
+          {{#audits}}
+            <tr class="audit">
+              <td><a href="/review/audits/{{id}}">Audit {{id}}</a> <span class="badge">{{kind}}</span></td>
+              <td>not timed</td>
+              <td>{{template}}</td>
+              <td>{{customer}}</td>
+              <td>{{state}}</td>
+              <td>{{credential}}</td>
+              <td><time datetime="{{createdAt}}">{{createdAt}}</time></td>
+            </tr>
+          {{/audits}}
           </tbody>
         </table>
         {{/hasTasks}}
@@ -169,6 +180,59 @@ enum PageTemplates {
         {{> foot}}
         """
 
+    static let audit = """
+        {{> head}}
+        <p><a href="/review">Back to the queue</a></p>
+        <h1>Audit {{auditID}}: {{state}} <span class="muted">({{template}})</span> <span class="badge">{{kind}}</span></h1>
+        <p>This instance passed <strong>{{state}}</strong> without a review and was sampled for an audit. It has already gone on; your verdict measures how often such work is right and becomes labelled data.</p>
+        <dl class="facts">
+          <div><dt>Instance</dt><dd><code>{{instanceID}}</code></dd></div>
+          <div><dt>Customer</dt><dd>{{customer}}</dd></div>
+          <div><dt>Template version</dt><dd>{{version}}</dd></div>
+          <div><dt>Credential</dt><dd>{{credential}}</dd></div>
+          <div><dt>Sampled</dt><dd><time datetime="{{createdAt}}">{{createdAt}}</time></dd></div>
+          <div><dt>Reviews</dt><dd>{{reviews}}</dd></div>
+          {{#bindings}}<div><dt>Model {{role}}</dt><dd>{{adapter}}</dd></div>{{/bindings}}
+        </dl>
+        <div class="columns">
+          <section class="context card" aria-labelledby="input-heading">
+            <h2 id="input-heading">Input</h2>
+            <pre tabindex="0" aria-label="Instance input">{{input}}</pre>
+            {{#hasVerdicts}}
+            <h3>Verdicts</h3>
+            <ul class="verdicts">
+              {{#verdicts}}<li>{{reviewer}} at <time datetime="{{at}}">{{at}}</time>: {{#judgements}}<code>{{path}}</code> {{text}}; {{/judgements}}</li>{{/verdicts}}
+            </ul>
+            {{/hasVerdicts}}
+            {{#blind}}<p class="hint">Another reviewer's verdict is hidden until the item has all its reviews.</p>{{/blind}}
+          </section>
+          <section class="decide card" aria-labelledby="verdict-heading">
+            <h2 id="verdict-heading">Your verdict</h2>
+            {{#error}}<p class="error" role="alert" id="verdict-error">{{error}}</p>{{/error}}
+            {{#canReview}}
+            <form method="post" action="/review/audits/{{auditID}}/verdict" aria-labelledby="verdict-heading">
+              <input type="hidden" name="csrf" value="{{csrf}}">
+              {{#items}}
+              <fieldset class="judged">
+                <legend><code>{{path}}</code> was <code>{{valueText}}</code></legend>
+                <input type="hidden" name="path-{{index}}" value="{{path}}">
+                <input type="radio" id="verdict-{{index}}-correct" name="verdict-{{index}}" value="correct" required{{#isCorrect}} checked{{/isCorrect}}>
+                <label for="verdict-{{index}}-correct" class="inline">Correct</label>
+                <input type="radio" id="verdict-{{index}}-wrong" name="verdict-{{index}}" value="wrong"{{#isWrong}} checked{{/isWrong}}>
+                <label for="verdict-{{index}}-wrong" class="inline">Wrong</label>
+                <label for="value-{{index}}">If wrong, the correct value (JSON, or plain text)</label>
+                <input type="text" id="value-{{index}}" name="value-{{index}}" value="{{entered}}" spellcheck="false">
+              </fieldset>
+              {{/items}}
+              <button type="submit" id="give-verdict">Record my verdict</button>
+            </form>
+            {{/canReview}}
+            {{^canReview}}<p class="notice" role="status">You have no verdict to give on this item.</p>{{/canReview}}
+          </section>
+        </div>
+        {{> foot}}
+        """
+
     static let problem = """
         {{> head}}
         <h1>{{heading}}</h1>
@@ -199,7 +263,9 @@ enum PageTemplates {
         .card { border: 1px solid var(--line); border-radius: 6px; padding: 1rem 1.25rem; background: #fff; }
         .narrow { max-width: 28rem; }
         label { display: block; font-weight: 600; margin: .5rem 0 .25rem; }
-        input[type=password], textarea { width: 100%; font: 14px/1.4 ui-monospace, "DejaVu Sans Mono", monospace; padding: .5rem; border: 1px solid #767676; border-radius: 4px; color: var(--ink); }
+        fieldset.judged { border: 1px solid var(--line); border-radius: 4px; margin: 0 0 .75rem; padding: .5rem .75rem; }
+        label.inline { display: inline; font-weight: 400; margin-right: 1rem; }
+        input[type=password], input[type=text], textarea { width: 100%; font: 14px/1.4 ui-monospace, "DejaVu Sans Mono", monospace; padding: .5rem; border: 1px solid #767676; border-radius: 4px; color: var(--ink); }
         textarea[aria-invalid=true], input[aria-invalid=true] { border: 2px solid var(--bad); }
         button { font: inherit; font-weight: 600; padding: .45rem 1rem; margin-top: .6rem; border: 0; border-radius: 4px; background: var(--link); color: #fff; cursor: pointer; }
         button.secondary { background: #fff; color: var(--link); border: 1px solid var(--link); margin-top: 0; }

@@ -27,6 +27,7 @@ extension StewardServer {
         router.post("/review/tasks/{id}/decision") { request, context in
             try await decisionForm(request, id: context.parameters.require("id"))
         }
+        addAuditPages(to: router)
     }
 
     // MARK: Sessions
@@ -204,10 +205,16 @@ extension StewardServer {
             if let due = task.dueAt { row["dueAt"] = isoTime(due) }
             return row
         }
-        values["count"] = tasks.count
-        values["taskWord"] = tasks.count == 1 ? "task" : "tasks"
-        values["hasTasks"] = !tasks.isEmpty
+        let audits = try await self.audits.audits(for: reviewer)
+        values["audits"] = audits.map(auditRow)
+        let count = tasks.count + audits.count
+        values["count"] = count
+        values["taskWord"] = count == 1 ? "task" : "tasks"
+        values["hasTasks"] = count > 0
         let query = request.uri.queryParameters
+        if let audited = query["audited"].flatMap({ Int64(String($0)) }) {
+            values["notice"] = "Audit \(audited): your verdict is recorded."
+        }
         if let decided = query["decided"].flatMap({ Int64(String($0)) }), let verb = query["as"].map(String.init),
             let decision = Decision(rawValue: verb)
         {
