@@ -19,7 +19,7 @@ let package = Package(
             name: "StewardEmbedded",
             targets: [
                 "StewardABI", "StewardJSON", "StewardTemplates", "StewardPlugins", "StewardCore", "StewardEngine", "StewardStoreSQLite",
-                "StewardReview", "StewardForeign", "StewardDispatch", "StewardPrompts", "StewardSLA", "StewardBootstrap", "StewardStatistics", "StewardEval",
+                "StewardReview", "StewardForeign", "StewardDispatch", "StewardPrompts", "StewardSLA", "StewardBootstrap", "StewardStatistics", "StewardEval", "StewardMigration",
             ]),
         // The SDK for Swift plugins. Plugins link it statically; the engine never links it.
         .library(name: "StewardPluginKit", targets: ["StewardPluginKit"]),
@@ -166,6 +166,15 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Staged, eval-gated, reversible model-binding migrations per customer.
+        .target(
+            name: "StewardMigration",
+            dependencies: [
+                "StewardJSON", "StewardTemplates", "StewardCore", "StewardEngine", "StewardEval", "StewardBootstrap", "StewardReview",
+                "StewardStatistics",
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "StewardTesting",
             dependencies: ["StewardJSON", "StewardTemplates", "StewardCore", "StewardEngine"],
@@ -175,7 +184,7 @@ let package = Package(
             name: "StewardCLI",
             dependencies: [
                 "StewardJSON", "StewardTemplates", "StewardPlugins", "StewardCore", "StewardEngine", "StewardStoreSQLite", "StewardReview",
-                "StewardPrompts", "StewardSLA", "StewardBootstrap", "StewardServer", "StewardEval", "StewardStatistics",
+                "StewardPrompts", "StewardSLA", "StewardBootstrap", "StewardServer", "StewardEval", "StewardStatistics", "StewardMigration",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -236,6 +245,12 @@ let package = Package(
 
         .testTarget(name: "StewardJSONTests", dependencies: ["StewardJSON"]),
         .testTarget(name: "StewardStatisticsTests", dependencies: ["StewardStatistics"]),
+        .testTarget(
+            name: "StewardMigrationTests",
+            dependencies: [
+                "StewardMigration", "StewardEval", "StewardBootstrap", "StewardCore", "StewardEngine", "StewardJSON", "StewardTemplates",
+                "StewardReview", "StewardStoreSQLite", "StewardTesting",
+            ]),
         // Audits of sampled production work: the desk's verdict rules over a real SQLite store,
         // and the accuracy, agreement and labels computed from verdicts.
         .testTarget(
@@ -276,7 +291,7 @@ let package = Package(
             name: "StewardCrashTests",
             dependencies: ["StewardStoreSQLite", "StewardCore", "StewardEngine", "StewardReview", "StewardJSON", "StewardTemplates"],
             exclude: ["Fixtures"]),
-        .testTarget(name: "StewardEndToEndTests", dependencies: ["StewardJSON"]),
+        .testTarget(name: "StewardEndToEndTests", dependencies: ["StewardJSON", "StewardCore"]),
         // The assembled engine over temp workspaces: plugin calls on the bounded pool with
         // timeouts, templates pinned by content, current state of running instances.
         .testTarget(

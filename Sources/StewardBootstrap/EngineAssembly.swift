@@ -205,10 +205,13 @@ public struct EngineAssembly: Sendable {
         let dispatcher = Dispatcher(registry: registry, foreign: set.foreign, prompts: prompts, maxOutputBytes: options.maxOutputBytes)
         let pooled = PooledStepInvoker(pool: pool, call: Self.guarded(dispatcher.call, by: crashLedger))
         let invoker: any StepInvoker = options.wrapInvoker.map { $0(pooled) } ?? pooled
+        // The binding migrations in force; `StewardMigration` reloads them when a stage moves.
+        let routes = BindingRoutes()
+        try await routes.reload(from: store)
         let engine = Engine(
             store: store, plans: set.library, invoker: invoker, clock: options.clock,
             sleeper: options.sleeper, scheduler: SLAScheduler(configuration: serviceLevels), metrics: options.metrics,
-            crashLedger: crashLedger)
+            crashLedger: crashLedger, routes: routes)
         return EngineAssembly(
             workspace: workspace, registry: registry, plans: set.library,
             overlays: Dictionary(overlays.overlays.map { ($0.customer, $0) }, uniquingKeysWith: { first, _ in first }),

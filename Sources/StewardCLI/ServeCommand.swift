@@ -32,6 +32,7 @@ struct ServeCommand: AsyncParsableCommand {
         // The same engine as the other commands (plugins, ffi, models, SLA), reporting to this server's metrics.
         let context = try await EngineContext(store: storeOptions, plugins: plugins, metrics: metrics.engine)
         let timers = context.timers
+        let engine = context.engine
         // Scheduled evals run on their own task (one tick at a time) so a long eval never
         // holds up the SLA timers that share this periodic tick.
         let evals = EvalSession(assembly: context.assembly)
@@ -53,6 +54,8 @@ struct ServeCommand: AsyncParsableCommand {
             periodic: {
                 _ = try await timers.fireDue(now: SystemEngineClock().nowMilliseconds())
                 await ticker.poke()
+                // Migration changes made by other processes (steward migrate) take effect here.
+                try await engine.routes?.reload(from: engine.store)
             })
         environment.evals = Self.evalHooks(evals)
         let server = try StewardServer(

@@ -68,13 +68,19 @@ public struct Engine: Sendable {
     /// `maxCrashes` earlier processes (a fault while it ran, see `CrashLedger`) is failed as
     /// `crashed` instead of run again, and the template's escalation target is notified.
     public let crashLedger: CrashLedger?
+    /// Model-binding migrations in force (nil: none): at submission a route may bind a role of
+    /// the customer's new instance to a migration's candidate (`CanaryBucket`); the instance
+    /// keeps what it started with whatever the routes do later.
+    public let routes: BindingRoutes?
 
     /// Creates an engine.
     public init(
         store: any EngineStore, plans: any PlanResolver, invoker: any StepInvoker,
         clock: any EngineClock = SystemEngineClock(), sleeper: any Sleeper = ClockSleeper(),
-        scheduler: (any CheckpointScheduler)? = nil, metrics: EngineMetrics? = nil, crashLedger: CrashLedger? = nil
+        scheduler: (any CheckpointScheduler)? = nil, metrics: EngineMetrics? = nil, crashLedger: CrashLedger? = nil,
+        routes: BindingRoutes? = nil
     ) {
+        self.routes = routes
         self.crashLedger = crashLedger
         self.store = store
         self.plans = plans
@@ -105,8 +111,13 @@ public struct Engine: Sendable {
         configCache.insert(config, hash: configHash)
         let snapshot = plans.snapshot(of: plan)
         let initial = InstanceState(id: id, template: plan.name, templateVersion: plan.version, customer: customer)
+        var bindings = plans.bindings(for: plan, customer: customer)
+        for route in routes?.routes(template: plan.name, customer: customer) ?? []
+        where CanaryBucket.isCandidate(instance: id, migration: route.migration, share: route.share) {
+            bindings[route.role] = route.candidate
+        }
         let event = Event.started(
-            input: input, bindings: plans.bindings(for: plan, customer: customer), at: clock.nowMilliseconds(), configHash: configHash,
+            input: input, bindings: bindings, at: clock.nowMilliseconds(), configHash: configHash,
             templateHash: snapshot?.hash)
         let result = try transition(event, to: initial, plan: plan, config: config)
         do {

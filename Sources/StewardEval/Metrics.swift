@@ -140,9 +140,11 @@ public enum MetricEngine {
         var failures: [String] = []
         let gated = threshold.minimum != nil || threshold.maximum != nil || threshold.maxDrop != nil
         guard let value = result.value else {
+            // A dataset that labels nothing at this path (an unlabelled set judged by its review
+            // rate, say) is valid: the metric is reported with n = 0 and does not decide the verdict.
             if gated {
-                result.passed = false
-                result.note = [result.note, "no case counted, so the gate cannot pass"].compactMap { $0 }.joined(separator: "; ")
+                result.counted = false
+                result.note = [result.note, "no case is labelled at this path, so its gate is not applied"].compactMap { $0 }.joined(separator: "; ")
             }
             return
         }

@@ -29,17 +29,37 @@ public enum OutputLimit {
     /// One call's budget. Bound to the thread that makes the call; read by `alloc` on it.
     final class Budget {
         /// The largest block `alloc` hands out and the largest output accepted, in bytes.
-        let limit: Int
+        var limit: Int
         /// The largest request `alloc` refused during the call (nil: none).
         var refused: Int?
 
         init(limit: Int) { self.limit = limit }
     }
 
+    /// Each thread's reusable budget: a call that is not nested in another call on the same
+    /// thread (every call the engine makes) reuses it instead of allocating one, keeping the
+    /// hot path free of a heap allocation. Released when the thread exits.
+    private static let spareKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key) { spare in
+            if let spare { Unmanaged<Budget>.fromOpaque(spare).release() }
+        }
+        return key
+    }()
+
     /// Runs `body` (the plugin call) with a budget of `limit` bytes bound to this thread.
     static func withBudget<T>(limit: Int, _ body: (Budget) -> T) -> T {
-        let budget = Budget(limit: max(limit, 1))
         let previous = pthread_getspecific(key)
+        let budget: Budget
+        if previous == nil, let spare = pthread_getspecific(spareKey) {
+            budget = Unmanaged<Budget>.fromOpaque(spare).takeUnretainedValue()
+            budget.limit = max(limit, 1)
+            budget.refused = nil
+        } else {
+            budget = Budget(limit: max(limit, 1))
+            // The first call on a thread keeps its budget as the thread's spare (retained by the key).
+            if previous == nil { pthread_setspecific(spareKey, Unmanaged.passRetained(budget).toOpaque()) }
+        }
         pthread_setspecific(key, Unmanaged.passUnretained(budget).toOpaque())
         defer { pthread_setspecific(key, previous) }
         return withExtendedLifetime(budget) { body(budget) }

@@ -203,6 +203,7 @@ enum Schema {
                 );
                 """)
         }
+        migrator.registerMigration("v9-migrations") { db in try MigrationSchema.create(db) }
         return migrator
     }
 }

@@ -1,0 +1,148 @@
+import StewardJSON
+import StewardTemplates
+import Synchronization
+
+/// Model-binding migrations: the stored plan, each customer's progress through its stages, and
+/// the routes the engine applies to new instances.
+///
+/// Contract: every change (start, stage moves, gate results, approvals, pauses, rollbacks) is
+/// written with a journal entry (`migration_<action>`, actor and evidence) in one transaction.
+public protocol MigrationStore: Sendable {
+    /// Stores a new migration and its customers' first progress rows. Throws when the name is taken.
+    func insertMigration(_ migration: MigrationRecord, progress: [MigrationProgress], actor: String, at: Int64) async throws
+    /// Every migration, oldest first.
+    func migrations() async throws -> [MigrationRecord]
+    /// One migration's customers, in plan order.
+    func migrationProgress(_ name: String) async throws -> [MigrationProgress]
+    /// Writes a customer's new progress and journals `migration_<action>` with `evidence`.
+    func updateMigrationProgress(_ progress: MigrationProgress, action: String, actor: String, evidence: JSONValue, at: Int64) async throws
+    /// Sets a migration's status (`running`, `paused`, `rolled_back`, `completed`), journalled.
+    func setMigrationStatus(_ name: String, status: String, actor: String, at: Int64) async throws
+}
+
+/// A stored migration.
+public struct MigrationRecord: Sendable, Hashable {
+    /// Its name.
+    public var name: String
+    /// The template whose binding moves.
+    public var template: String
+    /// The plan's text, as started.
+    public var plan: String
+    /// `running`, `paused`, `rolled_back` or `completed`.
+    public var status: String
+    /// When it started, ms since 1970.
+    public var startedAt: Int64
+    /// Who started it.
+    public var startedBy: String
+
+    /// Creates a record.
+    public init(name: String, template: String, plan: String, status: String, startedAt: Int64, startedBy: String) {
+        self.name = name
+        self.template = template
+        self.plan = plan
+        self.status = status
+        self.startedAt = startedAt
+        self.startedBy = startedBy
+    }
+}
+
+/// Where one customer is in a migration.
+public struct MigrationProgress: Sendable, Hashable {
+    /// The migration.
+    public var migration: String
+    /// The customer.
+    public var customer: String
+    /// The index of the current stage (the stage count once completed).
+    public var stage: Int
+    /// `waiting` (not its turn yet), `running`, `awaiting_approval`, `failed`, `completed`, `rolled_back`.
+    public var state: String
+    /// The share of the customer's new instances on the candidate now (0 to 1).
+    public var share: Double
+    /// When the current stage started, ms since 1970.
+    public var stageStartedAt: Int64
+    /// The last gate's evidence (JSON for people and the status page).
+    public var evidence: JSONValue
+
+    /// Creates progress.
+    public init(migration: String, customer: String, stage: Int, state: String, share: Double, stageStartedAt: Int64, evidence: JSONValue = .emptyObject) {
+        self.migration = migration
+        self.customer = customer
+        self.stage = stage
+        self.state = state
+        self.share = share
+        self.stageStartedAt = stageStartedAt
+        self.evidence = evidence
+    }
+}
+
+/// A route the engine applies at submission: for this template and customer, a `share` of new
+/// instances (by `CanaryBucket` over the migration's name) binds `role` to `candidate`.
+public struct BindingRoute: Sendable, Hashable {
+    /// The migration.
+    public var migration: String
+    /// The template.
+    public var template: String
+    /// The customer.
+    public var customer: String
+    /// The role.
+    public var role: String
+    /// The candidate binding.
+    public var candidate: String
+    /// The share on the candidate.
+    public var share: Double
+
+    /// Creates a route.
+    public init(migration: String, template: String, customer: String, role: String, candidate: String, share: Double) {
+        self.migration = migration
+        self.template = template
+        self.customer = customer
+        self.role = role
+        self.candidate = candidate
+        self.share = share
+    }
+}
+
+/// The routes in force, shared by the engine (which reads them at every submission) and the
+/// migration controller (which replaces them when a stage moves or a migration rolls back).
+/// Thread-safe; an instance already started keeps the bindings it started with.
+public final class BindingRoutes: Sendable {
+    private let routes = Mutex<[String: [BindingRoute]]>([:])
+
+    /// Creates an empty table.
+    public init() {}
+
+    /// Replaces every route.
+    public func replace(with routes: [BindingRoute]) {
+        let grouped = Dictionary(grouping: routes.filter { $0.share > 0 }) { "\($0.template)\u{0}\($0.customer)" }
+        self.routes.withLock { $0 = grouped }
+    }
+
+    /// The routes of a template and customer.
+    public func routes(template: String, customer: String?) -> [BindingRoute] {
+        guard let customer else { return [] }
+        return routes.withLock { $0["\(template)\u{0}\(customer)"] ?? [] }
+    }
+}
+
+extension BindingRoutes {
+    /// The routes the stored migrations put in force: every customer with a share above 0 in a
+    /// migration that was not rolled back (a completed migration keeps its customers on the
+    /// candidate at share 1). A stored plan that no longer parses contributes nothing.
+    public static func routes(in store: any MigrationStore) async throws -> [BindingRoute] {
+        var routes: [BindingRoute] = []
+        for migration in try await store.migrations() where migration.status != "rolled_back" {
+            guard let plan = try? TemplateParser.parseMigration(migration.plan, file: migration.name) else { continue }
+            for progress in try await store.migrationProgress(migration.name) where progress.share > 0 {
+                routes.append(BindingRoute(
+                    migration: migration.name, template: plan.template, customer: progress.customer, role: plan.role, candidate: plan.to,
+                    share: progress.share))
+            }
+        }
+        return routes
+    }
+
+    /// Replaces the routes with those `store` holds now.
+    public func reload(from store: any MigrationStore) async throws {
+        replace(with: try await Self.routes(in: store))
+    }
+}

@@ -1,0 +1,380 @@
+import Foundation
+import StewardBootstrap
+import StewardCore
+import StewardEngine
+import StewardEval
+import StewardJSON
+import StewardReview
+import StewardStatistics
+import StewardTemplates
+
+/// Why a migration command cannot proceed: a plan that does not fit the loaded templates and
+/// overlays, an unknown migration or customer, an approver without the credential.
+public struct MigrationError: Error, Sendable, CustomStringConvertible {
+    /// What is wrong.
+    public let description: String
+    /// Creates an error.
+    public init(_ description: String) { self.description = description }
+}
+
+/// The outcome of a stage's gate.
+public enum GateVerdict: String, Sendable, Codable {
+    /// The evidence clears the gate.
+    case passed
+    /// The evidence fails it: the customer's migration stops and its share goes back to 0.
+    case failed
+    /// Too few observations, too short a time, or an interval across the threshold: a person decides.
+    case inconclusive
+}
+
+/// Runs migrations on an assembled engine: validates plans against it, starts them, evaluates
+/// each customer's current gate and moves the customer on, takes approvals, pauses and rolls
+/// back. Every change is written with a journal entry and the engine's routes are reloaded at
+/// once, so the next instance submitted through this engine sees it (another process sees it
+/// at its next reload; `steward serve` reloads on its periodic tick).
+public struct MigrationController: Sendable {
+    /// The engine's parts.
+    public let assembly: EngineAssembly
+
+    /// Creates a controller.
+    public init(assembly: EngineAssembly) { self.assembly = assembly }
+
+    var store: any EngineStore { assembly.store }
+    var now: Int64 { assembly.engine.clock.nowMilliseconds() }
+
+    // MARK: Plans
+
+    /// Reads and parses a plan file.
+    /// - Throws: `TemplateErrors` with located problems; `MigrationError` when unreadable.
+    public static func load(_ path: String) throws -> MigrationPlan {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw MigrationError("cannot read \(path)") }
+        return try TemplateParser.parseMigration(text, file: path)
+    }
+
+    /// The problems of `plan` against the loaded engine, one line each (`file: error: ...` or
+    /// `file: warning: ...`): the template and role exist, the candidate is loaded, every
+    /// customer is onboarded (a warning when it is not on `from` now), and a regression stage
+    /// has a rubric and a dataset.
+    public func problems(_ plan: MigrationPlan) -> [String] {
+        var problems: [String] = []
+        let file = plan.file
+        guard let template = assembly.plans.plan(template: plan.template, version: nil) else {
+            return ["\(file): error: unknown template '\(plan.template)'"]
+        }
+        if template.template.models[plan.role] == nil {
+            problems.append("\(file): error: template '\(plan.template)' has no model role '\(plan.role)'; roles: \(template.template.models.keys.sorted().joined(separator: ", "))")
+        }
+        if !assembly.registry.adapterKeys.contains(plan.to) {
+            problems.append("\(file): error: the candidate \(plan.to) is not loaded; loaded: \(assembly.registry.adapterKeys.sorted().joined(separator: ", "))")
+        }
+        for customer in plan.customers {
+            guard assembly.overlays[customer] != nil else {
+                problems.append("\(file): error: unknown customer '\(customer)'; customers are the overlays in workflows/customers/")
+                continue
+            }
+            let current = currentBinding(plan, template: template, customer: customer)
+            if current != plan.from {
+                // A warning: the gates still compare `from` with `to` as written, and a rollback
+                // returns the customer to what its overlay binds.
+                problems.append("\(file): warning: customer '\(customer)' is on \(current ?? "no binding") for role '\(plan.role)', not \(plan.from)")
+            }
+        }
+        for stage in plan.stages where stage.kind == .regression {
+            if template.template.eval == nil {
+                problems.append("\(stage.location): error: stage '\(stage.name)' is a regression stage, but template '\(plan.template)' has no 'eval' rubric")
+            }
+            for customer in plan.customers where datasetPath(plan, stage: stage, customer: customer) == nil {
+                problems.append("\(stage.location): error: stage '\(stage.name)' has no dataset for customer '\(customer)': set 'dataset', the customer's eval.dataset or the rubric's")
+            }
+        }
+        return problems
+    }
+
+    func currentBinding(_ plan: MigrationPlan, template: Plan, customer: String) -> String? {
+        template.template.models.merging(assembly.plans.bindings(for: template, customer: customer)) { _, customer in customer }[plan.role]
+    }
+
+    func datasetPath(_ plan: MigrationPlan, stage: MigrationStage, customer: String) -> String? {
+        let template = assembly.plans.plan(template: plan.template, version: nil)
+        let rubric = template?.template.eval?.applying(assembly.overlays[customer]?.templates[plan.template]?.eval)
+        guard let named = stage.dataset ?? rubric?.dataset else { return nil }
+        let path = named.hasPrefix("/") ? named : assembly.workspace.root.appendingPathComponent(named).path
+        return FileManager.default.fileExists(atPath: path) ? path : nil
+    }
+
+    /// Warnings for a plan: the stages left cannot finish by `retire_by` at their minimum durations.
+    public func deadlineWarning(_ plan: MigrationPlan, progress: [MigrationProgress]) -> String? {
+        guard let text = plan.retireBy, let date = CivilDate(text) else { return nil }
+        let remaining = progress.map { row in
+            plan.stages.dropFirst(min(row.stage, plan.stages.count)).reduce(Int64(0)) { $0 + $1.minimumDuration }
+        }.max() ?? plan.stages.reduce(Int64(0)) { $0 + $1.minimumDuration }
+        let finish = now + remaining
+        guard finish > date.milliseconds else { return nil }
+        let days = Double(finish - date.milliseconds) / 86_400_000
+        return "the remaining stages need \(String(format: "%.1f", Double(remaining) / 86_400_000)) days at their minimum durations and cannot finish before retire_by \(text) (\(String(format: "%.1f", days)) days late)"
+    }
+
+    // MARK: Commands
+
+    /// Starts `plan`: the pilot customers enter the first stage, the rest wait for them.
+    /// - Throws: `MigrationError` with every problem of the plan against this engine.
+    public func start(_ plan: MigrationPlan, actor: String) async throws {
+        let problems = problems(plan).filter { $0.contains(": error: ") }
+        guard problems.isEmpty else { throw MigrationError(problems.joined(separator: "\n")) }
+        let at = now
+        let first = plan.stages[0]
+        let progress = plan.customers.map { customer in
+            MigrationProgress(
+                migration: plan.name, customer: customer, stage: 0, state: plan.pilot.contains(customer) ? "running" : "waiting",
+                share: plan.pilot.contains(customer) ? Self.share(of: first) : 0, stageStartedAt: at)
+        }
+        try await store.insertMigration(
+            MigrationRecord(name: plan.name, template: plan.template, plan: plan.text, status: "running", startedAt: at, startedBy: actor),
+            progress: progress, actor: actor, at: at)
+        try await assembly.engine.routes?.reload(from: store)
+    }
+
+    /// The share of new instances on the candidate while `stage` runs.
+    static func share(of stage: MigrationStage) -> Double {
+        switch stage.kind {
+        case .regression: return 0
+        case .canary: return stage.share ?? 0
+        case .full: return 1
+        }
+    }
+
+    /// The stored plan of a migration.
+    public func plan(named name: String) async throws -> (MigrationRecord, MigrationPlan) {
+        guard let record = try await store.migrations().first(where: { $0.name == name }) else {
+            throw MigrationError("no migration '\(name)'")
+        }
+        return (record, try TemplateParser.parseMigration(record.plan, file: "migration \(name)"))
+    }
+
+    /// What `advance` did for one customer.
+    public struct Step: Sendable {
+        /// The customer.
+        public var customer: String
+        /// The stage whose gate was evaluated.
+        public var stage: String
+        /// The gate's verdict.
+        public var verdict: GateVerdict
+        /// The state the customer is in now.
+        public var state: String
+        /// The gate's evidence.
+        public var evidence: JSONValue
+    }
+
+    /// Evaluates the current gate of each running customer (or only `customer`) and moves those
+    /// whose gate passed to their next stage; a failed gate stops the customer and puts its
+    /// share back to 0; an inconclusive gate, or a passed one on a stage with
+    /// `approval: required`, waits for a person with the plan's approver credential.
+    public func advance(_ name: String, customer only: String? = nil, actor: String) async throws -> [Step] {
+        let (record, plan) = try await plan(named: name)
+        guard record.status == "running" else { throw MigrationError("migration '\(name)' is \(record.status); resume it first") }
+        var steps: [Step] = []
+        for progress in try await store.migrationProgress(name) where progress.state == "running" && (only == nil || progress.customer == only) {
+            guard progress.stage < plan.stages.count else { continue }
+            let stage = plan.stages[progress.stage]
+            let (verdict, evidence) = try await evaluate(stage, plan: plan, progress: progress)
+            var next = progress
+            next.evidence = evidence
+            let action: String
+            switch verdict {
+            case .failed:
+                next.state = "failed"
+                next.share = 0
+                action = "gate_failed"
+            case .inconclusive:
+                next.state = "awaiting_approval"
+                action = "gate_inconclusive"
+            case .passed where stage.approvalRequired:
+                next.state = "awaiting_approval"
+                action = "gate_passed"
+            case .passed:
+                next = moveOn(next, plan: plan)
+                action = next.state == "completed" ? "completed" : "stage_entered"
+            }
+            try await store.updateMigrationProgress(next, action: action, actor: actor, evidence: evidence, at: now)
+            steps.append(Step(customer: progress.customer, stage: stage.name, verdict: verdict, state: next.state, evidence: evidence))
+        }
+        try await releaseWaitingCustomers(plan, actor: actor)
+        try await assembly.engine.routes?.reload(from: store)
+        return steps
+    }
+
+    /// `progress` in its next stage (or completed after the last).
+    func moveOn(_ progress: MigrationProgress, plan: MigrationPlan) -> MigrationProgress {
+        var next = progress
+        next.stage += 1
+        next.stageStartedAt = now
+        if next.stage >= plan.stages.count {
+            next.state = "completed"
+            next.share = 1
+        } else {
+            next.state = "running"
+            next.share = max(Self.share(of: plan.stages[next.stage]), progress.share)
+        }
+        return next
+    }
+
+    /// When every pilot customer completed, the rest start.
+    func releaseWaitingCustomers(_ plan: MigrationPlan, actor: String) async throws {
+        let progress = try await store.migrationProgress(plan.name)
+        let pilotsDone = progress.filter { plan.pilot.contains($0.customer) }.allSatisfy { $0.state == "completed" }
+        guard pilotsDone else { return }
+        for row in progress where row.state == "waiting" {
+            var next = row
+            next.state = "running"
+            next.stageStartedAt = now
+            next.share = Self.share(of: plan.stages[0])
+            try await store.updateMigrationProgress(next, action: "customer_started", actor: actor, evidence: ["reason": "every pilot customer completed"], at: now)
+        }
+    }
+
+    /// A person with the approver credential lets a customer waiting at a gate go on.
+    /// - Throws: `MigrationError` when the token is unknown, lacks the credential, or the customer is not waiting.
+    public func approve(_ name: String, customer: String, token: String) async throws {
+        let (_, plan) = try await plan(named: name)
+        guard let reviewer = try await store.reviewer(token: token) else { throw MigrationError("unknown token") }
+        guard reviewer.credentials.contains(plan.approver) else {
+            try await store.appendAudit(
+                kind: "migration_approval_refused", actor: reviewer.id,
+                payload: ["migration": .string(name), "customer": .string(customer), "needed": .string(plan.approver)], at: now)
+            throw MigrationError("\(reviewer.id) lacks the credential '\(plan.approver)' this migration's approvals need")
+        }
+        guard let progress = try await store.migrationProgress(name).first(where: { $0.customer == customer }) else {
+            throw MigrationError("customer '\(customer)' is not in migration '\(name)'")
+        }
+        guard progress.state == "awaiting_approval" else { throw MigrationError("customer '\(customer)' is \(progress.state), not awaiting approval") }
+        let next = moveOn(progress, plan: plan)
+        try await store.updateMigrationProgress(
+            next, action: "approved", actor: reviewer.id, evidence: ["approved": progress.evidence, "credential": .string(plan.approver)], at: now)
+        try await releaseWaitingCustomers(plan, actor: reviewer.id)
+        try await assembly.engine.routes?.reload(from: store)
+    }
+
+    /// Rolls back one customer (or all): new instances go back to the current binding at once;
+    /// instances already on the candidate finish on it (they are pinned).
+    public func rollback(_ name: String, customer only: String? = nil, actor: String) async throws {
+        _ = try await plan(named: name)
+        for progress in try await store.migrationProgress(name) where only == nil || progress.customer == only {
+            var next = progress
+            next.state = "rolled_back"
+            next.share = 0
+            try await store.updateMigrationProgress(next, action: "rolled_back", actor: actor, evidence: ["from_share": .double(progress.share)], at: now)
+        }
+        if only == nil { try await store.setMigrationStatus(name, status: "rolled_back", actor: actor, at: now) }
+        try await assembly.engine.routes?.reload(from: store)
+    }
+
+    /// Pauses (no gate is evaluated; shares stay) or resumes a migration.
+    public func setPaused(_ name: String, _ paused: Bool, actor: String) async throws {
+        let (record, _) = try await plan(named: name)
+        guard record.status == (paused ? "running" : "paused") else { throw MigrationError("migration '\(name)' is \(record.status)") }
+        try await store.setMigrationStatus(name, status: paused ? "paused" : "running", actor: actor, at: now)
+    }
+
+    // MARK: Gates
+
+    func evaluate(_ stage: MigrationStage, plan: MigrationPlan, progress: MigrationProgress) async throws -> (GateVerdict, JSONValue) {
+        switch stage.kind {
+        case .regression: return try await regression(stage, plan: plan, customer: progress.customer)
+        case .canary: return try await canary(stage, plan: plan, progress: progress)
+        case .full:
+            return (.passed, ["stage": "full", "note": "every new instance is on the candidate"])
+        }
+    }
+
+    /// The current binding and the candidate on the customer's golden dataset, the candidate
+    /// gated on the rubric with the current run as its baseline (`max_drop`).
+    func regression(_ stage: MigrationStage, plan: MigrationPlan, customer: String) async throws -> (GateVerdict, JSONValue) {
+        guard let dataset = datasetPath(plan, stage: stage, customer: customer) else {
+            return (.inconclusive, ["note": .string("no dataset for customer \(customer)")])
+        }
+        let session = EvalSession(assembly: assembly)
+        guard let current = try await session.run(EvalRequest(
+                template: plan.template, datasetPath: dataset, customer: customer, bindings: [plan.role: plan.from], trigger: "migration")),
+            let candidate = try await session.run(EvalRequest(
+                template: plan.template, datasetPath: dataset, customer: customer, bindings: [plan.role: plan.to], baseline: .run(current.run),
+                trigger: "migration"))
+        else { throw MigrationError("the regression runs were not stored") }
+        let evidence: JSONValue = [
+            "stage": .string(stage.name), "dataset": .string(candidate.dataset), "current_run": .integer(current.run),
+            "candidate_run": .integer(candidate.run), "cases": .integer(Int64(candidate.cases.count)),
+            "metrics": .array(candidate.metrics.map { m in
+                ["name": .string(m.name), "candidate": m.value.map { .double($0) } ?? .null, "current": m.threshold.baseline.map { .double($0) } ?? .null,
+                 "passed": .bool(m.passed), "counted": .bool(m.counted), "note": m.note.map { .string($0) } ?? .null]
+            }),
+        ]
+        if !candidate.passed { return (.failed, evidence) }
+        if candidate.cases.count < stage.minimumObservations { return (.inconclusive, evidence) }
+        return (.passed, evidence)
+    }
+
+    /// The customer's finished instances on the candidate since the stage began: their failure
+    /// rate's Wilson upper bound must stay under `max_failure_rate`, with at least
+    /// `min_observations` of them and `min_duration` elapsed.
+    func canary(_ stage: MigrationStage, plan: MigrationPlan, progress: MigrationProgress) async throws -> (GateVerdict, JSONValue) {
+        var candidate = (finished: 0, failed: 0)
+        var current = (finished: 0, failed: 0)
+        for summary in try await store.instances(status: nil, template: plan.template, customer: progress.customer, limit: 5_000)
+        where summary.createdAt >= progress.stageStartedAt && summary.status.isFinal {
+            guard let state = try await store.instance(id: summary.id) else { continue }
+            let failed = state.status == .failed ? 1 : 0
+            if state.bindings[plan.role] == plan.to {
+                candidate = (candidate.finished + 1, candidate.failed + failed)
+            } else {
+                current = (current.finished + 1, current.failed + failed)
+            }
+        }
+        let interval = Statistics.wilson(successes: candidate.failed, trials: candidate.finished)
+        let elapsed = now - progress.stageStartedAt
+        var evidence: [String: JSONValue] = [
+            "stage": .string(stage.name), "share": .double(progress.share),
+            "candidate": ["finished": .integer(Int64(candidate.finished)), "failed": .integer(Int64(candidate.failed)),
+                          "failure_rate_ci_high": .double(interval.high)],
+            "current": ["finished": .integer(Int64(current.finished)), "failed": .integer(Int64(current.failed))],
+            "elapsed_ms": .integer(elapsed), "min_observations": .integer(Int64(stage.minimumObservations)),
+            "min_duration_ms": .integer(stage.minimumDuration),
+        ]
+        if let limit = stage.maximumFailureRate, candidate.finished > 0, Double(candidate.failed) / Double(candidate.finished) > limit, interval.low > limit {
+            evidence["note"] = .string("the candidate's failure rate is above \(limit) with 95% confidence")
+            return (.failed, .object(evidence))
+        }
+        if candidate.finished < stage.minimumObservations || elapsed < stage.minimumDuration {
+            evidence["note"] = "too few observations or too short a time"
+            return (.inconclusive, .object(evidence))
+        }
+        if let limit = stage.maximumFailureRate, interval.high > limit {
+            evidence["note"] = .string("the failure rate's interval reaches above \(limit)")
+            return (.inconclusive, .object(evidence))
+        }
+        return (.passed, .object(evidence))
+    }
+
+    // MARK: Status
+
+    /// Per migration and customer: stage, state, share, the last gate's evidence, and the deadline warning.
+    public func status(_ name: String?) async throws -> JSONValue {
+        var entries: [JSONValue] = []
+        for record in try await store.migrations() where name == nil || record.name == name {
+            guard let plan = try? TemplateParser.parseMigration(record.plan, file: record.name) else { continue }
+            let progress = try await store.migrationProgress(record.name)
+            var entry: [String: JSONValue] = [
+                "migration": .string(record.name), "template": .string(plan.template), "role": .string(plan.role), "from": .string(plan.from),
+                "to": .string(plan.to), "status": .string(record.status), "stages": .array(plan.stages.map { .string("\($0.name) (\($0.kind.rawValue))") }),
+                "customers": .array(progress.map { row in
+                    [
+                        "customer": .string(row.customer), "stage": .string(row.stage < plan.stages.count ? plan.stages[row.stage].name : "done"),
+                        "state": .string(row.state), "share": .double(row.share), "evidence": row.evidence,
+                    ]
+                }),
+            ]
+            if let warning = deadlineWarning(plan, progress: progress) { entry["warning"] = .string(warning) }
+            entries.append(.object(entry))
+        }
+        if let name, entries.isEmpty { throw MigrationError("no migration '\(name)'") }
+        return ["migrations": .array(entries)]
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+import StewardCore
+import StewardJSON
+import Testing
+
+/// The shipped migration end to end through `steward migrate`: the regression gate passes for
+/// v1 -> v2, a canary puts its share of new tickets on v2, an inconclusive gate waits for a
+/// credentialed approver, rollback sends the next ticket to v1 while a v2 ticket waiting at its
+/// checkpoint completes on v2, a reverse plan (a worse candidate) is stopped by its gate, and
+/// the journal verifies throughout.
+@Suite(.serialized) struct MigrateCLITests {
+    static func steward(_ arguments: [String]) throws -> StewardCLITests.Run { try StewardCLITests.steward(arguments) }
+
+    @Test(.timeLimit(.minutes(10)))
+    func theShippedMigrationAndItsRollback() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("steward-migrate-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let db = ["--db", scratch.appendingPathComponent("steward.db").path]
+        func token(_ name: String, _ credential: String) throws -> String {
+            let added = try Self.steward(["reviewers", "add", name, "--credential", credential] + db)
+            let line = try #require(added.stdout.split(separator: "\n").first { $0.hasPrefix("token: ") }, "\(added)")
+            return String(line.dropFirst("token: ".count))
+        }
+        func ticket(_ id: String, example: Int) throws -> JSONValue {
+            let run = try Self.steward([
+                "run", "workflows/support-ticket-triage.yaml", "--input", "workflows/examples/ticket-\(example).json", "--customer", "acme-bank",
+                "--id", id, "--quiet",
+            ] + db)
+            #expect(run.status == 0, "\(run)")
+            let shown = try Self.steward(["instances", "show", id] + db)
+            return try JSONValue.parse(shown.stdout)
+        }
+        func verify() throws {
+            let audit = try Self.steward(["audit", "verify"] + db)
+            #expect(audit.status == 0, "\(audit)")
+        }
+
+        let plan = "migrations/banking-intent-v2.yaml"
+        let validated = try Self.steward(["migrate", "validate", plan] + db)
+        #expect(validated.status == 0 && validated.stdout.contains("ok    \(plan)"), "\(validated)")
+        #expect(try Self.steward(["migrate", "start", plan, "--by", "olu"] + db).status == 0)
+        #expect(try Self.steward(["migrate", "start", plan] + db).status != 0, "a migration name is used once")
+
+        // Regression: both classifiers on acme-bank's golden set; v2 is better, so the gate passes.
+        let regression = try Self.steward(["migrate", "advance", "banking-intent-v2"] + db)
+        #expect(regression.status == 0 && regression.stdout.contains("acme-bank: regression gate passed -> running"), "\(regression)")
+
+        // Canary at 20%: tickets whose bucket is under 0.2 run on v2, the others on v1.
+        let inBucket = try #require((0..<200).map { "acme-\($0)" }.first { CanaryBucket.isCandidate(instance: $0, migration: "banking-intent-v2", share: 0.2) })
+        let outOfBucket = try #require((0..<200).map { "acme-\($0)" }.first { !CanaryBucket.isCandidate(instance: $0, migration: "banking-intent-v2", share: 0.2) })
+        let onCandidate = try ticket(inBucket, example: 2)  // a stolen card: P1, waits at review_reply
+        #expect(onCandidate["bindings"]?["classifier"] == "banking-intent@2.0.0")
+        #expect(onCandidate["status"] == "waiting")
+        #expect(try ticket(outOfBucket, example: 1)["bindings"]?["classifier"] == "banking-intent@1.0.0")
+        try verify()
+
+        // Two finished tickets are too few for the canary's 200: inconclusive, so a person decides.
+        let canary = try Self.steward(["migrate", "advance", "banking-intent-v2"] + db)
+        #expect(canary.stdout.contains("acme-bank: canary gate inconclusive -> awaiting_approval"), "\(canary)")
+        let agent = try token("Ana", "support-agent")
+        let refused = try Self.steward(["migrate", "approve", "banking-intent-v2", "--customer", "acme-bank", "--token", agent] + db)
+        #expect(refused.status != 0 && refused.stderr.contains("lacks the credential 'migration-approver'"), "\(refused)")
+        let approver = try token("Mo", "migration-approver")
+        #expect(try Self.steward(["migrate", "approve", "banking-intent-v2", "--customer", "acme-bank", "--token", approver] + db).status == 0)
+        let status = try JSONValue.parse(try Self.steward(["migrate", "status", "banking-intent-v2", "--json"] + db).stdout)
+        let acme = try #require(status["migrations"]?.arrayValue?.first?["customers"]?.arrayValue?.first { $0["customer"] == "acme-bank" })
+        #expect(acme["stage"] == "full" && acme["share"]?.doubleValue == 1, "\(acme)")
+        #expect(try ticket("acme-full", example: 1)["bindings"]?["classifier"] == "banking-intent@2.0.0")
+
+        // Rollback: the next ticket is on v1 at once, even one the canary had put on v2 ...
+        #expect(try Self.steward(["migrate", "rollback", "banking-intent-v2", "--customer", "acme-bank", "--by", "olu"] + db).status == 0)
+        #expect(try ticket(inBucket + "-again", example: 1)["bindings"]?["classifier"] == "banking-intent@1.0.0")
+        // ... while the v2 ticket waiting at its checkpoint completes on v2.
+        let tasks = try Self.steward(["review", "list"] + db)
+        let taskLine = try #require(tasks.stdout.split(separator: "\n").first { $0.contains(inBucket) }, "\(tasks)")
+        let taskID = String(taskLine.prefix { $0.isNumber })
+        let approved = try Self.steward(["review", "approve", taskID, "--token", agent] + db)
+        #expect(approved.status == 0, "\(approved)")
+        let finished = try JSONValue.parse(try Self.steward(["instances", "show", inBucket] + db).stdout)
+        #expect(finished["status"] == "completed" && finished["bindings"]?["classifier"] == "banking-intent@2.0.0", "\(finished)")
+        #expect(finished["data"]?["classification"]?["adapter"] == "banking-intent@2.0.0")
+        try verify()
+
+        // A reverse plan to the worse classifier is stopped by its regression gate.
+        let reverse = scratch.appendingPathComponent("reverse.yaml")
+        try """
+            migration: back-to-naive-bayes
+            template: support-ticket-triage
+            change:
+              binding: {role: classifier, from: banking-intent@2.0.0, to: banking-intent@1.0.0}
+            customers:
+              pilot: [harbour-credit]
+            stages:
+              - {name: regression, kind: regression}
+              - {name: full, kind: full}
+            """.write(to: reverse, atomically: true, encoding: .utf8)
+        #expect(try Self.steward(["migrate", "start", reverse.path] + db).status == 0)
+        let stopped = try Self.steward(["migrate", "advance", "back-to-naive-bayes"] + db)
+        #expect(stopped.status == 1 && stopped.stdout.contains("harbour-credit: regression gate failed -> failed"), "\(stopped)")
+        let reverseStatus = try JSONValue.parse(try Self.steward(["migrate", "status", "back-to-naive-bayes", "--json"] + db).stdout)
+        let harbour = try #require(reverseStatus["migrations"]?.arrayValue?.first?["customers"]?.arrayValue?.first)
+        #expect(harbour["share"]?.doubleValue == 0 && harbour["state"] == "failed")
+        let failedMetrics = harbour["evidence"]?["metrics"]?.arrayValue ?? []
+        #expect(failedMetrics.contains { $0["name"] == "intent_accuracy" && $0["passed"] == false }, "\(harbour)")
+        try verify()
+    }
+}
