@@ -55,6 +55,8 @@ public enum StoreConformance {
         Check(name: "verdicts complete an audit item in order; a reviewer reviews an item once; a complete item takes no more", body: auditVerdicts),
         Check(name: "audit items filter by open, credential, template and customer", body: auditQueries),
         Check(name: "audit items and verdicts are journalled and verify intact", body: auditVerifies),
+        Check(name: "eval runs are immutable records; a due time yields one run; blocks and notifications land with it", body: evalRuns),
+        Check(name: "migrations and their customers' progress are stored and moved with journal entries", body: migrations),
     ]
 
     // MARK: Helpers

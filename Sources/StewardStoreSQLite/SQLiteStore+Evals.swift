@@ -140,7 +140,8 @@ extension SQLiteStore {
             id: row["id"], template: row["template"], templateVersion: row["version"], templateHash: row["template_hash"],
             customer: customer.isEmpty ? nil : customer, dataset: row["dataset"], datasetHash: row["dataset_hash"], passed: row["passed"],
             createdAt: row["created_at"], trigger: row["trigger"], summary: try JSONValue.parse(row["summary"] as String),
-            body: withBody ? try JSONValue.parse(row["body"] as String) : nil)
+            // Spelled out: JSONValue is ExpressibleByNilLiteral, so a bare nil would become .null.
+            body: withBody ? Optional.some(try JSONValue.parse(row["body"] as String)) : Optional<JSONValue>.none)
     }
 
     /// Every schedule.
