@@ -195,7 +195,14 @@ public struct MigrationController: Sendable {
                 next = moveOn(next, plan: plan)
                 action = next.state == "completed" ? "completed" : "stage_entered"
             }
-            try await store.updateMigrationProgress(next, action: action, actor: actor, evidence: evidence, at: now)
+            var notifications: [NotificationRecord] = []
+            if verdict == .failed, let target = assembly.plans.plan(template: plan.template, version: nil)?.template.aop.escalationTarget {
+                notifications.append(NotificationRecord(
+                    recipient: target,
+                    message: "Migration \(name) stopped for \(progress.customer): the \(stage.name) gate failed; new instances are back on \(plan.from).",
+                    at: now, instance: nil))
+            }
+            try await store.updateMigrationProgress(next, action: action, actor: actor, evidence: evidence, at: now, notifications: notifications)
             steps.append(Step(customer: progress.customer, stage: stage.name, verdict: verdict, state: next.state, evidence: evidence))
         }
         try await releaseWaitingCustomers(plan, actor: actor)

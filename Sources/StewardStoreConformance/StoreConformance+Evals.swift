@@ -68,7 +68,10 @@ extension StoreConformance {
         next.stage = 1
         next.share = 0.2
         next.evidence = ["gate": "passed"]
-        try await store.updateMigrationProgress(next, action: "stage_entered", actor: "olu", evidence: ["gate": "passed"], at: 7)
+        try await store.updateMigrationProgress(
+            next, action: "stage_entered", actor: "olu", evidence: ["gate": "passed"], at: 7,
+            notifications: [NotificationRecord(recipient: "support-lead", message: "moved", at: 7, instance: nil)])
+        try expect(try await store.notifications(limit: 5).contains { $0.recipient == "support-lead" && $0.message == "moved" }, "the notification lands with the change")
         try expect(try await store.migrationProgress("m").first == next, "progress is updated")
         try await store.setMigrationStatus("m", status: "paused", actor: "olu", at: 8)
         try expect(try await store.migrations().first?.status == "paused", "status is set")

@@ -72,12 +72,19 @@ extension SQLiteStore {
     }
 
     /// Writes a customer's progress, journalled as `migration_<action>` with the evidence.
-    public func updateMigrationProgress(_ progress: MigrationProgress, action: String, actor: String, evidence: JSONValue, at: Int64) async throws {
+    public func updateMigrationProgress(
+        _ progress: MigrationProgress, action: String, actor: String, evidence: JSONValue, at: Int64, notifications: [NotificationRecord]
+    ) async throws {
         try await pool.write { db in
             try db.execute(
                 sql: "UPDATE migration_progress SET stage = ?, state = ?, share = ?, stage_started_at = ?, evidence = ? WHERE migration = ? AND customer = ?",
                 arguments: [progress.stage, progress.state, progress.share, progress.stageStartedAt, progress.evidence.jsonString, progress.migration, progress.customer])
             guard db.changesCount == 1 else { throw StoreError("no customer '\(progress.customer)' in migration '\(progress.migration)'") }
+            for notification in notifications {
+                try db.execute(
+                    sql: "INSERT INTO notifications (recipient, message, at) VALUES (?, ?, ?)",
+                    arguments: [notification.recipient, notification.message, notification.at])
+            }
             try Self.journalMigration(
                 db, kind: "migration_" + action, actor: actor, at: at,
                 payload: [

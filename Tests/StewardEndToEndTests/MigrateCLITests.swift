@@ -103,6 +103,8 @@ import Testing
         #expect(harbour["share"]?.doubleValue == 0 && harbour["state"] == "failed")
         let failedMetrics = harbour["evidence"]?["metrics"]?.arrayValue ?? []
         #expect(failedMetrics.contains { $0["name"] == "intent_accuracy" && $0["passed"] == false }, "\(harbour)")
+        let told = try Self.steward(["notifications"] + db)
+        #expect(told.stdout.contains("support-lead") && told.stdout.contains("Migration back-to-naive-bayes stopped for harbour-credit"), "\(told)")
         try verify()
     }
 }

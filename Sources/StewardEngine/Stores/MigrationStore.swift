@@ -14,8 +14,11 @@ public protocol MigrationStore: Sendable {
     func migrations() async throws -> [MigrationRecord]
     /// One migration's customers, in plan order.
     func migrationProgress(_ name: String) async throws -> [MigrationProgress]
-    /// Writes a customer's new progress and journals `migration_<action>` with `evidence`.
-    func updateMigrationProgress(_ progress: MigrationProgress, action: String, actor: String, evidence: JSONValue, at: Int64) async throws
+    /// Writes a customer's new progress, journals `migration_<action>` with `evidence`, and
+    /// records `notifications` (a failed gate tells the template's escalation target), in one transaction.
+    func updateMigrationProgress(
+        _ progress: MigrationProgress, action: String, actor: String, evidence: JSONValue, at: Int64, notifications: [NotificationRecord]
+    ) async throws
     /// Sets a migration's status (`running`, `paused`, `rolled_back`, `completed`), journalled.
     func setMigrationStatus(_ name: String, status: String, actor: String, at: Int64) async throws
 }
@@ -121,6 +124,13 @@ public final class BindingRoutes: Sendable {
     public func routes(template: String, customer: String?) -> [BindingRoute] {
         guard let customer else { return [] }
         return routes.withLock { $0["\(template)\u{0}\(customer)"] ?? [] }
+    }
+}
+
+extension MigrationStore {
+    /// `updateMigrationProgress` without notifications.
+    public func updateMigrationProgress(_ progress: MigrationProgress, action: String, actor: String, evidence: JSONValue, at: Int64) async throws {
+        try await updateMigrationProgress(progress, action: action, actor: actor, evidence: evidence, at: at, notifications: [])
     }
 }
 
