@@ -5,7 +5,10 @@ import Logging
 import StewardCore
 import StewardEngine
 import StewardEval
+import StewardJSON
+import StewardMigration
 import StewardServer
+import StewardTemplates
 
 /// `steward serve`: the HTTP API, the reviewer web page and `/metrics` on the embedded store.
 struct ServeCommand: AsyncParsableCommand {
@@ -58,6 +61,7 @@ struct ServeCommand: AsyncParsableCommand {
                 try await engine.routes?.reload(from: engine.store)
             })
         environment.evals = Self.evalHooks(evals)
+        environment.migrations = Self.migrationHooks(MigrationController(assembly: context.assembly))
         let server = try StewardServer(
             environment: environment, configuration: ServerConfiguration(host: host, port: port, driverConcurrency: concurrency),
             logger: logger)
@@ -97,5 +101,54 @@ struct ServeCommand: AsyncParsableCommand {
                 }
             },
             status: { try await EvalStatusReport.build(session: session, now: SystemEngineClock().nowMilliseconds()) })
+    }
+
+    /// The migration routes' hooks over `controller`; a plan file must lie inside the workspace.
+    static func migrationHooks(_ controller: MigrationController) -> MigrationHooks {
+        @Sendable func refusing(_ body: () async throws -> JSONValue) async throws -> JSONValue {
+            do {
+                return try await body()
+            } catch let error as MigrationError {
+                let text = error.description
+                let status = text.hasPrefix("no migration") ? 404 : (text.contains("lacks the credential") || text == "unknown token" ? 403 : 422)
+                throw MigrationHookRefusal(status: status, text)
+            } catch let error as TemplateErrors {
+                throw MigrationHookRefusal(status: 422, error.diagnostics.map(\.description).joined(separator: "\n"))
+            }
+        }
+        @Sendable func steps(_ steps: [MigrationController.Step]) -> JSONValue {
+            ["steps": .array(steps.map { ["customer": .string($0.customer), "stage": .string($0.stage), "verdict": .string($0.verdict.rawValue), "state": .string($0.state), "evidence": $0.evidence] })]
+        }
+        return MigrationHooks(
+            status: { name in try await refusing { try await controller.status(name) } },
+            start: { file, actor in
+                try await refusing {
+                    let root = controller.assembly.workspace.root.standardizedFileURL.path
+                    let path = URL(fileURLWithPath: file, relativeTo: URL(fileURLWithPath: root + "/")).standardizedFileURL.path
+                    guard path.hasPrefix(root + "/") else { throw MigrationError("plan '\(file)' is outside the workspace") }
+                    let plan = try MigrationController.load(path)
+                    try await controller.start(plan, actor: actor)
+                    return try await controller.status(plan.name)
+                }
+            },
+            advance: { name, customer, actor in try await refusing { steps(try await controller.advance(name, customer: customer, actor: actor)) } },
+            approve: { name, customer, token in
+                try await refusing {
+                    try await controller.approve(name, customer: customer, token: token)
+                    return try await controller.status(name)
+                }
+            },
+            rollback: { name, customer, actor in
+                try await refusing {
+                    try await controller.rollback(name, customer: customer, actor: actor)
+                    return try await controller.status(name)
+                }
+            },
+            pause: { name, paused, actor in
+                try await refusing {
+                    try await controller.setPaused(name, paused, actor: actor)
+                    return try await controller.status(name)
+                }
+            })
     }
 }

@@ -121,6 +121,9 @@ public struct MigrationController: Sendable {
     public func start(_ plan: MigrationPlan, actor: String) async throws {
         let problems = problems(plan).filter { $0.contains(": error: ") }
         guard problems.isEmpty else { throw MigrationError(problems.joined(separator: "\n")) }
+        if try await store.migrations().contains(where: { $0.name == plan.name }) {
+            throw MigrationError("a migration named '\(plan.name)' already exists; migrations are never restarted, start one with a new name")
+        }
         let at = now
         let first = plan.stages[0]
         let progress = plan.customers.map { customer in

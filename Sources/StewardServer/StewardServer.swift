@@ -26,6 +26,8 @@ public struct ServerEnvironment: Sendable {
     public var periodicInterval: Duration
     /// Evaluation, when the server was given it (the eval routes answer 503 without).
     public var evals: EvalHooks? = nil
+    /// Migrations, when the server was given them (the migration routes answer 503 without).
+    public var migrations: MigrationHooks? = nil
 
     /// Creates an environment.
     public init(

@@ -51,6 +51,7 @@ extension StewardServer {
             try await decideTask(request, id: context.parameters.require("id"))
         }
         addEvalRoutes(to: router)
+        addMigrationRoutes(to: router)
         addAuditRoutes(to: router)
     }
 

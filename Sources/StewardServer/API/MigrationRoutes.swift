@@ -1,0 +1,115 @@
+import Foundation
+import Hummingbird
+import StewardEngine
+import StewardJSON
+
+/// What the server needs of migrations, given by `steward serve` (which wires
+/// `StewardMigration`), so the server module stays free of the eval runner and the plugin host.
+public struct MigrationHooks: Sendable {
+    /// Status of every migration (nil) or one; throws `MigrationHookRefusal`.
+    public var status: @Sendable (_ name: String?) async throws -> JSONValue
+    /// Starts the plan at a path inside the workspace, by `actor`.
+    public var start: @Sendable (_ file: String, _ actor: String) async throws -> JSONValue
+    /// Evaluates gates and moves customers on (one customer, or all).
+    public var advance: @Sendable (_ name: String, _ customer: String?, _ actor: String) async throws -> JSONValue
+    /// Approves a waiting customer with the caller's token.
+    public var approve: @Sendable (_ name: String, _ customer: String, _ token: String) async throws -> JSONValue
+    /// Rolls back one customer or all.
+    public var rollback: @Sendable (_ name: String, _ customer: String?, _ actor: String) async throws -> JSONValue
+    /// Pauses (true) or resumes (false).
+    public var pause: @Sendable (_ name: String, _ paused: Bool, _ actor: String) async throws -> JSONValue
+
+    /// Creates the hooks.
+    public init(
+        status: @escaping @Sendable (String?) async throws -> JSONValue, start: @escaping @Sendable (String, String) async throws -> JSONValue,
+        advance: @escaping @Sendable (String, String?, String) async throws -> JSONValue,
+        approve: @escaping @Sendable (String, String, String) async throws -> JSONValue,
+        rollback: @escaping @Sendable (String, String?, String) async throws -> JSONValue,
+        pause: @escaping @Sendable (String, Bool, String) async throws -> JSONValue
+    ) {
+        self.status = status
+        self.start = start
+        self.advance = advance
+        self.approve = approve
+        self.rollback = rollback
+        self.pause = pause
+    }
+}
+
+/// A migration command refused: answered 422 (bad plan or state), 404 (no such migration) or
+/// 403 (an approver without the credential) with its message.
+public struct MigrationHookRefusal: Error, Sendable {
+    /// 403, 404 or 422.
+    public let status: Int
+    /// What is wrong.
+    public let message: String
+    /// Creates a refusal.
+    public init(status: Int, _ message: String) {
+        self.status = status
+        self.message = message
+    }
+}
+
+extension StewardServer {
+    /// `/v1/migrations...`: status, start, advance, approve, rollback, pause, resume.
+    func addMigrationRoutes(to router: Router<StewardRequestContext>) {
+        router.get("/v1/migrations") { request, _ in
+            _ = try await operatorCaller(request, to: "see migrations")
+            return try await migrationCall { try await $0.status(nil) }
+        }
+        router.post("/v1/migrations") { request, _ in
+            let caller = try await operatorCaller(request, to: "start migrations")
+            let fields = Fields(object: try await request.jsonObject())
+            try fields.rejectUnknown(["file"])
+            let file = try fields.string("file")
+            return try await migrationCall(status: .created) { try await $0.start(file, caller.id) }
+        }
+        router.get("/v1/migrations/{id}") { request, context in
+            _ = try await operatorCaller(request, to: "see migrations")
+            let name = try context.parameters.require("id")
+            return try await migrationCall { try await $0.status(name) }
+        }
+        for action in ["advance", "rollback", "pause", "resume"] {
+            router.post("/v1/migrations/{id}/\(action)") { request, context in
+                let caller = try await operatorCaller(request, to: "\(action) migrations")
+                let name = try context.parameters.require("id")
+                let fields = Fields(object: try await request.jsonObject())
+                try fields.rejectUnknown(action == "advance" || action == "rollback" ? ["customer"] : [])
+                let customer = try fields.optionalString("customer")
+                return try await migrationCall { hooks in
+                    switch action {
+                    case "advance": return try await hooks.advance(name, customer, caller.id)
+                    case "rollback": return try await hooks.rollback(name, customer, caller.id)
+                    default: return try await hooks.pause(name, action == "pause", caller.id)
+                    }
+                }
+            }
+        }
+        router.post("/v1/migrations/{id}/approve") { request, context in
+            // Any reviewer may call; the plan's approver credential is checked by the hook.
+            _ = try await caller(request)
+            let name = try context.parameters.require("id")
+            let fields = Fields(object: try await request.jsonObject())
+            try fields.rejectUnknown(["customer"])
+            let customer = try fields.string("customer")
+            let token = request.bearerToken ?? ""
+            return try await migrationCall { try await $0.approve(name, customer, token) }
+        }
+    }
+
+    /// Runs a hook, mapping refusals onto API errors.
+    func migrationCall(status: HTTPResponse.Status = .ok, _ body: (MigrationHooks) async throws -> JSONValue) async throws -> Response {
+        guard let hooks = environment.migrations else {
+            throw APIError(.serviceUnavailable, code: "migrations_unavailable", "this server was started without migrations")
+        }
+        do {
+            return JSONResponse.make(try await body(hooks), status: status)
+        } catch let refusal as MigrationHookRefusal {
+            switch refusal.status {
+            case 403: throw APIError.forbidden(refusal.message)
+            case 404: throw APIError.notFound(refusal.message)
+            default: throw APIError(.unprocessableContent, code: "invalid_migration", refusal.message)
+            }
+        }
+    }
+}
