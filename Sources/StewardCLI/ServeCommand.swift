@@ -132,9 +132,9 @@ struct ServeCommand: AsyncParsableCommand {
                 }
             },
             advance: { name, customer, actor in try await refusing { steps(try await controller.advance(name, customer: customer, actor: actor)) } },
-            approve: { name, customer, token in
+            approve: { name, customer, reviewer in
                 try await refusing {
-                    try await controller.approve(name, customer: customer, token: token)
+                    try await controller.approve(name, customer: customer, by: reviewer)
                     return try await controller.status(name)
                 }
             },

@@ -245,8 +245,13 @@ public struct MigrationController: Sendable {
     /// A person with the approver credential lets a customer waiting at a gate go on.
     /// - Throws: `MigrationError` when the token is unknown, lacks the credential, or the customer is not waiting.
     public func approve(_ name: String, customer: String, token: String) async throws {
-        let (_, plan) = try await plan(named: name)
         guard let reviewer = try await store.reviewer(token: token) else { throw MigrationError("unknown token") }
+        try await approve(name, customer: customer, by: reviewer)
+    }
+
+    /// `approve` by a reviewer already authenticated (the web page's signed-in session).
+    public func approve(_ name: String, customer: String, by reviewer: Reviewer) async throws {
+        let (_, plan) = try await plan(named: name)
         guard reviewer.credentials.contains(plan.approver) else {
             try await store.appendAudit(
                 kind: "migration_approval_refused", actor: reviewer.id,
@@ -373,7 +378,7 @@ public struct MigrationController: Sendable {
             let progress = try await store.migrationProgress(record.name)
             var entry: [String: JSONValue] = [
                 "migration": .string(record.name), "template": .string(plan.template), "role": .string(plan.role), "from": .string(plan.from),
-                "to": .string(plan.to), "status": .string(record.status), "stages": .array(plan.stages.map { .string("\($0.name) (\($0.kind.rawValue))") }),
+                "to": .string(plan.to), "status": .string(record.status), "approver": .string(plan.approver), "stages": .array(plan.stages.map { .string("\($0.name) (\($0.kind.rawValue))") }),
                 "customers": .array(progress.map { row in
                     [
                         "customer": .string(row.customer), "stage": .string(row.stage < plan.stages.count ? plan.stages[row.stage].name : "done"),

@@ -1,4 +1,6 @@
 import Foundation
+import StewardMigration
+import StewardTemplates
 import StewardEngine
 import StewardJSON
 import Testing
@@ -324,6 +326,65 @@ struct WebDriver {
         #expect(shown.json["output"]?["reply"] == edited)
         #expect(shown.json["output"]?["review"]?["decision"] == "edit")
         #expect(shown.json["output"]?["review"]?["reviewer"]?.stringValue == harness.agentID)
+        try await harness.stop()
+    }
+
+    @Test(.enabled(if: Browser.availability.available, "\(Browser.availability.reason)"), .timeLimit(.minutes(3)))
+    func anApproverLetsACustomerGoOnFromTheMigrationPage() async throws {
+        let harness = try await ServerHarness.start(migrations: true)
+        // A second engine over the same database starts the migration and evaluates its gate:
+        // no instance has finished on the candidate, so the canary gate is inconclusive.
+        let controller = MigrationController(assembly: try await ServerHarness.assemble(database: harness.directory.appendingPathComponent("steward.db").path))
+        let plan = try TemplateParser.parseMigration(
+            """
+            migration: page-check
+            template: support-ticket-triage
+            change:
+              binding: {role: classifier, from: banking-intent@1.0.0, to: banking-intent@2.0.0}
+            customers:
+              pilot: [harbour-credit]
+            stages:
+              - {name: canary, kind: canary, share: 0.1, min_observations: 10}
+              - {name: full, kind: full}
+            """, file: "page-check.yaml")
+        try await controller.start(plan, actor: "olu")
+        let steps = try await controller.advance("page-check", actor: "olu")
+        #expect(steps.map(\.state) == ["awaiting_approval"])
+        let approver = try await harness.store.addReviewer(name: "Mo Approver", credentials: ["migration-approver"], at: SystemEngineClock().nowMilliseconds())
+        try await Self.withBrowser { browser in
+            // An agent sees the migration but may not approve it.
+            try await browser.go(harness.base.appendingPathComponent("review"))
+            try await browser.type("#token", harness.agentToken + "\u{E007}")
+            _ = try await browser.waitForURL(endingWith: "/review")
+            try await browser.click("a[href=\"/review/migrations\"]")
+            _ = try await browser.waitForURL(endingWith: "/review/migrations")
+            let seen = try await browser.source()
+            #expect(seen.contains("page-check") && seen.contains("harbour-credit") && seen.contains("awaiting_approval"), "\(seen.prefix(2000))")
+            #expect(seen.contains("Waiting for a person with the migration-approver credential."))
+            #expect(try await browser.script("return document.querySelectorAll('form[action=\"/review/migrations/page-check/approve\"]').length") == 0)
+            try await browser.click("form.signout button")
+            _ = try await browser.waitForURL(endingWith: "/review/sign-in")
+
+            // The approver signs in, sees the ladder and the canary's evidence, and approves.
+            try await browser.type("#token", approver.token + "\u{E007}")
+            _ = try await browser.waitForURL(endingWith: "/review")
+            try await browser.go(harness.base.appendingPathComponent("review/migrations"))
+            #expect(try await browser.script("return document.querySelectorAll('svg.ladder circle').length") == 2)
+            #expect(try await browser.script("return document.querySelectorAll('svg.ladder circle.now.awaiting_approval').length") == 1)
+            let before = try await browser.source()
+            #expect(before.contains("Canary: 0 finished on the candidate") && before.contains("too few observations"), "\(before.prefix(3000))")
+            let shot = FileManager.default.temporaryDirectory.appendingPathComponent("steward-migrations-\(UUID().uuidString.prefix(8)).png")
+            try await browser.screenshot().write(to: shot)
+            print("screenshot of the migration page: \(shot.path)")
+            try await browser.click("form[action=\"/review/migrations/page-check/approve\"] button")
+            let landed = try await browser.waitForURL(endingWith: "/review/migrations?approved=harbour-credit")
+            #expect(landed.hasSuffix("approved=harbour-credit"))
+            let after = try await browser.source()
+            #expect(after.contains("Approved: harbour-credit goes on") && after.contains("stage full") && after.contains("100% of new work"), "\(after.prefix(3000))")
+        }
+        let progress = try await harness.store.migrationProgress("page-check")
+        #expect(progress.first?.state == "running" && progress.first?.share == 1)
+        #expect(try await harness.store.auditEntries(limit: 20).contains { $0.kind == "migration_approved" && $0.actor == approver.0.id })
         try await harness.stop()
     }
 

@@ -3,6 +3,7 @@ import Logging
 import ServiceLifecycle
 import StewardBootstrap
 import StewardJSON
+import StewardMigration
 import StewardPlugins
 import StewardCore
 import StewardEngine
@@ -123,7 +124,7 @@ final class ServerHarness: Sendable {
     /// Starts a server. `logs`, when given, receives everything the server logs at trace level.
     /// With `auditedCustomer`, the server runs a copy of `workflows/` with the customer
     /// `audited` added.
-    static func start(logs: LogCapture? = nil, auditedCustomer: Bool = false) async throws -> ServerHarness {
+    static func start(logs: LogCapture? = nil, auditedCustomer: Bool = false, migrations: Bool = false) async throws -> ServerHarness {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-server-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var workflows: URL?
@@ -145,11 +146,13 @@ final class ServerHarness: Sendable {
             logs.map { $0.handler(label: label) } ?? SwiftLogNoOpLogHandler()
         }
         logger.logLevel = .trace
+        var environment = ServerEnvironment(
+            engine: assembly.engine, plugins: assembly.registry.plugins.map(\.name),
+            templates: assembly.plans.all.map { "\($0.name)@\($0.version)" }, metrics: metrics,
+            periodic: { [timers = assembly.timers] in _ = try await timers.fireDue(now: SystemEngineClock().nowMilliseconds()) })
+        if migrations { environment.migrations = Self.migrationHooks(MigrationController(assembly: assembly)) }
         let server = try StewardServer(
-            environment: ServerEnvironment(
-                engine: assembly.engine, plugins: assembly.registry.plugins.map(\.name),
-                templates: assembly.plans.all.map { "\($0.name)@\($0.version)" }, metrics: metrics,
-                periodic: { [timers = assembly.timers] in _ = try await timers.fireDue(now: SystemEngineClock().nowMilliseconds()) }),
+            environment: environment,
             configuration: ServerConfiguration(host: "127.0.0.1", port: 0, driverConcurrency: 4), logger: logger)
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let group = ServiceGroup(configuration: .init(services: [server.makeApplication { portContinuation.yield($0) }], logger: logger))
@@ -168,6 +171,22 @@ final class ServerHarness: Sendable {
             directory: directory, store: store, server: server, base: URL(string: "http://127.0.0.1:\(port)")!,
             operatorToken: op.token, agentToken: agent.token, outsiderToken: outsider.token, agentID: agent.0.id, group: group,
             running: running, session: URLSession(configuration: configuration, delegate: NoRedirects(), delegateQueue: nil))
+    }
+
+    /// Status and approval hooks over a migration controller (what `steward serve` wires; the
+    /// other commands refuse here, the page needs only these two).
+    static func migrationHooks(_ controller: MigrationController) -> MigrationHooks {
+        @Sendable func refused() throws -> JSONValue { throw MigrationHookRefusal(status: 422, "not wired in the test harness") }
+        return MigrationHooks(
+            status: { name in try await controller.status(name) }, start: { _, _ in try refused() }, advance: { _, _, _ in try refused() },
+            approve: { name, customer, reviewer in
+                do {
+                    try await controller.approve(name, customer: customer, by: reviewer)
+                } catch let error as MigrationError {
+                    throw MigrationHookRefusal(status: error.description.contains("lacks the credential") ? 403 : 422, error.description)
+                }
+                return try await controller.status(name)
+            }, rollback: { _, _, _ in try refused() }, pause: { _, _, _ in try refused() })
     }
 
     private init(

@@ -12,8 +12,8 @@ public struct MigrationHooks: Sendable {
     public var start: @Sendable (_ file: String, _ actor: String) async throws -> JSONValue
     /// Evaluates gates and moves customers on (one customer, or all).
     public var advance: @Sendable (_ name: String, _ customer: String?, _ actor: String) async throws -> JSONValue
-    /// Approves a waiting customer with the caller's token.
-    public var approve: @Sendable (_ name: String, _ customer: String, _ token: String) async throws -> JSONValue
+    /// Approves a waiting customer as `reviewer` (the plan's approver credential is checked).
+    public var approve: @Sendable (_ name: String, _ customer: String, _ reviewer: Reviewer) async throws -> JSONValue
     /// Rolls back one customer or all.
     public var rollback: @Sendable (_ name: String, _ customer: String?, _ actor: String) async throws -> JSONValue
     /// Pauses (true) or resumes (false).
@@ -23,7 +23,7 @@ public struct MigrationHooks: Sendable {
     public init(
         status: @escaping @Sendable (String?) async throws -> JSONValue, start: @escaping @Sendable (String, String) async throws -> JSONValue,
         advance: @escaping @Sendable (String, String?, String) async throws -> JSONValue,
-        approve: @escaping @Sendable (String, String, String) async throws -> JSONValue,
+        approve: @escaping @Sendable (String, String, Reviewer) async throws -> JSONValue,
         rollback: @escaping @Sendable (String, String?, String) async throws -> JSONValue,
         pause: @escaping @Sendable (String, Bool, String) async throws -> JSONValue
     ) {
@@ -87,13 +87,12 @@ extension StewardServer {
         }
         router.post("/v1/migrations/{id}/approve") { request, context in
             // Any reviewer may call; the plan's approver credential is checked by the hook.
-            _ = try await caller(request)
+            let reviewer = try await caller(request)
             let name = try context.parameters.require("id")
             let fields = Fields(object: try await request.jsonObject())
             try fields.rejectUnknown(["customer"])
             let customer = try fields.string("customer")
-            let token = request.bearerToken ?? ""
-            return try await migrationCall { try await $0.approve(name, customer, token) }
+            return try await migrationCall { try await $0.approve(name, customer, reviewer) }
         }
     }
 

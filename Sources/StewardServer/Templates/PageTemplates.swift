@@ -5,7 +5,7 @@
 /// The templates by name; `head` and `foot` are partials every page includes.
 enum PageTemplates {
     static let all: [String: String] = [
-        "head": head, "foot": foot, "sign-in": signIn, "queue": queue, "task": task, "audit": audit, "problem": problem,
+        "head": head, "foot": foot, "sign-in": signIn, "queue": queue, "task": task, "audit": audit, "problem": problem, "migrations": migrations,
     ]
 
     static let head = """
@@ -20,7 +20,7 @@ enum PageTemplates {
         <body>
         <a class="skip" href="#main">Skip to the main content</a>
         <header class="bar">
-          <p class="brand"><a href="/review">Steward review</a></p>
+          <p class="brand"><a href="/review">Steward review</a>{{#signedIn}} · <a href="/review/migrations">Migrations</a>{{/signedIn}}</p>
           {{#signedIn}}
           <form method="post" action="/review/sign-out" class="signout">
             <input type="hidden" name="csrf" value="{{csrf}}">
@@ -242,6 +242,53 @@ enum PageTemplates {
         """
 
     /// Dark text on white, a blue with 7:1 contrast for links and buttons, visible focus rings.
+    static let migrations = """
+        {{> head}}
+        <h1>Migrations</h1>
+        {{#notice}}<p class="notice" role="status">{{notice}}</p>{{/notice}}
+        {{#error}}<p class="error" role="alert">{{error}}</p>{{/error}}
+        {{^hasMigrations}}<p class="card">No migration has been started.</p>{{/hasMigrations}}
+        {{#migrations}}
+        <section class="card migration" aria-labelledby="m-{{name}}">
+          <h2 id="m-{{name}}">{{name}} <span class="muted">{{template}} · {{role}}: {{from}} → {{to}} · {{status}}</span></h2>
+          {{#hasWarning}}<p class="error">{{warning}}</p>{{/hasWarning}}
+          {{#customers}}
+          <div class="customer">
+            <h3>{{customer}} <span class="muted">stage {{stage}}, {{state}}, {{sharePercent}}% of new work on {{to}}</span></h3>
+            <svg class="ladder" width="{{ladderWidth}}" height="44" viewBox="0 0 {{ladderWidth}} 44" role="img" aria-label="Stages of {{customer}}: now {{stage}} ({{state}})">
+              {{#ladder}}{{#hasLine}}<line x1="{{lineFrom}}" y1="14" x2="{{lineTo}}" y2="14" class="rung"></line>{{/hasLine}}<circle cx="{{x}}" cy="14" r="9" class="{{cls}}"></circle><text x="{{x}}" y="40" text-anchor="middle">{{name}}</text>{{/ladder}}
+            </svg>
+            <svg class="share" width="210" height="18" viewBox="0 0 210 18" role="img" aria-label="{{sharePercent}}% on the candidate">
+              <rect x="0" y="2" width="200" height="14" class="track"></rect><rect x="0" y="2" width="{{shareWidth}}" height="14" class="fill"></rect>
+            </svg>
+            {{#hasMetrics}}
+            <h4>Regression gate: candidate (dark) against the current binding (light)</h4>
+            <svg class="metrics" width="420" height="{{metricsHeight}}" viewBox="0 0 420 {{metricsHeight}}" role="img" aria-label="Regression metrics of {{customer}}">
+              {{#metrics}}<text x="0" y="{{y}}" dy="12">{{name}}</text><rect x="150" y="{{y}}" width="{{candidateWidth}}" height="12" class="candidate{{^passed}} failed{{/passed}}"></rect><rect x="150" y="{{y}}" width="{{currentWidth}}" height="4" class="current" transform="translate(0 14)"></rect><text x="320" y="{{y}}" dy="12">{{candidate}} vs {{current}}</text>{{/metrics}}
+            </svg>
+            {{/hasMetrics}}
+            {{#canary}}
+            <h4>Canary: {{finished}} finished on the candidate, {{failed}} failed ({{currentFinished}} on the current binding)</h4>
+            <svg class="share" width="210" height="18" viewBox="0 0 210 18" role="img" aria-label="{{failed}} of {{finished}} failed">
+              <rect x="0" y="2" width="200" height="14" class="track"></rect><rect x="0" y="2" width="{{failedWidth}}" height="14" class="bad"></rect>
+            </svg>
+            {{/canary}}
+            {{#note}}<p class="hint">{{note}}</p>{{/note}}
+            {{#canApprove}}
+            <form method="post" action="/review/migrations/{{name}}/approve">
+              <input type="hidden" name="csrf" value="{{csrf}}">
+              <input type="hidden" name="customer" value="{{customer}}">
+              <button type="submit">Approve {{customer}} to go on</button>
+            </form>
+            {{/canApprove}}
+            {{#awaiting}}{{^canApprove}}<p class="hint">Waiting for a person with the {{approver}} credential.</p>{{/canApprove}}{{/awaiting}}
+          </div>
+          {{/customers}}
+        </section>
+        {{/migrations}}
+        {{> foot}}
+        """
+
     static let styleSheet = """
         :root { color-scheme: light; --ink: #1a1a1a; --muted: #4a4a4a; --link: #0b4f9c; --line: #c8c8c8; --bad: #a4000f; --ok: #0d5c2e; }
         * { box-sizing: border-box; }
@@ -289,5 +336,18 @@ enum PageTemplates {
         .history { padding-left: 1.25rem; font-size: .92rem; }
         .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 
+        .migration { margin-bottom: 1.25rem; }
+        .customer { border-top: 1px solid var(--line); padding-top: .5rem; margin-top: .5rem; }
+        svg text { font: 12px system-ui, sans-serif; fill: var(--ink); }
+        svg .rung { stroke: var(--line); stroke-width: 3; }
+        svg circle.done { fill: var(--ok); }
+        svg circle.later { fill: #fff; stroke: var(--line); stroke-width: 2; }
+        svg circle.now { fill: var(--link); }
+        svg circle.now.failed, svg circle.now.rolled_back { fill: var(--bad); }
+        svg circle.now.awaiting_approval { fill: #ffb000; }
+        svg .track { fill: #e6e9ed; }
+        svg .fill, svg .candidate { fill: var(--link); }
+        svg .candidate.failed, svg .bad { fill: var(--bad); }
+        svg .current { fill: #9bb7d9; }
         """
 }

@@ -28,6 +28,7 @@ extension StewardServer {
             try await decisionForm(request, id: context.parameters.require("id"))
         }
         addAuditPages(to: router)
+        addMigrationPages(to: router)
     }
 
     // MARK: Sessions
