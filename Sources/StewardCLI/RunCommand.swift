@@ -48,6 +48,8 @@ struct RunCommand: AsyncParsableCommand {
             template: parsed.name, version: parsed.version, customer: customer, input: inputValue,
             id: id ?? UUID().uuidString.lowercased(), clientKey: key,
             observe: { record in if !quiet { printTransition(record) } })
+        // Shadow calls of a migration record their comparison before the process exits.
+        await context.engine.drainShadowCalls()
         let plan = context.plans.plan(template: final.template, version: final.templateVersion)
         print(report(final, plan: plan).prettyJSONString)
         if final.status == .failed { throw ValidationFailed(exitCode: 2) }

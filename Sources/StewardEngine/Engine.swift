@@ -72,6 +72,8 @@ public struct Engine: Sendable {
     /// the customer's new instance to a migration's candidate (`CanaryBucket`); the instance
     /// keeps what it started with whatever the routes do later.
     public let routes: BindingRoutes?
+    /// Shadow calls still running, so a process can let them finish before it exits.
+    private let shadowCalls = ShadowCalls()
 
     /// Creates an engine.
     public init(
@@ -113,7 +115,7 @@ public struct Engine: Sendable {
         let initial = InstanceState(id: id, template: plan.name, templateVersion: plan.version, customer: customer)
         var bindings = plans.bindings(for: plan, customer: customer)
         for route in routes?.routes(template: plan.name, customer: customer) ?? []
-        where CanaryBucket.isCandidate(instance: id, migration: route.migration, share: route.share) {
+        where !route.shadow && CanaryBucket.isCandidate(instance: id, migration: route.migration, share: route.share) {
             bindings[route.role] = route.candidate
         }
         let event = Event.started(
@@ -309,6 +311,11 @@ public struct Engine: Sendable {
                     task: nil))
             } else {
                 event = try await executor.perform(invocation)
+                if case .model(let adapter, let role) = invocation.callee, case .stepSucceeded(_, _, let output) = event, let customer = current.customer {
+                    for route in routes?.routes(template: plan.name, customer: customer) ?? [] where route.shadow && route.role == role && route.candidate != adapter {
+                        shadow(invocation, route: route, served: output, instance: current.id)
+                    }
+                }
             }
             let result = try transition(event, to: current, plan: plan, config: config)
             try await commit(
@@ -318,6 +325,50 @@ public struct Engine: Sendable {
             pending = result.effects
         }
         return current
+    }
+
+    /// Calls a shadow route's candidate with the invocation a live instance's model state just
+    /// made, on a task of its own (the instance never waits for it or sees its answer), and
+    /// records whether it agreed with the served output, how it failed, and how long it took.
+    func shadow(_ invocation: StepInvocation, route: BindingRoute, served: JSONValue, instance: String) {
+        var call = invocation
+        call.callee = .model(adapter: route.candidate, role: route.role)
+        call.idempotencyKey = "shadow/\(route.migration)/" + invocation.idempotencyKey
+        call.callKey = "shadow/\(route.migration)/" + invocation.callKey
+        call.delayMilliseconds = 0
+        let (invoker, store, clock, shadowCall) = (self.invoker, self.store, self.clock, call)
+        shadowCalls.start {
+            let started = MonotonicClock.nanoseconds()
+            var agreed = false
+            var failure: String?
+            do throws(StepFailure) {
+                let answer = try await invoker.invoke(shadowCall)
+                agreed = Self.agree(served, answer)
+            } catch {
+                failure = "\(error.kind): \(error.message)"
+            }
+            let latency = (MonotonicClock.nanoseconds() - started) / 1_000
+            // An observation lost to a store error only thins the gate's evidence.
+            try? await store.recordShadowObservation(ShadowObservation(
+                migration: route.migration, customer: route.customer, instance: instance, state: invocation.state, agreed: agreed, error: failure,
+                latencyMicroseconds: latency, at: clock.nowMilliseconds()))
+        }
+    }
+
+    /// Waits for the shadow calls started so far to finish and record (a command that exits
+    /// right after its instance calls this; a server's calls finish on their own).
+    public func drainShadowCalls() async { await shadowCalls.drain() }
+
+    /// Whether two model outputs agree: the same `label` when both have one, else the same
+    /// output once confidence, adapter and usage are set aside.
+    static func agree(_ served: JSONValue, _ candidate: JSONValue) -> Bool {
+        if let left = served["label"], let right = candidate["label"] { return left == right }
+        func core(_ value: JSONValue) -> JSONValue {
+            guard case .object(var members) = value else { return value }
+            for key in ["confidence", "adapter", "usage"] { members[key] = nil }
+            return .object(members)
+        }
+        return core(served) == core(candidate)
     }
 
     /// Applies a due timer to its instance as a `timerFired` event, committed exactly once
@@ -448,5 +499,27 @@ final class ConfigCache: Sendable {
 
     func insert(_ config: JSONValue, hash: String) {
         entries.withLock { $0[hash] = config }
+    }
+}
+
+/// The shadow calls an engine started and has not seen finish.
+final class ShadowCalls: Sendable {
+    private let running = Mutex<[Int: Task<Void, Never>]>([:])
+    private let next = Atomic<Int>(0)
+
+    /// Starts `work` on a task of its own; it removes itself when done.
+    func start(_ work: @escaping @Sendable () async -> Void) {
+        let id = next.add(1, ordering: .relaxed).newValue
+        running.withLock { calls in
+            calls[id] = Task.detached { [weak self] in
+                await work()
+                _ = self?.running.withLock { $0.removeValue(forKey: id) }
+            }
+        }
+    }
+
+    /// Waits for every call started before it.
+    func drain() async {
+        for task in running.withLock({ Array($0.values) }) { await task.value }
     }
 }

@@ -140,7 +140,7 @@ public struct MigrationController: Sendable {
     /// The share of new instances on the candidate while `stage` runs.
     static func share(of stage: MigrationStage) -> Double {
         switch stage.kind {
-        case .regression: return 0
+        case .regression, .shadow: return 0
         case .canary: return stage.share ?? 0
         case .full: return 1
         }
@@ -296,6 +296,7 @@ public struct MigrationController: Sendable {
         switch stage.kind {
         case .regression: return try await regression(stage, plan: plan, customer: progress.customer)
         case .canary: return try await canary(stage, plan: plan, progress: progress)
+        case .shadow: return try await shadow(stage, plan: plan, progress: progress)
         case .full:
             return (.passed, ["stage": "full", "note": "every new instance is on the candidate"])
         }
@@ -363,6 +364,48 @@ public struct MigrationController: Sendable {
         }
         if let limit = stage.maximumFailureRate, interval.high > limit {
             evidence["note"] = .string("the failure rate's interval reaches above \(limit)")
+            return (.inconclusive, .object(evidence))
+        }
+        return (.passed, .object(evidence))
+    }
+
+    /// The shadow calls since the stage began: agreement with the served output (Wilson 95%),
+    /// the candidate's error rate and its latency p95. Failed when agreement is below
+    /// `min_agreement` or errors above `max_error_rate` with 95% confidence, or the p95 is over
+    /// `max_latency_p95_ms`; inconclusive with too few calls, too short a time, or an interval
+    /// across a threshold; passed otherwise.
+    func shadow(_ stage: MigrationStage, plan: MigrationPlan, progress: MigrationProgress) async throws -> (GateVerdict, JSONValue) {
+        let observations = try await store.shadowObservations(migration: plan.name, customer: progress.customer, since: progress.stageStartedAt)
+        let n = observations.count
+        let agreed = observations.filter(\.agreed).count
+        let errors = observations.filter { $0.error != nil }.count
+        let agreement = Statistics.wilson(successes: agreed, trials: n)
+        let errorRate = Statistics.wilson(successes: errors, trials: n)
+        let latencies = observations.map { Double($0.latencyMicroseconds) / 1_000 }.sorted()
+        let p95 = latencies.isEmpty ? nil : Statistics.percentile(latencies, 0.95)
+        let elapsed = now - progress.stageStartedAt
+        var evidence: [String: JSONValue] = [
+            "stage": .string(stage.name), "observations": .integer(Int64(n)), "agreed": .integer(Int64(agreed)), "errors": .integer(Int64(errors)),
+            "agreement": n > 0 ? .double(Double(agreed) / Double(n)) : .null, "agreement_ci_low": .double(agreement.low),
+            "agreement_ci_high": .double(agreement.high), "latency_p95_ms": p95.map { .double($0) } ?? .null, "elapsed_ms": .integer(elapsed),
+            "min_observations": .integer(Int64(stage.minimumObservations)),
+        ]
+        var failures: [String] = []
+        var unsure: [String] = []
+        if let minimum = stage.minimumAgreement, n > 0 {
+            if agreement.high < minimum { failures.append("agreement below \(minimum)") } else if agreement.low < minimum { unsure.append("agreement interval reaches below \(minimum)") }
+        }
+        if let maximum = stage.maximumErrorRate, n > 0 {
+            if errorRate.low > maximum { failures.append("error rate above \(maximum)") } else if errorRate.high > maximum { unsure.append("error-rate interval reaches above \(maximum)") }
+        }
+        if let maximum = stage.maximumLatencyP95, let p95, p95 > maximum { failures.append("latency p95 \(String(format: "%.1f", p95)) ms above \(maximum) ms") }
+        if !failures.isEmpty {
+            evidence["note"] = .string(failures.joined(separator: "; "))
+            return (.failed, .object(evidence))
+        }
+        if n < max(stage.minimumObservations, 1) || elapsed < stage.minimumDuration { unsure.insert("too few observations or too short a time", at: 0) }
+        if !unsure.isEmpty {
+            evidence["note"] = .string(unsure.joined(separator: "; "))
             return (.inconclusive, .object(evidence))
         }
         return (.passed, .object(evidence))

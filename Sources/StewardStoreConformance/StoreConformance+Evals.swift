@@ -77,6 +77,13 @@ extension StoreConformance {
         try expect(try await store.migrations().first?.status == "paused", "status is set")
         let kinds = try await store.auditEntries(limit: 10).map(\.kind)
         try expect(kinds == ["migration_paused", "migration_stage_entered", "migration_started"], "journalled, newest first: \(kinds)")
+        let seen = ShadowObservation(migration: "m", customer: "acme", instance: "i1", state: "classify", agreed: true, error: nil, latencyMicroseconds: 900, at: 10)
+        let failed = ShadowObservation(migration: "m", customer: "acme", instance: "i2", state: "classify", agreed: false, error: "transient: busy", latencyMicroseconds: 50, at: 20)
+        try await store.recordShadowObservation(seen)
+        try await store.recordShadowObservation(failed)
+        try await store.recordShadowObservation(ShadowObservation(migration: "m", customer: "harbour", instance: "i3", state: "classify", agreed: true, error: nil, latencyMicroseconds: 1, at: 30))
+        try expect(try await store.shadowObservations(migration: "m", customer: "acme", since: 0) == [seen, failed], "a customer's observations, oldest first")
+        try expect(try await store.shadowObservations(migration: "m", customer: "acme", since: 15) == [failed], "since filters by time")
         let verification = try await store.verifyJournal()
         try expect(verification.problems.isEmpty, "the journal verifies: \(verification.problems)")
     }

@@ -30,7 +30,53 @@ enum MigrationSchema {
     }
 }
 
+extension MigrationSchema {
+    /// Shadow calls: the candidate beside the current binding on live input.
+    static func createShadow(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE shadow_observations (
+                id INTEGER PRIMARY KEY,
+                migration TEXT NOT NULL,
+                customer TEXT NOT NULL,
+                instance TEXT NOT NULL,
+                state TEXT NOT NULL,
+                agreed INTEGER NOT NULL,
+                error TEXT,
+                latency_us INTEGER NOT NULL,
+                at INTEGER NOT NULL
+            );
+            CREATE INDEX shadow_by_customer ON shadow_observations(migration, customer, at);
+            """)
+    }
+}
+
 extension SQLiteStore {
+    /// Records one shadow call.
+    public func recordShadowObservation(_ observation: ShadowObservation) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO shadow_observations (migration, customer, instance, state, agreed, error, latency_us, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                arguments: [
+                    observation.migration, observation.customer, observation.instance, observation.state, observation.agreed, observation.error,
+                    observation.latencyMicroseconds, observation.at,
+                ])
+        }
+    }
+
+    /// A customer's shadow observations since `since`, oldest first.
+    public func shadowObservations(migration: String, customer: String, since: Int64) async throws -> [ShadowObservation] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM shadow_observations WHERE migration = ? AND customer = ? AND at >= ? ORDER BY at, id",
+                arguments: [migration, customer, since]
+            ).map {
+                ShadowObservation(
+                    migration: $0["migration"], customer: $0["customer"], instance: $0["instance"], state: $0["state"], agreed: $0["agreed"],
+                    error: $0["error"], latencyMicroseconds: $0["latency_us"], at: $0["at"])
+            }
+        }
+    }
+
     /// Stores a migration and its customers, journalled as `migration_started`.
     public func insertMigration(_ migration: MigrationRecord, progress: [MigrationProgress], actor: String, at: Int64) async throws {
         try await pool.write { db in

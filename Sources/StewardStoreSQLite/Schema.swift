@@ -204,6 +204,7 @@ enum Schema {
                 """)
         }
         migrator.registerMigration("v9-migrations") { db in try MigrationSchema.create(db) }
+        migrator.registerMigration("v10-shadow-observations") { db in try MigrationSchema.createShadow(db) }
         return migrator
     }
 }

@@ -41,6 +41,10 @@ public struct MigrationStage: Sendable, Hashable {
         /// An eval run of the candidate against the current binding on the customer's golden
         /// dataset; gated on the rubric's thresholds and `max_drop` against the current run.
         case regression
+        /// For the customer's live instances, the candidate is called beside the current binding
+        /// on the same input (its answer never reaches the instance); gated on agreement with
+        /// the current output, the candidate's error rate and its latency p95.
+        case shadow
         /// A share of the customer's new instances runs on the candidate.
         case canary
         /// Every new instance of the customer runs on the candidate.
@@ -62,6 +66,12 @@ public struct MigrationStage: Sendable, Hashable {
     public var minimumDuration: Int64
     /// For `canary`: the largest failure rate of candidate instances (Wilson upper bound).
     public var maximumFailureRate: Double?
+    /// For `shadow`: the least agreement with the current binding's output, in [0, 1].
+    public var minimumAgreement: Double? = nil
+    /// For `shadow`: the largest share of candidate calls that may fail.
+    public var maximumErrorRate: Double? = nil
+    /// For `shadow`: the largest 95th-percentile latency of candidate calls, in milliseconds.
+    public var maximumLatencyP95: Double? = nil
     /// Whether a person with the plan's approver credential must approve before the stage is left.
     public var approvalRequired: Bool
     /// Where the stage is written.
@@ -70,7 +80,10 @@ public struct MigrationStage: Sendable, Hashable {
 
 extension TemplateParser {
     static let migrationKeys = ["migration", "description", "template", "change", "customers", "stages", "approver", "retire_by"]
-    static let stageKeys = ["name", "kind", "share", "dataset", "min_observations", "min_duration", "max_failure_rate", "approval"]
+    static let stageKeys = [
+        "name", "kind", "share", "dataset", "min_observations", "min_duration", "max_failure_rate", "approval", "min_agreement", "max_error_rate",
+        "max_latency_p95_ms",
+    ]
 
     /// Parses a migration plan, reporting every problem with its location.
     /// - Throws: `TemplateErrors` listing every problem.
@@ -163,8 +176,7 @@ extension TemplateParser {
             if kind == nil {
                 let names = MigrationStage.Kind.allCases.map(\.rawValue)
                 let suggestion = YAMLReader.closest(to: text, in: names).map { " (did you mean '\($0)'?)" } ?? ""
-                let shadow = text == "shadow" ? " (shadow stages are not supported by this version)" : ""
-                reader.error(kindNode, "unknown stage kind '\(text)' in \(context)\(suggestion)\(shadow); expected one of: \(names.joined(separator: ", "))")
+                reader.error(kindNode, "unknown stage kind '\(text)' in \(context)\(suggestion); expected one of: \(names.joined(separator: ", "))")
             }
         }
         let share = reader.number(entries["share"]?.value, "'share' of \(context)")
@@ -189,11 +201,29 @@ extension TemplateParser {
             default: reader.error(node, "unknown approval '\(text)' in \(context); expected one of: required, none")
             }
         }
+        func fraction(_ key: String) -> Double? {
+            guard let node = entries[key]?.value, let value = reader.number(node, "'\(key)' of \(context)") else { return nil }
+            if !(0...1).contains(value) { reader.error(node, "'\(key)' of \(context) must be in [0, 1]") }
+            if kind != .shadow { reader.error(entries[key]?.key, "'\(key)' applies to shadow stages only (\(context))") }
+            return value
+        }
+        let agreement = fraction("min_agreement")
+        let errorRate = fraction("max_error_rate")
+        var latency: Double?
+        if let node = entries["max_latency_p95_ms"]?.value, let value = reader.number(node, "'max_latency_p95_ms' of \(context)") {
+            if value <= 0 { reader.error(node, "'max_latency_p95_ms' of \(context) must be positive") }
+            if kind != .shadow { reader.error(entries["max_latency_p95_ms"]?.key, "'max_latency_p95_ms' applies to shadow stages only (\(context))") }
+            latency = value
+        }
         guard let name, let kind else { return nil }
-        return MigrationStage(
+        var stage = MigrationStage(
             name: name, kind: kind, share: kind == .canary ? share : nil, dataset: entries["dataset"].flatMap { reader.string($0.value, "'dataset'") },
             minimumObservations: observations, minimumDuration: duration, maximumFailureRate: failureRate, approvalRequired: approval,
             location: reader.location(of: node))
+        stage.minimumAgreement = agreement
+        stage.maximumErrorRate = errorRate
+        stage.maximumLatencyP95 = latency
+        return stage
     }
 
     /// `30m`, `24h`, `7d`, `45s` in milliseconds.

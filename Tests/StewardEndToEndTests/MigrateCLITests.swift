@@ -107,4 +107,50 @@ import Testing
         #expect(told.stdout.contains("support-lead") && told.stdout.contains("Migration back-to-naive-bayes stopped for harbour-credit"), "\(told)")
         try verify()
     }
+    @Test(.timeLimit(.minutes(5)))
+    func aShadowStageComparesTheCandidateOnLiveTicketsWithoutTouchingThem() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("steward-shadow-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let db = ["--db", scratch.appendingPathComponent("steward.db").path]
+        let plan = scratch.appendingPathComponent("shadow.yaml")
+        try """
+            migration: shadow-v2
+            template: support-ticket-triage
+            change:
+              binding: {role: classifier, from: banking-intent@1.0.0, to: banking-intent@2.0.0}
+            customers:
+              pilot: [harbour-credit]
+            stages:
+              - {name: shadow, kind: shadow, min_observations: 3, min_agreement: 0.1, max_error_rate: 0.7, max_latency_p95_ms: 60000}
+              - {name: full, kind: full}
+            """.write(to: plan, atomically: true, encoding: .utf8)
+        #expect(try Self.steward(["migrate", "start", plan.path] + db).status == 0)
+        let early = try Self.steward(["migrate", "advance", "shadow-v2"] + db)
+        #expect(early.stdout.contains("harbour-credit: shadow gate inconclusive -> awaiting_approval"), "no observation yet: \(early)")
+        // Back to running: a person lets it go on only after looking; here, start again with a new name.
+        let again = scratch.appendingPathComponent("shadow2.yaml")
+        try String(contentsOf: plan, encoding: .utf8).replacingOccurrences(of: "migration: shadow-v2", with: "migration: shadow-v2b")
+            .write(to: again, atomically: true, encoding: .utf8)
+        #expect(try Self.steward(["migrate", "rollback", "shadow-v2"] + db).status == 0)
+        #expect(try Self.steward(["migrate", "start", again.path] + db).status == 0)
+        for (index, example) in [1, 2, 1].enumerated() {
+            let id = "harbour-\(index)"
+            let run = try Self.steward([
+                "run", "workflows/support-ticket-triage.yaml", "--input", "workflows/examples/ticket-\(example).json", "--customer", "harbour-credit",
+                "--id", id, "--quiet",
+            ] + db)
+            #expect(run.status == 0, "\(run)")
+            let shown = try JSONValue.parse(try Self.steward(["instances", "show", id] + db).stdout)
+            #expect(shown["bindings"]?["classifier"] == "banking-intent@1.0.0", "a shadowed instance stays on the current binding")
+            #expect(shown["data"]?["classification"]?["adapter"] == "banking-intent@1.0.0")
+        }
+        let gate = try Self.steward(["migrate", "advance", "shadow-v2b"] + db)
+        #expect(gate.status == 0 && gate.stdout.contains("harbour-credit: shadow gate passed -> running"), "\(gate)")
+        let status = try JSONValue.parse(try Self.steward(["migrate", "status", "shadow-v2b", "--json"] + db).stdout)
+        let harbour = try #require(status["migrations"]?.arrayValue?.first?["customers"]?.arrayValue?.first)
+        #expect(harbour["stage"] == "full" && harbour["share"]?.doubleValue == 1, "\(harbour)")
+        let audit = try Self.steward(["audit", "verify"] + db)
+        #expect(audit.status == 0, "\(audit)")
+    }
 }

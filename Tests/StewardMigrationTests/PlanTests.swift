@@ -30,7 +30,7 @@ import Testing
               rest: [acme]
             retire_by: 2027-02-30
             stages:
-              - {name: look, kind: shadow}
+              - {name: look, kind: shaddow}
               - {name: five, kind: canary, share: 0.5}
               - {name: two, kind: canary, share: 0.2, min_duration: 2 days}
               - {name: five, kind: regression, share: 0.1}
@@ -44,7 +44,7 @@ import Testing
             #expect(has(4, "the same as 'from'"), "\(lines)")
             #expect(has(7, "customer 'acme' is in both 'pilot' and 'rest'"), "\(lines)")
             #expect(has(8, "expected a date YYYY-MM-DD for 'retire_by'"), "\(lines)")
-            #expect(has(10, "unknown stage kind 'shadow'"), "\(lines)")
+            #expect(has(10, "unknown stage kind 'shaddow' in stage 'look' (did you mean 'shadow'?)"), "\(lines)")
             #expect(has(12, "expected a duration like 30m, 24h or 7d"), "\(lines)")
             #expect(has(13, "'share' applies to canary stages only"), "\(lines)")
             #expect(has(13, "duplicate stage name 'five'"), "\(lines)")

@@ -21,6 +21,43 @@ public protocol MigrationStore: Sendable {
     ) async throws
     /// Sets a migration's status (`running`, `paused`, `rolled_back`, `completed`), journalled.
     func setMigrationStatus(_ name: String, status: String, actor: String, at: Int64) async throws
+    /// Records one shadow call (not journalled: an observation, not a change of authority).
+    func recordShadowObservation(_ observation: ShadowObservation) async throws
+    /// A customer's shadow observations in a migration at or after `since`, oldest first.
+    func shadowObservations(migration: String, customer: String, since: Int64) async throws -> [ShadowObservation]
+}
+
+/// One shadow call: the candidate called beside the current binding on a live instance's input.
+public struct ShadowObservation: Sendable, Hashable {
+    /// The migration.
+    public var migration: String
+    /// The customer.
+    public var customer: String
+    /// The live instance.
+    public var instance: String
+    /// The model state.
+    public var state: String
+    /// Whether the candidate's answer matched the current one (label, or the output without
+    /// confidence, adapter and usage); false when the candidate failed.
+    public var agreed: Bool
+    /// Why the candidate failed, if it did.
+    public var error: String?
+    /// The candidate call's latency, in microseconds.
+    public var latencyMicroseconds: Int64
+    /// When, ms since 1970.
+    public var at: Int64
+
+    /// Creates an observation.
+    public init(migration: String, customer: String, instance: String, state: String, agreed: Bool, error: String?, latencyMicroseconds: Int64, at: Int64) {
+        self.migration = migration
+        self.customer = customer
+        self.instance = instance
+        self.state = state
+        self.agreed = agreed
+        self.error = error
+        self.latencyMicroseconds = latencyMicroseconds
+        self.at = at
+    }
 }
 
 /// A stored migration.
@@ -93,9 +130,13 @@ public struct BindingRoute: Sendable, Hashable {
     public var candidate: String
     /// The share on the candidate.
     public var share: Double
+    /// Whether this route shadows (calls the candidate beside the current binding and records
+    /// the comparison) instead of serving new instances from the candidate.
+    public var shadow: Bool
 
     /// Creates a route.
-    public init(migration: String, template: String, customer: String, role: String, candidate: String, share: Double) {
+    public init(migration: String, template: String, customer: String, role: String, candidate: String, share: Double, shadow: Bool = false) {
+        self.shadow = shadow
         self.migration = migration
         self.template = template
         self.customer = customer
@@ -116,7 +157,7 @@ public final class BindingRoutes: Sendable {
 
     /// Replaces every route.
     public func replace(with routes: [BindingRoute]) {
-        let grouped = Dictionary(grouping: routes.filter { $0.share > 0 }) { "\($0.template)\u{0}\($0.customer)" }
+        let grouped = Dictionary(grouping: routes.filter { $0.share > 0 || $0.shadow }) { "\($0.template)\u{0}\($0.customer)" }
         self.routes.withLock { $0 = grouped }
     }
 
@@ -142,10 +183,19 @@ extension BindingRoutes {
         var routes: [BindingRoute] = []
         for migration in try await store.migrations() where migration.status != "rolled_back" {
             guard let plan = try? TemplateParser.parseMigration(migration.plan, file: migration.name) else { continue }
-            for progress in try await store.migrationProgress(migration.name) where progress.share > 0 {
-                routes.append(BindingRoute(
-                    migration: migration.name, template: plan.template, customer: progress.customer, role: plan.role, candidate: plan.to,
-                    share: progress.share))
+            for progress in try await store.migrationProgress(migration.name) {
+                if progress.share > 0 {
+                    routes.append(BindingRoute(
+                        migration: migration.name, template: plan.template, customer: progress.customer, role: plan.role, candidate: plan.to,
+                        share: progress.share))
+                }
+                let shadowing = (progress.state == "running" || progress.state == "awaiting_approval") && progress.stage < plan.stages.count
+                    && plan.stages[progress.stage].kind == .shadow && migration.status == "running"
+                if shadowing {
+                    routes.append(BindingRoute(
+                        migration: migration.name, template: plan.template, customer: progress.customer, role: plan.role, candidate: plan.to,
+                        share: 0, shadow: true))
+                }
             }
         }
         return routes
