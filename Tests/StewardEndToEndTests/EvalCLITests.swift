@@ -26,11 +26,11 @@ import Testing
         func remove() { try? FileManager.default.removeItem(at: directory) }
     }
 
-    @Test func aRunPrintsTheDocumentedJSONAndItsFiguresAreTheCasesOwn() throws {
+    @Test func aRunPrintsTheDocumentedJSONAndItsFiguresAreTheCasesOwn() async throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
         let dataset = try scratch.dataset("golden.jsonl", lines: try scratch.shipped(120))
-        let run = try StewardCLITests.steward(["eval", "run", "support-ticket-triage", "--dataset", dataset, "--json", "--db", scratch.database])
+        let run = try await StewardCLITests.stewardAsync(["eval", "run", "support-ticket-triage", "--dataset", dataset, "--json", "--db", scratch.database])
         #expect(run.status == 0 || run.status == 1, "\(run)")
         let document = try JSONValue.parse(run.stdout)
         #expect(document["run"]?.integerValue == 1)
@@ -50,11 +50,11 @@ import Testing
         #expect(accuracy["value"]?.doubleValue == Double(right) / 120)
         #expect(accuracy["n"]?.integerValue == 120)
         // Nothing left the sandbox: no instance was stored.
-        let instances = try StewardCLITests.steward(["instances", "list", "--db", scratch.database])
+        let instances = try await StewardCLITests.stewardAsync(["instances", "list", "--db", scratch.database])
         #expect(!instances.stdout.contains("support-ticket-triage"), "\(instances)")
     }
 
-    @Test func aGateAboveWhatTheModelReachesExitsOneAndBadInputExitsTwo() throws {
+    @Test func aGateAboveWhatTheModelReachesExitsOneAndBadInputExitsTwo() async throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
         let dataset = try scratch.dataset("golden.jsonl", lines: try scratch.shipped(60))
@@ -64,7 +64,7 @@ import Testing
         let template = try String(contentsOfFile: StewardCLITests.packageRoot.appendingPathComponent("workflows/support-ticket-triage.yaml").path, encoding: .utf8)
             .replacingOccurrences(of: "kind: accuracy, path: classification.label, min: 0.85", with: "kind: accuracy, path: classification.label, min: 0.999")
         try template.write(to: workflows.appendingPathComponent("support-ticket-triage.yaml"), atomically: true, encoding: .utf8)
-        let failing = try StewardCLITests.steward([
+        let failing = try await StewardCLITests.stewardAsync([
             "eval", "run", "support-ticket-triage", "--dataset", dataset, "--workflows", workflows.path, "--db", scratch.database,
             "--bind", "classifier=banking-intent@1.0.0",
         ])
@@ -73,13 +73,13 @@ import Testing
 
         var broken = try scratch.shipped(3)
         broken.insert(#"{"id": "x", "input": {"body": "hi"}"#, at: 2)
-        let malformed = try StewardCLITests.steward(["eval", "run", "support-ticket-triage", "--dataset", try scratch.dataset("broken.jsonl", lines: broken), "--db", scratch.database])
+        let malformed = try await StewardCLITests.stewardAsync(["eval", "run", "support-ticket-triage", "--dataset", try scratch.dataset("broken.jsonl", lines: broken), "--db", scratch.database])
         #expect(malformed.status == 2, "\(malformed)")
         #expect(malformed.stderr.contains("broken.jsonl:3: error: not JSON"), "\(malformed.stderr)")
 
-        let unbound = try StewardCLITests.steward(["eval", "run", "support-ticket-triage", "--dataset", dataset, "--db", scratch.database, "--bind", "classifier=banking-intent@9.0.0"])
+        let unbound = try await StewardCLITests.stewardAsync(["eval", "run", "support-ticket-triage", "--dataset", dataset, "--db", scratch.database, "--bind", "classifier=banking-intent@9.0.0"])
         #expect(unbound.status == 2 && unbound.stderr.contains("adapter banking-intent@9.0.0 is not loaded"), "\(unbound)")
-        let unknown = try StewardCLITests.steward(["eval", "run", "no-such-template", "--dataset", dataset, "--db", scratch.database])
+        let unknown = try await StewardCLITests.stewardAsync(["eval", "run", "no-such-template", "--dataset", dataset, "--db", scratch.database])
         #expect(unknown.status == 2 && unknown.stderr.contains("unknown template 'no-such-template'"), "\(unknown)")
     }
 }

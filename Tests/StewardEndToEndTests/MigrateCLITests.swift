@@ -9,78 +9,78 @@ import Testing
 /// checkpoint completes on v2, a reverse plan (a worse candidate) is stopped by its gate, and
 /// the journal verifies throughout.
 @Suite(.serialized) struct MigrateCLITests {
-    static func steward(_ arguments: [String]) throws -> StewardCLITests.Run { try StewardCLITests.steward(arguments) }
+    static func steward(_ arguments: [String]) async throws -> StewardCLITests.Run { try await StewardCLITests.stewardAsync(arguments) }
 
     @Test(.timeLimit(.minutes(10)))
-    func theShippedMigrationAndItsRollback() throws {
+    func theShippedMigrationAndItsRollback() async throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("steward-migrate-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
         let db = ["--db", scratch.appendingPathComponent("steward.db").path]
-        func token(_ name: String, _ credential: String) throws -> String {
-            let added = try Self.steward(["reviewers", "add", name, "--credential", credential] + db)
+        func token(_ name: String, _ credential: String) async throws -> String {
+            let added = try await Self.steward(["reviewers", "add", name, "--credential", credential] + db)
             let line = try #require(added.stdout.split(separator: "\n").first { $0.hasPrefix("token: ") }, "\(added)")
             return String(line.dropFirst("token: ".count))
         }
-        func ticket(_ id: String, example: Int) throws -> JSONValue {
-            let run = try Self.steward([
+        func ticket(_ id: String, example: Int) async throws -> JSONValue {
+            let run = try await Self.steward([
                 "run", "workflows/support-ticket-triage.yaml", "--input", "workflows/examples/ticket-\(example).json", "--customer", "acme-bank",
                 "--id", id, "--quiet",
             ] + db)
             #expect(run.status == 0, "\(run)")
-            let shown = try Self.steward(["instances", "show", id] + db)
+            let shown = try await Self.steward(["instances", "show", id] + db)
             return try JSONValue.parse(shown.stdout)
         }
-        func verify() throws {
-            let audit = try Self.steward(["audit", "verify"] + db)
+        func verify() async throws {
+            let audit = try await Self.steward(["audit", "verify"] + db)
             #expect(audit.status == 0, "\(audit)")
         }
 
         let plan = "migrations/banking-intent-v2.yaml"
-        let validated = try Self.steward(["migrate", "validate", plan] + db)
+        let validated = try await Self.steward(["migrate", "validate", plan] + db)
         #expect(validated.status == 0 && validated.stdout.contains("ok    \(plan)"), "\(validated)")
-        #expect(try Self.steward(["migrate", "start", plan, "--by", "olu"] + db).status == 0)
-        #expect(try Self.steward(["migrate", "start", plan] + db).status != 0, "a migration name is used once")
+        #expect(try await Self.steward(["migrate", "start", plan, "--by", "olu"] + db).status == 0)
+        #expect(try await Self.steward(["migrate", "start", plan] + db).status != 0, "a migration name is used once")
 
         // Regression: both classifiers on acme-bank's golden set; v2 is better, so the gate passes.
-        let regression = try Self.steward(["migrate", "advance", "banking-intent-v2"] + db)
+        let regression = try await Self.steward(["migrate", "advance", "banking-intent-v2"] + db)
         #expect(regression.status == 0 && regression.stdout.contains("acme-bank: regression gate passed -> running"), "\(regression)")
 
         // Canary at 20%: tickets whose bucket is under 0.2 run on v2, the others on v1.
         let inBucket = try #require((0..<200).map { "acme-\($0)" }.first { CanaryBucket.isCandidate(instance: $0, migration: "banking-intent-v2", share: 0.2) })
         let outOfBucket = try #require((0..<200).map { "acme-\($0)" }.first { !CanaryBucket.isCandidate(instance: $0, migration: "banking-intent-v2", share: 0.2) })
-        let onCandidate = try ticket(inBucket, example: 2)  // a stolen card: P1, waits at review_reply
+        let onCandidate = try await ticket(inBucket, example: 2)  // a stolen card: P1, waits at review_reply
         #expect(onCandidate["bindings"]?["classifier"] == "banking-intent@2.0.0")
         #expect(onCandidate["status"] == "waiting")
-        #expect(try ticket(outOfBucket, example: 1)["bindings"]?["classifier"] == "banking-intent@1.0.0")
-        try verify()
+        #expect(try await ticket(outOfBucket, example: 1)["bindings"]?["classifier"] == "banking-intent@1.0.0")
+        try await verify()
 
         // Two finished tickets are too few for the canary's 200: inconclusive, so a person decides.
-        let canary = try Self.steward(["migrate", "advance", "banking-intent-v2"] + db)
+        let canary = try await Self.steward(["migrate", "advance", "banking-intent-v2"] + db)
         #expect(canary.stdout.contains("acme-bank: canary gate inconclusive -> awaiting_approval"), "\(canary)")
-        let agent = try token("Ana", "support-agent")
-        let refused = try Self.steward(["migrate", "approve", "banking-intent-v2", "--customer", "acme-bank", "--token", agent] + db)
+        let agent = try await token("Ana", "support-agent")
+        let refused = try await Self.steward(["migrate", "approve", "banking-intent-v2", "--customer", "acme-bank", "--token", agent] + db)
         #expect(refused.status != 0 && refused.stderr.contains("lacks the credential 'migration-approver'"), "\(refused)")
-        let approver = try token("Mo", "migration-approver")
-        #expect(try Self.steward(["migrate", "approve", "banking-intent-v2", "--customer", "acme-bank", "--token", approver] + db).status == 0)
-        let status = try JSONValue.parse(try Self.steward(["migrate", "status", "banking-intent-v2", "--json"] + db).stdout)
+        let approver = try await token("Mo", "migration-approver")
+        #expect(try await Self.steward(["migrate", "approve", "banking-intent-v2", "--customer", "acme-bank", "--token", approver] + db).status == 0)
+        let status = try JSONValue.parse(try await Self.steward(["migrate", "status", "banking-intent-v2", "--json"] + db).stdout)
         let acme = try #require(status["migrations"]?.arrayValue?.first?["customers"]?.arrayValue?.first { $0["customer"] == "acme-bank" })
         #expect(acme["stage"] == "full" && acme["share"]?.doubleValue == 1, "\(acme)")
-        #expect(try ticket("acme-full", example: 1)["bindings"]?["classifier"] == "banking-intent@2.0.0")
+        #expect(try await ticket("acme-full", example: 1)["bindings"]?["classifier"] == "banking-intent@2.0.0")
 
         // Rollback: the next ticket is on v1 at once, even one the canary had put on v2 ...
-        #expect(try Self.steward(["migrate", "rollback", "banking-intent-v2", "--customer", "acme-bank", "--by", "olu"] + db).status == 0)
-        #expect(try ticket(inBucket + "-again", example: 1)["bindings"]?["classifier"] == "banking-intent@1.0.0")
+        #expect(try await Self.steward(["migrate", "rollback", "banking-intent-v2", "--customer", "acme-bank", "--by", "olu"] + db).status == 0)
+        #expect(try await ticket(inBucket + "-again", example: 1)["bindings"]?["classifier"] == "banking-intent@1.0.0")
         // ... while the v2 ticket waiting at its checkpoint completes on v2.
-        let tasks = try Self.steward(["review", "list"] + db)
+        let tasks = try await Self.steward(["review", "list"] + db)
         let taskLine = try #require(tasks.stdout.split(separator: "\n").first { $0.contains(inBucket) }, "\(tasks)")
         let taskID = String(taskLine.prefix { $0.isNumber })
-        let approved = try Self.steward(["review", "approve", taskID, "--token", agent] + db)
+        let approved = try await Self.steward(["review", "approve", taskID, "--token", agent] + db)
         #expect(approved.status == 0, "\(approved)")
-        let finished = try JSONValue.parse(try Self.steward(["instances", "show", inBucket] + db).stdout)
+        let finished = try JSONValue.parse(try await Self.steward(["instances", "show", inBucket] + db).stdout)
         #expect(finished["status"] == "completed" && finished["bindings"]?["classifier"] == "banking-intent@2.0.0", "\(finished)")
         #expect(finished["data"]?["classification"]?["adapter"] == "banking-intent@2.0.0")
-        try verify()
+        try await verify()
 
         // A reverse plan to the worse classifier is stopped by its regression gate.
         let reverse = scratch.appendingPathComponent("reverse.yaml")
@@ -95,20 +95,20 @@ import Testing
               - {name: regression, kind: regression}
               - {name: full, kind: full}
             """.write(to: reverse, atomically: true, encoding: .utf8)
-        #expect(try Self.steward(["migrate", "start", reverse.path] + db).status == 0)
-        let stopped = try Self.steward(["migrate", "advance", "back-to-naive-bayes"] + db)
+        #expect(try await Self.steward(["migrate", "start", reverse.path] + db).status == 0)
+        let stopped = try await Self.steward(["migrate", "advance", "back-to-naive-bayes"] + db)
         #expect(stopped.status == 1 && stopped.stdout.contains("harbour-credit: regression gate failed -> failed"), "\(stopped)")
-        let reverseStatus = try JSONValue.parse(try Self.steward(["migrate", "status", "back-to-naive-bayes", "--json"] + db).stdout)
+        let reverseStatus = try JSONValue.parse(try await Self.steward(["migrate", "status", "back-to-naive-bayes", "--json"] + db).stdout)
         let harbour = try #require(reverseStatus["migrations"]?.arrayValue?.first?["customers"]?.arrayValue?.first)
         #expect(harbour["share"]?.doubleValue == 0 && harbour["state"] == "failed")
         let failedMetrics = harbour["evidence"]?["metrics"]?.arrayValue ?? []
         #expect(failedMetrics.contains { $0["name"] == "intent_accuracy" && $0["passed"] == false }, "\(harbour)")
-        let told = try Self.steward(["notifications"] + db)
+        let told = try await Self.steward(["notifications"] + db)
         #expect(told.stdout.contains("support-lead") && told.stdout.contains("Migration back-to-naive-bayes stopped for harbour-credit"), "\(told)")
-        try verify()
+        try await verify()
     }
     @Test(.timeLimit(.minutes(5)))
-    func aShadowStageComparesTheCandidateOnLiveTicketsWithoutTouchingThem() throws {
+    func aShadowStageComparesTheCandidateOnLiveTicketsWithoutTouchingThem() async throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("steward-shadow-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
@@ -125,32 +125,32 @@ import Testing
               - {name: shadow, kind: shadow, min_observations: 3, min_agreement: 0.1, max_error_rate: 0.7, max_latency_p95_ms: 60000}
               - {name: full, kind: full}
             """.write(to: plan, atomically: true, encoding: .utf8)
-        #expect(try Self.steward(["migrate", "start", plan.path] + db).status == 0)
-        let early = try Self.steward(["migrate", "advance", "shadow-v2"] + db)
+        #expect(try await Self.steward(["migrate", "start", plan.path] + db).status == 0)
+        let early = try await Self.steward(["migrate", "advance", "shadow-v2"] + db)
         #expect(early.stdout.contains("harbour-credit: shadow gate inconclusive -> awaiting_approval"), "no observation yet: \(early)")
         // Back to running: a person lets it go on only after looking; here, start again with a new name.
         let again = scratch.appendingPathComponent("shadow2.yaml")
         try String(contentsOf: plan, encoding: .utf8).replacingOccurrences(of: "migration: shadow-v2", with: "migration: shadow-v2b")
             .write(to: again, atomically: true, encoding: .utf8)
-        #expect(try Self.steward(["migrate", "rollback", "shadow-v2"] + db).status == 0)
-        #expect(try Self.steward(["migrate", "start", again.path] + db).status == 0)
+        #expect(try await Self.steward(["migrate", "rollback", "shadow-v2"] + db).status == 0)
+        #expect(try await Self.steward(["migrate", "start", again.path] + db).status == 0)
         for (index, example) in [1, 2, 1].enumerated() {
             let id = "harbour-\(index)"
-            let run = try Self.steward([
+            let run = try await Self.steward([
                 "run", "workflows/support-ticket-triage.yaml", "--input", "workflows/examples/ticket-\(example).json", "--customer", "harbour-credit",
                 "--id", id, "--quiet",
             ] + db)
             #expect(run.status == 0, "\(run)")
-            let shown = try JSONValue.parse(try Self.steward(["instances", "show", id] + db).stdout)
+            let shown = try JSONValue.parse(try await Self.steward(["instances", "show", id] + db).stdout)
             #expect(shown["bindings"]?["classifier"] == "banking-intent@1.0.0", "a shadowed instance stays on the current binding")
             #expect(shown["data"]?["classification"]?["adapter"] == "banking-intent@1.0.0")
         }
-        let gate = try Self.steward(["migrate", "advance", "shadow-v2b"] + db)
+        let gate = try await Self.steward(["migrate", "advance", "shadow-v2b"] + db)
         #expect(gate.status == 0 && gate.stdout.contains("harbour-credit: shadow gate passed -> running"), "\(gate)")
-        let status = try JSONValue.parse(try Self.steward(["migrate", "status", "shadow-v2b", "--json"] + db).stdout)
+        let status = try JSONValue.parse(try await Self.steward(["migrate", "status", "shadow-v2b", "--json"] + db).stdout)
         let harbour = try #require(status["migrations"]?.arrayValue?.first?["customers"]?.arrayValue?.first)
         #expect(harbour["stage"] == "full" && harbour["share"]?.doubleValue == 1, "\(harbour)")
-        let audit = try Self.steward(["audit", "verify"] + db)
+        let audit = try await Self.steward(["audit", "verify"] + db)
         #expect(audit.status == 0, "\(audit)")
     }
 }

@@ -30,6 +30,14 @@ struct StewardCLITests {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0.appendingPathComponent("steward").path) }
     }()
 
+    /// `steward(_:timeout:)` waited for on a thread of its own, so a long command never holds
+    /// one of the few cooperative threads every other test in this process needs.
+    static func stewardAsync(_ arguments: [String], timeout: Double = 300) async throws -> Run {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Run, any Error>) in
+            Thread { continuation.resume(with: Result { try steward(arguments, timeout: timeout) }) }.start()
+        }
+    }
+
     /// Runs `steward arguments...` in the package root and waits for it (at most `timeout` seconds).
     static func steward(_ arguments: [String], timeout: Double = 300) throws -> Run {
         let directory = try #require(productsDirectory, "no steward executable next to \(CommandLine.arguments[0])")
