@@ -98,6 +98,9 @@ for n in ${ns//,/ }; do
 done
 # Like for like with the peers, which run one instance at a time in one thread.
 measure triage-1000-c1 "$bench" triage --n 1000 --concurrency 1 --plugins "$plugins" --template "$template" --input "$ticket2" --db "$scratch/c1.db" --libraries "$scratch/lib"
+# A migration in shadow: the same tickets for one customer with and without the candidate
+# classifier called beside the served one (issue 11's overhead figure).
+measure shadow-1000 "$bench" shadow --n 1000 --plugins "$plugins" --template "$template" --input "$ticket2" --db "$scratch/shadow.db" --libraries "$scratch/lib"
 measure resume "$bench" resume --samples "$samples" --plugins "$plugins" --template "$template" --input "$ticket2" --db "$scratch/resume.db" --libraries "$scratch/lib"
 measure cold-start "$bench" cold-start --steward "$bin/steward" --root "$root" --plugins "$plugins" --scratch "$scratch" --runs "$runs"
 

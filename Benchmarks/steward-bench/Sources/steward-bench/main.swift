@@ -11,6 +11,7 @@ import Darwin
 let usage = """
     usage: steward-bench plugin-calls --plugin LIB [--iterations N] [--repeats R]
            steward-bench triage --n N --plugins DIR --template FILE --input FILE --db FILE [--concurrency C] [--synchronous full|shipped]
+           steward-bench shadow --n N --plugins DIR --template FILE --input FILE --db FILE [--concurrency C] [--customer C] [--candidate A@V]
            steward-bench resume --samples S --plugins DIR --template FILE --input FILE --db FILE
            steward-bench cold-start --steward BIN --root DIR --plugins DIR --scratch DIR [--runs R]
            steward-bench fsync-probe --db FILE [--commits N]
@@ -71,6 +72,13 @@ do {
             n: arguments.int("n"), concurrency: arguments.int("concurrency", default: 256), plugins: arguments.string("plugins"),
             template: arguments.string("template"), input: arguments.string("input"), database: arguments.string("db"),
             forceFullSync: synchronous == "full", libraries: arguments.values["libraries"]
+        ).run()
+    case "shadow":
+        result = try await ShadowBenchmark(
+            n: arguments.int("n"), concurrency: arguments.int("concurrency", default: 64), plugins: arguments.string("plugins"),
+            template: arguments.string("template"), input: arguments.string("input"), database: arguments.string("db"),
+            libraries: arguments.values["libraries"], customer: arguments.values["customer"] ?? "harbour-credit",
+            candidate: arguments.values["candidate"] ?? "banking-intent@2.0.0"
         ).run()
     case "resume":
         result = try await ResumeBenchmark(
