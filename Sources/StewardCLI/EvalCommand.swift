@@ -17,7 +17,7 @@ struct EvalCommand: AsyncParsableCommand {
         commandName: "eval",
         abstract: "Evaluate templates on golden datasets and gate on the results.",
         discussion: """
-            Exit codes of `eval run`: 0 every gate passed, 1 a gate failed, 2 bad input (unknown template, \
+            Exit codes of `eval run`: 0 every gate passed and no case failed, 1 a gate or a case failed, 2 bad input (unknown template, \
             malformed dataset, bad --bind or --baseline). See Docs/evaluation.md.
             """,
         subcommands: [
@@ -60,7 +60,7 @@ struct EvalRun: AsyncParsableCommand {
         discussion: """
             Every case runs through the real template with the real plugins and adapters; steps not flagged pure are \
             not called (recorded as skipped) and checkpoints are recorded as \"would ask a person\" and approved. \
-            The run is stored immutably. Exit 0 when every gate passes, 1 when one fails, 2 for bad input.
+            The run is stored immutably. Exit 0 when every gate passes and no case failed, 1 otherwise, 2 for bad input.
             """)
 
     @Argument(help: "The template's name (or its file).") var template: String
@@ -400,6 +400,9 @@ enum TextReport {
         lines.append(String(format: "  %d cases in %.2f s (%.0f cases/s, %d in flight); ", report.cases.count, seconds, report.casesPerSecond, report.concurrency)
             + "completed \(report.counts["completed"] ?? 0), rejected \(report.counts["rejected"] ?? 0), failed \(report.counts["failed"] ?? 0), reviewed \(report.counts["reviewed"] ?? 0)")
         if let baseline = report.baseline { lines.append("  baseline: run \(baseline)") }
+        if let failed = report.counts["failed"], failed > 0 {
+            lines.append("  \(failed) cases FAILED (a step error on golden input), so the run does not pass; first: \(report.cases.first { $0.status == "failed" }?.error ?? "?")")
+        }
         lines.append("  metric                  value    95% CI             n      gate                                     result")
         for metric in report.metrics {
             let value = metric.value.map { String(format: "%.4f", $0) } ?? "  -   "

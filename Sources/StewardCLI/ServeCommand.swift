@@ -100,7 +100,13 @@ struct ServeCommand: AsyncParsableCommand {
                     throw EvalHookError(error.description)
                 }
             },
-            status: { try await EvalStatusReport.build(session: session, now: SystemEngineClock().nowMilliseconds()) })
+            status: { try await EvalStatusReport.build(session: session, now: SystemEngineClock().nowMilliseconds()) },
+            report: { id in
+                guard let run = try await session.load(id) else { return nil }
+                let history = try await session.assembly.store.evalRuns(template: run.template, customer: run.customer ?? "", limit: 50)
+                let rubric = session.assembly.plans.plan(template: run.template, version: run.version)?.template.eval
+                return HTMLReport.render(run, history: history, rubric: rubric)
+            })
     }
 
     /// The migration routes' hooks over `controller`; a plan file must lie inside the workspace.

@@ -147,7 +147,9 @@ public struct EvalSession: Sendable {
         let metrics = MetricEngine.evaluate(rubric, cases: cases, baseline: baselineValues)
         let snapshot = assembly.plans.snapshot(of: plan)
         var report = EvalRunReport(
-            run: 0, passed: metrics.allSatisfy { $0.passed || !$0.counted }, metrics: metrics, cases: cases, template: plan.name,
+            // A case that failed (a step error) means the template broke on golden input: no pass.
+            run: 0, passed: metrics.allSatisfy { $0.passed || !$0.counted } && !cases.contains { $0.status == "failed" }, metrics: metrics,
+            cases: cases, template: plan.name,
             version: plan.version, templateHash: snapshot?.hash ?? "", customer: request.customer, dataset: dataset.name,
             datasetHash: dataset.hash, configHash: String(SHA256.hex(config.jsonBytes).prefix(32)), bindings: bindings,
             prompts: (snapshot?.prompts ?? [:]).mapValues { SHA256.hex(Array($0.utf8)) }, baseline: baseline?.run, startedAt: started,
@@ -157,7 +159,13 @@ public struct EvalSession: Sendable {
                 "rejected": cases.filter { $0.status == "rejected" }.count, "failed": cases.filter { $0.status == "failed" }.count,
                 "reviewed": cases.filter(\.reviewed).count, "passed": cases.filter(\.passed).count,
             ])
-        let failedGates = metrics.filter { !$0.passed && $0.counted }
+        var failedGates = metrics.filter { !$0.passed && $0.counted }
+        let failedCases = cases.filter { $0.status == "failed" }.count
+        if failedCases > 0 {
+            failedGates.append(MetricResult(
+                name: "cases", kind: .accuracy, path: nil, label: nil, value: nil, n: cases.count, ciLow: nil, ciHigh: nil,
+                threshold: AppliedThreshold(EvalThreshold()), passed: false, note: "\(failedCases) of \(cases.count) cases failed"))
+        }
         var block: ReleaseBlock?
         var notifications: [NotificationRecord] = []
         if due != nil, !failedGates.isEmpty {

@@ -79,6 +79,10 @@ import Testing
 
         let unbound = try await StewardCLITests.stewardAsync(["eval", "run", "support-ticket-triage", "--dataset", dataset, "--db", scratch.database, "--bind", "classifier=banking-intent@9.0.0"])
         #expect(unbound.status == 2 && unbound.stderr.contains("adapter banking-intent@9.0.0 is not loaded"), "\(unbound)")
+        // Golden cases the template breaks on (tickets fed to the account-health template): no
+        // metric labels them, but the run does not pass.
+        let breaks = try await StewardCLITests.stewardAsync(["eval", "run", "account-health-review", "--dataset", dataset, "--db", scratch.database])
+        #expect(breaks.status == 1 && breaks.stdout.contains("60 cases FAILED"), "\(breaks)")
         let unknown = try await StewardCLITests.stewardAsync(["eval", "run", "no-such-template", "--dataset", dataset, "--db", scratch.database])
         #expect(unknown.status == 2 && unknown.stderr.contains("unknown template 'no-such-template'"), "\(unknown)")
     }

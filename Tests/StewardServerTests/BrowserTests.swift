@@ -330,6 +330,42 @@ struct WebDriver {
     }
 
     @Test(.enabled(if: Browser.availability.available, "\(Browser.availability.reason)"), .timeLimit(.minutes(3)))
+    func anOperatorRunsAnEvalAndReadsItsReportInARealBrowser() async throws {
+        let harness = try await ServerHarness.start(evals: true)
+        let golden = try String(contentsOf: Package.root.appendingPathComponent("evals/support-ticket-triage/banking77-heldout.jsonl"), encoding: .utf8)
+        let small = harness.directory.appendingPathComponent("golden-40.jsonl")
+        try (golden.split(separator: "\n").prefix(40).joined(separator: "\n") + "\n").write(to: small, atomically: true, encoding: .utf8)
+        try await Self.withBrowser { browser in
+            try await browser.go(harness.base.appendingPathComponent("review"))
+            try await browser.type("#token", harness.operatorToken + "\u{E007}")
+            _ = try await browser.waitForURL(endingWith: "/review")
+            try await browser.click("a[href=\"/review/evals\"]")
+            _ = try await browser.waitForURL(endingWith: "/review/evals")
+            #expect(try await browser.source().contains("No eval has run yet."))
+            _ = try await browser.script("document.querySelector('#template').value = 'support-ticket-triage@1.1.0'; return true")
+            try await browser.type("#dataset", small.path)
+            try await browser.click("#run-eval")
+            let landed = try await browser.waitForURL(endingWith: "/review/evals/1")
+            #expect(landed.hasSuffix("/review/evals/1"), "\(landed)")
+            let report = try await browser.source()
+            #expect(report.contains("support-ticket-triage@1.1.0") && report.contains("intent_accuracy") && report.contains("<svg"), "\(report.prefix(1500))")
+            // The report's own inline styles apply on this page (its CSP allows them): the heading is not the browser default.
+            let styled = try await browser.script("return getComputedStyle(document.body).fontFamily")
+            #expect(styled.stringValue?.contains("Times") == false, "\(styled)")
+            let shot = FileManager.default.temporaryDirectory.appendingPathComponent("steward-eval-report-\(UUID().uuidString.prefix(8)).png")
+            try await browser.screenshot().write(to: shot)
+            print("screenshot of the eval report: \(shot.path)")
+            try await browser.go(harness.base.appendingPathComponent("review/evals"))
+            let list = try await browser.source()
+            #expect(list.contains("Run 1") && list.contains("intent_accuracy"), "\(list.prefix(2000))")
+        }
+        // An agent may not see eval runs.
+        let agent = try await harness.send("GET", "/v1/evals/runs", token: harness.agentToken)
+        #expect(agent.status == 403)
+        try await harness.stop()
+    }
+
+    @Test(.enabled(if: Browser.availability.available, "\(Browser.availability.reason)"), .timeLimit(.minutes(3)))
     func anApproverLetsACustomerGoOnFromTheMigrationPage() async throws {
         let harness = try await ServerHarness.start(migrations: true)
         // A second engine over the same database starts the migration and evaluates its gate:

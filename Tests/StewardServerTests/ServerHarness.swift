@@ -6,6 +6,7 @@ import StewardJSON
 import StewardMigration
 import StewardPlugins
 import StewardCore
+import StewardEval
 import StewardEngine
 import StewardReview
 import StewardServer
@@ -124,7 +125,7 @@ final class ServerHarness: Sendable {
     /// Starts a server. `logs`, when given, receives everything the server logs at trace level.
     /// With `auditedCustomer`, the server runs a copy of `workflows/` with the customer
     /// `audited` added.
-    static func start(logs: LogCapture? = nil, auditedCustomer: Bool = false, migrations: Bool = false) async throws -> ServerHarness {
+    static func start(logs: LogCapture? = nil, auditedCustomer: Bool = false, migrations: Bool = false, evals: Bool = false) async throws -> ServerHarness {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-server-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var workflows: URL?
@@ -151,6 +152,7 @@ final class ServerHarness: Sendable {
             templates: assembly.plans.all.map { "\($0.name)@\($0.version)" }, metrics: metrics,
             periodic: { [timers = assembly.timers] in _ = try await timers.fireDue(now: SystemEngineClock().nowMilliseconds()) })
         if migrations { environment.migrations = Self.migrationHooks(MigrationController(assembly: assembly)) }
+        if evals { environment.evals = Self.evalHooks(EvalSession(assembly: assembly)) }
         let server = try StewardServer(
             environment: environment,
             configuration: ServerConfiguration(host: "127.0.0.1", port: 0, driverConcurrency: 4), logger: logger)
@@ -171,6 +173,29 @@ final class ServerHarness: Sendable {
             directory: directory, store: store, server: server, base: URL(string: "http://127.0.0.1:\(port)")!,
             operatorToken: op.token, agentToken: agent.token, outsiderToken: outsider.token, agentID: agent.0.id, group: group,
             running: running, session: URLSession(configuration: configuration, delegate: NoRedirects(), delegateQueue: nil))
+    }
+
+    /// Eval hooks over a session (what `steward serve` wires): a run of a dataset in the
+    /// checkout, the status, and a run's HTML report.
+    static func evalHooks(_ session: EvalSession) -> EvalHooks {
+        EvalHooks(
+            trigger: { trigger in
+                let named = trigger.dataset ?? "evals/\(trigger.template)/banking77-heldout.jsonl"
+                let path = named.hasPrefix("/") ? named : Package.root.appendingPathComponent(named).path
+                do {
+                    guard let run = try await session.run(EvalRequest(template: trigger.template, datasetPath: path, trigger: "api")) else {
+                        throw EvalHookError("not stored")
+                    }
+                    return StewardServer.withID(run.summaryJSON, run.run)
+                } catch let error as EvalInputError {
+                    throw EvalHookError(error.description)
+                }
+            },
+            status: { try await EvalStatusReport.build(session: session, now: SystemEngineClock().nowMilliseconds()) },
+            report: { id in
+                guard let run = try await session.load(id) else { return nil }
+                return HTMLReport.render(run, history: try await session.assembly.store.evalRuns(template: run.template), rubric: nil)
+            })
     }
 
     /// Status and approval hooks over a migration controller (what `steward serve` wires; the

@@ -11,11 +11,17 @@ public struct EvalHooks: Sendable {
     public var trigger: @Sendable (_ request: EvalTrigger) async throws -> JSONValue
     /// The schedules, last runs and release blocks (`steward eval status --json`).
     public var status: @Sendable () async throws -> JSONValue
+    /// A stored run's self-contained HTML report (nil: no such run).
+    public var report: @Sendable (_ run: Int64) async throws -> String?
 
     /// Creates the hooks.
-    public init(trigger: @escaping @Sendable (EvalTrigger) async throws -> JSONValue, status: @escaping @Sendable () async throws -> JSONValue) {
+    public init(
+        trigger: @escaping @Sendable (EvalTrigger) async throws -> JSONValue, status: @escaping @Sendable () async throws -> JSONValue,
+        report: @escaping @Sendable (Int64) async throws -> String?
+    ) {
         self.trigger = trigger
         self.status = status
+        self.report = report
     }
 }
 

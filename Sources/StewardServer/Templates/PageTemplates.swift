@@ -5,7 +5,7 @@
 /// The templates by name; `head` and `foot` are partials every page includes.
 enum PageTemplates {
     static let all: [String: String] = [
-        "head": head, "foot": foot, "sign-in": signIn, "queue": queue, "task": task, "audit": audit, "problem": problem, "migrations": migrations,
+        "head": head, "foot": foot, "sign-in": signIn, "queue": queue, "task": task, "audit": audit, "problem": problem, "migrations": migrations, "evals": evals,
     ]
 
     static let head = """
@@ -20,7 +20,7 @@ enum PageTemplates {
         <body>
         <a class="skip" href="#main">Skip to the main content</a>
         <header class="bar">
-          <p class="brand"><a href="/review">Steward review</a>{{#signedIn}} · <a href="/review/migrations">Migrations</a>{{/signedIn}}</p>
+          <p class="brand"><a href="/review">Steward review</a>{{#signedIn}} · <a href="/review/migrations">Migrations</a> · <a href="/review/evals">Evals</a>{{/signedIn}}</p>
           {{#signedIn}}
           <form method="post" action="/review/sign-out" class="signout">
             <input type="hidden" name="csrf" value="{{csrf}}">
@@ -242,6 +242,44 @@ enum PageTemplates {
         """
 
     /// Dark text on white, a blue with 7:1 contrast for links and buttons, visible focus rings.
+    static let evals = """
+        {{> head}}
+        <h1>Evals</h1>
+        {{#error}}<p class="error" role="alert">{{error}}</p>{{/error}}
+        {{#hasBlocks}}
+        <h2>Release blocks</h2>
+        <ul>{{#blocks}}<li class="error">{{template}}@{{version}} for {{customer}}: blocked by run <a href="/review/evals/{{run}}">{{run}}</a>: {{reason}}</li>{{/blocks}}</ul>
+        {{/hasBlocks}}
+        <form method="post" action="/review/evals/run" class="card narrow">
+          <input type="hidden" name="csrf" value="{{csrf}}">
+          <label for="template">Template</label>
+          <select id="template" name="template">{{#templates}}<option>{{.}}</option>{{/templates}}</select>
+          <label for="dataset">Dataset (a path in the workspace; empty: the rubric's)</label>
+          <input type="text" id="dataset" name="dataset">
+          <button type="submit" id="run-eval">Run the eval now</button>
+        </form>
+        <h2>Runs</h2>
+        {{^hasRuns}}<p class="card">No eval has run yet.</p>{{/hasRuns}}
+        {{#hasRuns}}
+        <table class="queue">
+          <caption class="visually-hidden">Stored eval runs, newest first</caption>
+          <thead><tr><th scope="col">Run</th><th scope="col">Verdict</th><th scope="col">Template</th><th scope="col">Customer</th><th scope="col">Dataset</th><th scope="col">Trigger</th><th scope="col">Metrics</th><th scope="col">Finished</th></tr></thead>
+          <tbody>
+          {{#runs}}
+            <tr{{^passed}} class="overdue"{{/passed}}>
+              <td><a href="/review/evals/{{id}}">Run {{id}}</a></td>
+              <td>{{#passed}}passed{{/passed}}{{^passed}}FAILED{{/passed}}</td>
+              <td>{{template}}@{{version}}</td><td>{{customer}}</td><td>{{dataset}}</td><td>{{trigger}}</td>
+              <td>{{#metrics}}<span{{#failed}} class="error"{{/failed}}>{{name}} {{value}}</span> {{/metrics}}</td>
+              <td><time datetime="{{at}}">{{at}}</time></td>
+            </tr>
+          {{/runs}}
+          </tbody>
+        </table>
+        {{/hasRuns}}
+        {{> foot}}
+        """
+
     static let migrations = """
         {{> head}}
         <h1>Migrations</h1>

@@ -29,6 +29,7 @@ extension StewardServer {
         }
         addAuditPages(to: router)
         addMigrationPages(to: router)
+        addEvalPages(to: router)
     }
 
     // MARK: Sessions
