@@ -334,11 +334,17 @@ public struct MigrationController: Sendable {
     func canary(_ stage: MigrationStage, plan: MigrationPlan, progress: MigrationProgress) async throws -> (GateVerdict, JSONValue) {
         var candidate = (finished: 0, failed: 0)
         var current = (finished: 0, failed: 0)
+        // Reviewers' decisions on each side (automatic passes of a checkpoint are not decisions).
+        var decisions: [Bool: [String: Int]] = [true: [:], false: [:]]
         for summary in try await store.instances(status: nil, template: plan.template, customer: progress.customer, limit: 5_000)
         where summary.createdAt >= progress.stageStartedAt && summary.status.isFinal {
             guard let state = try await store.instance(id: summary.id) else { continue }
             let failed = state.status == .failed ? 1 : 0
-            if state.bindings[plan.role] == plan.to {
+            let onCandidate = state.bindings[plan.role] == plan.to
+            for (_, review) in state.data["reviews"]?.objectValue ?? [:] where review["automatic"]?.boolValue != true {
+                if let decision = review["decision"]?.stringValue { decisions[onCandidate, default: [:]][decision, default: 0] += 1 }
+            }
+            if onCandidate {
                 candidate = (candidate.finished + 1, candidate.failed + failed)
             } else {
                 current = (current.finished + 1, current.failed + failed)
@@ -354,6 +360,22 @@ public struct MigrationController: Sendable {
             "elapsed_ms": .integer(elapsed), "min_observations": .integer(Int64(stage.minimumObservations)),
             "min_duration_ms": .integer(stage.minimumDuration),
         ]
+        func reviewJSON(_ counts: [String: Int]) -> (JSONValue, Interval, Int) {
+            let reviewed = counts.values.reduce(0, +)
+            let rework = (counts["edit"] ?? 0) + (counts["reject"] ?? 0)
+            let rate = Statistics.wilson(successes: rework, trials: reviewed)
+            return ([
+                "approve": .integer(Int64(counts["approve"] ?? 0)), "edit": .integer(Int64(counts["edit"] ?? 0)),
+                "reject": .integer(Int64(counts["reject"] ?? 0)), "rework_rate": reviewed > 0 ? .double(Double(rework) / Double(reviewed)) : .null,
+                "rework_ci_low": .double(rate.low), "rework_ci_high": .double(rate.high),
+            ], rate, reviewed)
+        }
+        let (candidateReviews, rework, reviewed) = reviewJSON(decisions[true] ?? [:])
+        evidence["reviews"] = ["candidate": candidateReviews, "current": reviewJSON(decisions[false] ?? [:]).0]
+        if let limit = stage.maximumReworkRate, reviewed > 0, rework.low > limit {
+            evidence["note"] = .string("reviewers edited or rejected more than \(limit) of the candidate's reviewed work with 95% confidence")
+            return (.failed, .object(evidence))
+        }
         if let limit = stage.maximumFailureRate, candidate.finished > 0, Double(candidate.failed) / Double(candidate.finished) > limit, interval.low > limit {
             evidence["note"] = .string("the candidate's failure rate is above \(limit) with 95% confidence")
             return (.failed, .object(evidence))
@@ -364,6 +386,10 @@ public struct MigrationController: Sendable {
         }
         if let limit = stage.maximumFailureRate, interval.high > limit {
             evidence["note"] = .string("the failure rate's interval reaches above \(limit)")
+            return (.inconclusive, .object(evidence))
+        }
+        if let limit = stage.maximumReworkRate, reviewed == 0 || rework.high > limit {
+            evidence["note"] = .string(reviewed == 0 ? "no reviewed candidate work yet" : "the rework rate's interval reaches above \(limit)")
             return (.inconclusive, .object(evidence))
         }
         return (.passed, .object(evidence))

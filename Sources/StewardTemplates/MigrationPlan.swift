@@ -66,6 +66,9 @@ public struct MigrationStage: Sendable, Hashable {
     public var minimumDuration: Int64
     /// For `canary`: the largest failure rate of candidate instances (Wilson upper bound).
     public var maximumFailureRate: Double?
+    /// For `canary`: the largest share of the candidate's human-reviewed work that reviewers
+    /// edited or rejected.
+    public var maximumReworkRate: Double? = nil
     /// For `shadow`: the least agreement with the current binding's output, in [0, 1].
     public var minimumAgreement: Double? = nil
     /// For `shadow`: the largest share of candidate calls that may fail.
@@ -82,7 +85,7 @@ extension TemplateParser {
     static let migrationKeys = ["migration", "description", "template", "change", "customers", "stages", "approver", "retire_by"]
     static let stageKeys = [
         "name", "kind", "share", "dataset", "min_observations", "min_duration", "max_failure_rate", "approval", "min_agreement", "max_error_rate",
-        "max_latency_p95_ms",
+        "max_latency_p95_ms", "max_rework_rate",
     ]
 
     /// Parses a migration plan, reporting every problem with its location.
@@ -207,6 +210,12 @@ extension TemplateParser {
             if kind != .shadow { reader.error(entries[key]?.key, "'\(key)' applies to shadow stages only (\(context))") }
             return value
         }
+        var rework: Double?
+        if let node = entries["max_rework_rate"]?.value, let value = reader.number(node, "'max_rework_rate' of \(context)") {
+            if !(0...1).contains(value) { reader.error(node, "'max_rework_rate' of \(context) must be in [0, 1]") }
+            if kind != .canary { reader.error(entries["max_rework_rate"]?.key, "'max_rework_rate' applies to canary stages only (\(context))") }
+            rework = value
+        }
         let agreement = fraction("min_agreement")
         let errorRate = fraction("max_error_rate")
         var latency: Double?
@@ -220,6 +229,7 @@ extension TemplateParser {
             name: name, kind: kind, share: kind == .canary ? share : nil, dataset: entries["dataset"].flatMap { reader.string($0.value, "'dataset'") },
             minimumObservations: observations, minimumDuration: duration, maximumFailureRate: failureRate, approvalRequired: approval,
             location: reader.location(of: node))
+        stage.maximumReworkRate = rework
         stage.minimumAgreement = agreement
         stage.maximumErrorRate = errorRate
         stage.maximumLatencyP95 = latency

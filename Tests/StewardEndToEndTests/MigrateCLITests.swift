@@ -58,6 +58,10 @@ import Testing
         // Two finished tickets are too few for the canary's 200: inconclusive, so a person decides.
         let canary = try await Self.steward(["migrate", "advance", "banking-intent-v2"] + db)
         #expect(canary.stdout.contains("acme-bank: canary gate inconclusive -> awaiting_approval"), "\(canary)")
+        let waiting = try JSONValue.parse(try await Self.steward(["migrate", "status", "banking-intent-v2", "--json"] + db).stdout)
+        let evidence = waiting["migrations"]?.arrayValue?.first?["customers"]?.arrayValue?.first?["evidence"]
+        #expect(evidence?["candidate"]?["finished"]?.integerValue == 0 && evidence?["current"]?["finished"]?.integerValue == 1, "\(String(describing: evidence))")
+        #expect(evidence?["reviews"]?["candidate"]?["approve"]?.integerValue == 0, "reviewer decisions are part of the canary's evidence")
         let agent = try await token("Ana", "support-agent")
         let refused = try await Self.steward(["migrate", "approve", "banking-intent-v2", "--customer", "acme-bank", "--token", agent] + db)
         #expect(refused.status != 0 && refused.stderr.contains("lacks the credential 'migration-approver'"), "\(refused)")

@@ -16,6 +16,7 @@ import Testing
         #expect(plan.pilot == ["acme-bank"] && plan.rest == ["harbour-credit"])
         #expect(plan.stages.map(\.kind) == [.regression, .canary, .full])
         #expect(plan.stages[1].share == 0.2 && plan.stages[1].approvalRequired && plan.stages[1].minimumDuration == 172_800_000)
+        #expect(plan.stages[1].maximumReworkRate == 0.3 && plan.stages[1].maximumFailureRate == 0.02)
         #expect(plan.retireBy == "2027-06-30")
     }
 
