@@ -270,6 +270,23 @@ enum Journal {
             payload: encoded.payload, authority: authority(commit, opened: opened, sampled: sampled), chain: &chain, db: db)
     }
 
+    /// Appends one audit row tied to no instance, in the caller's write transaction (a write
+    /// outside the group committer: GRDB's single writer keeps the chain in order), and saves
+    /// the chain's new head.
+    static func appendStandalone(_ db: Database, kind: String, actor: String, at: Int64, payload: JSONValue) throws {
+        var chain = try ChainHead.load(db)
+        try append(kind: kind, instance: nil, instanceID: nil, seq: nil, at: at, actor: actor, payload: payload.jsonString, authority: nil, chain: &chain, db: db)
+        try chain.save(db)
+    }
+
+    /// Records notifications tied to no instance or task, in the caller's transaction.
+    static func insertNotifications(_ notifications: [NotificationRecord], db: Database) throws {
+        for notification in notifications {
+            try db.cachedStatement(sql: "INSERT INTO notifications (recipient, message, at) VALUES (?, ?, ?)")
+                .execute(arguments: [notification.recipient, notification.message, notification.at])
+        }
+    }
+
     /// Appends one chained row. `authority` is the review-task and audit-item change the row records (JSON),
     /// hashed with it.
     static func append(

@@ -237,12 +237,7 @@ extension Journal {
         let reviewers = try Row.fetchAll(db, sql: "SELECT * FROM reviewers ORDER BY id").map { try ReviewerRecord(row: $0).payload }
         let tasks = try Row.fetchAll(db, sql: AuthorityReplay.taskSelect + " ORDER BY t.id").map { TaskRecord(row: $0).payload }
         guard !reviewers.isEmpty || !tasks.isEmpty else { return }
-        var chain = try ChainHead.load(db)
-        let payload: JSONValue = ["reviewers": .array(reviewers), "tasks": .array(tasks)]
-        try append(
-            kind: baselineKind, instance: nil, instanceID: nil, seq: nil, at: at, actor: "migration", payload: payload.jsonString, authority: nil,
-            chain: &chain, db: db)
-        try chain.save(db)
+        try appendStandalone(db, kind: baselineKind, actor: "migration", at: at, payload: ["reviewers": .array(reviewers), "tasks": .array(tasks)])
     }
 
     /// The journalled task and audit-item changes of a commit (nil when it changes neither).

@@ -80,7 +80,6 @@ extension SQLiteStore {
                     sql: "UPDATE eval_schedules SET next_due = MAX(next_due, ?), last_due = ?, last_run = ? WHERE template = ? AND customer = ?",
                     arguments: [due.nextDue, due.dueAt, id, due.template, due.customer ?? ""])
             }
-            var chain = try ChainHead.load(db)
             var payload: [String: JSONValue] = [
                 "run": .integer(id), "template": .string(run.template), "version": .string(run.templateVersion),
                 "template_hash": .string(run.templateHash), "dataset_hash": .string(run.datasetHash), "passed": .bool(run.passed),
@@ -93,15 +92,8 @@ extension SQLiteStore {
                     arguments: [block.template, block.version, block.templateHash, block.customer ?? "", id, block.reason, block.blockedAt])
                 payload["blocked"] = .string(block.reason)
             }
-            for notification in commit.notifications {
-                try db.execute(
-                    sql: "INSERT INTO notifications (recipient, message, at) VALUES (?, ?, ?)",
-                    arguments: [notification.recipient, notification.message, notification.at])
-            }
-            try Journal.append(
-                kind: "eval_run", instance: nil, instanceID: nil, seq: nil, at: run.createdAt, actor: commit.actor,
-                payload: JSONValue.object(payload).jsonString, authority: nil, chain: &chain, db: db)
-            try chain.save(db)
+            try Journal.insertNotifications(commit.notifications, db: db)
+            try Journal.appendStandalone(db, kind: "eval_run", actor: commit.actor, at: run.createdAt, payload: .object(payload))
             return id
         }
     }
@@ -198,11 +190,7 @@ extension SQLiteStore {
         try await pool.write { db in
             try db.execute(sql: "UPDATE release_blocks SET cleared_at = ?, cleared_by = ? WHERE id = ? AND cleared_at IS NULL", arguments: [at, actor, id])
             guard db.changesCount == 1 else { return false }
-            var chain = try ChainHead.load(db)
-            try Journal.append(
-                kind: "release_unblocked", instance: nil, instanceID: nil, seq: nil, at: at, actor: actor,
-                payload: JSONValue.object(["block": .integer(id)]).jsonString, authority: nil, chain: &chain, db: db)
-            try chain.save(db)
+            try Journal.appendStandalone(db, kind: "release_unblocked", actor: actor, at: at, payload: ["block": .integer(id)])
             return true
         }
     }

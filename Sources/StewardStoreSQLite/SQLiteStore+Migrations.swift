@@ -91,7 +91,7 @@ extension SQLiteStore {
                     sql: "INSERT INTO migration_progress (migration, position, customer, stage, state, share, stage_started_at, evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     arguments: [row.migration, position, row.customer, row.stage, row.state, row.share, row.stageStartedAt, row.evidence.jsonString])
             }
-            try Self.journalMigration(
+            try Journal.appendStandalone(
                 db, kind: "migration_started", actor: actor, at: at,
                 payload: ["migration": .string(migration.name), "template": .string(migration.template), "customers": .array(progress.map { .string($0.customer) })])
         }
@@ -126,12 +126,8 @@ extension SQLiteStore {
                 sql: "UPDATE migration_progress SET stage = ?, state = ?, share = ?, stage_started_at = ?, evidence = ? WHERE migration = ? AND customer = ?",
                 arguments: [progress.stage, progress.state, progress.share, progress.stageStartedAt, progress.evidence.jsonString, progress.migration, progress.customer])
             guard db.changesCount == 1 else { throw StoreError("no customer '\(progress.customer)' in migration '\(progress.migration)'") }
-            for notification in notifications {
-                try db.execute(
-                    sql: "INSERT INTO notifications (recipient, message, at) VALUES (?, ?, ?)",
-                    arguments: [notification.recipient, notification.message, notification.at])
-            }
-            try Self.journalMigration(
+            try Journal.insertNotifications(notifications, db: db)
+            try Journal.appendStandalone(
                 db, kind: "migration_" + action, actor: actor, at: at,
                 payload: [
                     "migration": .string(progress.migration), "customer": .string(progress.customer), "stage": .integer(Int64(progress.stage)),
@@ -145,13 +141,7 @@ extension SQLiteStore {
         try await pool.write { db in
             try db.execute(sql: "UPDATE migrations SET status = ? WHERE name = ?", arguments: [status, name])
             guard db.changesCount == 1 else { throw StoreError("no migration '\(name)'") }
-            try Self.journalMigration(db, kind: "migration_" + status, actor: actor, at: at, payload: ["migration": .string(name)])
+            try Journal.appendStandalone(db, kind: "migration_" + status, actor: actor, at: at, payload: ["migration": .string(name)])
         }
-    }
-
-    static func journalMigration(_ db: Database, kind: String, actor: String, at: Int64, payload: JSONValue) throws {
-        var chain = try ChainHead.load(db)
-        try Journal.append(kind: kind, instance: nil, instanceID: nil, seq: nil, at: at, actor: actor, payload: payload.jsonString, authority: nil, chain: &chain, db: db)
-        try chain.save(db)
     }
 }
