@@ -319,7 +319,7 @@ let package = Package(
             name: "StewardServerTests",
             dependencies: [
                 "StewardServer", "StewardBootstrap", "StewardStoreSQLite", "StewardReview", "StewardCore", "StewardEngine", "StewardJSON",
-                "StewardTemplates", "StewardPlugins", "StewardMigration", "StewardEval", .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
+                "StewardTemplates", "StewardPlugins", "StewardMigration", "StewardEval", "StewardCLI", .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
     ]

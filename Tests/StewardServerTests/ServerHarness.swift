@@ -5,6 +5,7 @@ import StewardBootstrap
 import StewardJSON
 import StewardMigration
 import StewardPlugins
+import StewardCLI
 import StewardCore
 import StewardEval
 import StewardEngine
@@ -151,8 +152,8 @@ final class ServerHarness: Sendable {
             engine: assembly.engine, plugins: assembly.registry.plugins.map(\.name),
             templates: assembly.plans.all.map { "\($0.name)@\($0.version)" }, metrics: metrics,
             periodic: { [timers = assembly.timers] in _ = try await timers.fireDue(now: SystemEngineClock().nowMilliseconds()) })
-        if migrations { environment.migrations = Self.migrationHooks(MigrationController(assembly: assembly)) }
-        if evals { environment.evals = Self.evalHooks(EvalSession(assembly: assembly)) }
+        if migrations { environment.migrations = ServeWiring.migrationHooks(MigrationController(assembly: assembly)) }
+        if evals { environment.evals = ServeWiring.evalHooks(EvalSession(assembly: assembly)) }
         let server = try StewardServer(
             environment: environment,
             configuration: ServerConfiguration(host: "127.0.0.1", port: 0, driverConcurrency: 4), logger: logger)
@@ -173,45 +174,6 @@ final class ServerHarness: Sendable {
             directory: directory, store: store, server: server, base: URL(string: "http://127.0.0.1:\(port)")!,
             operatorToken: op.token, agentToken: agent.token, outsiderToken: outsider.token, agentID: agent.0.id, group: group,
             running: running, session: URLSession(configuration: configuration, delegate: NoRedirects(), delegateQueue: nil))
-    }
-
-    /// Eval hooks over a session (what `steward serve` wires): a run of a dataset in the
-    /// checkout, the status, and a run's HTML report.
-    static func evalHooks(_ session: EvalSession) -> EvalHooks {
-        EvalHooks(
-            trigger: { trigger in
-                let named = trigger.dataset ?? "evals/\(trigger.template)/banking77-heldout.jsonl"
-                let path = named.hasPrefix("/") ? named : Package.root.appendingPathComponent(named).path
-                do {
-                    guard let run = try await session.run(EvalRequest(template: trigger.template, datasetPath: path, trigger: "api")) else {
-                        throw EvalHookError("not stored")
-                    }
-                    return StewardServer.withID(run.summaryJSON, run.run)
-                } catch let error as EvalInputError {
-                    throw EvalHookError(error.description)
-                }
-            },
-            status: { try await EvalStatusReport.build(session: session, now: SystemEngineClock().nowMilliseconds()) },
-            report: { id in
-                guard let run = try await session.load(id) else { return nil }
-                return HTMLReport.render(run, history: try await session.assembly.store.evalRuns(template: run.template), rubric: nil)
-            })
-    }
-
-    /// Status and approval hooks over a migration controller (what `steward serve` wires; the
-    /// other commands refuse here, the page needs only these two).
-    static func migrationHooks(_ controller: MigrationController) -> MigrationHooks {
-        @Sendable func refused() throws -> JSONValue { throw MigrationHookRefusal(status: 422, "not wired in the test harness") }
-        return MigrationHooks(
-            status: { name in try await controller.status(name) }, start: { _, _ in try refused() }, advance: { _, _, _ in try refused() },
-            approve: { name, customer, reviewer in
-                do {
-                    try await controller.approve(name, customer: customer, by: reviewer)
-                } catch let error as MigrationError {
-                    throw MigrationHookRefusal(status: error.description.contains("lacks the credential") ? 403 : 422, error.description)
-                }
-                return try await controller.status(name)
-            }, rollback: { _, _, _ in try refused() }, pause: { _, _, _ in try refused() })
     }
 
     private init(
