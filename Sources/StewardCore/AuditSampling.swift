@@ -35,6 +35,8 @@ public enum AuditSampling {
             neededReviews: double ? 2 : 1, rate: rule.rate, bindings: state.bindings, input: state.data["input"] ?? .null)
     }
 
+    /// A deterministic draw in [0, 1) from `text`: the first 53 bits of its SHA-256 (audit
+    /// sampling and canary buckets both draw this way).
     static func fraction(of text: String) -> Double {
         let digest = SHA256.hash(Array(text.utf8))
         let bits = digest.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
