@@ -79,10 +79,6 @@ public enum EvalStatusReport {
         return lines.isEmpty ? "no template has an eval schedule or a run" : lines.joined(separator: "\n")
     }
 
-    /// ISO 8601 in UTC.
-    static func isoDate(_ milliseconds: Int64) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
-    }
+    /// ISO 8601 in UTC, as the HTML report writes times.
+    static func isoDate(_ milliseconds: Int64) -> String { ReportMarkup.iso8601(milliseconds) }
 }
