@@ -70,9 +70,11 @@ public struct EvalScheduler: Sendable {
     /// Brings the stored schedules in line with the templates: creates missing ones (first due
     /// at the cadence's next time after `now`), updates changed cadences, removes schedules no
     /// template asks for any more.
-    public func sync(now: Int64) async throws {
+    public func sync(now: Int64) async throws { try await sync(now: now, wanted: wanted()) }
+
+    /// `sync(now:)` with the schedules already resolved.
+    func sync(now: Int64, wanted: [Wanted]) async throws {
         let store = session.assembly.store
-        let wanted = wanted()
         for item in wanted {
             guard let next = item.cadence.schedule.next(after: now) else { continue }
             try await store.setEvalSchedule(EvalSchedule(template: item.template, customer: item.customer, cadence: item.cadence.description, nextDue: next))
@@ -94,9 +96,11 @@ public struct EvalScheduler: Sendable {
     /// Syncs the schedules, then runs every eval whose due time is at or before `now`, one at
     /// a time, each against the newest earlier run on the same dataset as its baseline.
     public func tick(now: Int64) async throws -> Tick {
-        try await sync(now: now)
+        // Resolved once per tick: the datasets are looked up on disk.
+        let resolved = wanted()
+        try await sync(now: now, wanted: resolved)
         var tick = Tick()
-        let wanted = Dictionary(wanted().map { ("\($0.template)/\($0.customer ?? "")", $0) }, uniquingKeysWith: { a, _ in a })
+        let wanted = Dictionary(resolved.map { ("\($0.template)/\($0.customer ?? "")", $0) }, uniquingKeysWith: { a, _ in a })
         for schedule in try await session.assembly.store.evalSchedules() where schedule.nextDue <= now {
             guard let item = wanted["\(schedule.template)/\(schedule.customer ?? "")"] else { continue }
             guard let dataset = item.dataset else {
