@@ -151,6 +151,9 @@ public struct BindingRoute: Sendable, Hashable {
 /// Thread-safe; an instance already started keeps the bindings it started with.
 public final class BindingRoutes: Sendable {
     private let routes = Mutex<[String: [BindingRoute]]>([:])
+    /// Whether any route is in force: submissions and model calls read it first, so with no
+    /// migration running they take no lock and build no key.
+    private let active = Atomic<Bool>(false)
 
     /// Creates an empty table.
     public init() {}
@@ -159,11 +162,12 @@ public final class BindingRoutes: Sendable {
     public func replace(with routes: [BindingRoute]) {
         let grouped = Dictionary(grouping: routes.filter { $0.share > 0 || $0.shadow }) { "\($0.template)\u{0}\($0.customer)" }
         self.routes.withLock { $0 = grouped }
+        active.store(!grouped.isEmpty, ordering: .releasing)
     }
 
     /// The routes of a template and customer.
     public func routes(template: String, customer: String?) -> [BindingRoute] {
-        guard let customer else { return [] }
+        guard let customer, active.load(ordering: .acquiring) else { return [] }
         return routes.withLock { $0["\(template)\u{0}\(customer)"] ?? [] }
     }
 }
