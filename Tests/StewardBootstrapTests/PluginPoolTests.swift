@@ -117,9 +117,13 @@ import Testing
     }
 
     /// Waits (polling, at most 10 s) until `condition` holds.
-    static func eventually(_ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
+    /// Waits until `condition` holds. The bound only keeps a broken pool from hanging the
+    /// suite: a loaded CI machine may take long to start a pool thread, and giving up quietly
+    /// let the test go on with the blocker still queued (and then fail far from the cause).
+    static func eventually(_ condition: () -> Bool, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let deadline = ContinuousClock.now + .seconds(90)
         while !condition(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        try #require(condition(), "the pool did not get there within 90 s", sourceLocation: sourceLocation)
     }
 
     @Test func aQueuedCallThatTimesOutNeverRuns() async throws {
