@@ -7,7 +7,7 @@ import Testing
 extension StewardCLITests {
     @Test("a sampled ticket is audited by two agents from the CLI; accuracy, agreement and labels follow from their verdicts")
     func auditsFromTheCommandLine() async throws {
-        try Self.requirePlugins()
+        try await Self.requirePlugins()
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("steward-audit-cli-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }
         // The shipped workflows plus a customer who audits every reply that skips review, twice.

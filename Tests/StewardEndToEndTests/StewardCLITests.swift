@@ -81,9 +81,18 @@ struct StewardCLITests {
     /// `steward plugins build`, run once for the whole suite.
     static let pluginBuild: Result<Run, any Error> = Result { try steward(["plugins", "build"], timeout: 900) }
 
+    /// The one plugin build's result, waited for off the cooperative pool.
+    static func pluginBuildResult() async throws -> Run {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Run, any Error>) in
+            Thread { continuation.resume(with: Result { try pluginBuild.get() }) }.start()
+        }
+    }
+
     /// Builds the shipped plugins (once) and fails the calling test when that failed.
-    static func requirePlugins() throws {
-        let run = try pluginBuild.get()
+    static func requirePlugins() async throws {
+        // The one build is waited for on a thread of its own: a test blocked in it would hold
+        // one of the few cooperative threads every other test in this process needs.
+        let run = try await pluginBuildResult()
         try #require(run.status == 0, "steward plugins build failed: \(run)")
     }
 
@@ -93,9 +102,9 @@ struct StewardCLITests {
     static let database = FileManager.default.temporaryDirectory.appendingPathComponent("steward-e2e-\(UUID().uuidString).db").path
 
     /// Runs the triage template on an example ticket and returns the final JSON report.
-    static func runTicket(_ number: Int) throws -> (Run, JSONValue) {
-        try requirePlugins()
-        let run = try steward([
+    static func runTicket(_ number: Int) async throws -> (Run, JSONValue) {
+        try await requirePlugins()
+        let run = try await stewardAsync([
             "run", triage, "--input", "workflows/examples/ticket-\(number).json", "--id", "e2e-\(number)", "--quiet", "--db", database,
         ])
         let report = try JSONValue.parse(run.stdout)
@@ -103,9 +112,9 @@ struct StewardCLITests {
     }
 
     @Test("steward plugins build compiles the C plugin and builds the Swift plugin")
-    func pluginsBuild() throws {
-        try Self.requirePlugins()
-        let run = try Self.pluginBuild.get()
+    func pluginsBuild() async throws {
+        try await Self.requirePlugins()
+        let run = try await Self.pluginBuildResult()
         let plugins = Self.packageRoot.appendingPathComponent(".steward/plugins")
         for library in ["libsteward-keywords.so", "libsteward-support.so"] {
             #expect(run.stdout.contains(plugins.appendingPathComponent(library).path), "\(run)")
@@ -114,9 +123,9 @@ struct StewardCLITests {
     }
 
     @Test("steward validate workflows/ accepts the shipped templates")
-    func validateShipped() throws {
-        try Self.requirePlugins()
-        let run = try Self.steward(["validate", "workflows/"])
+    func validateShipped() async throws {
+        try await Self.requirePlugins()
+        let run = try await Self.stewardAsync(["validate", "workflows/"])
         #expect(run.status == 0, "\(run)")
         #expect(run.stdout.contains("ok    workflows/support-ticket-triage.yaml  (support-ticket-triage 1.1.0, 12 states)"), "\(run)")
         #expect(run.stdout.contains("ok    workflows/account-health-review.yaml"), "\(run)")
@@ -127,10 +136,10 @@ struct StewardCLITests {
     }
 
     @Test("steward validate of a bad template exits 1 with file:line:col: error: lines")
-    func validateBad() throws {
-        try Self.requirePlugins()
+    func validateBad() async throws {
+        try await Self.requirePlugins()
         let fixture = "Tests/StewardTemplatesTests/Fixtures/bad/missing-state.yaml"
-        let run = try Self.steward(["validate", fixture])
+        let run = try await Self.stewardAsync(["validate", fixture])
         #expect(run.status == 1, "\(run)")
         #expect(run.stdout.isEmpty, "\(run)")
         #expect(run.stderrLines == [
@@ -138,7 +147,7 @@ struct StewardCLITests {
             "1 problem(s) in 1 file(s)",
         ])
 
-        let ten = try Self.steward(["validate", "Tests/StewardTemplatesTests/Fixtures/bad/ten-mistakes.yaml"])
+        let ten = try await Self.stewardAsync(["validate", "Tests/StewardTemplatesTests/Fixtures/bad/ten-mistakes.yaml"])
         #expect(ten.status == 1)
         let errorLines = ten.stderrLines.filter { $0.contains(": error: ") }
         #expect(errorLines.count == 10, "\(ten)")
@@ -149,8 +158,8 @@ struct StewardCLITests {
     }
 
     @Test("ticket 1 (a card-payment fee question) completes through the trained classifier, with no human review")
-    func ticketOne() throws {
-        let (run, report) = try Self.runTicket(1)
+    func ticketOne() async throws {
+        let (run, report) = try await Self.runTicket(1)
         #expect(run.status == 0, "\(run)")
         #expect(report["status"] == "completed")
         #expect(report["instance"] == "e2e-1")
@@ -165,8 +174,8 @@ struct StewardCLITests {
     }
 
     @Test("ticket 2 (a stolen card) stops at review_reply for a support agent")
-    func ticketTwo() throws {
-        let (run, report) = try Self.runTicket(2)
+    func ticketTwo() async throws {
+        let (run, report) = try await Self.runTicket(2)
         #expect(run.status == 0, "\(run)")
         #expect(report["status"] == "waiting")
         #expect(report["state"] == "review_reply")
@@ -177,8 +186,8 @@ struct StewardCLITests {
     }
 
     @Test("ticket 3 (no content) is discarded and ends rejected")
-    func ticketThree() throws {
-        let (run, report) = try Self.runTicket(3)
+    func ticketThree() async throws {
+        let (run, report) = try await Self.runTicket(3)
         #expect(run.status == 0, "\(run)")
         #expect(report["status"] == "rejected")
         #expect(report["state"] == "discard")
@@ -187,9 +196,9 @@ struct StewardCLITests {
     }
 
     @Test("without --quiet, run prints each transition before the report")
-    func transitions() throws {
-        try Self.requirePlugins()
-        let run = try Self.steward(["run", Self.triage, "--input", "workflows/examples/ticket-1.json", "--db", Self.database])
+    func transitions() async throws {
+        try await Self.requirePlugins()
+        let run = try await Self.stewardAsync(["run", Self.triage, "--input", "workflows/examples/ticket-1.json", "--db", Self.database])
         #expect(run.status == 0)
         let moves = run.stdout.split(separator: "\n").filter { $0.hasPrefix("transition ") }
         // Each line names the first 8 characters of the instance id.
@@ -211,10 +220,10 @@ struct StewardCLITests {
                 ]
             ),
         ])
-    func inspect(library: String, name: String, steps: [String]) throws {
-        try Self.requirePlugins()
+    func inspect(library: String, name: String, steps: [String]) async throws {
+        try await Self.requirePlugins()
         let path = ".steward/plugins/\(library)"
-        let run = try Self.steward(["plugins", "inspect", path])
+        let run = try await Self.stewardAsync(["plugins", "inspect", path])
         #expect(run.status == 0, "\(run)")
         let lines = run.stdout.split(separator: "\n").map(String.init)
         #expect(lines.first == "plugin   \(name) 1.0.0")
@@ -224,7 +233,7 @@ struct StewardCLITests {
         #expect(stepLines.count == steps.count)
         for (line, expected) in zip(stepLines, steps) { #expect(line.hasPrefix(expected), "\(line)") }
 
-        let json = try Self.steward(["plugins", "inspect", path, "--json"])
+        let json = try await Self.stewardAsync(["plugins", "inspect", path, "--json"])
         let description = try JSONValue.parse(json.stdout)
         #expect(description["name"] == .string(name))
         #expect(description["abi"] == "1.1")
@@ -234,9 +243,9 @@ struct StewardCLITests {
     }
 
     @Test("a missing input file gives one line on stderr and a non-zero exit")
-    func missingInput() throws {
-        try Self.requirePlugins()
-        let run = try Self.steward(["run", Self.triage, "--input", "workflows/examples/no-such-ticket.json"])
+    func missingInput() async throws {
+        try await Self.requirePlugins()
+        let run = try await Self.stewardAsync(["run", Self.triage, "--input", "workflows/examples/no-such-ticket.json"])
         #expect(run.status != 0)
         #expect(run.stdout.isEmpty, "\(run)")
         #expect(run.stderrLines.count == 1, "\(run)")
@@ -244,19 +253,19 @@ struct StewardCLITests {
     }
 
     @Test("malformed input JSON is refused with its byte offset")
-    func malformedInput() throws {
-        try Self.requirePlugins()
+    func malformedInput() async throws {
+        try await Self.requirePlugins()
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("steward-e2e-\(UUID().uuidString).json")
         try Data(#"{"subject": "x", "body": "y""#.utf8).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
-        let run = try Self.steward(["run", Self.triage, "--input", file.path])
+        let run = try await Self.stewardAsync(["run", Self.triage, "--input", file.path])
         #expect(run.status == 1)
         #expect(run.stderrLines == ["\(file.path): invalid JSON at byte 28: expected ',' or '}'"])
     }
 
     @Test("audit keygen, audit head and audit verify --expect anchor the journal; a wiped store fails against the head")
-    func auditHead() throws {
-        try Self.requirePlugins()
+    func auditHead() async throws {
+        try await Self.requirePlugins()
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("steward-audit-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
@@ -264,19 +273,19 @@ struct StewardCLITests {
         let key = scratch.appendingPathComponent("audit.key").path
         let headFile = scratch.appendingPathComponent("head.json").path
 
-        let ticket = try Self.steward(["run", Self.triage, "--input", "workflows/examples/ticket-2.json", "--quiet", "--db", database])
+        let ticket = try await Self.stewardAsync(["run", Self.triage, "--input", "workflows/examples/ticket-2.json", "--quiet", "--db", database])
         #expect(ticket.status == 0, "\(ticket)")
-        #expect(try Self.steward(["reviewers", "add", "Ana", "--credential", "support-agent", "--db", database]).status == 0)
+        #expect(try await Self.stewardAsync(["reviewers", "add", "Ana", "--credential", "support-agent", "--db", database]).status == 0)
 
-        let keygen = try Self.steward(["audit", "keygen", "--out", key])
+        let keygen = try await Self.stewardAsync(["audit", "keygen", "--out", key])
         #expect(keygen.status == 0, "\(keygen)")
         let publicKey = keygen.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(publicKey.count == 64, "\(keygen)")
         let mode = try FileManager.default.attributesOfItem(atPath: key)[.posixPermissions] as? Int
         #expect(mode == 0o600, "the private key is readable by its owner only")
-        #expect(try Self.steward(["audit", "keygen", "--out", key]).status != 0, "an existing key file is never overwritten")
+        #expect(try await Self.stewardAsync(["audit", "keygen", "--out", key]).status != 0, "an existing key file is never overwritten")
 
-        let head = try Self.steward(["audit", "head", "--audit-key", key, "--db", database])
+        let head = try await Self.stewardAsync(["audit", "head", "--audit-key", key, "--db", database])
         #expect(head.status == 0, "\(head)")
         let json = try JSONValue.parse(head.stdout)
         #expect(json["format"] == "steward-audit-head/1")
@@ -284,14 +293,14 @@ struct StewardCLITests {
         #expect((json["journal_last_id"]?.integerValue ?? 0) > 0 && json["reviewers"] == 1 && json["review_tasks"] == 1, "\(head)")
         try head.stdout.write(toFile: headFile, atomically: true, encoding: .utf8)
 
-        let verify = try Self.steward(["audit", "verify", "--expect", headFile, "--audit-public-key", publicKey, "--db", database])
+        let verify = try await Self.stewardAsync(["audit", "verify", "--expect", headFile, "--audit-public-key", publicKey, "--db", database])
         #expect(verify.status == 0, "\(verify)")
         #expect(verify.stdout.contains("against the signed head at journal row") && verify.stdout.contains("intact"), "\(verify)")
-        let inline = try Self.steward(["audit", "verify", "--expect", json.jsonString, "--audit-public-key", publicKey, "--db", database])
+        let inline = try await Self.stewardAsync(["audit", "verify", "--expect", json.jsonString, "--audit-public-key", publicKey, "--db", database])
         #expect(inline.status == 0, "the head may be given as its JSON: \(inline)")
 
-        let other = try Self.steward(["audit", "keygen", "--out", scratch.appendingPathComponent("other.key").path])
-        let stranger = try Self.steward([
+        let other = try await Self.stewardAsync(["audit", "keygen", "--out", scratch.appendingPathComponent("other.key").path])
+        let stranger = try await Self.stewardAsync([
             "audit", "verify", "--expect", headFile, "--audit-public-key", other.stdout.trimmingCharacters(in: .whitespacesAndNewlines),
             "--db", database,
         ])
@@ -300,9 +309,9 @@ struct StewardCLITests {
         // The whole store wiped: on its own it is an empty, consistent store; the head says otherwise.
         try FileManager.default.removeItem(atPath: database)
         for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) }
-        let plain = try Self.steward(["audit", "verify", "--db", database])
+        let plain = try await Self.stewardAsync(["audit", "verify", "--db", database])
         #expect(plain.status == 0, "\(plain)")
-        let wiped = try Self.steward(["audit", "verify", "--expect", headFile, "--audit-public-key", publicKey, "--db", database])
+        let wiped = try await Self.stewardAsync(["audit", "verify", "--expect", headFile, "--audit-public-key", publicKey, "--db", database])
         #expect(wiped.status == 1, "\(wiped)")
         #expect(wiped.stderr.contains("the store ends at row 0") && wiped.stdout.contains("1 problem(s)"), "\(wiped)")
     }
