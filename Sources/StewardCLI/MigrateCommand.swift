@@ -14,7 +14,7 @@ struct MigrateCommand: AsyncParsableCommand {
         discussion: "See Docs/migrations.md. Every change is in the hash-chained journal.",
         subcommands: [
             MigrateValidate.self, MigrateStart.self, MigrateStatus.self, MigrateAdvance.self, MigrateApprove.self, MigratePause.self,
-            MigrateResume.self, MigrateRollback.self,
+            MigrateResume.self, MigrateRollback.self, MigrateMove.self,
         ])
 }
 
@@ -44,7 +44,7 @@ struct MigrateValidate: AsyncParsableCommand {
         let problems = controller.problems(plan)
         for problem in problems { printError(problem) }
         if problems.contains(where: { $0.contains(": error: ") }) { throw ValidationFailed(exitCode: 1) }
-        print("ok    \(file)  (\(plan.name): \(plan.template) \(plan.role) \(plan.from) -> \(plan.to); \(plan.customers.count) customers; stages \(plan.stages.map(\.name).joined(separator: " -> ")))")
+        print("ok    \(file)  (\(plan.name): \(plan.template) \(plan.changeSummary); \(plan.customers.count) customers; stages \(plan.stages.map(\.name).joined(separator: " -> ")))")
         if let warning = controller.deadlineWarning(plan, progress: []) { print("warning: \(warning)") }
     }
 }
@@ -155,16 +155,59 @@ struct MigrateResume: AsyncParsableCommand {
 
 struct MigrateRollback: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "rollback", abstract: "Send new instances back to the current binding at once (running ones finish on what they started with).")
+        commandName: "rollback",
+        abstract: "Send new instances back to the current binding or version at once (running ones finish on what they started with, unless --move-waiting).")
     @Argument var name: String
     @Option(help: "Only this customer.") var customer: String?
+    @Flag(help: "Also move instances waiting at a checkpoint on the candidate back now (re-bound, or moved by the inverse state map); the rest finish on it.")
+    var moveWaiting = false
+    @Flag(help: "Print the moves as JSON.") var json = false
     @Option(help: "Who, for the journal.") var by = "operator"
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var plugins: PluginOptions
 
     func run() async throws {
         let controller = try await migrationController(storeOptions, plugins)
-        try await migrating { try await controller.rollback(name, customer: customer, actor: by) }
+        var reports: [InstanceMoveReport] = []
+        try await migrating { reports = try await controller.rollback(name, customer: customer, moveWaiting: moveWaiting, actor: by) }
+        if json {
+            print(JSONValue.object(["migration": .string(name), "rolled_back": true, "instances": .array(reports.map(\.json))]).prettyJSONString)
+            return
+        }
         print("\(name): rolled back\(customer.map { " for \($0)" } ?? "")")
+        if moveWaiting { printMoves(reports) }
     }
+}
+
+struct MigrateMove: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "move",
+        abstract: "Move instances waiting at a checkpoint to the candidate (a version plan: by its state map) for customers whose new work is all on it.")
+    @Argument var name: String
+    @Option(help: "Only this customer.") var customer: String?
+    @Flag(help: "Report what would move; move nothing.") var dryRun = false
+    @Flag(help: "Print JSON.") var json = false
+    @Option(help: "Who, for the journal.") var by = "operator"
+    @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var plugins: PluginOptions
+
+    func run() async throws {
+        let controller = try await migrationController(storeOptions, plugins)
+        var reports: [InstanceMoveReport] = []
+        try await migrating { reports = try await controller.move(name, customer: customer, dryRun: dryRun, actor: by) }
+        if json {
+            print(JSONValue.object(["migration": .string(name), "dry_run": .bool(dryRun), "instances": .array(reports.map(\.json))]).prettyJSONString)
+            return
+        }
+        printMoves(reports)
+    }
+}
+
+/// One line per waiting instance a move looked at, then the counts.
+func printMoves(_ reports: [InstanceMoveReport]) {
+    for report in reports {
+        let verb = report.moved ? "moved " : (report.to != nil ? "would " : "stays ")
+        print("\(verb) \(report.instance)  \(report.customer)  \(report.from)\(report.to.map { " -> \($0)" } ?? "")\(report.note.map { "  (\($0))" } ?? "")")
+    }
+    print("\(reports.filter(\.moved).count) moved, \(reports.filter { !$0.moved }.count) not moved")
 }

@@ -79,10 +79,21 @@ public enum ServeWiring {
                     return try await controller.status(name)
                 }
             },
-            rollback: { name, customer, actor in
+            rollback: { name, customer, moveWaiting, actor in
                 try await refusing {
-                    try await controller.rollback(name, customer: customer, actor: actor)
-                    return try await controller.status(name)
+                    let moves = try await controller.rollback(name, customer: customer, moveWaiting: moveWaiting, actor: actor)
+                    var status = try await controller.status(name)
+                    if moveWaiting, case .object(var members) = status {
+                        members["instances"] = .array(moves.map(\.json))
+                        status = .object(members)
+                    }
+                    return status
+                }
+            },
+            move: { name, customer, dryRun, actor in
+                try await refusing {
+                    let moves = try await controller.move(name, customer: customer, dryRun: dryRun, actor: actor)
+                    return ["migration": .string(name), "dry_run": .bool(dryRun), "instances": .array(moves.map(\.json))]
                 }
             },
             pause: { name, paused, actor in

@@ -105,6 +105,15 @@ extension Event {
             if let output = decision.output { object["output"] = output }
             if let reason = decision.reason { object["reason"] = .string(reason) }
             return .object(object)
+        case .moved(let move):
+            var object: [String: JSONValue] = [
+                "migration": .string(move.migration), "from": .string(move.from), "from_version": .string(move.fromVersion), "to": .string(move.to),
+                "version": .string(move.templateVersion), "by": .string(move.by),
+            ]
+            if let hash = move.templateHash { object["template"] = .string(hash) }
+            if let hash = move.configHash { object["config"] = .string(hash) }
+            if !move.bindings.isEmpty { object["bindings"] = .object(move.bindings.mapValues { .string($0) }) }
+            return .object(object)
         }
     }
 
@@ -139,6 +148,11 @@ extension Event {
             self = .checkpointDecided(CheckpointDecision(
                 state: try field("state"), decision: decision, output: payload["output"], reason: payload["reason"]?.stringValue,
                 reviewer: try field("reviewer"), credential: try field("credential")))
+        case "moved":
+            self = .moved(InstanceMove(
+                migration: try field("migration"), from: try field("from"), fromVersion: try field("from_version"), to: try field("to"), templateVersion: try field("version"),
+                templateHash: payload["template"]?.stringValue, configHash: payload["config"]?.stringValue,
+                bindings: (payload["bindings"]?.objectValue ?? [:]).compactMapValues(\.stringValue), by: try field("by")))
         default:
             throw DecodingFailure("unknown event '\(name)'")
         }

@@ -186,6 +186,10 @@ public enum Event: Sendable, Codable, Hashable {
     case checkpointDecided(CheckpointDecision)
     /// A durable timer fell due (time is an event: SLA warnings and breaches, and later waits).
     case timerFired(TimerFired)
+    /// An operator moved the waiting instance: to another template version at a mapped state,
+    /// and/or onto other model bindings (a migration's move or rollback). Applied under the
+    /// plan of the version it moves to.
+    case moved(InstanceMove)
 
     /// A short name for logs and the store (`started`, `step_succeeded`, ...).
     public var name: String {
@@ -195,6 +199,7 @@ public enum Event: Sendable, Codable, Hashable {
         case .stepFailed: return "step_failed"
         case .checkpointDecided: return "checkpoint_decided"
         case .timerFired: return "timer_fired"
+        case .moved: return "moved"
         }
     }
 }
@@ -222,6 +227,52 @@ public struct CheckpointDecision: Sendable, Codable, Hashable {
         self.reason = reason
         self.reviewer = reviewer
         self.credential = credential
+    }
+}
+
+/// A move of a waiting instance by a migration: to the state `to` of template version
+/// `templateVersion` (pinned to `templateHash` and `configHash`), with `bindings` replacing the
+/// roles it names. With the same version and state it only re-binds (the open review stays).
+public struct InstanceMove: Sendable, Codable, Hashable {
+    /// The migration that moved it.
+    public var migration: String
+    /// The state it waited at.
+    public var from: String
+    /// The template version it ran before.
+    public var fromVersion: String
+    /// The state it goes to (in the plan of `templateVersion`).
+    public var to: String
+    /// The template version it runs from now on.
+    public var templateVersion: String
+    /// The template text it is pinned to from now on (nil: pinned by version only).
+    public var templateHash: String?
+    /// The config it is pinned to from now on (nil: unchanged).
+    public var configHash: String?
+    /// Roles bound anew (`classifier` -> `banking-intent@1.0.0`); other roles keep theirs.
+    public var bindings: [String: String]
+    /// Who asked for the move.
+    public var by: String
+
+    /// Creates a move.
+    public init(
+        migration: String, from: String, fromVersion: String, to: String, templateVersion: String, templateHash: String?, configHash: String?,
+        bindings: [String: String] = [:], by: String
+    ) {
+        self.migration = migration
+        self.from = from
+        self.fromVersion = fromVersion
+        self.to = to
+        self.templateVersion = templateVersion
+        self.templateHash = templateHash
+        self.configHash = configHash
+        self.bindings = bindings
+        self.by = by
+    }
+
+    /// Whether the move changes the template (and so re-enters the instance at `to`), rather
+    /// than only its bindings.
+    public func changesTemplate(of state: InstanceState) -> Bool {
+        templateVersion != state.templateVersion || templateHash != state.templateHash || to != from
     }
 }
 

@@ -125,7 +125,37 @@ struct Machine {
 
         case .timerFired(let fired):
             try fire(fired)
+
+        case .moved(let instanceMove):
+            try move(instanceMove)
         }
+    }
+
+    /// Moves a waiting instance (the plan is the one it moves to). A move that changes the
+    /// template leaves the checkpoint it waited at and enters `move.to` afresh (a checkpoint
+    /// opens a new review; a step runs); one that only re-binds leaves it waiting where it is.
+    mutating func move(_ move: InstanceMove) throws(TransitionError) {
+        guard state.status == .waiting, state.current == move.from else {
+            throw TransitionError(
+                "instance \(state.id) cannot be moved from \(move.from): it is \(state.status.rawValue) at \(state.current)", conflict: true)
+        }
+        guard plan.version == move.templateVersion else {
+            throw TransitionError("the move of \(state.id) names version \(move.templateVersion), applied under \(plan.version)")
+        }
+        let rebindOnly = !move.changesTemplate(of: state)
+        state.bindings.merge(move.bindings) { _, new in new }
+        if rebindOnly {
+            moves.append(Move(from: move.from, to: move.from, reason: "re-bound by migration \(move.migration)"))
+            return
+        }
+        guard let target = plan.state(move.to) else { throw TransitionError("version \(move.templateVersion) has no state '\(move.to)'") }
+        if case .end = target.kind { throw TransitionError("a move cannot end an instance: '\(move.to)' is an end state") }
+        state.templateVersion = move.templateVersion
+        state.templateHash = move.templateHash
+        if let hash = move.configHash { state.configHash = hash }
+        // Roles the new version adds are bound as it binds them; the instance's own win.
+        state.bindings = plan.template.models.merging(state.bindings) { _, pinned in pinned }
+        try enter(move.to, from: move.from, reason: "moved by migration \(move.migration) to \(state.template) \(move.templateVersion)")
     }
 
     /// Applies a due timer. SLA timers climb the template's escalation ladder while the

@@ -105,8 +105,17 @@ public struct Engine: Sendable {
         if let customer, !plans.knowsCustomer(customer) {
             throw EngineError("unknown customer '\(customer)'; a customer is onboarded with an overlay in workflows/customers", notFound: true)
         }
+        var version = version
+        var routed: String?
+        if version == nil, let route = routes?.routes(template: template, customer: customer).first(where: { $0.role == nil }) {
+            // A template-version migration in force for the customer: its share of new work on
+            // the candidate version, the rest on the version it moves from.
+            version = route.version(for: id)
+            routed = route.migration
+        }
         guard let plan = plans.plan(template: template, version: version) else {
-            throw EngineError("unknown template '\(template)'\(version.map { " version \($0)" } ?? "")", notFound: true)
+            let why = routed.map { " (where migration \($0) routes this customer's new instances)" } ?? ""
+            throw EngineError("unknown template '\(template)'\(version.map { " version \($0)" } ?? "")\(why)", notFound: true)
         }
         let config = plans.config(for: plan, customer: customer)
         let configHash = ConfigCache.hash(config)
@@ -116,7 +125,7 @@ public struct Engine: Sendable {
         var bindings = plans.bindings(for: plan, customer: customer)
         for route in routes?.routes(template: plan.name, customer: customer) ?? []
         where !route.shadow && CanaryBucket.isCandidate(instance: id, migration: route.migration, share: route.share) {
-            bindings[route.role] = route.candidate
+            if let role = route.role { bindings[role] = route.candidate }
         }
         let event = Event.started(
             input: input, bindings: bindings, at: clock.nowMilliseconds(), configHash: configHash,
@@ -164,6 +173,69 @@ public struct Engine: Sendable {
         return try await self.drive(result.state, effects: result.effects, plan: plan, config: config, observe: observe)
     }
 
+    /// What `move` did to one instance.
+    public enum MoveOutcome: Sendable, Hashable {
+        /// Moved; the instance as it is after running on from where it landed.
+        case moved(InstanceState)
+        /// Left where it is, and why (not waiting, or no mapping for its state).
+        case stayed(String)
+    }
+
+    /// Moves a waiting instance at its safe point (the checkpoint it waits at): to template
+    /// `version` at the state `states` maps its current state to, and/or onto `bindings`; the
+    /// move is one journalled `moved` event, then the instance runs on from where it landed.
+    /// An instance that is not waiting, or waits at a state `states` does not map, stays.
+    ///
+    /// - Parameters:
+    ///   - version: The template version to move to (nil or its own: only re-bind).
+    ///   - states: Old state -> new state, for a version change.
+    ///   - bindings: Roles bound anew.
+    ///   - migration: The migration that asks (journalled with the move).
+    ///   - by: Who asked.
+    /// - Throws: `EngineError` when the instance or the version is unknown or the move does not
+    ///   apply to the new plan; a conflict when the instance changed meanwhile.
+    public func move(
+        instance id: String, version: String?, states: [String: String], bindings: [String: String], migration: String, by: String,
+        drive: Bool = true, observe: @Sendable (TransitionRecord) -> Void = { _ in }
+    ) async throws -> MoveOutcome {
+        guard let (state, plan, config) = try await load(id: id) else { throw EngineError("no instance '\(id)'", notFound: true) }
+        guard state.status == .waiting else { return .stayed("\(state.status.rawValue) at \(state.current), not waiting") }
+        var target = (plan: plan, config: config, to: state.current, hash: state.templateHash, configHash: String?.none)
+        var snapshot: TemplateSnapshot?
+        if let version, version != state.templateVersion {
+            guard let newPlan = plans.plan(template: state.template, version: version) else {
+                throw EngineError("template \(state.template) version \(version) is not loaded", notFound: true)
+            }
+            guard let to = states[state.current] else { return .stayed("waits at \(state.current), which the plan's state map does not map") }
+            let newConfig = plans.config(for: newPlan, customer: state.customer)
+            snapshot = plans.snapshot(of: newPlan)
+            target = (newPlan, newConfig, to, snapshot?.hash, ConfigCache.hash(newConfig))
+            configCache.insert(newConfig, hash: ConfigCache.hash(newConfig))
+        } else if bindings.allSatisfy({ state.bindings[$0.key] == $0.value }) {
+            return .stayed("already on \(bindings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))")
+        }
+        let move = InstanceMove(
+            migration: migration, from: state.current, fromVersion: state.templateVersion, to: target.to,
+            templateVersion: target.plan.version, templateHash: target.hash, configHash: target.configHash, bindings: bindings, by: by)
+        let event = Event.moved(move)
+        let result: TransitionResult
+        do {
+            result = try transition(event, to: state, plan: target.plan, config: target.config)
+        } catch {
+            throw EngineError("cannot move \(id): \(error.message)", conflict: error.isConflict)
+        }
+        do {
+            try await commit(
+                result, previous: state, event: event, actor: by, clientKey: nil, plan: target.plan, config: target.config,
+                pin: target.configHash.map { _ in target.config }, pinTemplate: snapshot)
+        } catch let conflict as StoreConflict {
+            throw EngineError("instance \(id) changed while it was being moved: \(conflict.message)", conflict: true)
+        }
+        observe(TransitionRecord(event: event, state: result.state, moves: result.moves, effects: result.effects))
+        guard drive else { return .moved(result.state) }
+        return .moved(try await self.drive(result.state, effects: result.effects, plan: target.plan, config: target.config, observe: observe))
+    }
+
     /// Continues every running instance (after a crash or restart). Returns how many it drove.
     @discardableResult
     public func resume(concurrency: Int = 64, observe: @Sendable @escaping (TransitionRecord) -> Void = { _ in }) async throws -> Int {
@@ -195,17 +267,33 @@ public struct Engine: Sendable {
         try Transition.apply(event, to: state, plan: plan, config: config, sampling: plans.sampling(for: plan, customer: state.customer))
     }
 
-    /// Rebuilds a state from its snapshot and the events committed after it (pure replay).
-    static func replay(_ tail: [Event], onto snapshot: InstanceState, plan: Plan, config: JSONValue) throws -> InstanceState {
-        var state = snapshot
+    /// Rebuilds a state from `start` and the events committed after it (pure replay), under
+    /// `plan` and `config` until a `moved` event switches the instance to the plan and config
+    /// it moved to. `each` sees the state after every event.
+    /// - Returns: The state with the plan and config it is pinned to after the last event.
+    /// - Throws: `EngineError` when an event does not apply or a moved-to plan is not loaded.
+    public func replay(
+        _ tail: [Event], onto start: InstanceState, plan: Plan, config: JSONValue, each: (InstanceState) -> Void = { _ in }
+    ) async throws -> (state: InstanceState, plan: Plan, config: JSONValue) {
+        var state = start
+        var plan = plan
+        var config = config
         for event in tail {
+            if case .moved(let move) = event, move.changesTemplate(of: state) {
+                var pinned = state
+                pinned.templateVersion = move.templateVersion
+                pinned.templateHash = move.templateHash
+                if let hash = move.configHash { pinned.configHash = hash }
+                (plan, config) = try await planAndConfig(for: pinned)
+            }
             do {
                 state = try Transition.apply(event, to: state, plan: plan, config: config).state
             } catch {
-                throw EngineError("instance \(snapshot.id): its journal does not replay onto its snapshot: \(error)")
+                throw EngineError("instance \(start.id): its journal does not replay onto its snapshot: \(error)")
             }
+            each(state)
         }
-        return state
+        return (state, plan, config)
     }
 
     /// Continues one running instance from its last committed event (a no-op for waiting and
@@ -251,7 +339,8 @@ public struct Engine: Sendable {
     /// `tail` replayed onto `snapshot` under the plan and config the instance is pinned to.
     func current(_ snapshot: InstanceState, tail: [Event]) async throws -> (state: InstanceState, plan: Plan, config: JSONValue) {
         let (plan, config) = try await planAndConfig(for: snapshot)
-        return (try Self.replay(tail, onto: snapshot, plan: plan, config: config), plan, config)
+        guard !tail.isEmpty else { return (snapshot, plan, config) }
+        return try await replay(tail, onto: snapshot, plan: plan, config: config)
     }
 
     /// The plan an instance is pinned to (by the hash of its template text when it has one,
@@ -331,8 +420,9 @@ public struct Engine: Sendable {
     /// made, on a task of its own (the instance never waits for it or sees its answer), and
     /// records whether it agreed with the served output, how it failed, and how long it took.
     func shadow(_ invocation: StepInvocation, route: BindingRoute, served: JSONValue, instance: String) {
+        guard let role = route.role else { return }
         var call = invocation
-        call.callee = .model(adapter: route.candidate, role: route.role)
+        call.callee = .model(adapter: route.candidate, role: role)
         call.idempotencyKey = "shadow/\(route.migration)/" + invocation.idempotencyKey
         call.callKey = "shadow/\(route.migration)/" + invocation.callKey
         call.delayMilliseconds = 0
@@ -435,6 +525,7 @@ public struct Engine: Sendable {
         if previous.status == .waiting, state.status != .waiting || state.current != previous.current || state.enteredAt != previous.enteredAt {
             commit.cancelTimersOf = previous.current
         }
+        if case .moved(let move) = event, move.changesTemplate(of: previous) { commit.withdrawnTask = move.from }
         if case .checkpointDecided(let decision) = event {
             commit.closedTask = TaskClosure(state: decision.state, decision: decision.decision, reviewer: decision.reviewer)
             if decision.decision == .edit, let edited = decision.output {

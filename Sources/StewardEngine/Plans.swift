@@ -46,6 +46,8 @@ extension PlanResolver {
 public struct PlanLibrary: PlanResolver {
     private var plans: [String: [String: Plan]] = [:]
     private var newest: [String: Plan] = [:]
+    /// Names whose newest is only a version kept for pinned instances (added with `newest` false).
+    private var provisional: Set<String> = []
     private var snapshots: [String: [String: TemplateSnapshot]] = [:]
     private var byHash: [String: Plan] = [:]
     private var overlays: [String: [String: JSONValue]] = [:]
@@ -59,16 +61,33 @@ public struct PlanLibrary: PlanResolver {
         for plan in plans { add(plan) }
     }
 
-    /// Adds a plan; the last added version of a name is the newest (unless `newest` is false:
-    /// an older version kept only for the instances pinned to it). With `snapshot`, new
-    /// instances of this version are pinned to that text.
+    /// Adds a plan. The newest version of a name is the highest (dotted numbers compared as
+    /// numbers, `1.10.0` after `1.9.0`; among equal ones the last added) of those added with
+    /// `newest` true; a plan added with `newest` false is an older version kept only for the
+    /// instances pinned to it. With `snapshot`, new instances of this version are pinned to that text.
     public mutating func add(_ plan: Plan, snapshot: TemplateSnapshot? = nil, newest isNewest: Bool = true) {
         plans[plan.name, default: [:]][plan.version] = plan
-        if isNewest || newest[plan.name] == nil { newest[plan.name] = plan }
+        let standIn = provisional.contains(plan.name)
+        if newest[plan.name] == nil || (isNewest && (standIn || !Self.version(plan.version, isBelow: newest[plan.name]?.version ?? ""))) {
+            newest[plan.name] = plan
+            // A kept-only version is the newest only until a real one is added.
+            if isNewest { provisional.remove(plan.name) } else { provisional.insert(plan.name) }
+        }
         if let snapshot {
             snapshots[plan.name, default: [:]][plan.version] = snapshot
             byHash[snapshot.hash] = plan
         }
+    }
+
+    /// Whether version `a` orders before `b`: dotted parts compared as numbers where both are
+    /// numbers, else as text (`1.9.0` < `1.10.0`, `1.2` < `1.2.1`).
+    static func version(_ a: String, isBelow b: String) -> Bool {
+        let left = a.split(separator: "."), right = b.split(separator: ".")
+        for (x, y) in zip(left, right) where x != y {
+            if let m = Int(x), let n = Int(y) { return m < n }
+            return x < y
+        }
+        return left.count < right.count
     }
 
     /// Makes `hash` resolve to `plan` too (an older text of a version that is still loaded

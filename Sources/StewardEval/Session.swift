@@ -45,6 +45,8 @@ public enum BaselineChoice: Sendable, Hashable {
 public struct EvalRequest: Sendable {
     /// The template's name.
     public var template: String
+    /// The template version (nil: the newest loaded).
+    public var version: String? = nil
     /// The dataset file.
     public var datasetPath: String
     /// The customer whose config, bindings and gates apply.
@@ -89,7 +91,11 @@ public struct EvalSession: Sendable {
     /// - Throws: `EvalInputError` for an unknown template or customer, a template without
     ///   `eval:`, or a binding of an unknown role or to an adapter that is not loaded.
     public func prepare(_ request: EvalRequest) throws(EvalInputError) -> (plan: Plan, rubric: EvalRubric, config: JSONValue, bindings: [String: String]) {
-        guard let plan = assembly.plans.plan(template: request.template, version: nil) else {
+        guard let plan = assembly.plans.plan(template: request.template, version: request.version) else {
+            if let version = request.version {
+                let versions = assembly.plans.all.filter { $0.name == request.template }.map(\.version).sorted()
+                throw EvalInputError("template '\(request.template)' has no version \(version) loaded; loaded: \(versions.joined(separator: ", "))")
+            }
             let names = Set(assembly.plans.all.map(\.name)).sorted()
             throw EvalInputError("unknown template '\(request.template)'; loaded: \(names.joined(separator: ", "))")
         }

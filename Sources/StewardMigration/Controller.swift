@@ -17,6 +17,30 @@ public struct MigrationError: Error, Sendable, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
+/// What a move or rollback did with one waiting instance.
+public struct InstanceMoveReport: Sendable, Hashable {
+    /// The instance.
+    public var instance: String
+    /// Its customer.
+    public var customer: String
+    /// Where it waited (`state@version`).
+    public var from: String
+    /// Where it goes (`state@version`), nil when it stays.
+    public var to: String?
+    /// Whether it moved (false in a dry run).
+    public var moved: Bool
+    /// Why it stays, or where it is now.
+    public var note: String?
+
+    /// The report as JSON (`instance`, `customer`, `from`, `to`, `moved`, `note`).
+    public var json: JSONValue {
+        [
+            "instance": .string(instance), "customer": .string(customer), "from": .string(from), "to": to.map { .string($0) } ?? .null,
+            "moved": .bool(moved), "note": note.map { .string($0) } ?? .null,
+        ]
+    }
+}
+
 /// The outcome of a stage's gate.
 public enum GateVerdict: String, Sendable, Codable {
     /// The evidence clears the gate.
@@ -61,27 +85,33 @@ public struct MigrationController: Sendable {
         guard let template = assembly.plans.plan(template: plan.template, version: nil) else {
             return ["\(file): error: unknown template '\(plan.template)'"]
         }
-        if template.template.models[plan.role] == nil {
-            problems.append("\(file): error: template '\(plan.template)' has no model role '\(plan.role)'; roles: \(template.template.models.keys.sorted().joined(separator: ", "))")
-        }
-        if !assembly.registry.adapterKeys.contains(plan.to) {
-            problems.append("\(file): error: the candidate \(plan.to) is not loaded; loaded: \(assembly.registry.adapterKeys.sorted().joined(separator: ", "))")
+        if let role = plan.role {
+            if template.template.models[role] == nil {
+                problems.append("\(file): error: template '\(plan.template)' has no model role '\(role)'; roles: \(template.template.models.keys.sorted().joined(separator: ", "))")
+            }
+            if !assembly.registry.adapterKeys.contains(plan.to) {
+                problems.append("\(file): error: the candidate \(plan.to) is not loaded; loaded: \(assembly.registry.adapterKeys.sorted().joined(separator: ", "))")
+            }
+        } else {
+            problems += versionProblems(plan)
         }
         for customer in plan.customers {
             guard assembly.overlays[customer] != nil else {
                 problems.append("\(file): error: unknown customer '\(customer)'; customers are the overlays in workflows/customers/")
                 continue
             }
+            guard let role = plan.role else { continue }
             let current = currentBinding(plan, template: template, customer: customer)
             if current != plan.from {
                 // A warning: the gates still compare `from` with `to` as written, and a rollback
                 // returns the customer to what its overlay binds.
-                problems.append("\(file): warning: customer '\(customer)' is on \(current ?? "no binding") for role '\(plan.role)', not \(plan.from)")
+                problems.append("\(file): warning: customer '\(customer)' is on \(current ?? "no binding") for role '\(role)', not \(plan.from)")
             }
         }
         for stage in plan.stages where stage.kind == .regression {
-            if template.template.eval == nil {
-                problems.append("\(stage.location): error: stage '\(stage.name)' is a regression stage, but template '\(plan.template)' has no 'eval' rubric")
+            let rubricPlan = plan.changesTemplate ? assembly.plans.plan(template: plan.template, version: plan.to) ?? template : template
+            if rubricPlan.template.eval == nil {
+                problems.append("\(stage.location): error: stage '\(stage.name)' is a regression stage, but template '\(plan.template)' \(rubricPlan.version) has no 'eval' rubric")
             }
             for customer in plan.customers where datasetPath(plan, stage: stage, customer: customer) == nil {
                 problems.append("\(stage.location): error: stage '\(stage.name)' has no dataset for customer '\(customer)': set 'dataset', the customer's eval.dataset or the rubric's")
@@ -90,12 +120,68 @@ public struct MigrationController: Sendable {
         return problems
     }
 
+    /// The problems of a version plan: both versions are loaded, and its state map takes states
+    /// of `from` where an instance waits (checkpoints) to states of `to` that exist and are not ends.
+    func versionProblems(_ plan: MigrationPlan) -> [String] {
+        var problems: [String] = []
+        let at = plan.statesLocation.map { "\($0)" } ?? plan.file
+        let loaded = assembly.plans.all.filter { $0.name == plan.template }.map(\.version).sorted()
+        let old = assembly.plans.plan(template: plan.template, version: plan.from)
+        let new = assembly.plans.plan(template: plan.template, version: plan.to)
+        for (version, resolved) in [(plan.from, old), (plan.to, new)] where resolved == nil {
+            problems.append("\(plan.file): error: template '\(plan.template)' version \(version) is not loaded; loaded: \(loaded.joined(separator: ", "))")
+        }
+        guard let old, let new else { return problems }
+        for (from, to) in plan.states.sorted(by: { $0.key < $1.key }) {
+            switch old.state(from)?.kind {
+            case nil:
+                problems.append("\(at): error: 'change.template.states' maps '\(from)', which is not a state of \(plan.template) \(plan.from)")
+            case .checkpoint?:
+                break
+            default:
+                problems.append("\(at): error: 'change.template.states' maps '\(from)', which is not a checkpoint of \(plan.template) \(plan.from); only instances waiting at a checkpoint move")
+            }
+            switch new.state(to)?.kind {
+            case nil:
+                let names = new.template.states.map(\.name)
+                let suggestion = names.contains(to) ? "" : (closest(to, in: names).map { " (did you mean '\($0)'?)" } ?? "")
+                problems.append("\(at): error: 'change.template.states' maps '\(from)' to '\(to)', which is not a state of \(plan.template) \(plan.to)\(suggestion)")
+            case .end?:
+                problems.append("\(at): error: 'change.template.states' maps '\(from)' to '\(to)', an end state of \(plan.template) \(plan.to); a move never ends an instance")
+            default:
+                break
+            }
+        }
+        return problems
+    }
+
+    /// The name in `names` nearest to `text` (for suggestions), if any is close.
+    func closest(_ text: String, in names: [String]) -> String? {
+        func distance(_ a: [Character], _ b: [Character]) -> Int {
+            var row = Array(0...b.count)
+            for (i, x) in a.enumerated() {
+                var previous = row[0]
+                row[0] = i + 1
+                for (j, y) in b.enumerated() {
+                    let current = row[j + 1]
+                    row[j + 1] = min(row[j + 1] + 1, row[j] + 1, previous + (x == y ? 0 : 1))
+                    previous = current
+                }
+            }
+            return row[b.count]
+        }
+        let best = names.map { ($0, distance(Array(text), Array($0))) }.min { $0.1 < $1.1 }
+        guard let best, best.1 <= max(2, text.count / 3) else { return nil }
+        return best.0
+    }
+
     func currentBinding(_ plan: MigrationPlan, template: Plan, customer: String) -> String? {
-        template.template.models.merging(assembly.plans.bindings(for: template, customer: customer)) { _, customer in customer }[plan.role]
+        guard let role = plan.role else { return nil }
+        return template.template.models.merging(assembly.plans.bindings(for: template, customer: customer)) { _, customer in customer }[role]
     }
 
     func datasetPath(_ plan: MigrationPlan, stage: MigrationStage, customer: String) -> String? {
-        let template = assembly.plans.plan(template: plan.template, version: nil)
+        let template = assembly.plans.plan(template: plan.template, version: plan.changesTemplate ? plan.to : nil)
         let rubric = template?.template.eval?.applying(assembly.overlays[customer]?.templates[plan.template]?.eval)
         guard let named = stage.dataset ?? rubric?.dataset else { return nil }
         let path = named.hasPrefix("/") ? named : assembly.workspace.root.appendingPathComponent(named).path
@@ -269,18 +355,141 @@ public struct MigrationController: Sendable {
         try await assembly.engine.routes?.reload(from: store)
     }
 
-    /// Rolls back one customer (or all): new instances go back to the current binding at once;
-    /// instances already on the candidate finish on it (they are pinned).
-    public func rollback(_ name: String, customer only: String? = nil, actor: String) async throws {
-        _ = try await plan(named: name)
-        for progress in try await store.migrationProgress(name) where only == nil || progress.customer == only {
+    /// Rolls back one customer (or all): new instances go back to the current binding (or
+    /// template version) at once; instances already on the candidate finish on it (they are
+    /// pinned), unless `moveWaiting`: then those waiting at a checkpoint go back now (a binding
+    /// plan re-binds them to `from`; a version plan moves them to `from` by the inverse of its
+    /// state map, where that is one to one) and the rest stay.
+    /// - Returns: What happened to each waiting candidate instance (empty without `moveWaiting`).
+    @discardableResult
+    public func rollback(_ name: String, customer only: String? = nil, moveWaiting: Bool = false, actor: String) async throws -> [InstanceMoveReport] {
+        let (_, plan) = try await plan(named: name)
+        let rows = try await store.migrationProgress(name).filter { only == nil || $0.customer == only }
+        if let only, rows.isEmpty { throw MigrationError("customer '\(only)' is not in migration '\(name)'") }
+        for progress in rows {
             var next = progress
             next.state = "rolled_back"
             next.share = 0
-            try await store.updateMigrationProgress(next, action: "rolled_back", actor: actor, evidence: ["from_share": .double(progress.share)], at: now)
+            try await store.updateMigrationProgress(
+                next, action: "rolled_back", actor: actor,
+                evidence: ["from_share": .double(progress.share), "move_waiting": .bool(moveWaiting)], at: now)
         }
         if only == nil { try await store.setMigrationStatus(name, status: "rolled_back", actor: actor, at: now) }
         try await assembly.engine.routes?.reload(from: store)
+        guard moveWaiting else { return [] }
+        var inverse: [String: String] = [:]
+        for (old, new) in plan.states where plan.states.values.filter({ $0 == new }).count == 1 { inverse[new] = old }
+        var reports: [InstanceMoveReport] = []
+        for progress in rows {
+            reports += try await moveWaitingInstances(
+                plan, customer: progress.customer, onVersion: plan.changesTemplate ? plan.to : nil, onBinding: plan.changesTemplate ? nil : plan.to,
+                version: plan.changesTemplate ? plan.from : nil, states: inverse, bindings: plan.role.map { [$0: plan.from] } ?? [:],
+                dryRun: false, actor: actor)
+        }
+        try await journalMoves(plan, reports: reports, action: "rollback", actor: actor)
+        return reports
+    }
+
+    /// Moves forward the waiting instances of every customer (or only `customer`) whose new
+    /// work is all on the candidate (at the `full` stage, or completed): a version plan moves
+    /// those on `from` waiting at a mapped checkpoint to `to` at the mapped state (the map is
+    /// checked against both versions before anything moves); a binding plan re-binds those on
+    /// `from` to the candidate. Instances elsewhere stay where they are. With `dryRun`, reports
+    /// what would move and moves nothing.
+    /// - Throws: `MigrationError` for an unknown migration or customer, a customer not yet on
+    ///   the candidate for all new work (when named), or a state map that does not fit.
+    public func move(_ name: String, customer only: String? = nil, dryRun: Bool = false, actor: String) async throws -> [InstanceMoveReport] {
+        let (record, plan) = try await plan(named: name)
+        guard record.status != "rolled_back" else { throw MigrationError("migration '\(name)' was rolled back; nothing moves forward") }
+        if plan.changesTemplate {
+            let problems = versionProblems(plan)
+            guard problems.isEmpty else { throw MigrationError(problems.joined(separator: "\n")) }
+            guard !plan.states.isEmpty else {
+                throw MigrationError("migration '\(name)' has no 'change.template.states' map; without it waiting instances finish on \(plan.from)")
+            }
+        }
+        let rows = try await store.migrationProgress(name).filter { only == nil || $0.customer == only }
+        if let only, rows.isEmpty { throw MigrationError("customer '\(only)' is not in migration '\(name)'") }
+        var reports: [InstanceMoveReport] = []
+        for progress in rows {
+            let allNew = progress.state == "completed"
+                || (progress.state != "failed" && progress.state != "rolled_back" && progress.stage < plan.stages.count && plan.stages[progress.stage].kind == .full)
+            guard allNew else {
+                let stage = progress.stage < plan.stages.count ? plan.stages[progress.stage].name : "done"
+                if only != nil {
+                    throw MigrationError("customer '\(progress.customer)' is \(progress.state) at stage \(stage) (share \(progress.share)); its waiting instances move once all its new work is on the candidate (the full stage, or completed)")
+                }
+                continue
+            }
+            reports += try await moveWaitingInstances(
+                plan, customer: progress.customer, onVersion: plan.changesTemplate ? plan.from : nil, onBinding: plan.changesTemplate ? nil : plan.from,
+                version: plan.changesTemplate ? plan.to : nil, states: plan.states, bindings: plan.role.map { [$0: plan.to] } ?? [:],
+                dryRun: dryRun, actor: actor)
+        }
+        if !dryRun { try await journalMoves(plan, reports: reports, action: "move", actor: actor) }
+        return reports
+    }
+
+    /// Moves the customer's instances waiting on `onVersion` (or bound to `onBinding`) with `Engine.move`.
+    func moveWaitingInstances(
+        _ plan: MigrationPlan, customer: String, onVersion: String?, onBinding: String?, version: String?, states: [String: String],
+        bindings: [String: String], dryRun: Bool, actor: String
+    ) async throws -> [InstanceMoveReport] {
+        var reports: [InstanceMoveReport] = []
+        for summary in try await store.instances(status: .waiting, template: plan.template, customer: customer, limit: 100_000) {
+            if let onVersion, summary.version != onVersion { continue }
+            if let onBinding, let role = plan.role {
+                guard let state = try await store.instance(id: summary.id), state.bindings[role] == onBinding else { continue }
+            }
+            var report = InstanceMoveReport(
+                instance: summary.id, customer: customer, from: "\(summary.current)@\(summary.version)", to: nil, moved: false, note: nil)
+            let target: String?
+            if let version {
+                target = states[summary.current].map { "\($0)@\(version)" }
+            } else {
+                target = "\(summary.current)@\(summary.version)"
+            }
+            if version != nil, target == nil {
+                report.note = "waits at \(summary.current), which the state map does not map; stays on \(summary.version)"
+                reports.append(report)
+                continue
+            }
+            report.to = target
+            if dryRun {
+                report.note = "would move"
+                reports.append(report)
+                continue
+            }
+            do {
+                switch try await assembly.engine.move(
+                    instance: summary.id, version: version, states: states, bindings: bindings, migration: plan.name, by: actor)
+                {
+                case .moved(let after):
+                    report.moved = true
+                    report.note = "now \(after.status.rawValue) at \(after.current)"
+                case .stayed(let why):
+                    report.to = nil
+                    report.note = why
+                }
+            } catch let error as EngineError where error.isConflict {
+                // Decided or moved meanwhile: it is no longer waiting where it was.
+                report.to = nil
+                report.note = error.description
+            }
+            reports.append(report)
+        }
+        return reports
+    }
+
+    /// One journal entry for a move command: which instances moved and which stayed, and why.
+    func journalMoves(_ plan: MigrationPlan, reports: [InstanceMoveReport], action: String, actor: String) async throws {
+        guard !reports.isEmpty else { return }
+        try await store.appendAudit(
+            kind: "migration_instances_moved", actor: actor,
+            payload: [
+                "migration": .string(plan.name), "action": .string(action), "moved": .integer(Int64(reports.filter(\.moved).count)),
+                "stayed": .integer(Int64(reports.filter { !$0.moved }.count)), "instances": .array(reports.map(\.json)),
+            ], at: now)
     }
 
     /// Pauses (no gate is evaluated; shares stay) or resumes a migration.
@@ -309,12 +518,20 @@ public struct MigrationController: Sendable {
             return (.inconclusive, ["note": .string("no dataset for customer \(customer)")])
         }
         let session = EvalSession(assembly: assembly)
-        guard let current = try await session.run(EvalRequest(
-                template: plan.template, datasetPath: dataset, customer: customer, bindings: [plan.role: plan.from], trigger: "migration")),
-            let candidate = try await session.run(EvalRequest(
-                template: plan.template, datasetPath: dataset, customer: customer, bindings: [plan.role: plan.to], baseline: .run(current.run),
-                trigger: "migration"))
-        else { throw MigrationError("the regression runs were not stored") }
+        // Both sides on the same dataset: the role bound to `from` and to `to`, or the template
+        // at version `from` and at `to`.
+        var currentRequest = EvalRequest(template: plan.template, datasetPath: dataset, customer: customer, trigger: "migration")
+        var candidateRequest = currentRequest
+        if let role = plan.role {
+            currentRequest.bindings = [role: plan.from]
+            candidateRequest.bindings = [role: plan.to]
+        } else {
+            currentRequest.version = plan.from
+            candidateRequest.version = plan.to
+        }
+        guard let current = try await session.run(currentRequest) else { throw MigrationError("the regression run of the current side was not stored") }
+        candidateRequest.baseline = .run(current.run)
+        guard let candidate = try await session.run(candidateRequest) else { throw MigrationError("the regression run of the candidate was not stored") }
         let evidence: JSONValue = [
             "stage": .string(stage.name), "dataset": .string(candidate.dataset), "current_run": .integer(current.run),
             "candidate_run": .integer(candidate.run), "cases": .integer(Int64(candidate.cases.count)),
@@ -340,7 +557,7 @@ public struct MigrationController: Sendable {
         where summary.createdAt >= progress.stageStartedAt && summary.status.isFinal {
             guard let state = try await store.instance(id: summary.id) else { continue }
             let failed = state.status == .failed ? 1 : 0
-            let onCandidate = state.bindings[plan.role] == plan.to
+            let onCandidate = plan.role.map { state.bindings[$0] == plan.to } ?? (state.templateVersion == plan.to)
             for (_, review) in state.data["reviews"]?.objectValue ?? [:] where review["automatic"]?.boolValue != true {
                 if let decision = review["decision"]?.stringValue { decisions[onCandidate, default: [:]][decision, default: 0] += 1 }
             }
@@ -446,7 +663,8 @@ public struct MigrationController: Sendable {
             guard let plan = try? TemplateParser.parseMigration(record.plan, file: record.name) else { continue }
             let progress = try await store.migrationProgress(record.name)
             var entry: [String: JSONValue] = [
-                "migration": .string(record.name), "template": .string(plan.template), "role": .string(plan.role), "from": .string(plan.from),
+                "migration": .string(record.name), "template": .string(plan.template), "role": plan.role.map { .string($0) } ?? .null,
+                "change": .string(plan.changesTemplate ? "template" : "binding"), "from": .string(plan.from),
                 "to": .string(plan.to), "status": .string(record.status), "approver": .string(plan.approver), "stages": .array(plan.stages.map { .string("\($0.name) (\($0.kind.rawValue))") }),
                 "customers": .array(progress.map { row in
                     [

@@ -52,21 +52,31 @@ public struct Auditor: Sendable {
                     problems.append("instance \(stored.id): its pinned config \(hash) is missing from the store")
                     continue
                 }
+                // A moved instance is pinned now to what it moved to; its journal replays from
+                // what it started on (the started event's text and config, the first move's version).
+                var pinned = stored
+                if case .started(_, _, _, let configHash, let templateHash)? = events.first {
+                    pinned.templateHash = templateHash
+                    pinned.configHash = configHash
+                }
+                for case .moved(let move) in events {
+                    pinned.templateVersion = move.fromVersion
+                    break
+                }
                 let plan: Plan
                 let config: JSONValue
                 do {
-                    (plan, config) = try await engine.planAndConfig(for: stored)
+                    (plan, config) = try await engine.planAndConfig(for: pinned)
                 } catch {
                     problems.append("instance \(stored.id): cannot replay: \(error)")
                     continue
                 }
-                var state = InstanceState(id: stored.id, template: stored.template, templateVersion: stored.templateVersion, customer: stored.customer)
+                let initial = InstanceState(id: stored.id, template: stored.template, templateVersion: pinned.templateVersion, customer: stored.customer)
                 // The snapshot reflects its first `sequence` events; later ones (a running
                 // instance) must still replay on top.
                 var snapshotMatches = stored.sequence == 0
                 do {
-                    for event in events {
-                        state = try Transition.apply(event, to: state, plan: plan, config: config).state
+                    _ = try await engine.replay(events, onto: initial, plan: plan, config: config) { state in
                         if state.sequence == stored.sequence { snapshotMatches = state == stored }
                     }
                 } catch {

@@ -194,6 +194,16 @@ enum Journal {
                 throw StoreConflict(instanceID: state.id, message: "timer \(timer) already fired or was cancelled")
             }
         }
+        if case .moved = commit.event {
+            // A move to another template version: the listing's version column follows it.
+            try db.cachedStatement(sql: "UPDATE instances SET version = ? WHERE rowid = ?").execute(arguments: [state.templateVersion, rowid])
+        }
+        if let withdrawn = commit.withdrawnTask {
+            // Before any task the move opens: the new one may have the same state name.
+            try db.cachedStatement(
+                sql: "UPDATE review_tasks SET status = 'moved', decided_at = ? WHERE instance = ? AND state = ? AND status = 'open'"
+            ).execute(arguments: [commit.at, rowid, withdrawn])
+        }
         if let closed = commit.closedTask {
             try db.cachedStatement(
                 sql: """

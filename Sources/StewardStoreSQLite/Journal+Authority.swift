@@ -172,6 +172,10 @@ struct AuthorityReplay {
             tasks[id]?.decision = closed["decision"]?.stringValue
             tasks[id]?.reviewer = closed["reviewer"]?.stringValue
         }
+        if let withdrawn = value["withdrawn"], let state = withdrawn["state"]?.stringValue, let id = open.removeValue(forKey: instance + "\u{1F}" + state) {
+            tasks[id]?.status = "moved"
+            tasks[id]?.decidedAt = at
+        }
         if let escalated = value["escalated"], let state = escalated["state"]?.stringValue, let id = open[instance + "\u{1F}" + state] {
             tasks[id]?.escalationLevel = Int(escalated["level"]?.integerValue ?? 0)
             if let assigned = escalated["assigned"]?.stringValue { tasks[id]?.assigned = assigned }
@@ -248,6 +252,7 @@ extension Journal {
                 "state": .string(closed.state), "decision": .string(closed.decision.rawValue), "reviewer": .string(closed.reviewer),
             ]
         }
+        if let withdrawn = commit.withdrawnTask { value["withdrawn"] = ["state": .string(withdrawn)] }
         if let escalation = commit.escalation {
             value["escalated"] = [
                 "state": .string(escalation.state), "level": .integer(Int64(escalation.level)),

@@ -1,20 +1,26 @@
 import StewardJSON
 import Yams
 
-/// A staged, per-customer migration of a template's model binding (YAML in `migrations/`):
-/// which role moves from which adapter to which, for which customers in which order, through
-/// which stages, each with its gate.
+/// A staged, per-customer migration (YAML in `migrations/`) of a template's model binding
+/// (which role moves from which adapter to which) or of the template's version (a new version
+/// of the workflow, its prompts included: a prompt changes with the template version that names
+/// it), for which customers in which order, through which stages, each with its gate.
 public struct MigrationPlan: Sendable, Hashable {
     /// The migration's name, unique in the store.
     public var name: String
-    /// The template whose binding moves.
+    /// The template whose binding or version moves.
     public var template: String
-    /// The model role that moves.
-    public var role: String
-    /// The binding customers are on now (`banking-intent@1.0.0`).
+    /// The model role that moves (nil: the plan moves the template version).
+    public var role: String?
+    /// The binding customers are on now (`banking-intent@1.0.0`), or the template version.
     public var from: String
-    /// The candidate (`banking-intent@2.0.0`).
+    /// The candidate (`banking-intent@2.0.0`), or the template version new work moves to.
     public var to: String
+    /// For a version change: where an instance waiting at an old version's state goes in the
+    /// new version (old state -> new state), for `steward migrate move`. Unmapped states stay.
+    public var states: [String: String] = [:]
+    /// Where `states` is written (for located problems against the two versions).
+    public var statesLocation: SourceLocation? = nil
     /// Customers who go first, in order.
     public var pilot: [String]
     /// Customers who follow once every pilot customer completed.
@@ -32,6 +38,13 @@ public struct MigrationPlan: Sendable, Hashable {
 
     /// Every customer, pilot first.
     public var customers: [String] { pilot + rest }
+
+    /// Whether the plan moves the template version rather than a model binding.
+    public var changesTemplate: Bool { role == nil }
+
+    /// What moves, for people: `classifier banking-intent@1.0.0 -> banking-intent@2.0.0` or
+    /// `version 1.1.0 -> 1.2.0`.
+    public var changeSummary: String { "\(role ?? "version") \(from) -> \(to)" }
 }
 
 /// One stage of a migration.
@@ -101,21 +114,52 @@ extension TemplateParser {
         var role: String?
         var from: String?
         var to: String?
+        var states: [String: String] = [:]
+        var statesLocation: SourceLocation?
         if let changeNode = reader.required(top, "change", in: root, context: "the migration plan"),
-            let change = reader.entries(of: changeNode, context: "'change'", allowed: ["binding"]),
-            let bindingNode = reader.required(change, "binding", in: changeNode, context: "'change'"),
-            let binding = reader.entries(of: bindingNode, context: "'change.binding'", allowed: ["role", "from", "to"])
+            let change = reader.entries(of: changeNode, context: "'change'", allowed: ["binding", "template"])
         {
-            role = reader.string(reader.required(binding, "role", in: bindingNode, context: "'change.binding'"), "'change.binding.role'")
-            for (key, slot) in [("from", 0), ("to", 1)] {
-                guard let node = reader.required(binding, key, in: bindingNode, context: "'change.binding'"),
-                    let value = reader.string(node, "'change.binding.\(key)'")
-                else { continue }
-                if ModelBinding(value) == nil { reader.error(node, "expected 'adapter-id@version' for 'change.binding.\(key)', found '\(value)'") }
-                if slot == 0 { from = value } else { to = value }
+            if change["binding"] != nil, change["template"] != nil {
+                reader.error(changeNode, "'change' has both 'binding' and 'template'; a migration moves one thing, start one per change")
+            } else if change["binding"] == nil, change["template"] == nil {
+                reader.error(changeNode, "'change' needs 'binding' (a model role's adapter) or 'template' (the template version)")
             }
-            if let from, let to, from == to, let node = binding["to"]?.value {
-                reader.error(node, "'change.binding.to' is '\(to)', the same as 'from'; a migration moves to another binding")
+            if let bindingNode = change["binding"]?.value,
+                let binding = reader.entries(of: bindingNode, context: "'change.binding'", allowed: ["role", "from", "to"])
+            {
+                role = reader.string(reader.required(binding, "role", in: bindingNode, context: "'change.binding'"), "'change.binding.role'")
+                for (key, slot) in [("from", 0), ("to", 1)] {
+                    guard let node = reader.required(binding, key, in: bindingNode, context: "'change.binding'"),
+                        let value = reader.string(node, "'change.binding.\(key)'")
+                    else { continue }
+                    if ModelBinding(value) == nil { reader.error(node, "expected 'adapter-id@version' for 'change.binding.\(key)', found '\(value)'") }
+                    if slot == 0 { from = value } else { to = value }
+                }
+                if let from, let to, from == to, let node = binding["to"]?.value {
+                    reader.error(node, "'change.binding.to' is '\(to)', the same as 'from'; a migration moves to another binding")
+                }
+            }
+            if let templateNode = change["template"]?.value,
+                let versions = reader.entries(of: templateNode, context: "'change.template'", allowed: ["from", "to", "states"])
+            {
+                from = reader.string(reader.required(versions, "from", in: templateNode, context: "'change.template'"), "'change.template.from'")
+                to = reader.string(reader.required(versions, "to", in: templateNode, context: "'change.template'"), "'change.template.to'")
+                if let from, let to, from == to, let node = versions["to"]?.value {
+                    reader.error(node, "'change.template.to' is '\(to)', the same as 'from'; a migration moves to another version")
+                }
+                if let statesNode = versions["states"]?.value {
+                    statesLocation = reader.location(of: statesNode)
+                    if case .mapping(let mapping) = statesNode {
+                        for (key, value) in mapping {
+                            guard let old = reader.string(key, "a state in 'change.template.states'"),
+                                let new = reader.string(value, "the state '\(key.string ?? "?")' maps to")
+                            else { continue }
+                            states[old] = new
+                        }
+                    } else {
+                        reader.error(statesNode, "expected a mapping of old state to new state for 'change.template.states', found \(YAMLReader.describe(statesNode))")
+                    }
+                }
             }
         }
         var pilot: [String] = []
@@ -163,10 +207,18 @@ extension TemplateParser {
         if let node = top["retire_by"]?.value, let text = reader.string(node, "'retire_by'") {
             if CivilDate(text) == nil { reader.error(node, "expected a date YYYY-MM-DD for 'retire_by', found '\(text)'") } else { retireBy = text }
         }
-        guard reader.diagnostics.isEmpty, let name, let template, let role, let from, let to else { throw TemplateErrors(reader.diagnostics) }
-        return MigrationPlan(
+        if role == nil, from != nil {
+            for stage in stages where stage.kind == .shadow {
+                reader.error(at: stage.location, "stage '\(stage.name)' is a shadow stage, but the plan changes the template version; shadow stages repeat a model role's calls on a candidate binding")
+            }
+        }
+        guard reader.diagnostics.isEmpty, let name, let template, let from, let to else { throw TemplateErrors(reader.diagnostics) }
+        var plan = MigrationPlan(
             name: name, template: template, role: role, from: from, to: to, pilot: pilot, rest: rest, stages: stages, approver: approver,
             retireBy: retireBy, file: file, text: text)
+        plan.states = states
+        plan.statesLocation = statesLocation
+        return plan
     }
 
     static func parseStage(_ node: Node, reader: inout YAMLReader) -> MigrationStage? {

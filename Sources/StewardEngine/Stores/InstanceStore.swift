@@ -26,6 +26,9 @@ public struct InstanceCommit: Sendable {
     public var pinnedTemplate: TemplateSnapshot?
     /// The review task this transition closes (a decision at its checkpoint).
     public var closedTask: TaskClosure?
+    /// The open review task a move withdraws (the instance left its checkpoint for another
+    /// template version): it ends as `moved`, decided by no one.
+    public var withdrawnTask: String?
     /// The state whose pending timers are cancelled because the instance left it.
     public var cancelTimersOf: String?
     /// A labelled example to keep (a reviewer's edit of a model's output).

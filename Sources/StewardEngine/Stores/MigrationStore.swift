@@ -1,8 +1,9 @@
+import StewardCore
 import StewardJSON
 import StewardTemplates
 import Synchronization
 
-/// Model-binding migrations: the stored plan, each customer's progress through its stages, and
+/// Migrations of model bindings and template versions: the stored plan, each customer's progress through its stages, and
 /// the routes the engine applies to new instances.
 ///
 /// Contract: every change (start, stage moves, gate results, approvals, pauses, rollbacks) is
@@ -116,7 +117,8 @@ public struct MigrationProgress: Sendable, Hashable {
 }
 
 /// A route the engine applies at submission: for this template and customer, a `share` of new
-/// instances (by `CanaryBucket` over the migration's name) binds `role` to `candidate`.
+/// instances (by `CanaryBucket` over the migration's name) binds `role` to `candidate`, or, for
+/// a version route (`role` nil), runs template version `candidate` while the others run `current`.
 public struct BindingRoute: Sendable, Hashable {
     /// The migration.
     public var migration: String
@@ -124,17 +126,20 @@ public struct BindingRoute: Sendable, Hashable {
     public var template: String
     /// The customer.
     public var customer: String
-    /// The role.
-    public var role: String
-    /// The candidate binding.
+    /// The role (nil: a version route).
+    public var role: String?
+    /// The candidate binding, or template version.
     public var candidate: String
+    /// For a version route: the version instances outside the share run (a rolled-back or
+    /// failed customer stays on it even when a newer version is loaded).
+    public var current: String?
     /// The share on the candidate.
     public var share: Double
     /// Whether this route shadows (calls the candidate beside the current binding and records
     /// the comparison) instead of serving new instances from the candidate.
     public var shadow: Bool
 
-    /// Creates a route.
+    /// Creates a binding route.
     public init(migration: String, template: String, customer: String, role: String, candidate: String, share: Double, shadow: Bool = false) {
         self.shadow = shadow
         self.migration = migration
@@ -143,6 +148,24 @@ public struct BindingRoute: Sendable, Hashable {
         self.role = role
         self.candidate = candidate
         self.share = share
+    }
+
+    /// Creates a version route: `share` of new instances on version `candidate`, the rest on `current`.
+    public init(migration: String, template: String, customer: String, current: String, candidate: String, share: Double) {
+        self.migration = migration
+        self.template = template
+        self.customer = customer
+        self.role = nil
+        self.current = current
+        self.candidate = candidate
+        self.share = share
+        self.shadow = false
+    }
+
+    /// The template version a new instance `id` runs under this version route (nil for a binding route).
+    public func version(for id: String) -> String? {
+        guard role == nil else { return nil }
+        return CanaryBucket.isCandidate(instance: id, migration: migration, share: share) ? candidate : current
     }
 }
 
@@ -160,7 +183,7 @@ public final class BindingRoutes: Sendable {
 
     /// Replaces every route.
     public func replace(with routes: [BindingRoute]) {
-        let grouped = Dictionary(grouping: routes.filter { $0.share > 0 || $0.shadow }) { "\($0.template)\u{0}\($0.customer)" }
+        let grouped = Dictionary(grouping: routes.filter { $0.share > 0 || $0.shadow || $0.role == nil }) { "\($0.template)\u{0}\($0.customer)" }
         self.routes.withLock { $0 = grouped }
         active.store(!grouped.isEmpty, ordering: .releasing)
     }
@@ -185,19 +208,30 @@ extension BindingRoutes {
     /// candidate at share 1). A stored plan that no longer parses contributes nothing.
     public static func routes(in store: any MigrationStore) async throws -> [BindingRoute] {
         var routes: [BindingRoute] = []
-        for migration in try await store.migrations() where migration.status != "rolled_back" {
+        for migration in try await store.migrations() {
             guard let plan = try? TemplateParser.parseMigration(migration.plan, file: migration.name) else { continue }
             for progress in try await store.migrationProgress(migration.name) {
+                guard let role = plan.role else {
+                    // A version route holds for every customer of the plan, even at share 0: a
+                    // customer not (or no longer) on the candidate stays on `from` when a newer
+                    // version is loaded. Rolled back: everyone new on `from`.
+                    let share = migration.status == "rolled_back" ? 0 : progress.share
+                    routes.append(BindingRoute(
+                        migration: migration.name, template: plan.template, customer: progress.customer, current: plan.from, candidate: plan.to,
+                        share: share))
+                    continue
+                }
+                guard migration.status != "rolled_back" else { continue }
                 if progress.share > 0 {
                     routes.append(BindingRoute(
-                        migration: migration.name, template: plan.template, customer: progress.customer, role: plan.role, candidate: plan.to,
+                        migration: migration.name, template: plan.template, customer: progress.customer, role: role, candidate: plan.to,
                         share: progress.share))
                 }
                 let shadowing = (progress.state == "running" || progress.state == "awaiting_approval") && progress.stage < plan.stages.count
                     && plan.stages[progress.stage].kind == .shadow && migration.status == "running"
                 if shadowing {
                     routes.append(BindingRoute(
-                        migration: migration.name, template: plan.template, customer: progress.customer, role: plan.role, candidate: plan.to,
+                        migration: migration.name, template: plan.template, customer: progress.customer, role: role, candidate: plan.to,
                         share: 0, shadow: true))
                 }
             }

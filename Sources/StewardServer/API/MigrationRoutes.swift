@@ -14,8 +14,10 @@ public struct MigrationHooks: Sendable {
     public var advance: @Sendable (_ name: String, _ customer: String?, _ actor: String) async throws -> JSONValue
     /// Approves a waiting customer as `reviewer` (the plan's approver credential is checked).
     public var approve: @Sendable (_ name: String, _ customer: String, _ reviewer: Reviewer) async throws -> JSONValue
-    /// Rolls back one customer or all.
-    public var rollback: @Sendable (_ name: String, _ customer: String?, _ actor: String) async throws -> JSONValue
+    /// Rolls back one customer or all; with `moveWaiting`, instances waiting on the candidate go back now.
+    public var rollback: @Sendable (_ name: String, _ customer: String?, _ moveWaiting: Bool, _ actor: String) async throws -> JSONValue
+    /// Moves waiting instances to the candidate (or, with `dryRun`, reports what would move).
+    public var move: @Sendable (_ name: String, _ customer: String?, _ dryRun: Bool, _ actor: String) async throws -> JSONValue
     /// Pauses (true) or resumes (false).
     public var pause: @Sendable (_ name: String, _ paused: Bool, _ actor: String) async throws -> JSONValue
 
@@ -24,7 +26,8 @@ public struct MigrationHooks: Sendable {
         status: @escaping @Sendable (String?) async throws -> JSONValue, start: @escaping @Sendable (String, String) async throws -> JSONValue,
         advance: @escaping @Sendable (String, String?, String) async throws -> JSONValue,
         approve: @escaping @Sendable (String, String, Reviewer) async throws -> JSONValue,
-        rollback: @escaping @Sendable (String, String?, String) async throws -> JSONValue,
+        rollback: @escaping @Sendable (String, String?, Bool, String) async throws -> JSONValue,
+        move: @escaping @Sendable (String, String?, Bool, String) async throws -> JSONValue,
         pause: @escaping @Sendable (String, Bool, String) async throws -> JSONValue
     ) {
         self.status = status
@@ -32,6 +35,7 @@ public struct MigrationHooks: Sendable {
         self.advance = advance
         self.approve = approve
         self.rollback = rollback
+        self.move = move
         self.pause = pause
     }
 }
@@ -51,7 +55,7 @@ public struct MigrationHookRefusal: Error, Sendable {
 }
 
 extension StewardServer {
-    /// `/v1/migrations...`: status, start, advance, approve, rollback, pause, resume.
+    /// `/v1/migrations...`: status, start, advance, approve, rollback, move, pause, resume.
     func addMigrationRoutes(to router: Router<StewardRequestContext>) {
         router.get("/v1/migrations") { request, _ in
             _ = try await operatorCaller(request, to: "see migrations")
@@ -69,17 +73,25 @@ extension StewardServer {
             let name = try context.parameters.require("id")
             return try await migrationCall { try await $0.status(name) }
         }
-        for action in ["advance", "rollback", "pause", "resume"] {
+        for action in ["advance", "rollback", "move", "pause", "resume"] {
             router.post("/v1/migrations/{id}/\(action)") { request, context in
                 let caller = try await operatorCaller(request, to: "\(action) migrations")
                 let name = try context.parameters.require("id")
                 let fields = Fields(object: try await request.jsonObject())
-                try fields.rejectUnknown(action == "advance" || action == "rollback" ? ["customer"] : [])
+                switch action {
+                case "advance": try fields.rejectUnknown(["customer"])
+                case "rollback": try fields.rejectUnknown(["customer", "move_waiting"])
+                case "move": try fields.rejectUnknown(["customer", "dry_run"])
+                default: try fields.rejectUnknown([])
+                }
                 let customer = try fields.optionalString("customer")
+                let moveWaiting = try fields.optionalBool("move_waiting") ?? false
+                let dryRun = try fields.optionalBool("dry_run") ?? false
                 return try await migrationCall { hooks in
                     switch action {
                     case "advance": return try await hooks.advance(name, customer, caller.id)
-                    case "rollback": return try await hooks.rollback(name, customer, caller.id)
+                    case "rollback": return try await hooks.rollback(name, customer, moveWaiting, caller.id)
+                    case "move": return try await hooks.move(name, customer, dryRun, caller.id)
                     default: return try await hooks.pause(name, action == "pause", caller.id)
                     }
                 }

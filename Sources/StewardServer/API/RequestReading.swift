@@ -81,6 +81,15 @@ struct Fields {
         return text
     }
 
+    /// An optional boolean: absent is nil; anything but `true` or `false` is refused.
+    func optionalBool(_ name: String) throws -> Bool? {
+        guard let value = object[name] else { return nil }
+        guard let flag = value.boolValue else {
+            throw APIError.badField(name, "field '\(name)' must be true, false or left out, found \(value.typeName)")
+        }
+        return flag
+    }
+
     /// A required object.
     func object(_ name: String) throws -> JSONValue {
         guard let value = object[name], !value.isNull else { throw APIError.badField(name, "field '\(name)' is required") }
