@@ -71,7 +71,7 @@ func report(_ state: InstanceState, plan: Plan?) -> JSONValue {
     if let failure = state.failure { report["error"] = failure.jsonValue }
     if state.status == .waiting, case .checkpoint(let checkpoint) = plan?.state(state.current)?.kind {
         report["waiting_for"] = [
-            "checkpoint": .string(state.current), "credential": .string(checkpoint.credential),
+            "checkpoint": .string(state.current), "credential": .string(checkpoint.credential(in: state.data)),
             "subject": state.data.value(at: checkpoint.subject.split(separator: ".")) ?? .null,
         ]
     }

@@ -37,6 +37,7 @@ struct ServeCommand: AsyncParsableCommand {
         // Scheduled evals run on their own task (one tick at a time) so a long eval never
         // holds up the SLA timers that share this periodic tick.
         let evals = EvalSession(assembly: context.assembly)
+        let migrations = MigrationController(assembly: context.assembly)
         let evalLogger = logger
         let ticker = EvalTicker(scheduler: EvalScheduler(session: evals), clock: { SystemEngineClock().nowMilliseconds() }) { result in
             switch result {
@@ -55,11 +56,13 @@ struct ServeCommand: AsyncParsableCommand {
             periodic: {
                 _ = try await timers.fireDue(now: SystemEngineClock().nowMilliseconds())
                 await ticker.poke()
-                // Migration changes made by other processes (steward migrate) take effect here.
+                // Gates reviewers decided in the queue move their customers on (or stop them),
+                // and migration changes made by other processes (steward migrate) take effect here.
+                try await migrations.syncGates()
                 try await engine.routes?.reload(from: engine.store)
             })
         environment.evals = ServeWiring.evalHooks(evals)
-        environment.migrations = ServeWiring.migrationHooks(MigrationController(assembly: context.assembly))
+        environment.migrations = ServeWiring.migrationHooks(migrations)
         let server = try StewardServer(
             environment: environment, configuration: ServerConfiguration(host: host, port: port, driverConcurrency: concurrency),
             logger: logger)

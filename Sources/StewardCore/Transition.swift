@@ -324,7 +324,7 @@ struct Machine {
                 }
                 state.status = .waiting
                 effects.append(.openCheckpoint(CheckpointRequest(
-                    state: next.name, credential: checkpoint.credential, subject: subject,
+                    state: next.name, credential: checkpoint.credential(in: state.data), subject: subject,
                     decisions: Decision.allCases.filter { checkpoint.decisions[$0] != nil })))
                 return
             case .end(let end):
@@ -364,9 +364,9 @@ struct Machine {
             throw TransitionError("state '\(decision.state)' is not a checkpoint")
         }
         // The task's own credential, or one an escalation rung reassigns it to.
-        let accepted = [checkpoint.credential] + plan.template.escalation.compactMap(\.reassign)
+        let accepted = [checkpoint.credential(in: state.data)] + plan.template.escalation.compactMap(\.reassign)
         guard accepted.contains(decision.credential) else {
-            throw TransitionError("checkpoint \(decision.state) needs credential '\(checkpoint.credential)', decision was made with '\(decision.credential)'")
+            throw TransitionError("checkpoint \(decision.state) needs credential '\(checkpoint.credential(in: state.data))', decision was made with '\(decision.credential)'")
         }
         guard let target = checkpoint.decisions[decision.decision] else {
             let allowed = Decision.allCases.filter { checkpoint.decisions[$0] != nil }.map(\.rawValue).joined(separator: ", ")

@@ -259,6 +259,7 @@ public struct MigrationController: Sendable {
     /// share back to 0; an inconclusive gate, or a passed one on a stage with
     /// `approval: required`, waits for a person with the plan's approver credential.
     public func advance(_ name: String, customer only: String? = nil, actor: String) async throws -> [Step] {
+        try await syncGates(name)
         let (record, plan) = try await plan(named: name)
         guard record.status == "running" else { throw MigrationError("migration '\(name)' is \(record.status); resume it first") }
         var steps: [Step] = []
@@ -292,6 +293,7 @@ public struct MigrationController: Sendable {
                     at: now, instance: nil))
             }
             try await store.updateMigrationProgress(next, action: action, actor: actor, evidence: evidence, at: now, notifications: notifications)
+            if next.state == "awaiting_approval" { try await openGate(plan, progress: next, verdict: verdict) }
             steps.append(Step(customer: progress.customer, stage: stage.name, verdict: verdict, state: next.state, evidence: evidence))
         }
         try await releaseWaitingCustomers(plan, actor: actor)
@@ -337,6 +339,7 @@ public struct MigrationController: Sendable {
 
     /// `approve` by a reviewer already authenticated (the web page's signed-in session).
     public func approve(_ name: String, customer: String, by reviewer: Reviewer) async throws {
+        try await syncGates(name)
         let (_, plan) = try await plan(named: name)
         guard reviewer.credentials.contains(plan.approver) else {
             try await store.appendAudit(
@@ -348,6 +351,12 @@ public struct MigrationController: Sendable {
             throw MigrationError("customer '\(customer)' is not in migration '\(name)'")
         }
         guard progress.state == "awaiting_approval" else { throw MigrationError("customer '\(customer)' is \(progress.state), not awaiting approval") }
+        // The gate's review task is decided with the approval, so the queue and the journal agree.
+        let gate = Self.gateInstance(name, customer: customer, stage: progress.stage)
+        if try await assembly.engine.currentState(id: gate)?.status == .waiting {
+            _ = try await assembly.engine.decide(
+                instance: gate, CheckpointDecision(state: Self.gateState, decision: .approve, reviewer: reviewer.id, credential: plan.approver))
+        }
         let next = moveOn(progress, plan: plan)
         try await store.updateMigrationProgress(
             next, action: "approved", actor: reviewer.id, evidence: ["approved": progress.evidence, "credential": .string(plan.approver)], at: now)
@@ -497,6 +506,78 @@ public struct MigrationController: Sendable {
         let (record, _) = try await plan(named: name)
         guard record.status == (paused ? "running" : "paused") else { throw MigrationError("migration '\(name)' is \(record.status)") }
         try await store.setMigrationStatus(name, status: paused ? "paused" : "running", actor: actor, at: now)
+    }
+
+    // MARK: Gate instances
+
+    /// The template whose instances are a migration's gates waiting for a person (shipped in `workflows/`).
+    public static let gateTemplate = "migration-gate"
+    /// Its checkpoint.
+    static let gateState = "gate"
+
+    /// The id of the gate instance of a customer's stage: one per migration, customer and stage
+    /// (submitted with it as the client key, so opening it twice opens one).
+    public static func gateInstance(_ migration: String, customer: String, stage: Int) -> String {
+        "migration-gate:\(migration):\(customer):\(stage)"
+    }
+
+    /// Starts the gate instance for a customer now awaiting approval: its review task carries the
+    /// evidence and needs the plan's approver credential. Without the gate template loaded,
+    /// approvals are by `approve` only (nothing is opened).
+    func openGate(_ plan: MigrationPlan, progress: MigrationProgress, verdict: GateVerdict) async throws {
+        guard assembly.plans.plan(template: Self.gateTemplate, version: nil) != nil else { return }
+        let id = Self.gateInstance(plan.name, customer: progress.customer, stage: progress.stage)
+        let stage = progress.stage < plan.stages.count ? plan.stages[progress.stage].name : "done"
+        let input: JSONValue = [
+            "migration": .string(plan.name), "customer": .string(progress.customer), "template": .string(plan.template),
+            "change": .string(plan.changeSummary), "stage": .string(stage), "verdict": .string(verdict.rawValue),
+            "why": .string(verdict == .passed ? "the stage requires approval" : "the gate's evidence is inconclusive"),
+            "approver": .string(plan.approver), "evidence": progress.evidence,
+        ]
+        _ = try await assembly.engine.submit(template: Self.gateTemplate, input: input, id: id, clientKey: id)
+    }
+
+    /// Applies the decisions reviewers made on gate instances in the review queue (the page,
+    /// the API, `steward review`): an approved gate moves its customer to the next stage; a
+    /// rejected one stops the customer (`failed`, share 0) and notifies the template's
+    /// escalation target. Journalled with the reviewer as the actor.
+    public func syncGates(_ name: String? = nil) async throws {
+        for record in try await store.migrations() where (name == nil || record.name == name) && record.status != "rolled_back" {
+            guard let plan = try? TemplateParser.parseMigration(record.plan, file: record.name) else { continue }
+            var changed = false
+            for progress in try await store.migrationProgress(record.name) where progress.state == "awaiting_approval" {
+                let id = Self.gateInstance(record.name, customer: progress.customer, stage: progress.stage)
+                guard let gate = try await assembly.engine.currentState(id: id), gate.status.isFinal else { continue }
+                let review = gate.data["reviews"]?[Self.gateState]
+                let reviewer = review?["reviewer"]?.stringValue ?? "unknown"
+                let evidence: JSONValue = [
+                    "gate_instance": .string(id), "decision": review?["decision"] ?? .null, "reason": review?["reason"] ?? .null,
+                    "credential": .string(plan.approver), "evidence": progress.evidence,
+                ]
+                if gate.status == .completed {
+                    let next = moveOn(progress, plan: plan)
+                    try await store.updateMigrationProgress(next, action: "approved", actor: reviewer, evidence: evidence, at: now)
+                } else {
+                    var next = progress
+                    next.state = "failed"
+                    next.share = 0
+                    let stage = progress.stage < plan.stages.count ? plan.stages[progress.stage].name : "done"
+                    var notifications: [NotificationRecord] = []
+                    if let target = assembly.plans.plan(template: plan.template, version: nil)?.template.aop.escalationTarget {
+                        notifications.append(NotificationRecord(
+                            recipient: target,
+                            message: "Migration \(record.name) stopped for \(progress.customer): \(reviewer) rejected the \(stage) gate; new instances are back on \(plan.from).",
+                            at: now, instance: nil))
+                    }
+                    try await store.updateMigrationProgress(next, action: "gate_rejected", actor: reviewer, evidence: evidence, at: now, notifications: notifications)
+                }
+                changed = true
+            }
+            if changed {
+                try await releaseWaitingCustomers(plan, actor: "engine")
+                try await assembly.engine.routes?.reload(from: store)
+            }
+        }
     }
 
     // MARK: Gates
@@ -658,6 +739,7 @@ public struct MigrationController: Sendable {
 
     /// Per migration and customer: stage, state, share, the last gate's evidence, and the deadline warning.
     public func status(_ name: String?) async throws -> JSONValue {
+        try await syncGates(name)
         var entries: [JSONValue] = []
         for record in try await store.migrations() where name == nil || record.name == name {
             guard let plan = try? TemplateParser.parseMigration(record.plan, file: record.name) else { continue }
@@ -670,6 +752,7 @@ public struct MigrationController: Sendable {
                     [
                         "customer": .string(row.customer), "stage": .string(row.stage < plan.stages.count ? plan.stages[row.stage].name : "done"),
                         "state": .string(row.state), "share": .double(row.share), "evidence": row.evidence,
+                        "gate_instance": row.state == "awaiting_approval" ? .string(Self.gateInstance(record.name, customer: row.customer, stage: row.stage)) : .null,
                     ]
                 }),
             ]

@@ -376,6 +376,18 @@ public struct CheckpointState: Sendable {
     /// Which of the instances that pass without a person are picked for a later audit (nil:
     /// none). Only a checkpoint with a `when` passes without a person.
     public var sample: SampleRule? = nil
+    /// A data path whose string, when the checkpoint opens, is the credential a reviewer needs
+    /// instead of `credential` (which stays the fallback when the path holds no string): one
+    /// template serves reviews that need different credentials, like a migration's approver.
+    public var credentialFrom: String? = nil
+
+    /// The credential a reviewer needs for an instance with `data` waiting here.
+    public func credential(in data: JSONValue) -> String {
+        guard let path = credentialFrom, let named = data.value(at: path.split(separator: "."))?.stringValue, !named.isEmpty else {
+            return credential
+        }
+        return named
+    }
 
     /// The SLA clock a checkpoint's task runs against.
     public enum DeadlineKind: String, Sendable, CaseIterable {

@@ -16,7 +16,7 @@ public enum TemplateParser {
     static let keysByKind: [String: [String]] = [
         "step": ["step", "input", "output", "config", "next", "on_error", "retry", "timeout_ms", "max_output_bytes"],
         "choice": ["choices", "otherwise"],
-        "checkpoint": ["credential", "when", "subject", "decisions", "deadline", "sample"],
+        "checkpoint": ["credential", "credential_from", "when", "subject", "decisions", "deadline", "sample"],
         "end": ["status", "output"],
         "ffi": ["library", "signature", "args", "output", "next", "on_error", "timeout_ms", "max_output_bytes"],
         "model": ["role", "task", "prompt", "input", "parameters", "output", "next", "on_error", "retry", "timeout_ms", "max_output_bytes"],
@@ -396,11 +396,13 @@ public enum TemplateParser {
             }
         }
         let sample = entries["sample"].flatMap { parseSample($0.value, checkpoint: name, reader: &reader) }
+        let credentialFrom = entries["credential_from"].flatMap { reader.string($0.value, "'credential_from' of \(context)") }
         guard let credential else { return nil }
-        return .checkpoint(
-            CheckpointState(
-                credential: credential, when: when, whenLocation: entries["when"].map { reader.location(of: $0.value) },
-                subject: subject, decisions: decisions, deadline: deadline, sample: sample))
+        var checkpoint = CheckpointState(
+            credential: credential, when: when, whenLocation: entries["when"].map { reader.location(of: $0.value) },
+            subject: subject, decisions: decisions, deadline: deadline, sample: sample)
+        checkpoint.credentialFrom = credentialFrom
+        return .checkpoint(checkpoint)
     }
 
     static func parseForeign(

@@ -4,6 +4,7 @@ import StewardCore
 import StewardEngine
 import StewardJSON
 import StewardMigration
+import StewardReview
 import StewardTemplates
 import Testing
 
@@ -195,6 +196,69 @@ import Testing
         let done = try await assembly.engine.decide(
             instance: "acme-v2", CheckpointDecision(state: "review_reply", decision: .approve, reviewer: "rv-1", credential: "support-agent"))
         #expect(done.status == .completed)
+        #expect(try await assembly.auditor.verify().problems.isEmpty)
+    }
+
+    @Test(.timeLimit(.minutes(5)))
+    func aGateWaitsInTheReviewQueueForTheApproverCredential() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-migration-gate-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let assembly = try await ServerHarness.assemble(database: directory.appendingPathComponent("steward.db").path)
+        let controller = MigrationController(assembly: assembly)
+        let store = assembly.store
+        let plan = try TemplateParser.parseMigration(
+            """
+            migration: gated
+            template: support-ticket-triage
+            change:
+              binding: {role: classifier, from: banking-intent@1.0.0, to: banking-intent@2.0.0}
+            customers: {pilot: [acme-bank], rest: [harbour-credit]}
+            approver: release-manager
+            stages:
+              - {name: canary, kind: canary, share: 0.2, min_observations: 50}
+              - {name: full, kind: full}
+            """, file: "gated.yaml")
+        try await controller.start(plan, actor: "olu")
+
+        // Too few observations: inconclusive, and a review task opens in the queue with the
+        // gate's evidence, needing the plan's approver credential.
+        let steps = try await controller.advance(plan.name, actor: "olu")
+        #expect(steps.map(\.verdict) == [.inconclusive] && steps.map(\.state) == ["awaiting_approval"])
+        let gateID = MigrationController.gateInstance(plan.name, customer: "acme-bank", stage: 0)
+        let task = try #require(try await store.openTasks(credentials: nil, limit: 50).first { $0.instanceID == gateID })
+        #expect(task.credential == "release-manager" && task.template == "migration-gate")
+        #expect(task.subject["evidence"]?["min_observations"]?.integerValue == 50 && task.subject["verdict"] == "inconclusive", "\(task.subject)")
+        let status = try await controller.status(plan.name)
+        #expect(status["migrations"]?.arrayValue?.first?["customers"]?.arrayValue?.first?["gate_instance"]?.stringValue == gateID, "\(status)")
+
+        // Someone without the credential is refused (and the refusal audited); the approver's
+        // decision in the queue moves the customer on.
+        let desk = ReviewDesk(engine: assembly.engine)
+        let (agent, _) = try await store.addReviewer(name: "Ana", credentials: ["support-agent"], at: 1)
+        let (manager, _) = try await store.addReviewer(name: "Mo", credentials: ["release-manager"], at: 1)
+        await #expect(throws: ReviewError.self) { _ = try await desk.decide(task: task.id, by: agent, decision: .approve) }
+        #expect(try await store.auditEntries(limit: 50).contains { $0.kind == "decision_refused" && $0.actor == agent.id })
+        _ = try await desk.decide(task: task.id, by: manager, decision: .approve)
+        try await controller.syncGates()
+        let moved = try #require(try await store.migrationProgress(plan.name).first { $0.customer == "acme-bank" })
+        #expect(moved.state == "running" && plan.stages[moved.stage].kind == .full && moved.share == 1, "\(moved)")
+        #expect(try await store.auditEntries(limit: 50).contains { $0.kind == "migration_approved" && $0.actor == manager.id })
+
+        // The full stage passes; harbour-credit starts, waits at its canary, and its approver rejects.
+        _ = try await controller.advance(plan.name, customer: "acme-bank", actor: "olu")
+        let harbour = try await controller.advance(plan.name, customer: "harbour-credit", actor: "olu")
+        #expect(harbour.map(\.state) == ["awaiting_approval"], "\(harbour.map(\.state))")
+        let harbourTask = try #require(try await store.openTasks(credentials: ["release-manager"], limit: 50).first {
+            $0.instanceID == MigrationController.gateInstance(plan.name, customer: "harbour-credit", stage: 0)
+        })
+        await #expect(throws: ReviewError.self, "a rejection needs a reason") { _ = try await desk.decide(task: harbourTask.id, by: manager, decision: .reject) }
+        _ = try await desk.decide(task: harbourTask.id, by: manager, decision: .reject, reason: "two days is not enough for harbour's volume")
+        let stopped = try await controller.status(plan.name)
+        let row = try #require(stopped["migrations"]?.arrayValue?.first?["customers"]?.arrayValue?.first { $0["customer"] == "harbour-credit" })
+        #expect(row["state"] == "failed" && row["share"]?.doubleValue == 0, "\(row)")
+        #expect(try await store.notifications(limit: 20).contains { $0.message.contains("rejected the canary gate") })
+        #expect(try await assembly.engine.submit(template: Self.triage, customer: "harbour-credit", input: Self.stolenCard, id: "h-1").bindings["classifier"] == "banking-intent@1.0.0")
         #expect(try await assembly.auditor.verify().problems.isEmpty)
     }
 }
