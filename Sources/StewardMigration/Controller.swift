@@ -621,9 +621,91 @@ public struct MigrationController: Sendable {
                  "passed": .bool(m.passed), "counted": .bool(m.counted), "note": m.note.map { .string($0) } ?? .null]
             }),
         ]
-        if !candidate.passed { return (.failed, evidence) }
-        if candidate.cases.count < stage.minimumObservations { return (.inconclusive, evidence) }
-        return (.passed, evidence)
+        guard stage.replay > 0 else {
+            if !candidate.passed { return (.failed, evidence) }
+            if candidate.cases.count < stage.minimumObservations { return (.inconclusive, evidence) }
+            return (.passed, evidence)
+        }
+        // The customer's recent production inputs through both sides: unlabelled, so the
+        // rubric's label-free metrics gate (against the current side's run, `max_drop`) and the
+        // two sides' agreement at the rubric's labelled paths is measured.
+        let replay = try await replayRuns(stage, plan: plan, customer: customer, current: currentRequest, candidate: candidateRequest)
+        var withReplay = evidence.objectValue ?? [:]
+        withReplay["replay"] = replay.evidence
+        let all = JSONValue.object(withReplay)
+        if !candidate.passed || replay.failed { return (.failed, all) }
+        if candidate.cases.count < stage.minimumObservations || replay.unsure { return (.inconclusive, all) }
+        return (.passed, all)
+    }
+
+    /// The replay half of a regression gate: the customer's `stage.replay` most recent
+    /// production inputs of the template (from the store, newest first), written as an
+    /// unlabelled dataset under `.steward/replays/` and run through both sides.
+    /// - Returns: The evidence, whether it fails the gate (a label-free rubric gate failed, or
+    ///   agreement below `min_agreement` with 95% confidence), and whether it leaves the gate
+    ///   unsure (no inputs to replay, or an agreement interval across `min_agreement`).
+    func replayRuns(
+        _ stage: MigrationStage, plan: MigrationPlan, customer: String, current currentRequest: EvalRequest, candidate candidateRequest: EvalRequest
+    ) async throws -> (evidence: JSONValue, failed: Bool, unsure: Bool) {
+        var lines: [String] = []
+        for summary in try await store.instances(status: nil, template: plan.template, customer: customer, limit: stage.replay) {
+            guard let state = try await store.instance(id: summary.id), let input = state.data["input"] else { continue }
+            lines.append(JSONValue.object(["id": .string(summary.id), "input": input]).jsonString)
+        }
+        guard !lines.isEmpty else {
+            return (["cases": 0, "note": .string("customer \(customer) has no production instances of \(plan.template) to replay")], false, true)
+        }
+        let directory = assembly.workspace.dataDirectory.appendingPathComponent("replays")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let file = directory.appendingPathComponent("\(plan.name)-\(customer)-\(stage.name).jsonl")
+        try (lines.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
+        var currentReplay = currentRequest
+        currentReplay.datasetPath = file.path
+        currentReplay.baseline = .none
+        var candidateReplay = candidateRequest
+        candidateReplay.datasetPath = file.path
+        let session = EvalSession(assembly: assembly)
+        guard let current = try await session.run(currentReplay) else { throw MigrationError("the replay run of the current side was not stored") }
+        candidateReplay.baseline = .run(current.run)
+        guard let candidate = try await session.run(candidateReplay) else { throw MigrationError("the replay run of the candidate was not stored") }
+        // Agreement: the same values at every labelled path of the rubric (the answers, not the
+        // confidences), both sides finished.
+        let rubricPlan = assembly.plans.plan(template: plan.template, version: candidateRequest.version)
+        let labelled: Set<EvalMetric.Kind> = [.accuracy, .recall, .precision, .macroF1, .exactMatch, .numericTolerance]
+        let paths = Set((rubricPlan?.template.eval?.metrics ?? []).filter { labelled.contains($0.kind) }.compactMap(\.path)).sorted()
+        let currentCases = Dictionary(current.cases.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        var agreed = 0
+        for result in candidate.cases {
+            guard let other = currentCases[result.id], result.error == nil, other.error == nil, result.status == other.status else { continue }
+            let same = paths.isEmpty
+                ? result.outputs == other.outputs
+                : paths.allSatisfy { result.outputs.value(at: $0.split(separator: ".")) == other.outputs.value(at: $0.split(separator: ".")) }
+            if same { agreed += 1 }
+        }
+        let n = candidate.cases.count
+        let interval = Statistics.wilson(successes: agreed, trials: n)
+        var evidence: [String: JSONValue] = [
+            "dataset": .string(candidate.dataset), "cases": .integer(Int64(n)), "current_run": .integer(current.run),
+            "candidate_run": .integer(candidate.run), "agreed": .integer(Int64(agreed)),
+            "agreement": n > 0 ? .double(Double(agreed) / Double(n)) : .null, "agreement_ci_low": .double(interval.low),
+            "agreement_ci_high": .double(interval.high), "compared_paths": .array(paths.map { .string($0) }),
+            "metrics": .array(candidate.metrics.filter(\.counted).map { m in
+                ["name": .string(m.name), "candidate": m.value.map { .double($0) } ?? .null, "current": m.threshold.baseline.map { .double($0) } ?? .null,
+                 "passed": .bool(m.passed)]
+            }),
+        ]
+        var failed = !candidate.passed
+        var unsure = false
+        if let minimum = stage.minimumAgreement {
+            if interval.high < minimum {
+                failed = true
+                evidence["note"] = .string("the sides agree on fewer than \(minimum) of the replayed inputs with 95% confidence")
+            } else if interval.low < minimum {
+                unsure = true
+                evidence["note"] = .string("the agreement interval reaches below \(minimum)")
+            }
+        }
+        return (.object(evidence), failed, unsure)
     }
 
     /// The customer's finished instances on the candidate since the stage began: their failure

@@ -82,8 +82,12 @@ public struct MigrationStage: Sendable, Hashable {
     /// For `canary`: the largest share of the candidate's human-reviewed work that reviewers
     /// edited or rejected.
     public var maximumReworkRate: Double? = nil
-    /// For `shadow`: the least agreement with the current binding's output, in [0, 1].
+    /// For `shadow`: the least agreement with the current binding's output, in [0, 1]; for a
+    /// `regression` stage with `replay`, the least agreement of the two sides on the replayed inputs.
     public var minimumAgreement: Double? = nil
+    /// For `regression`: how many of the customer's most recent production inputs (from the
+    /// journal) are replayed through both sides beside the golden dataset (0: none).
+    public var replay: Int = 0
     /// For `shadow`: the largest share of candidate calls that may fail.
     public var maximumErrorRate: Double? = nil
     /// For `shadow`: the largest 95th-percentile latency of candidate calls, in milliseconds.
@@ -98,7 +102,7 @@ extension TemplateParser {
     static let migrationKeys = ["migration", "description", "template", "change", "customers", "stages", "approver", "retire_by"]
     static let stageKeys = [
         "name", "kind", "share", "dataset", "min_observations", "min_duration", "max_failure_rate", "approval", "min_agreement", "max_error_rate",
-        "max_latency_p95_ms", "max_rework_rate",
+        "max_latency_p95_ms", "max_rework_rate", "replay",
     ]
 
     /// Parses a migration plan, reporting every problem with its location.
@@ -259,7 +263,9 @@ extension TemplateParser {
         func fraction(_ key: String) -> Double? {
             guard let node = entries[key]?.value, let value = reader.number(node, "'\(key)' of \(context)") else { return nil }
             if !(0...1).contains(value) { reader.error(node, "'\(key)' of \(context) must be in [0, 1]") }
-            if kind != .shadow { reader.error(entries[key]?.key, "'\(key)' applies to shadow stages only (\(context))") }
+            if kind != .shadow, !(key == "min_agreement" && kind == .regression) {
+                reader.error(entries[key]?.key, "'\(key)' applies to shadow stages\(key == "min_agreement" ? " and regression stages with 'replay'" : "") only (\(context))")
+            }
             return value
         }
         var rework: Double?
@@ -269,6 +275,11 @@ extension TemplateParser {
             rework = value
         }
         let agreement = fraction("min_agreement")
+        let replay = reader.integer(entries["replay"]?.value, "'replay' of \(context)", range: 1...100_000) ?? 0
+        if kind != .regression, let entry = entries["replay"] { reader.error(entry.key, "'replay' applies to regression stages only (\(context))") }
+        if kind == .regression, agreement != nil, replay == 0, let entry = entries["min_agreement"] {
+            reader.error(entry.key, "'min_agreement' of \(context) needs 'replay': it gates the two sides' agreement on replayed production inputs")
+        }
         let errorRate = fraction("max_error_rate")
         var latency: Double?
         if let node = entries["max_latency_p95_ms"]?.value, let value = reader.number(node, "'max_latency_p95_ms' of \(context)") {
@@ -283,6 +294,7 @@ extension TemplateParser {
             location: reader.location(of: node))
         stage.maximumReworkRate = rework
         stage.minimumAgreement = agreement
+        stage.replay = replay
         stage.maximumErrorRate = errorRate
         stage.maximumLatencyP95 = latency
         return stage

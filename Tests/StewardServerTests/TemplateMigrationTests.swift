@@ -261,4 +261,61 @@ import Testing
         #expect(try await assembly.engine.submit(template: Self.triage, customer: "harbour-credit", input: Self.stolenCard, id: "h-1").bindings["classifier"] == "banking-intent@1.0.0")
         #expect(try await assembly.auditor.verify().problems.isEmpty)
     }
+
+    @Test(.timeLimit(.minutes(5)))
+    func aRegressionGateReplaysTheCustomersRecentProductionInputs() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-migration-replay-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let assembly = try await ServerHarness.assemble(database: directory.appendingPathComponent("steward.db").path)
+        let controller = MigrationController(assembly: assembly)
+        func plan(_ name: String) throws -> MigrationPlan {
+            try TemplateParser.parseMigration(
+                """
+                migration: \(name)
+                template: support-ticket-triage
+                change:
+                  binding: {role: classifier, from: banking-intent@1.0.0, to: banking-intent@2.0.0}
+                customers: {pilot: [acme-bank]}
+                stages:
+                  - {name: regression, kind: regression, replay: 25, min_agreement: 0.05}
+                  - {name: full, kind: full}
+                """, file: "\(name).yaml")
+        }
+        #expect(Self.diagnostics("""
+            migration: m
+            template: t
+            change: {binding: {role: r, from: a@1.0.0, to: a@2.0.0}}
+            customers: {pilot: [c]}
+            stages:
+              - {name: regression, kind: regression, min_agreement: 0.5}
+              - {name: canary, kind: canary, share: 0.1, replay: 5}
+              - {name: full, kind: full}
+            """, file: "m.yaml").filter { $0.contains("needs 'replay'") || $0.contains("'replay' applies to regression stages only") }.count == 2)
+
+        // Nothing to replay yet: the golden half passes, the replay half leaves it to a person.
+        try await controller.start(try plan("replay-early"), actor: "olu")
+        let early = try #require(try await controller.advance("replay-early", actor: "olu").first)
+        #expect(early.verdict == .inconclusive && early.evidence["replay"]?["cases"] == 0, "\(early.evidence)")
+        try await controller.rollback("replay-early", actor: "olu")
+
+        // Twelve production tickets: both classifiers replay them and mostly agree.
+        let bodies = [
+            "Someone stole my wallet on the train and my card was in it", "Where is my new card? It has not arrived", "I was charged twice for one coffee",
+            "How do I change my PIN?", "My transfer has not reached my landlord", "Why was I charged a fee for a top up?",
+        ]
+        for index in 0..<12 {
+            let input: JSONValue = ["subject": "Help", "body": .string(bodies[index % bodies.count]), "channel": "email", "customer": ["name": "Kim"]]
+            _ = try await assembly.engine.submit(template: Self.triage, customer: "acme-bank", input: input, id: "acme-prod-\(index)")
+        }
+        try await controller.start(try plan("replay-later"), actor: "olu")
+        let later = try #require(try await controller.advance("replay-later", actor: "olu").first)
+        let replay = try #require(later.evidence["replay"])
+        #expect(replay["cases"] == 12 && replay["compared_paths"]?.arrayValue?.contains("classification.label") == true, "\(replay)")
+        let agreed = try #require(replay["agreed"]?.integerValue)
+        #expect(agreed >= 6, "naive Bayes and logistic regression agree on most of these tickets: \(replay)")
+        #expect(replay["agreement_ci_low"]?.doubleValue ?? 0 > 0.05)
+        #expect(later.verdict == .passed, "\(later.evidence)")
+        #expect(FileManager.default.fileExists(atPath: assembly.workspace.dataDirectory.appendingPathComponent("replays/replay-later-acme-bank-regression.jsonl").path))
+    }
 }
