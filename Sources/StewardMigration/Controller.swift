@@ -752,6 +752,31 @@ public struct MigrationController: Sendable {
         }
         let (candidateReviews, rework, reviewed) = reviewJSON(decisions[true] ?? [:])
         evidence["reviews"] = ["candidate": candidateReviews, "current": reviewJSON(decisions[false] ?? [:]).0]
+        // Sampled production accuracy: audits of the work each side did that no one reviewed,
+        // since the stage began; an item counts as correct when its first review judged every
+        // path correct.
+        var audited: [Bool: (correct: Int, n: Int)] = [true: (0, 0), false: (0, 0)]
+        for item in try await store.auditItems(AuditQuery(template: plan.template, customer: progress.customer))
+        where item.createdAt >= progress.stageStartedAt && item.isComplete {
+            guard let first = item.verdicts.first else { continue }
+            let side = plan.role.map { item.bindings[$0] == plan.to } ?? (item.templateVersion == plan.to)
+            let correct = first.judgements.allSatisfy(\.correct)
+            audited[side] = (audited[side, default: (0, 0)].correct + (correct ? 1 : 0), audited[side, default: (0, 0)].n + 1)
+        }
+        let accuracy = AccuracyEstimate(correct: audited[true]?.correct ?? 0, n: audited[true]?.n ?? 0)
+        let currentAccuracy = AccuracyEstimate(correct: audited[false]?.correct ?? 0, n: audited[false]?.n ?? 0)
+        func accuracyJSON(_ estimate: AccuracyEstimate) -> JSONValue {
+            [
+                "audited": .integer(Int64(estimate.n)), "correct": .integer(Int64(estimate.correct)),
+                "accuracy": estimate.accuracy.map { .double($0) } ?? .null, "ci_low": .double(estimate.interval.low),
+                "ci_high": .double(estimate.interval.high),
+            ]
+        }
+        evidence["production_accuracy"] = ["candidate": accuracyJSON(accuracy), "current": accuracyJSON(currentAccuracy)]
+        if let minimum = stage.minimumProductionAccuracy, accuracy.n > 0, accuracy.interval.high < minimum {
+            evidence["note"] = .string("the candidate's audited production accuracy is below \(minimum) with 95% confidence")
+            return (.failed, .object(evidence))
+        }
         if let limit = stage.maximumReworkRate, reviewed > 0, rework.low > limit {
             evidence["note"] = .string("reviewers edited or rejected more than \(limit) of the candidate's reviewed work with 95% confidence")
             return (.failed, .object(evidence))
@@ -766,6 +791,10 @@ public struct MigrationController: Sendable {
         }
         if let limit = stage.maximumFailureRate, interval.high > limit {
             evidence["note"] = .string("the failure rate's interval reaches above \(limit)")
+            return (.inconclusive, .object(evidence))
+        }
+        if let minimum = stage.minimumProductionAccuracy, accuracy.n == 0 || accuracy.interval.low < minimum {
+            evidence["note"] = .string(accuracy.n == 0 ? "no audited candidate work yet" : "the production accuracy's interval reaches below \(minimum)")
             return (.inconclusive, .object(evidence))
         }
         if let limit = stage.maximumReworkRate, reviewed == 0 || rework.high > limit {

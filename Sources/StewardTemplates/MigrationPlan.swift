@@ -85,6 +85,9 @@ public struct MigrationStage: Sendable, Hashable {
     /// For `shadow`: the least agreement with the current binding's output, in [0, 1]; for a
     /// `regression` stage with `replay`, the least agreement of the two sides on the replayed inputs.
     public var minimumAgreement: Double? = nil
+    /// For `canary`: the least production accuracy of the candidate's work, from audits of its
+    /// sampled unreviewed instances (the share of audited items judged entirely correct).
+    public var minimumProductionAccuracy: Double? = nil
     /// For `regression`: how many of the customer's most recent production inputs (from the
     /// journal) are replayed through both sides beside the golden dataset (0: none).
     public var replay: Int = 0
@@ -102,7 +105,7 @@ extension TemplateParser {
     static let migrationKeys = ["migration", "description", "template", "change", "customers", "stages", "approver", "retire_by"]
     static let stageKeys = [
         "name", "kind", "share", "dataset", "min_observations", "min_duration", "max_failure_rate", "approval", "min_agreement", "max_error_rate",
-        "max_latency_p95_ms", "max_rework_rate", "replay",
+        "max_latency_p95_ms", "max_rework_rate", "replay", "min_production_accuracy",
     ]
 
     /// Parses a migration plan, reporting every problem with its location.
@@ -274,6 +277,12 @@ extension TemplateParser {
             if kind != .canary { reader.error(entries["max_rework_rate"]?.key, "'max_rework_rate' applies to canary stages only (\(context))") }
             rework = value
         }
+        var productionAccuracy: Double?
+        if let node = entries["min_production_accuracy"]?.value, let value = reader.number(node, "'min_production_accuracy' of \(context)") {
+            if !(0...1).contains(value) { reader.error(node, "'min_production_accuracy' of \(context) must be in [0, 1]") }
+            if kind != .canary { reader.error(entries["min_production_accuracy"]?.key, "'min_production_accuracy' applies to canary stages only (\(context))") }
+            productionAccuracy = value
+        }
         let agreement = fraction("min_agreement")
         let replay = reader.integer(entries["replay"]?.value, "'replay' of \(context)", range: 1...100_000) ?? 0
         if kind != .regression, let entry = entries["replay"] { reader.error(entry.key, "'replay' applies to regression stages only (\(context))") }
@@ -295,6 +304,7 @@ extension TemplateParser {
         stage.maximumReworkRate = rework
         stage.minimumAgreement = agreement
         stage.replay = replay
+        stage.minimumProductionAccuracy = productionAccuracy
         stage.maximumErrorRate = errorRate
         stage.maximumLatencyP95 = latency
         return stage

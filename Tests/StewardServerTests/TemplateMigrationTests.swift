@@ -318,4 +318,69 @@ import Testing
         #expect(later.verdict == .passed, "\(later.evidence)")
         #expect(FileManager.default.fileExists(atPath: assembly.workspace.dataDirectory.appendingPathComponent("replays/replay-later-acme-bank-regression.jsonl").path))
     }
+
+    @Test(.timeLimit(.minutes(5)))
+    func aCanaryGatesOnTheCandidatesAuditedProductionAccuracy() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-migration-audits-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // A customer on the naive Bayes classifier every unreviewed reply of which is audited once.
+        let workflows = directory.appendingPathComponent("workflows")
+        try FileManager.default.copyItem(at: Package.root.appendingPathComponent("workflows"), to: workflows)
+        try """
+            customer: audited
+            templates:
+              support-ticket-triage:
+                bindings:
+                  classifier: banking-intent@1.0.0
+                sample: {review_reply: {rate: 1, double_review: 0}}
+            """.write(to: workflows.appendingPathComponent("customers/audited.yaml"), atomically: true, encoding: .utf8)
+        let assembly = try await ServerHarness.assemble(database: directory.appendingPathComponent("steward.db").path, workflows: workflows)
+        let controller = MigrationController(assembly: assembly)
+        let plan = try TemplateParser.parseMigration(
+            """
+            migration: audited-canary
+            template: support-ticket-triage
+            change:
+              binding: {role: classifier, from: banking-intent@1.0.0, to: banking-intent@2.0.0}
+            customers: {pilot: [audited]}
+            stages:
+              - {name: canary, kind: canary, share: 0.5, min_production_accuracy: 0.6}
+              - {name: full, kind: full}
+            """, file: "audited-canary.yaml")
+        #expect(plan.stages[0].minimumProductionAccuracy == 0.6)
+        try await controller.start(plan, actor: "olu")
+        let routine = try JSONValue.parse(try String(contentsOf: Package.root.appendingPathComponent("workflows/examples/ticket-1.json"), encoding: .utf8))
+        for index in 0..<24 {
+            _ = try await assembly.engine.submit(template: Self.triage, customer: "audited", input: routine, id: "audited-\(index)")
+        }
+        // No verdict yet: nothing to judge the candidate by.
+        let early = try #require(try await controller.advance(plan.name, actor: "olu").first)
+        #expect(early.verdict == .inconclusive && early.evidence["note"] == "no audited candidate work yet", "\(early.evidence)")
+        try await controller.rollback(plan.name, actor: "olu")
+
+        // Auditors find the candidate's replies wrong and the current ones right: the gate fails.
+        let again = try TemplateParser.parseMigration(plan.text.replacingOccurrences(of: "audited-canary", with: "audited-canary-2"), file: "again.yaml")
+        try await controller.start(again, actor: "olu")
+        for index in 0..<24 {
+            _ = try await assembly.engine.submit(template: Self.triage, customer: "audited", input: routine, id: "audited-b-\(index)")
+        }
+        let (auditor, _) = try await assembly.store.addReviewer(name: "Au", credentials: ["support-agent"], at: 1)
+        let items = try await assembly.store.auditItems(AuditQuery(template: Self.triage, customer: "audited"))
+            .filter { $0.instanceID.hasPrefix("audited-b-") }
+        let candidates = items.filter { $0.bindings["classifier"] == "banking-intent@2.0.0" }
+        #expect(candidates.count >= 5, "\(candidates.count) of \(items.count) audited items on the candidate")
+        for item in items {
+            let onCandidate = item.bindings["classifier"] == "banking-intent@2.0.0"
+            _ = try await AuditDesk(store: assembly.store, clock: assembly.engine.clock).giveVerdict(
+                item: item.id, by: auditor,
+                judgements: item.items.map { AuditJudgement(path: $0.path, correct: !onCandidate, correction: onCandidate ? "other" : nil) })
+        }
+        let judged = try #require(try await controller.advance(again.name, actor: "olu").first)
+        #expect(judged.verdict == .failed, "\(judged.evidence)")
+        let accuracy = judged.evidence["production_accuracy"]
+        #expect(accuracy?["candidate"]?["correct"] == 0 && accuracy?["candidate"]?["audited"]?.integerValue == Int64(candidates.count), "\(judged.evidence) \(candidates.count) \(items.map(\.instanceID))")
+        let current = items.count - candidates.count
+        #expect(accuracy?["current"]?["audited"]?.integerValue == Int64(current) && (current == 0 || accuracy?["current"]?["accuracy"]?.doubleValue == 1))
+    }
 }
