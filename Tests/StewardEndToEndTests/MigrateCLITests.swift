@@ -157,4 +157,48 @@ import Testing
         let audit = try await Self.steward(["audit", "verify"] + db)
         #expect(audit.status == 0, "\(audit)")
     }
+
+    @Test(.timeLimit(.minutes(5)))
+    func waitingTicketsMoveOntoTheCandidateAndBackThroughTheCLI() async throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("steward-move-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let db = ["--db", scratch.appendingPathComponent("steward.db").path]
+        func stolenCard(_ id: String) async throws {
+            let run = try await Self.steward([
+                "run", "workflows/support-ticket-triage.yaml", "--input", "workflows/examples/ticket-2.json", "--customer", "acme-bank", "--id", id, "--quiet",
+            ] + db)
+            #expect(run.status == 0, "\(run)")
+        }
+        func binding(_ id: String) async throws -> String? {
+            try JSONValue.parse(try await Self.steward(["instances", "show", id] + db).stdout)["bindings"]?["classifier"]?.stringValue
+        }
+        try await stolenCard("before")  // on v1, waiting at review_reply
+        let plan = scratch.appendingPathComponent("to-v2.yaml")
+        try """
+            migration: to-v2
+            template: support-ticket-triage
+            change:
+              binding: {role: classifier, from: banking-intent@1.0.0, to: banking-intent@2.0.0}
+            customers:
+              pilot: [acme-bank]
+            stages:
+              - {name: full, kind: full}
+            """.write(to: plan, atomically: true, encoding: .utf8)
+        #expect(try await Self.steward(["migrate", "start", plan.path] + db).status == 0)
+        let dry = try await Self.steward(["migrate", "move", "to-v2", "--dry-run", "--json"] + db)
+        let planned = try JSONValue.parse(dry.stdout)["instances"]?.arrayValue ?? []
+        #expect(dry.status == 0 && planned.count == 1 && planned.first?["instance"] == "before" && planned.first?["moved"] == false, "\(dry)")
+        #expect(try await binding("before") == "banking-intent@1.0.0")
+        let moved = try await Self.steward(["migrate", "move", "to-v2"] + db)
+        #expect(moved.status == 0 && moved.stdout.contains("moved  before") && moved.stdout.contains("1 moved, 0 not moved"), "\(moved)")
+        #expect(try await binding("before") == "banking-intent@2.0.0")
+        try await stolenCard("during")  // on v2 by the full stage
+        let back = try await Self.steward(["migrate", "rollback", "to-v2", "--move-waiting"] + db)
+        #expect(back.status == 0 && back.stdout.contains("2 moved"), "\(back)")
+        #expect(try await binding("before") == "banking-intent@1.0.0")
+        #expect(try await binding("during") == "banking-intent@1.0.0")
+        let audit = try await Self.steward(["audit", "verify"] + db)
+        #expect(audit.status == 0, "\(audit)")
+    }
 }
