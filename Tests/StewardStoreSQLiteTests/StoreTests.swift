@@ -235,24 +235,28 @@ import Testing
         let desk = ReviewDesk(engine: fixture.engine)
         let before = try await fixture.store.instance(id: "d1")
 
-        func refusal(_ body: () async throws -> InstanceState) async -> ReviewError.Kind? {
-            do {
-                _ = try await body()
-                return nil
-            } catch {
-                return (error as? ReviewError)?.kind
-            }
-        }
-        #expect(await refusal { try await desk.decide(task: task.id, by: lawyer, decision: .approve) } == .forbidden)
-        #expect(await refusal { try await desk.decide(task: task.id, by: agent, decision: .edit, output: ["answer": "x"]) } == .invalid)
-        #expect(await refusal { try await desk.decide(task: task.id, by: agent, decision: .edit, output: nil) } == .invalid)
-        #expect(await refusal { try await desk.decide(task: task.id, by: agent, decision: .reject, reason: "  ") } == .invalid)
+        #expect(await Self.refusal { try await desk.decide(task: task.id, by: lawyer, decision: .approve) } == .forbidden)
+        #expect(await Self.refusal { try await desk.decide(task: task.id, by: agent, decision: .edit, output: ["answer": "x"]) } == .invalid)
+        #expect(await Self.refusal { try await desk.decide(task: task.id, by: agent, decision: .edit, output: nil) } == .invalid)
+        #expect(await Self.refusal { try await desk.decide(task: task.id, by: agent, decision: .reject, reason: "  ") } == .invalid)
         #expect(try await fixture.store.instance(id: "d1") == before, "refusals change nothing")
         let audit = try await fixture.store.auditEntries()
         #expect(audit.contains { $0.kind == "decision_refused" && $0.actor == lawyer.id && $0.payload["needs"] == "agent" })
 
         _ = try await desk.decide(task: task.id, by: agent, decision: .approve)
-        #expect(await refusal { try await desk.decide(task: task.id, by: agent, decision: .approve) } == .conflict)
-        #expect(await refusal { try await desk.decide(task: 999, by: agent, decision: .approve) } == .notFound)
+        #expect(await Self.refusal { try await desk.decide(task: task.id, by: agent, decision: .approve) } == .conflict)
+        #expect(await Self.refusal { try await desk.decide(task: 999, by: agent, decision: .approve) } == .notFound)
+    }
+}
+
+extension SQLiteStoreTests {
+    /// The kind of the `ReviewError` `body` throws (nil when it succeeds or throws another error).
+    static func refusal(_ body: () async throws -> InstanceState) async -> ReviewError.Kind? {
+        do {
+            _ = try await body()
+            return nil
+        } catch {
+            return (error as? ReviewError)?.kind
+        }
     }
 }
