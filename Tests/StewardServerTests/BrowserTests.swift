@@ -406,6 +406,8 @@ struct WebDriver {
             #expect(try await browser.script("return document.querySelectorAll('svg.ladder circle.now.awaiting_approval').length") == 1)
             let before = try await browser.source()
             #expect(before.contains("Canary: 0 finished on the candidate") && before.contains("too few observations"), "\(before.prefix(3000))")
+            #expect(before.contains("Audited production accuracy: candidate - of 0 audited"), "\(before.prefix(3000))")
+            #expect(before.contains("Its review task (instance migration-gate:page-check:harbour-credit:0) is in the queue"), "\(before.prefix(3000))")
             let shot = FileManager.default.temporaryDirectory.appendingPathComponent("steward-migrations-\(UUID().uuidString.prefix(8)).png")
             try await browser.screenshot().write(to: shot)
             print("screenshot of the migration page: \(shot.path)")
@@ -418,6 +420,9 @@ struct WebDriver {
         let progress = try await harness.store.migrationProgress("page-check")
         #expect(progress.first?.state == "running" && progress.first?.share == 1)
         #expect(try await harness.store.auditEntries(limit: 20).contains { $0.kind == "migration_approved" && $0.actor == approver.0.id })
+        // The page's approval decided the gate's review task too.
+        let gate = try await harness.store.instance(id: MigrationController.gateInstance("page-check", customer: "harbour-credit", stage: 0))
+        #expect(gate?.status == .completed && gate?.data["reviews"]?["gate"]?["reviewer"]?.stringValue == approver.0.id, "\(String(describing: gate))")
         try await harness.stop()
     }
 

@@ -311,7 +311,21 @@ enum PageTemplates {
               <rect x="0" y="2" width="200" height="14" class="track"></rect><rect x="0" y="2" width="{{failedWidth}}" height="14" class="bad"></rect>
             </svg>
             {{/canary}}
+            {{#audited}}
+            <h4>Audited production accuracy: candidate {{candidate.accuracy}} of {{candidate.audited}} audited, current {{current.accuracy}} of {{current.audited}}</h4>
+            <svg class="share" width="210" height="36" viewBox="0 0 210 36" role="img" aria-label="Audited accuracy: candidate {{candidate.accuracy}}, current {{current.accuracy}}">
+              <rect x="0" y="2" width="200" height="14" class="track"></rect><rect x="0" y="2" width="{{candidate.width}}" height="14" class="candidate"></rect>
+              <rect x="0" y="20" width="200" height="14" class="track"></rect><rect x="0" y="20" width="{{current.width}}" height="14" class="current"></rect>
+            </svg>
+            {{/audited}}
+            {{#replay}}
+            <h4>Replay of recent production inputs: the sides agree on {{agreed}} of {{cases}} ({{percent}}%)</h4>
+            <svg class="share" width="210" height="18" viewBox="0 0 210 18" role="img" aria-label="{{percent}}% agreement on replayed inputs">
+              <rect x="0" y="2" width="200" height="14" class="track"></rect><rect x="0" y="2" width="{{width}}" height="14" class="fill"></rect>
+            </svg>
+            {{/replay}}
             {{#note}}<p class="hint">{{note}}</p>{{/note}}
+            {{#gate}}<p class="hint">Its review task (instance {{gate}}) is in the queue of everyone holding the {{approver}} credential.</p>{{/gate}}
             {{#canApprove}}
             <form method="post" action="/review/migrations/{{name}}/approve">
               <input type="hidden" name="csrf" value="{{csrf}}">

@@ -74,13 +74,31 @@ extension StewardServer {
                     "failedWidth": finished > 0 ? Int((Double(failed) / Double(finished) * 200).rounded()) : 0,
                 ]
             }
+            // Audited production accuracy per side, and a replay's agreement, as bars of 200.
+            if let audited = evidence["production_accuracy"], let candidate = audited["candidate"] {
+                func side(_ value: JSONValue?) -> [String: Any] {
+                    let accuracy = value?["accuracy"]?.doubleValue
+                    return [
+                        "audited": value?["audited"]?.integerValue ?? 0, "accuracy": accuracy.map { String(format: "%.3f", $0) } ?? "-",
+                        "width": Int(((accuracy ?? 0) * 200).rounded()),
+                    ]
+                }
+                view["audited"] = ["candidate": side(candidate), "current": side(audited["current"])]
+            }
+            if let replay = evidence["replay"], let agreement = replay["agreement"]?.doubleValue {
+                view["replay"] = [
+                    "cases": replay["cases"]?.integerValue ?? 0, "agreed": replay["agreed"]?.integerValue ?? 0,
+                    "percent": String(format: "%.0f", agreement * 100), "width": Int((agreement * 200).rounded()),
+                ]
+            }
+            if let gate = customer["gate_instance"]?.stringValue { view["gate"] = gate }
             if let note = evidence["note"]?.stringValue { view["note"] = note }
             view["evidenceJSON"] = evidence == .emptyObject ? "" : evidence.prettyJSONString
             return view
         }
         return [
             "name": migration["migration"]?.stringValue ?? "?", "template": migration["template"]?.stringValue ?? "",
-            "role": migration["role"]?.stringValue ?? "", "from": migration["from"]?.stringValue ?? "", "to": migration["to"]?.stringValue ?? "",
+            "role": migration["role"]?.stringValue ?? "version", "from": migration["from"]?.stringValue ?? "", "to": migration["to"]?.stringValue ?? "",
             "status": migration["status"]?.stringValue ?? "", "warning": migration["warning"]?.stringValue as Any,
             "hasWarning": migration["warning"] != nil, "customers": customers, "approver": approver,
         ]
