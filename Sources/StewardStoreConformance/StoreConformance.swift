@@ -57,6 +57,7 @@ public enum StoreConformance {
         Check(name: "audit items and verdicts are journalled and verify intact", body: auditVerifies),
         Check(name: "eval runs are immutable records; a due time yields one run; blocks and notifications land with it", body: evalRuns),
         Check(name: "migrations and their customers' progress are stored and moved with journal entries", body: migrations),
+        Check(name: "a move withdraws the open task, opens the new one at the same state name, follows the version and verifies", body: moves),
     ]
 
     // MARK: Helpers
@@ -326,6 +327,32 @@ public enum StoreConformance {
         let second = try await store.journalHash(id: 2)
         try expect(second != nil && second != head.lastHash, "an older row has its own hash")
         try expect(try await store.journalHash(id: 4) == nil, "a row past the end has no hash")
+    }
+
+    static func moves(_ store: any EngineStore) async throws {
+        try await waiting("m", in: store)
+        let old = try await store.openTasks(credentials: nil, limit: 10).first { $0.instanceID == "m" }
+        // Moved to version 2.0.0, waiting again at a state of the same name: a new task opens.
+        var move = step("m", sequence: 3, status: .waiting, current: "review")
+        move.state.templateVersion = "2.0.0"
+        move.event = .moved(InstanceMove(
+            migration: "to-2", from: "review", fromVersion: "1.0.0", to: "review", templateVersion: "2.0.0", templateHash: nil, configHash: nil,
+            by: "olu"))
+        move.withdrawnTask = "review"
+        move.cancelTimersOf = "review"
+        move.openedCheckpoint = CheckpointRequest(state: "review", credential: "support-agent", subject: ["draft": "hello again"], decisions: [.approve])
+        try await store.commit(move)
+        let withdrawn = try await store.task(id: old?.id ?? -1)
+        try expect(withdrawn?.status == "moved", "the old task is \(String(describing: withdrawn?.status))")
+        let open = try await store.openTasks(credentials: nil, limit: 10).filter { $0.instanceID == "m" }
+        try expect(open.count == 1 && open.first?.id != old?.id && open.first?.subject == ["draft": "hello again"], "open tasks: \(open)")
+        try expect(try await store.pendingTimers(of: "m").isEmpty, "the old state's timers are cancelled")
+        let listed = try await store.instances(status: .waiting, template: "conformance", customer: "acme", limit: 10).first { $0.id == "m" }
+        try expect(listed?.version == "2.0.0", "the listing's version follows the move: \(String(describing: listed?.version))")
+        let events = try await store.instanceWithTail(id: "m")
+        try expect(events?.0.templateVersion == "2.0.0", "the snapshot is the moved state")
+        let verification = try await store.verifyJournal()
+        try expect(verification.problems.isEmpty, "a withdrawn task and a new one verify: \(verification.problems)")
     }
 
     static func authorityVerifies(_ store: any EngineStore) async throws {
