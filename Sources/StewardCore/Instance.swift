@@ -302,6 +302,8 @@ public struct TimerFired: Sendable, Codable, Hashable {
     public static let slaWarning = "sla_warning"
     /// The SLA breach timer's kind.
     public static let slaBreach = "sla_breach"
+    /// The timer of a `wait` state.
+    public static let wait = "wait"
 }
 
 /// What a step state calls.
@@ -401,6 +403,29 @@ public enum Effect: Sendable, Hashable {
     /// The instance passed a sampled checkpoint without a person and was picked for a later
     /// audit: record the audit item in the same commit. The instance does not wait for it.
     case sampleForAudit(AuditRequest)
+    /// The instance entered a `wait` state: set its durable timer in the same commit (the
+    /// engine turns a duration into a due time with its clock and the customer's calendar).
+    case startWait(WaitRequest)
+}
+
+/// The timer a `wait` state needs.
+public struct WaitRequest: Sendable, Hashable {
+    /// The wait state.
+    public var state: String
+    /// How long, in milliseconds (nil: until `until`).
+    public var duration: Int64?
+    /// The instant to wait until, ms since 1970 (nil: for `duration`).
+    public var until: Int64?
+    /// Whether `duration` counts business time in the customer's calendar.
+    public var business: Bool
+
+    /// Creates a request.
+    public init(state: String, duration: Int64?, until: Int64?, business: Bool) {
+        self.state = state
+        self.duration = duration
+        self.until = until
+        self.business = business
+    }
 }
 
 /// An audit item for the executor to record: what an instance held, at the paths a

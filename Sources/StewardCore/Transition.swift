@@ -167,6 +167,13 @@ struct Machine {
                 "timer \(fired.timer) (\(fired.kind)) for \(fired.state) does not apply: instance \(state.id) is \(state.status.rawValue) at \(state.current)",
                 conflict: true)
         }
+        if fired.kind == TimerFired.wait {
+            guard case .wait(let wait) = plan.state(fired.state)?.kind else {
+                throw TransitionError("timer \(fired.timer) is a wait timer, but '\(fired.state)' is not a wait state")
+            }
+            try enter(wait.next.name, from: fired.state, reason: "the wait is over (due \(fired.dueAt))")
+            return
+        }
         let trigger: EscalationRung.Trigger
         switch fired.kind {
         case TimerFired.slaWarning: trigger = .warning
@@ -326,6 +333,23 @@ struct Machine {
                 effects.append(.openCheckpoint(CheckpointRequest(
                     state: next.name, credential: checkpoint.credential(in: state.data), subject: subject,
                     decisions: Decision.allCases.filter { checkpoint.decisions[$0] != nil })))
+                return
+            case .wait(let wait):
+                var until: Int64?
+                if let path = wait.until {
+                    let value = state.data.value(at: path.split(separator: "."))
+                    guard let value, let instant = Instant.milliseconds(value) else {
+                        let found = value.map { $0.jsonString } ?? "nothing"
+                        state.failure = Failure(
+                            state: next.name, kind: .invalidInput,
+                            message: "wait state '\(next.name)': '\(path)' holds \(found), not an instant (YYYY-MM-DD, an ISO 8601 time with Z or an offset, or ms since 1970)")
+                        finish(.failed, output: nil, from: next.name, reason: "no instant to wait until")
+                        return
+                    }
+                    until = instant
+                }
+                state.status = .waiting
+                effects.append(.startWait(WaitRequest(state: next.name, duration: wait.duration, until: until, business: wait.business)))
                 return
             case .end(let end):
                 let output = end.output.map { buildInput($0) } ?? state.data

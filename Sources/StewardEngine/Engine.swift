@@ -503,10 +503,12 @@ public struct Engine: Sendable {
     ) async throws {
         var opened: CheckpointRequest?
         var sampled: [AuditRequest] = []
+        var waits: [WaitRequest] = []
         for effect in result.effects {
             switch effect {
             case .openCheckpoint(let request): opened = request
             case .sampleForAudit(let request): sampled.append(request)
+            case .startWait(let request): waits.append(request)
             default: break
             }
         }
@@ -518,6 +520,15 @@ public struct Engine: Sendable {
         commit.pinnedTemplate = pinTemplate
         commit.notifications += notifications
         commit.auditSamples = sampled
+        for wait in waits {
+            // Business time by the customer's calendar (wall time when no calendar answers).
+            let due = wait.until
+                ?? (wait.business ? scheduler?.businessTime(adding: wait.duration ?? 0, to: now, customer: state.customer) : nil)
+                ?? now + (wait.duration ?? 0)
+            commit.timers.append(ScheduledTimer(
+                kind: TimerFired.wait, at: due,
+                payload: ["state": .string(wait.state), "due_at": .integer(due), "business": .bool(wait.business && wait.until == nil)], state: wait.state))
+        }
         if let opened, let scheduler {
             commit.schedule = scheduler.schedule(opened, state: state, plan: plan, config: config, now: now)
         }

@@ -103,6 +103,9 @@ public struct EvalRunner: Sendable {
                         checkpoints.append(request.state)
                         pending.append(.checkpointDecided(CheckpointDecision(
                             state: request.state, decision: .approve, reviewer: "eval-sandbox", credential: request.credential)))
+                    case .startWait(let wait):
+                        // No time passes in the sandbox: the wait is over at once.
+                        pending.append(.timerFired(TimerFired(timer: 0, kind: TimerFired.wait, state: wait.state, dueAt: wait.until ?? 0, payload: .emptyObject)))
                     case .finish, .escalate, .sampleForAudit:
                         // Nothing leaves the sandbox: no notification, no audit item.
                         break

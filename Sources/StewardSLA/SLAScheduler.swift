@@ -51,4 +51,13 @@ public struct SLAScheduler: CheckpointScheduler {
             return nil
         }
     }
+
+    /// `milliseconds` of business time in the customer's calendar after `now`.
+    public func businessTime(adding milliseconds: Int64, to now: Int64, customer: String?) -> Int64? {
+        let calendar = configuration.calendar(for: customer)
+        guard let due = try? calendar.deadline(from: Date(timeIntervalSince1970: Double(now) / 1000), addingSeconds: Double(milliseconds) / 1000) else {
+            return nil
+        }
+        return Int64((due.timeIntervalSince1970 * 1000).rounded())
+    }
 }

@@ -254,6 +254,10 @@ enum Journal {
                     .execute(arguments: [rowid, task, timer.state ?? request.state, timer.kind, timer.at, timer.payload.jsonString])
             }
         }
+        for timer in commit.timers {
+            try db.cachedStatement(sql: "INSERT INTO timers (instance, task, state, kind, due_at, payload) VALUES (?, NULL, ?, ?, ?, ?)")
+                .execute(arguments: [rowid, timer.state, timer.kind, timer.at, timer.payload.jsonString])
+        }
         var sampled: [AuditItemRecord] = []
         for (request, encodedSample) in zip(commit.auditSamples, encoded.auditSamples) {
             if try Bool.fetchOne(

@@ -201,6 +201,11 @@ public struct Plan: Sendable {
                 if let output = end.output {
                     diagnostics += pathDiagnostics(output, roots: roots, at: state.location, in: state.name)
                 }
+            case .wait(let wait):
+                if let until = wait.until, let root = until.split(separator: ".").first.map(String.init), !roots.contains(root) {
+                    diagnostics.append(TemplateDiagnostic(
+                        state.location, "'until' of wait state '\(state.name)' reads '\(until)', but no state writes '\(root)' and it is not input; expected a path like input.renewal_date"))
+                }
             }
         }
         diagnostics += touchpointDiagnostics(template, states: names, opaque: Set(opaque.keys))

@@ -181,6 +181,8 @@ public struct State: Sendable {
         case ffi(ForeignState)
         /// Call the model adapter bound to a role.
         case model(ModelState)
+        /// Wait for a duration or until an instant, on a durable timer.
+        case wait(WaitState)
     }
 
     /// The kind's name as written in templates.
@@ -192,6 +194,7 @@ public struct State: Sendable {
         case .end: return "end"
         case .ffi: return "ffi"
         case .model: return "model"
+        case .wait: return "wait"
         }
     }
 
@@ -211,7 +214,88 @@ public struct State: Sendable {
             return [foreign.next, foreign.onError].compactMap { $0 }.map { ($0.name, $0.location) }
         case .model(let model):
             return [model.next, model.onError].compactMap { $0 }.map { ($0.name, $0.location) }
+        case .wait(let wait):
+            return [(wait.next.name, wait.next.location)]
         }
+    }
+}
+
+/// A `wait` state: the instance waits (durably: the timer is stored with the commit that enters
+/// the state, and its firing is an event) for a duration or until an instant from its data,
+/// then goes to `next`.
+public struct WaitState: Sendable {
+    /// How long, in milliseconds (`for: 2h`); nil when `until` is set.
+    public var duration: Int64?
+    /// A data path holding the instant to wait until (ISO 8601 text such as `2027-01-31`,
+    /// `2027-01-31T09:00:00Z` or with an offset, or milliseconds since 1970); nil when `for` is set.
+    public var until: String?
+    /// Whether `duration` counts only the customer's business hours (its calendar), not wall time.
+    public var business: Bool
+    /// Where the instance goes when the time has come.
+    public var next: StateReference
+
+    /// Creates a wait.
+    public init(duration: Int64?, until: String?, business: Bool, next: StateReference) {
+        self.duration = duration
+        self.until = until
+        self.business = business
+        self.next = next
+    }
+}
+
+/// Instants in instance data, read without Foundation (the template module and the pure core
+/// stay free of it).
+public enum Instant {
+    /// Milliseconds since 1970 of `value`: an integer (milliseconds), or text `YYYY-MM-DD`
+    /// (midnight UTC), `YYYY-MM-DDTHH:MM[:SS[.fff]]` followed by `Z` or `±HH:MM`. Nil otherwise.
+    public static func milliseconds(_ value: JSONValue) -> Int64? {
+        if let integer = value.integerValue { return integer }
+        guard let text = value.stringValue else { return nil }
+        let characters = Array(text.utf8)
+        func number(_ range: Range<Int>) -> Int? {
+            guard range.upperBound <= characters.count, !range.isEmpty else { return nil }
+            var result = 0
+            for index in range {
+                let c = characters[index]
+                guard c >= 48 && c <= 57 else { return nil }
+                result = result * 10 + Int(c - 48)
+            }
+            return result
+        }
+        guard characters.count >= 10, let date = CivilDate(String(decoding: characters[0..<10], as: UTF8.self)) else { return nil }
+        if characters.count == 10 { return date.milliseconds }
+        guard characters.count >= 16, characters[10] == 84 || characters[10] == 116, characters[13] == 58,
+            let hour = number(11..<13), let minute = number(14..<16), hour < 24, minute < 60
+        else { return nil }
+        var index = 16
+        var milliseconds = Int64(hour * 3_600_000 + minute * 60_000)
+        if index < characters.count, characters[index] == 58 {
+            guard let second = number(index + 1..<index + 3), second < 60 else { return nil }
+            milliseconds += Int64(second * 1_000)
+            index += 3
+            if index < characters.count, characters[index] == 46 {
+                var end = index + 1
+                while end < characters.count, characters[end] >= 48 && characters[end] <= 57 { end += 1 }
+                guard end > index + 1, let fraction = number(index + 1..<min(end, index + 4)) else { return nil }
+                let digits = min(end, index + 4) - (index + 1)
+                milliseconds += Int64(fraction * [100, 10, 1][digits - 1])
+                index = end
+            }
+        }
+        guard index < characters.count else { return nil }
+        var offset: Int64 = 0
+        if characters[index] == 90 || characters[index] == 122 {
+            index += 1
+        } else if characters[index] == 43 || characters[index] == 45, let hours = number(index + 1..<index + 3),
+            index + 3 < characters.count, characters[index + 3] == 58, let minutes = number(index + 4..<index + 6), hours < 24, minutes < 60
+        {
+            offset = Int64(hours * 3_600_000 + minutes * 60_000) * (characters[index] == 43 ? 1 : -1)
+            index += 6
+        } else {
+            return nil
+        }
+        guard index == characters.count else { return nil }
+        return date.milliseconds + milliseconds - offset
     }
 }
 

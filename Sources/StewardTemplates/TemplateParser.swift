@@ -11,13 +11,14 @@ public enum TemplateParser {
     static let aopKeys = [
         "domain", "inputs", "outputs", "human_touchpoints", "failure_modes", "escalation_target", "may", "may_not",
     ]
-    static let stateKinds = ["step", "choice", "checkpoint", "end", "ffi", "model"]
+    static let stateKinds = ["step", "choice", "checkpoint", "end", "ffi", "model", "wait"]
     static let commonStateKeys = ["kind", "description"]
     static let keysByKind: [String: [String]] = [
         "step": ["step", "input", "output", "config", "next", "on_error", "retry", "timeout_ms", "max_output_bytes"],
         "choice": ["choices", "otherwise"],
         "checkpoint": ["credential", "credential_from", "when", "subject", "decisions", "deadline", "sample"],
         "end": ["status", "output"],
+        "wait": ["for", "until", "business", "next"],
         "ffi": ["library", "signature", "args", "output", "next", "on_error", "timeout_ms", "max_output_bytes"],
         "model": ["role", "task", "prompt", "input", "parameters", "output", "next", "on_error", "retry", "timeout_ms", "max_output_bytes"],
     ]
@@ -250,6 +251,7 @@ public enum TemplateParser {
         case "checkpoint": kind = parseCheckpoint(name: name, entries: entries, node: node, reader: &reader)
         case "ffi": kind = parseForeign(name: name, entries: entries, node: node, reader: &reader)
         case "model": kind = parseModel(name: name, entries: entries, node: node, defaultRetry: defaultRetry, reader: &reader)
+        case "wait": kind = parseWait(name: name, entries: entries, node: node, reader: &reader)
         default: kind = parseEnd(name: name, entries: entries, reader: &reader)
         }
         var state = kind.map { State(name: name, kind: $0, location: location) }
@@ -481,6 +483,33 @@ public enum TemplateParser {
         return .model(ModelState(
             role: role, task: task, prompt: prompt, input: input, parameters: parameters, output: output, next: next, onError: onError,
             retry: retry, roleLocation: reader.location(of: roleNode), promptLocation: promptNode.map { reader.location(of: $0) }))
+    }
+
+    static func parseWait(name: String, entries: [String: (key: Node, value: Node)], node: Node, reader: inout YAMLReader) -> State.Kind? {
+        let context = "state '\(name)'"
+        var duration: Int64?
+        if let forNode = entries["for"]?.value, let text = reader.string(forNode, "'for' of \(context)") {
+            if let parsed = parseDurationMilliseconds(text), parsed > 0 { duration = parsed } else {
+                reader.error(forNode, "expected a duration like 30m, 2h or 3d for 'for' of \(context), found '\(text)'")
+            }
+        }
+        let until = entries["until"].flatMap { reader.string($0.value, "'until' of \(context)") }
+        if entries["for"] == nil, entries["until"] == nil {
+            reader.error(node, "\(context) waits for nothing; expected 'for' (a duration) or 'until' (a data path holding an instant)")
+        }
+        if entries["for"] != nil, let entry = entries["until"] {
+            reader.error(entry.key, "\(context) has both 'for' and 'until'; expected one of them")
+        }
+        var business = false
+        if let businessNode = entries["business"]?.value {
+            if case .scalar(let scalar) = businessNode, let flag = Bool(scalar.string) { business = flag } else {
+                reader.error(businessNode, "expected true or false for 'business' of \(context)")
+            }
+            if entries["until"] != nil { reader.error(entries["business"]?.key, "'business' applies to 'for' only (\(context)): an instant is an instant") }
+        }
+        let next = reference(reader.required(entries, "next", in: node, context: context), "'next' of \(context)", reader: &reader)
+        guard let next, duration != nil || until != nil else { return nil }
+        return .wait(WaitState(duration: duration, until: until, business: business, next: next))
     }
 
     static func parseEnd(name: String, entries: [String: (key: Node, value: Node)], reader: inout YAMLReader) -> State.Kind? {

@@ -29,6 +29,8 @@ public struct InstanceCommit: Sendable {
     /// The open review task a move withdraws (the instance left its checkpoint for another
     /// template version): it ends as `moved`, decided by no one.
     public var withdrawnTask: String?
+    /// Timers of no review task (a `wait` state's), each with its state.
+    public var timers: [ScheduledTimer] = []
     /// The state whose pending timers are cancelled because the instance left it.
     public var cancelTimersOf: String?
     /// A labelled example to keep (a reviewer's edit of a model's output).
@@ -96,6 +98,14 @@ public struct ScheduledTimer: Sendable, Hashable {
 public protocol CheckpointScheduler: Sendable {
     /// The schedule for `request`, opened at `now` for the instance `state` of `plan`.
     func schedule(_ request: CheckpointRequest, state: InstanceState, plan: Plan, config: JSONValue, now: Int64) -> CheckpointSchedule?
+    /// When `milliseconds` of the customer's business time have passed after `now` (nil: the
+    /// calendar never opens again, or this scheduler knows no calendars).
+    func businessTime(adding milliseconds: Int64, to now: Int64, customer: String?) -> Int64?
+}
+
+extension CheckpointScheduler {
+    /// No calendars by default.
+    public func businessTime(adding milliseconds: Int64, to now: Int64, customer: String?) -> Int64? { nil }
 }
 
 /// The store refused a commit because the instance moved on meanwhile (or the client key is taken).
