@@ -9,31 +9,88 @@ import StewardBootstrap
 /// `steward instances list|show`.
 struct InstancesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "instances", abstract: "List instances and show one with its history.",
-        subcommands: [List.self, Show.self])
+        commandName: "instances", abstract: "List instances, show one with its history, cancel or retry one.",
+        subcommands: [List.self, Show.self, Cancel.self, Retry.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List instances, newest first.")
-        @Option(help: "Only this status (running, waiting, completed, rejected, failed).") var status: String?
+        @Option(help: "Only this status (running, waiting, completed, rejected, failed, cancelled).") var status: String?
         @Option(help: "Only this template.") var template: String?
         @Option(help: "Only this customer.") var customer: String?
+        @Option(help: "Only instances at this state.") var state: String?
+        @Option(help: "Only instances created at least this long ago (30m, 2h, 7d).") var olderThan: String?
         @Option(help: "At most this many.") var limit = 50
+        @Flag(help: "Print JSON.") var json = false
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            var filter: InstanceStatus?
+            var query = InstanceQuery(template: template, customer: customer, state: state, limit: limit)
             if let status {
                 guard let parsed = InstanceStatus(rawValue: status) else {
-                    throw CLIError("unknown status '\(status)'; expected running, waiting, completed, rejected or failed")
+                    throw CLIError("unknown status '\(status)'; expected pending, running, waiting, completed, rejected, failed or cancelled")
                 }
-                filter = parsed
+                query.status = parsed
+            }
+            if let olderThan {
+                guard let age = durationMilliseconds(olderThan) else { throw CLIError("--older-than '\(olderThan)': expected a duration like 30m, 2h or 7d") }
+                query.createdBefore = SystemEngineClock().nowMilliseconds() - age
             }
             let store = try storeOptions.openStore()
-            let rows = try await store.instances(status: filter, template: template, customer: customer, limit: limit)
+            let rows = try await store.instances(query)
+            if json {
+                print(JSONValue.object(["instances": .array(rows.map { row in
+                    [
+                        "id": .string(row.id), "template": .string(row.template), "version": .string(row.version),
+                        "customer": row.customer.map { .string($0) } ?? .null, "status": .string(row.status.rawValue), "state": .string(row.current),
+                        "events": .integer(Int64(row.sequence)), "created": .string(formatMilliseconds(row.createdAt)),
+                        "updated": .string(formatMilliseconds(row.updatedAt)),
+                    ]
+                })]).prettyJSONString)
+                return
+            }
             for row in rows {
                 print("\(row.id)  \(row.status.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0))  \(row.template)@\(row.version)  at \(row.current)  events \(row.sequence)\(row.customer.map { "  customer \($0)" } ?? "")")
             }
             if rows.isEmpty { print("no instances") }
+        }
+    }
+
+    struct Cancel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Cancel an instance: it ends cancelled, its open review task closes, nothing it was owed is called.")
+        @Argument(help: "Instance id.") var id: String
+        @Option(help: "Why (journalled).") var reason: String
+        @Option(help: "Who, for the journal.") var by = "operator"
+        @OptionGroup var storeOptions: StoreOptions
+        @OptionGroup var plugins: PluginOptions
+
+        func run() async throws {
+            let context = try await EngineContext(store: storeOptions, plugins: plugins)
+            do {
+                let state = try await context.engine.cancel(instance: id, reason: reason, by: by)
+                print("\(id): \(state.status.rawValue) at \(state.current)")
+            } catch let error as EngineError {
+                throw CLIError("error: \(error.description)")
+            }
+        }
+    }
+
+    struct Retry: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Retry a failed instance from the step it failed at (same pinned template, config and bindings).")
+        @Argument(help: "Instance id.") var id: String
+        @Option(help: "Who, for the journal.") var by = "operator"
+        @OptionGroup var storeOptions: StoreOptions
+        @OptionGroup var plugins: PluginOptions
+
+        func run() async throws {
+            let context = try await EngineContext(store: storeOptions, plugins: plugins)
+            do {
+                let state = try await context.engine.retry(instance: id, by: by)
+                print("\(id): \(state.status.rawValue) at \(state.current)\(state.failure.map { " (\($0.kind): \($0.message))" } ?? "")")
+            } catch let error as EngineError {
+                throw CLIError("error: \(error.description)")
+            }
         }
     }
 
@@ -61,6 +118,18 @@ struct InstancesCommand: AsyncParsableCommand {
             })
             print(JSONValue.object(object).prettyJSONString)
         }
+    }
+}
+
+/// `45s`, `30m`, `2h`, `7d` in milliseconds (nil for anything else).
+func durationMilliseconds(_ text: String) -> Int64? {
+    guard let unit = text.last, let number = Int64(text.dropLast()), number >= 0 else { return nil }
+    switch unit {
+    case "s": return number * 1_000
+    case "m": return number * 60_000
+    case "h": return number * 3_600_000
+    case "d": return number * 86_400_000
+    default: return nil
     }
 }
 

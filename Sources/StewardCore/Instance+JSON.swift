@@ -114,6 +114,10 @@ extension Event {
             if let hash = move.configHash { object["config"] = .string(hash) }
             if !move.bindings.isEmpty { object["bindings"] = .object(move.bindings.mapValues { .string($0) }) }
             return .object(object)
+        case .cancelled(let reason, let by):
+            return ["reason": .string(reason), "by": .string(by)]
+        case .retried(let by):
+            return ["by": .string(by)]
         }
     }
 
@@ -153,6 +157,10 @@ extension Event {
                 migration: try field("migration"), from: try field("from"), fromVersion: try field("from_version"), to: try field("to"), templateVersion: try field("version"),
                 templateHash: payload["template"]?.stringValue, configHash: payload["config"]?.stringValue,
                 bindings: (payload["bindings"]?.objectValue ?? [:]).compactMapValues(\.stringValue), by: try field("by")))
+        case "cancelled":
+            self = .cancelled(reason: try field("reason"), by: try field("by"))
+        case "retried":
+            self = .retried(by: try field("by"))
         default:
             throw DecodingFailure("unknown event '\(name)'")
         }

@@ -13,11 +13,14 @@ public enum InstanceStatus: String, Sendable, Codable, Hashable {
     case completed
     /// Reached an `end` state with outcome `rejected`.
     case rejected
-    /// Failed: a step failed for good, or an `end` state with outcome `failed`.
+    /// Failed: a step failed for good, or an `end` state with outcome `failed`. An operator may
+    /// retry a failed step (`retried`); nothing else happens to it.
     case failed
+    /// Cancelled by an operator: nothing more happens to it.
+    case cancelled
 
-    /// Whether nothing more can happen to the instance.
-    public var isFinal: Bool { self == .completed || self == .rejected || self == .failed }
+    /// Whether nothing more happens to the instance by itself (a failed one may be retried).
+    public var isFinal: Bool { self == .completed || self == .rejected || self == .failed || self == .cancelled }
 }
 
 /// The class of a failure, as stored in events and shown to people (`transient`,
@@ -190,6 +193,12 @@ public enum Event: Sendable, Codable, Hashable {
     /// and/or onto other model bindings (a migration's move or rollback). Applied under the
     /// plan of the version it moves to.
     case moved(InstanceMove)
+    /// An operator cancelled the instance, saying why: it ends `cancelled`, its open review
+    /// task and pending timers close, and nothing it owed is called.
+    case cancelled(reason: String, by: String)
+    /// An operator retried a failed instance: the step it failed at runs again (attempt 1),
+    /// under the same pinned template, config and bindings.
+    case retried(by: String)
 
     /// A short name for logs and the store (`started`, `step_succeeded`, ...).
     public var name: String {
@@ -200,6 +209,8 @@ public enum Event: Sendable, Codable, Hashable {
         case .checkpointDecided: return "checkpoint_decided"
         case .timerFired: return "timer_fired"
         case .moved: return "moved"
+        case .cancelled: return "cancelled"
+        case .retried: return "retried"
         }
     }
 }

@@ -79,6 +79,10 @@ struct Machine {
     }
 
     mutating func apply(_ event: Event) throws(TransitionError) {
+        if case .retried(let by) = event {
+            try retry(by: by)
+            return
+        }
         guard !state.status.isFinal else {
             throw TransitionError("instance \(state.id) is already \(state.status.rawValue); \(event.name) does not apply", conflict: true)
         }
@@ -128,7 +132,35 @@ struct Machine {
 
         case .moved(let instanceMove):
             try move(instanceMove)
+
+        case .cancelled(let reason, let by):
+            let at = state.current
+            state.status = .cancelled
+            state.output = nil
+            state.data = state.data.setting(.object(["reason": .string(reason), "by": .string(by)]), at: ["cancelled"])
+            moves.append(Move(from: at, to: at, reason: "cancelled by \(by): \(reason)"))
+            effects.append(.finish(status: .cancelled, output: nil))
+
+        case .retried:
+            break  // Applied above: it is the one event a failed instance takes.
         }
+    }
+
+    /// Runs the step a failed instance failed at again, from attempt 1 (its retry budget
+    /// starts afresh). Only a failure at a step, model or ffi state can be retried: one at a
+    /// choice or an end would fail the same way.
+    mutating func retry(by: String) throws(TransitionError) {
+        guard state.status == .failed, let failure = state.failure else {
+            throw TransitionError("instance \(state.id) is \(state.status.rawValue); only a failed instance is retried", conflict: true)
+        }
+        guard let target = plan.state(failure.state), target.isCallable else {
+            throw TransitionError(
+                "instance \(state.id) failed at '\(failure.state)' (\(failure.kind)), which calls nothing; a retry would fail the same way",
+                conflict: true)
+        }
+        state.failure = nil
+        state.output = nil
+        try enter(failure.state, from: failure.state, reason: "retried by \(by) after \(failure.kind): \(failure.message)")
     }
 
     /// Moves a waiting instance (the plan is the one it moves to). A move that changes the

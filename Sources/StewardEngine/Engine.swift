@@ -236,6 +236,51 @@ public struct Engine: Sendable {
         return .moved(try await self.drive(result.state, effects: result.effects, plan: target.plan, config: target.config, observe: observe))
     }
 
+    /// Cancels an instance for `reason`: it ends `cancelled` in one journalled event; an open
+    /// review task closes as `cancelled`, pending timers are cancelled, and a step it was owed is
+    /// not started (a call already running finishes, and its result is refused).
+    /// - Throws: `EngineError`: not found; a conflict when it already ended; an empty reason.
+    public func cancel(instance id: String, reason: String, by: String) async throws -> InstanceState {
+        guard !reason.allSatisfy(\.isWhitespace) else { throw EngineError("a cancellation needs a reason") }
+        guard let (state, plan, config) = try await load(id: id) else { throw EngineError("no instance '\(id)'", notFound: true) }
+        let event = Event.cancelled(reason: reason, by: by)
+        let result: TransitionResult
+        do {
+            result = try transition(event, to: state, plan: plan, config: config)
+        } catch {
+            throw EngineError("cannot cancel \(id): \(error.message)", conflict: error.isConflict)
+        }
+        do {
+            try await commit(result, previous: state, event: event, actor: by, clientKey: nil, plan: plan, config: config)
+        } catch let conflict as StoreConflict {
+            throw EngineError("instance \(id) moved on while it was being cancelled: \(conflict.message); try again", conflict: true)
+        }
+        return result.state
+    }
+
+    /// Retries a failed instance: the step it failed at runs again from attempt 1 under the
+    /// same pinned template, config and bindings, and the instance runs on.
+    /// - Throws: `EngineError`: not found; a conflict when it is not failed, or failed where
+    ///   nothing is called (a choice, an end).
+    public func retry(instance id: String, by: String, drive: Bool = true, observe: @Sendable (TransitionRecord) -> Void = { _ in }) async throws -> InstanceState {
+        guard let (state, plan, config) = try await load(id: id) else { throw EngineError("no instance '\(id)'", notFound: true) }
+        let event = Event.retried(by: by)
+        let result: TransitionResult
+        do {
+            result = try transition(event, to: state, plan: plan, config: config)
+        } catch {
+            throw EngineError("cannot retry \(id): \(error.message)", conflict: error.isConflict)
+        }
+        do {
+            try await commit(result, previous: state, event: event, actor: by, clientKey: nil, plan: plan, config: config)
+        } catch let conflict as StoreConflict {
+            throw EngineError("instance \(id) changed while it was being retried: \(conflict.message)", conflict: true)
+        }
+        observe(TransitionRecord(event: event, state: result.state, moves: result.moves, effects: result.effects))
+        guard drive else { return result.state }
+        return try await self.drive(result.state, effects: result.effects, plan: plan, config: config, observe: observe)
+    }
+
     /// Continues every running instance (after a crash or restart). Returns how many it drove.
     @discardableResult
     public func resume(concurrency: Int = 64, observe: @Sendable @escaping (TransitionRecord) -> Void = { _ in }) async throws -> Int {
@@ -407,8 +452,15 @@ public struct Engine: Sendable {
                 }
             }
             let result = try transition(event, to: current, plan: plan, config: config)
-            try await commit(
-                result, previous: current, event: event, actor: "engine", clientKey: nil, plan: plan, config: config, notifications: notifications)
+            do {
+                try await commit(
+                    result, previous: current, event: event, actor: "engine", clientKey: nil, plan: plan, config: config, notifications: notifications)
+            } catch let conflict as StoreConflict {
+                // Cancelled (or otherwise ended) while the call ran: its result is refused and
+                // the instance is what the store says.
+                if let latest = try await currentState(id: current.id), latest.status.isFinal { return latest }
+                throw conflict
+            }
             observe(TransitionRecord(event: event, state: result.state, moves: result.moves, effects: result.effects))
             current = result.state
             pending = result.effects
@@ -536,7 +588,10 @@ public struct Engine: Sendable {
         if previous.status == .waiting, state.status != .waiting || state.current != previous.current || state.enteredAt != previous.enteredAt {
             commit.cancelTimersOf = previous.current
         }
-        if case .moved(let move) = event, move.changesTemplate(of: previous) { commit.withdrawnTask = move.from }
+        if case .moved(let move) = event, move.changesTemplate(of: previous) { commit.withdrawnTask = TaskWithdrawal(state: move.from, status: "moved") }
+        if case .cancelled = event, previous.status == .waiting, case .checkpoint? = plan.state(previous.current)?.kind {
+            commit.withdrawnTask = TaskWithdrawal(state: previous.current, status: "cancelled")
+        }
         if case .checkpointDecided(let decision) = event {
             commit.closedTask = TaskClosure(state: decision.state, decision: decision.decision, reviewer: decision.reviewer)
             if decision.decision == .edit, let edited = decision.output {

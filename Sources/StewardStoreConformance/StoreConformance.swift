@@ -338,7 +338,7 @@ public enum StoreConformance {
         move.event = .moved(InstanceMove(
             migration: "to-2", from: "review", fromVersion: "1.0.0", to: "review", templateVersion: "2.0.0", templateHash: nil, configHash: nil,
             by: "olu"))
-        move.withdrawnTask = "review"
+        move.withdrawnTask = TaskWithdrawal(state: "review", status: "moved")
         move.cancelTimersOf = "review"
         move.openedCheckpoint = CheckpointRequest(state: "review", credential: "support-agent", subject: ["draft": "hello again"], decisions: [.approve])
         try await store.commit(move)

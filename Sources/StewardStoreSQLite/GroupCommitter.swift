@@ -199,10 +199,10 @@ enum Journal {
             try db.cachedStatement(sql: "UPDATE instances SET version = ? WHERE rowid = ?").execute(arguments: [state.templateVersion, rowid])
         }
         if let withdrawn = commit.withdrawnTask {
-            // Before any task the move opens: the new one may have the same state name.
+            // Before any task the commit opens: a move's new one may have the same state name.
             try db.cachedStatement(
-                sql: "UPDATE review_tasks SET status = 'moved', decided_at = ? WHERE instance = ? AND state = ? AND status = 'open'"
-            ).execute(arguments: [commit.at, rowid, withdrawn])
+                sql: "UPDATE review_tasks SET status = ?, decided_at = ? WHERE instance = ? AND state = ? AND status = 'open'"
+            ).execute(arguments: [withdrawn.status, commit.at, rowid, withdrawn.state])
         }
         if let closed = commit.closedTask {
             try db.cachedStatement(

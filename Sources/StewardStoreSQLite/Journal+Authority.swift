@@ -173,7 +173,7 @@ struct AuthorityReplay {
             tasks[id]?.reviewer = closed["reviewer"]?.stringValue
         }
         if let withdrawn = value["withdrawn"], let state = withdrawn["state"]?.stringValue, let id = open.removeValue(forKey: instance + "\u{1F}" + state) {
-            tasks[id]?.status = "moved"
+            tasks[id]?.status = withdrawn["status"]?.stringValue ?? "moved"
             tasks[id]?.decidedAt = at
         }
         if let escalated = value["escalated"], let state = escalated["state"]?.stringValue, let id = open[instance + "\u{1F}" + state] {
@@ -252,7 +252,7 @@ extension Journal {
                 "state": .string(closed.state), "decision": .string(closed.decision.rawValue), "reviewer": .string(closed.reviewer),
             ]
         }
-        if let withdrawn = commit.withdrawnTask { value["withdrawn"] = ["state": .string(withdrawn)] }
+        if let withdrawn = commit.withdrawnTask { value["withdrawn"] = ["state": .string(withdrawn.state), "status": .string(withdrawn.status)] }
         if let escalation = commit.escalation {
             value["escalated"] = [
                 "state": .string(escalation.state), "level": .integer(Int64(escalation.level)),

@@ -140,23 +140,25 @@ public final class SQLiteStore: EngineStore {
 
     /// Instances, newest first, optionally filtered.
     public func instances(status: InstanceStatus?, template: String?, customer: String?, limit: Int) async throws -> [InstanceSummary] {
+        try await instances(InstanceQuery(status: status, template: template, customer: customer, limit: limit))
+    }
+
+    public func instances(_ query: InstanceQuery) async throws -> [InstanceSummary] {
         try await pool.read { db in
             var clauses: [String] = []
             var arguments: StatementArguments = []
-            if let status {
-                clauses.append("status = ?")
-                _ = arguments.append(contentsOf: [status.rawValue])
+            func filter(_ clause: String, _ value: (any DatabaseValueConvertible)?) {
+                guard let value else { return }
+                clauses.append(clause)
+                _ = arguments.append(contentsOf: [value])
             }
-            if let template {
-                clauses.append("template = ?")
-                _ = arguments.append(contentsOf: [template])
-            }
-            if let customer {
-                clauses.append("customer = ?")
-                _ = arguments.append(contentsOf: [customer])
-            }
+            filter("status = ?", query.status?.rawValue)
+            filter("template = ?", query.template)
+            filter("customer = ?", query.customer)
+            filter("current = ?", query.state)
+            filter("created_at <= ?", query.createdBefore)
             let filter = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
-            _ = arguments.append(contentsOf: [limit])
+            _ = arguments.append(contentsOf: [query.limit])
             return try Row.fetchAll(
                 db,
                 sql: "SELECT id, template, version, customer, status, current, sequence, created_at, updated_at FROM instances \(filter) ORDER BY rowid DESC LIMIT ?",

@@ -26,9 +26,9 @@ public struct InstanceCommit: Sendable {
     public var pinnedTemplate: TemplateSnapshot?
     /// The review task this transition closes (a decision at its checkpoint).
     public var closedTask: TaskClosure?
-    /// The open review task a move withdraws (the instance left its checkpoint for another
-    /// template version): it ends as `moved`, decided by no one.
-    public var withdrawnTask: String?
+    /// The open review task that ends without a decision: the instance moved to another
+    /// template version (`moved`) or was cancelled (`cancelled`).
+    public var withdrawnTask: TaskWithdrawal?
     /// Timers of no review task (a `wait` state's), each with its state.
     public var timers: [ScheduledTimer] = []
     /// The state whose pending timers are cancelled because the instance left it.
@@ -90,6 +90,20 @@ public struct ScheduledTimer: Sendable, Hashable {
         self.at = at
         self.payload = payload
         self.state = state
+    }
+}
+
+/// An open review task that ends without a decision.
+public struct TaskWithdrawal: Sendable, Hashable {
+    /// The checkpoint state.
+    public var state: String
+    /// The task's final status: `moved` or `cancelled`.
+    public var status: String
+
+    /// Creates a withdrawal.
+    public init(state: String, status: String) {
+        self.state = state
+        self.status = status
     }
 }
 

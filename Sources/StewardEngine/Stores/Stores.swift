@@ -17,8 +17,39 @@ public protocol ContentStore: Sendable {
 public protocol InstanceQueryStore: Sendable {
     /// Instances, newest first, optionally filtered.
     func instances(status: InstanceStatus?, template: String?, customer: String?, limit: Int) async throws -> [InstanceSummary]
+    /// Instances matching every filter `query` sets, newest first.
+    func instances(_ query: InstanceQuery) async throws -> [InstanceSummary]
     /// Counts instances by status.
     func countByStatus() async throws -> [InstanceStatus: Int]
+}
+
+/// Filters of an instance listing (nil: any).
+public struct InstanceQuery: Sendable, Hashable {
+    /// The status.
+    public var status: InstanceStatus?
+    /// The template.
+    public var template: String?
+    /// The customer.
+    public var customer: String?
+    /// The state it is at.
+    public var state: String?
+    /// Created at or before this time, ms since 1970 (`--older-than`).
+    public var createdBefore: Int64?
+    /// At most this many.
+    public var limit: Int
+
+    /// Creates a query.
+    public init(
+        status: InstanceStatus? = nil, template: String? = nil, customer: String? = nil, state: String? = nil, createdBefore: Int64? = nil,
+        limit: Int = 100
+    ) {
+        self.status = status
+        self.template = template
+        self.customer = customer
+        self.state = state
+        self.createdBefore = createdBefore
+        self.limit = limit
+    }
 }
 
 /// The hash-chained journal: instance events and audit entries in one chain.

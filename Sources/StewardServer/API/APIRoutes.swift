@@ -43,6 +43,12 @@ extension StewardServer {
         router.get("/v1/instances/{id}") { request, context in
             try await showInstance(request, id: context.parameters.require("id"))
         }
+        router.delete("/v1/instances/{id}") { request, context in
+            try await cancelInstance(request, id: context.parameters.require("id"))
+        }
+        router.post("/v1/instances/{id}/retry") { request, context in
+            try await retryInstance(request, id: context.parameters.require("id"))
+        }
         router.get("/v1/tasks") { request, _ in try await listTasks(request) }
         router.get("/v1/tasks/{id}") { request, context in
             try await showTask(request, id: context.parameters.require("id"))
@@ -151,18 +157,59 @@ extension StewardServer {
         return JSONResponse.make(.object(object))
     }
 
+    /// `DELETE /v1/instances/{id}` (operators; `{"reason": ...}` required): the instance ends
+    /// `cancelled`, journalled with the caller; 409 when it already ended.
+    func cancelInstance(_ request: Request, id: String) async throws -> Response {
+        let caller = try await operatorCaller(request, to: "cancel instances")
+        let fields = Fields(object: try await request.jsonObject())
+        try fields.rejectUnknown(["reason"])
+        let reason = try fields.string("reason")
+        guard !reason.allSatisfy(\.isWhitespace) else { throw APIError.badField("reason", "a cancellation needs a reason") }
+        do {
+            let state = try await engine.cancel(instance: id, reason: reason, by: caller.id)
+            logger.info("instance cancelled", metadata: ["instance": "\(id)", "by": "\(caller.id)"])
+            return JSONResponse.make(instanceJSON(state))
+        } catch let error as EngineError {
+            throw APIError.engine(error)
+        }
+    }
+
+    /// `POST /v1/instances/{id}/retry` (operators): a failed instance runs the step it failed at
+    /// again; 409 when it is not failed or failed where nothing is called.
+    func retryInstance(_ request: Request, id: String) async throws -> Response {
+        let caller = try await operatorCaller(request, to: "retry instances")
+        let fields = Fields(object: try await request.jsonObject())
+        try fields.rejectUnknown([])
+        do {
+            let state = try await engine.retry(instance: id, by: caller.id, drive: false)
+            logger.info("instance retried", metadata: ["instance": "\(id)", "by": "\(caller.id)"])
+            if state.status == .running { driver.enqueue(state.id) }
+            return JSONResponse.make(instanceJSON(state))
+        } catch let error as EngineError {
+            throw APIError.engine(error)
+        }
+    }
+
     func listInstances(_ request: Request) async throws -> Response {
         _ = try await operatorCaller(request, to: "list instances")
         let query = request.uri.queryParameters
-        for (name, _) in query where !["status", "template", "customer", "limit"].contains(String(name)) {
-            throw APIError.badField(String(name), "unknown query parameter '\(name)'; expected status, template, customer, limit")
+        let known = ["status", "template", "customer", "state", "older_than", "limit"]
+        for (name, _) in query where !known.contains(String(name)) {
+            throw APIError.badField(String(name), "unknown query parameter '\(name)'; expected \(known.joined(separator: ", "))")
         }
         var status: InstanceStatus?
         if let text = query["status"].map(String.init) {
             guard let parsed = InstanceStatus(rawValue: text) else {
-                throw APIError.badField("status", "unknown status '\(text)'; expected pending, running, waiting, completed, rejected or failed")
+                throw APIError.badField("status", "unknown status '\(text)'; expected pending, running, waiting, completed, rejected, failed or cancelled")
             }
             status = parsed
+        }
+        var createdBefore: Int64?
+        if let text = query["older_than"].map(String.init) {
+            guard let unit = text.last, let number = Int64(text.dropLast()), number >= 0,
+                let scale = ["s": Int64(1_000), "m": 60_000, "h": 3_600_000, "d": 86_400_000][String(unit)]
+            else { throw APIError.badField("older_than", "older_than must be a duration like 30m, 2h or 7d, found '\(text)'") }
+            createdBefore = engine.clock.nowMilliseconds() - number * scale
         }
         var limit = 100
         if let text = query["limit"].map(String.init) {
@@ -171,8 +218,9 @@ extension StewardServer {
             }
             limit = parsed
         }
-        let rows = try await store.instances(
-            status: status, template: query["template"].map(String.init), customer: query["customer"].map(String.init), limit: limit)
+        let rows = try await store.instances(InstanceQuery(
+            status: status, template: query["template"].map(String.init), customer: query["customer"].map(String.init),
+            state: query["state"].map(String.init), createdBefore: createdBefore, limit: limit))
         return JSONResponse.make(["instances": .array(rows.map(summaryJSON))])
     }
 
