@@ -151,7 +151,7 @@ import FoundationNetworking
         Malformed(name: "unknown status filter", method: "GET", path: "/v1/instances?status=done", status: 400, code: "invalid_field", field: "status"),
         Malformed(name: "limit zero", method: "GET", path: "/v1/instances?limit=0", status: 400, code: "invalid_field", field: "limit"),
         Malformed(name: "limit not a number", method: "GET", path: "/v1/instances?limit=ten", status: 400, code: "invalid_field", field: "limit"),
-        Malformed(name: "unknown query parameter", method: "GET", path: "/v1/instances?state=x", status: 400, code: "invalid_field", field: "state"),
+        Malformed(name: "unknown query parameter", method: "GET", path: "/v1/instances?stats=x", status: 400, code: "invalid_field", field: "stats"),
         Malformed(name: "unknown instance", method: "GET", path: "/v1/instances/nope", status: 404, code: "not_found"),
         Malformed(name: "task id not a number", method: "GET", path: "/v1/tasks/abc", status: 404, code: "not_found"),
         Malformed(name: "unknown task", method: "GET", path: "/v1/tasks/999", status: 404, code: "not_found"),
