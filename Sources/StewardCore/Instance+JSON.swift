@@ -118,6 +118,11 @@ extension Event {
             return ["reason": .string(reason), "by": .string(by)]
         case .retried(let by):
             return ["by": .string(by)]
+        case .eventReceived(let delivery):
+            var object: [String: JSONValue] = ["name": .string(delivery.name), "payload": delivery.payload, "by": .string(delivery.by)]
+            if let key = delivery.key { object["key"] = .string(key) }
+            if let key = delivery.idempotencyKey { object["idempotency_key"] = .string(key) }
+            return .object(object)
         }
     }
 
@@ -161,6 +166,10 @@ extension Event {
             self = .cancelled(reason: try field("reason"), by: try field("by"))
         case "retried":
             self = .retried(by: try field("by"))
+        case "event_received":
+            self = .eventReceived(EventDelivery(
+                name: try field("name"), payload: payload["payload"] ?? .emptyObject, key: payload["key"]?.stringValue,
+                idempotencyKey: payload["idempotency_key"]?.stringValue, by: try field("by")))
         default:
             throw DecodingFailure("unknown event '\(name)'")
         }

@@ -199,6 +199,8 @@ public enum Event: Sendable, Codable, Hashable {
     /// An operator retried a failed instance: the step it failed at runs again (attempt 1),
     /// under the same pinned template, config and bindings.
     case retried(by: String)
+    /// A named event from outside reached the instance waiting for it at an `event` state.
+    case eventReceived(EventDelivery)
 
     /// A short name for logs and the store (`started`, `step_succeeded`, ...).
     public var name: String {
@@ -211,6 +213,7 @@ public enum Event: Sendable, Codable, Hashable {
         case .moved: return "moved"
         case .cancelled: return "cancelled"
         case .retried: return "retried"
+        case .eventReceived: return "event_received"
         }
     }
 }
@@ -315,6 +318,8 @@ public struct TimerFired: Sendable, Codable, Hashable {
     public static let slaBreach = "sla_breach"
     /// The timer of a `wait` state.
     public static let wait = "wait"
+    /// The timeout timer of an `event` state.
+    public static let eventTimeout = "event_timeout"
 }
 
 /// What a step state calls.
@@ -417,6 +422,49 @@ public enum Effect: Sendable, Hashable {
     /// The instance entered a `wait` state: set its durable timer in the same commit (the
     /// engine turns a duration into a due time with its clock and the customer's calendar).
     case startWait(WaitRequest)
+    /// The instance waits at an `event` state: record what it waits for (and its correlation
+    /// key) in the same commit, so senders who know only the key find it.
+    case awaitEvent(EventWait)
+}
+
+/// What an instance at an `event` state waits for.
+public struct EventWait: Sendable, Hashable {
+    /// The event state.
+    public var state: String
+    /// The event's name.
+    public var event: String
+    /// The instance's correlation key (the `correlate` path's value as text), if the state has one.
+    public var key: String?
+
+    /// Creates a wait.
+    public init(state: String, event: String, key: String?) {
+        self.state = state
+        self.event = event
+        self.key = key
+    }
+}
+
+/// An event delivered to a waiting instance.
+public struct EventDelivery: Sendable, Codable, Hashable {
+    /// The event's name.
+    public var name: String
+    /// What the sender sent.
+    public var payload: JSONValue
+    /// The correlation key the sender addressed (nil: addressed by instance id).
+    public var key: String?
+    /// The sender's idempotency key: a second delivery with it is answered with the first.
+    public var idempotencyKey: String?
+    /// Who sent it.
+    public var by: String
+
+    /// Creates a delivery.
+    public init(name: String, payload: JSONValue, key: String? = nil, idempotencyKey: String? = nil, by: String) {
+        self.name = name
+        self.payload = payload
+        self.key = key
+        self.idempotencyKey = idempotencyKey
+        self.by = by
+    }
 }
 
 /// The timer a `wait` state needs.
@@ -429,13 +477,16 @@ public struct WaitRequest: Sendable, Hashable {
     public var until: Int64?
     /// Whether `duration` counts business time in the customer's calendar.
     public var business: Bool
+    /// The timer's kind: `wait`, or `event_timeout` for an event state's timeout.
+    public var kind: String
 
     /// Creates a request.
-    public init(state: String, duration: Int64?, until: Int64?, business: Bool) {
+    public init(state: String, duration: Int64?, until: Int64?, business: Bool, kind: String = TimerFired.wait) {
         self.state = state
         self.duration = duration
         self.until = until
         self.business = business
+        self.kind = kind
     }
 }
 

@@ -143,6 +143,18 @@ struct Machine {
 
         case .retried:
             break  // Applied above: it is the one event a failed instance takes.
+
+        case .eventReceived(let delivery):
+            guard state.status == .waiting, case .event(let awaited) = plan.state(state.current)?.kind, awaited.event == delivery.name else {
+                throw TransitionError(
+                    "instance \(state.id) is not waiting for event '\(delivery.name)' (it is \(state.status.rawValue) at \(state.current))",
+                    conflict: true)
+            }
+            let problems = awaited.problems(of: delivery.payload)
+            guard problems.isEmpty else { throw TransitionError(problems.joined(separator: "; ")) }
+            let from = state.current
+            state.data = state.data.setting(delivery.payload, at: ArraySlice(awaited.output.split(separator: ".").map(String.init)))
+            try enter(awaited.next.name, from: from, reason: "event \(delivery.name) from \(delivery.by)")
         }
     }
 
@@ -198,6 +210,13 @@ struct Machine {
             throw TransitionError(
                 "timer \(fired.timer) (\(fired.kind)) for \(fired.state) does not apply: instance \(state.id) is \(state.status.rawValue) at \(state.current)",
                 conflict: true)
+        }
+        if fired.kind == TimerFired.eventTimeout {
+            guard case .event(let awaited) = plan.state(fired.state)?.kind, let onTimeout = awaited.onTimeout else {
+                throw TransitionError("timer \(fired.timer) is an event timeout, but '\(fired.state)' is not an event state with 'on_timeout'")
+            }
+            try enter(onTimeout.name, from: fired.state, reason: "no \(awaited.event) before the timeout (due \(fired.dueAt))")
+            return
         }
         if fired.kind == TimerFired.wait {
             guard case .wait(let wait) = plan.state(fired.state)?.kind else {
@@ -382,6 +401,18 @@ struct Machine {
                 }
                 state.status = .waiting
                 effects.append(.startWait(WaitRequest(state: next.name, duration: wait.duration, until: until, business: wait.business)))
+                return
+            case .event(let awaited):
+                state.status = .waiting
+                let key = awaited.correlate.flatMap { path -> String? in
+                    guard let value = state.data.value(at: path.split(separator: ".")), !value.isNull else { return nil }
+                    return value.stringValue ?? value.jsonString
+                }
+                effects.append(.awaitEvent(EventWait(state: next.name, event: awaited.event, key: key)))
+                if let timeout = awaited.timeout {
+                    effects.append(.startWait(WaitRequest(
+                        state: next.name, duration: timeout, until: nil, business: awaited.business, kind: TimerFired.eventTimeout)))
+                }
                 return
             case .end(let end):
                 let output = end.output.map { buildInput($0) } ?? state.data

@@ -281,6 +281,50 @@ public struct Engine: Sendable {
         return try await self.drive(result.state, effects: result.effects, plan: plan, config: config, observe: observe)
     }
 
+    /// Delivers an event to the instance waiting for it: the payload is checked against the
+    /// event state's contract, written at its `output`, and the instance runs on. A delivery
+    /// whose idempotency key the instance already received is answered with the instance as it
+    /// is (nothing is applied twice).
+    /// - Throws: `EngineError`: not found; a conflict when the instance is not waiting for this
+    ///   event; invalid (422) when the payload breaks the contract, naming the field.
+    public func deliver(
+        _ delivery: EventDelivery, to id: String, drive: Bool = true, observe: @Sendable (TransitionRecord) -> Void = { _ in }
+    ) async throws -> InstanceState {
+        guard let (state, plan, config) = try await load(id: id) else { throw EngineError("no instance '\(id)'", notFound: true) }
+        if let key = delivery.idempotencyKey,
+            try await store.history(of: id).contains(where: { $0.kind == "event_received" && $0.payload["idempotency_key"]?.stringValue == key })
+        {
+            return state
+        }
+        let event = Event.eventReceived(delivery)
+        let result: TransitionResult
+        do {
+            result = try transition(event, to: state, plan: plan, config: config)
+        } catch {
+            throw EngineError("event \(delivery.name) for \(id): \(error.message)", conflict: error.isConflict)
+        }
+        do {
+            try await commit(result, previous: state, event: event, actor: delivery.by, clientKey: nil, plan: plan, config: config)
+        } catch let conflict as StoreConflict {
+            throw EngineError("instance \(id) moved on while event \(delivery.name) arrived: \(conflict.message)", conflict: true)
+        }
+        observe(TransitionRecord(event: event, state: result.state, moves: result.moves, effects: result.effects))
+        guard drive else { return result.state }
+        return try await self.drive(result.state, effects: result.effects, plan: plan, config: config, observe: observe)
+    }
+
+    /// Delivers an event to every instance waiting for it whose correlation key is `key`.
+    /// - Returns: The instances it reached, oldest first (empty: none waits with that key).
+    public func deliver(_ delivery: EventDelivery, correlatedBy key: String, drive: Bool = true) async throws -> [InstanceState] {
+        var reached: [InstanceState] = []
+        var addressed = delivery
+        addressed.key = key
+        for id in try await store.instancesWaiting(forEvent: delivery.name, key: key) {
+            reached.append(try await deliver(addressed, to: id, drive: drive))
+        }
+        return reached
+    }
+
     /// Continues every running instance (after a crash or restart). Returns how many it drove.
     @discardableResult
     public func resume(concurrency: Int = 64, observe: @Sendable @escaping (TransitionRecord) -> Void = { _ in }) async throws -> Int {
@@ -556,11 +600,13 @@ public struct Engine: Sendable {
         var opened: CheckpointRequest?
         var sampled: [AuditRequest] = []
         var waits: [WaitRequest] = []
+        var awaited: EventWait?
         for effect in result.effects {
             switch effect {
             case .openCheckpoint(let request): opened = request
             case .sampleForAudit(let request): sampled.append(request)
             case .startWait(let request): waits.append(request)
+            case .awaitEvent(let request): awaited = request
             default: break
             }
         }
@@ -572,13 +618,14 @@ public struct Engine: Sendable {
         commit.pinnedTemplate = pinTemplate
         commit.notifications += notifications
         commit.auditSamples = sampled
+        commit.eventWait = awaited
         for wait in waits {
             // Business time by the customer's calendar (wall time when no calendar answers).
             let due = wait.until
                 ?? (wait.business ? scheduler?.businessTime(adding: wait.duration ?? 0, to: now, customer: state.customer) : nil)
                 ?? now + (wait.duration ?? 0)
             commit.timers.append(ScheduledTimer(
-                kind: TimerFired.wait, at: due,
+                kind: wait.kind, at: due,
                 payload: ["state": .string(wait.state), "due_at": .integer(due), "business": .bool(wait.business && wait.until == nil)], state: wait.state))
         }
         if let opened, let scheduler {

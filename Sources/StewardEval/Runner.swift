@@ -105,7 +105,12 @@ public struct EvalRunner: Sendable {
                             state: request.state, decision: .approve, reviewer: "eval-sandbox", credential: request.credential)))
                     case .startWait(let wait):
                         // No time passes in the sandbox: the wait is over at once.
-                        pending.append(.timerFired(TimerFired(timer: 0, kind: TimerFired.wait, state: wait.state, dueAt: wait.until ?? 0, payload: .emptyObject)))
+                        if wait.kind == TimerFired.wait {
+                            pending.append(.timerFired(TimerFired(timer: 0, kind: wait.kind, state: wait.state, dueAt: wait.until ?? 0, payload: .emptyObject)))
+                        }
+                    case .awaitEvent(let awaited):
+                        // No one sends events to the sandbox: the case ends here, unfinished.
+                        error = "waits for event '\(awaited.event)' at \(awaited.state); an eval case cannot receive events"
                     case .finish, .escalate, .sampleForAudit:
                         // Nothing leaves the sandbox: no notification, no audit item.
                         break

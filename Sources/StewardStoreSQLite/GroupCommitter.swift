@@ -216,6 +216,11 @@ enum Journal {
             try db.cachedStatement(
                 sql: "UPDATE timers SET cancelled_at = ? WHERE instance = ? AND state = ? AND fired_at IS NULL AND cancelled_at IS NULL"
             ).execute(arguments: [commit.at, rowid, left])
+            try db.cachedStatement(sql: "DELETE FROM event_waits WHERE instance = ? AND state = ?").execute(arguments: [rowid, left])
+        }
+        if let awaited = commit.eventWait {
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO event_waits (instance, state, event, key) VALUES (?, ?, ?, ?)")
+                .execute(arguments: [rowid, awaited.state, awaited.event, awaited.key])
         }
         if let example = commit.labelledExample {
             try db.cachedStatement(

@@ -143,6 +143,15 @@ public final class SQLiteStore: EngineStore {
         try await instances(InstanceQuery(status: status, template: template, customer: customer, limit: limit))
     }
 
+    public func instancesWaiting(forEvent name: String, key: String) async throws -> [String] {
+        try await pool.read { db in
+            try String.fetchAll(
+                db,
+                sql: "SELECT i.id FROM event_waits w JOIN instances i ON i.rowid = w.instance WHERE w.event = ? AND w.key = ? ORDER BY i.rowid",
+                arguments: [name, key])
+        }
+    }
+
     public func instances(_ query: InstanceQuery) async throws -> [InstanceSummary] {
         try await pool.read { db in
             var clauses: [String] = []

@@ -205,6 +205,21 @@ enum Schema {
         }
         migrator.registerMigration("v9-migrations") { db in try MigrationSchema.create(db) }
         migrator.registerMigration("v10-shadow-observations") { db in try MigrationSchema.createShadow(db) }
+        // What instances at event states wait for, by correlation key (rows leave with the state).
+        migrator.registerMigration("v11-event-waits") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE event_waits (
+                        instance INTEGER NOT NULL REFERENCES instances(rowid),
+                        state TEXT NOT NULL,
+                        event TEXT NOT NULL,
+                        key TEXT,
+                        PRIMARY KEY (instance, state)
+                    );
+                    CREATE INDEX event_waits_key ON event_waits(event, key);
+                    """)
+        }
+
         return migrator
     }
 }

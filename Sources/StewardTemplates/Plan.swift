@@ -120,6 +120,7 @@ public struct Plan: Sendable {
             case .step(let step): return step.output.split(separator: ".").first.map(String.init)
             case .ffi(let foreign): return foreign.output.split(separator: ".").first.map(String.init)
             case .model(let model): return model.output.split(separator: ".").first.map(String.init)
+            case .event(let event): return event.output.split(separator: ".").first.map(String.init)
             default: return nil
             }
         })
@@ -200,6 +201,11 @@ public struct Plan: Sendable {
             case .end(let end):
                 if let output = end.output {
                     diagnostics += pathDiagnostics(output, roots: roots, at: state.location, in: state.name)
+                }
+            case .event(let event):
+                if let correlate = event.correlate, let root = correlate.split(separator: ".").first.map(String.init), !roots.contains(root) {
+                    diagnostics.append(TemplateDiagnostic(
+                        state.location, "'correlate' of event state '\(state.name)' reads '\(correlate)', but no state writes '\(root)' and it is not input"))
                 }
             case .wait(let wait):
                 if let until = wait.until, let root = until.split(separator: ".").first.map(String.init), !roots.contains(root) {

@@ -183,6 +183,8 @@ public struct State: Sendable {
         case model(ModelState)
         /// Wait for a duration or until an instant, on a durable timer.
         case wait(WaitState)
+        /// Wait for a named event from outside (a customer's reply, a webhook), with an optional timeout.
+        case event(EventState)
     }
 
     /// The kind's name as written in templates.
@@ -195,6 +197,7 @@ public struct State: Sendable {
         case .ffi: return "ffi"
         case .model: return "model"
         case .wait: return "wait"
+        case .event: return "event"
         }
     }
 
@@ -216,6 +219,8 @@ public struct State: Sendable {
             return [model.next, model.onError].compactMap { $0 }.map { ($0.name, $0.location) }
         case .wait(let wait):
             return [(wait.next.name, wait.next.location)]
+        case .event(let event):
+            return [event.next, event.onTimeout].compactMap { $0 }.map { ($0.name, $0.location) }
         }
     }
 }
@@ -240,6 +245,109 @@ public struct WaitState: Sendable {
         self.until = until
         self.business = business
         self.next = next
+    }
+}
+
+/// An `event` state: the instance waits for the named event, delivered by the API or the CLI
+/// (to the instance, or to every instance whose `correlate` value equals the sender's key);
+/// its payload, checked against `payload` when given, is written at `output`.
+public struct EventState: Sendable {
+    /// The event's name (`customer_reply`).
+    public var event: String
+    /// The payload's fields (nil: any JSON object).
+    public var payload: [PayloadField]?
+    /// Where the payload goes in the instance data (default: the state's name).
+    public var output: String
+    /// A data path whose value (as text) a sender who does not know the instance id names as the key.
+    public var correlate: String?
+    /// The credential, besides operators, a sender needs (nil: operators only).
+    public var credential: String?
+    /// How long to wait before `onTimeout`, in milliseconds (nil: no timeout).
+    public var timeout: Int64?
+    /// Whether `timeout` counts the customer's business hours.
+    public var business: Bool
+    /// Where a timed-out wait goes.
+    public var onTimeout: StateReference?
+    /// Where the instance goes with the event.
+    public var next: StateReference
+
+    /// Creates an event state.
+    public init(
+        event: String, payload: [PayloadField]?, output: String, correlate: String?, credential: String?, timeout: Int64?, business: Bool,
+        onTimeout: StateReference?, next: StateReference
+    ) {
+        self.event = event
+        self.payload = payload
+        self.output = output
+        self.correlate = correlate
+        self.credential = credential
+        self.timeout = timeout
+        self.business = business
+        self.onTimeout = onTimeout
+        self.next = next
+    }
+
+    /// The problems of `payload` against the field list, each naming the field
+    /// (`payload.satisfied: expected a boolean, found a string`); empty when it fits.
+    public func problems(of payload: JSONValue) -> [String] {
+        guard case .object(let members) = payload else { return ["payload: expected a JSON object, found \(payload.typeName)"] }
+        guard let fields = self.payload else { return [] }
+        var problems: [String] = []
+        for field in fields {
+            guard let value = members[field.name], !value.isNull else {
+                if !field.optional { problems.append("payload.\(field.name): required (\(field.type.rawValue)), missing") }
+                continue
+            }
+            if !field.type.admits(value) { problems.append("payload.\(field.name): expected \(field.type.article), found \(value.typeName)") }
+        }
+        for name in members.keys.sorted() where !fields.contains(where: { $0.name == name }) {
+            problems.append("payload.\(name): unknown field; expected \(fields.map(\.name).joined(separator: ", "))")
+        }
+        return problems
+    }
+}
+
+/// One field of an event's payload contract (`text: string`, `satisfied: boolean?`).
+public struct PayloadField: Sendable, Hashable {
+    /// The JSON types a field may have.
+    public enum FieldType: String, Sendable, Hashable, CaseIterable {
+        case string, number, integer, boolean, object, array, any
+
+        /// "a string", "an integer", ...
+        public var article: String {
+            switch self {
+            case .integer, .object, .array: return "an \(rawValue)"
+            case .any: return "any value"
+            default: return "a \(rawValue)"
+            }
+        }
+
+        /// Whether `value` has this type.
+        public func admits(_ value: JSONValue) -> Bool {
+            switch self {
+            case .string: return value.stringValue != nil
+            case .number: return value.doubleValue != nil
+            case .integer: return value.integerValue != nil
+            case .boolean: return value.boolValue != nil
+            case .object: return value.objectValue != nil
+            case .array: return value.arrayValue != nil
+            case .any: return true
+            }
+        }
+    }
+
+    /// The field's name.
+    public var name: String
+    /// Its type.
+    public var type: FieldType
+    /// Whether it may be missing (written `type?`).
+    public var optional: Bool
+
+    /// Creates a field.
+    public init(name: String, type: FieldType, optional: Bool) {
+        self.name = name
+        self.type = type
+        self.optional = optional
     }
 }
 

@@ -11,7 +11,7 @@ public enum TemplateParser {
     static let aopKeys = [
         "domain", "inputs", "outputs", "human_touchpoints", "failure_modes", "escalation_target", "may", "may_not",
     ]
-    static let stateKinds = ["step", "choice", "checkpoint", "end", "ffi", "model", "wait"]
+    static let stateKinds = ["step", "choice", "checkpoint", "end", "ffi", "model", "wait", "event"]
     static let commonStateKeys = ["kind", "description"]
     static let keysByKind: [String: [String]] = [
         "step": ["step", "input", "output", "config", "next", "on_error", "retry", "timeout_ms", "max_output_bytes"],
@@ -19,6 +19,7 @@ public enum TemplateParser {
         "checkpoint": ["credential", "credential_from", "when", "subject", "decisions", "deadline", "sample"],
         "end": ["status", "output"],
         "wait": ["for", "until", "business", "next"],
+        "event": ["event", "payload", "output", "correlate", "credential", "timeout", "business", "on_timeout", "next"],
         "ffi": ["library", "signature", "args", "output", "next", "on_error", "timeout_ms", "max_output_bytes"],
         "model": ["role", "task", "prompt", "input", "parameters", "output", "next", "on_error", "retry", "timeout_ms", "max_output_bytes"],
     ]
@@ -252,6 +253,7 @@ public enum TemplateParser {
         case "ffi": kind = parseForeign(name: name, entries: entries, node: node, reader: &reader)
         case "model": kind = parseModel(name: name, entries: entries, node: node, defaultRetry: defaultRetry, reader: &reader)
         case "wait": kind = parseWait(name: name, entries: entries, node: node, reader: &reader)
+        case "event": kind = parseEvent(name: name, entries: entries, node: node, reader: &reader)
         default: kind = parseEnd(name: name, entries: entries, reader: &reader)
         }
         var state = kind.map { State(name: name, kind: $0, location: location) }
@@ -510,6 +512,62 @@ public enum TemplateParser {
         let next = reference(reader.required(entries, "next", in: node, context: context), "'next' of \(context)", reader: &reader)
         guard let next, duration != nil || until != nil else { return nil }
         return .wait(WaitState(duration: duration, until: until, business: business, next: next))
+    }
+
+    static func parseEvent(name: String, entries: [String: (key: Node, value: Node)], node: Node, reader: inout YAMLReader) -> State.Kind? {
+        let context = "state '\(name)'"
+        let event = reader.string(reader.required(entries, "event", in: node, context: context), "'event' of \(context)")
+        var fields: [PayloadField]?
+        if let payloadNode = entries["payload"]?.value {
+            if case .mapping(let mapping) = payloadNode {
+                var parsed: [PayloadField] = []
+                for (key, value) in mapping {
+                    guard let field = reader.string(key, "a field of 'payload' of \(context)"), let text = reader.string(value, "the type of payload field '\(key.string ?? "?")'") else {
+                        continue
+                    }
+                    let optional = text.hasSuffix("?")
+                    let typeName = optional ? String(text.dropLast()) : text
+                    guard let type = PayloadField.FieldType(rawValue: typeName) else {
+                        let names = PayloadField.FieldType.allCases.map(\.rawValue)
+                        let suggestion = YAMLReader.closest(to: typeName, in: names).map { " (did you mean '\($0)'?)" } ?? ""
+                        reader.error(value, "unknown type '\(typeName)' for payload field '\(field)' of \(context)\(suggestion); expected one of: \(names.joined(separator: ", ")), with '?' when it may be missing")
+                        continue
+                    }
+                    parsed.append(PayloadField(name: field, type: type, optional: optional))
+                }
+                fields = parsed
+            } else {
+                reader.error(payloadNode, "expected a mapping of field name to type for 'payload' of \(context), found \(YAMLReader.describe(payloadNode))")
+            }
+        }
+        let output = entries["output"].flatMap { reader.string($0.value, "'output' of \(context)") } ?? name
+        let correlate = entries["correlate"].flatMap { reader.string($0.value, "'correlate' of \(context)") }
+        let credential = entries["credential"].flatMap { reader.string($0.value, "'credential' of \(context)") }
+        var timeout: Int64?
+        if let timeoutNode = entries["timeout"]?.value, let text = reader.string(timeoutNode, "'timeout' of \(context)") {
+            if let parsed = parseDurationMilliseconds(text), parsed > 0 { timeout = parsed } else {
+                reader.error(timeoutNode, "expected a duration like 30m, 2h or 3d for 'timeout' of \(context), found '\(text)'")
+            }
+        }
+        var business = false
+        if let businessNode = entries["business"]?.value {
+            if case .scalar(let scalar) = businessNode, let flag = Bool(scalar.string) { business = flag } else {
+                reader.error(businessNode, "expected true or false for 'business' of \(context)")
+            }
+        }
+        let onTimeout = entries["on_timeout"].flatMap { reference($0.value, "'on_timeout' of \(context)", reader: &reader) }
+        if entries["timeout"] != nil, entries["on_timeout"] == nil {
+            reader.error(entries["timeout"]?.key, "\(context) has a 'timeout' but no 'on_timeout'; expected the state a timed-out wait goes to")
+        }
+        if entries["timeout"] == nil {
+            if let entry = entries["on_timeout"] { reader.error(entry.key, "'on_timeout' of \(context) needs a 'timeout'") }
+            if let entry = entries["business"] { reader.error(entry.key, "'business' of \(context) applies to its 'timeout', which it has not") }
+        }
+        let next = reference(reader.required(entries, "next", in: node, context: context), "'next' of \(context)", reader: &reader)
+        guard let event, let next else { return nil }
+        return .event(EventState(
+            event: event, payload: fields, output: output, correlate: correlate, credential: credential, timeout: timeout, business: business,
+            onTimeout: onTimeout, next: next))
     }
 
     static func parseEnd(name: String, entries: [String: (key: Node, value: Node)], reader: inout YAMLReader) -> State.Kind? {

@@ -80,7 +80,9 @@ import Yams
                 }
             }
             let reply = try await harness.send(method, path, token: token, body: body, headers: headers)
-            #expect(reply.status != 404 && reply.status != 405, "\(operation) is not routed: \(reply.status) \(reply.text.prefix(200))")
+            // The one route whose documented 404 this harness reaches: no instance waits for the event.
+            let expectedNotFound = operation == "POST /v1/events/{name}" && reply.text.contains("no instance waits for event")
+            #expect((reply.status != 404 || expectedNotFound) && reply.status != 405, "\(operation) is not routed: \(reply.status) \(reply.text.prefix(200))")
             let response = spec["responses"]?[String(reply.status)]
             #expect(response != nil, "\(operation) answered \(reply.status), which the document does not list")
             guard let response else { continue }

@@ -126,13 +126,22 @@ final class ServerHarness: Sendable {
     /// Starts a server. `logs`, when given, receives everything the server logs at trace level.
     /// With `auditedCustomer`, the server runs a copy of `workflows/` with the customer
     /// `audited` added.
-    static func start(logs: LogCapture? = nil, auditedCustomer: Bool = false, migrations: Bool = false, evals: Bool = false) async throws -> ServerHarness {
+    /// With `extraTemplates` (file name -> text), those templates are written into the copy too.
+    static func start(
+        logs: LogCapture? = nil, auditedCustomer: Bool = false, migrations: Bool = false, evals: Bool = false, extraTemplates: [String: String] = [:]
+    ) async throws -> ServerHarness {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-server-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var workflows: URL?
-        if auditedCustomer {
+        if !extraTemplates.isEmpty {
             let copy = directory.appendingPathComponent("workflows")
             try FileManager.default.copyItem(at: Package.root.appendingPathComponent("workflows"), to: copy)
+            for (name, text) in extraTemplates { try text.write(to: copy.appendingPathComponent(name), atomically: true, encoding: .utf8) }
+            workflows = copy
+        }
+        if auditedCustomer {
+            let copy = directory.appendingPathComponent("workflows")
+            if workflows == nil { try FileManager.default.copyItem(at: Package.root.appendingPathComponent("workflows"), to: copy) }
             try """
                 customer: \(audited)
                 templates:

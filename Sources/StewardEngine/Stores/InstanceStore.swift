@@ -29,8 +29,11 @@ public struct InstanceCommit: Sendable {
     /// The open review task that ends without a decision: the instance moved to another
     /// template version (`moved`) or was cancelled (`cancelled`).
     public var withdrawnTask: TaskWithdrawal?
-    /// Timers of no review task (a `wait` state's), each with its state.
+    /// Timers of no review task (a `wait` state's, an event state's timeout), each with its state.
     public var timers: [ScheduledTimer] = []
+    /// The event the instance now waits for (found by its correlation key); the store forgets
+    /// it when the instance leaves the state (`cancelTimersOf`).
+    public var eventWait: EventWait?
     /// The state whose pending timers are cancelled because the instance left it.
     public var cancelTimersOf: String?
     /// A labelled example to keep (a reviewer's edit of a model's output).

@@ -19,6 +19,8 @@ public protocol InstanceQueryStore: Sendable {
     func instances(status: InstanceStatus?, template: String?, customer: String?, limit: Int) async throws -> [InstanceSummary]
     /// Instances matching every filter `query` sets, newest first.
     func instances(_ query: InstanceQuery) async throws -> [InstanceSummary]
+    /// The ids of the instances waiting now for event `name` whose correlation key is `key`, oldest first.
+    func instancesWaiting(forEvent name: String, key: String) async throws -> [String]
     /// Counts instances by status.
     func countByStatus() async throws -> [InstanceStatus: Int]
 }

@@ -49,6 +49,12 @@ extension StewardServer {
         router.post("/v1/instances/{id}/retry") { request, context in
             try await retryInstance(request, id: context.parameters.require("id"))
         }
+        router.post("/v1/instances/{id}/events/{name}") { request, context in
+            try await sendEvent(request, id: context.parameters.require("id"), name: context.parameters.require("name"))
+        }
+        router.post("/v1/events/{name}") { request, context in
+            try await sendCorrelatedEvent(request, name: context.parameters.require("name"))
+        }
         router.get("/v1/tasks") { request, _ in try await listTasks(request) }
         router.get("/v1/tasks/{id}") { request, context in
             try await showTask(request, id: context.parameters.require("id"))
@@ -186,6 +192,82 @@ extension StewardServer {
             if state.status == .running { driver.enqueue(state.id) }
             return JSONResponse.make(instanceJSON(state))
         } catch let error as EngineError {
+            throw APIError.engine(error)
+        }
+    }
+
+    /// `POST /v1/instances/{id}/events/{name}` (operators, or holders of the event state's
+    /// `credential`): delivers `{payload}` to the instance waiting for the event; a repeated
+    /// idempotency key answers with the instance as it is; 409 when it is not waiting for it;
+    /// 422 naming the field when the payload breaks the state's contract.
+    func sendEvent(_ request: Request, id: String, name: String) async throws -> Response {
+        let sender = try await caller(request)
+        let fields = Fields(object: try await request.jsonObject())
+        try fields.rejectUnknown(["payload", "idempotency_key"])
+        let payload = fields.object["payload"] ?? .emptyObject
+        let key = try idempotencyKey(request, body: try fields.optionalString("idempotency_key"))
+        guard let state = try await engine.currentState(id: id) else { throw APIError.notFound("no instance '\(id)'") }
+        // A repeat of a delivery the instance has: the same answer, for the sender who made it.
+        if let key, let earlier = try await store.history(of: id).first(where: {
+            $0.kind == "event_received" && $0.payload["idempotency_key"]?.stringValue == key
+        }) {
+            guard sender.role == "operator" || earlier.actor == sender.id else {
+                throw APIError.forbidden("idempotency key '\(key)' was used by another sender for \(id)")
+            }
+            return JSONResponse.make(instanceJSON(state))
+        }
+        try await authorizeSender(sender, of: name, to: state)
+        let delivered = try await deliverEvent(EventDelivery(name: name, payload: payload, idempotencyKey: key, by: sender.id), to: id)
+        return JSONResponse.make(instanceJSON(delivered))
+    }
+
+    /// `POST /v1/events/{name}` with `{key, payload}`: delivers to every instance waiting for the
+    /// event whose correlation key is `key`; 404 when none waits with it.
+    func sendCorrelatedEvent(_ request: Request, name: String) async throws -> Response {
+        let sender = try await caller(request)
+        let fields = Fields(object: try await request.jsonObject())
+        try fields.rejectUnknown(["key", "payload", "idempotency_key"])
+        let correlation = try fields.string("key")
+        let payload = fields.object["payload"] ?? .emptyObject
+        let key = try idempotencyKey(request, body: try fields.optionalString("idempotency_key"))
+        let ids = try await store.instancesWaiting(forEvent: name, key: correlation)
+        guard !ids.isEmpty else { throw APIError.notFound("no instance waits for event '\(name)' with key '\(correlation)'") }
+        var reached: [JSONValue] = []
+        for id in ids {
+            guard let state = try await engine.currentState(id: id) else { continue }
+            try await authorizeSender(sender, of: name, to: state)
+            let delivery = EventDelivery(name: name, payload: payload, key: correlation, idempotencyKey: key, by: sender.id)
+            reached.append(instanceJSON(try await deliverEvent(delivery, to: id)))
+        }
+        return JSONResponse.make(["instances": .array(reached)])
+    }
+
+    /// Operators may send any event; others need the credential the waiting event state names.
+    func authorizeSender(_ sender: Reviewer, of name: String, to state: InstanceState) async throws {
+        guard sender.role != "operator" else { return }
+        let plan = try? await engine.planAndConfig(for: state).0
+        guard state.status == .waiting, case .event(let awaited)? = plan?.state(state.current)?.kind, awaited.event == name else {
+            throw APIError(.conflict, code: "conflict", "instance \(state.id) is not waiting for event '\(name)' (it is \(state.status.rawValue) at \(state.current))")
+        }
+        guard let credential = awaited.credential, sender.credentials.contains(credential) else {
+            throw APIError.forbidden(
+                "sending '\(name)' to \(state.id) needs \(awaited.credential.map { "the credential '\($0)'" } ?? "an operator"); \(sender.id) holds \(sender.credentials.joined(separator: ", "))")
+        }
+    }
+
+    /// `Engine.deliver` without driving (the driver runs the instance on), errors mapped: a
+    /// payload that breaks the contract is 422 with the first field it names.
+    func deliverEvent(_ delivery: EventDelivery, to id: String) async throws -> InstanceState {
+        do {
+            let state = try await engine.deliver(delivery, to: id, drive: false)
+            logger.info("event delivered", metadata: ["instance": "\(id)", "event": "\(delivery.name)", "by": "\(delivery.by)"])
+            if state.status == .running { driver.enqueue(state.id) }
+            return state
+        } catch let error as EngineError {
+            if !error.isConflict, !error.isNotFound, let range = error.description.range(of: "payload.") {
+                let field = error.description[range.lowerBound...].prefix { $0 != ":" }
+                throw APIError(.unprocessableContent, code: "invalid_payload", error.description, field: String(field))
+            }
             throw APIError.engine(error)
         }
     }
