@@ -58,6 +58,7 @@ public enum StoreConformance {
         Check(name: "eval runs are immutable records; a due time yields one run; blocks and notifications land with it", body: evalRuns),
         Check(name: "migrations and their customers' progress are stored and moved with journal entries", body: migrations),
         Check(name: "a move withdraws the open task, opens the new one at the same state name, follows the version and verifies", body: moves),
+        Check(name: "an instance waiting for an event is found by its correlation key until it leaves the state", body: eventWaits),
     ]
 
     // MARK: Helpers
@@ -353,6 +354,23 @@ public enum StoreConformance {
         try expect(events?.0.templateVersion == "2.0.0", "the snapshot is the moved state")
         let verification = try await store.verifyJournal()
         try expect(verification.problems.isEmpty, "a withdrawn task and a new one verify: \(verification.problems)")
+    }
+
+    static func eventWaits(_ store: any EngineStore) async throws {
+        try await store.commit(started("e1"))
+        try await store.commit(started("e2"))
+        for id in ["e1", "e2"] {
+            var wait = step(id, sequence: 2, status: .waiting, current: "ask")
+            wait.eventWait = EventWait(state: "ask", event: "customer_reply", key: "T-1")
+            try await store.commit(wait)
+        }
+        try expect(try await store.instancesWaiting(forEvent: "customer_reply", key: "T-1") == ["e1", "e2"], "both wait, oldest first")
+        try expect(try await store.instancesWaiting(forEvent: "customer_reply", key: "T-2").isEmpty, "another key finds none")
+        try expect(try await store.instancesWaiting(forEvent: "other", key: "T-1").isEmpty, "another event finds none")
+        var leave = step("e1", sequence: 3, status: .completed, current: "done")
+        leave.cancelTimersOf = "ask"
+        try await store.commit(leave)
+        try expect(try await store.instancesWaiting(forEvent: "customer_reply", key: "T-1") == ["e2"], "leaving the state forgets the wait")
     }
 
     static func authorityVerifies(_ store: any EngineStore) async throws {
