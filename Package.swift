@@ -180,11 +180,20 @@ let package = Package(
             dependencies: ["StewardJSON", "StewardTemplates", "StewardCore", "StewardEngine"],
             swiftSettings: strictSettings
         ),
+        // Delivering the notification outbox: webhook channels, signed, retried, dead-lettered.
+        .target(
+            name: "StewardNotify",
+            dependencies: [
+                "StewardEngine", "StewardTemplates", "StewardJSON",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings),
         .target(
             name: "StewardCLI",
             dependencies: [
                 "StewardJSON", "StewardTemplates", "StewardPlugins", "StewardCore", "StewardEngine", "StewardStoreSQLite", "StewardReview",
                 "StewardPrompts", "StewardSLA", "StewardBootstrap", "StewardServer", "StewardEval", "StewardStatistics", "StewardMigration",
+                "StewardNotify",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -319,8 +328,9 @@ let package = Package(
             name: "StewardServerTests",
             dependencies: [
                 "StewardServer", "StewardBootstrap", "StewardStoreSQLite", "StewardReview", "StewardCore", "StewardEngine", "StewardJSON",
-                "StewardTemplates", "StewardPlugins", "StewardMigration", "StewardEval", "StewardCLI", .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
+                "StewardTemplates", "StewardPlugins", "StewardMigration", "StewardEval", "StewardCLI", "StewardNotify", .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]),
     ]
 )

@@ -5,6 +5,8 @@ import StewardCore
 import StewardEngine
 import StewardStoreSQLite
 import StewardBootstrap
+import StewardNotify
+import StewardTemplates
 
 /// `steward instances list|show`.
 struct InstancesCommand: AsyncParsableCommand {
@@ -227,14 +229,70 @@ struct TimersCommand: AsyncParsableCommand {
 
 struct NotificationsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "notifications", abstract: "List the notifications escalation produced, newest first.")
-    @Option(help: "At most this many.") var limit = 50
-    @OptionGroup var storeOptions: StoreOptions
+        commandName: "notifications", abstract: "Notifications and their webhook deliveries: list them, retry a dead delivery, deliver the due ones now.",
+        subcommands: [List.self, Retry.self, Deliver.self], defaultSubcommand: List.self)
 
-    func run() async throws {
-        let store = try storeOptions.openStore()
-        let rows = try await store.notifications(limit: limit)
-        for row in rows { print("\(formatMilliseconds(row.at))  to \(row.recipient): \(row.message)") }
-        if rows.isEmpty { print("no notifications") }
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List notifications, newest first, with each channel's delivery status.")
+        @Option(help: "At most this many.") var limit = 50
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var storeOptions: StoreOptions
+
+        func run() async throws {
+            let store = try storeOptions.openStore()
+            let newest = try await store.latestNotifications(limit: limit)
+            var rows: [JSONValue] = []
+            for notification in newest {
+                let deliveries = try await store.deliveries(notification: notification.id, limit: 100)
+                if json {
+                    var object = notification.json.objectValue ?? [:]
+                    object["deliveries"] = .array(deliveries.map(\.json))
+                    rows.append(.object(object))
+                    continue
+                }
+                let status = deliveries.map { "\($0.channel): \($0.status) after \($0.attempts)\($0.lastError.map { " (\($0))" } ?? "")" }
+                print("\(notification.id)  \(formatMilliseconds(notification.at))  to \(notification.recipient): \(notification.message)\(status.isEmpty ? "" : "  [" + status.joined(separator: "; ") + "]")")
+            }
+            if json { print(JSONValue.object(["notifications": .array(rows)]).prettyJSONString) } else if newest.isEmpty { print("no notifications") }
+        }
+    }
+
+    struct Retry: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Make a notification's undelivered deliveries due now, with a fresh attempt budget.")
+        @Argument(help: "The notification id.") var id: Int64
+        @Option(help: "Only this channel.") var channel: String?
+        @OptionGroup var storeOptions: StoreOptions
+
+        func run() async throws {
+            let store = try storeOptions.openStore()
+            let revived = try await store.retryDeliveries(notification: id, channel: channel, now: SystemEngineClock().nowMilliseconds())
+            guard !revived.isEmpty else { throw CLIError("error: notification \(id) has no undelivered delivery\(channel.map { " on \($0)" } ?? "")") }
+            for delivery in revived { print("\(id) on \(delivery.channel): pending, due now") }
+        }
+    }
+
+    struct Deliver: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Route new notifications to the channels of workflows/notifications.yaml and attempt the due deliveries (steward serve does this on its tick).")
+        @Option(help: "The workflows directory.") var workflows = "workflows"
+        @OptionGroup var storeOptions: StoreOptions
+
+        func run() async throws {
+            let store = try storeOptions.openStore()
+            let channels: NotificationChannels
+            do { channels = try WebhookDeliverer.channels(inWorkflows: workflows) } catch let errors as TemplateErrors {
+                throw CLIError(errors.description)
+            }
+            guard !channels.channels.isEmpty else { throw CLIError("error: \(channels.file) names no channel") }
+            let deliverer: WebhookDeliverer
+            do { deliverer = try WebhookDeliverer(store: store, channels: channels.channels) } catch let error as NotifyError {
+                throw CLIError("error: \(error.description)")
+            }
+            let attempted = try await deliverer.tick(now: SystemEngineClock().nowMilliseconds())
+            for delivery in attempted {
+                print("\(delivery.notification) on \(delivery.channel): \(delivery.status) after \(delivery.attempts)\(delivery.lastError.map { " (\($0))" } ?? "")")
+            }
+            print("\(attempted.count) attempted")
+        }
     }
 }

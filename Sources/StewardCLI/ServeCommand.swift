@@ -6,7 +6,9 @@ import StewardCore
 import StewardEngine
 import StewardEval
 import StewardMigration
+import StewardNotify
 import StewardServer
+import StewardTemplates
 
 /// `steward serve`: the HTTP API, the reviewer web page and `/metrics` on the embedded store.
 struct ServeCommand: AsyncParsableCommand {
@@ -38,6 +40,36 @@ struct ServeCommand: AsyncParsableCommand {
         // holds up the SLA timers that share this periodic tick.
         let evals = EvalSession(assembly: context.assembly)
         let migrations = MigrationController(assembly: context.assembly)
+        // Webhook channels of workflows/notifications.yaml, delivered from the outbox on their own task.
+        let channels: NotificationChannels
+        do {
+            channels = try WebhookDeliverer.channels(inWorkflows: context.assembly.workspace.root.appendingPathComponent("workflows").path)
+        } catch let errors as TemplateErrors {
+            throw CLIError(errors.description)
+        }
+        let deliveries: DeliveryTicker?
+        if channels.channels.isEmpty {
+            deliveries = nil
+        } else {
+            let deliverer: WebhookDeliverer
+            do { deliverer = try WebhookDeliverer(store: context.assembly.store, channels: channels.channels) } catch let error as NotifyError {
+                throw CLIError("error: \(error.description)")
+            }
+            let deliveryLogger = logger
+            deliveries = DeliveryTicker(deliverer: deliverer, clock: { SystemEngineClock().nowMilliseconds() }) { result in
+                switch result {
+                case .success(let attempted):
+                    for delivery in attempted where delivery.status != "delivered" {
+                        deliveryLogger.warning("notification not delivered", metadata: [
+                            "notification": "\(delivery.notification)", "channel": "\(delivery.channel)", "status": "\(delivery.status)",
+                            "attempts": "\(delivery.attempts)", "error": "\(delivery.lastError ?? "")",
+                        ])
+                    }
+                case .failure(let error):
+                    deliveryLogger.error("notification delivery failed; retrying at the next tick", metadata: ["error": "\(error)"])
+                }
+            }
+        }
         let evalLogger = logger
         let ticker = EvalTicker(scheduler: EvalScheduler(session: evals), clock: { SystemEngineClock().nowMilliseconds() }) { result in
             switch result {
@@ -58,6 +90,7 @@ struct ServeCommand: AsyncParsableCommand {
                 await ticker.poke()
                 // Gates reviewers decided in the queue move their customers on (or stop them),
                 // and migration changes made by other processes (steward migrate) take effect here.
+                await deliveries?.poke()
                 try await migrations.syncGates()
                 try await engine.routes?.reload(from: engine.store)
             })

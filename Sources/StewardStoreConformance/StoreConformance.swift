@@ -59,6 +59,7 @@ public enum StoreConformance {
         Check(name: "migrations and their customers' progress are stored and moved with journal entries", body: migrations),
         Check(name: "a move withdraws the open task, opens the new one at the same state name, follows the version and verifies", body: moves),
         Check(name: "an instance waiting for an event is found by its correlation key until it leaves the state", body: eventWaits),
+        Check(name: "the notification outbox routes each notification once per channel and keeps each delivery's log", body: outbox),
     ]
 
     // MARK: Helpers
@@ -371,6 +372,31 @@ public enum StoreConformance {
         leave.cancelTimersOf = "ask"
         try await store.commit(leave)
         try expect(try await store.instancesWaiting(forEvent: "customer_reply", key: "T-1") == ["e2"], "leaving the state forgets the wait")
+    }
+
+    static func outbox(_ store: any EngineStore) async throws {
+        var commit = started("n1")
+        commit.notifications = [NewNotification(recipient: "lead", message: "one", task: nil), NewNotification(recipient: "lead", message: "two", task: nil)]
+        try await store.commit(commit)
+        let all = try await store.notifications(after: 0, limit: 10)
+        try expect(all.map(\.message) == ["one", "two"] && all.allSatisfy { $0.instance == "n1" && $0.customer == "acme" }, "notifications: \(all)")
+        try expect(try await store.latestNotifications(limit: 1).map(\.message) == ["two"], "newest first")
+        try expect(try await store.deliveryCursor(channel: "ops") == 0, "a new channel starts at 0")
+        try await store.enqueueDeliveries(channel: "ops", notifications: all.map(\.id), cursor: all[1].id, at: 100)
+        try await store.enqueueDeliveries(channel: "ops", notifications: all.map(\.id), cursor: all[0].id, at: 100)
+        try expect(try await store.deliveryCursor(channel: "ops") == all[1].id, "the cursor never moves back")
+        var due = try await store.dueDeliveries(now: 100, limit: 10)
+        try expect(due.count == 2 && due.allSatisfy { $0.status == "pending" && $0.attempts == 0 }, "routing twice queues once: \(due)")
+        var first = due[0]
+        first.attempts = 1
+        first.nextAttemptAt = 500
+        first.lastError = "HTTP 500"
+        first.lastStatus = 500
+        try await store.updateDelivery(first)
+        due = try await store.dueDeliveries(now: 499, limit: 10)
+        try expect(due.map(\.notification) == [all[1].id], "a delivery waits for its backoff")
+        try expect(try await store.deliveries(notification: first.notification, limit: 10) == [first], "the log keeps the attempt")
+        try expect(try await store.retryDeliveries(notification: first.notification, now: 600).map(\.attempts) == [0], "a retry gives a fresh budget")
     }
 
     static func authorityVerifies(_ store: any EngineStore) async throws {

@@ -219,6 +219,25 @@ enum Schema {
                     CREATE INDEX event_waits_key ON event_waits(event, key);
                     """)
         }
+        // The notification outbox: each channel's deliveries (their log) and how far it routed.
+        migrator.registerMigration("v12-notification-deliveries") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE notification_deliveries (
+                        notification INTEGER NOT NULL REFERENCES notifications(id),
+                        channel TEXT NOT NULL,
+                        status TEXT NOT NULL,
+                        attempts INTEGER NOT NULL,
+                        next_attempt_at INTEGER,
+                        last_error TEXT,
+                        last_status INTEGER,
+                        delivered_at INTEGER,
+                        PRIMARY KEY (notification, channel)
+                    );
+                    CREATE INDEX notification_deliveries_due ON notification_deliveries(next_attempt_at) WHERE status = 'pending';
+                    CREATE TABLE notification_cursors (channel TEXT PRIMARY KEY, last_id INTEGER NOT NULL);
+                    """)
+        }
 
         return migrator
     }

@@ -27,6 +27,8 @@ import Testing
     }
 
     @Test func aRunPrintsTheDocumentedJSONAndItsFiguresAreTheCasesOwn() async throws {
+        // The shipped plugins, built once by the suite: a fresh clone has none until then.
+        try await StewardCLITests.requirePlugins()
         let scratch = try Scratch()
         defer { scratch.remove() }
         let dataset = try scratch.dataset("golden.jsonl", lines: try scratch.shipped(120))
@@ -55,6 +57,8 @@ import Testing
     }
 
     @Test func aGateAboveWhatTheModelReachesExitsOneAndBadInputExitsTwo() async throws {
+        // The shipped plugins, built once by the suite: a fresh clone has none until then.
+        try await StewardCLITests.requirePlugins()
         let scratch = try Scratch()
         defer { scratch.remove() }
         let dataset = try scratch.dataset("golden.jsonl", lines: try scratch.shipped(60))

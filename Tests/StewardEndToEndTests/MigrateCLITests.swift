@@ -13,6 +13,8 @@ import Testing
 
     @Test(.timeLimit(.minutes(10)))
     func theShippedMigrationAndItsRollback() async throws {
+        // The shipped plugins, built once by the suite: a fresh clone has none until then.
+        try await StewardCLITests.requirePlugins()
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("steward-migrate-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
@@ -113,6 +115,8 @@ import Testing
     }
     @Test(.timeLimit(.minutes(5)))
     func aShadowStageComparesTheCandidateOnLiveTicketsWithoutTouchingThem() async throws {
+        // The shipped plugins, built once by the suite: a fresh clone has none until then.
+        try await StewardCLITests.requirePlugins()
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("steward-shadow-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
@@ -160,6 +164,8 @@ import Testing
 
     @Test(.timeLimit(.minutes(5)))
     func waitingTicketsMoveOntoTheCandidateAndBackThroughTheCLI() async throws {
+        // The shipped plugins, built once by the suite: a fresh clone has none until then.
+        try await StewardCLITests.requirePlugins()
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("steward-move-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }

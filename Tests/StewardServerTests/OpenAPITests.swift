@@ -80,8 +80,10 @@ import Yams
                 }
             }
             let reply = try await harness.send(method, path, token: token, body: body, headers: headers)
-            // The one route whose documented 404 this harness reaches: no instance waits for the event.
-            let expectedNotFound = operation == "POST /v1/events/{name}" && reply.text.contains("no instance waits for event")
+            // Routes whose documented 404 this harness reaches: no instance waits for the event; no
+            // notification has the id (the harness records none).
+            let expectedNotFound = (operation == "POST /v1/events/{name}" && reply.text.contains("no instance waits for event"))
+                || (operation == "POST /v1/notifications/{id}/retry" && reply.text.contains("no notification"))
             #expect((reply.status != 404 || expectedNotFound) && reply.status != 405, "\(operation) is not routed: \(reply.status) \(reply.text.prefix(200))")
             let response = spec["responses"]?[String(reply.status)]
             #expect(response != nil, "\(operation) answered \(reply.status), which the document does not list")

@@ -132,7 +132,7 @@ public protocol NotificationStore: Sendable {
 /// Everything the engine, the review desk, the SLA clock, the auditor and the server need of a
 /// store. Every backend implements all of it and passes `StewardStoreConformance`.
 public typealias EngineStore = InstanceStore & ContentStore & InstanceQueryStore & JournalStore & ReviewStore & ReviewerStore
-    & TimerStore & NotificationStore & EvalStore & AuditStore & MigrationStore
+    & TimerStore & NotificationStore & NotificationOutboxStore & EvalStore & AuditStore & MigrationStore
 
 // Conveniences with the limits people use; every backend gets them for free.
 

@@ -62,6 +62,10 @@ extension StewardServer {
         router.post("/v1/tasks/{id}/decision") { request, context in
             try await decideTask(request, id: context.parameters.require("id"))
         }
+        router.get("/v1/notifications") { request, _ in try await listNotifications(request) }
+        router.post("/v1/notifications/{id}/retry") { request, context in
+            try await retryNotification(request, id: context.parameters.require("id"))
+        }
         addEvalRoutes(to: router)
         addMigrationRoutes(to: router)
         addAuditRoutes(to: router)
@@ -270,6 +274,45 @@ extension StewardServer {
             }
             throw APIError.engine(error)
         }
+    }
+
+    /// `GET /v1/notifications?limit=` (operators): the newest notifications with each channel's delivery log.
+    func listNotifications(_ request: Request) async throws -> Response {
+        _ = try await operatorCaller(request, to: "list notifications")
+        let query = request.uri.queryParameters
+        for (name, _) in query where name != "limit" {
+            throw APIError.badField(String(name), "unknown query parameter '\(name)'; expected limit")
+        }
+        var limit = 100
+        if let text = query["limit"].map(String.init) {
+            guard let parsed = Int(text), (1...1_000).contains(parsed) else {
+                throw APIError.badField("limit", "limit must be an integer from 1 to 1000, found '\(text)'")
+            }
+            limit = parsed
+        }
+        var rows: [JSONValue] = []
+        for notification in try await store.latestNotifications(limit: limit) {
+            var object = notification.json.objectValue ?? [:]
+            object["deliveries"] = .array(try await store.deliveries(notification: notification.id, limit: 100).map(\.json))
+            rows.append(.object(object))
+        }
+        return JSONResponse.make(["notifications": .array(rows)])
+    }
+
+    /// `POST /v1/notifications/{id}/retry` (operators, `{channel?}`): undelivered deliveries due
+    /// now with a fresh attempt budget; 409 when there is none.
+    func retryNotification(_ request: Request, id text: String) async throws -> Response {
+        _ = try await operatorCaller(request, to: "retry notifications")
+        guard let id = Int64(text) else { throw APIError.notFound("no notification '\(text)'") }
+        let fields = Fields(object: try await request.jsonObject())
+        try fields.rejectUnknown(["channel"])
+        let channel = try fields.optionalString("channel")
+        guard try await store.notification(id: id) != nil else { throw APIError.notFound("no notification \(id)") }
+        let revived = try await store.retryDeliveries(notification: id, channel: channel, now: engine.clock.nowMilliseconds())
+        guard !revived.isEmpty else {
+            throw APIError(.conflict, code: "conflict", "notification \(id) has no undelivered delivery\(channel.map { " on \($0)" } ?? "")")
+        }
+        return JSONResponse.make(["deliveries": .array(revived.map(\.json))])
     }
 
     func listInstances(_ request: Request) async throws -> Response {

@@ -1,0 +1,100 @@
+import StewardJSON
+import Yams
+
+/// Where notifications are delivered (`workflows/notifications.yaml`): webhook channels, each
+/// for some recipients and customers, signed with an HMAC key read from the environment.
+public struct NotificationChannels: Sendable, Hashable {
+    /// The channels, in file order.
+    public var channels: [NotificationChannel]
+    /// The file.
+    public var file: String
+
+    /// Creates a configuration.
+    public init(channels: [NotificationChannel], file: String) {
+        self.channels = channels
+        self.file = file
+    }
+}
+
+/// One webhook channel.
+public struct NotificationChannel: Sendable, Hashable {
+    /// Its name (unique; the delivery log names it).
+    public var name: String
+    /// The URL deliveries are POSTed to (`http` or `https`).
+    public var url: String
+    /// The environment variable holding the HMAC-SHA256 key deliveries are signed with (the key
+    /// never sits in a file).
+    public var secretEnvironment: String
+    /// The recipients it carries (nil: every recipient).
+    public var recipients: [String]?
+    /// The customers whose notifications it carries (nil: every customer, and notifications of no customer).
+    public var customers: [String]?
+    /// Attempts before a delivery is dead-lettered.
+    public var maxAttempts: Int
+    /// The wait before the second attempt, in milliseconds; it doubles each attempt (with
+    /// jitter), up to `maxBackoff`.
+    public var backoff: Int64
+    /// The longest wait between attempts, in milliseconds.
+    public var maxBackoff: Int64
+    /// Where it is written.
+    public var location: SourceLocation
+
+    /// Whether the channel carries a notification for `recipient` about an instance of `customer`.
+    public func carries(recipient: String, customer: String?) -> Bool {
+        (recipients.map { $0.contains(recipient) } ?? true) && (customers.map { customer.map($0.contains) ?? false } ?? true)
+    }
+}
+
+extension TemplateParser {
+    static let channelKeys = ["name", "webhook", "secret_env", "recipients", "customers", "max_attempts", "backoff", "max_backoff"]
+
+    /// Parses `notifications.yaml`, reporting every problem with its location.
+    /// - Throws: `TemplateErrors` listing every problem.
+    public static func parseNotificationChannels(_ text: String, file: String) throws(TemplateErrors) -> NotificationChannels {
+        var reader = YAMLReader(file: file)
+        let root = try compose(text, file: file, expected: "a notification channel list")
+        guard let top = reader.entries(of: root, context: "the notification channels", allowed: ["channels"]) else {
+            throw TemplateErrors(reader.diagnostics)
+        }
+        var channels: [NotificationChannel] = []
+        if let listNode = reader.required(top, "channels", in: root, context: "the notification channels") {
+            if case .sequence(let items) = listNode {
+                for item in items {
+                    guard let entries = reader.entries(of: item, context: "a channel", allowed: channelKeys) else { continue }
+                    let name = reader.string(reader.required(entries, "name", in: item, context: "a channel"), "'name' of a channel")
+                    let context = "channel '\(name ?? "?")'"
+                    let url = reader.string(reader.required(entries, "webhook", in: item, context: context), "'webhook' of \(context)")
+                    if let url, !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+                        reader.error(entries["webhook"]?.value, "'webhook' of \(context) must be an http:// or https:// URL, found '\(url)'")
+                    }
+                    let secret = reader.string(reader.required(entries, "secret_env", in: item, context: context), "'secret_env' of \(context)")
+                    let recipients = entries["recipients"].flatMap { reader.stringList($0.value, "'recipients' of \(context)") }
+                    let customers = entries["customers"].flatMap { reader.stringList($0.value, "'customers' of \(context)") }
+                    let attempts = reader.integer(entries["max_attempts"]?.value, "'max_attempts' of \(context)", range: 1...100) ?? 8
+                    func duration(_ key: String, _ fallback: Int64) -> Int64 {
+                        guard let node = entries[key]?.value, let text = reader.string(node, "'\(key)' of \(context)") else { return fallback }
+                        guard let parsed = parseDurationMilliseconds(text), parsed > 0 else {
+                            reader.error(node, "expected a duration like 30s, 5m or 1h for '\(key)' of \(context), found '\(text)'")
+                            return fallback
+                        }
+                        return parsed
+                    }
+                    let backoff = duration("backoff", 1_000)
+                    let maxBackoff = duration("max_backoff", 3_600_000)
+                    if let name, channels.contains(where: { $0.name == name }) {
+                        reader.error(entries["name"]?.value, "duplicate channel name '\(name)'; expected each name once")
+                        continue
+                    }
+                    guard let name, let url, let secret else { continue }
+                    channels.append(NotificationChannel(
+                        name: name, url: url, secretEnvironment: secret, recipients: recipients, customers: customers, maxAttempts: attempts,
+                        backoff: backoff, maxBackoff: max(maxBackoff, backoff), location: reader.location(of: item)))
+                }
+            } else {
+                reader.error(listNode, "expected a list of channels for 'channels', found \(YAMLReader.describe(listNode))")
+            }
+        }
+        guard reader.diagnostics.isEmpty else { throw TemplateErrors(reader.diagnostics) }
+        return NotificationChannels(channels: channels, file: file)
+    }
+}
