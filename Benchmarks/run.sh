@@ -101,6 +101,12 @@ measure triage-1000-c1 "$bench" triage --n 1000 --concurrency 1 --plugins "$plug
 # A migration in shadow: the same tickets for one customer with and without the candidate
 # classifier called beside the served one (issue 11's overhead figure).
 measure shadow-1000 "$bench" shadow --n 1000 --plugins "$plugins" --template "$template" --input "$ticket2" --db "$scratch/shadow.db" --libraries "$scratch/lib"
+# Waiting at scale (issue 14): instances parked in wait and event states, a group of their
+# timers due together, events delivered one at a time.
+waits_n=100000; if ((quick)); then waits_n=2000; fi
+mkdir -p "$scratch/waits"
+measure waits "$bench" waits --n "$waits_n" --timers $((waits_n < 20000 ? waits_n / 2 : 10000)) --events 500 --plugins "$plugins" --scratch "$scratch/waits"
+rm -rf "$scratch/waits"
 measure resume "$bench" resume --samples "$samples" --plugins "$plugins" --template "$template" --input "$ticket2" --db "$scratch/resume.db" --libraries "$scratch/lib"
 measure cold-start "$bench" cold-start --steward "$bin/steward" --root "$root" --plugins "$plugins" --scratch "$scratch" --runs "$runs"
 

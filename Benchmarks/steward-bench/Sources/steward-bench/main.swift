@@ -12,6 +12,7 @@ let usage = """
     usage: steward-bench plugin-calls --plugin LIB [--iterations N] [--repeats R]
            steward-bench triage --n N --plugins DIR --template FILE --input FILE --db FILE [--concurrency C] [--synchronous full|shipped]
            steward-bench shadow --n N --plugins DIR --template FILE --input FILE --db FILE [--concurrency C] [--customer C] [--candidate A@V]
+           steward-bench waits --n N --timers T --events E --plugins DIR --scratch DIR [--concurrency C]
            steward-bench resume --samples S --plugins DIR --template FILE --input FILE --db FILE
            steward-bench cold-start --steward BIN --root DIR --plugins DIR --scratch DIR [--runs R]
            steward-bench fsync-probe --db FILE [--commits N]
@@ -79,6 +80,11 @@ do {
             template: arguments.string("template"), input: arguments.string("input"), database: arguments.string("db"),
             libraries: arguments.values["libraries"], customer: arguments.values["customer"] ?? "harbour-credit",
             candidate: arguments.values["candidate"] ?? "banking-intent@2.0.0"
+        ).run()
+    case "waits":
+        result = try await WaitsBenchmark(
+            n: arguments.int("n"), timers: arguments.int("timers", default: 10_000), events: arguments.int("events", default: 500),
+            plugins: arguments.string("plugins"), scratch: arguments.string("scratch"), concurrency: arguments.int("concurrency", default: 256)
         ).run()
     case "resume":
         result = try await ResumeBenchmark(
