@@ -46,13 +46,15 @@ public struct URLSessionTransport: WebhookTransport {
     }
 }
 
-/// Delivers the outbox's notifications to webhook channels, at least once: each tick routes the
+/// Delivers the outbox's notifications to webhook and e-mail channels, at least once: each tick routes the
 /// notifications recorded since a channel's cursor into pending deliveries (in one
 /// transaction with the cursor), then attempts the due ones. A delivery is a JSON POST signed
 /// `Steward-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">` with the channel's
 /// key; a 2xx answer delivers it, anything else (or no answer) is retried after a backoff that
 /// doubles per attempt with jitter, and after the channel's `max_attempts` the delivery is dead
-/// (`steward notifications retry` revives it). Transitions never wait for any of this: the
+/// (`steward notifications retry` revives it). An e-mail channel sends a plain-text message over
+/// SMTP (`SMTPTransport`): a 4xx reply or a broken connection is retried the same way, a 5xx
+/// reply dead-letters at once. Transitions never wait for any of this: the
 /// engine only records notifications; this runs on `steward serve`'s tick.
 ///
 /// Thread rules: one tick at a time per process (the outbox tolerates two: a delivery may then
@@ -66,6 +68,7 @@ public struct WebhookDeliverer: Sendable {
     /// Each channel's key bytes (`SymmetricKey` is not `Sendable`; one is made per signature).
     let keys: [String: [UInt8]]
     let transport: any WebhookTransport
+    let mail: any MailTransport
     /// A number in [0.5, 1] multiplying each backoff (injected for tests).
     let jitter: @Sendable () -> Double
 
@@ -73,15 +76,18 @@ public struct WebhookDeliverer: Sendable {
     /// - Throws: `NotifyError` naming a channel whose `secret_env` variable is unset or empty.
     public init(
         store: any NotificationOutboxStore, channels: [NotificationChannel], environment: [String: String] = ProcessInfo.processInfo.environment,
-        transport: any WebhookTransport = URLSessionTransport(), jitter: @escaping @Sendable () -> Double = { Double.random(in: 0.5...1) }
+        transport: any WebhookTransport = URLSessionTransport(), mail: any MailTransport = SMTPTransport(),
+        jitter: @escaping @Sendable () -> Double = { Double.random(in: 0.5...1) }
     ) throws {
         var keys: [String: [UInt8]] = [:]
         for channel in channels {
-            guard let secret = environment[channel.secretEnvironment], !secret.isEmpty else {
-                throw NotifyError("\(channel.location): channel '\(channel.name)' signs with the key in $\(channel.secretEnvironment), which is not set")
+            guard case .webhook(_, let variable) = channel.target else { continue }
+            guard let secret = environment[variable], !secret.isEmpty else {
+                throw NotifyError("\(channel.location): channel '\(channel.name)' signs with the key in $\(variable), which is not set")
             }
             keys[channel.name] = Array(secret.utf8)
         }
+        self.mail = mail
         self.store = store
         self.channels = channels
         self.keys = keys
@@ -130,32 +136,59 @@ public struct WebhookDeliverer: Sendable {
     public func deliverDue(now: Int64, limit: Int = 100) async throws -> [NotificationDelivery] {
         var attempted: [NotificationDelivery] = []
         for due in try await store.dueDeliveries(now: now, limit: limit) {
-            guard let channel = channels.first(where: { $0.name == due.channel }), let key = keys[channel.name] else { continue }
+            guard let channel = channels.first(where: { $0.name == due.channel }) else { continue }
             guard let notification = try await store.notification(id: due.notification) else { continue }
             var delivery = due
             delivery.attempts += 1
-            var object = notification.json.objectValue ?? [:]
-            object["channel"] = .string(channel.name)
-            object["attempt"] = .integer(Int64(delivery.attempts))
-            let body = JSONValue.object(object).jsonBytes
-            let headers = [
-                "Content-Type": "application/json", "Steward-Notification": "\(notification.id)", "Steward-Attempt": "\(delivery.attempts)",
-                "Steward-Signature": Self.signature(key: SymmetricKey(data: key), timestamp: now / 1000, body: body),
-            ]
-            do {
-                let status = try await transport.post(url: channel.url, headers: headers, body: body)
-                delivery.lastStatus = status
-                if (200..<300).contains(status) {
-                    delivery.status = "delivered"
-                    delivery.deliveredAt = now
-                    delivery.nextAttemptAt = nil
-                    delivery.lastError = nil
-                } else {
-                    delivery.lastError = "HTTP \(status)"
+            var permanent = false
+            switch channel.target {
+            case .webhook(let url, _):
+                guard let key = keys[channel.name] else { continue }
+                var object = notification.json.objectValue ?? [:]
+                object["channel"] = .string(channel.name)
+                object["attempt"] = .integer(Int64(delivery.attempts))
+                let body = JSONValue.object(object).jsonBytes
+                let headers = [
+                    "Content-Type": "application/json", "Steward-Notification": "\(notification.id)", "Steward-Attempt": "\(delivery.attempts)",
+                    "Steward-Signature": Self.signature(key: SymmetricKey(data: key), timestamp: now / 1000, body: body),
+                ]
+                do {
+                    let status = try await transport.post(url: url, headers: headers, body: body)
+                    delivery.lastStatus = status
+                    if (200..<300).contains(status) { delivery.status = "delivered" } else { delivery.lastError = "HTTP \(status)" }
+                } catch {
+                    delivery.lastError = "\(error)"
+                    delivery.lastStatus = nil
                 }
-            } catch {
-                delivery.lastError = "\(error)"
-                delivery.lastStatus = nil
+            case .email(let target):
+                let context = [
+                    ("Instance", notification.instance), ("Template", notification.template), ("Customer", notification.customer),
+                    ("Task", notification.task.map { "\($0)" }), ("Notification", "\(notification.id)"),
+                ].compactMap { name, value in value.map { (name, $0) } }
+                let message = MailMessage.render(
+                    StoredNotificationText(id: notification.id, recipient: notification.recipient, message: notification.message, context: context),
+                    target: target, at: notification.at)
+                do {
+                    try await mail.send(message, to: target)
+                    delivery.status = "delivered"
+                    delivery.lastStatus = 250
+                } catch let refusal as MailRefusal {
+                    delivery.lastError = refusal.description
+                    delivery.lastStatus = refusal.code > 0 ? refusal.code : nil
+                    permanent = refusal.isPermanent
+                } catch {
+                    delivery.lastError = "\(error)"
+                }
+            }
+            if delivery.status == "delivered" {
+                delivery.deliveredAt = now
+                delivery.nextAttemptAt = nil
+                delivery.lastError = nil
+            }
+            // A 5xx SMTP reply will not change by asking again: dead at once.
+            if permanent, delivery.status == "pending" {
+                delivery.status = "dead"
+                delivery.nextAttemptAt = nil
             }
             if delivery.status == "pending" {
                 if delivery.attempts >= channel.maxAttempts {
