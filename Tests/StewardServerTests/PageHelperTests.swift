@@ -34,6 +34,9 @@ import Testing
         #expect(articles[1]["url"] == nil, "a javascript: link is not made clickable")
         #expect(articles[2]["title"] as? String == "KB-12")
         #expect(suggestedArticles(["classification": ["category": "fees"]]).isEmpty)
+        // What the kb plugin's search step returns, under the triage template's `suggestions`.
+        let kb = suggestedArticles(["suggestions": ["results": [["id": "faq-001", "title": "Report a stolen card", "score": 12.3456]]]])
+        #expect(kb.count == 1 && kb[0]["title"] as? String == "Report a stolen card" && kb[0]["score"] as? String == "12.35", "\(kb)")
     }
 
     @Test func formBodiesDecode() {

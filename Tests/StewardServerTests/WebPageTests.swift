@@ -90,6 +90,7 @@ import FoundationNetworking
         for expected in [
             instance, "Someone stole my wallet", "confidence", "Promise refunds, reversals or fee waivers.", "Classify, route and prioritise tickets.",
             "step_succeeded", "<label for=\"output\">", "<label for=\"reason\">", "id=\"approve\"", "<h2 id=\"context-heading\">",
+            "Suggested articles",
         ] {
             #expect(page.text.contains(expected), "the task page shows \(expected)")
         }

@@ -338,7 +338,8 @@ func timeLeft(_ dueAt: Int64?, now: Int64) -> String {
 }
 
 /// Knowledge-base suggestions found in the step outputs: any `articles` (or `suggestions`)
-/// array of objects with a `title`. Only http(s) links are made clickable.
+/// array of objects with a `title`, also as the `results` of such an output (what the `kb`
+/// plugin's `search` returns). Only http(s) links are made clickable.
 func suggestedArticles(_ outputs: [String: JSONValue]) -> [[String: Any]] {
     var found: [[String: Any]] = []
     func collect(_ value: JSONValue) {
@@ -351,7 +352,10 @@ func suggestedArticles(_ outputs: [String: JSONValue]) -> [[String: Any]] {
         }
     }
     for (name, value) in outputs.sorted(by: { $0.key < $1.key }) {
-        if name == "articles" || name == "suggestions" { collect(value) }
+        if name == "articles" || name == "suggestions" {
+            collect(value)
+            if let results = value["results"] { collect(results) }
+        }
         for key in ["articles", "suggestions"] { if let list = value[key] { collect(list) } }
     }
     return Array(found.prefix(10))
