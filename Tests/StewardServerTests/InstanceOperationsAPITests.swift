@@ -31,6 +31,8 @@ import Testing
             "POST", "/v1/instances", token: harness.operatorToken, json: ["template": "support-ticket-triage", "input": ["channel": "email"]])
         let failedID = try #require(submitted.json["id"]?.stringValue)
         #expect(try await harness.waitFor(failedID) { $0 != "running" } == "failed")
+        let shown = try await harness.send("GET", "/v1/instances/\(failedID)", token: harness.operatorToken)
+        #expect(shown.json["error"]?["state"] == "intake" && shown.json["error"]?["kind"] == "invalid_input", "a failed instance says why at the top: \(shown.text)")
         let listed = try await harness.send("GET", "/v1/instances?status=failed&state=intake&older_than=0s", token: harness.operatorToken)
         #expect(listed.status == 200 && listed.json["instances"]?.arrayValue?.map { $0["id"] } == [.string(failedID)], "\(listed.text)")
         #expect(try await harness.send("GET", "/v1/instances?older_than=soon", token: harness.operatorToken).status == 400)

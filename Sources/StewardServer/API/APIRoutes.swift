@@ -435,6 +435,8 @@ func isoTime(_ milliseconds: Int64) -> String {
 func instanceJSON(_ state: InstanceState) -> JSONValue {
     var object = state.jsonValue.objectValue ?? [:]
     object["state"] = object.removeValue(forKey: "current")
+    // A failed instance says why at the top, as `steward run` and `instances show` do.
+    if let failure = state.failure { object["error"] = failure.jsonValue }
     return .object(object)
 }
 
