@@ -34,7 +34,7 @@ struct InstancesCommand: AsyncParsableCommand {
                 query.status = parsed
             }
             if let olderThan {
-                guard let age = durationMilliseconds(olderThan) else { throw CLIError("--older-than '\(olderThan)': expected a duration like 30m, 2h or 7d") }
+                guard let age = TemplateParser.parseDurationMilliseconds(olderThan) else { throw CLIError("--older-than '\(olderThan)': expected a duration like 30m, 2h or 7d") }
                 query.createdBefore = SystemEngineClock().nowMilliseconds() - age
             }
             let store = try storeOptions.openStore()
@@ -120,18 +120,6 @@ struct InstancesCommand: AsyncParsableCommand {
             })
             print(JSONValue.object(object).prettyJSONString)
         }
-    }
-}
-
-/// `45s`, `30m`, `2h`, `7d` in milliseconds (nil for anything else).
-func durationMilliseconds(_ text: String) -> Int64? {
-    guard let unit = text.last, let number = Int64(text.dropLast()), number >= 0 else { return nil }
-    switch unit {
-    case "s": return number * 1_000
-    case "m": return number * 60_000
-    case "h": return number * 3_600_000
-    case "d": return number * 86_400_000
-    default: return nil
     }
 }
 

@@ -144,7 +144,7 @@ public struct MigrationController: Sendable {
             switch new.state(to)?.kind {
             case nil:
                 let names = new.template.states.map(\.name)
-                let suggestion = names.contains(to) ? "" : (closest(to, in: names).map { " (did you mean '\($0)'?)" } ?? "")
+                let suggestion = Plan.closest(to, names).map { " (did you mean '\($0)'?)" } ?? ""
                 problems.append("\(at): error: 'change.template.states' maps '\(from)' to '\(to)', which is not a state of \(plan.template) \(plan.to)\(suggestion)")
             case .end?:
                 problems.append("\(at): error: 'change.template.states' maps '\(from)' to '\(to)', an end state of \(plan.template) \(plan.to); a move never ends an instance")
@@ -153,26 +153,6 @@ public struct MigrationController: Sendable {
             }
         }
         return problems
-    }
-
-    /// The name in `names` nearest to `text` (for suggestions), if any is close.
-    func closest(_ text: String, in names: [String]) -> String? {
-        func distance(_ a: [Character], _ b: [Character]) -> Int {
-            var row = Array(0...b.count)
-            for (i, x) in a.enumerated() {
-                var previous = row[0]
-                row[0] = i + 1
-                for (j, y) in b.enumerated() {
-                    let current = row[j + 1]
-                    row[j + 1] = min(row[j + 1] + 1, row[j] + 1, previous + (x == y ? 0 : 1))
-                    previous = current
-                }
-            }
-            return row[b.count]
-        }
-        let best = names.map { ($0, distance(Array(text), Array($0))) }.min { $0.1 < $1.1 }
-        guard let best, best.1 <= max(2, text.count / 3) else { return nil }
-        return best.0
     }
 
     func currentBinding(_ plan: MigrationPlan, template: Plan, customer: String) -> String? {

@@ -310,8 +310,10 @@ extension TemplateParser {
         return stage
     }
 
-    /// `30m`, `24h`, `7d`, `45s` in milliseconds.
-    static func parseDurationMilliseconds(_ text: String) -> Int64? {
+    /// `30m`, `24h`, `7d`, `45s` (a whole number and one of s, m, h, d) in milliseconds; nil for
+    /// anything else. The one reader of such durations: plans, templates, channels, and the
+    /// CLI's and the API's age filters.
+    public static func parseDurationMilliseconds(_ text: String) -> Int64? {
         guard let unit = text.last, let number = Int64(text.dropLast()), number >= 0 else { return nil }
         switch unit {
         case "s": return number * 1_000

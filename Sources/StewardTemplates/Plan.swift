@@ -304,7 +304,9 @@ public struct Plan: Sendable {
         }
     }
 
-    static func closest(_ word: String, _ candidates: [String]) -> String? {
+    /// The candidate nearest to `word` when it is close enough to be a likely typo (the
+    /// template parser's own did-you-mean rule), for suggestions in messages about plans.
+    public static func closest(_ word: String, _ candidates: [String]) -> String? {
         YAMLReader.closest(to: word, in: candidates)
     }
 }

@@ -502,12 +502,9 @@ public enum TemplateParser {
         if entries["for"] != nil, let entry = entries["until"] {
             reader.error(entry.key, "\(context) has both 'for' and 'until'; expected one of them")
         }
-        var business = false
-        if let businessNode = entries["business"]?.value {
-            if case .scalar(let scalar) = businessNode, let flag = Bool(scalar.string) { business = flag } else {
-                reader.error(businessNode, "expected true or false for 'business' of \(context)")
-            }
-            if entries["until"] != nil { reader.error(entries["business"]?.key, "'business' applies to 'for' only (\(context)): an instant is an instant") }
+        let business = reader.bool(entries["business"]?.value, "'business' of \(context)") ?? false
+        if entries["business"] != nil, entries["until"] != nil {
+            reader.error(entries["business"]?.key, "'business' applies to 'for' only (\(context)): an instant is an instant")
         }
         let next = reference(reader.required(entries, "next", in: node, context: context), "'next' of \(context)", reader: &reader)
         guard let next, duration != nil || until != nil else { return nil }
@@ -549,12 +546,7 @@ public enum TemplateParser {
                 reader.error(timeoutNode, "expected a duration like 30m, 2h or 3d for 'timeout' of \(context), found '\(text)'")
             }
         }
-        var business = false
-        if let businessNode = entries["business"]?.value {
-            if case .scalar(let scalar) = businessNode, let flag = Bool(scalar.string) { business = flag } else {
-                reader.error(businessNode, "expected true or false for 'business' of \(context)")
-            }
-        }
+        let business = reader.bool(entries["business"]?.value, "'business' of \(context)") ?? false
         let onTimeout = entries["on_timeout"].flatMap { reference($0.value, "'on_timeout' of \(context)", reader: &reader) }
         if entries["timeout"] != nil, entries["on_timeout"] == nil {
             reader.error(entries["timeout"]?.key, "\(context) has a 'timeout' but no 'on_timeout'; expected the state a timed-out wait goes to")

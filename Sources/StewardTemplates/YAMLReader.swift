@@ -117,6 +117,16 @@ struct YAMLReader {
         return value
     }
 
+    /// `true` or `false` (nil, with a located error, for anything else).
+    mutating func bool(_ node: Node?, _ what: String) -> Bool? {
+        guard let node else { return nil }
+        guard case .scalar(let scalar) = node, let flag = Bool(scalar.string) else {
+            error(node, "expected true or false for \(what)")
+            return nil
+        }
+        return flag
+    }
+
     mutating func number(_ node: Node?, _ what: String) -> Double? {
         guard let node else { return nil }
         guard let value = Self.float(node), value.isFinite else {

@@ -331,10 +331,10 @@ extension StewardServer {
         }
         var createdBefore: Int64?
         if let text = query["older_than"].map(String.init) {
-            guard let unit = text.last, let number = Int64(text.dropLast()), number >= 0,
-                let scale = ["s": Int64(1_000), "m": 60_000, "h": 3_600_000, "d": 86_400_000][String(unit)]
-            else { throw APIError.badField("older_than", "older_than must be a duration like 30m, 2h or 7d, found '\(text)'") }
-            createdBefore = engine.clock.nowMilliseconds() - number * scale
+            guard let age = TemplateParser.parseDurationMilliseconds(text) else {
+                throw APIError.badField("older_than", "older_than must be a duration like 30m, 2h or 7d, found '\(text)'")
+            }
+            createdBefore = engine.clock.nowMilliseconds() - age
         }
         var limit = 100
         if let text = query["limit"].map(String.init) {
