@@ -121,37 +121,12 @@ public struct EvalScheduler: Sendable {
     }
 }
 
-/// Keeps one scheduler tick in flight at most, so a long eval never stacks ticks or holds up
-/// the caller (the server's periodic loop also fires SLA timers).
-public actor EvalTicker {
-    let scheduler: EvalScheduler
-    let clock: @Sendable () -> Int64
-    let report: @Sendable (Result<EvalScheduler.Tick, any Error>) -> Void
-    var running: Task<Void, Never>?
+/// The eval scheduler's ticks, one at a time on a task of their own.
+public typealias EvalTicker = SerialTicker<EvalScheduler.Tick>
 
-    /// Creates a ticker over `scheduler`; `report` hears each finished tick.
+extension SerialTicker where Value == EvalScheduler.Tick {
+    /// A ticker over `scheduler`; `report` hears each finished tick.
     public init(scheduler: EvalScheduler, clock: @escaping @Sendable () -> Int64, report: @escaping @Sendable (Result<EvalScheduler.Tick, any Error>) -> Void) {
-        self.scheduler = scheduler
-        self.clock = clock
-        self.report = report
+        self.init(clock: clock, work: { now in try await scheduler.tick(now: now) }, report: report)
     }
-
-    /// Starts a tick unless one is still running; returns at once.
-    public func poke() {
-        guard running == nil else { return }
-        let scheduler = scheduler
-        let now = clock()
-        let report = report
-        running = Task {
-            let result: Result<EvalScheduler.Tick, any Error>
-            do { result = .success(try await scheduler.tick(now: now)) } catch { result = .failure(error) }
-            report(result)
-            self.finished()
-        }
-    }
-
-    func finished() { running = nil }
-
-    /// Waits for the running tick, if any (graceful shutdown, tests).
-    public func drain() async { await running?.value }
 }

@@ -214,45 +214,16 @@ public struct WebhookDeliverer: Sendable {
     }
 }
 
-/// Runs `WebhookDeliverer.tick` on a task of its own, one at a time: `poke` from a periodic
-/// tick starts one unless the last is still running, so slow receivers never hold up the timers
-/// that share the tick.
-public actor DeliveryTicker {
-    let deliverer: WebhookDeliverer
-    let clock: @Sendable () -> Int64
-    let report: @Sendable (Result<[NotificationDelivery], any Error>) -> Void
-    var running: Task<Void, Never>?
+/// `WebhookDeliverer.tick` on a task of its own, one at a time, so slow receivers never hold up
+/// the timers that share `steward serve`'s tick.
+public typealias DeliveryTicker = SerialTicker<[NotificationDelivery]>
 
-    /// Creates a ticker.
+extension SerialTicker where Value == [NotificationDelivery] {
+    /// A ticker over `deliverer`; `report` hears each finished tick.
     public init(
         deliverer: WebhookDeliverer, clock: @escaping @Sendable () -> Int64,
         report: @escaping @Sendable (Result<[NotificationDelivery], any Error>) -> Void = { _ in }
     ) {
-        self.deliverer = deliverer
-        self.clock = clock
-        self.report = report
-    }
-
-    /// Starts a tick unless one is running.
-    public func poke() {
-        guard running == nil else { return }
-        let (deliverer, clock, report) = (deliverer, clock, report)
-        running = Task {
-            let result = await Result(catching: { try await deliverer.tick(now: clock()) })
-            report(result)
-            self.finished()
-        }
-    }
-
-    func finished() { running = nil }
-
-    /// Waits for the running tick, if any.
-    public func drain() async { await running?.value }
-}
-
-extension Result where Failure == any Error {
-    /// The result of an async throwing body.
-    init(catching body: () async throws -> Success) async {
-        do { self = .success(try await body()) } catch { self = .failure(error) }
+        self.init(clock: clock, work: { now in try await deliverer.tick(now: now) }, report: report)
     }
 }
