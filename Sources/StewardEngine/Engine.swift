@@ -156,17 +156,31 @@ public struct Engine: Sendable {
         guard let (state, plan, config) = try await load(id: id) else {
             throw EngineError("no instance '\(id)'", notFound: true)
         }
-        let event = Event.checkpointDecided(decision)
+        return try await apply(
+            .checkpointDecided(decision), to: (state, plan, config), actor: decision.reviewer, refused: { $0 },
+            raced: { "checkpoint \(decision.state) of \(id) was decided concurrently: \($0)" }, drive: drive, observe: observe)
+    }
+
+    /// Applies one event from outside the engine (a decision, an operator's cancel or retry, a
+    /// delivered event) to the loaded instance, commits it and, with `drive`, runs the instance
+    /// on. A refusal of the transition is an `EngineError` worded by `refused` (a conflict when
+    /// the event came too late); a commit the store refused because the instance changed
+    /// meanwhile is a conflict worded by `raced`.
+    func apply(
+        _ event: Event, to loaded: (state: InstanceState, plan: Plan, config: JSONValue), actor: String, refused: (String) -> String,
+        raced: (String) -> String, drive: Bool, observe: @Sendable (TransitionRecord) -> Void
+    ) async throws -> InstanceState {
+        let (state, plan, config) = loaded
         let result: TransitionResult
         do {
             result = try transition(event, to: state, plan: plan, config: config)
         } catch {
-            throw EngineError(error.message, conflict: error.isConflict)
+            throw EngineError(refused(error.message), conflict: error.isConflict)
         }
         do {
-            try await commit(result, previous: state, event: event, actor: decision.reviewer, clientKey: nil, plan: plan, config: config)
+            try await commit(result, previous: state, event: event, actor: actor, clientKey: nil, plan: plan, config: config)
         } catch let conflict as StoreConflict {
-            throw EngineError("checkpoint \(decision.state) of \(id) was decided concurrently: \(conflict.message)", conflict: true)
+            throw EngineError(raced(conflict.message), conflict: true)
         }
         observe(TransitionRecord(event: event, state: result.state, moves: result.moves, effects: result.effects))
         guard drive else { return result.state }
@@ -242,20 +256,10 @@ public struct Engine: Sendable {
     /// - Throws: `EngineError`: not found; a conflict when it already ended; an empty reason.
     public func cancel(instance id: String, reason: String, by: String) async throws -> InstanceState {
         guard !reason.allSatisfy(\.isWhitespace) else { throw EngineError("a cancellation needs a reason") }
-        guard let (state, plan, config) = try await load(id: id) else { throw EngineError("no instance '\(id)'", notFound: true) }
-        let event = Event.cancelled(reason: reason, by: by)
-        let result: TransitionResult
-        do {
-            result = try transition(event, to: state, plan: plan, config: config)
-        } catch {
-            throw EngineError("cannot cancel \(id): \(error.message)", conflict: error.isConflict)
-        }
-        do {
-            try await commit(result, previous: state, event: event, actor: by, clientKey: nil, plan: plan, config: config)
-        } catch let conflict as StoreConflict {
-            throw EngineError("instance \(id) moved on while it was being cancelled: \(conflict.message); try again", conflict: true)
-        }
-        return result.state
+        guard let loaded = try await load(id: id) else { throw EngineError("no instance '\(id)'", notFound: true) }
+        return try await apply(
+            .cancelled(reason: reason, by: by), to: loaded, actor: by, refused: { "cannot cancel \(id): \($0)" },
+            raced: { "instance \(id) moved on while it was being cancelled: \($0); try again" }, drive: false, observe: { _ in })
     }
 
     /// Retries a failed instance: the step it failed at runs again from attempt 1 under the
@@ -263,22 +267,10 @@ public struct Engine: Sendable {
     /// - Throws: `EngineError`: not found; a conflict when it is not failed, or failed where
     ///   nothing is called (a choice, an end).
     public func retry(instance id: String, by: String, drive: Bool = true, observe: @Sendable (TransitionRecord) -> Void = { _ in }) async throws -> InstanceState {
-        guard let (state, plan, config) = try await load(id: id) else { throw EngineError("no instance '\(id)'", notFound: true) }
-        let event = Event.retried(by: by)
-        let result: TransitionResult
-        do {
-            result = try transition(event, to: state, plan: plan, config: config)
-        } catch {
-            throw EngineError("cannot retry \(id): \(error.message)", conflict: error.isConflict)
-        }
-        do {
-            try await commit(result, previous: state, event: event, actor: by, clientKey: nil, plan: plan, config: config)
-        } catch let conflict as StoreConflict {
-            throw EngineError("instance \(id) changed while it was being retried: \(conflict.message)", conflict: true)
-        }
-        observe(TransitionRecord(event: event, state: result.state, moves: result.moves, effects: result.effects))
-        guard drive else { return result.state }
-        return try await self.drive(result.state, effects: result.effects, plan: plan, config: config, observe: observe)
+        guard let loaded = try await load(id: id) else { throw EngineError("no instance '\(id)'", notFound: true) }
+        return try await apply(
+            .retried(by: by), to: loaded, actor: by, refused: { "cannot retry \(id): \($0)" },
+            raced: { "instance \(id) changed while it was being retried: \($0)" }, drive: drive, observe: observe)
     }
 
     /// Delivers an event to the instance waiting for it: the payload is checked against the
@@ -290,27 +282,15 @@ public struct Engine: Sendable {
     public func deliver(
         _ delivery: EventDelivery, to id: String, drive: Bool = true, observe: @Sendable (TransitionRecord) -> Void = { _ in }
     ) async throws -> InstanceState {
-        guard let (state, plan, config) = try await load(id: id) else { throw EngineError("no instance '\(id)'", notFound: true) }
+        guard let loaded = try await load(id: id) else { throw EngineError("no instance '\(id)'", notFound: true) }
         if let key = delivery.idempotencyKey,
             try await store.history(of: id).contains(where: { $0.kind == "event_received" && $0.payload["idempotency_key"]?.stringValue == key })
         {
-            return state
+            return loaded.state
         }
-        let event = Event.eventReceived(delivery)
-        let result: TransitionResult
-        do {
-            result = try transition(event, to: state, plan: plan, config: config)
-        } catch {
-            throw EngineError("event \(delivery.name) for \(id): \(error.message)", conflict: error.isConflict)
-        }
-        do {
-            try await commit(result, previous: state, event: event, actor: delivery.by, clientKey: nil, plan: plan, config: config)
-        } catch let conflict as StoreConflict {
-            throw EngineError("instance \(id) moved on while event \(delivery.name) arrived: \(conflict.message)", conflict: true)
-        }
-        observe(TransitionRecord(event: event, state: result.state, moves: result.moves, effects: result.effects))
-        guard drive else { return result.state }
-        return try await self.drive(result.state, effects: result.effects, plan: plan, config: config, observe: observe)
+        return try await apply(
+            .eventReceived(delivery), to: loaded, actor: delivery.by, refused: { "event \(delivery.name) for \(id): \($0)" },
+            raced: { "instance \(id) moved on while event \(delivery.name) arrived: \($0)" }, drive: drive, observe: observe)
     }
 
     /// Delivers an event to every instance waiting for it whose correlation key is `key`.
