@@ -326,7 +326,7 @@ public struct TemplateSet: Sendable {
     /// out; validation reports them).
     static func promptTexts(of template: Template, in prompts: PromptLibrary) -> [String: String] {
         var texts: [String: String] = [:]
-        for state in template.states {
+        for state in template.allStates {
             if case .model(let model) = state.kind, let id = model.prompt, let prompt = prompts.prompts[id] { texts[id] = prompt.text }
         }
         return texts

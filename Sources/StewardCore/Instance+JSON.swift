@@ -33,6 +33,8 @@ extension InstanceState {
                 "fired": .array(escalation.fired.map { .string($0) }),
             ]
         }
+        if let parent { object["parent"] = parent.jsonValue }
+        if let fanOut { object["fan_out"] = fanOut.jsonValue }
         return .object(object)
     }
 
@@ -61,6 +63,8 @@ extension InstanceState {
                 fired: escalation["fired"]?.arrayValue?.compactMap(\.stringValue) ?? [])
         }
         self.failure = try json["failure"].map { (value) throws(DecodingFailure) -> Failure in try Failure(json: value) }
+        self.parent = try json["parent"].map { (value) throws(DecodingFailure) -> BranchLink in try BranchLink(json: value) }
+        self.fanOut = try json["fan_out"].map { (value) throws(DecodingFailure) -> FanOutProgress in try FanOutProgress(json: value) }
     }
 }
 
@@ -81,8 +85,9 @@ extension Event {
     /// The event's payload as a JSON object (its `name` is stored beside it).
     public var payload: JSONValue {
         switch self {
-        case .started(let input, let bindings, let at, let configHash, let templateHash):
+        case .started(let input, let bindings, let at, let configHash, let templateHash, let parent):
             var object: [String: JSONValue] = ["input": input]
+            if let parent { object["parent"] = parent.jsonValue }
             if !bindings.isEmpty { object["bindings"] = .object(bindings.mapValues { .string($0) }) }
             if let at { object["at"] = .integer(at) }
             if let configHash { object["config"] = .string(configHash) }
@@ -123,6 +128,8 @@ extension Event {
             if let key = delivery.key { object["key"] = .string(key) }
             if let key = delivery.idempotencyKey { object["idempotency_key"] = .string(key) }
             return .object(object)
+        case .branchFinished(let finished):
+            return ["link": finished.link.jsonValue, "outcome": finished.outcome.jsonValue]
         }
     }
 
@@ -140,7 +147,8 @@ extension Event {
         case "started":
             self = .started(
                 input: payload["input"] ?? .null, bindings: (payload["bindings"]?.objectValue ?? [:]).compactMapValues(\.stringValue),
-                at: payload["at"]?.integerValue, configHash: payload["config"]?.stringValue, templateHash: payload["template"]?.stringValue)
+                at: payload["at"]?.integerValue, configHash: payload["config"]?.stringValue, templateHash: payload["template"]?.stringValue,
+                parent: try payload["parent"].map { (value) throws(DecodingFailure) -> BranchLink in try BranchLink(json: value) })
         case "step_succeeded":
             self = .stepSucceeded(state: try field("state"), attempt: try attempt(), output: payload["output"] ?? .null)
         case "step_failed":
@@ -170,6 +178,9 @@ extension Event {
             self = .eventReceived(EventDelivery(
                 name: try field("name"), payload: payload["payload"] ?? .emptyObject, key: payload["key"]?.stringValue,
                 idempotencyKey: payload["idempotency_key"]?.stringValue, by: try field("by")))
+        case "branch_finished":
+            guard let link = payload["link"], let outcome = payload["outcome"] else { throw DecodingFailure("event branch_finished is missing 'link' or 'outcome'") }
+            self = .branchFinished(BranchFinished(link: try BranchLink(json: link), outcome: try BranchOutcome(json: outcome)))
         default:
             throw DecodingFailure("unknown event '\(name)'")
         }

@@ -65,6 +65,9 @@ public struct FailureKind: RawRepresentable, Sendable, Codable, Hashable, Expres
     /// fails at the choice rather than be routed on a guess.
     public static let guardError: FailureKind = "guard_error"
 
+    /// A branch of a `map` or `parallel` state failed and its failure policy is `fail_fast`.
+    public static let branchFailed: FailureKind = "branch_failed"
+
     /// Whether the runtime retries a failure of this kind.
     public var isRetried: Bool { self == .transient }
 }
@@ -126,6 +129,10 @@ public struct InstanceState: Sendable, Codable, Hashable {
     /// For the checkpoint the instance waits at: the credential escalation reassigned it to
     /// and how many escalation rungs fired (reset when the instance enters another state).
     public var escalation: Escalation?
+    /// For a child instance of a fan-out: the parent branch it is (from its `started` event).
+    public var parent: BranchLink?
+    /// While the instance waits at a `map` or `parallel` state: its branches' progress.
+    public var fanOut: FanOutProgress?
 
     /// A new instance, before its `started` event.
     public init(id: String, template: String, templateVersion: String, customer: String?) {
@@ -146,6 +153,8 @@ public struct InstanceState: Sendable, Codable, Hashable {
         self.templateHash = nil
         self.enteredAt = 0
         self.escalation = nil
+        self.parent = nil
+        self.fanOut = nil
     }
 
     /// The idempotency key of the current step attempt: `<id>/<state>/<attempt>` (ABI 1.0's
@@ -180,7 +189,10 @@ public struct Escalation: Sendable, Codable, Hashable {
 public enum Event: Sendable, Codable, Hashable {
     /// The instance was submitted with this input; `bindings` pins its model adapters.
     /// `templateHash` pins the exact template text it runs.
-    case started(input: JSONValue, bindings: [String: String] = [:], at: Int64? = nil, configHash: String? = nil, templateHash: String? = nil)
+    /// `parent` links a fan-out's child instance to its branch.
+    case started(
+        input: JSONValue, bindings: [String: String] = [:], at: Int64? = nil, configHash: String? = nil, templateHash: String? = nil,
+        parent: BranchLink? = nil)
     /// A step attempt returned this output.
     case stepSucceeded(state: String, attempt: Int, output: JSONValue)
     /// A step attempt failed.
@@ -201,6 +213,8 @@ public enum Event: Sendable, Codable, Hashable {
     case retried(by: String)
     /// A named event from outside reached the instance waiting for it at an `event` state.
     case eventReceived(EventDelivery)
+    /// A child instance of the fan-out the instance waits at ended.
+    case branchFinished(BranchFinished)
 
     /// A short name for logs and the store (`started`, `step_succeeded`, ...).
     public var name: String {
@@ -214,6 +228,7 @@ public enum Event: Sendable, Codable, Hashable {
         case .cancelled: return "cancelled"
         case .retried: return "retried"
         case .eventReceived: return "event_received"
+        case .branchFinished: return "branch_finished"
         }
     }
 }
@@ -425,6 +440,10 @@ public enum Effect: Sendable, Hashable {
     /// The instance waits at an `event` state: record what it waits for (and its correlation
     /// key) in the same commit, so senders who know only the key find it.
     case awaitEvent(EventWait)
+    /// Start these child instances of a fan-out (each unless it exists) and drive them.
+    case startBranches([BranchStart])
+    /// Cancel these child instances (the fan-out failed fast, or the parent was cancelled).
+    case cancelBranches([String], reason: String)
 }
 
 /// What an instance at an `event` state waits for.

@@ -87,7 +87,7 @@ struct Machine {
             throw TransitionError("instance \(state.id) is already \(state.status.rawValue); \(event.name) does not apply", conflict: true)
         }
         switch event {
-        case .started(let input, let bindings, let at, let configHash, let templateHash):
+        case .started(let input, let bindings, let at, let configHash, let templateHash, let parent):
             guard state.status == .pending else {
                 throw TransitionError("instance \(state.id) has already started", conflict: true)
             }
@@ -96,8 +96,9 @@ struct Machine {
             state.startedAt = at
             state.configHash = configHash
             state.templateHash = templateHash
+            state.parent = parent
             state.status = .running
-            try enter(plan.template.start, from: nil, reason: "started")
+            try enter(plan.template.start, from: nil, reason: parent.map { "started as branch \($0.index) of \($0.instance) at \($0.state)" } ?? "started")
 
         case .stepSucceeded(let name, let attempt, let output):
             let step = try expectRunning(name, attempt: attempt)
@@ -135,6 +136,11 @@ struct Machine {
 
         case .cancelled(let reason, let by):
             let at = state.current
+            if let progress = state.fanOut {
+                let running = progress.running.map { BranchLink(instance: state.id, state: progress.state, visit: progress.visit, index: $0).childID }
+                if !running.isEmpty { effects.append(.cancelBranches(running, reason: "parent \(state.id) cancelled by \(by): \(reason)")) }
+                state.fanOut = nil
+            }
             state.status = .cancelled
             state.output = nil
             state.data = state.data.setting(.object(["reason": .string(reason), "by": .string(by)]), at: ["cancelled"])
@@ -143,6 +149,9 @@ struct Machine {
 
         case .retried:
             break  // Applied above: it is the one event a failed instance takes.
+
+        case .branchFinished(let finished):
+            try branchFinished(finished)
 
         case .eventReceived(let delivery):
             guard state.status == .waiting, case .event(let awaited) = plan.state(state.current)?.kind, awaited.event == delivery.name else {
@@ -165,7 +174,7 @@ struct Machine {
         guard state.status == .failed, let failure = state.failure else {
             throw TransitionError("instance \(state.id) is \(state.status.rawValue); only a failed instance is retried", conflict: true)
         }
-        guard let target = plan.state(failure.state), target.isCallable else {
+        guard let target = plan.state(failure.state), target.isCallable || target.fanOut != nil else {
             throw TransitionError(
                 "instance \(state.id) failed at '\(failure.state)' (\(failure.kind)), which calls nothing; a retry would fail the same way",
                 conflict: true)
@@ -182,6 +191,9 @@ struct Machine {
         guard state.status == .waiting, state.current == move.from else {
             throw TransitionError(
                 "instance \(state.id) cannot be moved from \(move.from): it is \(state.status.rawValue) at \(state.current)", conflict: true)
+        }
+        guard state.fanOut == nil else {
+            throw TransitionError("instance \(state.id) waits for the branches of \(state.current) to end; it moves once they have", conflict: true)
         }
         guard plan.version == move.templateVersion else {
             throw TransitionError("the move of \(state.id) names version \(move.templateVersion), applied under \(plan.version)")
@@ -279,14 +291,21 @@ struct Machine {
         return .array(arguments.map { $0.evaluate(in: scope) })
     }
 
-    func buildInput(_ mapping: InputMapping) -> JSONValue {
+    /// The value `mapping` builds from the instance data, with `extra` roots (a map's `item` and
+    /// `index`) in scope beside the data's.
+    func buildInput(_ mapping: InputMapping, adding extra: [String: JSONValue] = [:]) -> JSONValue {
+        var scope: JSONValue { 
+            guard !extra.isEmpty, case .object(var members) = self.scope else { return self.scope }
+            members.merge(extra) { _, new in new }
+            return .object(members)
+        }
         switch mapping {
         case .wholeData:
             return state.data
         case .expression(let expression):
             return expression.evaluate(in: scope)
         case .object(let members):
-            let scope = self.scope
+            let scope = scope
             var object: [String: JSONValue] = [:]
             object.reserveCapacity(members.count)
             for (key, source) in members {
@@ -414,6 +433,19 @@ struct Machine {
                         state: next.name, duration: timeout, until: nil, business: awaited.business, kind: TimerFired.eventTimeout)))
                 }
                 return
+            case .map(let fanOut), .parallel(let fanOut):
+                guard let total = branchCount(fanOut, at: next.name) else { return }
+                guard total > 0 else {
+                    state.data = state.data.setting(.array([]), at: ArraySlice(fanOut.output.split(separator: ".").map(String.init)))
+                    (from, target, reason) = (next.name, fanOut.next.name, "no items to run branches for")
+                    continue
+                }
+                var progress = FanOutProgress(state: next.name, visit: state.enteredAt, total: total)
+                let starts = startMore(fanOut, &progress)
+                state.status = .waiting
+                state.fanOut = progress
+                effects.append(.startBranches(starts))
+                return
             case .end(let end):
                 let output = end.output.map { buildInput($0) } ?? state.data
                 let status: InstanceStatus
@@ -432,6 +464,117 @@ struct Machine {
             }
         }
         throw TransitionError("more than \(Transition.maxHops) moves without a step or checkpoint; the template loops through choices")
+    }
+
+    /// How many branches a fan-out entered now runs: its list's length (`map`) or its branch
+    /// count (`parallel`). Nil, with the instance failed, when a map's `items` is not a list.
+    mutating func branchCount(_ fanOut: FanOutState, at name: String) -> Int? {
+        guard fanOut.items != nil else { return fanOut.branches.count }
+        if let items = items(of: fanOut) { return items.count }
+        let path = fanOut.items ?? ""
+        let found = state.data.value(at: path.split(separator: ".")).map { $0.jsonString } ?? "nothing"
+        state.failure = Failure(state: name, kind: .invalidInput, message: "map state '\(name)': '\(path)' holds \(found), not a list")
+        finish(.failed, output: nil, from: name, reason: "no list to map over")
+        return nil
+    }
+
+    /// A map's list (the data does not change while the instance waits at the map).
+    func items(of fanOut: FanOutState) -> [JSONValue]? {
+        fanOut.items.flatMap { state.data.value(at: $0.split(separator: "."))?.arrayValue }
+    }
+
+    /// Starts branches while fewer than `maxConcurrency` run and some are not started.
+    func startMore(_ fanOut: FanOutState, _ progress: inout FanOutProgress) -> [BranchStart] {
+        let items = self.items(of: fanOut)
+        var starts: [BranchStart] = []
+        var running = progress.running.count
+        while progress.started < progress.total, running < fanOut.maxConcurrency {
+            starts.append(branchStart(fanOut, progress: progress, index: progress.started, items: items))
+            progress.started += 1
+            running += 1
+        }
+        return starts
+    }
+
+    /// The start of branch `index`: its child's link, what it runs and its input.
+    func branchStart(_ fanOut: FanOutState, progress: FanOutProgress, index: Int, items: [JSONValue]?) -> BranchStart {
+        let branch = fanOut.branches[items == nil ? index : 0]
+        let input: JSONValue
+        if let items, index < items.count {
+            let roots: [String: JSONValue] = ["item": items[index], "index": .integer(Int64(index))]
+            input = fanOut.input.map { buildInput($0, adding: roots) } ?? .object(roots)
+        } else {
+            input = fanOut.input.map { buildInput($0) } ?? state.data["input"] ?? .null
+        }
+        let target: BranchStart.Target
+        switch branch.body {
+        case .inline(let key): target = .inline(key: key)
+        case .template(let name, _): target = .template(name)
+        }
+        return BranchStart(
+            link: BranchLink(instance: state.id, state: progress.state, visit: progress.visit, index: index), branch: branch.name,
+            target: target, input: input)
+    }
+
+    /// Records a branch's end at the fan-out the instance waits at: starts the next branches,
+    /// fails the fan-out fast, or (once every branch ended) joins the outputs and goes on.
+    mutating func branchFinished(_ finished: BranchFinished) throws(TransitionError) {
+        let link = finished.link
+        guard state.status == .waiting, var progress = state.fanOut, progress.state == link.state, progress.visit == link.visit,
+            link.index < progress.started, progress.outcomes[link.index] == nil
+        else {
+            throw TransitionError(
+                "branch \(link.index) of \(link.state) (visit \(link.visit)) does not apply: instance \(state.id) is \(state.status.rawValue) at \(state.current) and does not wait for it",
+                conflict: true)
+        }
+        guard let fanOut = plan.state(link.state)?.fanOut else { throw TransitionError("state '\(link.state)' is not a map or parallel state") }
+        let outcome = finished.outcome
+        let name = fanOut.items == nil ? fanOut.branches[link.index].name : "\(link.index)"
+        progress.outcomes[link.index] = outcome
+        moves.append(Move(from: link.state, to: link.state, reason: "branch \(name) \(outcome.status.rawValue)\(outcome.message.map { ": \($0)" } ?? "")"))
+        if outcome.isFailure, fanOut.failure == .failFast {
+            let running = progress.running.map { BranchLink(instance: state.id, state: link.state, visit: link.visit, index: $0).childID }
+            if !running.isEmpty { effects.append(.cancelBranches(running, reason: "branch \(name) of \(state.id) at \(link.state) failed")) }
+            state.fanOut = nil
+            let message = "branch \(name) (\(outcome.child)) \(outcome.status.rawValue): \(outcome.message ?? "no message")"
+            if let onError = fanOut.onError?.name {
+                state.data = state.data.setting(
+                    .object(["kind": .string(FailureKind.branchFailed.rawValue), "message": .string(message), "branch": .string(name), "child": .string(outcome.child)]),
+                    at: ["errors", link.state])
+                try enter(onError, from: link.state, reason: "branch \(name) failed; on_error")
+            } else {
+                state.failure = Failure(state: link.state, kind: .branchFailed, message: message)
+                finish(.failed, output: nil, from: link.state, reason: "branch \(name) failed (fail_fast)")
+            }
+            return
+        }
+        let starts = startMore(fanOut, &progress)
+        if !starts.isEmpty { effects.append(.startBranches(starts)) }
+        guard progress.ended == progress.total else {
+            state.fanOut = progress
+            return
+        }
+        // Every branch ended: join in order (null where a branch failed, under `collect`).
+        state.fanOut = nil
+        let values = progress.outcomes.map { outcome -> JSONValue in
+            guard let outcome, !outcome.isFailure else { return .null }
+            return outcome.output ?? .null
+        }
+        let joined: JSONValue = fanOut.items == nil
+            ? .object(Dictionary(zip(fanOut.branches.map(\.name), values), uniquingKeysWith: { first, _ in first }))
+            : .array(values)
+        state.data = state.data.setting(joined, at: ArraySlice(fanOut.output.split(separator: ".").map(String.init)))
+        let failures = progress.outcomes.enumerated().compactMap { index, outcome -> JSONValue? in
+            guard let outcome, outcome.isFailure else { return nil }
+            return [
+                "branch": .string(fanOut.items == nil ? fanOut.branches[index].name : "\(index)"), "index": .integer(Int64(index)),
+                "child": .string(outcome.child), "status": .string(outcome.status.rawValue), "message": outcome.message.map { .string($0) } ?? .null,
+            ]
+        }
+        if !failures.isEmpty { state.data = state.data.setting(.array(failures), at: ["errors", link.state]) }
+        try enter(
+            fanOut.next.name, from: link.state,
+            reason: "all \(progress.total) branches ended" + (failures.isEmpty ? "" : " (\(failures.count) failed, collected)"))
     }
 
     mutating func finish(_ status: InstanceStatus, output: JSONValue?, from: String, reason: String) {
@@ -575,6 +718,13 @@ extension Transition {
     /// its current step attempt with the same idempotency key (steps are at-least-once);
     /// waiting and finished instances owe nothing.
     public static func pendingEffects(of state: InstanceState, plan: Plan, config: JSONValue? = nil) -> [Effect] {
+        if state.status == .waiting, let progress = state.fanOut, let fanOut = plan.state(progress.state)?.fanOut {
+            // A fan-out owes its running branches: starting one that exists finds it.
+            let machine = Machine(plan: plan, config: config ?? plan.template.config, state: state)
+            let items = machine.items(of: fanOut)
+            let starts = progress.running.map { machine.branchStart(fanOut, progress: progress, index: $0, items: items) }
+            return starts.isEmpty ? [] : [.startBranches(starts)]
+        }
         guard state.status == .running, let step = plan.state(state.current).flatMap({ CallableState($0, bindings: state.bindings) }) else { return [] }
         let machine = Machine(plan: plan, config: config ?? plan.template.config, state: state)
         return [.runStep(machine.invocation(for: step, delay: 0))]

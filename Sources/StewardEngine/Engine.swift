@@ -97,7 +97,7 @@ public struct Engine: Sendable {
     /// (submission is idempotent). With `drive`, runs it until it waits or finishes.
     public func submit(
         template: String, version: String? = nil, customer: String? = nil, input: JSONValue, id: String,
-        clientKey: String? = nil, drive: Bool = true, observe: @Sendable (TransitionRecord) -> Void = { _ in }
+        clientKey: String? = nil, drive: Bool = true, parent: BranchLink? = nil, observe: @Sendable (TransitionRecord) -> Void = { _ in }
     ) async throws -> InstanceState {
         if let clientKey, let existing = try await store.instance(clientKey: clientKey) {
             return existing
@@ -129,7 +129,7 @@ public struct Engine: Sendable {
         }
         let event = Event.started(
             input: input, bindings: bindings, at: clock.nowMilliseconds(), configHash: configHash,
-            templateHash: snapshot?.hash)
+            templateHash: snapshot?.hash, parent: parent)
         let result = try transition(event, to: initial, plan: plan, config: config)
         do {
             try await commit(
@@ -259,7 +259,7 @@ public struct Engine: Sendable {
         guard let loaded = try await load(id: id) else { throw EngineError("no instance '\(id)'", notFound: true) }
         return try await apply(
             .cancelled(reason: reason, by: by), to: loaded, actor: by, refused: { "cannot cancel \(id): \($0)" },
-            raced: { "instance \(id) moved on while it was being cancelled: \($0); try again" }, drive: false, observe: { _ in })
+            raced: { "instance \(id) moved on while it was being cancelled: \($0); try again" }, drive: true, observe: { _ in })
     }
 
     /// Retries a failed instance: the step it failed at runs again from attempt 1 under the
@@ -312,7 +312,7 @@ public struct Engine: Sendable {
         var after: String?
         while true {
             let batch = try await store.runnableInstances(after: after, limit: 1_000)
-            guard let last = batch.last else { return driven }
+            guard let last = batch.last else { return driven + (try await reconcileFanOuts(observe: observe)) }
             after = last.0.id
             try await withThrowingTaskGroup(of: Void.self) { group in
                 var inFlight = 0
@@ -448,6 +448,22 @@ public struct Engine: Sendable {
         let executor = Executor(plan: plan, config: config, invoker: invoker, sleeper: sleeper, metrics: metrics)
         while let effect = pending.first {
             pending.removeFirst()
+            switch effect {
+            case .startBranches(let starts):
+                // The task group ends before this returns, so `observe` does not outlive the call.
+                let parent = current
+                try await withoutActuallyEscaping(observe) { observe in
+                    try await startBranches(starts, parent: parent, plan: plan, config: config, observe: observe)
+                }
+                // The branches ran the parent on as far as it goes (joined, or waiting for more).
+                if let latest = try await currentState(id: current.id) { current = latest }
+                continue
+            case .cancelBranches(let children, let reason):
+                await cancelBranches(children, reason: reason)
+                continue
+            default:
+                break
+            }
             guard case .runStep(let invocation) = effect else { continue }
             // The ledger key is computed once per call: it is read, begun and ended here.
             let ledgerKey = crashLedger.map { _ in CrashLedger.key(invocation) }
@@ -573,7 +589,7 @@ public struct Engine: Sendable {
     /// the timers cancelled because the instance left a waiting state, the labelled example a
     /// reviewer's edit yields, the timer it fires, escalation and notifications, and the texts
     /// a new instance is pinned to.
-    private func commit(
+    func commit(
         _ result: TransitionResult, previous: InstanceState, event: Event, actor: String, clientKey: String?, plan: Plan, config: JSONValue,
         pin: JSONValue? = nil, pinTemplate: TemplateSnapshot? = nil, timer: DueTimer? = nil, notifications: [NewNotification] = []
     ) async throws {
@@ -645,6 +661,10 @@ public struct Engine: Sendable {
             }
         }
         try await store.commit(commit)
+        // A branch that ended tells its parent (the parent's fan-out records it and runs on).
+        if state.parent != nil, state.status.isFinal, !previous.status.isFinal {
+            try await notifyParent(of: state)
+        }
         // Counted only once the transition is durable, so a refused commit counts nothing.
         guard let metrics else { return }
         if state.sequence == 1 { metrics.instance(MetricName.instancesStarted, template: state.template, customer: state.customer) }

@@ -12,6 +12,9 @@ public protocol EngineClock: Sendable {
 public protocol PlanResolver: Sendable {
     /// The plan of `template` at `version` (the newest when `version` is nil).
     func plan(template: String, version: String?) -> Plan?
+    /// The `map` and `parallel` states of the loaded plans, by template name (what a restart
+    /// reconciles: the branches of instances waiting there).
+    var fanOutStates: [(template: String, state: String)] { get }
     /// The config an instance of `plan` runs with for `customer` (overlays applied).
     func config(for plan: Plan, customer: String?) -> JSONValue
     /// The customer's model bindings that override the template's (pinned at start).
@@ -29,6 +32,8 @@ public protocol PlanResolver: Sendable {
 }
 
 extension PlanResolver {
+    /// None by default.
+    public var fanOutStates: [(template: String, state: String)] { [] }
     /// No snapshots by default.
     public func snapshot(of plan: Plan) -> TemplateSnapshot? { nil }
     /// No snapshots by default.
@@ -50,6 +55,8 @@ public struct PlanLibrary: PlanResolver {
     private var provisional: Set<String> = []
     private var snapshots: [String: [String: TemplateSnapshot]] = [:]
     private var byHash: [String: Plan] = [:]
+    /// Inline branch plans (`template:key`) by name and version.
+    private var branches: [String: [String: Plan]] = [:]
     private var overlays: [String: [String: JSONValue]] = [:]
     private var overlayBindings: [String: [String: [String: String]]] = [:]
     private var overlaySampling: [String: [String: [String: SampleOverride]]] = [:]
@@ -77,6 +84,18 @@ public struct PlanLibrary: PlanResolver {
             snapshots[plan.name, default: [:]][plan.version] = snapshot
             byHash[snapshot.hash] = plan
         }
+        addBranches(of: plan, hash: snapshot?.hash)
+    }
+
+    /// Makes `plan`'s inline branch plans resolve by name and version, and (with the parent's
+    /// text `hash`) by `<hash>:<key>`, the text a child instance of the branch is pinned to.
+    private mutating func addBranches(of plan: Plan, hash: String?) {
+        for (key, branch) in plan.branchPlans {
+            branches[branch.name, default: [:]][branch.version] = branch
+            let branchHash = hash.map { $0 + ":" + key }
+            if let branchHash { byHash[branchHash] = branch }
+            addBranches(of: branch, hash: branchHash)
+        }
     }
 
     /// Whether version `a` orders before `b`: dotted parts compared as numbers where both are
@@ -94,6 +113,7 @@ public struct PlanLibrary: PlanResolver {
     /// under another hash cannot happen: a changed text under the same version is refused).
     public mutating func alias(hash: String, to plan: Plan) {
         byHash[hash] = plan
+        addBranches(of: plan, hash: hash)
     }
 
     /// The text new instances of `plan` are pinned to.
@@ -135,10 +155,20 @@ public struct PlanLibrary: PlanResolver {
     /// Every plan.
     public var all: [Plan] { plans.values.flatMap(\.values) }
 
+    /// The `map` and `parallel` states of every plan and branch plan, by template name.
+    public var fanOutStates: [(template: String, state: String)] {
+        let every = all + branches.values.flatMap(\.values)
+        let pairs = Set(every.flatMap { plan in plan.template.states.filter { $0.fanOut != nil }.map { "\(plan.name)\u{0}\($0.name)" } })
+        return pairs.sorted().map { pair in
+            let parts = pair.split(separator: "\u{0}", maxSplits: 1).map(String.init)
+            return (parts[0], parts[1])
+        }
+    }
+
     /// The plan of `template` at `version`.
     public func plan(template: String, version: String?) -> Plan? {
         guard let version else { return newest[template] }
-        return plans[template]?[version]
+        return plans[template]?[version] ?? branches[template]?[version]
     }
 
     /// The template config with the customer's overlay merged over it.

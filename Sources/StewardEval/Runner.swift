@@ -76,47 +76,80 @@ public struct EvalRunner: Sendable {
         return results.map { $0! }
     }
 
+    /// Runs one instance of `plan` from `first` to its end in the sandbox: steps that are not
+    /// pure are skipped, checkpoints approved, waits over at once, and a fan-out's inline
+    /// branches run one after the other as instances of their own. Returns the state and why it
+    /// could not finish (an event it waits for, a branch template outside the sandbox).
+    func sandbox(
+        _ plan: Plan, _ initial: InstanceState, first: Event, executor: Executor, checkpoints: inout [String], skipped: inout [String]
+    ) async throws -> (InstanceState, String?) {
+        var state = initial
+        var error: String?
+        var pending: [Event] = [first]
+        while let event = pending.popLast() {
+            let result = try Transition.apply(event, to: state, plan: plan, config: config)
+            state = result.state
+            for effect in result.effects {
+                switch effect {
+                case .runStep(let invocation):
+                    if case .step(let name) = invocation.callee, !pureSteps.contains(name) {
+                        skipped.append(invocation.state)
+                        pending.append(.stepSucceeded(
+                            state: invocation.state, attempt: invocation.attempt,
+                            output: ["skipped": true, "step": .string(name), "reason": "not pure: not called in an eval run"]))
+                    } else {
+                        pending.append(try await executor.perform(invocation))
+                    }
+                case .openCheckpoint(let request):
+                    checkpoints.append(request.state)
+                    pending.append(.checkpointDecided(CheckpointDecision(
+                        state: request.state, decision: .approve, reviewer: "eval-sandbox", credential: request.credential)))
+                case .startWait(let wait):
+                    // No time passes in the sandbox: the wait is over at once.
+                    if wait.kind == TimerFired.wait {
+                        pending.append(.timerFired(TimerFired(timer: 0, kind: wait.kind, state: wait.state, dueAt: wait.until ?? 0, payload: .emptyObject)))
+                    }
+                case .awaitEvent(let awaited):
+                    // No one sends events to the sandbox: the case ends here, unfinished.
+                    error = "waits for event '\(awaited.event)' at \(awaited.state); an eval case cannot receive events"
+                case .startBranches(let starts):
+                    for start in starts {
+                        guard case .inline(let key) = start.target, let branchPlan = plan.branchPlan(key) else {
+                            error = "branch \(start.branch) of \(start.link.state) runs another template; an eval case runs only its own template's inline branches"
+                            continue
+                        }
+                        let child = InstanceState(id: start.link.childID, template: branchPlan.name, templateVersion: branchPlan.version, customer: nil)
+                        let executor = Executor(plan: branchPlan, config: config, invoker: invoker, sleeper: sleeper)
+                        let (ended, problem) = try await sandbox(
+                            branchPlan, child, first: .started(input: start.input, bindings: state.bindings, parent: start.link), executor: executor,
+                            checkpoints: &checkpoints, skipped: &skipped)
+                        if let problem { error = problem }
+                        guard ended.status.isFinal else { continue }
+                        let failed = ended.status == .failed || ended.status == .cancelled
+                        pending.insert(.branchFinished(BranchFinished(
+                            link: start.link,
+                            outcome: BranchOutcome(
+                                child: ended.id, status: ended.status, output: failed ? nil : ended.output, message: ended.failure?.message))), at: 0)
+                    }
+                case .finish, .escalate, .sampleForAudit, .cancelBranches:
+                    // Nothing leaves the sandbox: no notification, no audit item.
+                    break
+                }
+            }
+        }
+        return (state, error)
+    }
+
     /// Runs one case to its end in the sandbox.
     public func runCase(_ evalCase: EvalCase, index: Int) async -> CaseResult {
         let executor = Executor(plan: plan, config: config, invoker: invoker, sleeper: sleeper)
-        var state = InstanceState(id: "\(runTag)-\(index)", template: plan.name, templateVersion: plan.version, customer: nil)
-        var pending: [Event] = [.started(input: evalCase.input, bindings: bindings)]
         var checkpoints: [String] = []
         var skipped: [String] = []
         var error: String?
+        var state = InstanceState(id: "\(runTag)-\(index)", template: plan.name, templateVersion: plan.version, customer: nil)
         do {
-            while let event = pending.popLast() {
-                let result = try Transition.apply(event, to: state, plan: plan, config: config)
-                state = result.state
-                for effect in result.effects {
-                    switch effect {
-                    case .runStep(let invocation):
-                        if case .step(let name) = invocation.callee, !pureSteps.contains(name) {
-                            skipped.append(invocation.state)
-                            pending.append(.stepSucceeded(
-                                state: invocation.state, attempt: invocation.attempt,
-                                output: ["skipped": true, "step": .string(name), "reason": "not pure: not called in an eval run"]))
-                        } else {
-                            pending.append(try await executor.perform(invocation))
-                        }
-                    case .openCheckpoint(let request):
-                        checkpoints.append(request.state)
-                        pending.append(.checkpointDecided(CheckpointDecision(
-                            state: request.state, decision: .approve, reviewer: "eval-sandbox", credential: request.credential)))
-                    case .startWait(let wait):
-                        // No time passes in the sandbox: the wait is over at once.
-                        if wait.kind == TimerFired.wait {
-                            pending.append(.timerFired(TimerFired(timer: 0, kind: wait.kind, state: wait.state, dueAt: wait.until ?? 0, payload: .emptyObject)))
-                        }
-                    case .awaitEvent(let awaited):
-                        // No one sends events to the sandbox: the case ends here, unfinished.
-                        error = "waits for event '\(awaited.event)' at \(awaited.state); an eval case cannot receive events"
-                    case .finish, .escalate, .sampleForAudit:
-                        // Nothing leaves the sandbox: no notification, no audit item.
-                        break
-                    }
-                }
-            }
+            (state, error) = try await sandbox(
+                plan, state, first: .started(input: evalCase.input, bindings: bindings), executor: executor, checkpoints: &checkpoints, skipped: &skipped)
         } catch let failure {
             error = "\(failure)"
         }

@@ -38,7 +38,7 @@ public struct ForeignLibraries: Sendable {
             allowed[file, default: []].formUnion(symbols)
         }
         for template in templates {
-            for state in template.states {
+            for state in template.allStates {
                 guard case .ffi(let foreign) = state.kind, functions[foreign.stepName] == nil else { continue }
                 let symbol = foreign.signature.name
                 func problem(_ text: String) { problems[foreign.library, default: [:]][symbol] = text }

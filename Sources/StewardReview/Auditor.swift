@@ -44,7 +44,7 @@ public struct Auditor: Sendable {
             for (stored, events) in page {
                 replayed += 1
                 // Replay with the template text and the config the instance was pinned to.
-                if let hash = stored.templateHash, try await store.template(hash: hash) == nil {
+                if let hash = stored.templateHash, try await store.template(hash: TemplateSnapshot.storedHash(of: hash)) == nil {
                     problems.append("instance \(stored.id): its pinned template text \(hash.prefix(12)) is missing from the store")
                     continue
                 }
@@ -55,7 +55,7 @@ public struct Auditor: Sendable {
                 // A moved instance is pinned now to what it moved to; its journal replays from
                 // what it started on (the started event's text and config, the first move's version).
                 var pinned = stored
-                if case .started(_, _, _, let configHash, let templateHash)? = events.first {
+                if case .started(_, _, _, let configHash, let templateHash, _)? = events.first {
                     pinned.templateHash = templateHash
                     pinned.configHash = configHash
                 }

@@ -73,7 +73,8 @@ extension Plan {
     /// Touchpoints naming what is not a checkpoint, and — once the AOP names any checkpoint,
     /// or the template requires a human in the path — checkpoints the AOP does not name.
     static func touchpointDiagnostics(_ template: Template, states: [String: State], opaque: Set<String>) -> [TemplateDiagnostic] {
-        let checkpoints = template.states.filter { if case .checkpoint = $0.kind { return true } else { return false } }.map(\.name)
+        // The template's own checkpoints and those of its inline branches, in the order written.
+        let checkpoints = template.allStates.filter { if case .checkpoint = $0.kind { return states[$0.name] != nil } else { return false } }.map(\.name)
         let expected = checkpoints.isEmpty ? "the template has no checkpoint" : "expected one of the checkpoints: \(checkpoints.joined(separator: ", "))"
         var diagnostics: [TemplateDiagnostic] = []
         var named: Set<String> = []

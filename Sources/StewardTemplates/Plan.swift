@@ -57,6 +57,10 @@ public struct Plan: Sendable {
     public let template: Template
     /// States by name.
     public let statesByName: [String: State]
+    /// The plans of the inline branches of its `map` and `parallel` states, by branch key (the
+    /// state's name for `map`, `state.branch` for `parallel`); each is named
+    /// `<template>:<key>` and runs as its own child instances.
+    public let branchPlans: [String: Plan]
 
     /// Data roots every instance has besides its step outputs.
     public static let builtInRoots: Set<String> = ["input", "config", "reviews", "errors", "instance"]
@@ -76,10 +80,46 @@ public struct Plan: Sendable {
             diagnostics.append(diagnostic)
         }
         guard diagnostics.isEmpty else { throw TemplateErrors(diagnostics) }
-        let template = parsed.template
+        self.init(checked: parsed.template)
+    }
+
+    /// A plan of a template already validated (with its branches).
+    init(checked template: Template) {
         self.template = template
         self.statesByName = Dictionary(template.states.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var branches: [String: Plan] = [:]
+        for state in template.states {
+            for branch in state.fanOut?.branches ?? [] {
+                guard case .inline(let key) = branch.body else { continue }
+                branches[key] = Plan(checked: Self.branchTemplate(of: template, key: key, branch: branch))
+            }
+        }
+        self.branchPlans = branches
     }
+
+    /// The template an inline branch runs: the parent's, with the branch's states and start,
+    /// named `<template>:<key>` (its checkpoints' touchpoints are the parent's AOP's).
+    static func branchTemplate(of template: Template, key: String, branch: FanOutState.Branch) -> Template {
+        var sub = template
+        sub.name = template.name + ":" + key
+        sub.states = branch.states.map { state in
+            var state = state
+            if state.isCallable {
+                if state.timeoutMilliseconds == nil { state.timeoutMilliseconds = template.defaultTimeoutMilliseconds }
+                if state.maxOutputBytes == nil { state.maxOutputBytes = template.defaultMaxOutputBytes }
+            }
+            return state
+        }
+        sub.start = branch.start ?? ""
+        sub.startLocation = branch.startLocation ?? template.startLocation
+        sub.eval = nil
+        sub.aop.humanTouchpoints = []
+        sub.touchpointLocations = []
+        return sub
+    }
+
+    /// The plan a branch of fan-out state `state` runs, for an inline branch.
+    public func branchPlan(_ key: String) -> Plan? { branchPlans[key] }
 
     /// Template name.
     public var name: String { template.name }
@@ -93,6 +133,11 @@ public struct Plan: Sendable {
     /// AOP's touchpoints against the checkpoints, and (under `human_in_path: required`) every
     /// route from a model state to a step not in `catalog.pureSteps` that no person stands on.
     public static func validate(_ template: Template, catalog: StepCatalog?, opaqueStates: [String: [String]] = [:]) -> [TemplateDiagnostic] {
+        validate(template, catalog: catalog, opaqueStates: opaqueStates, nested: false)
+    }
+
+    /// `validate`, for a template or (`nested`) an inline branch, whose touchpoints the parent checks.
+    static func validate(_ template: Template, catalog: StepCatalog?, opaqueStates: [String: [String]], nested: Bool) -> [TemplateDiagnostic] {
         var diagnostics: [TemplateDiagnostic] = []
         var names: [String: State] = [:]
         // A broken state's exits, and the data roots it would write (its name, or its `output`).
@@ -121,6 +166,7 @@ public struct Plan: Sendable {
             case .ffi(let foreign): return foreign.output.split(separator: ".").first.map(String.init)
             case .model(let model): return model.output.split(separator: ".").first.map(String.init)
             case .event(let event): return event.output.split(separator: ".").first.map(String.init)
+            case .map(let fanOut), .parallel(let fanOut): return fanOut.output.split(separator: ".").first.map(String.init)
             default: return nil
             }
         })
@@ -207,6 +253,8 @@ public struct Plan: Sendable {
                     diagnostics.append(TemplateDiagnostic(
                         state.location, "'correlate' of event state '\(state.name)' reads '\(correlate)', but no state writes '\(root)' and it is not input"))
                 }
+            case .map(let fanOut), .parallel(let fanOut):
+                diagnostics += fanOutDiagnostics(fanOut, of: template, state: state, catalog: catalog, roots: roots)
             case .wait(let wait):
                 if let until = wait.until, let root = until.split(separator: ".").first.map(String.init), !roots.contains(root) {
                     diagnostics.append(TemplateDiagnostic(
@@ -214,7 +262,20 @@ public struct Plan: Sendable {
                 }
             }
         }
-        diagnostics += touchpointDiagnostics(template, states: names, opaque: Set(opaque.keys))
+        if !nested {
+            // Checkpoints inside inline branches are the template's touchpoints too.
+            var checkpoints = names
+            var pending = template.states
+            while let state = pending.popLast() {
+                for branch in state.fanOut?.branches ?? [] {
+                    for inner in branch.states where checkpoints[inner.name] == nil {
+                        checkpoints[inner.name] = inner
+                        pending.append(inner)
+                    }
+                }
+            }
+            diagnostics += touchpointDiagnostics(template, states: checkpoints, opaque: Set(opaque.keys))
+        }
         if template.humanInPath == .required {
             for violation in humanInPathViolations(in: template, pureSteps: catalog?.pureSteps) {
                 diagnostics.append(TemplateDiagnostic(
@@ -240,6 +301,33 @@ public struct Plan: Sendable {
             if opaque.isEmpty, !template.states.contains(where: { if case .end = $0.kind { return seen.contains($0.name) } else { return false } }) {
                 diagnostics.append(TemplateDiagnostic(template.startLocation, "no end state is reachable from '\(template.start)'; expected at least one state of kind 'end'"))
             }
+        }
+        return diagnostics
+    }
+
+    /// A fan-out's problems: its list and input read known data, and each inline branch is a
+    /// valid template of its own (its input is what the fan-out builds).
+    static func fanOutDiagnostics(
+        _ fanOut: FanOutState, of template: Template, state: State, catalog: StepCatalog?, roots: Set<String>
+    ) -> [TemplateDiagnostic] {
+        var diagnostics: [TemplateDiagnostic] = []
+        if let items = fanOut.items, let root = items.split(separator: ".").first.map(String.init), !roots.contains(root) {
+            let suggestion = closest(root, roots.sorted()).map { " (did you mean '\($0)'?)" } ?? ""
+            diagnostics.append(TemplateDiagnostic(
+                fanOut.location,
+                "'items' of map state '\(state.name)' reads '\(items)', but no state writes '\(root)'\(suggestion); expected a path to a list, like input.clauses"))
+        }
+        if let input = fanOut.input {
+            let itemRoots: Set<String> = fanOut.items == nil ? [] : ["item", "index"]
+            diagnostics += pathDiagnostics(input, roots: roots.union(itemRoots), at: state.location, in: state.name)
+        }
+        for branch in fanOut.branches {
+            guard case .inline(let key) = branch.body else { continue }
+            if branch.states.isEmpty {
+                diagnostics.append(TemplateDiagnostic(branch.startLocation ?? state.location, "branch '\(branch.name)' of state '\(state.name)' has no states; expected at least a start state and an end state"))
+                continue
+            }
+            diagnostics += validate(branchTemplate(of: template, key: key, branch: branch), catalog: catalog, opaqueStates: [:], nested: true)
         }
         return diagnostics
     }

@@ -167,6 +167,14 @@ public struct State: Sendable {
         }
     }
 
+    /// Whether the state runs branches as child instances (map or parallel).
+    public var fanOut: FanOutState? {
+        switch kind {
+        case .map(let fanOut), .parallel(let fanOut): return fanOut
+        default: return nil
+        }
+    }
+
     /// The kinds of state.
     public enum Kind: Sendable {
         /// Call a plugin step.
@@ -185,6 +193,11 @@ public struct State: Sendable {
         case wait(WaitState)
         /// Wait for a named event from outside (a customer's reply, a webhook), with an optional timeout.
         case event(EventState)
+        /// Run a branch (a sub-sequence of states or a named template) for each item of a
+        /// list, as child instances, and join their outputs in order.
+        case map(FanOutState)
+        /// Run a fixed set of branches side by side, as child instances, and join their outputs by name.
+        case parallel(FanOutState)
     }
 
     /// The kind's name as written in templates.
@@ -198,6 +211,8 @@ public struct State: Sendable {
         case .model: return "model"
         case .wait: return "wait"
         case .event: return "event"
+        case .map: return "map"
+        case .parallel: return "parallel"
         }
     }
 
@@ -221,6 +236,8 @@ public struct State: Sendable {
             return [(wait.next.name, wait.next.location)]
         case .event(let event):
             return [event.next, event.onTimeout].compactMap { $0 }.map { ($0.name, $0.location) }
+        case .map(let fanOut), .parallel(let fanOut):
+            return [fanOut.next, fanOut.onError].compactMap { $0 }.map { ($0.name, $0.location) }
         }
     }
 }
@@ -304,6 +321,102 @@ public struct EventState: Sendable {
             problems.append("payload.\(name): unknown field; expected \(fields.map(\.name).joined(separator: ", "))")
         }
         return problems
+    }
+}
+
+extension Template {
+    /// Its states and, recursively, the states of its inline branches (what loads libraries and
+    /// prompts for the whole template).
+    public var allStates: [State] {
+        states.flatMap { state -> [State] in
+            [state] + (state.fanOut?.branches ?? []).flatMap { branch in branch.states.flatMap { inner in [inner] + Template.nested(inner) } }
+        }
+    }
+
+    private static func nested(_ state: State) -> [State] {
+        (state.fanOut?.branches ?? []).flatMap { branch in branch.states.flatMap { [$0] + nested($0) } }
+    }
+}
+
+/// A `map` or `parallel` state: the instance waits while its branches run as child instances
+/// (each durable and resumable on its own, checkpoints included), at most `maxConcurrency` at
+/// a time, and joins their outputs at `output` (a list in item order for `map`, an object by
+/// branch name for `parallel`) before it goes to `next`.
+public struct FanOutState: Sendable {
+    /// What one branch runs.
+    public enum Body: Sendable {
+        /// A sub-sequence of states written in the state itself (`start`, `states`); its child
+        /// instances run the sub-plan keyed by `key` in the parent's plan.
+        case inline(key: String)
+        /// The newest version of a loaded template, by name (a sub-template).
+        case template(String, SourceLocation)
+    }
+
+    /// One branch: `map` has one (run for every item), `parallel` one per entry of `branches`.
+    public struct Branch: Sendable {
+        /// The branch's name (the state's name for `map`, the key under `branches` for `parallel`).
+        public var name: String
+        /// What it runs.
+        public var body: Body
+        /// For an inline body: its start state and states.
+        public var start: String?
+        public var startLocation: SourceLocation?
+        public var states: [State]
+
+        /// Creates a branch.
+        public init(name: String, body: Body, start: String? = nil, startLocation: SourceLocation? = nil, states: [State] = []) {
+            self.name = name
+            self.body = body
+            self.start = start
+            self.startLocation = startLocation
+            self.states = states
+        }
+    }
+
+    /// What happens when a branch fails (ends `failed` or is cancelled).
+    public enum FailurePolicy: String, Sendable, CaseIterable {
+        /// The first failed branch cancels the others still running and fails the state (to
+        /// `on_error` when it has one, else the instance fails).
+        case failFast = "fail_fast"
+        /// Every branch runs to its end; a failed branch leaves null at its place in the output
+        /// and an entry under `errors.<state>`.
+        case collect
+    }
+
+    /// For `map`: the data path of the list (`input.clauses`); nil for `parallel`.
+    public var items: String?
+    /// The branches (one for `map`).
+    public var branches: [Branch]
+    /// How a branch's input is built (evaluated with `item` and `index` in scope for `map`); nil:
+    /// `{item, index}` for `map`, the instance's `input` for `parallel`.
+    public var input: InputMapping?
+    /// The most branches running at once.
+    public var maxConcurrency: Int
+    /// What a failed branch does.
+    public var failure: FailurePolicy
+    /// Where the joined outputs go in the instance data (default: the state's name).
+    public var output: String
+    /// Where the instance goes once every branch has ended (with `collect`, whatever they did).
+    public var next: StateReference
+    /// Where a failed state goes (`fail_fast`); nil: the instance fails.
+    public var onError: StateReference?
+    /// Where `items` is written, for diagnostics.
+    public var location: SourceLocation
+
+    /// Creates a fan-out.
+    public init(
+        items: String?, branches: [Branch], input: InputMapping?, maxConcurrency: Int, failure: FailurePolicy, output: String,
+        next: StateReference, onError: StateReference?, location: SourceLocation
+    ) {
+        self.items = items
+        self.branches = branches
+        self.input = input
+        self.maxConcurrency = maxConcurrency
+        self.failure = failure
+        self.output = output
+        self.next = next
+        self.onError = onError
+        self.location = location
     }
 }
 

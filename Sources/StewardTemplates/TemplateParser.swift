@@ -11,7 +11,7 @@ public enum TemplateParser {
     static let aopKeys = [
         "domain", "inputs", "outputs", "human_touchpoints", "failure_modes", "escalation_target", "may", "may_not",
     ]
-    static let stateKinds = ["step", "choice", "checkpoint", "end", "ffi", "model", "wait", "event"]
+    static let stateKinds = ["step", "choice", "checkpoint", "end", "ffi", "model", "wait", "event", "map", "parallel"]
     static let commonStateKeys = ["kind", "description"]
     static let keysByKind: [String: [String]] = [
         "step": ["step", "input", "output", "config", "next", "on_error", "retry", "timeout_ms", "max_output_bytes"],
@@ -20,6 +20,8 @@ public enum TemplateParser {
         "end": ["status", "output"],
         "wait": ["for", "until", "business", "next"],
         "event": ["event", "payload", "output", "correlate", "credential", "timeout", "business", "on_timeout", "next"],
+        "map": ["items", "input", "max_concurrency", "failure", "start", "states", "template", "output", "next", "on_error"],
+        "parallel": ["branches", "input", "max_concurrency", "failure", "output", "next", "on_error"],
         "ffi": ["library", "signature", "args", "output", "next", "on_error", "timeout_ms", "max_output_bytes"],
         "model": ["role", "task", "prompt", "input", "parameters", "output", "next", "on_error", "retry", "timeout_ms", "max_output_bytes"],
     ]
@@ -254,6 +256,8 @@ public enum TemplateParser {
         case "model": kind = parseModel(name: name, entries: entries, node: node, defaultRetry: defaultRetry, reader: &reader)
         case "wait": kind = parseWait(name: name, entries: entries, node: node, reader: &reader)
         case "event": kind = parseEvent(name: name, entries: entries, node: node, reader: &reader)
+        case "map", "parallel":
+            kind = parseFanOut(name: name, parallel: kindName == "parallel", entries: entries, node: node, defaultRetry: defaultRetry, reader: &reader)
         default: kind = parseEnd(name: name, entries: entries, reader: &reader)
         }
         var state = kind.map { State(name: name, kind: $0, location: location) }
@@ -574,5 +578,88 @@ public enum TemplateParser {
         }
         let output = entries["output"].map { parseInput($0.value, context: "'output' of state '\(name)'", reader: &reader) }
         return .end(EndState(outcome: outcome, output: output))
+    }
+
+    /// The most branches a fan-out may run at once.
+    static let concurrencyRange = 1...1_000
+
+    static func parseFanOut(
+        name: String, parallel: Bool, entries: [String: (key: Node, value: Node)], node: Node, defaultRetry: RetryPolicy, reader: inout YAMLReader
+    ) -> State.Kind? {
+        let context = "state '\(name)'"
+        var branches: [FanOutState.Branch] = []
+        var items: String?
+        if parallel {
+            if let branchesNode = reader.required(entries, "branches", in: node, context: context) {
+                if case .mapping(let mapping) = branchesNode, !mapping.isEmpty {
+                    for (key, value) in mapping {
+                        guard let branchName = reader.string(key, "a branch name of \(context)") else { continue }
+                        let branchContext = "branch '\(branchName)' of \(context)"
+                        guard let branchEntries = reader.entries(of: value, context: branchContext, allowed: ["template", "start", "states"]) else { continue }
+                        if let branch = parseBranch(
+                            name: branchName, key: "\(name).\(branchName)", entries: branchEntries, node: value, context: branchContext,
+                            defaultRetry: defaultRetry, reader: &reader)
+                        {
+                            branches.append(branch)
+                        }
+                    }
+                } else {
+                    reader.error(branchesNode, "expected a mapping of branch name to branch ('template' or 'states') for 'branches' of \(context), found \(YAMLReader.describe(branchesNode))")
+                }
+            }
+        } else {
+            items = reader.string(reader.required(entries, "items", in: node, context: context), "'items' of \(context)")
+            if let branch = parseBranch(name: name, key: name, entries: entries, node: node, context: context, defaultRetry: defaultRetry, reader: &reader) {
+                branches.append(branch)
+            }
+        }
+        let input = entries["input"].map { parseInput($0.value, context: context, reader: &reader) }
+        let maxConcurrency = reader.integer(entries["max_concurrency"]?.value, "'max_concurrency' of \(context)", range: concurrencyRange)
+        var failure = FanOutState.FailurePolicy.failFast
+        if let failureNode = entries["failure"]?.value, let text = reader.string(failureNode, "'failure' of \(context)") {
+            if let parsed = FanOutState.FailurePolicy(rawValue: text) {
+                failure = parsed
+            } else {
+                let names = FanOutState.FailurePolicy.allCases.map(\.rawValue)
+                let suggestion = YAMLReader.closest(to: text, in: names).map { " (did you mean '\($0)'?)" } ?? ""
+                reader.error(failureNode, "unknown failure policy '\(text)' for \(context)\(suggestion); expected one of: \(names.joined(separator: ", "))")
+            }
+        }
+        let output = entries["output"].flatMap { reader.string($0.value, "'output' of \(context)") } ?? name
+        let next = reference(reader.required(entries, "next", in: node, context: context), "'next' of \(context)", reader: &reader)
+        let onError = entries["on_error"].flatMap { reference($0.value, "'on_error' of \(context)", reader: &reader) }
+        guard let next, !branches.isEmpty, parallel || items != nil else { return nil }
+        return (parallel ? State.Kind.parallel : State.Kind.map)(FanOutState(
+            items: items, branches: branches, input: input, maxConcurrency: maxConcurrency ?? (parallel ? branches.count : 10), failure: failure,
+            output: output, next: next, onError: onError, location: reader.location(of: entries["items"]?.value ?? node)))
+    }
+
+    /// One branch: a named sub-template (`template`) or a sub-sequence of states (`states`, with
+    /// `start` defaulting to the first).
+    static func parseBranch(
+        name: String, key: String, entries: [String: (key: Node, value: Node)], node: Node, context: String, defaultRetry: RetryPolicy,
+        reader: inout YAMLReader
+    ) -> FanOutState.Branch? {
+        let templateNode = entries["template"]?.value
+        let statesNode = entries["states"]?.value
+        if templateNode != nil, statesNode != nil {
+            reader.error(entries["template"]?.key, "\(context) has both 'template' and 'states'; expected one of them")
+            return nil
+        }
+        if let templateNode {
+            if let entry = entries["start"] { reader.error(entry.key, "'start' of \(context) applies to its 'states', which it has not") }
+            guard let template = reader.string(templateNode, "'template' of \(context)") else { return nil }
+            return FanOutState.Branch(name: name, body: .template(template, reader.location(of: templateNode)))
+        }
+        guard let statesNode else {
+            reader.error(node, "\(context) runs nothing; expected 'states' (a sub-sequence of states, with an optional 'start') or 'template' (a template's name)")
+            return nil
+        }
+        let states = parseStates(statesNode, defaultRetry: defaultRetry, reader: &reader)
+        let startNode = entries["start"]?.value
+        var start = startNode.flatMap { reader.string($0, "'start' of \(context)") }
+        if start == nil, case .mapping(let mapping) = statesNode { start = mapping.first?.key.string }
+        return FanOutState.Branch(
+            name: name, body: .inline(key: key), start: start, startLocation: reader.location(of: startNode ?? statesNode), states: states)
     }
 }

@@ -31,6 +31,12 @@ public struct TemplateSnapshot: Sendable, Hashable {
         return SHA256.hex(message)
     }
 
+    /// The hash of the stored text a pin names: a fan-out branch's child is pinned to
+    /// `<parent text hash>:<branch key>`, the branch written inside its parent's text.
+    public static func storedHash(of pin: String) -> String {
+        pin.firstIndex(of: ":").map { String(pin[..<$0]) } ?? pin
+    }
+
     /// Creates a snapshot of `text` and `prompts`, hashing them.
     public init(name: String, version: String, text: String, prompts: [String: String]) {
         self.init(hash: Self.hash(text: text, prompts: prompts), name: name, version: version, text: text, prompts: prompts)
