@@ -321,7 +321,14 @@ public struct Engine: Sendable {
                         try await group.next()
                         inFlight -= 1
                     }
-                    group.addTask { _ = try await resume(snapshot, tail: tail, observe: observe) }
+                    group.addTask {
+                        do {
+                            _ = try await resume(snapshot, tail: tail, observe: observe)
+                        } catch is StoreConflict {
+                            // Driven meanwhile by another task (a branch its parent started while
+                            // this pass ran): what that task committed stands.
+                        }
+                    }
                     inFlight += 1
                 }
                 try await group.waitForAll()

@@ -32,6 +32,8 @@ struct CrashTests {
         var database: URL { directory.appendingPathComponent("crash.db") }
         var ledger: URL { directory.appendingPathComponent("ledger.txt") }
         var plugins: URL { directory.appendingPathComponent("plugins") }
+        /// Extra environment for the process (the ledger's pause).
+        var environment: [String: String] = [:]
 
         func process(_ arguments: [String]) -> Process {
             let process = Process()
@@ -43,6 +45,7 @@ struct CrashTests {
             process.currentDirectoryURL = directory
             var environment = ProcessInfo.processInfo.environment
             environment["LEDGER_PATH"] = ledger.path
+            environment.merge(self.environment) { _, mine in mine }
             process.environment = environment
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
@@ -137,6 +140,49 @@ struct CrashTests {
         print("crash test: \(kills) kills, \(count) instances, \(count * 4) transitions committed, 0 lost, 0 duplicated, \(reruns) step re-runs after kills")
 
         // The audit trail is intact after all those kills.
+        #expect(try run.run(["audit", "verify"]) == 0)
+    }
+
+    /// A `map` over 50 items, 5 branches at a time, killed with SIGKILL at random points and
+    /// resumed: every branch runs to its end exactly once as its own instance (no branch lost,
+    /// none started twice), the parent records each end once and joins them in item order.
+    @Test func killNineDuringAMapLosesNoBranchAndRecordsNoneTwice() async throws {
+        #expect(FileManager.default.isExecutableFile(atPath: Self.stewardBinary.path), "build the steward executable first")
+        var run = try Self.makeRun()
+        defer { try? FileManager.default.removeItem(at: run.directory) }
+        // 50 items x 3 calls of 30 ms, 5 at a time: about 900 ms of calls, so kills land midway.
+        run.environment["LEDGER_PAUSE_MS"] = "30"
+        let items = 50
+        try Data("{\"items\": [\((0..<items).map(String.init).joined(separator: ","))]}".utf8).write(to: run.directory.appendingPathComponent("map.json"))
+        let submit = ["submit", "crash-map", "--input", "map.json", "--count", "1", "--key-prefix", "map"]
+        var generator = SystemRandomNumberGenerator()
+        var midway = 0
+        for round in 0..<10 {
+            let killed = try run.runAndKill(round == 0 || round == 5 ? submit : ["resume"], after: Int.random(in: 150...600, using: &generator))
+            guard killed, FileManager.default.fileExists(atPath: run.database.path) else { continue }
+            let store = try SQLiteStore(path: run.database.path)
+            let counts = try await store.countByStatus()
+            #expect(counts[.running, default: 0] <= 5, "max_concurrency holds across kills: \(counts)")
+            if let done = counts[.completed], done > 0, done < items, counts[.waiting, default: 0] >= 1 { midway += 1 }
+        }
+        #expect(midway >= 1, "at least one kill must land while branches are in flight")
+        #expect(try run.run(submit) == 0)
+        #expect(try run.run(["resume"]) == 0)
+
+        let store = try SQLiteStore(path: run.database.path)
+        let counts = try await store.countByStatus()
+        #expect(counts[.completed] == items + 1 && counts.values.reduce(0, +) == items + 1, "the parent and its 50 branches, each once: \(counts)")
+        let parent = try await store.history(of: "map-0")
+        let ends = parent.filter { $0.kind == "branch_finished" }.compactMap { $0.payload["link"]?["index"]?.integerValue }
+        #expect(ends.sorted() == (0..<Int64(items)).map { $0 }, "each branch's end recorded once: \(ends.sorted())")
+        for index in 0..<items {
+            let kinds = try await store.history(of: "map-0.fan.1.\(index)").map(\.kind)
+            #expect(kinds == ["started", "step_succeeded", "step_succeeded", "step_succeeded"], "branch \(index): \(kinds)")
+        }
+        let finished = try #require(try await store.instance(id: "map-0"))
+        let results = try #require(finished.output?["results"]?.arrayValue)
+        #expect(results.count == items && results.enumerated().allSatisfy { $0.element["item"]?.integerValue == Int64($0.offset) }, "\(results)")
+        print("crash test (map): \(midway) kills landed midway through the fan-out; \(items) branches, each run and recorded once")
         #expect(try run.run(["audit", "verify"]) == 0)
     }
 }

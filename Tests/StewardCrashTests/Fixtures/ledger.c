@@ -1,6 +1,6 @@
 /* A side-effecting step for the crash test: appends its idempotency key to the file named by
  * $LEDGER_PATH (O_APPEND, one write per call), then sleeps briefly so that kills land
- * mid-call. Counting lines per key shows how often each step attempt really ran. */
+ * mid-call (longer with $LEDGER_PAUSE_MS). Counting lines per key shows how often each step attempt really ran. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +20,11 @@ static stw_status record(const stw_step_call *call, stw_step_result *result) {
     ssize_t written = write(fd, line, (size_t)length);
     close(fd);
     if (written != length) return stw_step_error(call->host, result, STW_ERR_TRANSIENT, "short write");
-    struct timespec pause = {0, 1000000L + (long)(rand() % 2000000)};
+    /* $LEDGER_PAUSE_MS, when set, makes every call that long (a fan-out test needs kills to
+     * land while branches are in flight). */
+    const char *pause_ms = getenv("LEDGER_PAUSE_MS");
+    long extra = pause_ms ? atol(pause_ms) * 1000000L : 0;
+    struct timespec pause = {extra / 1000000000L, extra % 1000000000L + 1000000L + (long)(rand() % 2000000)};
     nanosleep(&pause, NULL);
     char output[600];
     int size = snprintf(output, sizeof(output), "{\"key\":\"%.*s\"}", (int)call->idempotency_key_length, call->idempotency_key);
