@@ -35,6 +35,7 @@ extension InstanceState {
         }
         if let parent { object["parent"] = parent.jsonValue }
         if let fanOut { object["fan_out"] = fanOut.jsonValue }
+        if !buffered.isEmpty { object["buffered"] = .array(buffered.map { Event.eventReceived($0).payload }) }
         return .object(object)
     }
 
@@ -65,6 +66,10 @@ extension InstanceState {
         self.failure = try json["failure"].map { (value) throws(DecodingFailure) -> Failure in try Failure(json: value) }
         self.parent = try json["parent"].map { (value) throws(DecodingFailure) -> BranchLink in try BranchLink(json: value) }
         self.fanOut = try json["fan_out"].map { (value) throws(DecodingFailure) -> FanOutProgress in try FanOutProgress(json: value) }
+        self.buffered = try (json["buffered"]?.arrayValue ?? []).map { (value) throws(DecodingFailure) -> EventDelivery in
+            guard case .eventReceived(let delivery) = try Event(name: "event_received", payload: value) else { throw DecodingFailure("not an event") }
+            return delivery
+        }
     }
 }
 

@@ -133,6 +133,9 @@ public struct InstanceState: Sendable, Codable, Hashable {
     public var parent: BranchLink?
     /// While the instance waits at a `map` or `parallel` state: its branches' progress.
     public var fanOut: FanOutProgress?
+    /// Events sent before the instance waited for them, kept (in arrival order) for the event
+    /// state that declares `buffer: true`; entering it consumes the first.
+    public var buffered: [EventDelivery] = []
 
     /// A new instance, before its `started` event.
     public init(id: String, template: String, templateVersion: String, customer: String?) {

@@ -155,6 +155,14 @@ struct Machine {
 
         case .eventReceived(let delivery):
             guard state.status == .waiting, case .event(let awaited) = plan.state(state.current)?.kind, awaited.event == delivery.name else {
+                if let buffering = plan.bufferingState(for: delivery.name) {
+                    // Declared buffering: kept, checked against the contract now, until the instance waits for it.
+                    let problems = buffering.problems(of: delivery.payload)
+                    guard problems.isEmpty else { throw TransitionError(problems.joined(separator: "; ")) }
+                    state.buffered.append(delivery)
+                    moves.append(Move(from: state.current, to: state.current, reason: "event \(delivery.name) from \(delivery.by) kept until the instance waits for it"))
+                    return
+                }
                 throw TransitionError(
                     "instance \(state.id) is not waiting for event '\(delivery.name)' (it is \(state.status.rawValue) at \(state.current))",
                     conflict: true)
@@ -422,6 +430,12 @@ struct Machine {
                 effects.append(.startWait(WaitRequest(state: next.name, duration: wait.duration, until: until, business: wait.business)))
                 return
             case .event(let awaited):
+                if awaited.buffer, let kept = state.buffered.firstIndex(where: { $0.name == awaited.event }) {
+                    let delivery = state.buffered.remove(at: kept)
+                    state.data = state.data.setting(delivery.payload, at: ArraySlice(awaited.output.split(separator: ".").map(String.init)))
+                    (from, target, reason) = (next.name, awaited.next.name, "event \(delivery.name) from \(delivery.by), kept since it arrived early")
+                    continue
+                }
                 state.status = .waiting
                 let key = awaited.correlate.flatMap { path -> String? in
                     guard let value = state.data.value(at: path.split(separator: ".")), !value.isNull else { return nil }

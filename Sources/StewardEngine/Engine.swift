@@ -498,15 +498,25 @@ public struct Engine: Sendable {
                     }
                 }
             }
-            let result = try transition(event, to: current, plan: plan, config: config)
-            do {
-                try await commit(
-                    result, previous: current, event: event, actor: "engine", clientKey: nil, plan: plan, config: config, notifications: notifications)
-            } catch let conflict as StoreConflict {
-                // Cancelled (or otherwise ended) while the call ran: its result is refused and
-                // the instance is what the store says.
-                if let latest = try await currentState(id: current.id), latest.status.isFinal { return latest }
-                throw conflict
+            var result = try transition(event, to: current, plan: plan, config: config)
+            var base = current
+            var raced = 0
+            while true {
+                do {
+                    try await commit(
+                        result, previous: base, event: event, actor: "engine", clientKey: nil, plan: plan, config: config, notifications: notifications)
+                    break
+                } catch let conflict as StoreConflict {
+                    // Cancelled (or otherwise ended) while the call ran: its result is refused and
+                    // the instance is what the store says.
+                    raced += 1
+                    guard raced < 8, let latest = try await currentState(id: current.id) else { throw conflict }
+                    if latest.status.isFinal { return latest }
+                    // Another event was committed while the call ran (an event kept for later):
+                    // the call's outcome applies to the instance as it is now, or not at all.
+                    guard let again = try? transition(event, to: latest, plan: plan, config: config) else { return latest }
+                    (base, result) = (latest, again)
+                }
             }
             observe(TransitionRecord(event: event, state: result.state, moves: result.moves, effects: result.effects))
             current = result.state

@@ -118,6 +118,14 @@ public struct Plan: Sendable {
         return sub
     }
 
+    /// The first event state waiting for `event` that keeps it when it arrives early (`buffer: true`).
+    public func bufferingState(for event: String) -> EventState? {
+        for state in template.states {
+            if case .event(let awaited) = state.kind, awaited.event == event, awaited.buffer { return awaited }
+        }
+        return nil
+    }
+
     /// The plan a branch of fan-out state `state` runs, for an inline branch.
     public func branchPlan(_ key: String) -> Plan? { branchPlans[key] }
 

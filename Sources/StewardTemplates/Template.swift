@@ -287,6 +287,9 @@ public struct EventState: Sendable {
     public var onTimeout: StateReference?
     /// Where the instance goes with the event.
     public var next: StateReference
+    /// Whether the event, sent to the instance before it waits here, is kept until it does
+    /// (`buffer: true`) rather than refused.
+    public var buffer: Bool = false
 
     /// Creates an event state.
     public init(

@@ -19,7 +19,7 @@ public enum TemplateParser {
         "checkpoint": ["credential", "credential_from", "when", "subject", "decisions", "deadline", "sample"],
         "end": ["status", "output"],
         "wait": ["for", "until", "business", "next"],
-        "event": ["event", "payload", "output", "correlate", "credential", "timeout", "business", "on_timeout", "next"],
+        "event": ["event", "payload", "output", "correlate", "credential", "timeout", "business", "on_timeout", "buffer", "next"],
         "map": ["items", "input", "max_concurrency", "failure", "start", "states", "template", "output", "next", "on_error"],
         "parallel": ["branches", "input", "max_concurrency", "failure", "output", "next", "on_error"],
         "ffi": ["library", "signature", "args", "output", "next", "on_error", "timeout_ms", "max_output_bytes"],
@@ -560,10 +560,13 @@ public enum TemplateParser {
             if let entry = entries["business"] { reader.error(entry.key, "'business' of \(context) applies to its 'timeout', which it has not") }
         }
         let next = reference(reader.required(entries, "next", in: node, context: context), "'next' of \(context)", reader: &reader)
+        let buffer = reader.bool(entries["buffer"]?.value, "'buffer' of \(context)") ?? false
         guard let event, let next else { return nil }
-        return .event(EventState(
+        var state = EventState(
             event: event, payload: fields, output: output, correlate: correlate, credential: credential, timeout: timeout, business: business,
-            onTimeout: onTimeout, next: next))
+            onTimeout: onTimeout, next: next)
+        state.buffer = buffer
+        return .event(state)
     }
 
     static func parseEnd(name: String, entries: [String: (key: Node, value: Node)], reader: inout YAMLReader) -> State.Kind? {

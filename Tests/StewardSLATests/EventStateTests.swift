@@ -144,4 +144,78 @@ import Testing
         }
         #expect(errors.diagnostics.contains { $0.description.hasPrefix("e.yaml:20:") && $0.description.contains("unknown type 'bool' for payload field 'satisfied'") }, "\(errors)")
     }
+
+    static let buffering = """
+        template: early-reply
+        version: 1.0.0
+        vertical: customer-support
+        description: An agent answers, then the instance waits for the customer; an early reply is kept.
+        aop:
+          domain: Support follow-ups.
+          inputs: [A ticket id.]
+          outputs: [The customer's answer.]
+          human_touchpoints:
+            - answer, always, so an agent writes every answer.
+          failure_modes: [Losing a reply that came before the answer was sent.]
+          escalation_target: support-lead
+          may: [Wait for the customer.]
+          may_not: [Drop a customer's reply.]
+        plugins: []
+        start: answer
+        states:
+          answer:
+            kind: checkpoint
+            credential: support-agent
+            subject: input
+            decisions: {approve: await_reply}
+          await_reply:
+            kind: event
+            event: customer_reply
+            payload: {text: string}
+            output: reply
+            credential: crm-webhook
+            buffer: true
+            next: done
+          done:
+            kind: end
+            status: completed
+            output: {reply: reply}
+        """
+
+    @Test func anEventSentEarlyIsKeptWhenItsStateDeclaresBuffering() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-buffer-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("early-reply.yaml")
+        try Self.buffering.write(to: file, atomically: true, encoding: .utf8)
+        let (plugins, libraries) = try SLAEngineTests.plugins.get()
+        let assembly = try await EngineAssembly.assemble(EngineOptions(
+            workspace: Workspace(root: SLAEngineTests.root), workflows: SLAEngineTests.root.appendingPathComponent("workflows").path,
+            database: directory.appendingPathComponent("steward.db").path, pluginDirectories: [plugins.path], libraryDirectories: [libraries.path],
+            buildPlugins: false, extraTemplate: file.path, sleeper: RecordingSleeper()))
+        #expect(assembly.problems.isEmpty, "\(assembly.problems)")
+        let engine = assembly.engine
+        let waiting = try await engine.submit(template: "early-reply", customer: "acme-bank", input: ["ticket": "T-1"], id: "early-1")
+        #expect(waiting.status == .waiting && waiting.current == "answer")
+        // The customer answers before the agent: a reply that breaks the contract is still refused...
+        do {
+            _ = try await engine.deliver(EventDelivery(name: "customer_reply", payload: ["text": 1], by: "crm"), to: "early-1")
+            Issue.record("a bad early payload was kept")
+        } catch let error as EngineError {
+            #expect(!error.isConflict && error.description.contains("payload.text"), "\(error)")
+        }
+        // ...a good one is kept, once for its idempotency key, and the checkpoint stays open.
+        let reply = EventDelivery(name: "customer_reply", payload: ["text": "never mind, it works"], idempotencyKey: "crm-1", by: "crm")
+        let kept = try await engine.deliver(reply, to: "early-1")
+        #expect(kept.status == .waiting && kept.current == "answer" && kept.buffered == [reply], "\(kept)")
+        #expect(try await engine.deliver(reply, to: "early-1").buffered.count == 1)
+        #expect(try await assembly.store.openTasks(credentials: ["support-agent"], limit: 5).count == 1)
+        // Once the agent approves, the instance reaches the event state and takes the kept reply.
+        let done = try await engine.decide(
+            instance: "early-1", CheckpointDecision(state: "answer", decision: .approve, reviewer: "agent-1", credential: "support-agent"))
+        #expect(done.status == .completed && done.output?["reply"]?["text"] == "never mind, it works" && done.buffered.isEmpty, "\(done)")
+        #expect(try await assembly.auditor.verify().problems.isEmpty)
+        // Without buffering, an early event is refused as a conflict (the other template's tests).
+        #expect(Self.problems("    buffer: maybe\n").contains { $0.contains("'buffer' of state 'ask'") })
+    }
 }

@@ -75,4 +75,28 @@ import Testing
         #expect(try await harness.send("POST", "/v1/events/customer_reply", token: crm.token, json: ["payload": [:]]).status == 400, "a key is required")
         try await harness.stop()
     }
+
+    @Test(.timeLimit(.minutes(3)))
+    func anEarlyEventIsAcceptedForLaterWhenItsStateKeepsIt() async throws {
+        let early = Self.template
+            .replacingOccurrences(of: "template: customer-reply", with: "template: early-reply")
+            .replacingOccurrences(of: "start: ask\n", with: "start: pause\n")
+            .replacingOccurrences(of: "states:\n", with: "states:\n  pause:\n    kind: wait\n    for: 1h\n    next: ask\n")
+            .replacingOccurrences(of: "    credential: crm-webhook\n", with: "    credential: crm-webhook\n    buffer: true\n")
+        let harness = try await ServerHarness.start(extraTemplates: ["early-reply.yaml": early])
+        let reply = try await harness.send(
+            "POST", "/v1/instances", token: harness.operatorToken, json: ["template": "early-reply", "customer": "acme-bank", "input": ["ticket": "T-1"]])
+        try #require(reply.status == 201, "\(reply.text)")
+        let id = try #require(reply.json["id"]?.stringValue)
+        #expect(try await harness.waitFor(id) { $0 != "running" } == "waiting")
+        let crm = try await harness.store.addReviewer(name: "CRM", credentials: ["crm-webhook"], role: "reviewer", at: 1)
+        let path = "/v1/instances/\(id)/events/customer_reply"
+        let kept = try await harness.send("POST", path, token: crm.token, json: ["payload": ["text": "sorted it myself"]])
+        #expect(kept.status == 202 && kept.json["event_buffered"] == true && kept.json["state"] == "pause", "\(kept.text)")
+        #expect(kept.json["buffered"]?.arrayValue?.first?["payload"]?["text"] == "sorted it myself", "\(kept.text)")
+        let invalid = try await harness.send("POST", path, token: crm.token, json: ["payload": ["text": 5]])
+        #expect(invalid.status == 422, "an early event is checked when it arrives: \(invalid.text)")
+        #expect(try await harness.send("POST", path, token: harness.agentToken, json: ["payload": ["text": "x"]]).status == 403)
+        try await harness.stop()
+    }
 }

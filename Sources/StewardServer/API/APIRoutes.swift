@@ -221,8 +221,13 @@ extension StewardServer {
             return JSONResponse.make(instanceJSON(state))
         }
         try await authorizeSender(sender, of: name, to: state)
-        let delivered = try await deliverEvent(EventDelivery(name: name, payload: payload, idempotencyKey: key, by: sender.id), to: id)
-        return JSONResponse.make(instanceJSON(delivered))
+        let delivery = EventDelivery(name: name, payload: payload, idempotencyKey: key, by: sender.id)
+        let delivered = try await deliverEvent(delivery, to: id)
+        guard delivered.buffered.contains(delivery) else { return JSONResponse.make(instanceJSON(delivered)) }
+        // Kept until the instance waits for it (its event state declares `buffer: true`).
+        var body = instanceJSON(delivered).objectValue ?? [:]
+        body["event_buffered"] = true
+        return JSONResponse.make(.object(body), status: .accepted)
     }
 
     /// `POST /v1/events/{name}` with `{key, payload}`: delivers to every instance waiting for the
@@ -246,11 +251,17 @@ extension StewardServer {
         return JSONResponse.make(["instances": .array(reached)])
     }
 
-    /// Operators may send any event; others need the credential the waiting event state names.
+    /// Operators may send any event; others need the credential the waiting event state names
+    /// (or, for an event sent early, the state that keeps it).
     func authorizeSender(_ sender: Reviewer, of name: String, to state: InstanceState) async throws {
         guard sender.role != "operator" else { return }
         let plan = try? await engine.planAndConfig(for: state).0
-        guard state.status == .waiting, case .event(let awaited)? = plan?.state(state.current)?.kind, awaited.event == name else {
+        let awaited: EventState
+        if state.status == .waiting, case .event(let waiting)? = plan?.state(state.current)?.kind, waiting.event == name {
+            awaited = waiting
+        } else if !state.status.isFinal, let keeping = plan?.bufferingState(for: name) {
+            awaited = keeping
+        } else {
             throw APIError(.conflict, code: "conflict", "instance \(state.id) is not waiting for event '\(name)' (it is \(state.status.rawValue) at \(state.current))")
         }
         guard let credential = awaited.credential, sender.credentials.contains(credential) else {
