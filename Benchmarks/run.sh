@@ -107,6 +107,10 @@ waits_n=100000; if ((quick)); then waits_n=2000; fi
 mkdir -p "$scratch/waits"
 measure waits "$bench" waits --n "$waits_n" --timers $((waits_n < 20000 ? waits_n / 2 : 10000)) --events 500 --plugins "$plugins" --scratch "$scratch/waits"
 rm -rf "$scratch/waits"
+# Event delivery over HTTP to a real `steward serve` (issue 14): POST -> committed, POST -> next step done.
+mkdir -p "$scratch/event-http"
+measure event-http "$bench" event-http --steward "$bin/steward" --plugins "$plugins" --scratch "$scratch/event-http" --n $((quick ? 200 : 1000))
+rm -rf "$scratch/event-http"
 measure resume "$bench" resume --samples "$samples" --plugins "$plugins" --template "$template" --input "$ticket2" --db "$scratch/resume.db" --libraries "$scratch/lib"
 measure cold-start "$bench" cold-start --steward "$bin/steward" --root "$root" --plugins "$plugins" --scratch "$scratch" --runs "$runs"
 

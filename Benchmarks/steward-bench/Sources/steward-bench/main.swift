@@ -13,6 +13,7 @@ let usage = """
            steward-bench triage --n N --plugins DIR --template FILE --input FILE --db FILE [--concurrency C] [--synchronous full|shipped]
            steward-bench shadow --n N --plugins DIR --template FILE --input FILE --db FILE [--concurrency C] [--customer C] [--candidate A@V]
            steward-bench waits --n N --timers T --events E --plugins DIR --scratch DIR [--concurrency C]
+           steward-bench event-http --steward BIN --plugins DIR --scratch DIR [--n N]
            steward-bench resume --samples S --plugins DIR --template FILE --input FILE --db FILE
            steward-bench cold-start --steward BIN --root DIR --plugins DIR --scratch DIR [--runs R]
            steward-bench fsync-probe --db FILE [--commits N]
@@ -73,6 +74,11 @@ do {
             n: arguments.int("n"), concurrency: arguments.int("concurrency", default: 256), plugins: arguments.string("plugins"),
             template: arguments.string("template"), input: arguments.string("input"), database: arguments.string("db"),
             forceFullSync: synchronous == "full", libraries: arguments.values["libraries"]
+        ).run()
+    case "event-http":
+        result = try await EventHTTPBenchmark(
+            steward: arguments.string("steward"), plugins: arguments.string("plugins"), scratch: arguments.string("scratch"),
+            n: arguments.int("n", default: 1_000)
         ).run()
     case "shadow":
         result = try await ShadowBenchmark(
