@@ -56,7 +56,9 @@ struct EngineContext {
 /// Prints transitions as they happen.
 @Sendable func printTransition(_ record: TransitionRecord) {
     for move in record.moves {
-        print("transition \(record.state.id.prefix(8)) \(move.from ?? "(start)") -> \(move.to): \(move.reason)")
+        // A branch of a fan-out is named by its parent's short id and its place (`1d51cf39.check.1.0`).
+        let name = record.state.parent.map { "\($0.instance.prefix(8)).\($0.state).\($0.visit).\($0.index)" } ?? String(record.state.id.prefix(8))
+        print("transition \(name) \(move.from ?? "(start)") -> \(move.to): \(move.reason)")
     }
 }
 

@@ -32,13 +32,13 @@ extension Engine {
     ) async throws {
         let id = start.link.childID
         if let existing = try await currentState(id: id) {
-            if existing.status.isFinal { try await notifyParent(of: existing) }
+            if existing.status.isFinal { try await notifyParent(of: existing, observe: observe) }
             return
         }
         switch start.target {
         case .inline(let key):
             guard let branchPlan = plan.branchPlan(key) else {
-                try await reportUnstartable(start, message: "\(plan.name) \(plan.version) has no branch '\(key)'")
+                try await reportUnstartable(start, message: "\(plan.name) \(plan.version) has no branch '\(key)'", observe: observe)
                 return
             }
             try await startChild(
@@ -46,9 +46,11 @@ extension Engine {
                 customer: parent.customer, bindings: parent.bindings, observe: observe)
         case .template(let name):
             do {
-                _ = try await submit(template: name, customer: parent.customer, input: start.input, id: id, parent: start.link, observe: observe)
+                _ = try await submit(template: name, customer: parent.customer, input: start.input, id: id, drive: false, parent: start.link, observe: observe)
+                guard try await parentStillWaits(for: start.link) else { return }
+                _ = try await continueInstance(id: id, observe: observe)
             } catch let error as EngineError where error.isNotFound {
-                try await reportUnstartable(start, message: error.description)
+                try await reportUnstartable(start, message: error.description, observe: observe)
             } catch is StoreConflict {
                 return  // Started meanwhile by another engine or a reconciliation.
             }
@@ -69,28 +71,45 @@ extension Engine {
         } catch is StoreConflict {
             return
         }
-        observe(TransitionRecord(event: event, state: result.state, moves: result.moves, effects: result.effects))
+        try await observed(TransitionRecord(event: event, state: result.state, moves: result.moves, effects: result.effects), observe: observe)
+        guard try await parentStillWaits(for: start.link) else { return }
         _ = try await drive(result.state, effects: result.effects, plan: plan, config: config, observe: observe)
     }
 
+    /// Whether the parent still waits for this branch, checked after the child's first commit:
+    /// a parent that failed fast or was cancelled while the child was being created could not
+    /// cancel it (it did not exist yet), so the child cancels itself here. Either the parent's
+    /// cancellation sees the child or this check sees the parent's change.
+    func parentStillWaits(for link: BranchLink) async throws -> Bool {
+        if let parent = try await currentState(id: link.instance), let progress = parent.fanOut, parent.status == .waiting,
+            progress.state == link.state, progress.visit == link.visit, link.index < progress.started, progress.outcomes[link.index] == nil
+        {
+            return true
+        }
+        _ = try? await cancel(instance: link.childID, reason: "the fan-out \(link.state) of \(link.instance) ended before this branch started", by: "engine")
+        return false
+    }
+
     /// Ends a branch that cannot start as failed, in the parent.
-    func reportUnstartable(_ start: BranchStart, message: String) async throws {
+    func reportUnstartable(_ start: BranchStart, message: String, observe: @Sendable (TransitionRecord) -> Void) async throws {
         try await deliverToParent(
-            BranchFinished(link: start.link, outcome: BranchOutcome(child: start.link.childID, status: .failed, output: nil, message: message)))
+            BranchFinished(link: start.link, outcome: BranchOutcome(child: start.link.childID, status: .failed, output: nil, message: message)),
+            observe: observe)
     }
 
     /// Tells the parent of a branch that ended how it ended.
-    func notifyParent(of child: InstanceState) async throws {
+    func notifyParent(of child: InstanceState, observe: @Sendable (TransitionRecord) -> Void) async throws {
         guard let link = child.parent, child.status.isFinal else { return }
         let message = child.failure.map { "\($0.kind) at \($0.state): \($0.message)" }
             ?? child.data["cancelled"]?["reason"]?.stringValue.map { "cancelled: \($0)" }
         try await deliverToParent(BranchFinished(
-            link: link, outcome: BranchOutcome(child: child.id, status: child.status, output: child.status.isFailure ? nil : child.output, message: message)))
+            link: link, outcome: BranchOutcome(child: child.id, status: child.status, output: child.status.isFailure ? nil : child.output, message: message)),
+            observe: observe)
     }
 
     /// Applies a branch's end to its parent and runs the parent on. A parent that no longer
     /// waits for it (it failed fast, was cancelled, or recorded this end already) ignores it.
-    func deliverToParent(_ finished: BranchFinished) async throws {
+    func deliverToParent(_ finished: BranchFinished, observe: @Sendable (TransitionRecord) -> Void) async throws {
         let event = Event.branchFinished(finished)
         for _ in 0..<Self.parentRetries {
             guard let (state, plan, config) = try await load(id: finished.link.instance) else { return }
@@ -106,7 +125,8 @@ extension Engine {
                 await Task.yield()
                 continue  // A sibling's end (or an operator) changed the parent meanwhile: apply to what it is now.
             }
-            _ = try await drive(result.state, effects: result.effects, plan: plan, config: config, observe: { _ in })
+            try await observed(TransitionRecord(event: event, state: result.state, moves: result.moves, effects: result.effects), observe: observe)
+            _ = try await drive(result.state, effects: result.effects, plan: plan, config: config, observe: observe)
             return
         }
         throw EngineError(
@@ -118,7 +138,24 @@ extension Engine {
     func cancelBranches(_ children: [String], reason: String) async {
         await withTaskGroup(of: Void.self) { group in
             for child in children {
-                group.addTask { _ = try? await cancel(instance: child, reason: reason, by: "engine") }
+                group.addTask { await cancelBranch(child, reason: reason) }
+            }
+        }
+    }
+
+    /// Cancels one branch, again when its own commit raced the cancellation, until it has ended
+    /// (cancelled, or finished by itself meanwhile). A branch that does not exist yet cancels
+    /// itself when it starts (`parentStillWaits`).
+    func cancelBranch(_ child: String, reason: String) async {
+        for _ in 0..<Self.parentRetries {
+            do {
+                _ = try await cancel(instance: child, reason: reason, by: "engine")
+                return
+            } catch let error as EngineError where error.isConflict {
+                guard let state = try? await currentState(id: child), !state.status.isFinal else { return }
+                await Task.yield()
+            } catch {
+                return
             }
         }
     }

@@ -143,7 +143,7 @@ public struct Engine: Sendable {
             if let clientKey, let existing = try await store.instance(clientKey: clientKey) { return existing }
             throw conflict
         }
-        observe(TransitionRecord(event: event, state: result.state, moves: result.moves, effects: result.effects))
+        try await observed(TransitionRecord(event: event, state: result.state, moves: result.moves, effects: result.effects), observe: observe)
         guard drive else { return result.state }
         return try await self.drive(result.state, effects: result.effects, plan: plan, config: config, observe: observe)
     }
@@ -182,7 +182,7 @@ public struct Engine: Sendable {
         } catch let conflict as StoreConflict {
             throw EngineError(raced(conflict.message), conflict: true)
         }
-        observe(TransitionRecord(event: event, state: result.state, moves: result.moves, effects: result.effects))
+        try await observed(TransitionRecord(event: event, state: result.state, moves: result.moves, effects: result.effects), observe: observe)
         guard drive else { return result.state }
         return try await self.drive(result.state, effects: result.effects, plan: plan, config: config, observe: observe)
     }
@@ -245,7 +245,7 @@ public struct Engine: Sendable {
         } catch let conflict as StoreConflict {
             throw EngineError("instance \(id) changed while it was being moved: \(conflict.message)", conflict: true)
         }
-        observe(TransitionRecord(event: event, state: result.state, moves: result.moves, effects: result.effects))
+        try await observed(TransitionRecord(event: event, state: result.state, moves: result.moves, effects: result.effects), observe: observe)
         guard drive else { return .moved(result.state) }
         return .moved(try await self.drive(result.state, effects: result.effects, plan: target.plan, config: target.config, observe: observe))
     }
@@ -372,8 +372,8 @@ public struct Engine: Sendable {
         return (state, plan, config)
     }
 
-    /// Continues one running instance from its last committed event (a no-op for waiting and
-    /// finished ones).
+    /// Continues one running instance from its last committed event (for one waiting at a
+    /// fan-out: starts or finds its running branches; a no-op for other waiting and finished ones).
     public func resume(_ state: InstanceState, observe: @Sendable (TransitionRecord) -> Void = { _ in }) async throws -> InstanceState {
         guard let (snapshot, tail) = try await store.instanceWithTail(id: state.id) else {
             throw EngineError("no instance '\(state.id)'", notFound: true)
@@ -383,8 +383,10 @@ public struct Engine: Sendable {
 
     func resume(_ snapshot: InstanceState, tail: [Event], observe: @Sendable (TransitionRecord) -> Void) async throws -> InstanceState {
         let (state, plan, config) = try await current(snapshot, tail: tail)
-        guard state.status == .running else { return state }
-        return try await drive(state, effects: Transition.pendingEffects(of: state, plan: plan, config: config), plan: plan, config: config, observe: observe)
+        // A running instance owes its step; one waiting at a fan-out owes its running branches.
+        let owed = Transition.pendingEffects(of: state, plan: plan, config: config)
+        guard !owed.isEmpty else { return state }
+        return try await drive(state, effects: owed, plan: plan, config: config, observe: observe)
     }
 
     /// Runs one stored instance on from its last committed event until it waits or finishes
@@ -518,7 +520,7 @@ public struct Engine: Sendable {
                     (base, result) = (latest, again)
                 }
             }
-            observe(TransitionRecord(event: event, state: result.state, moves: result.moves, effects: result.effects))
+            try await observed(TransitionRecord(event: event, state: result.state, moves: result.moves, effects: result.effects), observe: observe)
             current = result.state
             pending = result.effects
         }
@@ -595,9 +597,20 @@ public struct Engine: Sendable {
         } catch is StoreConflict {
             return false
         }
-        observe(TransitionRecord(event: event, state: result.state, moves: result.moves, effects: result.effects))
+        try await observed(TransitionRecord(event: event, state: result.state, moves: result.moves, effects: result.effects), observe: observe)
         _ = try await drive(result.state, effects: result.effects, plan: plan, config: config, observe: observe)
         return true
+    }
+
+    /// Hands a committed transition to `observe`, then, when it ended a branch of a fan-out,
+    /// tells the parent (which records it and runs on). Every commit of a transition is followed
+    /// by this, so a parent hears of each end of its branches once in this process (and a
+    /// restart reconciles an end a crash cut off).
+    func observed(_ record: TransitionRecord, observe: @Sendable (TransitionRecord) -> Void) async throws {
+        observe(record)
+        if record.state.parent != nil, record.state.status.isFinal {
+            try await notifyParent(of: record.state, observe: observe)
+        }
     }
 
     /// Makes one transition durable with everything it implies, decided here (the store
@@ -678,10 +691,6 @@ public struct Engine: Sendable {
             }
         }
         try await store.commit(commit)
-        // A branch that ended tells its parent (the parent's fan-out records it and runs on).
-        if state.parent != nil, state.status.isFinal, !previous.status.isFinal {
-            try await notifyParent(of: state)
-        }
         // Counted only once the transition is durable, so a refused commit counts nothing.
         guard let metrics else { return }
         if state.sequence == 1 { metrics.instance(MetricName.instancesStarted, template: state.template, customer: state.customer) }
