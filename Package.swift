@@ -300,7 +300,7 @@ let package = Package(
             name: "StewardCrashTests",
             dependencies: ["StewardStoreSQLite", "StewardCore", "StewardEngine", "StewardReview", "StewardJSON", "StewardTemplates"],
             exclude: ["Fixtures"]),
-        .testTarget(name: "StewardEndToEndTests", dependencies: ["StewardJSON", "StewardCore"]),
+        .testTarget(name: "StewardEndToEndTests", dependencies: ["StewardJSON", "StewardCore"], exclude: ["Fixtures"]),
         // The assembled engine over temp workspaces: plugin calls on the bounded pool with
         // timeouts, templates pinned by content, current state of running instances.
         .testTarget(

@@ -39,9 +39,44 @@ static const category categories[] = {
 };
 #define CATEGORY_COUNT (sizeof(categories) / sizeof(categories[0]))
 
+/* Whether the document is structurally whole: every string closed and every object and
+ * array closed in order, with nothing but white space around one top-level object. A
+ * truncated or malformed input is refused rather than read as far as it goes. */
+static int well_formed(const char *json, size_t length) {
+    char stack[256];
+    int depth = 0;
+    size_t i = 0;
+    while (i < length && isspace((unsigned char)json[i])) i++;
+    if (i >= length || json[i] != '{') return 0;
+    for (; i < length; i++) {
+        char c = json[i];
+        if (c == '"') {
+            for (i++; i < length && json[i] != '"'; i++) {
+                if (json[i] == '\\') i++;
+            }
+            if (i >= length) return 0;
+            continue;
+        }
+        if (c == '{' || c == '[') {
+            if (depth == (int)sizeof(stack)) return 0;
+            stack[depth++] = c == '{' ? '}' : ']';
+        } else if (c == '}' || c == ']') {
+            if (depth == 0 || stack[depth - 1] != c) return 0;
+            if (--depth == 0) {
+                for (i++; i < length; i++) {
+                    if (!isspace((unsigned char)json[i])) return 0;
+                }
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
 /* Finds the string value of top-level key "text" in a JSON object and decodes it into a
  * lower-cased, NUL-terminated copy (malloc'd). Returns NULL if absent or not a string. */
 static char *extract_text(const char *json, size_t length) {
+    if (!well_formed(json, length)) return NULL;
     const char *needle = "\"text\"";
     size_t needle_length = strlen(needle);
     int depth = 0;
@@ -81,6 +116,10 @@ static char *extract_text(const char *json, size_t length) {
                 }
                 out[n++] = (char)tolower((unsigned char)ch);
                 j++;
+            }
+            if (j >= length) {
+                free(out);
+                return NULL;
             }
             out[n] = '\0';
             return out;

@@ -7,8 +7,8 @@ import StewardPlugins
 /// `steward plugins ...`: inspect, list and build plugins.
 struct PluginsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "plugins", abstract: "Inspect, list and build plugins.",
-        subcommands: [Inspect.self, List.self, Build.self])
+        commandName: "plugins", abstract: "Inspect, validate, list and build plugins.",
+        subcommands: [Inspect.self, ValidatePlugin.self, List.self, Build.self])
 
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Load a plugin library and describe it (name, version, ABI, steps with flags).")

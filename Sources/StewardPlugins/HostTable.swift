@@ -38,7 +38,7 @@ enum HostTable {
         }
         // Bounded by the running call's output limit (see `OutputLimit`).
         host.alloc = { _, size in OutputLimit.allocate(size) }
-        host.free = { _, block in Glibc.free(block) }
+        host.free = { _, block in OutputLimit.release(block) }
         host.get_extension = { _, _ in nil }
         table.initialize(to: host)
         return UnsafePointer(table)

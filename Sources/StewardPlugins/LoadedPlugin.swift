@@ -152,10 +152,10 @@ public final class PluginStep: Sendable {
     /// The library it lives in.
     public let pluginPath: String
 
-    private let function: stw_step_fn
-    private let state: PluginState
+    let function: stw_step_fn
+    let state: PluginState
     /// Serialises calls of a step that is not thread-safe.
-    private let serial = Mutex<Void>(())
+    let serial = Mutex<Void>(())
 
     init(fullName: String, version: String, description: String?, flags: UInt32, function: stw_step_fn, state: PluginState, pluginPath: String) {
         self.fullName = fullName

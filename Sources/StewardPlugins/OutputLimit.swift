@@ -32,8 +32,23 @@ public enum OutputLimit {
         var limit: Int
         /// The largest request `alloc` refused during the call (nil: none).
         var refused: Int?
+        /// Every block `alloc` handed out and `free` took back during the call, when the call
+        /// is observed (`steward plugins validate`); nil on the engine's calls.
+        var ledger: MemoryLedger?
 
         init(limit: Int) { self.limit = limit }
+    }
+
+    /// The host-table memory of one observed call: which blocks `alloc` handed out and are
+    /// still live, which `free` took back, and the `free`s of blocks that were not live (a
+    /// block the call did not allocate, or one freed twice), which are not passed on to the
+    /// C library. Used only on the calling thread, for the length of the call.
+    final class MemoryLedger {
+        var live: Set<UInt> = []
+        var freed: Set<UInt> = []
+        var allocations = 0
+        var frees = 0
+        var foreignFrees = 0
     }
 
     /// Each thread's reusable budget: a call that is not nested in another call on the same
@@ -48,15 +63,17 @@ public enum OutputLimit {
     }()
 
     /// Runs `body` (the plugin call) with a budget of `limit` bytes bound to this thread.
-    static func withBudget<T>(limit: Int, _ body: (Budget) -> T) -> T {
+    static func withBudget<T>(limit: Int, ledger: MemoryLedger? = nil, _ body: (Budget) -> T) -> T {
         let previous = pthread_getspecific(key)
         let budget: Budget
         if previous == nil, let spare = pthread_getspecific(spareKey) {
             budget = Unmanaged<Budget>.fromOpaque(spare).takeUnretainedValue()
             budget.limit = max(limit, 1)
             budget.refused = nil
+            budget.ledger = ledger
         } else {
             budget = Budget(limit: max(limit, 1))
+            budget.ledger = ledger
             // The first call on a thread keeps its budget as the thread's spare (retained by the key).
             if previous == nil { pthread_setspecific(spareKey, Unmanaged.passRetained(budget).toOpaque()) }
         }
@@ -73,8 +90,32 @@ public enum OutputLimit {
                 budget.refused = max(budget.refused ?? 0, size)
                 return nil
             }
+            if let ledger = budget.ledger {
+                let block = malloc(size)
+                if let block {
+                    ledger.allocations += 1
+                    ledger.live.insert(UInt(bitPattern: block))
+                }
+                return block
+            }
         }
         return malloc(size)
+    }
+
+    /// The host table's `free`. During an observed call it frees only blocks the call
+    /// allocated and has not freed, counting the others instead of corrupting the heap.
+    static func release(_ block: UnsafeMutableRawPointer?) {
+        guard let block else { return }
+        if let raw = pthread_getspecific(key), let ledger = Unmanaged<Budget>.fromOpaque(raw).takeUnretainedValue().ledger {
+            let address = UInt(bitPattern: block)
+            guard ledger.live.remove(address) != nil else {
+                ledger.foreignFrees += 1
+                return
+            }
+            ledger.frees += 1
+            ledger.freed.insert(address)
+        }
+        free(block)
     }
 
     /// Why a call's output must not be read, or nil when `length` bytes at `block` may be read:

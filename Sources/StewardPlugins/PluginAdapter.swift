@@ -55,10 +55,10 @@ public final class PluginAdapter: Sendable {
     /// `id@version`, the name templates bind a role to.
     public var key: String { "\(info.id)@\(info.version)" }
 
-    private let function: stw_adapter_fn
-    private let state: PluginState
+    let function: stw_adapter_fn
+    let state: PluginState
     /// Serialises calls of an adapter that is not thread-safe.
-    private let serial = Mutex<Void>(())
+    let serial = Mutex<Void>(())
 
     init(info: AdapterInfo, function: stw_adapter_fn, state: PluginState, pluginPath: String) {
         self.info = info
@@ -131,7 +131,7 @@ public final class PluginAdapter: Sendable {
     }
 
     /// Builds the request (borrowed pointers, NUL-terminated keys) and calls the function.
-    private func invoke(
+    func invoke(
         task: ModelTask, input: [UInt8], parameters: [UInt8], prompt: [CChar], idempotencyKey: String, attempt: Int,
         callKey: String?, response: inout stw_model_response
     ) -> stw_status {

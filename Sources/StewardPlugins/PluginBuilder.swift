@@ -1,4 +1,5 @@
 import Foundation
+import StewardJSON
 import Yams
 
 /// What went wrong reading a plugin manifest or building a plugin.
@@ -11,10 +12,12 @@ public struct PluginBuildError: Error, Sendable, Equatable, CustomStringConverti
 }
 
 /// A plugin folder's `steward-plugin.yaml`: the one reader of it (the CLI, the tests, the
-/// knowledge-base evaluation and the benchmarks all go through `PluginBuilder`).
-public struct PluginManifest: Decodable, Sendable, Hashable {
-    /// The plugin's name (`support`, `kb`).
+/// knowledge-base evaluation, the benchmarks and `steward plugins validate` all go through it).
+public struct PluginManifest: Sendable, Hashable {
+    /// The plugin's name (`support`, `kb`): the name its descriptor must carry.
     public let name: String
+    /// The plugin's version: the version its descriptor must carry.
+    public let version: String
     /// `c` or `swift`.
     public let language: String
     /// The file name of the built library (`libsteward-kb.so`).
@@ -27,21 +30,255 @@ public struct PluginManifest: Decodable, Sendable, Hashable {
     public let kind: String?
     /// Extra system libraries to link (`m` for -lm).
     public let link: [String]?
+    /// The steps' examples, by step name (without the plugin's prefix).
+    public let steps: [String: StepExamples]
+    /// The adapters' examples, by `id@version`.
+    public let adapters: [String: AdapterExamples]
+
+    /// What a manifest shows of one step: calls that must succeed, and inputs it must refuse.
+    public struct StepExamples: Sendable, Hashable {
+        /// Typical calls: each must return `STW_OK` with a JSON output holding `expect` (when given).
+        public var examples: [Example]
+        /// Inputs the step must refuse with `STW_ERR_INVALID_INPUT`.
+        public var invalid: [JSONValue]
+    }
+
+    /// What a manifest shows of one adapter: typical calls per task.
+    public struct AdapterExamples: Sendable, Hashable {
+        /// Typical calls.
+        public var examples: [Example]
+    }
+
+    /// One example call.
+    public struct Example: Sendable, Hashable {
+        /// The input.
+        public var input: JSONValue
+        /// The step's config (steps) or the call parameters (adapters); `{}` when absent.
+        public var config: JSONValue
+        /// For adapters: the task (`classify`, ...).
+        public var task: String?
+        /// For adapters: the prompt text.
+        public var prompt: String
+        /// Members the output must have with these values (a subset match; nil: any output).
+        public var expect: JSONValue?
+    }
 
     /// Whether the library holds plain C functions for `ffi` states rather than a plugin.
     public var isForeignLibrary: Bool { kind == "library" }
 
+    static let keys = ["name", "version", "language", "library", "sources", "product", "kind", "link", "steps", "adapters"]
+
     /// Reads `steward-plugin.yaml` in `folder`.
-    /// - Throws: `PluginBuildError` naming the file when it cannot be read or decoded.
+    /// - Throws: `PluginBuildError` naming the file when it cannot be read, or listing every
+    ///   problem as `file:line:column: error: ...`.
     public static func read(folder: URL) throws(PluginBuildError) -> PluginManifest {
         let url = folder.appendingPathComponent("steward-plugin.yaml")
         let text: String
         do { text = try String(contentsOf: url, encoding: .utf8) } catch { throw PluginBuildError("\(url.path): cannot read the plugin manifest: \(error.localizedDescription)") }
+        return try parse(text, file: url.path)
+    }
+
+    /// Parses a manifest's text.
+    /// - Throws: `PluginBuildError` listing every problem with its location.
+    public static func parse(_ text: String, file: String) throws(PluginBuildError) -> PluginManifest {
+        let root: Node
         do {
-            return try YAMLDecoder().decode(PluginManifest.self, from: text)
+            guard let node = try Yams.compose(yaml: text) else { throw PluginBuildError("\(file):1:1: error: the plugin manifest is empty") }
+            root = node
+        } catch let error as PluginBuildError {
+            throw error
         } catch {
-            throw PluginBuildError("\(url.path): invalid plugin manifest: \(error)")
+            throw PluginBuildError("\(file): error: the plugin manifest is not YAML: \(error)")
         }
+        var reader = ManifestReader(file: file)
+        let manifest = reader.manifest(root)
+        guard reader.problems.isEmpty, let manifest else { throw PluginBuildError(reader.problems.joined(separator: "\n")) }
+        return manifest
+    }
+}
+
+/// Reads a manifest's YAML nodes, collecting every problem with its location.
+struct ManifestReader {
+    let file: String
+    var problems: [String] = []
+
+    mutating func error(_ node: Node?, _ message: String) {
+        let mark = node?.mark
+        problems.append("\(file):\(mark?.line ?? 1):\(mark?.column ?? 1): error: \(message)")
+    }
+
+    mutating func mapping(_ node: Node, _ what: String, allowed: [String]) -> [(key: String, keyNode: Node, value: Node)]? {
+        guard case .mapping(let mapping) = node else {
+            error(node, "expected a mapping for \(what)")
+            return nil
+        }
+        var entries: [(String, Node, Node)] = []
+        for (key, value) in mapping {
+            guard let name = key.string else {
+                error(key, "expected a text key in \(what)")
+                continue
+            }
+            if !allowed.isEmpty, !allowed.contains(name) {
+                let suggestion = Self.closest(name, allowed).map { " (did you mean '\($0)'?)" } ?? ""
+                error(key, "unknown key '\(name)' in \(what)\(suggestion); expected one of: \(allowed.joined(separator: ", "))")
+                continue
+            }
+            entries.append((name, key, value))
+        }
+        return entries
+    }
+
+    mutating func string(_ node: Node?, _ what: String) -> String? {
+        guard let node else { return nil }
+        guard case .scalar(let scalar) = node, !scalar.string.isEmpty else {
+            error(node, "expected text for \(what)")
+            return nil
+        }
+        return scalar.string
+    }
+
+    mutating func strings(_ node: Node?, _ what: String) -> [String]? {
+        guard let node else { return nil }
+        guard case .sequence(let items) = node else {
+            error(node, "expected a list of text for \(what)")
+            return nil
+        }
+        return items.compactMap { string($0, "an item of \(what)") }
+    }
+
+    /// A YAML node as JSON (plain scalars typed as YAML types them; quoted ones stay text).
+    func json(_ node: Node) -> JSONValue {
+        switch node {
+        case .scalar(let scalar):
+            if scalar.style != .plain { return .string(scalar.string) }
+            if node.null != nil { return .null }
+            if let flag = node.bool { return .bool(flag) }
+            if let integer = node.int { return .integer(Int64(integer)) }
+            if let double = node.float, double.isFinite { return .double(double) }
+            return .string(scalar.string)
+        case .sequence(let items): return .array(items.map { json($0) })
+        case .mapping(let mapping):
+            var members: [String: JSONValue] = [:]
+            for (key, value) in mapping { members[key.string ?? ""] = json(value) }
+            return .object(members)
+        default: return .null
+        }
+    }
+
+    mutating func manifest(_ root: Node) -> PluginManifest? {
+        guard let entries = mapping(root, "the plugin manifest", allowed: PluginManifest.keys) else { return nil }
+        var values: [String: Node] = [:]
+        for entry in entries { values[entry.key] = entry.value }
+        func required(_ key: String) -> Node? {
+            if values[key] == nil { error(root, "missing '\(key)' in the plugin manifest") }
+            return values[key]
+        }
+        let name = string(required("name"), "'name'")
+        let version = string(required("version"), "'version'")
+        let language = string(required("language"), "'language'")
+        let library = string(required("library"), "'library'")
+        let sources = strings(values["sources"], "'sources'")
+        let product = string(values["product"], "'product'")
+        let kind = string(values["kind"], "'kind'")
+        let link = strings(values["link"], "'link'")
+        if let name, name.isEmpty || !name.allSatisfy({ $0.isLowercase || $0.isNumber || $0 == "_" || $0 == "-" }) {
+            error(values["name"], "expected a plugin name of lower-case letters, digits, '_' and '-', found '\(name)'")
+        }
+        if let version, version.split(separator: ".").count != 3 || !version.split(separator: ".").allSatisfy({ Int($0) != nil }) {
+            error(values["version"], "expected a version like 1.2.0 for 'version', found '\(version)'")
+        }
+        if let language, !["c", "swift"].contains(language) {
+            error(values["language"], "unknown language '\(language)'; expected c or swift")
+        }
+        if language == "c", sources == nil { error(root, "a C plugin needs 'sources' (its .c files)") }
+        if language == "swift", product == nil { error(root, "a Swift plugin needs 'product' (its SwiftPM dynamic-library product)") }
+        if let kind, !["plugin", "library"].contains(kind) { error(values["kind"], "unknown kind '\(kind)'; expected plugin or library") }
+        var steps: [String: PluginManifest.StepExamples] = [:]
+        if let node = values["steps"], let entries = mapping(node, "'steps'", allowed: []) {
+            for entry in entries {
+                let what = "step '\(entry.key)'"
+                guard let body = mapping(entry.value, what, allowed: ["examples", "invalid"]) else { continue }
+                var examples: [PluginManifest.Example] = []
+                var invalid: [JSONValue] = []
+                for (key, _, value) in body {
+                    if key == "examples" { examples = self.examples(value, of: what, adapter: false) }
+                    if key == "invalid" {
+                        if case .sequence(let items) = value { invalid = items.map { json($0) } } else { error(value, "expected a list of inputs for 'invalid' of \(what)") }
+                    }
+                }
+                steps[entry.key] = PluginManifest.StepExamples(examples: examples, invalid: invalid)
+            }
+        }
+        var adapters: [String: PluginManifest.AdapterExamples] = [:]
+        if let node = values["adapters"], let entries = mapping(node, "'adapters'", allowed: []) {
+            for entry in entries {
+                let what = "adapter '\(entry.key)'"
+                if entry.key.split(separator: "@").count != 2 { error(entry.keyNode, "expected 'id@version' for an adapter of the manifest, found '\(entry.key)'") }
+                guard let body = mapping(entry.value, what, allowed: ["examples"]) else { continue }
+                let examples = body.first { $0.key == "examples" }.map { self.examples($0.value, of: what, adapter: true) } ?? []
+                adapters[entry.key] = PluginManifest.AdapterExamples(examples: examples)
+            }
+        }
+        if kind == "library", !steps.isEmpty || !adapters.isEmpty { error(values["steps"] ?? values["adapters"], "a plain C library (kind: library) has no steps or adapters") }
+        guard let name, let version, let language, let library else { return nil }
+        return PluginManifest(
+            name: name, version: version, language: language, library: library, sources: sources, product: product, kind: kind, link: link,
+            steps: steps, adapters: adapters)
+    }
+
+    mutating func examples(_ node: Node, of what: String, adapter: Bool) -> [PluginManifest.Example] {
+        guard case .sequence(let items) = node else {
+            error(node, "expected a list of examples for 'examples' of \(what)")
+            return []
+        }
+        let allowed = adapter ? ["task", "input", "parameters", "prompt", "expect"] : ["input", "config", "expect"]
+        return items.compactMap { item -> PluginManifest.Example? in
+            guard let entries = mapping(item, "an example of \(what)", allowed: allowed) else { return nil }
+            var values: [String: Node] = [:]
+            for entry in entries { values[entry.key] = entry.value }
+            guard let input = values["input"] else {
+                error(item, "an example of \(what) needs 'input'")
+                return nil
+            }
+            var task: String?
+            if adapter {
+                task = string(values["task"], "'task' of an example of \(what)")
+                if task == nil, values["task"] == nil { error(item, "an example of \(what) needs 'task' (classify, extract, generate or score)") }
+                if let named = task, !["classify", "extract", "generate", "score"].contains(named) {
+                    error(values["task"], "unknown task '\(named)'; expected classify, extract, generate or score")
+                }
+            }
+            let expect = values["expect"].map { json($0) }
+            if let expect, expect.objectValue == nil { error(values["expect"], "expected a mapping of output members for 'expect' of an example of \(what)") }
+            return PluginManifest.Example(
+                input: json(input), config: (values[adapter ? "parameters" : "config"]).map { json($0) } ?? .emptyObject, task: task,
+                prompt: values["prompt"].flatMap { string($0, "'prompt'") } ?? "", expect: expect)
+        }
+    }
+
+    static func closest(_ word: String, _ candidates: [String]) -> String? { ManifestNames.closest(word, candidates) }
+}
+
+/// Did-you-mean for names in manifests and plugin calls.
+// Hand-written: the template parser's rule lives in StewardTemplates, which the plugin host must
+// not depend on (the host knows nothing of templates).
+public enum ManifestNames {
+    /// The candidate within two edits of `word` (the nearest), if one is.
+    public static func closest(_ word: String, _ candidates: [String]) -> String? {
+        func distance(_ a: [Character], _ b: [Character]) -> Int {
+            var row = Array(0...b.count)
+            for (i, x) in a.enumerated() {
+                var previous = row[0]
+                row[0] = i + 1
+                for (j, y) in b.enumerated() {
+                    let current = row[j + 1]
+                    row[j + 1] = x == y ? previous : min(previous, row[j], row[j + 1]) + 1
+                    previous = current
+                }
+            }
+            return row[b.count]
+        }
+        return candidates.map { ($0, distance(Array(word), Array($0))) }.filter { $0.1 <= 2 }.min { $0.1 < $1.1 }?.0
     }
 }
 
