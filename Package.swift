@@ -71,7 +71,7 @@ let package = Package(
         ),
         .target(
             name: "StewardPlugins",
-            dependencies: ["StewardABI", "StewardJSON", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")],
+            dependencies: ["StewardABI", "StewardJSON", "StewardDigest", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")],
             swiftSettings: strictSettings
         ),
         // The pure core: instance, event, effect, the transition function. No I/O, no clock,

@@ -155,7 +155,7 @@ public struct EngineAssembly: Sendable {
 
     public static func assemble(_ options: EngineOptions) async throws -> EngineAssembly {
         let workspace = options.workspace
-        let registry = try workspace.loadPlugins(explicit: options.pluginDirectories, build: options.buildPlugins)
+        let registry = try workspace.loadPlugins(explicit: options.pluginDirectories, build: options.buildPlugins, workflows: options.workflows)
         var files: [String] = []
         if FileManager.default.fileExists(atPath: options.workflows) {
             files = try workspace.templateFiles([options.workflows])
@@ -203,7 +203,13 @@ public struct EngineAssembly: Sendable {
         set.library.knownCustomers = Set(overlays.overlays.map(\.customer))
         let pool = BlockingCallPool(size: options.pluginThreads)
         let dispatcher = Dispatcher(registry: registry, foreign: set.foreign, prompts: prompts, maxOutputBytes: options.maxOutputBytes)
-        let pooled = PooledStepInvoker(pool: pool, call: Self.guarded(dispatcher.call, by: crashLedger))
+        let pooled = PooledStepInvoker(pool: pool, call: Self.guarded(dispatcher.call, by: crashLedger)) { [registry] callee in
+            switch callee {
+            case .step(let name): return registry.step(name)?.binary.sha256
+            case .model(let adapter, _): return registry.adapter(key: adapter)?.binary.sha256
+            case .foreign: return nil
+            }
+        }
         let invoker: any StepInvoker = options.wrapInvoker.map { $0(pooled) } ?? pooled
         // The binding migrations in force; `StewardMigration` reloads them when a stage moves.
         let routes = BindingRoutes()

@@ -57,22 +57,50 @@ public struct Workspace: Sendable {
 
     /// Loads every plugin library in `directories`, building the shipped ones first when
     /// running in a source checkout and `build` is set.
-    public func loadPlugins(explicit: [String], build: Bool) throws -> PluginRegistry {
+    ///
+    /// A plugin version the operator pinned in `<workflows>/plugins.yaml` loads only from the
+    /// library with the pinned SHA-256; another binary under the same name and version is refused
+    /// (`BootstrapError` naming both hashes).
+    public func loadPlugins(explicit: [String], build: Bool, workflows: String = "workflows") throws -> PluginRegistry {
         if build, explicit.isEmpty, isSourceCheckout {
             try pluginBuilder.buildAll(onlyIfStale: true)
         }
+        let pins = try pluginPins(workflows: workflows)
         var registry = PluginRegistry()
+        func register(_ plugin: LoadedPlugin) throws {
+            let key = "\(plugin.name)@\(plugin.version)"
+            if let pinned = pins[key], plugin.binary.sha256 != pinned {
+                throw BootstrapError(
+                    "plugin \(plugin.name) \(plugin.version) at \(plugin.path) has SHA-256 \(plugin.binary.sha256), but plugins.yaml pins \(key) to \(pinned); "
+                        + "a different binary under the same version is refused (load the pinned build, or give the new one a new version and pin it)")
+            }
+            try registry.register(plugin)
+        }
         for directory in pluginDirectories(explicit: explicit) {
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), !isDirectory.boolValue {
-                try registry.register(PluginLoader.load(path: directory))
+                try register(PluginLoader.load(path: directory))
                 continue
             }
             for library in PluginRegistry.libraries(in: directory) {
-                try registry.register(PluginLoader.load(path: library))
+                try register(PluginLoader.load(path: library))
             }
         }
         return registry
+    }
+
+    /// The operator's plugin pins from `<workflows>/plugins.yaml` (`name@version` -> SHA-256;
+    /// none when the file is absent). A relative `workflows` is under the root.
+    /// - Throws: `BootstrapError` listing the file's problems with their locations.
+    public func pluginPins(workflows: String) throws -> [String: String] {
+        let directory = workflows.hasPrefix("/") ? URL(fileURLWithPath: workflows) : root.appendingPathComponent(workflows)
+        let file = directory.appendingPathComponent("plugins.yaml")
+        guard let text = try? String(contentsOf: file, encoding: .utf8) else { return [:] }
+        do {
+            return try TemplateParser.parsePluginPins(text, file: file.path)
+        } catch {
+            throw BootstrapError(error.description)
+        }
     }
 
     /// Template files named by `paths`: files as given, directories by their `*.yaml` / `*.yml`

@@ -28,6 +28,7 @@ struct PluginsCommand: ParsableCommand {
             print("plugin   \(plugin.name) \(plugin.version)")
             print("file     \(plugin.path)")
             print("abi      \(plugin.abiMajor).\(plugin.abiMinor) (host speaks \(PluginLoader.hostABI.major).\(PluginLoader.hostABI.minor))")
+            print("sha256   \(plugin.binary.sha256)")
             if let description = plugin.description { print("about    \(description)") }
             print("steps    \(plugin.steps.count)")
             for step in plugin.steps {
@@ -93,7 +94,7 @@ struct PluginsCommand: ParsableCommand {
 func describe(_ plugin: LoadedPlugin) -> JSONValue {
     [
         "name": .string(plugin.name), "version": .string(plugin.version), "path": .string(plugin.path),
-        "abi": .string("\(plugin.abiMajor).\(plugin.abiMinor)"),
+        "abi": .string("\(plugin.abiMajor).\(plugin.abiMinor)"), "sha256": .string(plugin.binary.sha256),
         "steps": .array(plugin.steps.map { step in
             [
                 "name": .string(step.fullName), "version": .string(step.version),

@@ -482,6 +482,7 @@ public struct Engine: Sendable {
             // an error; only a process that dies on the way leaves the call unfinished.
             defer { if let ledgerKey { crashLedger?.end(key: ledgerKey) } }
             let event: Event
+            var servedBy: String?
             var notifications: [NewNotification] = []
             if let crashLedger, poisoned {
                 event = .stepFailed(
@@ -494,6 +495,7 @@ public struct Engine: Sendable {
                     task: nil))
             } else {
                 event = try await executor.perform(invocation)
+                servedBy = invoker.binary(of: invocation.callee)
                 if case .model(let adapter, let role) = invocation.callee, case .stepSucceeded(_, _, let output) = event, let customer = current.customer {
                     for route in routes?.routes(template: plan.name, customer: customer) ?? [] where route.shadow && route.role == role && route.candidate != adapter {
                         shadow(invocation, route: route, served: output, instance: current.id)
@@ -506,7 +508,8 @@ public struct Engine: Sendable {
             while true {
                 do {
                     try await commit(
-                        result, previous: base, event: event, actor: "engine", clientKey: nil, plan: plan, config: config, notifications: notifications)
+                        result, previous: base, event: event, actor: "engine", clientKey: nil, plan: plan, config: config, notifications: notifications,
+                        servedBy: servedBy)
                     break
                 } catch let conflict as StoreConflict {
                     // Cancelled (or otherwise ended) while the call ran: its result is refused and
@@ -621,7 +624,8 @@ public struct Engine: Sendable {
     /// a new instance is pinned to.
     func commit(
         _ result: TransitionResult, previous: InstanceState, event: Event, actor: String, clientKey: String?, plan: Plan, config: JSONValue,
-        pin: JSONValue? = nil, pinTemplate: TemplateSnapshot? = nil, timer: DueTimer? = nil, notifications: [NewNotification] = []
+        pin: JSONValue? = nil, pinTemplate: TemplateSnapshot? = nil, timer: DueTimer? = nil, notifications: [NewNotification] = [],
+        servedBy: String? = nil
     ) async throws {
         var opened: CheckpointRequest?
         var sampled: [AuditRequest] = []
@@ -643,6 +647,7 @@ public struct Engine: Sendable {
         commit.pinnedConfig = pin
         commit.pinnedTemplate = pinTemplate
         commit.notifications += notifications
+        commit.servedBy = servedBy
         commit.auditSamples = sampled
         commit.eventWait = awaited
         for wait in waits {

@@ -17,6 +17,14 @@ import Darwin
 public protocol StepInvoker: Sendable {
     /// Calls the step and returns its output, or throws how it failed.
     func invoke(_ invocation: StepInvocation) async throws(StepFailure) -> JSONValue
+    /// The SHA-256 of the binary that serves `callee` (the plugin library), recorded with the
+    /// step's event in the journal; nil when unknown (scripted steps, plain C functions).
+    func binary(of callee: Callee) -> String?
+}
+
+extension StepInvoker {
+    /// Unknown by default.
+    public func binary(of callee: Callee) -> String? { nil }
 }
 
 /// A step invoker over a blocking call (the plugin host's C ABI calls, libffi calls), run on a
@@ -26,12 +34,21 @@ public struct PooledStepInvoker: StepInvoker {
     public let pool: BlockingCallPool
     /// The blocking call; it runs on a pool thread, never on the caller's.
     public let call: @Sendable (StepInvocation) throws(StepFailure) -> JSONValue
+    /// Which binary serves a callee (nil: none known).
+    public let binaries: @Sendable (Callee) -> String?
 
     /// Creates an invoker running `call` on `pool`.
-    public init(pool: BlockingCallPool, call: @escaping @Sendable (StepInvocation) throws(StepFailure) -> JSONValue) {
+    public init(
+        pool: BlockingCallPool, call: @escaping @Sendable (StepInvocation) throws(StepFailure) -> JSONValue,
+        binaries: @escaping @Sendable (Callee) -> String? = { _ in nil }
+    ) {
         self.pool = pool
         self.call = call
+        self.binaries = binaries
     }
+
+    /// The binary `binaries` names.
+    public func binary(of callee: Callee) -> String? { binaries(callee) }
 
     /// Runs the call on the pool; a call past its timeout fails as `transient` at once (the
     /// plugin's thread finishes on its own and its answer is dropped).

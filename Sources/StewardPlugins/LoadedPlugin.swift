@@ -36,6 +36,8 @@ public struct LoadedPlugin: Sendable {
     public let adapters: [AdapterInfo]
     /// Its model adapters, callable (same order as `adapters`).
     public let modelAdapters: [PluginAdapter]
+    /// The library file's identity (its SHA-256).
+    public let binary: BinaryIdentity
 
     init(descriptor: stw_plugin, path: String) throws(PluginLoadError) {
         name = try PluginLoader.identifier(descriptor.name, field: "stw_plugin.name", path: path)
@@ -47,6 +49,8 @@ public struct LoadedPlugin: Sendable {
         abiMajor = Int(descriptor.header.abi_major)
         abiMinor = Int(descriptor.header.abi_minor)
         self.path = path
+        let binary = BinaryIdentity(path: path)
+        self.binary = binary
         guard descriptor.step_count <= 4096 else {
             throw PluginLoadError(path: path, reason: .invalidDescriptor(field: "stw_plugin.step_count", reason: "more than 4096 entries"))
         }
@@ -115,10 +119,10 @@ public struct LoadedPlugin: Sendable {
         steps = rawSteps.map { step, fullName, version in
             PluginStep(
                 fullName: fullName, version: version, description: PluginLoader.text(step.description),
-                flags: step.flags, function: step.invoke, state: pluginState, pluginPath: path)
+                flags: step.flags, function: step.invoke, state: pluginState, pluginPath: path, binary: binary)
         }
         modelAdapters = rawAdapters.map { info, function in
-            PluginAdapter(info: info, function: function, state: pluginState, pluginPath: path)
+            PluginAdapter(info: info, function: function, state: pluginState, pluginPath: path, binary: binary)
         }
     }
 }
@@ -151,13 +155,19 @@ public final class PluginStep: Sendable {
     public let isPure: Bool
     /// The library it lives in.
     public let pluginPath: String
+    /// That library's identity (its SHA-256).
+    public let binary: BinaryIdentity
 
     let function: stw_step_fn
     let state: PluginState
     /// Serialises calls of a step that is not thread-safe.
     let serial = Mutex<Void>(())
 
-    init(fullName: String, version: String, description: String?, flags: UInt32, function: stw_step_fn, state: PluginState, pluginPath: String) {
+    init(
+        fullName: String, version: String, description: String?, flags: UInt32, function: stw_step_fn, state: PluginState, pluginPath: String,
+        binary: BinaryIdentity
+    ) {
+        self.binary = binary
         self.fullName = fullName
         self.version = version
         self.description = description

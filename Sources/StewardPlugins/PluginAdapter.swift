@@ -54,13 +54,16 @@ public final class PluginAdapter: Sendable {
     public let pluginPath: String
     /// `id@version`, the name templates bind a role to.
     public var key: String { "\(info.id)@\(info.version)" }
+    /// The library's identity (its SHA-256).
+    public let binary: BinaryIdentity
 
     let function: stw_adapter_fn
     let state: PluginState
     /// Serialises calls of an adapter that is not thread-safe.
     let serial = Mutex<Void>(())
 
-    init(info: AdapterInfo, function: stw_adapter_fn, state: PluginState, pluginPath: String) {
+    init(info: AdapterInfo, function: stw_adapter_fn, state: PluginState, pluginPath: String, binary: BinaryIdentity) {
+        self.binary = binary
         self.info = info
         self.function = function
         self.state = state

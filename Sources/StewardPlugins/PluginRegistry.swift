@@ -48,6 +48,9 @@ public struct PluginRegistry: Sendable {
     /// The adapter with this id and version.
     public func adapter(id: String, version: String) -> PluginAdapter? { adaptersByKey["\(id)@\(version)"] }
 
+    /// The adapter with this `id@version`.
+    public func adapter(key: String) -> PluginAdapter? { adaptersByKey[key] }
+
     /// Every adapter as `id@version`.
     public var adapterKeys: Set<String> { Set(adaptersByKey.keys) }
 

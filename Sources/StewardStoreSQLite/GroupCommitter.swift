@@ -41,7 +41,13 @@ struct EncodedCommit: Sendable {
     init(_ commit: InstanceCommit) {
         let atRest = commit.state.status != .running || commit.state.sequence == 1
         state = atRest ? commit.state.jsonValue.jsonString : nil
-        payload = commit.event.payload.jsonString
+        if let binary = commit.servedBy, case .object(var members) = commit.event.payload {
+            // Beside the event's own fields: replay reads the event and ignores it; the hash chain covers it.
+            members["binary"] = .string(binary)
+            payload = JSONValue.object(members).jsonString
+        } else {
+            payload = commit.event.payload.jsonString
+        }
         config = commit.pinnedConfig?.jsonString
         prompts = commit.pinnedTemplate.map { JSONValue.object($0.prompts.mapValues { .string($0) }).jsonString }
         auditSamples = commit.auditSamples.map(AuditItemRecord.Encoded.init)

@@ -45,6 +45,9 @@ public struct InstanceCommit: Sendable {
     public var escalation: TaskEscalation?
     /// Notifications to record for delivery (escalation ladders).
     public var notifications: [NewNotification] = []
+    /// The SHA-256 of the plugin binary whose call this transition applies (a step's or model's
+    /// result): written with the event in the journal, so an audit names the code that produced it.
+    public var servedBy: String?
     /// Audit items to record: sampled checkpoints the transition passed unreviewed (the
     /// store assigns their ids; a second item for the same instance, checkpoint and visit is
     /// a `StoreConflict`).
