@@ -203,11 +203,19 @@ public struct EngineAssembly: Sendable {
         set.library.knownCustomers = Set(overlays.overlays.map(\.customer))
         let pool = BlockingCallPool(size: options.pluginThreads)
         let dispatcher = Dispatcher(registry: registry, foreign: set.foreign, prompts: prompts, maxOutputBytes: options.maxOutputBytes)
-        let pooled = PooledStepInvoker(pool: pool, call: Self.guarded(dispatcher.call, by: crashLedger)) { [registry] callee in
+        // Plain C libraries by function key, one identity per file (hashed once, on first use).
+        var identities: [String: BinaryIdentity] = [:]
+        var foreignBinaries: [String: BinaryIdentity] = [:]
+        for (key, function) in set.foreign.functions {
+            let identity = identities[function.path] ?? BinaryIdentity(path: function.path)
+            identities[function.path] = identity
+            foreignBinaries[key] = identity
+        }
+        let pooled = PooledStepInvoker(pool: pool, call: Self.guarded(dispatcher.call, by: crashLedger)) { [registry, foreignBinaries] callee in
             switch callee {
             case .step(let name): return registry.step(name)?.binary.sha256
             case .model(let adapter, _): return registry.adapter(key: adapter)?.binary.sha256
-            case .foreign: return nil
+            case .foreign(let key): return foreignBinaries[key]?.sha256
             }
         }
         let invoker: any StepInvoker = options.wrapInvoker.map { $0(pooled) } ?? pooled

@@ -17,8 +17,8 @@ import Darwin
 public protocol StepInvoker: Sendable {
     /// Calls the step and returns its output, or throws how it failed.
     func invoke(_ invocation: StepInvocation) async throws(StepFailure) -> JSONValue
-    /// The SHA-256 of the binary that serves `callee` (the plugin library), recorded with the
-    /// step's event in the journal; nil when unknown (scripted steps, plain C functions).
+    /// The SHA-256 of the binary that serves `callee` (the plugin library, or the C library of an
+    /// `ffi` state), recorded with the step's event in the journal; nil when unknown (scripted steps).
     func binary(of callee: Callee) -> String?
 }
 

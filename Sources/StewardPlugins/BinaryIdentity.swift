@@ -2,15 +2,17 @@ import Foundation
 import StewardDigest
 import Synchronization
 
-/// The SHA-256 of a loaded plugin library's file: what an audit names as the code that served
-/// a step, and what an operator pins (`workflows/plugins.yaml`). Computed on first use and
+/// The SHA-256 of a loaded library's file (a plugin, or a plain C library an `ffi` state calls):
+/// what an audit names as the code that served a step, and what an operator pins
+/// (`workflows/plugins.yaml`, plugins only). Computed on first use and
 /// kept (the library cannot change under a loaded process: it is mapped).
 public final class BinaryIdentity: Sendable {
     /// The library's path.
     public let path: String
     private let digest = Mutex<String?>(nil)
 
-    init(path: String) { self.path = path }
+    /// The identity of the file at `path` (hashed on first use).
+    public init(path: String) { self.path = path }
 
     /// The file's SHA-256 in lower-case hex ("unreadable" when the file cannot be read now).
     public var sha256: String {

@@ -87,6 +87,15 @@ struct PluginToolkitTests {
         defer { try? FileManager.default.removeItem(at: library.deletingLastPathComponent()) }
         let run = try await StewardCLITests.stewardAsync(["plugins", "validate", library.path])
         #expect(run.status == 0 && run.stdout.contains("PASS  step hello.measure: PURE") && run.stdout.contains("WARN  plugin: manifest"), "\(run)")
+        // The Swift example of the guide (StewardPluginKit), built by SwiftPM beside the tests.
+        let swift = try #require(StewardCLITests.productsDirectory?.appendingPathComponent("libHelloSwiftPlugin.so"))
+        if FileManager.default.fileExists(atPath: swift.path) {
+            let swiftRun = try await StewardCLITests.stewardAsync(["plugins", "validate", swift.path, "--json"])
+            let swiftChecks = try Self.checks(swiftRun)
+            #expect(swiftRun.status == 0 && !swiftChecks.contains { $0["result"] == "fail" }, "\(swiftRun)")
+        } else {
+            Issue.record("libHelloSwiftPlugin.so is not among the build products")
+        }
     }
 
     @Test(.timeLimit(.minutes(3)))

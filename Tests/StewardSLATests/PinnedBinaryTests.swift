@@ -49,4 +49,20 @@ import Testing
         #expect(steps.count == 1 && steps.allSatisfy { $0.payload["binary"]?.stringValue == actual }, "\(steps.map(\.payload))")
         #expect(try await assembly.auditor.verify().problems.isEmpty, "the recorded hash is part of the chained journal")
     }
+
+    @Test func anFFIStepNamesTheCLibraryThatServedIt() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-ffi-hash-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (plugins, libraries) = try SLAEngineTests.plugins.get()
+        let assembly = try await EngineAssembly.assemble(EngineOptions(
+            workspace: Workspace(root: SLAEngineTests.root), workflows: SLAEngineTests.root.appendingPathComponent("workflows").path,
+            database: directory.appendingPathComponent("s.db").path, pluginDirectories: [plugins.path], libraryDirectories: [libraries.path],
+            buildPlugins: false, sleeper: RecordingSleeper()))
+        let input = try JSONValue.parse(String(contentsOf: SLAEngineTests.root.appendingPathComponent("workflows/examples/account-1.json"), encoding: .utf8))
+        _ = try await assembly.engine.submit(template: "account-health-review", customer: "acme-bank", input: input, id: "health-1")
+        let churn = SHA256.hex(try Data(contentsOf: libraries.appendingPathComponent("libchurn.so")))
+        let calls = try await assembly.store.history(of: "health-1").filter { $0.kind == "step_succeeded" && $0.payload["state"] == "score" }
+        #expect(calls.count == 1 && calls.first?.payload["binary"]?.stringValue == churn, "\(calls.map(\.payload))")
+    }
 }
