@@ -298,9 +298,9 @@ let package = Package(
             ]),
         .testTarget(
             name: "StewardCrashTests",
-            dependencies: ["StewardStoreSQLite", "StewardCore", "StewardEngine", "StewardReview", "StewardJSON", "StewardTemplates"],
+            dependencies: ["StewardStoreSQLite", "StewardCore", "StewardEngine", "StewardReview", "StewardJSON", "StewardTemplates", "StewardTesting"],
             exclude: ["Fixtures"]),
-        .testTarget(name: "StewardEndToEndTests", dependencies: ["StewardJSON", "StewardCore"], exclude: ["Fixtures"]),
+        .testTarget(name: "StewardEndToEndTests", dependencies: ["StewardJSON", "StewardCore", "StewardTesting"], exclude: ["Fixtures"]),
         // The assembled engine over temp workspaces: plugin calls on the bounded pool with
         // timeouts, templates pinned by content, current state of running instances.
         .testTarget(

@@ -6,6 +6,7 @@ import StewardEngine
 import StewardReview
 import StewardStoreSQLite
 import StewardTemplates
+import StewardTesting
 import Testing
 
 /// Kills the real `steward` process with SIGKILL at random points while it runs a batch, then
@@ -35,57 +36,51 @@ struct CrashTests {
         /// Extra environment for the process (the ledger's pause).
         var environment: [String: String] = [:]
 
-        func process(_ arguments: [String]) -> Process {
-            let process = Process()
-            process.executableURL = CrashTests.stewardBinary
-            process.arguments = arguments + [
-                "--db", database.path, "--workflows", workflows.path,
-                "--plugins", plugins.path,
-            ]
-            process.currentDirectoryURL = directory
+        /// The environment the child runs with.
+        func childEnvironment(removing removed: [String] = []) -> [String: String] {
             var environment = ProcessInfo.processInfo.environment
             environment["LEDGER_PATH"] = ledger.path
             environment.merge(self.environment) { _, mine in mine }
-            process.environment = environment
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            return process
+            for name in removed { environment.removeValue(forKey: name) }
+            return environment
         }
 
-        /// Runs to completion and returns the exit status.
+        /// Starts `steward arguments...` (posix_spawn, not Foundation's Process: see ChildProcess).
+        func start(_ arguments: [String], removing removed: [String] = []) throws -> ChildProcess.Running {
+            try ChildProcess.start(
+                CrashTests.stewardBinary.path, arguments + ["--db", database.path, "--workflows", workflows.path, "--plugins", plugins.path],
+                directory: directory.path, environment: childEnvironment(removing: removed))
+        }
+
+        /// Runs to completion and returns the exit status (-1 when a signal ended it).
         func run(_ arguments: [String]) throws -> Int32 {
-            let process = process(arguments)
-            try process.run()
-            process.waitUntilExit()
-            return process.terminationStatus
+            try start(arguments).wait().status
         }
 
         /// Starts, waits `milliseconds`, then SIGKILLs (if still running). Returns whether it was killed.
         func runAndKill(_ arguments: [String], after milliseconds: Int) throws -> Bool {
-            let process = process(arguments)
-            try process.run()
+            let child = try start(arguments)
             usleep(useconds_t(milliseconds * 1000))
-            let killed = process.isRunning
-            if killed { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-            return killed
+            child.kill()
+            return child.wait().signal == SIGKILL
         }
+    }
+
+    /// Compiles a C fixture plugin (cc, through posix_spawn).
+    static func compile(_ source: URL, into library: URL, defines: [String] = []) throws -> Int32 {
+        try ChildProcess.run("cc", [
+            "-std=c11"] + defines + ["-O2", "-shared", "-fPIC", "-fvisibility=hidden",
+            "-I", packageRoot.appendingPathComponent("Sources/StewardABI/include").path, source.path, "-o", library.path,
+        ]).status
     }
 
     static func makeRun() throws -> Run {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-crash-\(UUID().uuidString)")
         let run = Run(directory: directory)
         try FileManager.default.createDirectory(at: run.plugins, withIntermediateDirectories: true)
-        let compiler = Process()
-        compiler.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        compiler.arguments = [
-            "cc", "-std=c11", "-D_POSIX_C_SOURCE=200809L", "-O2", "-shared", "-fPIC", "-fvisibility=hidden",
-            "-I", packageRoot.appendingPathComponent("Sources/StewardABI/include").path,
-            fixtures.appendingPathComponent("ledger.c").path, "-o", run.plugins.appendingPathComponent("libledger.so").path,
-        ]
-        try compiler.run()
-        compiler.waitUntilExit()
-        #expect(compiler.terminationStatus == 0)
+        let compiled = try compile(
+            fixtures.appendingPathComponent("ledger.c"), into: run.plugins.appendingPathComponent("libledger.so"), defines: ["-D_POSIX_C_SOURCE=200809L"])
+        #expect(compiled == 0)
         try Data("{\"review\": false}".utf8).write(to: directory.appendingPathComponent("input.json"))
         return run
     }

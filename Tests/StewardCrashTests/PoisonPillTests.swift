@@ -3,6 +3,7 @@ import StewardCore
 import StewardEngine
 import StewardJSON
 import StewardStoreSQLite
+import StewardTesting
 import Testing
 
 /// The poison-pill guard against the real `steward` executable (issue 17, item 3): a step or
@@ -21,11 +22,8 @@ struct PoisonPillTests {
 
         /// Runs `steward` to its end; returns its status and whether a signal ended it.
         func steward(_ arguments: [String]) throws -> (status: Int32, crashed: Bool) {
-            let process = run.process(arguments)
-            process.environment?.removeValue(forKey: "STEWARD_MAX_CRASHES")  // the default, K = 2
-            try process.run()
-            process.waitUntilExit()
-            return (process.terminationStatus, process.terminationReason == .uncaughtSignal)
+            let ending = try run.start(arguments, removing: ["STEWARD_MAX_CRASHES"]).wait()  // the default, K = 2
+            return (ending.signal == nil ? ending.status : ending.signal ?? 0, ending.signal != nil)
         }
 
         func input(_ name: String, _ json: String) throws {
@@ -37,16 +35,9 @@ struct PoisonPillTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-poison-\(UUID().uuidString)")
         let workspace = Workspace(run: CrashTests.Run(directory: directory, workflows: fixtures.appendingPathComponent("poison-workflows")))
         try FileManager.default.createDirectory(at: workspace.plugins, withIntermediateDirectories: true)
-        let compiler = Process()
-        compiler.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        compiler.arguments = [
-            "cc", "-std=c11", "-D_GNU_SOURCE", "-O2", "-shared", "-fPIC", "-fvisibility=hidden",
-            "-I", CrashTests.packageRoot.appendingPathComponent("Sources/StewardABI/include").path,
-            fixtures.appendingPathComponent("poison.c").path, "-o", workspace.plugins.appendingPathComponent("libpoison.so").path,
-        ]
-        try compiler.run()
-        compiler.waitUntilExit()
-        #expect(compiler.terminationStatus == 0)
+        let compiled = try CrashTests.compile(
+            fixtures.appendingPathComponent("poison.c"), into: workspace.plugins.appendingPathComponent("libpoison.so"), defines: ["-D_GNU_SOURCE"])
+        #expect(compiled == 0)
         try workspace.input("good-step.json", #"{"crash": false}"#)
         try workspace.input("bad-step.json", #"{"crash": true}"#)
         try workspace.input("good-ffi.json", #"{"crash": 0}"#)

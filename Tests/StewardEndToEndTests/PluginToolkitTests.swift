@@ -1,5 +1,6 @@
 import Foundation
 import StewardJSON
+import StewardTesting
 import Testing
 
 /// The plugin authors' toolkit through the real executable: `steward plugins validate` finds and
@@ -18,15 +19,10 @@ struct PluginToolkitTests {
         let status: Int32 = try await withCheckedThrowingContinuation { continuation in
             Thread {
                 continuation.resume(with: Result {
-                    let compiler = Process()
-                    compiler.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                    compiler.arguments = [
-                        "cc", "-std=c11", "-D_POSIX_C_SOURCE=200809L", "-O1", "-shared", "-fPIC", "-fvisibility=hidden",
+                    try ChildProcess.run("cc", [
+                        "-std=c11", "-D_POSIX_C_SOURCE=200809L", "-O1", "-shared", "-fPIC", "-fvisibility=hidden",
                         "-I", StewardCLITests.packageRoot.appendingPathComponent("Sources/StewardABI/include").path, source.path, "-o", library.path,
-                    ]
-                    try compiler.run()
-                    compiler.waitUntilExit()
-                    return compiler.terminationStatus
+                    ]).status
                 })
             }.start()
         }

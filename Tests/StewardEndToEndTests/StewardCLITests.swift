@@ -1,5 +1,6 @@
 import Foundation
 import StewardJSON
+import StewardTesting
 import Testing
 
 /// Drives the real `steward` executable as a user would, from the package root.
@@ -41,41 +42,21 @@ struct StewardCLITests {
     /// Runs `steward arguments...` in the package root and waits for it (at most `timeout` seconds).
     static func steward(_ arguments: [String], timeout: Double = 300) throws -> Run {
         let directory = try #require(productsDirectory, "no steward executable next to \(CommandLine.arguments[0])")
-        let process = Process()
-        process.executableURL = directory.appendingPathComponent("steward")
-        process.arguments = arguments
-        process.currentDirectoryURL = packageRoot
         var environment = ProcessInfo.processInfo.environment
         environment.removeValue(forKey: "STEWARD_PLUGIN_PATH")
-        process.environment = environment
         // Files rather than pipes: a chatty child can never block on a full pipe buffer.
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("steward-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
         let outURL = scratch.appendingPathComponent("stdout")
         let errURL = scratch.appendingPathComponent("stderr")
-        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        let out = try FileHandle(forWritingTo: outURL)
-        let err = try FileHandle(forWritingTo: errURL)
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-            Issue.record("steward \(arguments.joined(separator: " ")) did not finish within \(Int(timeout)) s")
-        }
-        process.waitUntilExit()
-        try out.close()
-        try err.close()
-        return Run(
-            status: process.terminationStatus,
-            stdout: try String(contentsOf: outURL, encoding: .utf8),
-            stderr: try String(contentsOf: errURL, encoding: .utf8))
+        // posix_spawn, not Foundation's Process: see ChildProcess.
+        let ending = try ChildProcess.run(
+            directory.appendingPathComponent("steward").path, arguments, directory: packageRoot.path, environment: environment,
+            stdout: outURL.path, stderr: errURL.path, timeout: timeout)
+        if ending.timedOut { Issue.record("steward \(arguments.joined(separator: " ")) did not finish within \(Int(timeout)) s") }
+        let read = { (url: URL) in (try? String(contentsOf: url, encoding: .utf8)) ?? "" }
+        return Run(status: ending.signal.map { 128 + $0 } ?? ending.status, stdout: read(outURL), stderr: read(errURL))
     }
 
     /// `steward plugins build`, run once for the whole suite.
