@@ -23,7 +23,7 @@ struct StepsCommand: ParsableCommand {
             let registry = try Workspace().loadPlugins(explicit: plugins.directories, build: !plugins.noBuild)
             guard let found = registry.step(step) else {
                 let names = registry.stepNames.sorted()
-                let suggestion = PluginCalls.closest(step, names).map { " (did you mean '\($0)'?)" } ?? ""
+                let suggestion = ManifestNames.closest(step, names).map { " (did you mean '\($0)'?)" } ?? ""
                 throw CLIError("error: no loaded plugin provides step '\(step)'\(suggestion); loaded: \(names.joined(separator: ", "))")
             }
             let inputBytes = try PluginCalls.bytes(of: input, option: "--input")
@@ -59,7 +59,7 @@ struct ModelsCommand: ParsableCommand {
             let registry = try Workspace().loadPlugins(explicit: plugins.directories, build: !plugins.noBuild)
             guard let found = registry.adapter(id: parts[0], version: parts[1]) else {
                 let keys = registry.adapterKeys.sorted()
-                let suggestion = PluginCalls.closest(adapter, keys).map { " (did you mean '\($0)'?)" } ?? ""
+                let suggestion = ManifestNames.closest(adapter, keys).map { " (did you mean '\($0)'?)" } ?? ""
                 throw CLIError("error: no loaded plugin provides adapter '\(adapter)'\(suggestion); loaded: \(keys.joined(separator: ", "))")
             }
             guard found.serves(kind) else {
@@ -130,7 +130,4 @@ enum PluginCalls {
         }
         if !succeeded { throw ExitCode(1) }
     }
-
-    /// The name within two edits of `word`, for did-you-mean.
-    static func closest(_ word: String, _ candidates: [String]) -> String? { ManifestNames.closest(word, candidates) }
 }

@@ -162,8 +162,7 @@ extension Engine {
 
     /// Brings every instance waiting at a fan-out up to date with its branches: starts a branch
     /// a crash left unstarted and reports one whose end did not reach the parent. Idempotent.
-    /// - Returns: How many parents it looked at.
-    func reconcileFanOuts(observe: @Sendable @escaping (TransitionRecord) -> Void) async throws -> Int {
+    func reconcileFanOuts(observe: @Sendable @escaping (TransitionRecord) -> Void) async throws {
         var parents: [String] = []
         for (template, state) in plans.fanOutStates {
             parents += try await store.instances(InstanceQuery(status: .waiting, template: template, state: state, limit: 1_000_000)).map(\.id)
@@ -172,7 +171,6 @@ extension Engine {
             guard let (state, plan, config) = try await load(id: id), state.fanOut != nil else { continue }
             _ = try await drive(state, effects: Transition.pendingEffects(of: state, plan: plan, config: config), plan: plan, config: config, observe: observe)
         }
-        return 0
     }
 }
 

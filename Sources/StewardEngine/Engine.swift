@@ -312,7 +312,11 @@ public struct Engine: Sendable {
         var after: String?
         while true {
             let batch = try await store.runnableInstances(after: after, limit: 1_000)
-            guard let last = batch.last else { return driven + (try await reconcileFanOuts(observe: observe)) }
+            guard let last = batch.last else {
+                // Last, once every running instance went on: parents waiting at a fan-out.
+                try await reconcileFanOuts(observe: observe)
+                return driven
+            }
             after = last.0.id
             try await withThrowingTaskGroup(of: Void.self) { group in
                 var inFlight = 0

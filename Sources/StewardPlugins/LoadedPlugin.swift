@@ -214,6 +214,35 @@ public final class PluginStep: Sendable {
         }
     }
 
+    /// Builds the call (borrowed pointers, NUL-terminated keys) and calls the function,
+    /// serialised unless the step is thread-safe. The caller owns `result` and its blocks.
+    func invoke(
+        input: UnsafeRawBufferPointer, config: UnsafeRawBufferPointer, idempotencyKey: String, attempt: Int, callKey: String?,
+        result: inout stw_step_result
+    ) -> stw_status {
+        CallKeys.with(idempotencyKey: idempotencyKey, callKey: callKey, attempt: attempt) { key, callKey in
+            var call = stw_step_call()
+            call.header = stw_struct_header(
+                struct_size: UInt32(MemoryLayout<stw_step_call>.size), abi_major: UInt16(STW_ABI_VERSION_MAJOR),
+                abi_minor: UInt16(STW_ABI_VERSION_MINOR))
+            call.host = HostTable.pointer
+            call.plugin_state = state.pointer
+            call.idempotency_key = key.pointer
+            call.idempotency_key_length = key.length
+            call.attempt = UInt32(clamping: attempt)
+            call.input = input.baseAddress?.assumingMemoryBound(to: CChar.self)
+            call.input_length = input.count
+            call.config = config.baseAddress?.assumingMemoryBound(to: CChar.self)
+            call.config_length = config.count
+            call.call_key = callKey.pointer
+            call.call_key_length = callKey.length
+            if isThreadSafe {
+                return function(&call, &result)
+            }
+            return serial.withLock { _ in function(&call, &result) }
+        }
+    }
+
     /// Calls the step; `read` sees the checked (UTF-8) output before the host frees it.
     func call<T>(
         input: UnsafeRawBufferPointer, config: UnsafeRawBufferPointer, idempotencyKey: String, attempt: Int, callKey: String?,
@@ -224,27 +253,7 @@ public final class PluginStep: Sendable {
             struct_size: UInt32(MemoryLayout<stw_step_result>.size), abi_major: UInt16(STW_ABI_VERSION_MAJOR),
             abi_minor: UInt16(STW_ABI_VERSION_MINOR))
         let (status, refusal): (stw_status, String?) = OutputLimit.withBudget(limit: maxOutputBytes) { budget in
-            let status: stw_status = CallKeys.with(idempotencyKey: idempotencyKey, callKey: callKey, attempt: attempt) { key, callKey in
-                var call = stw_step_call()
-                call.header = stw_struct_header(
-                    struct_size: UInt32(MemoryLayout<stw_step_call>.size), abi_major: UInt16(STW_ABI_VERSION_MAJOR),
-                    abi_minor: UInt16(STW_ABI_VERSION_MINOR))
-                call.host = HostTable.pointer
-                call.plugin_state = state.pointer
-                call.idempotency_key = key.pointer
-                call.idempotency_key_length = key.length
-                call.attempt = UInt32(clamping: attempt)
-                call.input = input.baseAddress?.assumingMemoryBound(to: CChar.self)
-                call.input_length = input.count
-                call.config = config.baseAddress?.assumingMemoryBound(to: CChar.self)
-                call.config_length = config.count
-                call.call_key = callKey.pointer
-                call.call_key_length = callKey.length
-                if isThreadSafe {
-                    return function(&call, &result)
-                }
-                return serial.withLock { _ in function(&call, &result) }
-            }
+            let status = invoke(input: input, config: config, idempotencyKey: idempotencyKey, attempt: attempt, callKey: callKey, result: &result)
             return (status, OutputLimit.refusal(block: status == STW_OK ? result.output : nil, length: result.output_length, budget: budget))
         }
         defer {

@@ -99,25 +99,7 @@ extension PluginStep {
         let (status, refusal): (stw_status, String?) = OutputLimit.withBudget(limit: maxOutputBytes, ledger: ledger) { budget in
             let status: stw_status = input.withUnsafeBytes { inputBuffer in
                 config.withUnsafeBytes { configBuffer in
-                    CallKeys.with(idempotencyKey: idempotencyKey, callKey: nil, attempt: attempt) { key, callKey in
-                        var call = stw_step_call()
-                        call.header = stw_struct_header(
-                            struct_size: UInt32(MemoryLayout<stw_step_call>.size), abi_major: UInt16(STW_ABI_VERSION_MAJOR),
-                            abi_minor: UInt16(STW_ABI_VERSION_MINOR))
-                        call.host = HostTable.pointer
-                        call.plugin_state = state.pointer
-                        call.idempotency_key = key.pointer
-                        call.idempotency_key_length = key.length
-                        call.attempt = UInt32(clamping: attempt)
-                        call.input = inputBuffer.baseAddress?.assumingMemoryBound(to: CChar.self)
-                        call.input_length = inputBuffer.count
-                        call.config = configBuffer.baseAddress?.assumingMemoryBound(to: CChar.self)
-                        call.config_length = configBuffer.count
-                        call.call_key = callKey.pointer
-                        call.call_key_length = callKey.length
-                        if isThreadSafe { return function(&call, &result) }
-                        return serial.withLock { _ in function(&call, &result) }
-                    }
+                    invoke(input: inputBuffer, config: configBuffer, idempotencyKey: idempotencyKey, attempt: attempt, callKey: nil, result: &result)
                 }
             }
             return (status, OutputLimit.refusal(block: status == STW_OK ? result.output : nil, length: result.output_length, budget: budget))

@@ -119,7 +119,7 @@ struct ManifestReader {
                 continue
             }
             if !allowed.isEmpty, !allowed.contains(name) {
-                let suggestion = Self.closest(name, allowed).map { " (did you mean '\($0)'?)" } ?? ""
+                let suggestion = ManifestNames.closest(name, allowed).map { " (did you mean '\($0)'?)" } ?? ""
                 error(key, "unknown key '\(name)' in \(what)\(suggestion); expected one of: \(allowed.joined(separator: ", "))")
                 continue
             }
@@ -255,8 +255,6 @@ struct ManifestReader {
                 prompt: values["prompt"].flatMap { string($0, "'prompt'") } ?? "", expect: expect)
         }
     }
-
-    static func closest(_ word: String, _ candidates: [String]) -> String? { ManifestNames.closest(word, candidates) }
 }
 
 /// Did-you-mean for names in manifests and plugin calls.
