@@ -54,6 +54,9 @@ let package = Package(
         .target(name: "StewardDigest", swiftSettings: strictSettings),
         // libffi, for calling plain exported C functions from templates (`ffi` states).
         .systemLibrary(name: "CFFI", path: "Sources/CFFI", pkgConfig: "libffi", providers: [.apt(["libffi-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // Raw deflate of small documents on reused zlib streams (the SQLite store's snapshots and payloads).
+        .target(name: "StewardDeflate", dependencies: ["CZlib"], swiftSettings: strictSettings),
         .target(
             name: "StewardForeign",
             dependencies: ["CFFI", "StewardJSON", "StewardTemplates", "StewardPlugins"],
@@ -108,7 +111,7 @@ let package = Package(
         .target(
             name: "StewardStoreSQLite",
             dependencies: [
-                "StewardCore", "StewardEngine", "StewardJSON", "StewardTemplates", "StewardDigest",
+                "StewardCore", "StewardEngine", "StewardJSON", "StewardTemplates", "StewardDigest", "StewardDeflate",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSettings

@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   libffi-dev        # libffi: foreign (ffi) steps
   libsqlite3-dev    # SQLite for the embedded store (GRDB) and FTS5
+  zlib1g-dev        # zlib: the SQLite store deflates snapshots and journal payloads
   gcc g++           # C plugins and the ABI header checks (C11 and C++17)
   chromium chromium-driver  # the reviewer page's end-to-end test in a real headless browser
 )

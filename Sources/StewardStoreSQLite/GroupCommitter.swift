@@ -27,10 +27,12 @@ struct ReviewerMissing: Error {}
 struct EncodedCommit: Sendable {
     /// The state snapshot, when this transition writes one: at creation and whenever the
     /// instance comes to rest. A running instance's state is its last snapshot plus its newer
-    /// journal events, which recovery replays.
-    let state: String?
-    /// The event's payload.
+    /// journal events, which recovery replays. Deflated here, off the single writer.
+    let state: StoredText?
+    /// The event's payload (the text the hash chain covers).
     let payload: String
+    /// The payload as the row stores it.
+    let storedPayload: StoredText
     /// The pinned config, on an instance's first commit.
     let config: String?
     /// The pinned template's prompts, on an instance's first commit.
@@ -40,7 +42,7 @@ struct EncodedCommit: Sendable {
 
     init(_ commit: InstanceCommit) {
         let atRest = commit.state.status != .running || commit.state.sequence == 1
-        state = atRest ? commit.state.jsonValue.jsonString : nil
+        state = atRest ? StoredText(commit.state.jsonValue.jsonString) : nil
         if let binary = commit.servedBy, case .object(var members) = commit.event.payload {
             // Beside the event's own fields: replay reads the event and ignores it; the hash chain covers it.
             members["binary"] = .string(binary)
@@ -48,6 +50,7 @@ struct EncodedCommit: Sendable {
         } else {
             payload = commit.event.payload.jsonString
         }
+        storedPayload = StoredText(payload)
         config = commit.pinnedConfig?.jsonString
         prompts = commit.pinnedTemplate.map { JSONValue.object($0.prompts.mapValues { .string($0) }).jsonString }
         auditSamples = commit.auditSamples.map(AuditItemRecord.Encoded.init)
@@ -147,7 +150,7 @@ enum Journal {
     static func applyTransition(_ commit: InstanceCommit, encoded: EncodedCommit, chain: inout ChainHead, db: Database) throws {
         let state = commit.state
         let snapshot = encoded.state != nil
-        let stateJSON = encoded.state ?? ""
+        let stateJSON = encoded.state ?? .text("")
         if let config = encoded.config, let hash = state.configHash {
             try db.cachedStatement(sql: "INSERT OR IGNORE INTO configs (hash, body) VALUES (?, ?)").execute(arguments: [hash, config])
         }
@@ -292,7 +295,8 @@ enum Journal {
         // the event that caused it.
         try append(
             kind: commit.event.name, instance: rowid, instanceID: state.id, seq: state.sequence, at: commit.at, actor: commit.actor,
-            payload: encoded.payload, authority: authority(commit, opened: opened, sampled: sampled), chain: &chain, db: db)
+            payload: encoded.payload, stored: encoded.storedPayload, authority: authority(commit, opened: opened, sampled: sampled),
+            chain: &chain, db: db)
     }
 
     /// Appends one audit row tied to no instance, in the caller's write transaction (a write
@@ -313,10 +317,10 @@ enum Journal {
     }
 
     /// Appends one chained row. `authority` is the review-task and audit-item change the row records (JSON),
-    /// hashed with it.
+    /// hashed with it. `stored` is `payload` as the row keeps it (encoded here when nil).
     static func append(
-        kind: String, instance: Int64?, instanceID: String?, seq: Int?, at: Int64, actor: String, payload: String, authority: String?,
-        chain: inout ChainHead, db: Database
+        kind: String, instance: Int64?, instanceID: String?, seq: Int?, at: Int64, actor: String, payload: String,
+        stored: StoredText? = nil, authority: String?, chain: inout ChainHead, db: Database
     ) throws {
         let id = chain.lastID + 1
         let hash = ChainHead.link(
@@ -324,7 +328,7 @@ enum Journal {
             authority: authority)
         let statement = try db.cachedStatement(
             sql: "INSERT INTO journal (id, instance, seq, kind, at, actor, payload, authority, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
-        try statement.execute(arguments: [id, instance, seq, kind, at, actor, payload, authority, Data(hash)])
+        try statement.execute(arguments: [id, instance, seq, kind, at, actor, stored ?? StoredText(payload), authority, Data(hash)])
         chain = ChainHead(lastID: id, lastHash: hash)
     }
 }

@@ -120,7 +120,17 @@ extension SQLiteStore {
                     problems.append("journal rows \(expectedID)...\(id - 1) are missing (deleted)")
                 }
                 let stored: Data = row["hash"]
-                let payload: String = row["payload"]
+                let payload: String
+                do {
+                    payload = try StoredText.text(row, "payload")
+                } catch {
+                    // A damaged deflated payload is a finding like an edited one, not the end of the check.
+                    problems.append("journal row \(id) (\(row["kind"] as String)): its stored payload is damaged (\(error))")
+                    if problems.count >= 20 { break }
+                    previous = Array(stored)
+                    expectedID = id + 1
+                    continue
+                }
                 let recorded: String? = row["authority"]
                 let computed = ChainHead.link(
                     previous: previous, id: id, instance: row["instance_id"], seq: row["seq"], kind: row["kind"], at: row["at"],
@@ -174,7 +184,7 @@ extension SQLiteStore {
             let rows = try Row.fetchAll(
                 db, sql: "SELECT rowid, state FROM instances WHERE id > ? ORDER BY id LIMIT ?", arguments: [after ?? "", limit])
             return try rows.map { row in
-                (try Self.decodeState(row["state"]), try Self.tail(db, rowid: row["rowid"], after: 0))
+                (try Self.decodeState(row), try Self.tail(db, rowid: row["rowid"], after: 0))
             }
         }
     }

@@ -68,14 +68,14 @@ public final class SQLiteStore: EngineStore {
     /// The stored state of an instance.
     public func instance(id: String) async throws -> InstanceState? {
         try await pool.read { db in
-            try String.fetchOne(db, sql: "SELECT state FROM instances WHERE id = ?", arguments: [id]).map(Self.decodeState)
+            try StoredText.fetchOne(db, sql: "SELECT state FROM instances WHERE id = ?", arguments: [id]).map(Self.decodeState)
         }
     }
 
     /// The instance submitted with `clientKey`.
     public func instance(clientKey: String) async throws -> InstanceState? {
         try await pool.read { db in
-            try String.fetchOne(db, sql: "SELECT state FROM instances WHERE client_key = ?", arguments: [clientKey]).map(Self.decodeState)
+            try StoredText.fetchOne(db, sql: "SELECT state FROM instances WHERE client_key = ?", arguments: [clientKey]).map(Self.decodeState)
         }
     }
 
@@ -85,7 +85,7 @@ public final class SQLiteStore: EngineStore {
             guard let row = try Row.fetchOne(db, sql: "SELECT rowid, state, snapshot_seq FROM instances WHERE id = ?", arguments: [id]) else {
                 return nil
             }
-            return (try Self.decodeState(row["state"]), try Self.tail(db, rowid: row["rowid"], after: row["snapshot_seq"]))
+            return (try Self.decodeState(row), try Self.tail(db, rowid: row["rowid"], after: row["snapshot_seq"]))
         }
     }
 
@@ -96,7 +96,7 @@ public final class SQLiteStore: EngineStore {
             try Row.fetchAll(
                 db, sql: "SELECT rowid, state, snapshot_seq FROM instances WHERE status = 'running' AND id > ? ORDER BY id LIMIT ?",
                 arguments: [after ?? "", limit]
-            ).map { row in (try Self.decodeState(row["state"]), try Self.tail(db, rowid: row["rowid"], after: row["snapshot_seq"])) }
+            ).map { row in (try Self.decodeState(row), try Self.tail(db, rowid: row["rowid"], after: row["snapshot_seq"])) }
         }
     }
 
@@ -105,8 +105,7 @@ public final class SQLiteStore: EngineStore {
             db.cachedStatement(sql: "SELECT kind, payload FROM journal WHERE instance = ? AND seq > ? ORDER BY seq"),
             arguments: [rowid, sequence]
         ).map { row in
-            let payload: String = row["payload"]
-            return try Event(name: row["kind"], payload: JSONValue.parse(payload))
+            try Event(name: row["kind"], payload: JSONValue.parse(StoredText.text(row, "payload")))
         }
     }
 
@@ -221,13 +220,17 @@ public final class SQLiteStore: EngineStore {
     }
 
     static func entry(_ row: Row) throws -> JournalEntry {
-        let payload: String = row["payload"]
-        return JournalEntry(
+        JournalEntry(
             id: row["id"], instance: row["instance"], sequence: row["seq"], kind: row["kind"], at: row["at"], actor: row["actor"],
-            payload: try JSONValue.parse(payload))
+            payload: try JSONValue.parse(StoredText.text(row, "payload")))
     }
 
-    static func decodeState(_ text: String) throws -> InstanceState {
-        try InstanceState(json: JSONValue.parse(text))
+    static func decodeState(_ stored: StoredText) throws -> InstanceState {
+        try InstanceState(json: JSONValue.parse(stored.decoded()))
+    }
+
+    /// The snapshot in a row's `state` column.
+    static func decodeState(_ row: Row) throws -> InstanceState {
+        try InstanceState(json: JSONValue.parse(StoredText.text(row, "state")))
     }
 }

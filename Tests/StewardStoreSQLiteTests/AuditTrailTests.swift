@@ -47,6 +47,20 @@ import Testing
 
         func sql(_ text: String) async throws { try await store.pool.write { db in try db.execute(sql: text) } }
 
+        /// Rewrites every deflated payload and snapshot as plain text (which the store reads
+        /// as well), so an attack can edit them with SQL's `replace`, as an attacker would
+        /// after inflating them.
+        func storeAsPlainText() async throws {
+            try await store.pool.write { db in
+                for row in try Row.fetchAll(db, sql: "SELECT id, payload FROM journal WHERE typeof(payload) = 'blob'") {
+                    try db.execute(sql: "UPDATE journal SET payload = ? WHERE id = ?", arguments: [try StoredText.text(row, "payload"), row["id"] as Int64])
+                }
+                for row in try Row.fetchAll(db, sql: "SELECT rowid, state FROM instances WHERE typeof(state) = 'blob'") {
+                    try db.execute(sql: "UPDATE instances SET state = ? WHERE rowid = ?", arguments: [try StoredText.text(row, "state"), row["rowid"] as Int64])
+                }
+            }
+        }
+
         /// What an attacker who knows the algorithm does after editing: renumber the journal
         /// 1...n and recompute every hash and the recorded end, so the chain is consistent.
         func rehash() async throws {
@@ -57,7 +71,7 @@ import Testing
                 for row in rows {
                     try Journal.append(
                         kind: row["kind"], instance: row["instance"], instanceID: row["instance_id"], seq: row["seq"], at: row["at"],
-                        actor: row["actor"], payload: row["payload"], authority: row["authority"], chain: &chain, db: db)
+                        actor: row["actor"], payload: try StoredText.text(row, "payload"), authority: row["authority"], chain: &chain, db: db)
                 }
                 try db.execute(sql: "DELETE FROM chain_head")
                 try chain.save(db)
@@ -161,6 +175,7 @@ import Testing
         let head = try await scene.signedHead()
         // Lou takes Ana's decision: the event, the task's journalled change and the table.
         let (ana, lou) = (scene.ana.id, scene.lou.id)
+        try await scene.storeAsPlainText()
         try await scene.sql("""
             UPDATE journal SET payload = replace(payload, '\(ana)', '\(lou)'), actor = replace(actor, '\(ana)', '\(lou)'),
                                authority = replace(authority, '\(ana)', '\(lou)')
