@@ -5,9 +5,10 @@
 
 #include <zlib.h>
 
-/* A raw deflate stream (RFC 1951: no zlib header or checksum) at `level`, window 2^15. */
-static inline int stw_deflate_init_raw(z_stream *stream, int level) {
-    return deflateInit2(stream, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
+/* A raw deflate stream (RFC 1951: no zlib header or checksum) at `level`, window 2^15, with
+ * 2^(mem_level + 7) hash heads (zlib's default mem_level is 8). */
+static inline int stw_deflate_init_raw(z_stream *stream, int level, int mem_level) {
+    return deflateInit2(stream, level, Z_DEFLATED, -15, mem_level, Z_DEFAULT_STRATEGY);
 }
 
 /* The inflating side of stw_deflate_init_raw. */

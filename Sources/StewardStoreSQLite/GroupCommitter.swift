@@ -42,7 +42,7 @@ struct EncodedCommit: Sendable {
 
     init(_ commit: InstanceCommit) {
         let atRest = commit.state.status != .running || commit.state.sequence == 1
-        state = atRest ? StoredText(commit.state.jsonValue.jsonString) : nil
+        state = atRest ? StoredText(commit.state.jsonValue.jsonString, threshold: StoredText.snapshotThreshold) : nil
         if let binary = commit.servedBy, case .object(var members) = commit.event.payload {
             // Beside the event's own fields: replay reads the event and ignores it; the hash chain covers it.
             members["binary"] = .string(binary)
@@ -50,7 +50,7 @@ struct EncodedCommit: Sendable {
         } else {
             payload = commit.event.payload.jsonString
         }
-        storedPayload = StoredText(payload)
+        storedPayload = StoredText(payload, threshold: StoredText.payloadThreshold)
         config = commit.pinnedConfig?.jsonString
         prompts = commit.pinnedTemplate.map { JSONValue.object($0.prompts.mapValues { .string($0) }).jsonString }
         auditSamples = commit.auditSamples.map(AuditItemRecord.Encoded.init)
@@ -328,7 +328,7 @@ enum Journal {
             authority: authority)
         let statement = try db.cachedStatement(
             sql: "INSERT INTO journal (id, instance, seq, kind, at, actor, payload, authority, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
-        try statement.execute(arguments: [id, instance, seq, kind, at, actor, stored ?? StoredText(payload), authority, Data(hash)])
+        try statement.execute(arguments: [id, instance, seq, kind, at, actor, stored ?? StoredText(payload, threshold: StoredText.payloadThreshold), authority, Data(hash)])
         chain = ChainHead(lastID: id, lastHash: hash)
     }
 }

@@ -13,19 +13,26 @@ enum StoredText: Sendable, DatabaseValueConvertible {
     case text(String)
     case deflated(Data)
 
-    /// Documents shorter than this stay TEXT (deflate gains little on them).
-    static let threshold = 160
+    /// Snapshots shorter than this stay TEXT (deflate gains little on them). A snapshot is
+    /// written only when an instance comes to rest, and it repeats its step outputs
+    /// (`data` and `output`), so it deflates to about a third.
+    static let snapshotThreshold = 160
+    /// Journal payloads shorter than this stay TEXT: one is written per transition, deflate
+    /// has a fixed cost of ~12 µs per call (building its Huffman trees), and a payload of a
+    /// few hundred bytes shrinks by only a third. Large step outputs are deflated.
+    static let payloadThreshold = 1_024
     static let deflateFormat: UInt8 = 1
 
-    /// Encodes `text` for storage: deflated when that saves at least an eighth.
-    init(_ text: String) {
+    /// Encodes `text` for storage: deflated when it is at least `threshold` bytes long and
+    /// that saves at least an eighth.
+    init(_ text: String, threshold: Int) {
         var text = text
         let utf8Count = text.utf8.count
-        guard utf8Count >= Self.threshold else {
+        guard utf8Count >= threshold else {
             self = .text(text)
             return
         }
-        let compressed = text.withUTF8 { Deflate.compress(UnsafeRawBufferPointer($0), level: 6) }
+        let compressed = text.withUTF8 { Deflate.compress(UnsafeRawBufferPointer($0)) }
         guard compressed.count + 5 <= utf8Count - utf8Count / 8 else {
             self = .text(text)
             return

@@ -24,10 +24,10 @@ import Testing
           done: {kind: end, output: {reply: drafted}}
         """)
 
-    /// A reply of a few hundred bytes of ordinary prose, like a drafted answer.
+    /// A reply of 1.2 KB of ordinary prose, like a long drafted answer (journal payloads of 1 KiB and more are deflated).
     static let reply: JSONValue = [
         "subject": "Re: my card was stolen",
-        "body": .string(String(repeating: "Thank you for telling us. We have blocked the card ending 4821 and ordered a new one. ", count: 6)),
+        "body": .string(String(repeating: "Thank you for telling us. We have blocked the card ending 4821 and ordered a new one. ", count: 14)),
         "confidence": 0.93,
     ]
 
@@ -54,12 +54,13 @@ import Testing
     }
 
     @Test func shortAndIncompressibleTextStaysTextAndTheRestRoundTrips() throws {
-        #expect(StoredText("{\"n\":1}").isText)
+        #expect(StoredText("{\"n\":1}", threshold: StoredText.snapshotThreshold).isText)
         var generator = SystemRandomNumberGenerator()
         let noise = String((0..<400).map { _ in Character(Unicode.Scalar(UInt8.random(in: 0x21...0x7e, using: &generator))) })
-        #expect(StoredText(noise).isText, "400 random printable bytes do not deflate by an eighth")
+        #expect(StoredText(noise, threshold: StoredText.snapshotThreshold).isText, "400 random printable bytes do not deflate by an eighth")
         let long = StoredTextTests.reply.jsonString
-        let stored = StoredText(long)
+        #expect(StoredText(long, threshold: long.utf8.count + 1).isText, "under its threshold a document stays text")
+        let stored = StoredText(long, threshold: StoredText.payloadThreshold)
         guard case .deflated(let blob) = stored else {
             Issue.record("a \(long.utf8.count)-byte reply stayed text")
             return
@@ -67,13 +68,13 @@ import Testing
         #expect(blob.count < long.utf8.count / 2, "\(blob.count) of \(long.utf8.count) bytes")
         #expect(try stored.decoded() == long)
         let unicode = String(repeating: "Grüße aus Zürich, 東京 and 🚀 ", count: 20)
-        #expect(try StoredText(unicode).decoded() == unicode)
+        #expect(try StoredText(unicode, threshold: StoredText.snapshotThreshold).decoded() == unicode)
     }
 
     @Test func aFinishedInstanceIsStoredDeflatedAndReadsReplaysAndVerifiesAsBefore() async throws {
         let fixture = try Fixture()
         defer { try? FileManager.default.removeItem(at: fixture.directory) }
-        let waiting = try await fixture.engine.submit(template: "test-template", input: ["ticket": .string(String(repeating: "help ", count: 60))], id: "d1")
+        let waiting = try await fixture.engine.submit(template: "test-template", input: ["ticket": .string(String(repeating: "help ", count: 250))], id: "d1")
         #expect(waiting.status == .waiting)
         let reviewer = try await fixture.store.addReviewer(name: "Ana", credentials: ["agent"], at: 1).0
         let done = try await fixture.engine.decide(
@@ -101,7 +102,7 @@ import Testing
     @Test func rowsWrittenAsPlainTextByEarlierVersionsStillRead() async throws {
         let fixture = try Fixture()
         defer { try? FileManager.default.removeItem(at: fixture.directory) }
-        let waiting = try await fixture.engine.submit(template: "test-template", input: ["ticket": .string(String(repeating: "help ", count: 60))], id: "p1")
+        let waiting = try await fixture.engine.submit(template: "test-template", input: ["ticket": .string(String(repeating: "help ", count: 250))], id: "p1")
         // Rewrite every stored document as an earlier version wrote it: plain TEXT.
         let rows = try await fixture.store.pool.read { db in
             try Row.fetchAll(db, sql: "SELECT id, payload FROM journal").map { row -> (Int64, String) in (row["id"], try StoredText.text(row, "payload")) }
@@ -122,7 +123,7 @@ import Testing
     @Test func aDamagedDeflatedPayloadIsReportedByVerification() async throws {
         let fixture = try Fixture()
         defer { try? FileManager.default.removeItem(at: fixture.directory) }
-        _ = try await fixture.engine.submit(template: "test-template", input: ["ticket": .string(String(repeating: "help ", count: 60))], id: "x1")
+        _ = try await fixture.engine.submit(template: "test-template", input: ["ticket": .string(String(repeating: "help ", count: 250))], id: "x1")
         let id: Int64 = try #require(try await fixture.value("SELECT id FROM journal WHERE typeof(payload) = 'blob' AND kind = 'step_succeeded'"))
         #expect(try await fixture.store.verifyJournal().problems.isEmpty)
 
