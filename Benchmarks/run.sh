@@ -92,6 +92,15 @@ PY
 
 if ((quick)); then iterations=500000; samples=500; runs=5; else iterations=2000000; samples=3000; runs=10; fi
 measure plugin-calls "$bench" plugin-calls --plugin "$scratch/bench-plugin/libbench.so" --iterations "$iterations"
+# The engine's own overhead (issue 16): ten no-op C steps per instance against the same rows
+# inserted straight through SQLite by raw-insert, in turns; allocations counted by a preloaded
+# malloc counter (which the raw program, a child, carries too).
+${CC:-cc} -std=c11 -O2 -Wall -Wextra "$root/Benchmarks/overhead/raw-insert.c" -lsqlite3 -o "$scratch/raw-insert"
+${CC:-cc} -std=c11 -O2 -Wall -Wextra -shared -fPIC "$root/Benchmarks/overhead/malloc-count.c" -o "$scratch/malloc-count.so"
+mkdir -p "$scratch/overhead"
+measure engine-overhead env LD_PRELOAD="$scratch/malloc-count.so" "$bench" overhead --n $((quick ? 5000 : 20000)) \
+  --plugins "$scratch/bench-plugin" --scratch "$scratch/overhead" --raw "$scratch/raw-insert" --rounds $((quick ? 2 : 3))
+rm -rf "$scratch/overhead"
 for n in ${ns//,/ }; do
   measure "triage-$n" "$bench" triage --n "$n" --plugins "$plugins" --template "$template" --input "$ticket2" --db "$scratch/triage-$n.db" --libraries "$scratch/lib"
   rm -f "$scratch/triage-$n.db"*

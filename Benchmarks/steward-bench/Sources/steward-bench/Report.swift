@@ -151,6 +151,28 @@ struct Report {
                 out.append(pad(label, 40) + lpad(format1(a), 8) + lpad(format1(b), 12))
             }
         }
+        if let overhead = documents["engine-overhead"] {
+            out.append("")
+            if let error = overhead["error"]?.stringValue {
+                out.append("Engine overhead: failed: \(error)")
+            } else {
+                out.append("Engine overhead: 10 no-op C steps, \(overhead["n"]?.integerValue ?? 0) instances, \(overhead["concurrency"]?.integerValue ?? 0) in flight, \(overhead["rounds"]?.integerValue ?? 0) rounds in turns with raw SQLite")
+                out.append(pad("variant", 14) + lpad("engine tr/s", 13) + lpad("raw tr/s", 11) + lpad("engine/raw", 12) + lpad("spread", 15)
+                           + lpad("CPU us/tr", 11) + lpad("allocs/tr", 11))
+                for (name, variant) in (overhead["variants"]?.objectValue ?? [:]).sorted(by: { $0.key > $1.key }) {
+                    let spread = variant["engine_over_raw_spread"]?.arrayValue?.compactMap(\.doubleValue) ?? []
+                    let allocations = variant["engine"]?.arrayValue?.compactMap { $0["allocations_per_transition"]?.doubleValue } ?? []
+                    out.append(pad(name, 14)
+                               + lpad(format1(variant["engine_transitions_per_s_median"]?.doubleValue ?? .nan), 13)
+                               + lpad(format1(variant["raw_transitions_per_s_median"]?.doubleValue ?? .nan), 11)
+                               + lpad(format3(variant["engine_over_raw_median"]?.doubleValue ?? .nan), 12)
+                               + lpad(spread.count == 2 ? "\(format3(spread[0]))-\(format3(spread[1]))" : "-", 15)
+                               + lpad(format2(variant["cpu_us_per_transition_median"]?.doubleValue ?? .nan), 11)
+                               + lpad(allocations.isEmpty ? "-" : format1(median(allocations)), 11))
+                }
+                out.append("  targets: >= 50,000 durable transitions/s and engine/raw >= 0.25")
+            }
+        }
         out.append("")
         out.append("Ticket triage on SQLite in WAL mode, synchronous=FULL")
         out.append(pad("engine", 26) + lpad("N", 8) + lpad("to ckpt/s", 11) + lpad("to done/s", 11) + lpad("steps/s", 10)

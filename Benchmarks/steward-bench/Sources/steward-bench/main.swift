@@ -14,6 +14,7 @@ let usage = """
            steward-bench shadow --n N --plugins DIR --template FILE --input FILE --db FILE [--concurrency C] [--customer C] [--candidate A@V]
            steward-bench waits --n N --timers T --events E --plugins DIR --scratch DIR [--concurrency C]
            steward-bench event-http --steward BIN --plugins DIR --scratch DIR [--n N]
+           steward-bench overhead --n N --plugins DIR --scratch DIR --raw BIN [--concurrency C] [--payloads 0,1024] [--rounds R]
            steward-bench resume --samples S --plugins DIR --template FILE --input FILE --db FILE
            steward-bench cold-start --steward BIN --root DIR --plugins DIR --scratch DIR [--runs R]
            steward-bench fsync-probe --db FILE [--commits N]
@@ -91,6 +92,15 @@ do {
         result = try await WaitsBenchmark(
             n: arguments.int("n"), timers: arguments.int("timers", default: 10_000), events: arguments.int("events", default: 500),
             plugins: arguments.string("plugins"), scratch: arguments.string("scratch"), concurrency: arguments.int("concurrency", default: 256)
+        ).run()
+    case "overhead":
+        let payloads = try (arguments.values["payloads"] ?? "0,1024").split(separator: ",").map { text -> Int in
+            guard let value = Int(text), value >= 0 else { throw BenchError("--payloads takes byte counts, found '\(text)'") }
+            return value
+        }
+        result = try await OverheadBenchmark(
+            n: arguments.int("n"), concurrency: arguments.int("concurrency", default: 256), plugins: arguments.string("plugins"),
+            scratch: arguments.string("scratch"), raw: arguments.string("raw"), payloads: payloads, rounds: arguments.int("rounds", default: 3)
         ).run()
     case "resume":
         result = try await ResumeBenchmark(
