@@ -24,7 +24,7 @@ static const stw_step echo_step = {
 };
 static const stw_step *const steps[] = {&noop_step, &echo_step};
 static const stw_plugin plugin = {
-    STW_STRUCT_HEADER(stw_plugin), "bench", "1.0.0", "Benchmark-only steps", NULL, 2, steps, 0, NULL, NULL,
+    STW_STRUCT_HEADER(stw_plugin), "bench", "1.0.0", "Benchmark-only steps", NULL, 2, steps, 0, NULL, NULL, NULL, NULL /* deinit, get_extension_with_state: since 1.2 */,
 };
 
 STW_EXPORT stw_status stw_plugin_entry(const stw_host *host, const stw_plugin **out) {

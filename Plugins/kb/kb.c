@@ -395,7 +395,7 @@ static const stw_step *const steps[] = {&search_step};
 
 static const stw_plugin plugin = {
     STW_STRUCT_HEADER(stw_plugin), "kb", "1.0.0", "Knowledge-base search (in-memory BM25F with Porter stemming)",
-    NULL, 1, steps, 0, NULL, NULL,
+    NULL, 1, steps, 0, NULL, NULL, NULL, NULL /* deinit, get_extension_with_state: since 1.2 */,
 };
 
 STW_EXPORT stw_status stw_plugin_entry(const stw_host *host, const stw_plugin **out) {

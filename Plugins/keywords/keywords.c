@@ -197,7 +197,7 @@ static const stw_step *const steps[] = {&classify_step};
 
 static const stw_plugin plugin = {
     STW_STRUCT_HEADER(stw_plugin), "keywords", "1.0.0", "Keyword-rule ticket classifier (baseline)",
-    NULL, 1, steps, 0, NULL, NULL,
+    NULL, 1, steps, 0, NULL, NULL, NULL, NULL /* deinit, get_extension_with_state: since 1.2 */,
 };
 
 STW_EXPORT stw_status stw_plugin_entry(const stw_host *host, const stw_plugin **out) {

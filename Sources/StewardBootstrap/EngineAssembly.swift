@@ -153,6 +153,19 @@ public struct EngineAssembly: Sendable {
         return { invocation throws(StepFailure) in try ledger.guarding(invocation) { () throws(StepFailure) in try call(invocation) } }
     }
 
+    /// Orderly shutdown of the plugin host: refuses new plugin calls, raises the cancel flag
+    /// of the running ones, waits up to `grace` seconds for them to return, then calls every
+    /// plugin's `deinit` (ABI 1.2). When a call is still running after `grace` (a plugin hung
+    /// past its deadline), no deinit runs: pulling a plugin's state away under a running call
+    /// is worse than not releasing it.
+    /// - Returns: the plugins whose deinit ran, and whether a call was still running.
+    @discardableResult
+    public func stopPlugins(grace seconds: Double = 5) -> (deinitialized: [String], callStillRunning: Bool) {
+        pluginPool.shutdown()
+        guard pluginPool.drain(waitingUpTo: seconds) else { return ([], true) }
+        return (registry.deinitializeAll(), false)
+    }
+
     public static func assemble(_ options: EngineOptions) async throws -> EngineAssembly {
         let workspace = options.workspace
         let registry = try workspace.loadPlugins(explicit: options.pluginDirectories, build: options.buildPlugins, workflows: options.workflows)
@@ -211,7 +224,15 @@ public struct EngineAssembly: Sendable {
             identities[function.path] = identity
             foreignBinaries[key] = identity
         }
-        let pooled = PooledStepInvoker(pool: pool, call: Self.guarded(dispatcher.call, by: crashLedger)) { [registry, foreignBinaries] callee in
+        let guardedCall = Self.guarded(dispatcher.call, by: crashLedger)
+        // The pool's deadline and cancel flag reach the plugin's call struct (ABI 1.2) through
+        // the plugin host's per-thread call context.
+        let controlledCall: @Sendable (StepInvocation, CallControl) throws(StepFailure) -> JSONValue = { invocation, control throws(StepFailure) in
+            try PluginCallContext.with(deadlineNanoseconds: control.deadlineNanoseconds, cancelFlag: control.cancelFlag) { () throws(StepFailure) in
+                try guardedCall(invocation)
+            }
+        }
+        let pooled = PooledStepInvoker(pool: pool, call: controlledCall) { [registry, foreignBinaries] callee in
             switch callee {
             case .step(let name): return registry.step(name)?.binary.sha256
             case .model(let adapter, _): return registry.adapter(key: adapter)?.binary.sha256

@@ -29,6 +29,8 @@ struct StepsCommand: ParsableCommand {
             let inputBytes = try PluginCalls.bytes(of: input, option: "--input")
             let configBytes = try PluginCalls.bytes(of: config, option: "--config")
             let call = found.observe(input: inputBytes, config: configBytes, idempotencyKey: "cli/\(step)/1", maxOutputBytes: maxOutputBytes)
+            // The call has returned: the plugins' deinit (ABI 1.2) runs as at any orderly end.
+            defer { registry.deinitializeAll() }
             try PluginCalls.report(call, callee: "step \(found.fullName) \(found.version) (\(found.pluginPath))", json: json)
         }
     }
@@ -70,6 +72,7 @@ struct ModelsCommand: ParsableCommand {
             let call = found.observe(
                 task: kind, input: try PluginCalls.bytes(of: input, option: "--input"), parameters: try PluginCalls.bytes(of: parameters, option: "--parameters"),
                 prompt: promptText, idempotencyKey: "cli/\(adapter)/1")
+            defer { registry.deinitializeAll() }
             try PluginCalls.report(call, callee: "adapter \(adapter) (\(found.pluginPath))", json: json, adapter: true)
         }
     }

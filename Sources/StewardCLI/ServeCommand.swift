@@ -105,6 +105,10 @@ struct ServeCommand: AsyncParsableCommand {
             FileHandle.standardOutput.write(Data(
                 "steward: serving the API on http://\(host):\(port)/v1 and the reviewer page on http://\(host):\(port)/review\n".utf8))
         }
+        let stopped = context.assembly.stopPlugins()
+        if stopped.callStillRunning {
+            print("steward: a plugin call was still running after 5 s; plugins were not deinitialised")
+        }
         print("steward: stopped")
     }
 }

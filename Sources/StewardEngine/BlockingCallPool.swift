@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Why a call submitted to a `BlockingCallPool` did not produce its result.
 public enum BlockingCallError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -16,6 +17,42 @@ public enum BlockingCallError: Error, Sendable, Hashable, CustomStringConvertibl
         case .timedOut(let milliseconds, false): return "could not start within \(milliseconds) ms: every plugin thread was busy"
         case .shutDown: return "the plugin call pool is shut down"
         }
+    }
+}
+
+/// What a call running on a pool thread may consult about itself: when the pool stops
+/// waiting for it, and a flag the pool raises when it gives up on the call (its deadline
+/// passed, or the pool shut down). The engine hands both to plugins (ABI 1.2 `deadline_ns`,
+/// `cancel_flag`) so a long call can stop early.
+// @unchecked Sendable: `cancelFlag` points at the running thread's own flag, which lives as
+// long as the thread; it is read with atomic loads and written only by the pool.
+public struct CallControl: @unchecked Sendable {
+    /// CLOCK_MONOTONIC nanoseconds after which the pool no longer waits; 0 when the call has
+    /// no deadline.
+    public let deadlineNanoseconds: UInt64
+    /// Non-zero once the pool has given up on the call. Valid while the call runs.
+    public let cancelFlag: UnsafePointer<UInt32>?
+
+    /// No deadline and no flag (a call made outside a pool).
+    public static let none = CallControl(deadlineNanoseconds: 0, cancelFlag: nil)
+
+    /// Creates a control.
+    public init(deadlineNanoseconds: UInt64, cancelFlag: UnsafePointer<UInt32>?) {
+        self.deadlineNanoseconds = deadlineNanoseconds
+        self.cancelFlag = cancelFlag
+    }
+
+    /// Whether the pool has given up on the call.
+    public var isCancelled: Bool {
+        guard let cancelFlag else { return false }
+        return UnsafeRawPointer(cancelFlag).assumingMemoryBound(to: Atomic<UInt32>.self).pointee.load(ordering: .relaxed) != 0
+    }
+
+    /// CLOCK_MONOTONIC now, in nanoseconds.
+    public static func monotonicNanoseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
 }
 
@@ -60,14 +97,23 @@ public final class BlockingCallPool: Sendable {
     /// - Throws: `BlockingCallError.timedOut` when the deadline passes first, `.shutDown`
     ///   after `shutdown()`, or whatever `body` throws.
     public func run<T: Sendable>(timeoutMilliseconds: Int? = nil, _ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+        try await run(timeoutMilliseconds: timeoutMilliseconds) { (_: CallControl) throws -> T in try body() }
+    }
+
+    /// `run`, with the call's `CallControl` (its deadline, and the flag the pool raises when
+    /// it gives up on the call) passed to `body` on the pool thread.
+    public func run<T: Sendable>(
+        timeoutMilliseconds: Int? = nil, _ body: @escaping @Sendable (CallControl) throws -> T
+    ) async throws -> T {
+        let deadline = timeoutMilliseconds.map { CallControl.monotonicNanoseconds() + UInt64(max(0, $0)) * 1_000_000 } ?? 0
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             let job = Job(
-                work: {
-                    let result = Result { try body() }
+                work: { control in
+                    let result = Result { try body(control) }
                     return { continuation.resume(with: result) }
                 },
                 fail: { continuation.resume(throwing: $0) })
-            guard let id = submit(job, timed: timeoutMilliseconds != nil) else {
+            guard let id = submit(job, timed: timeoutMilliseconds != nil, deadline: deadline) else {
                 continuation.resume(throwing: BlockingCallError.shutDown)
                 return
             }
@@ -81,6 +127,8 @@ public final class BlockingCallPool: Sendable {
     public func shutdown() {
         let dropped = shared.withLock { state -> [Call] in
             state.shutDown = true
+            // Calls still running learn that the engine is stopping.
+            for call in state.calls.values where call.phase != .queued { call.flag?.raise() }
             let queued = state.calls.values.filter { $0.phase == .queued }
             for call in queued { state.calls[call.id] = nil }
             state.queue = []
@@ -105,8 +153,8 @@ public final class BlockingCallPool: Sendable {
     // MARK: Internals
 
     private struct Job: Sendable {
-        /// Runs the call and returns how to deliver its result to the caller.
-        let work: @Sendable () -> @Sendable () -> Void
+        /// Runs the call (with its control) and returns how to deliver its result to the caller.
+        let work: @Sendable (CallControl) -> @Sendable () -> Void
         /// Resumes the caller with an error instead.
         let fail: @Sendable (BlockingCallError) -> Void
     }
@@ -117,8 +165,11 @@ public final class BlockingCallPool: Sendable {
         let id: UInt64
         let job: Job
         var phase: Phase
-        /// Whether a deadline was scheduled for it (only those are cancelled on completion).
         let timed: Bool
+        /// CLOCK_MONOTONIC nanoseconds when the caller stops waiting (0: no deadline).
+        let deadline: UInt64
+        /// The flag of the thread running the call (nil while queued).
+        var flag: ThreadFlag?
     }
 
     private struct State {
@@ -162,13 +213,26 @@ public final class BlockingCallPool: Sendable {
         }
     }
 
-    private func submit(_ job: Job, timed: Bool) -> UInt64? {
+    /// Waits up to `seconds` for the calls running after `shutdown` to return.
+    /// - Returns: true when none is running any more (so plugin state may be released).
+    public func drain(waitingUpTo seconds: Double) -> Bool {
+        let until = Date(timeIntervalSinceNow: seconds)
+        let condition = shared.condition
+        condition.lock()
+        defer { condition.unlock() }
+        while !shared.state.calls.isEmpty {
+            if !condition.wait(until: until) { return shared.state.calls.isEmpty }
+        }
+        return true
+    }
+
+    private func submit(_ job: Job, timed: Bool, deadline: UInt64) -> UInt64? {
         let (id, startThread) = shared.withLock { state -> (UInt64?, Bool) in
             guard !state.shutDown else { return (nil, false) }
             state.nextID += 1
             let id = state.nextID
             state.queue.append(id)
-            state.calls[id] = Call(id: id, job: job, phase: .queued, timed: timed)
+            state.calls[id] = Call(id: id, job: job, phase: .queued, timed: timed, deadline: deadline)
             guard state.idle == 0, state.threads - state.abandoned < size, state.threads < maximumThreads else { return (id, false) }
             state.threads += 1
             return (id, true)
@@ -187,6 +251,7 @@ public final class BlockingCallPool: Sendable {
                 state.calls[id] = nil
                 return (call, false)
             case .running:
+                call.flag?.raise()
                 state.calls[id]?.phase = .abandoned
                 state.abandoned += 1
                 guard state.threads < maximumThreads, state.threads - state.abandoned < size else { return (call, false) }
@@ -208,16 +273,21 @@ public final class BlockingCallPool: Sendable {
     }
 
     private func work() {
+        let flag = ThreadFlag()
         let condition = shared.condition
         condition.lock()
         while true {
             if let call = shared.state.next() {
+                flag.lower()
+                shared.state.calls[call.id]?.flag = flag
                 condition.unlock()
-                let deliver = call.job.work()
+                let deliver = call.job.work(CallControl(deadlineNanoseconds: call.deadline, cancelFlag: flag.pointer))
                 condition.lock()
                 let finished = shared.state.calls.removeValue(forKey: call.id)
                 let abandoned = finished?.phase == .abandoned
                 if abandoned { shared.state.abandoned -= 1 }
+                // `drain` waits for the last running call after a shutdown.
+                if shared.state.shutDown { condition.broadcast() }
                 condition.unlock()
                 if call.timed { timers.cancel(call.id) }
                 if !abandoned { deliver() }
@@ -235,6 +305,31 @@ public final class BlockingCallPool: Sendable {
             shared.state.idle -= 1
         }
     }
+}
+
+/// A pool thread's cancel flag: one 32-bit atomic word at a fixed address, so plugins can
+/// read it through a plain C pointer (`cancel_flag`). Lowered before each call the thread
+/// runs, raised when the pool gives up on that call.
+// @unchecked Sendable: the word is only read and written through Atomic's operations; the
+// pointer itself never changes and the memory lives as long as the object.
+private final class ThreadFlag: @unchecked Sendable {
+    private let word: UnsafeMutablePointer<Atomic<UInt32>>
+
+    init() {
+        word = .allocate(capacity: 1)
+        word.initialize(to: Atomic(0))
+    }
+
+    deinit {
+        word.deinitialize(count: 1)
+        word.deallocate()
+    }
+
+    /// The word's address, as the ABI passes it (`const uint32_t *`).
+    var pointer: UnsafePointer<UInt32> { UnsafeRawPointer(word).assumingMemoryBound(to: UInt32.self) }
+
+    func raise() { word.pointee.store(1, ordering: .relaxed) }
+    func lower() { word.pointee.store(0, ordering: .relaxed) }
 }
 
 /// One thread that fires deadlines in order: waits on a condition until the earliest one is due

@@ -32,19 +32,28 @@ extension StepInvoker {
 public struct PooledStepInvoker: StepInvoker {
     /// The threads the calls run on.
     public let pool: BlockingCallPool
-    /// The blocking call; it runs on a pool thread, never on the caller's.
-    public let call: @Sendable (StepInvocation) throws(StepFailure) -> JSONValue
+    /// The blocking call; it runs on a pool thread, never on the caller's, with the call's
+    /// deadline and cancel flag.
+    public let call: @Sendable (StepInvocation, CallControl) throws(StepFailure) -> JSONValue
     /// Which binary serves a callee (nil: none known).
     public let binaries: @Sendable (Callee) -> String?
 
     /// Creates an invoker running `call` on `pool`.
     public init(
-        pool: BlockingCallPool, call: @escaping @Sendable (StepInvocation) throws(StepFailure) -> JSONValue,
+        pool: BlockingCallPool, call: @escaping @Sendable (StepInvocation, CallControl) throws(StepFailure) -> JSONValue,
         binaries: @escaping @Sendable (Callee) -> String? = { _ in nil }
     ) {
         self.pool = pool
         self.call = call
         self.binaries = binaries
+    }
+
+    /// Creates an invoker running `call`, which needs no deadline or cancel flag, on `pool`.
+    public init(
+        pool: BlockingCallPool, call: @escaping @Sendable (StepInvocation) throws(StepFailure) -> JSONValue,
+        binaries: @escaping @Sendable (Callee) -> String? = { _ in nil }
+    ) {
+        self.init(pool: pool, call: { invocation, _ throws(StepFailure) in try call(invocation) }, binaries: binaries)
     }
 
     /// The binary `binaries` names.
@@ -55,7 +64,9 @@ public struct PooledStepInvoker: StepInvoker {
     public func invoke(_ invocation: StepInvocation) async throws(StepFailure) -> JSONValue {
         let call = self.call
         do {
-            return try await pool.run(timeoutMilliseconds: invocation.timeoutMilliseconds) { () throws -> JSONValue in try call(invocation) }
+            return try await pool.run(timeoutMilliseconds: invocation.timeoutMilliseconds) { (control: CallControl) throws -> JSONValue in
+                try call(invocation, control)
+            }
         } catch let failure as StepFailure {
             throw failure
         } catch let error as BlockingCallError {

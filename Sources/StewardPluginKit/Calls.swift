@@ -56,6 +56,33 @@ public struct StepCall: Sendable {
     public let attempt: Int
     /// The host's logger.
     public let log: PluginLog
+    /// When the host stops waiting, and whether it already has (ABI 1.2).
+    public let cancellation: Cancellation
+}
+
+/// The host's deadline and cancel flag for one call (ABI 1.2 `deadline_ns`, `cancel_flag`):
+/// a long step checks `isCancelled` between units of work and stops early (throwing
+/// `.transient`) once the host has given up on it. From an older host, or for a call without a
+/// timeout, there is no deadline and `isCancelled` stays false.
+///
+/// Thread rules: read it only while the step's closure runs (the flag is the host's, borrowed
+/// for the call); from any thread the closure uses.
+public struct Cancellation: Sendable {
+    /// CLOCK_MONOTONIC nanoseconds after which the host no longer waits; nil when none.
+    public let deadlineNanoseconds: UInt64?
+    /// The flag's address (0: none); kept as a number so the value stays Sendable.
+    let flagAddress: UInt
+
+    /// Whether the host has given up on the call (its deadline passed or it is stopping).
+    public var isCancelled: Bool {
+        guard let flag = UnsafePointer<UInt32>(bitPattern: flagAddress) else { return false }
+        return stw_flag_set(flag) != 0
+    }
+
+    init(deadline: UInt64, flag: UnsafePointer<UInt32>?) {
+        deadlineNanoseconds = deadline == 0 ? nil : deadline
+        flagAddress = UInt(bitPattern: flag)
+    }
 }
 
 /// One model call, decoded (see `StepCall`; the same rules apply).
@@ -76,6 +103,8 @@ public struct ModelCall: Sendable {
     public let attempt: Int
     /// The host's logger.
     public let log: PluginLog
+    /// As `StepCall.cancellation`.
+    public let cancellation: Cancellation
 }
 
 /// What a model call used: tokens in and out, 0 when unknown. The SDK measures the latency.

@@ -119,7 +119,7 @@ extension StepCall {
             config: try Decode.object(call.config, call.config_length, refusal: "the config is not a JSON object"),
             idempotencyKey: Decode.text(call.idempotency_key, call.idempotency_key_length) ?? "",
             callKey: Decode.text(call.call_key, call.call_key_length), attempt: Int(call.attempt),
-            log: PluginLog(host: HostReference(pointer: host)))
+            log: PluginLog(host: HostReference(pointer: host)), cancellation: Cancellation(deadline: call.deadline_ns, flag: call.cancel_flag))
     }
 }
 
@@ -139,6 +139,7 @@ extension ModelCall {
             parameters: try Decode.object(request.parameters, request.parameters_length, refusal: "the parameters are not a JSON object"),
             idempotencyKey: Decode.text(request.idempotency_key, request.idempotency_key_length) ?? "",
             callKey: Decode.text(request.call_key, request.call_key_length), attempt: Int(request.attempt),
-            log: PluginLog(host: HostReference(pointer: host)))
+            log: PluginLog(host: HostReference(pointer: host)),
+            cancellation: Cancellation(deadline: request.deadline_ns, flag: request.cancel_flag))
     }
 }

@@ -16,15 +16,22 @@ public struct Plugin: Sendable {
     public let steps: [Step]
     /// The model adapters.
     public let adapters: [Adapter]
+    /// Runs once at the host's orderly shutdown, after the last call has returned (the ABI's
+    /// `deinit`, since 1.2): flush, close connections. Not run on a crash or a kill.
+    public let onShutdown: (@Sendable () -> Void)?
 
     /// Declares a plugin. At most `PluginKit.maximumSteps` steps and `PluginKit.maximumAdapters`
     /// adapters; with more, the entry refuses the host with `STW_ERR_INTERNAL` and logs why.
-    public init(name: String, version: String, description: String? = nil, steps: [Step] = [], adapters: [Adapter] = []) {
+    public init(
+        name: String, version: String, description: String? = nil, steps: [Step] = [], adapters: [Adapter] = [],
+        onShutdown: (@Sendable () -> Void)? = nil
+    ) {
         self.name = name
         self.version = version
         self.description = description
         self.steps = steps
         self.adapters = adapters
+        self.onShutdown = onShutdown
     }
 }
 

@@ -107,7 +107,9 @@ enum Descriptor {
         return make(stw_plugin(
             header: header(stw_plugin.self), name: forever(plugin.name), version: forever(plugin.version),
             description: plugin.description.map(forever), init: nil, step_count: steps.count, steps: table(steps),
-            adapter_count: adapters.count, adapters: table(adapters), get_extension: nil))
+            adapter_count: adapters.count, adapters: table(adapters), get_extension: nil,
+            deinit: plugin.onShutdown == nil ? nil : { _ in Registration.current.load()?.plugin.onShutdown?() },
+            get_extension_with_state: nil))
     }
 
     /// The header a struct of type `T` carries: its size and the ABI this SDK was built against.

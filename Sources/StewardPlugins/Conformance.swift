@@ -86,6 +86,10 @@ public struct ConformanceBattery: Sendable {
         case stepLatency(step: Int)
         case adapterCall(adapter: Int, task: Int32, input: Input)
         case adapterLatency(adapter: Int)
+        /// `get_extension` / `get_extension_with_state` answer NULL for an id no host defines.
+        case extensionLookup
+        /// `deinit` (ABI 1.2) returns: the battery's last check, after every call.
+        case deinitialize
     }
 
     /// The input a call check sends and what it demands of the answer.
@@ -118,6 +122,9 @@ public struct ConformanceBattery: Sendable {
         var checks: [Check] = [
             Check(subject: "plugin", check: "descriptor", kind: .descriptor), Check(subject: "plugin", check: "manifest", kind: .manifest),
         ]
+        if plugin.hasExtensionLookup {
+            checks.append(Check(subject: "plugin", check: "extension lookup of an unknown id", kind: .extensionLookup))
+        }
         for (index, step) in plugin.steps.enumerated() {
             let subject = "step \(step.fullName)"
             let examples = Self.stepExamples(step, manifest: manifest)
@@ -150,6 +157,7 @@ public struct ConformanceBattery: Sendable {
             }
             checks.append(Check(subject: subject, check: "latency", kind: .adapterLatency(adapter: index)))
         }
+        if plugin.hasDeinit { checks.append(Check(subject: "plugin", check: "deinit at shutdown", kind: .deinitialize)) }
         self.checks = checks
     }
 
@@ -203,6 +211,18 @@ public struct ConformanceBattery: Sendable {
                 return step.observe(input: input, config: config, idempotencyKey: "validate/latency/\(round)").nanoseconds
             }
             return result(.pass, latencyDetail(samples, inputs: inputs.count), latencyFigures(samples))
+        case .extensionLookup:
+            let id = "steward.validator-unknown/1"
+            guard let answer = plugin.extensionPointer(id: id) else {
+                return result(.pass, "\(plugin.hasStatefulExtensionLookup ? "get_extension_with_state" : "get_extension")(\"\(id)\") returned NULL")
+            }
+            return result(.fail, "returned \(answer) for \"\(id)\", an id no host defines: a host would read that memory as the extension's struct")
+        case .deinitialize:
+            let start = ContinuousClock.now
+            plugin.deinitialize()
+            let elapsed = ContinuousClock.now - start
+            let milliseconds = Double(elapsed.components.seconds) * 1_000 + Double(elapsed.components.attoseconds) / 1e15
+            return result(.pass, "returned after \(String(format: "%.1f", milliseconds)) ms")
         case .adapterLatency(let adapterIndex):
             let adapter = plugin.modelAdapters[adapterIndex]
             let examples = manifest?.adapters["\(adapter.info.id)@\(adapter.info.version)"]?.examples ?? []

@@ -38,8 +38,49 @@ public struct LoadedPlugin: Sendable {
     public let modelAdapters: [PluginAdapter]
     /// The library file's identity (its SHA-256).
     public let binary: BinaryIdentity
+    /// Whether the plugin declared a `deinit` (ABI 1.2).
+    public var hasDeinit: Bool { deinitFunction != nil }
+    /// Whether the plugin declared `get_extension` or `get_extension_with_state`.
+    public var hasExtensionLookup: Bool { extensionFunction != nil || statefulExtensionFunction != nil }
+    /// Whether the plugin declared `get_extension_with_state` (ABI 1.2).
+    public var hasStatefulExtensionLookup: Bool { statefulExtensionFunction != nil }
 
-    init(descriptor: stw_plugin, path: String) throws(PluginLoadError) {
+    /// The path the loader resolved and caches the plugin under.
+    let resolvedPath: String
+    /// The state `init` set.
+    let state: PluginState
+    let deinitFunction: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?
+    let extensionFunction: (@convention(c) (UnsafePointer<CChar>?) -> UnsafeRawPointer?)?
+    let statefulExtensionFunction: (@convention(c) (UnsafeMutableRawPointer?, UnsafePointer<CChar>?) -> UnsafeRawPointer?)?
+
+    /// The plugin's capability `id`: `get_extension_with_state` when it has one (ABI 1.2),
+    /// else `get_extension`; nil when it declares neither or the plugin answers NULL.
+    /// Thread rules: any thread (the ABI makes both lookups thread-safe).
+    public func extensionPointer(id: String) -> UnsafeRawPointer? {
+        id.withCString { text in
+            if let statefulExtensionFunction { return statefulExtensionFunction(state.pointer, text) }
+            return extensionFunction?(text)
+        }
+    }
+
+    /// Calls the plugin's `deinit` (ABI 1.2) with its state, once per load: the loader forgets
+    /// the plugin, so loading the library again in this process starts a new lifecycle (entry
+    /// and `init` again). The caller must make sure no call of the plugin is running or will
+    /// be made through this value.
+    /// - Returns: false when the plugin has no deinit or it already ran for this load.
+    @discardableResult
+    public func deinitialize() -> Bool {
+        guard PluginLoader.forget(self) else { return false }
+        guard let deinitFunction else { return false }
+        deinitFunction(state.pointer)
+        return true
+    }
+
+    init(descriptor: stw_plugin, path: String, resolvedPath: String) throws(PluginLoadError) {
+        self.resolvedPath = resolvedPath
+        deinitFunction = descriptor.`deinit`
+        extensionFunction = descriptor.get_extension
+        statefulExtensionFunction = descriptor.get_extension_with_state
         name = try PluginLoader.identifier(descriptor.name, field: "stw_plugin.name", path: path)
         guard let version = PluginLoader.text(descriptor.version), !version.isEmpty else {
             throw PluginLoadError(path: path, reason: .invalidDescriptor(field: "stw_plugin.version", reason: "is NULL or empty"))
@@ -116,6 +157,7 @@ public struct LoadedPlugin: Sendable {
             guard status == STW_OK else { throw PluginLoadError(path: path, reason: .initFailed(status: status)) }
         }
         let pluginState = PluginState(pointer: state)
+        self.state = pluginState
         steps = rawSteps.map { step, fullName, version in
             PluginStep(
                 fullName: fullName, version: version, description: PluginLoader.text(step.description),
@@ -236,6 +278,9 @@ public final class PluginStep: Sendable {
             call.config_length = config.count
             call.call_key = callKey.pointer
             call.call_key_length = callKey.length
+            let context = PluginCallContext.current
+            call.deadline_ns = context.deadlineNanoseconds
+            call.cancel_flag = context.cancelFlag
             if isThreadSafe {
                 return function(&call, &result)
             }

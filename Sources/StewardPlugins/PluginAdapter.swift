@@ -161,6 +161,9 @@ public final class PluginAdapter: Sendable {
                         request.input_length = inputBuffer.count
                         request.call_key = callKey.pointer
                         request.call_key_length = callKey.length
+                        let context = PluginCallContext.current
+                        request.deadline_ns = context.deadlineNanoseconds
+                        request.cancel_flag = context.cancelFlag
                         if info.threadSafe {
                             return function(&request, &response)
                         }

@@ -14,8 +14,6 @@ public struct PluginLoadError: Error, Sendable, Equatable, CustomStringConvertib
         case nullDescriptor
         /// A struct's ABI major differs from the host's.
         case abiMajorMismatch(structName: String, plugin: Int, host: Int)
-        /// A struct was built for a newer minor than the host speaks.
-        case pluginMinorNewer(structName: String, plugin: Int, host: Int)
         /// A struct's `struct_size` is below the size ABI 1.0 requires.
         case structTooSmall(structName: String, size: Int, minimum: Int)
         /// A descriptor field is missing or malformed.
@@ -57,8 +55,6 @@ public struct PluginLoadError: Error, Sendable, Equatable, CustomStringConvertib
             what = "stw_plugin_entry returned STW_OK but left the descriptor NULL"
         case .abiMajorMismatch(let structName, let plugin, let host):
             what = "ABI major mismatch in \(structName): plugin was built for ABI \(plugin).x, host speaks \(host).x"
-        case .pluginMinorNewer(let structName, let plugin, let host):
-            what = "\(structName) was built for ABI minor \(plugin), newer than the host's \(host); upgrade Steward or rebuild the plugin against an older header"
         case .structTooSmall(let structName, let size, let minimum):
             what = "\(structName).struct_size is \(size) bytes, below the \(minimum) bytes ABI 1.0 requires"
         case .invalidDescriptor(let field, let reason):

@@ -43,6 +43,18 @@ public enum PluginLoader {
         return try result.get()
     }
 
+    /// Drops `plugin` from the cache (the first step of its `deinit`).
+    /// - Returns: false when it was not the cached load (already forgotten).
+    static func forget(_ plugin: LoadedPlugin) -> Bool {
+        loaded.withLock { cache in
+            guard let cached = cache[plugin.resolvedPath], cached.state.pointer == plugin.state.pointer, cached.binary === plugin.binary else {
+                return false
+            }
+            cache[plugin.resolvedPath] = nil
+            return true
+        }
+    }
+
     private static func open(path: String, resolved: String) throws(PluginLoadError) -> LoadedPlugin {
         guard let handle = dlopen(resolved, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) else {
             let detail = dlerror().map { String(cString: $0) } ?? "unknown dlopen error"
@@ -58,19 +70,19 @@ public enum PluginLoader {
         guard status == STW_OK else { throw PluginLoadError(path: path, reason: .entryFailed(status: status)) }
         guard let descriptor else { throw PluginLoadError(path: path, reason: .nullDescriptor) }
         let plugin: stw_plugin = try readStruct(descriptor, name: "stw_plugin", minimum: MinimumSize.plugin, path: path)
-        return try LoadedPlugin(descriptor: plugin, path: path)
+        return try LoadedPlugin(descriptor: plugin, path: path, resolvedPath: resolved)
     }
 
-    /// Checks a struct's header and copies it, zero-filling fields past its `struct_size`.
+    /// Checks a struct's header and copies it, zero-filling fields past its `struct_size` and
+    /// dropping fields past the host's own (those of a newer minor).
     static func readStruct<T>(_ pointer: UnsafePointer<T>, name: String, minimum: Int, path: String) throws(PluginLoadError) -> T {
         let header = UnsafeRawPointer(pointer).load(as: stw_struct_header.self)
-        let major = Int(header.abi_major), minor = Int(header.abi_minor)
+        let major = Int(header.abi_major)
         guard major == hostABI.major else {
             throw PluginLoadError(path: path, reason: .abiMajorMismatch(structName: name, plugin: major, host: hostABI.major))
         }
-        guard minor <= hostABI.minor else {
-            throw PluginLoadError(path: path, reason: .pluginMinorNewer(structName: name, plugin: minor, host: hostABI.minor))
-        }
+        // Any minor is accepted (a newer one since 1.2): only the fields this host knows are
+        // copied below, and minors only append (see Docs/abi-compatibility.md).
         let size = Int(header.struct_size)
         guard size >= minimum else {
             throw PluginLoadError(path: path, reason: .structTooSmall(structName: name, size: size, minimum: minimum))

@@ -45,6 +45,14 @@ public struct PluginRegistry: Sendable {
         for adapter in plugin.modelAdapters { adaptersByKey[adapter.key] = adapter }
     }
 
+    /// Calls every plugin's `deinit` (ABI 1.2), in reverse load order, at orderly shutdown.
+    /// The caller must make sure no call of any of them is running (`BlockingCallPool.drain`).
+    /// - Returns: the names of the plugins whose deinit ran.
+    @discardableResult
+    public func deinitializeAll() -> [String] {
+        plugins.reversed().filter { $0.deinitialize() }.map(\.name)
+    }
+
     /// The adapter with this id and version.
     public func adapter(id: String, version: String) -> PluginAdapter? { adaptersByKey["\(id)@\(version)"] }
 

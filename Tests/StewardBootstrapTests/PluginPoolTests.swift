@@ -1,9 +1,11 @@
 import Foundation
+import StewardBootstrap
 import StewardCore
 import StewardEngine
 import StewardJSON
 import Synchronization
 import Testing
+
 
 /// Blocking plugin calls run on the engine's own bounded thread pool, never on the cooperative
 /// pool: with every pool thread asleep in a slow step, other instances keep running and
@@ -85,16 +87,96 @@ import Testing
         #expect(plan.state("nap")?.timeoutMilliseconds == 150, "the state's timeout_ms wins over the template's")
 
         // The nap would answer after 5 s; each attempt gives up at its 150 ms timeout instead.
-        let final = try await assembly.engine.submit(template: "impatient", input: ["ms": 5_000], id: "late")
+        // `until` names a file that never appears; the nap writes beside it what it saw.
+        let never = workspace.root.appendingPathComponent("never").path
+        let started = ContinuousClock.now
+        let final = try await assembly.engine.submit(template: "impatient", input: ["ms": 5_000, "until": .string(never)], id: "late")
         #expect(final.status == .failed)
         #expect(final.failure?.kind == .transient)
         #expect(final.failure?.message.contains("timed out") == true, "\(String(describing: final.failure))")
         let kinds = try await assembly.store.history(of: "late").map(\.kind)
         #expect(kinds == ["started", "step_failed", "step_failed"], "two attempts, each failed by its timeout")
 
+        // ABI 1.2: each abandoned call saw its cancel flag raised and its deadline passed, and
+        // stopped napping long before its 5 s were up.
+        let marker = never + ".cancelled"
+        var lines: [Substring] = []
+        while ContinuousClock.now - started < .seconds(4) {
+            lines = ((try? String(contentsOfFile: marker, encoding: .utf8)) ?? "").split(separator: "\n")
+            if lines.count == 2 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(lines.count == 2, "both attempts stopped within 4 s: \(lines)")
+        #expect(lines.allSatisfy { $0.hasPrefix("cancelled after") && $0.hasSuffix("deadline passed") }, "\(lines)")
+
         // Abandoned threads are replaced, so the engine still has threads for new work.
         let quick = try await assembly.engine.submit(template: "impatient", input: ["ms": 1], id: "fast")
         #expect(quick.status == .completed)
+    }
+}
+
+/// Orderly shutdown (ABI 1.2): the plugin host stops taking calls, waits for the running
+/// ones, then calls each plugin's `deinit` once.
+@Suite struct PluginShutdownTests {
+    @Test(.timeLimit(.minutes(1)))
+    func stoppingThePluginsCancelsRunningCallsWaitsForThemThenDeinitialisesEachOnce() async throws {
+        let workspace = try TestWorkspace()
+        defer { workspace.remove() }
+        try workspace.write(
+            """
+            plugins: [slow]
+            states:
+              nap: {kind: step, step: slow.nap, input: input, output: napped, next: done}
+              done: {kind: end}
+            """, name: "napping")
+        let marker = workspace.plugins.appendingPathComponent("deinit.txt").path
+        let assembly = try await workspace.assemble(pluginThreads: 2)
+        #expect(assembly.registry.plugins.first?.hasDeinit == true)
+        #expect(try await assembly.engine.submit(template: "napping", input: ["ms": 1], id: "n1").status == .completed)
+
+        // A stubborn call (it ignores the cancel flag) still running when the host stops holds deinit back.
+        let wake = workspace.root.appendingPathComponent("wake").path
+        let stubborn = Task { try? await assembly.engine.submit(template: "napping", input: ["ms": 20_000, "until": .string(wake), "stubborn": true], id: "n2") }
+        try await Self.waitUntilRunning(1, assembly)
+        let busy = assembly.stopPlugins(grace: 0.2)
+        #expect(busy.callStillRunning && busy.deinitialized.isEmpty, "a running call holds deinit back")
+        #expect(!FileManager.default.fileExists(atPath: marker))
+        _ = FileManager.default.createFile(atPath: wake, contents: nil)
+        _ = await stubborn.value
+
+        // Once nothing runs, each plugin's deinit runs, once.
+        let stopped = assembly.stopPlugins(grace: 5)
+        #expect(!stopped.callStillRunning && stopped.deinitialized == ["slow"], "\(stopped)")
+        #expect(try String(contentsOfFile: marker, encoding: .utf8) == "deinit\n")
+        #expect(assembly.stopPlugins(grace: 1).deinitialized.isEmpty, "deinit runs once per load")
+        #expect(try String(contentsOfFile: marker, encoding: .utf8) == "deinit\n")
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func aCooperativeCallStopsWhenTheHostStops() async throws {
+        let workspace = try TestWorkspace()
+        defer { workspace.remove() }
+        try workspace.write(TestWorkspace.napBody, name: "napping")
+        let assembly = try await workspace.assemble(pluginThreads: 2)
+        let never = workspace.root.appendingPathComponent("never").path
+        let napper = Task { try? await assembly.engine.submit(template: "napping", input: ["ms": 20_000, "until": .string(never)], id: "c1") }
+        try await Self.waitUntilRunning(1, assembly)
+        let started = ContinuousClock.now
+        let stopped = assembly.stopPlugins(grace: 5)
+        #expect(!stopped.callStillRunning, "the nap saw the raised flag and returned")
+        #expect(ContinuousClock.now - started < .seconds(5))
+        let seen = try String(contentsOfFile: never + ".cancelled", encoding: .utf8)
+        #expect(seen.hasPrefix("cancelled after") && seen.contains("deadline not passed"), "no deadline, only the shutdown: \(seen)")
+        napper.cancel()
+    }
+
+    /// Waits until `count` instances are running (inside their plugin call) and a little more.
+    static func waitUntilRunning(_ count: Int, _ assembly: EngineAssembly) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while try await assembly.store.countByStatus()[.running] ?? 0 < count, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        try await Task.sleep(for: .milliseconds(100))
     }
 }
 

@@ -63,6 +63,10 @@ struct PluginToolkitTests {
         #expect(silent?.0 == "fail" && silent?.1.contains("STW_ERR_PERMANENT with no error message") == true, "\(String(describing: silent))")
         // The battery went on after each crash and hang: the last step's checks ran too.
         #expect(Self.result(checks, "step misbehaving.silent", "latency")?.0 == "pass")
+        let lookup = Self.result(checks, "plugin", "extension lookup of an unknown id")
+        #expect(lookup?.0 == "fail" && lookup?.1.contains("an id no host defines") == true, "\(String(describing: lookup))")
+        let shutdown = Self.result(checks, "plugin", "deinit at shutdown")
+        #expect(shutdown?.0 == "pass" && shutdown?.1.hasPrefix("returned after") == true, "\(String(describing: shutdown))")
         // Sound checks of broken steps still pass: the verdicts are per check, not per step.
         #expect(Self.result(checks, "step misbehaving.impure", "example 1")?.0 == "pass")
     }
@@ -114,5 +118,19 @@ struct PluginToolkitTests {
         #expect(model.status == 0 && answer["output"]?["label"] == "lost_or_stolen_card" && (answer["confidence"]?.doubleValue ?? 0) > 0.5, "\(model)")
         let unserved = try await StewardCLITests.stewardAsync(["models", "call", "banking-intent@2.0.0", "--task", "generate", "--input", "{}"])
         #expect(unserved.status == 1 && unserved.stderr.contains("does not serve the generate task"), "\(unserved)")
+    }
+
+    /// A command that loads plugins ends in order: each plugin's deinit (ABI 1.2) runs once
+    /// after the call (the slow fixture appends "deinit" to deinit.txt beside its library).
+    @Test(.timeLimit(.minutes(3)))
+    func stepsCallEndsWithThePluginsDeinit() async throws {
+        try await StewardCLITests.requirePlugins()
+        let library = try await Self.compile(
+            StewardCLITests.packageRoot.appendingPathComponent("Tests/StewardBootstrapTests/Fixtures/slow.c"), name: "slow")
+        let folder = library.deletingLastPathComponent()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let run = try await StewardCLITests.stewardAsync(["steps", "call", "slow.quick", "--input", "{}", "--plugins", folder.path, "--no-build"])
+        #expect(run.status == 0 && run.stdout.contains("status   STW_OK"), "\(run)")
+        #expect(try String(contentsOf: folder.appendingPathComponent("deinit.txt"), encoding: .utf8) == "deinit\n")
     }
 }

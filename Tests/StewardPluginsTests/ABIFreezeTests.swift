@@ -113,7 +113,26 @@ struct ABIFreezeTests {
         #expect(end(of: "stw_step_call.config_length") == MemoryLayout<stw_step_call>.offset(of: \.call_key))
         #expect(end(of: "stw_model_request.input_length") == MemoryLayout<stw_model_request>.offset(of: \.call_key))
         #expect(MemoryLayout<stw_step_call>.offset(of: \.call_key_length) == MemoryLayout<stw_step_call>.offset(of: \.call_key)! + 8)
-        #expect(MemoryLayout<stw_model_request>.size == MemoryLayout<stw_model_request>.offset(of: \.call_key_length)! + 8)
+        #expect(MemoryLayout<stw_model_request>.offset(of: \.deadline_ns) == MemoryLayout<stw_model_request>.offset(of: \.call_key_length)! + 8)
+    }
+
+    /// ABI 1.2 appended the deadline and cancel flag to both call structs, and deinit and
+    /// get_extension_with_state to the plugin descriptor, exactly where the frozen 1.1 structs
+    /// end, so a 1.1 `struct_size` stops before them and every 1.1 offset is unchanged.
+    @Test func theFieldsOf12StartWhereThe11StructsEnded() async throws {
+        let output = try await FixtureBuilder.runProgram("abi_sizes.c", against: .frozen11)
+        var sizes: [String: Int] = [:]
+        for line in output.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, let size = Int(parts[1]) { sizes[String(parts[0])] = size }
+        }
+        #expect(sizes["stw_step_call"] == MemoryLayout<stw_step_call>.offset(of: \.deadline_ns))
+        #expect(sizes["stw_model_request"] == MemoryLayout<stw_model_request>.offset(of: \.deadline_ns))
+        #expect(sizes["stw_plugin"] == MemoryLayout<stw_plugin>.offset(of: \.`deinit`))
+        #expect(MemoryLayout<stw_step_call>.offset(of: \.cancel_flag) == MemoryLayout<stw_step_call>.offset(of: \.deadline_ns)! + 8)
+        #expect(MemoryLayout<stw_step_call>.size == MemoryLayout<stw_step_call>.offset(of: \.cancel_flag)! + 8)
+        #expect(MemoryLayout<stw_model_request>.size == MemoryLayout<stw_model_request>.offset(of: \.cancel_flag)! + 8)
+        #expect(MemoryLayout<stw_plugin>.size == MemoryLayout<stw_plugin>.offset(of: \.get_extension_with_state)! + 8)
     }
 }
 

@@ -1,5 +1,5 @@
 /*
- * steward_abi.h -- the Steward plugin ABI, version 1.1.
+ * steward_abi.h -- the Steward plugin ABI, version 1.2.
  *
  * This header is the whole contract between the Steward engine (the "host") and a
  * plugin: a shared library that exposes workflow steps and model adapters. It is
@@ -7,7 +7,9 @@
  * standard library.
  *
  * Compatibility promise (see Docs/abi-compatibility.md):
- *   - A plugin built against ABI 1.x loads in every host of ABI 1.y with y >= x.
+ *   - A plugin built against ABI 1.x loads in every host of ABI 1.y, older or newer (since
+ *     1.2 a host also accepts a newer minor: it reads only the fields it knows, and a
+ *     plugin that needs a newer host checks host->header.abi_minor in its entry).
  *   - A minor version only appends fields at the END of structs and appends new
  *     constants. Nothing is removed, reordered or retyped within a major.
  *   - Every struct starts with a stw_struct_header (struct_size, abi_major,
@@ -20,6 +22,12 @@
  *   1.1  appends call_key / call_key_length to stw_step_call and stw_model_request.
  *        A plugin reads them only after checking the struct_size (STW_HAS_FIELD): a
  *        1.0 host's structs end before them.
+ *   1.2  appends deadline_ns / cancel_flag to stw_step_call and stw_model_request
+ *        (stw_call_cancelled reads them), and deinit / get_extension_with_state to
+ *        stw_plugin; a host accepts plugins built for a newer minor.
+ *
+ * Every field appended after 1.0 sits below a "since 1.x" marker: a reader checks
+ * STW_HAS_FIELD before touching it, because a struct from an older writer ends before it.
  *
  * Conventions written on every declaration below:
  *   [thread-safe]       may be called from any thread, concurrently.
@@ -54,8 +62,8 @@ extern "C" {
 
 /** ABI major version. A host refuses a plugin whose major differs from its own. */
 #define STW_ABI_VERSION_MAJOR 1
-/** ABI minor version. A host refuses a plugin built for a newer minor than its own. */
-#define STW_ABI_VERSION_MINOR 1
+/** ABI minor version. Hosts and plugins of different minors load each other (see above). */
+#define STW_ABI_VERSION_MINOR 2
 
 /** The one symbol a plugin exports. The host resolves it with dlsym. */
 #define STW_PLUGIN_ENTRY_SYMBOL "stw_plugin_entry"
@@ -221,6 +229,25 @@ typedef struct stw_step_call {
      */
     const char *call_key;
     size_t call_key_length;
+
+    /* ---- since 1.2 ---------------------------------------------------------------- */
+
+    /**
+     * The moment the host stops waiting for this call, in nanoseconds of CLOCK_MONOTONIC
+     * (the state's timeout_ms from when the call was queued); 0 when the call has no
+     * deadline. After it the host has already failed the attempt as transient and will
+     * discard the answer, so a long call may check it between units of work and return
+     * early (any status; STW_ERR_TRANSIENT is the honest one).
+     */
+    uint64_t deadline_ns;
+
+    /**
+     * Non-zero once the host has given up on the call: its deadline passed, or the engine is
+     * shutting down. [borrowed] valid for the duration of the call; written by the host from
+     * another thread, so read it with an atomic load (stw_call_cancelled does). NULL when the
+     * host offers no flag.
+     */
+    const uint32_t *cancel_flag;
 } stw_step_call;
 
 /** Where a step puts its answer (plugin -> host). The host zeroes it before the call. */
@@ -303,6 +330,13 @@ typedef struct stw_model_request {
      */
     const char *call_key;
     size_t call_key_length;
+
+    /* ---- since 1.2 ---------------------------------------------------------------- */
+
+    /** Same meaning as in stw_step_call. Read only when STW_HAS_FIELD holds. */
+    uint64_t deadline_ns;
+    /** Same meaning as in stw_step_call; stw_request_cancelled reads it. */
+    const uint32_t *cancel_flag;
 } stw_model_request;
 
 /** A model call's answer (plugin -> host). The host zeroes it before the call. */
@@ -376,6 +410,26 @@ typedef struct stw_plugin {
     /** Optional (NULL = none). Looks up an optional plugin capability by id. [thread-safe]
      *  Returns a [static] pointer or NULL when absent. */
     const void *(*get_extension)(const char *id);
+
+    /* ---- since 1.2 ---------------------------------------------------------------- */
+
+    /**
+     * Optional (NULL = none). Called once at orderly shutdown (steward serve stopping on
+     * SIGTERM or SIGINT, a command finishing), after every call of the plugin's steps and
+     * adapters has returned, with the state init set (NULL without init). [main-thread]
+     * Release what init acquired: flush, close connections, join threads. Not called when
+     * the process crashes or is killed, nor while a call that outlived its deadline is still
+     * running (the host then leaves the plugin as it is rather than pull its state away).
+     */
+    void (*deinit)(void *state);
+
+    /**
+     * Optional (NULL = none). get_extension with the plugin's state (from init), so an
+     * extension can be per instance of the plugin rather than static. [thread-safe] When
+     * both are set the host calls this one. Returns a pointer valid while the plugin is
+     * loaded, or NULL when absent.
+     */
+    const void *(*get_extension_with_state)(void *state, const char *id);
 } stw_plugin;
 
 /**
@@ -396,6 +450,29 @@ typedef stw_status (*stw_plugin_entry_fn)(const stw_host *host, const stw_plugin
 /* ---------------------------------------------------------------------------------
  * Helpers for plugin authors (header-only; they call only the host table)
  * ------------------------------------------------------------------------------- */
+
+/* Reads a cancel flag with an atomic load where the compiler has one. */
+static inline int stw_flag_set(const uint32_t *flag) {
+    if (flag == NULL) {
+        return 0;
+    }
+#if defined(__GNUC__) || defined(__clang__)
+    return __atomic_load_n(flag, __ATOMIC_RELAXED) != 0;
+#else
+    return *(const volatile uint32_t *)flag != 0;
+#endif
+}
+
+/** Whether the host has given up on this step call (its deadline passed or the engine is
+ *  stopping). 0 from a host older than 1.2, which offers no flag. [thread-safe] */
+static inline int stw_call_cancelled(const stw_step_call *call) {
+    return STW_HAS_FIELD(call, stw_step_call, cancel_flag) ? stw_flag_set(call->cancel_flag) : 0;
+}
+
+/** stw_call_cancelled for a model call. */
+static inline int stw_request_cancelled(const stw_model_request *request) {
+    return STW_HAS_FIELD(request, stw_model_request, cancel_flag) ? stw_flag_set(request->cancel_flag) : 0;
+}
 
 /** Copies length bytes into a fresh host block. Returns NULL when out of memory. */
 static inline char *stw_host_copy(const stw_host *host, const char *bytes, size_t length) {

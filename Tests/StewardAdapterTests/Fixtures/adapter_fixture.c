@@ -77,7 +77,7 @@ static const stw_adapter *const adapters[] = {&output_adapter, &collide_adapter}
 
 static const stw_plugin plugin = {
     STW_STRUCT_HEADER(stw_plugin), "adapter-fixture", "1.0.0", "adapter host test fixture",
-    NULL, 0, NULL, 2, adapters, NULL,
+    NULL, 0, NULL, 2, adapters, NULL, NULL, NULL /* deinit, get_extension_with_state: since 1.2 */,
 };
 
 STW_EXPORT stw_status stw_plugin_entry(const stw_host *host, const stw_plugin **out) {

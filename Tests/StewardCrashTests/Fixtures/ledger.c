@@ -33,7 +33,7 @@ static stw_status record(const stw_step_call *call, stw_step_result *result) {
 
 static const stw_step record_step = {STW_STRUCT_HEADER(stw_step), "record", "1.0.0", "append the key to the ledger", STW_STEP_THREAD_SAFE, record};
 static const stw_step *const steps[] = {&record_step};
-static const stw_plugin plugin = {STW_STRUCT_HEADER(stw_plugin), "ledger", "1.0.0", "crash-test ledger", NULL, 1, steps, 0, NULL, NULL};
+static const stw_plugin plugin = {STW_STRUCT_HEADER(stw_plugin), "ledger", "1.0.0", "crash-test ledger", NULL, 1, steps, 0, NULL, NULL, NULL, NULL /* deinit, get_extension_with_state: since 1.2 */};
 
 STW_EXPORT stw_status stw_plugin_entry(const stw_host *host, const stw_plugin **out) {
     (void)host;

@@ -27,7 +27,7 @@ static const stw_step *const steps[] = {&s_work};
 
 static const stw_plugin plugin = {
     STW_STRUCT_HEADER(stw_plugin), "poison", "1.0.0", "A step and a C function that abort on demand",
-    NULL, 1, steps, 0, NULL, NULL,
+    NULL, 1, steps, 0, NULL, NULL, NULL, NULL /* deinit, get_extension_with_state: since 1.2 */,
 };
 
 STW_EXPORT stw_status stw_plugin_entry(const stw_host *host, const stw_plugin **out) {

@@ -95,7 +95,7 @@ static const stw_step *const steps[] = {&first_step, &second_step};
 
 static const stw_plugin plugin = {
     PLUGIN_HEADER, PLUGIN_NAME, "1.0.0", "A plugin with exactly one defect",
-    plugin_init, 2, STEP_ARRAY, 0, NULL, NULL,
+    plugin_init, 2, STEP_ARRAY, 0, NULL, NULL, NULL, NULL /* deinit, get_extension_with_state: since 1.2 */,
 };
 
 /* ---- the entry ---------------------------------------------------------------------- */

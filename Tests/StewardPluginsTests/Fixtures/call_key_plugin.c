@@ -59,6 +59,9 @@ static const stw_adapter *const adapters[] = {&adapter};
 
 static const stw_plugin plugin = {
     STW_STRUCT_HEADER(stw_plugin), "keys", "1.0.0", "Reads the ABI 1.1 call key", NULL, 1, steps, 1, adapters, NULL,
+#if STW_ABI_VERSION_MINOR >= 2
+    NULL, NULL, /* deinit, get_extension_with_state: since 1.2 */
+#endif
 };
 
 STW_EXPORT stw_status stw_plugin_entry(const stw_host *host, const stw_plugin **out) {

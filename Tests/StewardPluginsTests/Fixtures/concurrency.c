@@ -74,7 +74,7 @@ static const stw_step *const steps[] = {&serial_step, &parallel_step, &stats_ste
 
 static const stw_plugin plugin = {
     STW_STRUCT_HEADER(stw_plugin), "concurrency", "1.0.0", "Counts concurrent entries per step",
-    NULL, 3, steps, 0, NULL, NULL,
+    NULL, 3, steps, 0, NULL, NULL, NULL, NULL /* deinit, get_extension_with_state: since 1.2 */,
 };
 
 STW_EXPORT stw_status stw_plugin_entry(const stw_host *host, const stw_plugin **out) {

@@ -47,6 +47,8 @@ static const stw_plugin plugin = {
     1, steps,                               /* steps */
     0, NULL,                                /* adapters */
     NULL,                                   /* get_extension */
+    NULL,                                   /* deinit (since 1.2) */
+    NULL,                                   /* get_extension_with_state (since 1.2) */
 };
 
 STW_EXPORT stw_status stw_plugin_entry(const stw_host *host, const stw_plugin **out) {

@@ -52,7 +52,7 @@ static const stw_step *const steps[] = {&s_huge, &s_lying_huge, &s_lying_small, 
 
 static const stw_plugin plugin = {
     STW_STRUCT_HEADER(stw_plugin), "limits", "1.0.0", "Outputs at and past the host's size limit",
-    NULL, sizeof(steps) / sizeof(steps[0]), steps, 0, NULL, NULL,
+    NULL, sizeof(steps) / sizeof(steps[0]), steps, 0, NULL, NULL, NULL, NULL /* deinit, get_extension_with_state: since 1.2 */,
 };
 
 STW_EXPORT stw_status stw_plugin_entry(const stw_host *host, const stw_plugin **out) {

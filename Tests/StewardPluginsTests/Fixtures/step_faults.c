@@ -81,7 +81,7 @@ static const stw_step *const steps[] = {
 
 static const stw_plugin plugin = {
     STW_STRUCT_HEADER(stw_plugin), "faults", "1.0.0", "Steps that fail in every way the ABI allows",
-    NULL, sizeof(steps) / sizeof(steps[0]), steps, 0, NULL, NULL,
+    NULL, sizeof(steps) / sizeof(steps[0]), steps, 0, NULL, NULL, NULL, NULL /* deinit, get_extension_with_state: since 1.2 */,
 };
 
 STW_EXPORT stw_status stw_plugin_entry(const stw_host *host, const stw_plugin **out) {

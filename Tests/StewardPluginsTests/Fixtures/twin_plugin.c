@@ -20,7 +20,7 @@ static stw_status hello(const stw_step_call *call, stw_step_result *result) {
 
 static const stw_step step = {STW_STRUCT_HEADER(stw_step), TWIN_STEP, "1.0.0", NULL, STW_STEP_THREAD_SAFE, hello};
 static const stw_step *const steps[] = {&step};
-static const stw_plugin plugin = {STW_STRUCT_HEADER(stw_plugin), TWIN_NAME, "1.0.0", NULL, NULL, 1, steps, 0, NULL, NULL};
+static const stw_plugin plugin = {STW_STRUCT_HEADER(stw_plugin), TWIN_NAME, "1.0.0", NULL, NULL, 1, steps, 0, NULL, NULL, NULL, NULL /* deinit, get_extension_with_state: since 1.2 */};
 
 STW_EXPORT stw_status stw_plugin_entry(const stw_host *host, const stw_plugin **out) {
     (void)host;

@@ -67,8 +67,24 @@ STEP(hangs, STW_STEP_THREAD_SAFE)
 STEP(silent, STW_STEP_THREAD_SAFE)
 
 static const stw_step *const steps[] = {&impure_step, &racy_step, &leaky_step, &crashy_step, &hangs_step, &silent_step};
+/* Plugin-level faults (ABI 1.2): an extension lookup that answers every id, even one no host
+ * defines; a deinit that is sound (the validator calls it last). */
+static int state_word = 42;
+static stw_status start(const stw_host *host, void **state) {
+    (void)host;
+    *state = &state_word;
+    return STW_OK;
+}
+static const void *any_extension(void *state, const char *id) {
+    (void)id;
+    return state;
+}
+static void finish(void *state) {
+    (void)state;
+}
+
 static const stw_plugin plugin = {
-    STW_STRUCT_HEADER(stw_plugin), "misbehaving", "1.0.0", "one fault per step", NULL, 6, steps, 0, NULL, NULL,
+    STW_STRUCT_HEADER(stw_plugin), "misbehaving", "1.0.0", "one fault per step", start, 6, steps, 0, NULL, NULL, finish, any_extension,
 };
 
 STW_EXPORT stw_status stw_plugin_entry(const stw_host *host, const stw_plugin **out) {
