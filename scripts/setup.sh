@@ -11,6 +11,11 @@ packages=(
   chromium chromium-driver  # the reviewer page's end-to-end test in a real headless browser
 )
 
+# A Rust compiler for the guide's Rust plugin example: rustup's when it is there, else Debian's.
+if ! command -v rustc >/dev/null 2>&1 && [[ ! -x "$HOME/.cargo/bin/rustc" ]]; then
+  packages+=(rustc)
+fi
+
 missing=()
 for package in "${packages[@]}"; do
   [[ "$package" == \#* ]] && continue

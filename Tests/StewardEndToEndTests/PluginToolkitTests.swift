@@ -30,6 +30,31 @@ struct PluginToolkitTests {
         return library
     }
 
+    /// The Rust compiler: on PATH, else rustup's default place (`scripts/setup.sh` installs
+    /// Debian's when there is neither).
+    static var rustc: String? {
+        let candidates = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map { "\($0)/rustc" }
+            + [FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cargo/bin/rustc").path]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// Compiles the guide's Rust plugin (one file, no crates) as a C-ABI shared library.
+    static func compileRust(_ source: URL, name: String) async throws -> URL {
+        let rustc = try #require(Self.rustc, "no rustc on PATH or in ~/.cargo/bin (scripts/setup.sh installs Debian's)")
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("steward-validate-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+        let library = output.appendingPathComponent("lib\(name).so")
+        let result: ChildProcess.Ending = try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Result {
+                    try ChildProcess.run(rustc, ["--edition", "2021", "-O", "--crate-type", "cdylib", source.path, "-o", library.path])
+                })
+            }.start()
+        }
+        try #require(result.status == 0, "rustc failed for \(source.lastPathComponent): \(result)")
+        return library
+    }
+
     static func checks(_ run: StewardCLITests.Run) throws -> [JSONValue] {
         let report = try JSONValue.parse(run.stdout)
         return try #require(report["checks"]?.arrayValue, "\(run)")
@@ -118,6 +143,48 @@ struct PluginToolkitTests {
         #expect(model.status == 0 && answer["output"]?["label"] == "lost_or_stolen_card" && (answer["confidence"]?.doubleValue ?? 0) > 0.5, "\(model)")
         let unserved = try await StewardCLITests.stewardAsync(["models", "call", "banking-intent@2.0.0", "--task", "generate", "--input", "{}"])
         #expect(unserved.status == 1 && unserved.stderr.contains("does not serve the generate task"), "\(unserved)")
+    }
+
+    /// The guide's examples per language, a step plugin and a model adapter each (C, Swift on
+    /// StewardPluginKit, Rust with `extern "C"` and no crates), pass `steward plugins validate`
+    /// and answer a call made by hand through the host.
+    @Test(.timeLimit(.minutes(3)))
+    func theGuidesExamplesInEveryLanguagePassTheValidator() async throws {
+        try await StewardCLITests.requirePlugins()
+        let fixtures = StewardCLITests.packageRoot.appendingPathComponent("Tests/StewardPluginsTests/Fixtures")
+        let adapter = try await Self.compile(fixtures.appendingPathComponent("doc_adapter.c"), name: "hello_adapter")
+        let rust = try await Self.compileRust(fixtures.appendingPathComponent("hello-rust/hello.rs"), name: "hello_rust")
+        defer {
+            for library in [adapter, rust] { try? FileManager.default.removeItem(at: library.deletingLastPathComponent()) }
+        }
+        for library in [adapter, rust] {
+            let run = try await StewardCLITests.stewardAsync(["plugins", "validate", library.path, "--json"])
+            let checks = try Self.checks(run)
+            #expect(run.status == 0 && !checks.contains { $0["result"] == "fail" }, "\(library.lastPathComponent): \(run)")
+            #expect(checks.contains { $0["subject"] == "adapter hello-label@1.0.0" && $0["check"] == "classify with malformed JSON" && $0["result"] == "pass" })
+        }
+        let rustChecks = try Self.checks(try await StewardCLITests.stewardAsync(["plugins", "validate", rust.path, "--json"]))
+        #expect(rustChecks.contains { $0["subject"] == "step hello_rust.measure" && $0["check"] == "PURE: same input, same output" && $0["result"] == "pass" })
+        let step = try await StewardCLITests.stewardAsync([
+            "steps", "call", "hello_rust.measure", "--input", #"{"text": "hi"}"#, "--plugins", rust.deletingLastPathComponent().path, "--no-build", "--json",
+        ])
+        let measured = try JSONValue.parse(step.stdout)
+        #expect(step.status == 0 && measured["output"]?["input_bytes"] == 14, "\(step)")
+        for library in [adapter, rust] {
+            let model = try await StewardCLITests.stewardAsync([
+                "models", "call", "hello-label@1.0.0", "--task", "classify", "--input", #"{"text": "Hello there"}"#,
+                "--plugins", library.deletingLastPathComponent().path, "--no-build", "--json",
+            ])
+            let answer = try JSONValue.parse(model.stdout)
+            #expect(model.status == 0 && answer["output"]?["label"] == "greeting" && answer["confidence"]?.doubleValue == 0.9, "\(model)")
+        }
+        let swift = try #require(StewardCLITests.productsDirectory)
+        let swiftModel = try await StewardCLITests.stewardAsync([
+            "models", "call", "hello-swift-label@1.0.0", "--task", "classify", "--input", #"{"text": "hello"}"#,
+            "--plugins", swift.appendingPathComponent("libHelloSwiftPlugin.so").path, "--no-build", "--json",
+        ])
+        let swiftAnswer = try JSONValue.parse(swiftModel.stdout)
+        #expect(swiftModel.status == 0 && swiftAnswer["output"]?["label"] == "greeting", "\(swiftModel)")
     }
 
     /// A command that loads plugins ends in order: each plugin's deinit (ABI 1.2) runs once

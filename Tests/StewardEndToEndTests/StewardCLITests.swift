@@ -208,7 +208,7 @@ struct StewardCLITests {
         #expect(run.status == 0, "\(run)")
         let lines = run.stdout.split(separator: "\n").map(String.init)
         #expect(lines.first == "plugin   \(name) 1.0.0")
-        #expect(lines.contains("abi      1.1 (host speaks 1.1)"))
+        #expect(lines.contains("abi      1.2 (host speaks 1.2)"))
         #expect(lines.contains("steps    \(steps.count)"))
         let stepLines = lines.filter { $0.hasPrefix("  \(name).") }
         #expect(stepLines.count == steps.count)
@@ -217,7 +217,7 @@ struct StewardCLITests {
         let json = try await Self.stewardAsync(["plugins", "inspect", path, "--json"])
         let description = try JSONValue.parse(json.stdout)
         #expect(description["name"] == .string(name))
-        #expect(description["abi"] == "1.1")
+        #expect(description["abi"] == "1.2")
         let described = description["steps"]?.arrayValue ?? []
         #expect(described.compactMap { $0["name"]?.stringValue } == steps.map { String($0.dropFirst(2).prefix { $0 != " " }) })
         #expect(described.allSatisfy { $0["thread_safe"] == true })

@@ -22,6 +22,8 @@ struct DocExampleTests {
     @Test(arguments: [
         ("Tests/StewardPluginsTests/Fixtures/doc_example.c", "c"),
         ("Tests/StewardPluginsTests/Fixtures/hello-swift/HelloSwift.swift", "swift"),
+        ("Tests/StewardPluginsTests/Fixtures/doc_adapter.c", "c"),
+        ("Tests/StewardPluginsTests/Fixtures/hello-rust/hello.rs", "rust"),
     ])
     func guideShowsTheFixtureByteForByte(path: String, language: String) throws {
         let fixture = try String(contentsOf: FixtureBuilder.packageRoot.appendingPathComponent(path), encoding: .utf8)

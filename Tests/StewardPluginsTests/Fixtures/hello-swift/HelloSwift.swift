@@ -2,6 +2,7 @@
 //
 // Step "hello_swift.measure": {"text": "..."} -> {"bytes": <UTF-8 size of text>,
 // "attempt": <n>, "call_key": <the key every attempt of this call shares, or null>}.
+// Adapter "hello-swift-label@1.0.0" (classify): {"text": "..."} -> {"label": "greeting" | "other"}.
 import StewardPluginKit
 
 /// The one exported symbol: public, and written in the plugin's own module. Everything
@@ -28,5 +29,19 @@ let hello = Plugin(
                 "bytes": .integer(Int64(text.utf8.count)), "attempt": .integer(Int64(call.attempt)),
                 "call_key": call.callKey.map(JSONValue.string) ?? .null,
             ]
+        },
+    ],
+    adapters: [
+        // A model adapter: the host checks the task, the SDK decodes prompt, input and
+        // parameters; the answer is the output object, a confidence in [0, 1] and usage.
+        Adapter(id: "hello-swift-label", version: "1.0.0", description: "Says whether a text greets", tasks: [.classify], threadSafe: true) {
+            call throws(StepFailure) in
+            guard let text = call.input["text"]?.stringValue else {
+                throw .invalidInput("hello-swift-label: the input needs a string field 'text'")
+            }
+            let greeting = text.lowercased().contains("hello")
+            return ModelAnswer(
+                output: ["label": .string(greeting ? "greeting" : "other")], confidence: greeting ? 0.9 : 0.6,
+                usage: ModelUsage(inputTokens: UInt64(text.split(separator: " ").count)))
         },
     ])
