@@ -10,17 +10,37 @@ struct CKey {
 enum CallKeys {
     /// Calls `body` with both keys as C strings. Without an explicit `callKey`, the call key is
     /// `idempotencyKey` without its trailing `/<attempt>` (the whole key when it does not end
-    /// that way), so every attempt of one call shares it.
+    /// that way), so every attempt of one call shares it. Both keys are copied once, into one
+    /// stack buffer (this runs on every plugin call).
     static func with<R>(idempotencyKey: String, callKey: String?, attempt: Int, _ body: (CKey, CKey) -> R) -> R {
-        var key = idempotencyKey
-        return key.withUTF8 { keyBytes in
-            terminated(keyBytes) { cKey in
-                guard var explicit = callKey else {
-                    let prefix = UnsafeBufferPointer(rebasing: keyBytes[..<derivedLength(keyBytes, attempt: attempt)])
-                    return terminated(prefix) { body(cKey, $0) }
-                }
-                return explicit.withUTF8 { callBytes in terminated(callBytes) { body(cKey, $0) } }
+        let keyLength = idempotencyKey.utf8.count
+        let callLength = callKey?.utf8.count ?? keyLength
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: keyLength + callLength + 2) { buffer in
+            copy(idempotencyKey, into: buffer, at: 0)
+            buffer[keyLength] = 0
+            let derived: Int
+            if let callKey {
+                copy(callKey, into: buffer, at: keyLength + 1)
+                derived = callLength
+            } else {
+                derived = derivedLength(UnsafeBufferPointer(rebasing: buffer[0..<keyLength]), attempt: attempt)
+                UnsafeMutableRawPointer(buffer.baseAddress! + keyLength + 1).copyMemory(from: buffer.baseAddress!, byteCount: derived)
             }
+            buffer[keyLength + 1 + derived] = 0
+            let base = UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self)
+            return body(CKey(pointer: base, length: keyLength), CKey(pointer: base + keyLength + 1, length: derived))
+        }
+    }
+
+    /// Copies the UTF-8 bytes of `text` into `buffer` from `offset` (with one memcpy for a
+    /// native string).
+    private static func copy(_ text: String, into buffer: UnsafeMutableBufferPointer<UInt8>, at offset: Int) {
+        let copied: Void? = text.utf8.withContiguousStorageIfAvailable { bytes in
+            guard let source = bytes.baseAddress, bytes.count > 0 else { return }
+            UnsafeMutableRawPointer(buffer.baseAddress! + offset).copyMemory(from: source, byteCount: bytes.count)
+        }
+        if copied == nil {
+            for (index, byte) in text.utf8.enumerated() { buffer[offset + index] = byte }
         }
     }
 
@@ -41,14 +61,5 @@ enum CallKeys {
             digits == 1 || key[index] != UInt8(ascii: "0")
         else { return key.count }
         return index - 1
-    }
-
-    /// Copies `bytes` with a NUL after them into stack memory and calls `body` with it.
-    private static func terminated<R>(_ bytes: UnsafeBufferPointer<UInt8>, _ body: (CKey) -> R) -> R {
-        withUnsafeTemporaryAllocation(of: CChar.self, capacity: bytes.count + 1) { buffer in
-            bytes.withMemoryRebound(to: CChar.self) { source in _ = buffer.initialize(fromContentsOf: source) }
-            buffer[bytes.count] = 0
-            return body(CKey(pointer: UnsafePointer(buffer.baseAddress!), length: bytes.count))
-        }
     }
 }

@@ -17,26 +17,29 @@ public enum OutputLimit {
     /// The global limit when the engine sets none: 16 MiB.
     public static let defaultBytes = 16 << 20
 
-    /// The budget of the call running on this thread (nil outside a call, e.g. when a plugin
-    /// allocates from a thread of its own: then `alloc` is unbounded, and the checks after
-    /// the call still refuse an oversized output).
-    private static let key: pthread_key_t = {
-        var key = pthread_key_t()
-        pthread_key_create(&key, nil)
-        return key
-    }()
-
-    /// One call's budget. Bound to the thread that makes the call; read by `alloc` on it.
-    final class Budget {
+    /// One call's budget, in a slot of the calling thread's own: read by `alloc` on that
+    /// thread. A plain struct behind a pointer, so the hot path takes no lock, makes no heap
+    /// allocation and touches no reference count.
+    struct Slot {
+        /// Whether a call is running under this slot (false outside a call, e.g. when a
+        /// plugin allocates from a thread of its own: then `alloc` is unbounded, and the checks
+        /// after the call still refuse an oversized output).
+        var active = false
         /// The largest block `alloc` hands out and the largest output accepted, in bytes.
-        var limit: Int
-        /// The largest request `alloc` refused during the call (nil: none).
-        var refused: Int?
-        /// Every block `alloc` handed out and `free` took back during the call, when the call
-        /// is observed (`steward plugins validate`); nil on the engine's calls.
-        var ledger: MemoryLedger?
+        var limit = 0
+        /// The largest request `alloc` refused during the call (-1: none).
+        var refused = -1
+        /// The ledger of an observed call (`steward plugins validate`), kept alive by the
+        /// caller of `withBudget`; nil on the engine's calls.
+        var ledger: Unmanaged<MemoryLedger>?
+    }
 
-        init(limit: Int) { self.limit = limit }
+    /// The current call's budget as `refusal` and the validator read it.
+    struct Budget {
+        let slot: UnsafeMutablePointer<Slot>
+        var limit: Int { slot.pointee.limit }
+        var refused: Int? { slot.pointee.refused >= 0 ? slot.pointee.refused : nil }
+        var ledger: MemoryLedger? { slot.pointee.ledger?.takeUnretainedValue() }
     }
 
     /// The host-table memory of one observed call: which blocks `alloc` handed out and are
@@ -51,46 +54,52 @@ public enum OutputLimit {
         var foreignFrees = 0
     }
 
-    /// Each thread's reusable budget: a call that is not nested in another call on the same
-    /// thread (every call the engine makes) reuses it instead of allocating one, keeping the
-    /// hot path free of a heap allocation. Released when the thread exits.
-    private static let spareKey: pthread_key_t = {
+    /// Each thread's slot, allocated on the thread's first call and freed when it exits.
+    private static let key: pthread_key_t = {
         var key = pthread_key_t()
-        pthread_key_create(&key) { spare in
-            if let spare { Unmanaged<Budget>.fromOpaque(spare).release() }
+        pthread_key_create(&key) { slot in
+            guard let slot else { return }
+            let typed = slot.assumingMemoryBound(to: Slot.self)
+            typed.deinitialize(count: 1)
+            typed.deallocate()
         }
         return key
     }()
 
-    /// Runs `body` (the plugin call) with a budget of `limit` bytes bound to this thread.
+    private static func threadSlot() -> UnsafeMutablePointer<Slot> {
+        if let raw = pthread_getspecific(key) { return raw.assumingMemoryBound(to: Slot.self) }
+        let slot = UnsafeMutablePointer<Slot>.allocate(capacity: 1)
+        slot.initialize(to: Slot())
+        pthread_setspecific(key, slot)
+        return slot
+    }
+
+    /// Runs `body` (the plugin call) with a budget of `limit` bytes bound to this thread. A
+    /// call nested in another on the same thread gets its own budget; the outer one is
+    /// restored after it.
     static func withBudget<T>(limit: Int, ledger: MemoryLedger? = nil, _ body: (Budget) -> T) -> T {
-        let previous = pthread_getspecific(key)
-        let budget: Budget
-        if previous == nil, let spare = pthread_getspecific(spareKey) {
-            budget = Unmanaged<Budget>.fromOpaque(spare).takeUnretainedValue()
-            budget.limit = max(limit, 1)
-            budget.refused = nil
-            budget.ledger = ledger
-        } else {
-            budget = Budget(limit: max(limit, 1))
-            budget.ledger = ledger
-            // The first call on a thread keeps its budget as the thread's spare (retained by the key).
-            if previous == nil { pthread_setspecific(spareKey, Unmanaged.passRetained(budget).toOpaque()) }
-        }
-        pthread_setspecific(key, Unmanaged.passUnretained(budget).toOpaque())
-        defer { pthread_setspecific(key, previous) }
-        return withExtendedLifetime(budget) { body(budget) }
+        let slot = threadSlot()
+        let outer = slot.pointee
+        slot.pointee = Slot(active: true, limit: max(limit, 1), refused: -1, ledger: ledger.map { Unmanaged.passUnretained($0) })
+        defer { slot.pointee = outer }
+        return withExtendedLifetime(ledger) { body(Budget(slot: slot)) }
+    }
+
+    /// The slot of the call running on this thread, if any.
+    private static var activeSlot: UnsafeMutablePointer<Slot>? {
+        guard let raw = pthread_getspecific(key) else { return nil }
+        let slot = raw.assumingMemoryBound(to: Slot.self)
+        return slot.pointee.active ? slot : nil
     }
 
     /// The host table's `alloc`: refuses blocks over the current call's limit.
     static func allocate(_ size: Int) -> UnsafeMutableRawPointer? {
-        if let raw = pthread_getspecific(key) {
-            let budget = Unmanaged<Budget>.fromOpaque(raw).takeUnretainedValue()
-            if size > budget.limit {
-                budget.refused = max(budget.refused ?? 0, size)
+        if let slot = activeSlot {
+            if size > slot.pointee.limit {
+                slot.pointee.refused = max(slot.pointee.refused, size)
                 return nil
             }
-            if let ledger = budget.ledger {
+            if let ledger = slot.pointee.ledger?.takeUnretainedValue() {
                 let block = malloc(size)
                 if let block {
                     ledger.allocations += 1
@@ -106,7 +115,7 @@ public enum OutputLimit {
     /// allocated and has not freed, counting the others instead of corrupting the heap.
     static func release(_ block: UnsafeMutableRawPointer?) {
         guard let block else { return }
-        if let raw = pthread_getspecific(key), let ledger = Unmanaged<Budget>.fromOpaque(raw).takeUnretainedValue().ledger {
+        if let ledger = activeSlot?.pointee.ledger?.takeUnretainedValue() {
             let address = UInt(bitPattern: block)
             guard ledger.live.remove(address) != nil else {
                 ledger.foreignFrees += 1
