@@ -13,9 +13,10 @@ enum StoredText: Sendable, DatabaseValueConvertible {
     case text(String)
     case deflated(Data)
 
-    /// Snapshots shorter than this stay TEXT (deflate gains little on them). A snapshot is
-    /// written only when an instance comes to rest, and it repeats its step outputs
-    /// (`data` and `output`), so it deflates to about a third.
+    /// Snapshots at rest shorter than this stay TEXT (deflate gains little on them). A
+    /// waiting or finished instance's snapshot stays for hours or for good, and it repeats its
+    /// step outputs (`data` and `output`), so it deflates to about a third; the first snapshot
+    /// of an instance that is still running stays TEXT (it is replaced within milliseconds).
     static let snapshotThreshold = 160
     /// Journal payloads shorter than this stay TEXT: one is written per transition, deflate
     /// has a fixed cost of ~12 µs per call (building its Huffman trees), and a payload of a

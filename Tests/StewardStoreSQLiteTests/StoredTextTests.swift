@@ -76,6 +76,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: fixture.directory) }
         let waiting = try await fixture.engine.submit(template: "test-template", input: ["ticket": .string(String(repeating: "help ", count: 250))], id: "d1")
         #expect(waiting.status == .waiting)
+        #expect(try await fixture.value("SELECT typeof(state) FROM instances WHERE id = 'd1'") == "blob", "a waiting snapshot is deflated")
         let reviewer = try await fixture.store.addReviewer(name: "Ana", credentials: ["agent"], at: 1).0
         let done = try await fixture.engine.decide(
             instance: "d1", CheckpointDecision(state: "review", decision: .approve, reviewer: reviewer.id, credential: "agent"))

@@ -140,6 +140,9 @@ struct TriageBenchmark {
         try await setup.store.databasePool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
         let dbBytes = fileSize(database), walBytes = fileSize(database + "-wal")
         let tableBytes = try await tableSizes(setup)
+        // Pages freed inside the file (a waiting snapshot replaced by the final one) are reused
+        // by later instances; the file keeps its high-water mark until a VACUUM.
+        let freeBytes = try await setup.count("SELECT (SELECT freelist_count FROM pragma_freelist_count) * (SELECT page_size FROM pragma_page_size)")
         let journalMode = try await setup.pragma("journal_mode"), synchronous = try await setup.pragma("synchronous")
 
         let steps = 5 * n  // normalize, classify, route, draft_reply; then send_reply
@@ -172,6 +175,8 @@ struct TriageBenchmark {
             "disk": [
                 "db_bytes": .int(dbBytes), "wal_bytes_after_checkpoint": .int(walBytes),
                 "bytes_per_completed_instance": .number(Double(dbBytes + walBytes) / Double(n), places: 1),
+                "free_bytes_in_file": .int(Int64(freeBytes)),
+                "live_bytes_per_completed_instance": .number(Double(dbBytes + walBytes - Int64(freeBytes)) / Double(n), places: 1),
                 "tables_bytes": .object(tableBytes.mapValues { .int($0) }),
             ],
         ]
