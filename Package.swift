@@ -50,8 +50,8 @@ let package = Package(
         // The C ABI: one public header, nothing else.
         .target(name: "StewardABI", path: "Sources/StewardABI"),
         .target(name: "StewardJSON", swiftSettings: strictSettings),
-        // SHA-256 for the audit chain, reviewer tokens and content-addressed snapshots.
-        .target(name: "StewardDigest", swiftSettings: strictSettings),
+        // SHA-256 for the audit chain, reviewer tokens and content-addressed snapshots (swift-crypto's).
+        .target(name: "StewardDigest", dependencies: [.product(name: "Crypto", package: "swift-crypto")], swiftSettings: strictSettings),
         // libffi, for calling plain exported C functions from templates (`ffi` states).
         .systemLibrary(name: "CFFI", path: "Sources/CFFI", pkgConfig: "libffi", providers: [.apt(["libffi-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),

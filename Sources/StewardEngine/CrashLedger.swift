@@ -112,18 +112,30 @@ public final class CrashLedger: Sendable {
     public func begin(_ invocation: StepInvocation) { begin(key: Self.key(invocation)) }
 
     /// `begin` for a call whose ledger key the caller already has.
-    public func begin(key: String) { append("S\t\(key)\n") }
+    public func begin(key: String) { append(marker: UInt8(ascii: "S"), key: key) }
 
     /// Records that the call returned (or was failed without running). One `write(2)`, no fsync.
     public func end(_ invocation: StepInvocation) { end(key: Self.key(invocation)) }
 
     /// `end` for a call whose ledger key the caller already has.
-    public func end(key: String) { append("E\t\(key)\n") }
+    public func end(key: String) { append(marker: UInt8(ascii: "E"), key: key) }
 
-    private func append(_ line: String) {
-        let bytes = Array(line.utf8)
-        // A failed marker write must not fail the step: the guard is best effort by design.
-        _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+    /// Writes "<marker>\t<key>\n" with one `write(2)`, the line built on the stack (this runs
+    /// twice per plugin call).
+    private func append(marker: UInt8, key: String) {
+        var key = key
+        key.withUTF8 { bytes in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: bytes.count + 3) { line in
+                line[0] = marker
+                line[1] = UInt8(ascii: "\t")
+                if let source = bytes.baseAddress, bytes.count > 0 {
+                    UnsafeMutableRawPointer(line.baseAddress! + 2).copyMemory(from: source, byteCount: bytes.count)
+                }
+                line[bytes.count + 2] = UInt8(ascii: "\n")
+                // A failed marker write must not fail the step: the guard is best effort by design.
+                _ = write(descriptor, line.baseAddress, line.count)
+            }
+        }
     }
 
     /// The ledger's key of one attempt of one call: its call key and attempt, tab-separated.

@@ -109,41 +109,45 @@ enum Journal {
         var chain = try ChainHead.load(db)
         var results: [Result<Void, any Error>] = []
         results.reserveCapacity(writes.count)
+        // One savepoint per write, through cached statements: GRDB's `inSavepoint` compiles
+        // its SAVEPOINT and RELEASE statements anew each time, on the writer's hot path.
+        let savepoint = try db.cachedStatement(sql: "SAVEPOINT steward_write")
+        let release = try db.cachedStatement(sql: "RELEASE SAVEPOINT steward_write")
+        let rollback = try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT steward_write")
         for write in writes {
             var result: Result<Void, any Error> = .success(())
-            try db.inSavepoint {
-                do {
-                    switch write {
-                    case .transition(let commit, let encoded): try applyTransition(commit, encoded: encoded, chain: &chain, db: db)
-                    case .audit(let kind, let actor, let payload, let at, let instance):
-                        let rowid = try instance.flatMap { try Int64.fetchOne(db, sql: "SELECT rowid FROM instances WHERE id = ?", arguments: [$0]) }
-                        try append(
-                            kind: kind, instance: rowid, instanceID: instance, seq: nil, at: at, actor: actor, payload: payload.jsonString,
-                            authority: nil, chain: &chain, db: db)
-                    case .reviewerAdded(let reviewer, let tokenHash, let actor):
-                        let credentials = JSONValue.array(reviewer.credentials.map { .string($0) })
-                        try db.execute(
-                            sql: "INSERT INTO reviewers (id, name, token_hash, credentials, role, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                            arguments: [reviewer.id, reviewer.name, tokenHash, credentials.jsonString, reviewer.role, reviewer.createdAt])
-                        // The whole row, token hash included, so verification can rebuild the table.
-                        try append(
-                            kind: "reviewer_added", instance: nil, instanceID: nil, seq: nil, at: reviewer.createdAt, actor: actor,
-                            payload: ReviewerRecord(reviewer, tokenHash: tokenHash).payload.jsonString, authority: nil, chain: &chain, db: db)
-                    case .reviewerRemoved(let id, let actor, let at):
-                        try db.execute(sql: "DELETE FROM reviewers WHERE id = ?", arguments: [id])
-                        guard db.changesCount == 1 else { throw ReviewerMissing() }
-                        try append(
-                            kind: "reviewer_removed", instance: nil, instanceID: nil, seq: nil, at: at, actor: actor,
-                            payload: JSONValue.object(["id": .string(id)]).jsonString, authority: nil, chain: &chain, db: db)
-                    case .auditVerdict(let verdict, let item, let judgements):
-                        try applyVerdict(verdict, item: item, judgements: judgements, chain: &chain, db: db)
-                    }
-                    return .commit
-                } catch {
-                    result = .failure(error)
-                    return .rollback
+            try savepoint.execute()
+            do {
+                switch write {
+                case .transition(let commit, let encoded): try applyTransition(commit, encoded: encoded, chain: &chain, db: db)
+                case .audit(let kind, let actor, let payload, let at, let instance):
+                    let rowid = try instance.flatMap { try Int64.fetchOne(db, sql: "SELECT rowid FROM instances WHERE id = ?", arguments: [$0]) }
+                    try append(
+                        kind: kind, instance: rowid, instanceID: instance, seq: nil, at: at, actor: actor, payload: payload.jsonString,
+                        authority: nil, chain: &chain, db: db)
+                case .reviewerAdded(let reviewer, let tokenHash, let actor):
+                    let credentials = JSONValue.array(reviewer.credentials.map { .string($0) })
+                    try db.execute(
+                        sql: "INSERT INTO reviewers (id, name, token_hash, credentials, role, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                        arguments: [reviewer.id, reviewer.name, tokenHash, credentials.jsonString, reviewer.role, reviewer.createdAt])
+                    // The whole row, token hash included, so verification can rebuild the table.
+                    try append(
+                        kind: "reviewer_added", instance: nil, instanceID: nil, seq: nil, at: reviewer.createdAt, actor: actor,
+                        payload: ReviewerRecord(reviewer, tokenHash: tokenHash).payload.jsonString, authority: nil, chain: &chain, db: db)
+                case .reviewerRemoved(let id, let actor, let at):
+                    try db.execute(sql: "DELETE FROM reviewers WHERE id = ?", arguments: [id])
+                    guard db.changesCount == 1 else { throw ReviewerMissing() }
+                    try append(
+                        kind: "reviewer_removed", instance: nil, instanceID: nil, seq: nil, at: at, actor: actor,
+                        payload: JSONValue.object(["id": .string(id)]).jsonString, authority: nil, chain: &chain, db: db)
+                case .auditVerdict(let verdict, let item, let judgements):
+                    try applyVerdict(verdict, item: item, judgements: judgements, chain: &chain, db: db)
                 }
+            } catch {
+                result = .failure(error)
+                try rollback.execute()
             }
+            try release.execute()
             if case .failure = result { chain = try ChainHead.load(db) }
             results.append(result)
         }
@@ -366,14 +370,27 @@ struct ChainHead {
         previous: [UInt8], id: Int64, instance: String?, seq: Int?, kind: String, at: Int64, actor: String, payload: String,
         authority: String? = nil
     ) -> [UInt8] {
-        var message = previous
-        let fields = "\(id)\u{1F}\(instance ?? "")\u{1F}\(seq.map(String.init) ?? "")\u{1F}\(kind)\u{1F}\(at)\u{1F}\(actor)\u{1F}"
-        message.append(contentsOf: fields.utf8)
-        message.append(contentsOf: payload.utf8)
+        // previous ‖ id US instance US seq US kind US at US actor US payload [RS authority], fed
+        // piece by piece (the same bytes as concatenating them, without building the message).
+        var hasher = SHA256.Hasher()
+        hasher.update(previous)
+        hasher.update(utf8: String(id))
+        hasher.update(byte: 0x1F)
+        if let instance { hasher.update(utf8: instance) }
+        hasher.update(byte: 0x1F)
+        if let seq { hasher.update(utf8: String(seq)) }
+        hasher.update(byte: 0x1F)
+        hasher.update(utf8: kind)
+        hasher.update(byte: 0x1F)
+        hasher.update(utf8: String(at))
+        hasher.update(byte: 0x1F)
+        hasher.update(utf8: actor)
+        hasher.update(byte: 0x1F)
+        hasher.update(utf8: payload)
         if let authority {
-            message.append(0x1E)
-            message.append(contentsOf: authority.utf8)
+            hasher.update(byte: 0x1E)
+            hasher.update(utf8: authority)
         }
-        return SHA256.hash(message)
+        return hasher.finalize()
     }
 }
