@@ -94,7 +94,7 @@ public final class CrashLedger: Sendable {
     /// call, so that a fault while it runs is recorded against it. Call it on the thread that
     /// makes the call (a `BlockingCallPool` thread).
     public func guarding<T>(_ invocation: StepInvocation, _ body: () throws(StepFailure) -> T) throws(StepFailure) -> T {
-        try FaultMarker.with(line: "F\t\(Self.key(invocation))\n", body)
+        try FaultMarker.with(ledgerKey: Self.key(invocation), body)
     }
 
     /// How many times earlier processes crashed in this attempt of the call (a fault while it ran) before it finished.
@@ -145,7 +145,13 @@ public final class CrashLedger: Sendable {
         if callKey.utf8.contains(where: { $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\n") }) {
             callKey = String(String.UnicodeScalarView(callKey.unicodeScalars.map { $0 == "\t" || $0 == "\n" ? " " : $0 }))
         }
-        return callKey + "\t" + String(invocation.attempt)
+        // One allocation: this runs on every plugin call.
+        var key = String()
+        key.reserveCapacity(callKey.utf8.count + 12)
+        key += callKey
+        key += "\t"
+        key += String(invocation.attempt)
+        return key
     }
 
     /// Faults per key since its last end; a torn last line is ignored.
@@ -230,11 +236,20 @@ enum FaultMarker {
     }
 
     /// Runs `body` with `line` as this thread's fault line.
-    static func with<T>(line: String, _ body: () throws(StepFailure) -> T) throws(StepFailure) -> T {
-        let bytes = Array(line.utf8)
-        let block = UnsafeMutableRawPointer.allocate(byteCount: MemoryLayout<Int>.stride + bytes.count, alignment: MemoryLayout<Int>.alignment)
-        block.storeBytes(of: bytes.count, as: Int.self)
-        bytes.withUnsafeBytes { (block + MemoryLayout<Int>.stride).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+    static func with<T>(ledgerKey: String, _ body: () throws(StepFailure) -> T) throws(StepFailure) -> T {
+        // The fault line "F\t<key>\n", behind its length, in one block the handler can write as is.
+        var text = ledgerKey
+        let block = text.withUTF8 { bytes -> UnsafeMutableRawPointer in
+            let length = bytes.count + 3
+            let block = UnsafeMutableRawPointer.allocate(byteCount: MemoryLayout<Int>.stride + length, alignment: MemoryLayout<Int>.alignment)
+            block.storeBytes(of: length, as: Int.self)
+            let line = (block + MemoryLayout<Int>.stride).assumingMemoryBound(to: UInt8.self)
+            line[0] = UInt8(ascii: "F")
+            line[1] = UInt8(ascii: "\t")
+            if let source = bytes.baseAddress, bytes.count > 0 { (line + 2).update(from: source, count: bytes.count) }
+            line[length - 1] = UInt8(ascii: "\n")
+            return block
+        }
         let outer = pthread_getspecific(key)
         pthread_setspecific(key, block)
         defer {

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import StewardDigest
 import StewardCore
 import StewardEngine
@@ -66,6 +67,8 @@ struct EncodedCommit: Sendable {
 /// its own: a conflicting transition is rolled back to its savepoint and reported.
 actor GroupCommitter {
     private let pool: DatabasePool
+    /// Write transactions committed so far (for the benchmarks' transitions per fsync).
+    nonisolated let transactions = Atomic<Int>(0)
     private var pending: [(JournalWrite, CheckedContinuation<Void, any Error>)] = []
     private var writing = false
 
@@ -91,6 +94,7 @@ actor GroupCommitter {
             let results: [Result<Void, any Error>]
             do {
                 results = try await pool.write { db in try Journal.apply(writes, in: db) }
+                transactions.add(1, ordering: .relaxed)
             } catch {
                 results = Array(repeating: .failure(error), count: batch.count)
             }

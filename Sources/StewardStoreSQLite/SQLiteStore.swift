@@ -18,6 +18,9 @@ public final class SQLiteStore: EngineStore {
     let pool: DatabasePool
     /// The database, for the benchmarks' commit counter and pragma checks only.
     @_spi(Benchmarks) public var databasePool: DatabasePool { pool }
+    /// Group-commit write transactions so far, counted without a transaction observer (which
+    /// would make GRDB track every statement).
+    @_spi(Benchmarks) public var committedTransactions: Int { committer.transactions.load(ordering: .relaxed) }
     /// Where the file is.
     public let path: String
     let committer: GroupCommitter

@@ -1,5 +1,6 @@
 import Foundation
 import StewardJSON
+@_spi(Benchmarks) import StewardStoreSQLite
 
 #if canImport(Glibc)
 import Glibc
@@ -95,10 +96,10 @@ struct OverheadBenchmark {
         try (payload > 0 ? JSONValue.object(["pad": .string(pad)]) : JSONValue.object([:])).jsonString
             .write(toFile: inputFile, atomically: true, encoding: .utf8)
         let database = folder.appendingPathComponent("overhead.db").path
-        let setup = try await Setup(plugins: plugins, template: file, input: inputFile, database: database)
+        let setup = try await Setup(plugins: plugins, template: file, input: inputFile, database: database, observeCommits: false)
         let engine = setup.engine, plan = setup.plan, input = setup.input
 
-        let commitsBefore = setup.commits.commits
+        let commitsBefore = setup.store.committedTransactions
         let allocationsBefore = MallocCounter.count
         let cpuBefore = processCPUSeconds()
         let start = nowNanoseconds()
@@ -109,7 +110,7 @@ struct OverheadBenchmark {
         let seconds = secondsSince(start)
         let cpu = processCPUSeconds() - cpuBefore
         let allocations = MallocCounter.count.map { $0 - (allocationsBefore ?? 0) }
-        let commits = setup.commits.commits - commitsBefore
+        let commits = setup.store.committedTransactions - commitsBefore
         let transitions = try await setup.count("SELECT count(*) FROM journal WHERE seq IS NOT NULL")
         let payloadBytes = try await setup.count("SELECT CAST(avg(length(payload)) AS INTEGER) FROM journal WHERE seq IS NOT NULL")
         let snapshotBytes = try await setup.count("SELECT CAST(avg(length(state)) AS INTEGER) FROM instances")
