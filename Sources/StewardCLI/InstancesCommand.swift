@@ -262,13 +262,13 @@ struct NotificationsCommand: AsyncParsableCommand {
     struct Deliver: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Route new notifications to the channels of workflows/notifications.yaml and attempt the due deliveries (steward serve does this on its tick).")
-        @Option(help: "The workflows directory.") var workflows = "workflows"
+        // `--workflows` (where notifications.yaml is) comes with the store options.
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
             let store = try storeOptions.openStore()
             let channels: NotificationChannels
-            do { channels = try WebhookDeliverer.channels(inWorkflows: workflows) } catch let errors as TemplateErrors {
+            do { channels = try WebhookDeliverer.channels(inWorkflows: storeOptions.workflows) } catch let errors as TemplateErrors {
                 throw CLIError(errors.description)
             }
             guard !channels.channels.isEmpty else { throw CLIError("error: \(channels.file) names no channel") }

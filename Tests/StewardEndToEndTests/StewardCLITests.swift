@@ -103,6 +103,35 @@ struct StewardCLITests {
         }
     }
 
+    /// Generating the scripts validates every command's options (two options of one name fail
+    /// it: `notifications deliver` had `--workflows` twice, which also broke its `--help`).
+    @Test("steward completion prints a working script for bash, zsh and fish")
+    func completionScripts() async throws {
+        for shell in ["bash", "zsh", "fish"] {
+            let run = try await Self.stewardAsync(["completion", shell])
+            #expect(run.status == 0, "\(shell): \(run)")
+            for command in ["run", "review", "plugins", "migrate", "events", "completion"] {
+                #expect(run.stdout.contains(command), "\(shell) script completes \(command)")
+            }
+        }
+        let bash = try await Self.stewardAsync(["completion", "bash"])
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent("steward-completion-\(UUID().uuidString).bash")
+        try bash.stdout.write(to: script, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: script) }
+        let loaded: ChildProcess.Ending = try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Result {
+                    try ChildProcess.run("/bin/bash", ["-c", "source '\(script.path)' && complete -p steward"])
+                })
+            }.start()
+        }
+        #expect(loaded.status == 0, "bash accepts the script and registers a completion for steward")
+        let unknown = try await Self.stewardAsync(["completion", "tcsh"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("unknown shell 'tcsh'; expected bash, zsh or fish"), "\(unknown)")
+        let deliver = try await Self.stewardAsync(["notifications", "deliver", "--help"])
+        #expect(deliver.status == 0 && deliver.stdout.contains("--workflows"), "\(deliver)")
+    }
+
     @Test("steward validate workflows/ accepts the shipped templates")
     func validateShipped() async throws {
         try await Self.requirePlugins()
