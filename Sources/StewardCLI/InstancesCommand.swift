@@ -155,44 +155,111 @@ struct ResumeCommand: AsyncParsableCommand {
 struct SubmitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "submit",
-        abstract: "Submit COUNT instances of a template with one input, keyed PREFIX-0...PREFIX-(COUNT-1), and drive them.",
-        discussion: "Submitting again with the same prefix skips instances already submitted, so a killed run can simply be repeated.")
-    @Argument(help: "Template name (loaded from the workflows directory).") var template: String
-    @Option(help: "The input JSON file.") var input: String
-    @Option(help: "How many instances.") var count = 1
+        abstract: "Submit a batch of instances of a template and drive them: COUNT copies of one input, or one instance per line of a JSONL file.",
+        discussion: """
+            Each instance's id and client key is PREFIX-N: N counts 0...COUNT-1 with --input, and is \
+            the line's --key-field value (or its line number, from 1) with --inputs. Submitting the same \
+            batch again skips the instances already submitted and continues those a crash cut short. \
+            The summary counts this batch only.
+            """)
+    @Argument(help: "The template: the name of a template in the workflows directory (its newest version), or a file.") var template: String
+    @Option(help: "The input JSON file, for --count copies.") var input: String?
+    @Option(help: "How many instances of --input.") var count: Int?
+    @Option(help: "A JSONL file: one instance input (a JSON document) per line; blank lines are skipped.") var inputs: String?
+    @Option(help: "With --inputs: the field of each line whose value (a string or an integer) keys its instance.") var keyField: String?
     @Option(help: "Client key prefix.") var keyPrefix = "submit"
     @Option(help: "Customer.") var customer: String?
     @Option(help: "Instances driven at once.") var concurrency = 64
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var plugins: PluginOptions
 
+    func validate() throws {
+        guard (input == nil) != (inputs == nil) else { throw ValidationError("give either --input FILE (with --count) or --inputs FILE.jsonl") }
+        if inputs != nil, count != nil { throw ValidationError("--count goes with --input; --inputs submits one instance per line") }
+        if input != nil, keyField != nil { throw ValidationError("--key-field goes with --inputs") }
+        if let count, count < 1 { throw ValidationError("--count must be at least 1") }
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+    }
+
     func run() async throws {
-        let context = try await EngineContext(store: storeOptions, plugins: plugins)
-        let value = try context.workspace.readJSON(input)
-        let engine = context.engine
-        let (template, customer, prefix) = (self.template, self.customer, keyPrefix)
-        guard context.plans.plan(template: template, version: nil) != nil else { throw CLIError("unknown template '\(template)'") }
-        let store = context.store
+        let context = try await EngineContext(store: storeOptions, plugins: plugins, extraTemplate: TemplateArgument.extraTemplate(template))
+        let plan = try TemplateArgument.plan(template, in: context, workflows: storeOptions.workflows)
+        let batch: [(key: String, input: JSONValue)]
+        if let inputs {
+            batch = try BatchInputs.read(try context.workspace.readText(inputs), file: inputs, keyField: keyField)
+                .map { ("\(keyPrefix)-\($0.key)", $0.input) }
+        } else {
+            let value = try context.workspace.readJSON(input ?? "")
+            batch = (0..<(count ?? 1)).map { ("\(keyPrefix)-\($0)", value) }
+        }
+        let engine = context.engine, store = context.store, customer = self.customer
+        let (name, version) = (plan.name, plan.version)
         // Each task says whether its key was new; an instance a crash cut short is continued.
         let created = try await withThrowingTaskGroup(of: Bool.self) { group in
             var created = 0
-            for index in 0..<count {
+            for index in batch.indices {
                 if index >= concurrency, try await group.next() == true { created += 1 }
+                let key = batch[index].key
+                let input = batch[index].input
                 group.addTask {
-                    let key = "\(prefix)-\(index)"
                     if let existing = try await store.instance(clientKey: key) {
                         _ = try await engine.resume(existing)
                         return false
                     }
-                    _ = try await engine.submit(template: template, customer: customer, input: value, id: key, clientKey: key)
+                    _ = try await engine.submit(template: name, version: version, customer: customer, input: input, id: key, clientKey: key)
                     return true
                 }
             }
             for try await isNew in group where isNew { created += 1 }
             return created
         }
-        let counts = try await context.store.countByStatus()
-        print("submitted \(created) new of \(count) (\(count - created) already submitted); now " + counts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", "))
+        // This batch's instances only, as they are now.
+        var statuses: [String: Int] = [:]
+        for entry in batch {
+            let status = try await engine.currentState(id: entry.key)?.status.rawValue ?? "missing"
+            statuses[status, default: 0] += 1
+        }
+        let summary = statuses.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        print("batch of \(batch.count) (\(name) \(version)): \(created) new, \(batch.count - created) already submitted; now \(summary)")
+    }
+}
+
+/// The instance inputs of a JSONL batch, keyed.
+enum BatchInputs {
+    /// One entry per non-blank line of `text`: its key (the `keyField` value, or the line
+    /// number from 1) and its JSON document.
+    /// - Throws: `CLIError` naming the file, line and column of a malformed line, a line
+    ///   without the key field, or a key two lines share.
+    static func read(_ text: String, file: String, keyField: String?) throws -> [(key: String, input: JSONValue)] {
+        var entries: [(key: String, input: JSONValue)] = []
+        var lineOfKey: [String: Int] = [:]
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let number = index + 1
+            guard !line.allSatisfy(\.isWhitespace) else { continue }
+            let value: JSONValue
+            do {
+                value = try JSONValue.parse(String(line))
+            } catch {
+                throw CLIError("\(file):\(number):\(error.offset + 1): error: invalid JSON: \(error.reason)")
+            }
+            let key: String
+            if let keyField {
+                switch value[keyField] {
+                case .string(let text)?: key = text
+                case .integer(let integer)?: key = String(integer)
+                default: throw CLIError("\(file):\(number): error: no string or integer field '\(keyField)' to key the instance by")
+                }
+            } else {
+                key = String(number)
+            }
+            if let first = lineOfKey[key] {
+                throw CLIError("\(file):\(number): error: key '\(key)' is already the key of line \(first)")
+            }
+            lineOfKey[key] = number
+            entries.append((key, value))
+        }
+        guard !entries.isEmpty else { throw CLIError("error: \(file) has no input lines") }
+        return entries
     }
 }
 

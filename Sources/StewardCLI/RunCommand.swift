@@ -14,7 +14,7 @@ struct RunCommand: AsyncParsableCommand {
         abstract: "Run one instance of a template, printing each transition and the final output as JSON.",
         discussion: "The instance is stored in the embedded database; a checkpoint leaves it waiting for `steward review`.")
 
-    @Argument(help: "The template file.")
+    @Argument(help: "The template: a file, or the name of a template in the workflows directory (its newest version).")
     var template: String
 
     @Option(name: .long, help: "The instance input, a JSON file.")
@@ -38,11 +38,9 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let workspace = Workspace()
         let inputValue = try workspace.readJSON(input)
-        let context = try await EngineContext(store: storeOptions, plugins: plugins, extraTemplate: template)
+        let context = try await EngineContext(store: storeOptions, plugins: plugins, extraTemplate: TemplateArgument.extraTemplate(template))
         // The context already loaded and validated the file; no second parse.
-        guard let parsed = context.plans.all.first(where: { $0.template.file == template }) else {
-            throw CLIError("\(template) was not loaded")
-        }
+        let parsed = try TemplateArgument.plan(template, in: context, workflows: storeOptions.workflows)
         let quiet = self.quiet
         let final = try await context.engine.submit(
             template: parsed.name, version: parsed.version, customer: customer, input: inputValue,

@@ -103,6 +103,51 @@ struct StewardCLITests {
         }
     }
 
+    /// `submit` takes a JSONL batch (one instance per line, keyed by a field or the line
+    /// number), is idempotent on re-run and summarises this batch only; `run` and `submit` both
+    /// take a template by name or by file; a malformed line and an unknown name say where and
+    /// what.
+    @Test("steward submit --inputs runs a JSONL batch once; run and submit take a name or a file")
+    func batchesFromJSONLAndTemplatesByName() async throws {
+        try await Self.requirePlugins()
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("steward-batch-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let database = scratch.appendingPathComponent("b.db").path
+        let batch = scratch.appendingPathComponent("tickets.jsonl")
+        try """
+            {"ref": "t-1", "subject": "Fee on my card payment", "body": "Why was I charged an extra fee for a card payment?", "channel": "email", "customer": {"id": "c1", "name": "Amara"}}
+
+            {"ref": "t-2", "subject": "My card was stolen", "body": "Someone stole my wallet and my card was in it. Block it now.", "channel": "chat", "customer": {"id": "c2", "name": "Jonas"}}
+            """.write(to: batch, atomically: true, encoding: .utf8)
+        let first = try await Self.stewardAsync([
+            "submit", "support-ticket-triage", "--inputs", batch.path, "--key-field", "ref", "--key-prefix", "jl", "--db", database,
+        ])
+        #expect(first.status == 0 && first.stdout.contains("batch of 2 (support-ticket-triage 1.1.0): 2 new, 0 already submitted; now completed 1, waiting 1"), "\(first)")
+        let again = try await Self.stewardAsync([
+            "submit", "support-ticket-triage", "--inputs", batch.path, "--key-field", "ref", "--key-prefix", "jl", "--db", database,
+        ])
+        #expect(again.status == 0 && again.stdout.contains("0 new, 2 already submitted; now completed 1, waiting 1"), "\(again)")
+        let shown = try await Self.stewardAsync(["instances", "show", "jl-t-2", "--db", database])
+        #expect(shown.status == 0 && shown.stdout.contains("review_reply"), "the line's ref keys its instance: \(shown)")
+        // By file, the same way run takes it; the summary counts this batch, not the store.
+        let byFile = try await Self.stewardAsync([
+            "submit", Self.triage, "--input", "workflows/examples/ticket-1.json", "--count", "3", "--key-prefix", "file", "--db", database,
+        ])
+        #expect(byFile.status == 0 && byFile.stdout.contains("batch of 3 (support-ticket-triage 1.1.0): 3 new, 0 already submitted; now completed 3"), "\(byFile)")
+        let byName = try await Self.stewardAsync(["run", "support-ticket-triage", "--input", "workflows/examples/ticket-1.json", "--quiet", "--db", database])
+        #expect(byName.status == 0 && byName.stdout.contains("\"status\": \"completed\""), "\(byName)")
+
+        let bad = scratch.appendingPathComponent("bad.jsonl")
+        try "{\"a\": 1}\n{\"a\": 2,,}\n".write(to: bad, atomically: true, encoding: .utf8)
+        let malformed = try await Self.stewardAsync(["submit", "support-ticket-triage", "--inputs", bad.path, "--db", database])
+        #expect(malformed.status == 1 && malformed.stderr.contains("bad.jsonl:2:9: error: invalid JSON: expected a string key"), "\(malformed)")
+        let typo = try await Self.stewardAsync(["submit", "support-tiket-triage", "--input", "workflows/examples/ticket-1.json", "--db", database])
+        #expect(typo.status == 1 && typo.stderr.contains("did you mean 'support-ticket-triage'?"), "\(typo)")
+        let both = try await Self.stewardAsync(["submit", "support-ticket-triage", "--input", "x.json", "--inputs", "y.jsonl", "--db", database])
+        #expect(both.status != 0 && both.stderr.contains("give either --input FILE (with --count) or --inputs FILE.jsonl"), "\(both)")
+    }
+
     /// Generating the scripts validates every command's options (two options of one name fail
     /// it: `notifications deliver` had `--workflows` twice, which also broke its `--help`).
     @Test("steward completion prints a working script for bash, zsh and fish")
