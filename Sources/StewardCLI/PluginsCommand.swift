@@ -47,9 +47,14 @@ struct PluginsCommand: ParsableCommand {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the plugins and steps the engine would load.")
         @OptionGroup var plugins: PluginOptions
+        @Flag(help: "Print JSON: {\"plugins\": [...]}, each as `plugins inspect --json` describes it.") var json = false
 
         func run() throws {
             let registry = try Workspace().loadPlugins(explicit: plugins.directories, build: !plugins.noBuild)
+            if json {
+                print(JSONValue.object(["plugins": .array(registry.plugins.map(describe))]).prettyJSONString)
+                return
+            }
             for plugin in registry.plugins {
                 print("\(plugin.name) \(plugin.version)  abi \(plugin.abiMajor).\(plugin.abiMinor)  \(plugin.path)")
                 for step in plugin.steps { print("  \(step.fullName) \(step.version)") }

@@ -6,6 +6,7 @@ import StewardCore
 import StewardEngine
 import StewardStoreSQLite
 import StewardBootstrap
+import StewardServer
 import StewardTemplates
 
 /// Options identifying the reviewer.
@@ -40,6 +41,7 @@ struct ReviewCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Open tasks, soonest deadline first (yours, with --token).")
         @Option(help: "Only tasks needing this credential.") var credential: String?
+        @Flag(help: "Print JSON: {\"tasks\": [...]}, each task as GET /v1/tasks shows it (ReviewTask in Docs/openapi.yaml).") var json = false
         @OptionGroup var tokenOptions: TokenOptions
         @OptionGroup var storeOptions: StoreOptions
 
@@ -52,6 +54,10 @@ struct ReviewCommand: AsyncParsableCommand {
                 credentials = credential.map { [$0] } ?? reviewer.credentials
             }
             let tasks = try await store.openTasks(credentials: credentials, limit: 200)
+            if json {
+                print(JSONValue.object(["tasks": .array(tasks.map(taskJSON))]).prettyJSONString)
+                return
+            }
             let now = SystemEngineClock().nowMilliseconds()
             for task in tasks {
                 let due = task.dueAt.map { "due \(formatMilliseconds($0)) (\(timeLeft($0 - now)))" } ?? "no deadline"
@@ -202,10 +208,21 @@ struct ReviewersCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List reviewers and their credentials (never tokens).")
         @OptionGroup var storeOptions: StoreOptions
+        @Flag(help: "Print JSON: {\"reviewers\": [{id, name, role, credentials, created_at}]}.") var json = false
 
         func run() async throws {
             let store = try storeOptions.openStore()
-            for reviewer in try await store.reviewers() {
+            let reviewers = try await store.reviewers()
+            if json {
+                print(JSONValue.object(["reviewers": .array(reviewers.map { reviewer in
+                    [
+                        "id": .string(reviewer.id), "name": .string(reviewer.name), "role": .string(reviewer.role),
+                        "credentials": .array(reviewer.credentials.map { .string($0) }), "created_at": .string(isoTime(reviewer.createdAt)),
+                    ]
+                })]).prettyJSONString)
+                return
+            }
+            for reviewer in reviewers {
                 print("\(reviewer.id)  \(reviewer.name)  \(reviewer.role)  \(reviewer.credentials.joined(separator: ", "))")
             }
         }

@@ -146,6 +146,20 @@ struct StewardCLITests {
         #expect(typo.status == 1 && typo.stderr.contains("did you mean 'support-ticket-triage'?"), "\(typo)")
         let both = try await Self.stewardAsync(["submit", "support-ticket-triage", "--input", "x.json", "--inputs", "y.jsonl", "--db", database])
         #expect(both.status != 0 && both.stderr.contains("give either --input FILE (with --count) or --inputs FILE.jsonl"), "\(both)")
+
+        // The list commands print documented JSON with --json (tasks as the API shows them).
+        _ = try await Self.stewardAsync(["reviewers", "add", "Ana Agent", "--credential", "support-agent", "--db", database])
+        let tasks = try JSONValue.parse(try await Self.stewardAsync(["review", "list", "--json", "--db", database]).stdout)
+        let task = try #require(tasks["tasks"]?.arrayValue?.first)
+        #expect(task["instance"] == "jl-t-2" && task["state"] == "review_reply" && task["credential"] == "support-agent", "\(task)")
+        #expect(task["decisions"] == ["approve", "edit", "reject"] && task["opened_at"]?.stringValue?.hasSuffix("Z") == true, "\(task)")
+        let reviewers = try JSONValue.parse(try await Self.stewardAsync(["reviewers", "list", "--json", "--db", database]).stdout)
+        #expect(reviewers["reviewers"]?.arrayValue?.first?["name"] == "Ana Agent", "\(reviewers)")
+        #expect(reviewers["reviewers"]?.arrayValue?.first?["credentials"] == ["support-agent"], "\(reviewers)")
+        #expect(reviewers.jsonString.contains("token") == false, "a token never appears")
+        let plugins = try JSONValue.parse(try await Self.stewardAsync(["plugins", "list", "--json"]).stdout)
+        let pluginNames = Set((plugins["plugins"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue })
+        #expect(pluginNames.isSuperset(of: ["kb", "keywords", "support"]), "\(plugins)")
     }
 
     /// Generating the scripts validates every command's options (two options of one name fail

@@ -439,7 +439,7 @@ extension StewardServer {
 // MARK: JSON shapes (documented in Docs/openapi.yaml)
 
 /// ISO-8601 UTC text for a millisecond timestamp.
-func isoTime(_ milliseconds: Int64) -> String {
+public func isoTime(_ milliseconds: Int64) -> String {
     Date(timeIntervalSince1970: Double(milliseconds) / 1000).formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
 }
 
@@ -468,7 +468,9 @@ func historyJSON(_ entry: JournalEntry) -> JSONValue {
     ]
 }
 
-func taskJSON(_ task: ReviewTask) -> JSONValue {
+/// A review task as the API and `steward review list --json` show it (its documented shape:
+/// `ReviewTask` in Docs/openapi.yaml).
+public func taskJSON(_ task: ReviewTask) -> JSONValue {
     var object: [String: JSONValue] = [
         "id": .integer(task.id), "instance": .string(task.instanceID), "template": .string(task.template),
         "state": .string(task.state), "credential": .string(task.credential), "status": .string(task.status),
