@@ -91,7 +91,7 @@ struct EvalRun: AsyncParsableCommand {
         let request = EvalRequest(
             template: templateName(template, in: session), datasetPath: dataset, customer: customer, bindings: bound, baseline: choice,
             trigger: "cli", concurrency: concurrency)
-        let progress = ProgressBar(enabled: isatty(2) == 1)
+        let progress = Progress(label: "eval", unit: "cases")
         let report: EvalRunReport
         do {
             guard let stored = try await session.run(request, progress: { done, total in progress.update(done, total) }) else {
@@ -109,37 +109,6 @@ struct EvalRun: AsyncParsableCommand {
             print(TextReport.summary(report))
         }
         if !report.passed { throw ValidationFailed(exitCode: EvalExit.gateFailed) }
-    }
-}
-
-/// A one-line progress bar on standard error, redrawn at most every 100 ms.
-final class ProgressBar: @unchecked Sendable {
-    // @unchecked: the runner calls `update` from the one task that collects results, and
-    // `finish` runs after it; the lock guards the redraw time all the same.
-    let enabled: Bool
-    private let lock = NSLock()
-    private var last = Date.distantPast
-    private let started = Date()
-
-    init(enabled: Bool) { self.enabled = enabled }
-
-    func update(_ done: Int, _ total: Int) {
-        guard enabled else { return }
-        lock.lock()
-        defer { lock.unlock() }
-        let now = Date()
-        guard done == total || now.timeIntervalSince(last) > 0.1 else { return }
-        last = now
-        let width = 30
-        let filled = total > 0 ? width * done / total : width
-        let rate = Double(done) / max(now.timeIntervalSince(started), 0.001)
-        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        FileHandle.standardError.write(Data("\r[\(bar)] \(done)/\(total) cases  \(Int(rate))/s ".utf8))
-    }
-
-    func finish() {
-        guard enabled else { return }
-        FileHandle.standardError.write(Data("\n".utf8))
     }
 }
 

@@ -195,10 +195,16 @@ struct SubmitCommand: AsyncParsableCommand {
         let engine = context.engine, store = context.store, customer = self.customer
         let (name, version) = (plan.name, plan.version)
         // Each task says whether its key was new; an instance a crash cut short is continued.
+        let progress = Progress(label: "submit", unit: "instances")
         let created = try await withThrowingTaskGroup(of: Bool.self) { group in
             var created = 0
+            var done = 0
             for index in batch.indices {
-                if index >= concurrency, try await group.next() == true { created += 1 }
+                if index >= concurrency, let isNew = try await group.next() {
+                    if isNew { created += 1 }
+                    done += 1
+                    progress.update(done, batch.count)
+                }
                 let key = batch[index].key
                 let input = batch[index].input
                 group.addTask {
@@ -210,9 +216,14 @@ struct SubmitCommand: AsyncParsableCommand {
                     return true
                 }
             }
-            for try await isNew in group where isNew { created += 1 }
+            for try await isNew in group {
+                if isNew { created += 1 }
+                done += 1
+                progress.update(done, batch.count)
+            }
             return created
         }
+        progress.finish()
         // This batch's instances only, as they are now.
         var statuses: [String: Int] = [:]
         for entry in batch {

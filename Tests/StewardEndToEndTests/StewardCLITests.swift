@@ -162,6 +162,61 @@ struct StewardCLITests {
         #expect(pluginNames.isSuperset(of: ["kb", "keywords", "support"]), "\(plugins)")
     }
 
+    /// Long work shows its progress on standard error: a bar redrawn in place on a terminal (a
+    /// pseudo-terminal here), plain lines at each tenth otherwise; standard output stays the result.
+    @Test("steward submit shows progress: a bar on a terminal, plain lines in a log")
+    func progressOnATerminalAndInALog() async throws {
+        try await Self.requirePlugins()
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("steward-progress-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let plain = try await Self.stewardAsync([
+            "submit", "support-ticket-triage", "--input", "workflows/examples/ticket-1.json", "--count", "10", "--key-prefix", "plain",
+            "--db", scratch.appendingPathComponent("a.db").path,
+        ])
+        let lines = plain.stderrLines.filter { $0.hasPrefix("submit: ") }
+        #expect(plain.status == 0 && lines.count == 10 && lines.last?.hasPrefix("submit: 10/10 instances (100%), ") == true, "\(plain)")
+        #expect(!plain.stdout.contains("submit: "), "the result alone on standard output")
+
+        // Under a pseudo-terminal (Python's pty, as a person's terminal would be).
+        let steward = try #require(Self.productsDirectory).appendingPathComponent("steward").path
+        let script = scratch.appendingPathComponent("pseudo_terminal.py")  // not tty.py: that would shadow the module pty imports
+        try """
+            import os, pty, sys
+            pid, fd = pty.fork()
+            if pid == 0:
+                os.execv(sys.argv[1], sys.argv[1:])
+            out = b""
+            while True:
+                try:
+                    data = os.read(fd, 4096)
+                except OSError:
+                    break
+                if not data:
+                    break
+                out += data
+            os.waitpid(pid, 0)
+            sys.stdout.write(out.decode("utf-8", "replace"))
+            """.write(to: script, atomically: true, encoding: .utf8)
+        let captured = scratch.appendingPathComponent("tty.out").path
+        let arguments = [
+            script.path, steward, "submit", "support-ticket-triage", "--input", "workflows/examples/ticket-1.json", "--count", "10",
+            "--key-prefix", "tty", "--db", scratch.appendingPathComponent("b.db").path,
+        ]
+        let ending: ChildProcess.Ending = try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Result {
+                    try ChildProcess.run("/usr/bin/env", ["python3"] + arguments, directory: Self.packageRoot.path, stdout: captured, timeout: 300)
+                })
+            }.start()
+        }
+        let screen = (try? String(contentsOfFile: captured, encoding: .utf8)) ?? ""
+        #expect(ending.status == 0, "\(screen)")
+        #expect(screen.contains("\r[##############################] 10/10 instances") && screen.contains("ETA 0s"), "\(screen)")
+        #expect(!screen.contains("submit: 10/10"), "no plain lines on a terminal")
+        #expect(screen.contains("batch of 10 (support-ticket-triage 1.1.0): 10 new"), "\(screen)")
+    }
+
     /// Generating the scripts validates every command's options (two options of one name fail
     /// it: `notifications deliver` had `--workflows` twice, which also broke its `--help`).
     @Test("steward completion prints a working script for bash, zsh and fish")
