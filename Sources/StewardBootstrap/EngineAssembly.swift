@@ -153,6 +153,9 @@ public struct EngineAssembly: Sendable {
         return { invocation throws(StepFailure) in try ledger.guarding(invocation) { () throws(StepFailure) in try call(invocation) } }
     }
 
+    /// How long `stopPlugins` waits for running plugin calls by default, in seconds.
+    public static let pluginShutdownGrace = 5.0
+
     /// Orderly shutdown of the plugin host: refuses new plugin calls, raises the cancel flag
     /// of the running ones, waits up to `grace` seconds for them to return, then calls every
     /// plugin's `deinit` (ABI 1.2). When a call is still running after `grace` (a plugin hung
@@ -160,7 +163,7 @@ public struct EngineAssembly: Sendable {
     /// is worse than not releasing it.
     /// - Returns: the plugins whose deinit ran, and whether a call was still running.
     @discardableResult
-    public func stopPlugins(grace seconds: Double = 5) -> (deinitialized: [String], callStillRunning: Bool) {
+    public func stopPlugins(grace seconds: Double = EngineAssembly.pluginShutdownGrace) -> (deinitialized: [String], callStillRunning: Bool) {
         pluginPool.shutdown()
         guard pluginPool.drain(waitingUpTo: seconds) else { return ([], true) }
         return (registry.deinitializeAll(), false)

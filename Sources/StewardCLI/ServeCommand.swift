@@ -107,7 +107,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let stopped = context.assembly.stopPlugins()
         if stopped.callStillRunning {
-            print("steward: a plugin call was still running after 5 s; plugins were not deinitialised")
+            print("steward: a plugin call was still running after \(Int(EngineAssembly.pluginShutdownGrace)) s; plugins were not deinitialised")
         }
         print("steward: stopped")
     }

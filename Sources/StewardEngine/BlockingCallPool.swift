@@ -33,26 +33,10 @@ public struct CallControl: @unchecked Sendable {
     /// Non-zero once the pool has given up on the call. Valid while the call runs.
     public let cancelFlag: UnsafePointer<UInt32>?
 
-    /// No deadline and no flag (a call made outside a pool).
-    public static let none = CallControl(deadlineNanoseconds: 0, cancelFlag: nil)
-
     /// Creates a control.
     public init(deadlineNanoseconds: UInt64, cancelFlag: UnsafePointer<UInt32>?) {
         self.deadlineNanoseconds = deadlineNanoseconds
         self.cancelFlag = cancelFlag
-    }
-
-    /// Whether the pool has given up on the call.
-    public var isCancelled: Bool {
-        guard let cancelFlag else { return false }
-        return UnsafeRawPointer(cancelFlag).assumingMemoryBound(to: Atomic<UInt32>.self).pointee.load(ordering: .relaxed) != 0
-    }
-
-    /// CLOCK_MONOTONIC now, in nanoseconds.
-    public static func monotonicNanoseconds() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
 }
 
@@ -105,7 +89,7 @@ public final class BlockingCallPool: Sendable {
     public func run<T: Sendable>(
         timeoutMilliseconds: Int? = nil, _ body: @escaping @Sendable (CallControl) throws -> T
     ) async throws -> T {
-        let deadline = timeoutMilliseconds.map { CallControl.monotonicNanoseconds() + UInt64(max(0, $0)) * 1_000_000 } ?? 0
+        let deadline = timeoutMilliseconds.map { UInt64(MonotonicClock.nanoseconds()) + UInt64(max(0, $0)) * 1_000_000 } ?? 0
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             let job = Job(
                 work: { control in
@@ -113,7 +97,7 @@ public final class BlockingCallPool: Sendable {
                     return { continuation.resume(with: result) }
                 },
                 fail: { continuation.resume(throwing: $0) })
-            guard let id = submit(job, timed: timeoutMilliseconds != nil, deadline: deadline) else {
+            guard let id = submit(job, deadline: deadline) else {
                 continuation.resume(throwing: BlockingCallError.shutDown)
                 return
             }
@@ -165,9 +149,10 @@ public final class BlockingCallPool: Sendable {
         let id: UInt64
         let job: Job
         var phase: Phase
-        let timed: Bool
         /// CLOCK_MONOTONIC nanoseconds when the caller stops waiting (0: no deadline).
         let deadline: UInt64
+        /// Whether a deadline was scheduled for it (only those are cancelled on completion).
+        var timed: Bool { deadline != 0 }
         /// The flag of the thread running the call (nil while queued).
         var flag: ThreadFlag?
     }
@@ -226,13 +211,13 @@ public final class BlockingCallPool: Sendable {
         return true
     }
 
-    private func submit(_ job: Job, timed: Bool, deadline: UInt64) -> UInt64? {
+    private func submit(_ job: Job, deadline: UInt64) -> UInt64? {
         let (id, startThread) = shared.withLock { state -> (UInt64?, Bool) in
             guard !state.shutDown else { return (nil, false) }
             state.nextID += 1
             let id = state.nextID
             state.queue.append(id)
-            state.calls[id] = Call(id: id, job: job, phase: .queued, timed: timed, deadline: deadline)
+            state.calls[id] = Call(id: id, job: job, phase: .queued, deadline: deadline)
             guard state.idle == 0, state.threads - state.abandoned < size, state.threads < maximumThreads else { return (id, false) }
             state.threads += 1
             return (id, true)

@@ -47,7 +47,8 @@ public enum PluginLoader {
     /// - Returns: false when it was not the cached load (already forgotten).
     static func forget(_ plugin: LoadedPlugin) -> Bool {
         loaded.withLock { cache in
-            guard let cached = cache[plugin.resolvedPath], cached.state.pointer == plugin.state.pointer, cached.binary === plugin.binary else {
+            // Each load makes its own identity object, so it tells this load from a later one.
+            guard let cached = cache[plugin.resolvedPath], cached.binary === plugin.binary else {
                 return false
             }
             cache[plugin.resolvedPath] = nil

@@ -45,9 +45,12 @@ struct EncodedCommit: Sendable {
         let atRest = commit.state.status != .running || commit.state.sequence == 1
         // A snapshot at rest (waiting or finished) is deflated: it stays for hours or for good.
         // The first snapshot of an instance still running is replaced within milliseconds.
-        state = atRest
-            ? StoredText(commit.state.jsonValue.jsonString, threshold: commit.state.status != .running ? StoredText.snapshotThreshold : .max)
-            : nil
+        if atRest {
+            let json = commit.state.jsonValue.jsonString
+            state = commit.state.status != .running ? StoredText(json, threshold: StoredText.snapshotThreshold) : .text(json)
+        } else {
+            state = nil
+        }
         if let binary = commit.servedBy, case .object(var members) = commit.event.payload {
             // Beside the event's own fields: replay reads the event and ignores it; the hash chain covers it.
             members["binary"] = .string(binary)

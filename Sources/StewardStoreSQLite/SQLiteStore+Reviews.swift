@@ -120,24 +120,20 @@ extension SQLiteStore {
                     problems.append("journal rows \(expectedID)...\(id - 1) are missing (deleted)")
                 }
                 let stored: Data = row["hash"]
-                let payload: String
                 do {
-                    payload = try StoredText.text(row, "payload")
+                    let payload = try StoredText.text(row, "payload")
+                    let recorded: String? = row["authority"]
+                    let computed = ChainHead.link(
+                        previous: previous, id: id, instance: row["instance_id"], seq: row["seq"], kind: row["kind"], at: row["at"],
+                        actor: row["actor"], payload: payload, authority: recorded)
+                    authority.apply(kind: row["kind"], at: row["at"], instance: row["instance_id"], payload: payload, authority: recorded)
+                    if Array(stored) != computed {
+                        problems.append("journal row \(id) (\(row["kind"] as String)) does not match its hash: edited, or a row before it was changed")
+                        if problems.count >= 20 { break }
+                    }
                 } catch {
                     // A damaged deflated payload is a finding like an edited one, not the end of the check.
                     problems.append("journal row \(id) (\(row["kind"] as String)): its stored payload is damaged (\(error))")
-                    if problems.count >= 20 { break }
-                    previous = Array(stored)
-                    expectedID = id + 1
-                    continue
-                }
-                let recorded: String? = row["authority"]
-                let computed = ChainHead.link(
-                    previous: previous, id: id, instance: row["instance_id"], seq: row["seq"], kind: row["kind"], at: row["at"],
-                    actor: row["actor"], payload: payload, authority: recorded)
-                authority.apply(kind: row["kind"], at: row["at"], instance: row["instance_id"], payload: payload, authority: recorded)
-                if Array(stored) != computed {
-                    problems.append("journal row \(id) (\(row["kind"] as String)) does not match its hash: edited, or a row before it was changed")
                     if problems.count >= 20 { break }
                 }
                 previous = Array(stored)
