@@ -29,7 +29,7 @@ struct EvalCommand: AsyncParsableCommand {
 /// Opens the engine for an eval command; a broken assembly is bad input (exit 2).
 func evalSession(_ storeOptions: StoreOptions, _ plugins: PluginOptions, template: String? = nil) async throws -> EvalSession {
     do {
-        let extra = template.flatMap { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") ? $0 : nil }
+        let extra = template.flatMap(TemplateArgument.extraTemplate)
         return EvalSession(assembly: try await EngineContext(store: storeOptions, plugins: plugins, extraTemplate: extra).assembly)
     } catch let failed as ValidationFailed {
         throw ValidationFailed(exitCode: failed.exitCode == 0 ? 0 : EvalExit.badInput)
@@ -38,12 +38,7 @@ func evalSession(_ storeOptions: StoreOptions, _ plugins: PluginOptions, templat
 
 /// The template name a command's TEMPLATE argument means: a name, or a template file's name.
 func templateName(_ argument: String, in session: EvalSession) -> String {
-    if argument.hasSuffix(".yaml") || argument.hasSuffix(".yml"),
-        let plan = session.assembly.plans.all.first(where: { $0.template.file == argument })
-    {
-        return plan.name
-    }
-    return argument
+    TemplateArgument.filePlan(argument, in: session.assembly.plans)?.name ?? argument
 }
 
 /// Prints an input error and exits 2.

@@ -22,12 +22,8 @@ struct TemplateCommand: AsyncParsableCommand {
         @OptionGroup var plugins: PluginOptions
 
         func run() async throws {
-            let isFile = template.hasSuffix(".yaml") || template.hasSuffix(".yml")
-            let context = try await EngineContext(store: storeOptions, plugins: plugins, extraTemplate: isFile ? template : nil)
-            let name = isFile ? try Workspace().parseTemplate(template).name : template
-            guard let plan = context.plans.plan(template: name, version: nil) else {
-                throw CLIError("unknown template '\(name)'; loaded: \(Set(context.plans.all.map(\.name)).sorted().joined(separator: ", "))")
-            }
+            let context = try await EngineContext(store: storeOptions, plugins: plugins, extraTemplate: TemplateArgument.extraTemplate(template))
+            let plan = try TemplateArgument.plan(template, in: context, workflows: storeOptions.workflows)
             if let customer, context.overlays[customer] == nil {
                 throw CLIError("unknown customer '\(customer)'; expected one of: \(context.overlays.keys.sorted().joined(separator: ", "))")
             }
