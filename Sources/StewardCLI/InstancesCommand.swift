@@ -199,12 +199,13 @@ struct SubmitCommand: AsyncParsableCommand {
         let created = try await withThrowingTaskGroup(of: Bool.self) { group in
             var created = 0
             var done = 0
+            func finished(_ isNew: Bool) {
+                if isNew { created += 1 }
+                done += 1
+                progress.update(done, batch.count)
+            }
             for index in batch.indices {
-                if index >= concurrency, let isNew = try await group.next() {
-                    if isNew { created += 1 }
-                    done += 1
-                    progress.update(done, batch.count)
-                }
+                if index >= concurrency, let isNew = try await group.next() { finished(isNew) }
                 let key = batch[index].key
                 let input = batch[index].input
                 group.addTask {
@@ -216,11 +217,7 @@ struct SubmitCommand: AsyncParsableCommand {
                     return true
                 }
             }
-            for try await isNew in group {
-                if isNew { created += 1 }
-                done += 1
-                progress.update(done, batch.count)
-            }
+            for try await isNew in group { finished(isNew) }
             return created
         }
         progress.finish()
