@@ -30,14 +30,16 @@ public enum ChildProcess {
         /// Sends `signal` (SIGKILL by default).
         public func kill(_ signal: Int32 = SIGKILL) { _ = Glibc.kill(pid, signal) }
 
-        /// Whether it still runs (reaping it when it ended: call `wait` afterwards only if true was seen).
+        /// Waits for the child to end and reaps it. With `seconds`, a child still running then is
+        /// sent SIGKILL (and `timedOut` is set on the ending); without, it waits as long as it takes.
+        /// Blocks the calling thread: call it from a plain thread, never from the cooperative pool.
         public func wait(timeout seconds: Double? = nil) -> Ending {
-            var status: Int32 = 0
             var waited = 0.0
             var timedOut = false
             while true {
+                var status: Int32 = 0
                 let result = waitpid(pid, &status, seconds == nil ? 0 : WNOHANG)
-                if result == pid { break }
+                if result == pid { return Self.ending(status, timedOut: timedOut) }
                 if result < 0, errno != EINTR { return Ending(status: -1, signal: nil, timedOut: false) }
                 if let seconds, result == 0 {
                     if waited >= seconds, !timedOut {
@@ -48,7 +50,20 @@ public enum ChildProcess {
                     waited += 0.01
                 }
             }
-            // WIFEXITED / WEXITSTATUS / WTERMSIG are macros Swift does not import.
+        }
+
+        /// Without blocking: the child's ending if it has ended (reaping it, so a later `wait`
+        /// must not follow), nil while it still runs.
+        public func poll() -> Ending? {
+            var status: Int32 = 0
+            let result = waitpid(pid, &status, WNOHANG)
+            if result == pid { return Self.ending(status, timedOut: false) }
+            if result < 0, errno != EINTR { return Ending(status: -1, signal: nil, timedOut: false) }
+            return nil
+        }
+
+        /// Decodes a `waitpid` status (WIFEXITED / WEXITSTATUS / WTERMSIG are macros Swift does not import).
+        private static func ending(_ status: Int32, timedOut: Bool) -> Ending {
             let signal = status & 0x7f
             return signal == 0 ? Ending(status: (status >> 8) & 0xff, signal: nil, timedOut: timedOut) : Ending(status: -1, signal: signal, timedOut: timedOut)
         }

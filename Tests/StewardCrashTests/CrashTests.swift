@@ -57,12 +57,28 @@ struct CrashTests {
             try start(arguments).wait().status
         }
 
-        /// Starts, waits `milliseconds`, then SIGKILLs (if still running). Returns whether it was killed.
-        func runAndKill(_ arguments: [String], after milliseconds: Int) throws -> Bool {
+        /// Starts the command, waits until its step calls have added `calls` lines to the ledger
+        /// (so the kill lands in work, however long the start takes on a loaded machine), waits a
+        /// further `milliseconds` (for commits in flight), then SIGKILLs it if it still runs.
+        /// Returns whether it was killed; a command that ends first is simply reaped.
+        func runAndKill(_ arguments: [String], afterCalls calls: Int, thenMilliseconds milliseconds: Int) throws -> Bool {
+            let target = ledgerLines() + calls
             let child = try start(arguments)
+            let giveUp = Date().addingTimeInterval(60)
+            while ledgerLines() < target, Date() < giveUp {
+                if child.poll() != nil { return false }
+                usleep(5_000)
+            }
             usleep(useconds_t(milliseconds * 1000))
+            if child.poll() != nil { return false }
             child.kill()
             return child.wait().signal == SIGKILL
+        }
+
+        /// How many step calls the ledger has recorded so far (0 before the first).
+        func ledgerLines() -> Int {
+            guard let data = FileManager.default.contents(atPath: ledger.path) else { return 0 }
+            return data.reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
         }
     }
 
@@ -96,7 +112,8 @@ struct CrashTests {
         for round in 0..<12 {
             // Alternate between submitting (which also starts new instances) and resuming.
             let arguments = round % 3 == 2 ? ["resume"] : submit
-            if try run.runAndKill(arguments, after: Int.random(in: 60...900, using: &generator)) { kills += 1 }
+            // 6,000 calls in all: a kill after 20 to 1,200 of them leaves work for the later rounds.
+            if try run.runAndKill(arguments, afterCalls: Int.random(in: 20...1_200, using: &generator), thenMilliseconds: Int.random(in: 0...50, using: &generator)) { kills += 1 }
         }
         #expect(kills >= 3, "the kills must land while work is in progress")
         #expect(try run.run(submit) == 0)
@@ -145,7 +162,8 @@ struct CrashTests {
         #expect(FileManager.default.isExecutableFile(atPath: Self.stewardBinary.path), "build the steward executable first")
         var run = try Self.makeRun()
         defer { try? FileManager.default.removeItem(at: run.directory) }
-        // 50 items x 3 calls of 30 ms, 5 at a time: about 900 ms of calls, so kills land midway.
+        // 50 items x 3 calls of 30 ms, 5 at a time: 150 calls, about 900 ms of them; each round
+        // kills after 10 to 40 more calls, so kills land midway through the fan-out.
         run.environment["LEDGER_PAUSE_MS"] = "30"
         let items = 50
         try Data("{\"items\": [\((0..<items).map(String.init).joined(separator: ","))]}".utf8).write(to: run.directory.appendingPathComponent("map.json"))
@@ -153,7 +171,7 @@ struct CrashTests {
         var generator = SystemRandomNumberGenerator()
         var midway = 0
         for round in 0..<10 {
-            let killed = try run.runAndKill(round == 0 || round == 5 ? submit : ["resume"], after: Int.random(in: 150...600, using: &generator))
+            let killed = try run.runAndKill(round == 0 || round == 5 ? submit : ["resume"], afterCalls: Int.random(in: 10...40, using: &generator), thenMilliseconds: Int.random(in: 0...60, using: &generator))
             guard killed, FileManager.default.fileExists(atPath: run.database.path) else { continue }
             let store = try SQLiteStore(path: run.database.path)
             let counts = try await store.countByStatus()
