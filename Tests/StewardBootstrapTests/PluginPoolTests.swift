@@ -33,7 +33,7 @@ import Testing
         }
         // Wait until all of them are inside the plugin (each is durably started and running).
         let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(10)
+        let deadline = clock.now + .seconds(60)
         while try await assembly.store.countByStatus()[.running] ?? 0 < threads, clock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))
         }

@@ -175,10 +175,10 @@ struct WebDriver {
     func go(_ url: URL) async throws { _ = try await send("POST", "url", ["url": .string(url.absoluteString)]) }
     func currentURL() async throws -> String { try await send("GET", "url").stringValue ?? "" }
 
-    /// Waits (up to 10 s) for a navigation a click or key press started to land on a URL
+    /// Waits (up to 30 s) for a navigation a click or key press started to land on a URL
     /// ending in `suffix`; a click may return before the browser has followed the redirect.
     func waitForURL(endingWith suffix: String) async throws -> String {
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(30)
         var url = try await currentURL()
         while !url.hasSuffix(suffix), ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(50))

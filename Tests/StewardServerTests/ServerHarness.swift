@@ -269,10 +269,10 @@ final class ServerHarness: Sendable {
         return (instance, audit.id)
     }
 
-    /// Polls the store until the instance's status satisfies `done` (at most 20 s).
+    /// Polls the store until the instance's status satisfies `done` (at most 60 s).
     @discardableResult
     func waitFor(_ instance: String, _ done: (String) -> Bool) async throws -> String {
-        let deadline = ContinuousClock.now + .seconds(20)
+        let deadline = ContinuousClock.now + .seconds(60)
         while true {
             let status = try await server.environment.engine.currentState(id: instance)?.status.rawValue ?? "missing"
             if done(status) || ContinuousClock.now > deadline { return status }
