@@ -12,6 +12,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "steward", targets: ["steward"]),
+        .executable(name: "steward-plugin-host", targets: ["steward-plugin-host"]),
         .library(name: "StewardCore", targets: ["StewardCore"]),
         // The engine's modules for a process that embeds it (Benchmarks/ builds against this
         // from its own package, so the root build never pays for the benchmarks).
@@ -72,9 +73,12 @@ let package = Package(
             dependencies: ["StewardJSON", "StewardExpressions", .product(name: "Yams", package: "Yams")],
             swiftSettings: strictSettings
         ),
+        // The Linux calls a plugin host process makes on itself (no-new-privileges, closing
+        // descriptors, a network namespace, thread CPU clocks): prctl and syscall are C varargs.
+        .target(name: "CPluginSandbox", path: "Sources/CPluginSandbox"),
         .target(
             name: "StewardPlugins",
-            dependencies: ["StewardABI", "StewardJSON", "StewardDigest", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")],
+            dependencies: ["StewardABI", "CPluginSandbox", "StewardJSON", "StewardDigest", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")],
             swiftSettings: strictSettings
         ),
         // The pure core: instance, event, effect, the transition function. No I/O, no clock,
@@ -204,6 +208,8 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .executableTarget(name: "steward", dependencies: ["StewardCLI"], swiftSettings: strictSettings),
+        // The host process of a plugin that runs isolated (`isolation: process`), installed beside steward.
+        .executableTarget(name: "steward-plugin-host", dependencies: ["StewardPlugins", "CPluginSandbox"], swiftSettings: strictSettings),
 
         // Evaluation of the kb plugin (Plugins/kb, a C plugin) through the real plugin host.
         .target(

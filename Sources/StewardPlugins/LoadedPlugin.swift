@@ -38,8 +38,11 @@ public struct LoadedPlugin: Sendable {
     public let modelAdapters: [PluginAdapter]
     /// The library file's identity (its SHA-256).
     public let binary: BinaryIdentity
+    /// The host processes serving the plugin when it runs isolated (`isolation: process`);
+    /// nil when it is loaded into this process.
+    public let isolated: IsolatedPlugin?
     /// Whether the plugin declared a `deinit` (ABI 1.2).
-    public var hasDeinit: Bool { deinitFunction != nil }
+    public var hasDeinit: Bool { isolated?.hello.hasDeinit ?? (deinitFunction != nil) }
     /// Whether the plugin declared `get_extension` or `get_extension_with_state`.
     public var hasExtensionLookup: Bool { extensionFunction != nil || statefulExtensionFunction != nil }
     /// Whether the plugin declared `get_extension_with_state` (ABI 1.2).
@@ -56,8 +59,10 @@ public struct LoadedPlugin: Sendable {
     /// The plugin's capability `id`: `get_extension_with_state` when it has one (ABI 1.2),
     /// else `get_extension`; nil when it declares neither or the plugin answers NULL.
     /// Thread rules: any thread (the ABI makes both lookups thread-safe).
+    /// An isolated plugin has none here: an extension is a pointer into the plugin's process.
     public func extensionPointer(id: String) -> UnsafeRawPointer? {
-        id.withCString { text in
+        guard isolated == nil else { return nil }
+        return id.withCString { text in
             if let statefulExtensionFunction { return statefulExtensionFunction(state.pointer, text) }
             return extensionFunction?(text)
         }
@@ -69,14 +74,44 @@ public struct LoadedPlugin: Sendable {
     /// be made through this value.
     /// - Returns: false when the plugin has no deinit or it already ran for this load.
     @discardableResult
+    /// An isolated plugin's hosts run the deinit themselves and exit (see `IsolatedPlugin.stop`).
     public func deinitialize() -> Bool {
+        if let isolated { return isolated.stop() && hasDeinit }
         guard PluginLoader.forget(self) else { return false }
         guard let deinitFunction else { return false }
         deinitFunction(state.pointer)
         return true
     }
 
+    /// A plugin served by host processes, described by the first host's hello.
+    init(isolated host: IsolatedPlugin, path: String) {
+        let hello = host.hello
+        isolated = host
+        resolvedPath = path
+        state = PluginState(pointer: nil)
+        deinitFunction = nil
+        extensionFunction = nil
+        statefulExtensionFunction = nil
+        name = hello.name
+        version = hello.version
+        description = hello.description
+        abiMajor = hello.abiMajor
+        abiMinor = hello.abiMinor
+        self.path = path
+        binary = host.binary
+        steps = hello.steps.enumerated().map { index, step in
+            PluginStep(
+                fullName: "\(hello.name).\(step.name)", version: step.version, description: step.description, flags: step.flags,
+                target: .isolated(host, index: UInt16(index)), pluginPath: path, binary: host.binary)
+        }
+        adapters = hello.adapters
+        modelAdapters = hello.adapters.enumerated().map { index, info in
+            PluginAdapter(info: info, target: .isolated(host, index: UInt16(index)), pluginPath: path, binary: host.binary)
+        }
+    }
+
     init(descriptor: stw_plugin, path: String, resolvedPath: String) throws(PluginLoadError) {
+        isolated = nil
         self.resolvedPath = resolvedPath
         deinitFunction = descriptor.`deinit`
         extensionFunction = descriptor.get_extension
@@ -161,10 +196,10 @@ public struct LoadedPlugin: Sendable {
         steps = rawSteps.map { step, fullName, version in
             PluginStep(
                 fullName: fullName, version: version, description: PluginLoader.text(step.description),
-                flags: step.flags, function: step.invoke, state: pluginState, pluginPath: path, binary: binary)
+                flags: step.flags, target: .local(step.invoke, pluginState), pluginPath: path, binary: binary)
         }
         modelAdapters = rawAdapters.map { info, function in
-            PluginAdapter(info: info, function: function, state: pluginState, pluginPath: path, binary: binary)
+            PluginAdapter(info: info, target: .local(function, pluginState), pluginPath: path, binary: binary)
         }
     }
 }
@@ -199,24 +234,36 @@ public final class PluginStep: Sendable {
     public let pluginPath: String
     /// That library's identity (its SHA-256).
     public let binary: BinaryIdentity
+    /// The step's flags as declared (`STW_STEP_*`).
+    public let flags: UInt32
+    /// Whether it runs in a host process (`isolation: process`).
+    public var isIsolated: Bool {
+        if case .isolated = target { return true }
+        return false
+    }
 
-    let function: stw_step_fn
-    let state: PluginState
+    /// Where calls go: the function in this process, or the plugin's host processes.
+    enum Target: Sendable {
+        case local(stw_step_fn, PluginState)
+        case isolated(IsolatedPlugin, index: UInt16)
+    }
+
+    let target: Target
     /// Serialises calls of a step that is not thread-safe.
     let serial = Mutex<Void>(())
 
     init(
-        fullName: String, version: String, description: String?, flags: UInt32, function: stw_step_fn, state: PluginState, pluginPath: String,
+        fullName: String, version: String, description: String?, flags: UInt32, target: Target, pluginPath: String,
         binary: BinaryIdentity
     ) {
+        self.flags = flags
         self.binary = binary
         self.fullName = fullName
         self.version = version
         self.description = description
         self.isThreadSafe = flags & STW_STEP_THREAD_SAFE != 0
         self.isPure = flags & STW_STEP_PURE != 0
-        self.function = function
-        self.state = state
+        self.target = target
         self.pluginPath = pluginPath
     }
 
@@ -258,11 +305,13 @@ public final class PluginStep: Sendable {
 
     /// Builds the call (borrowed pointers, NUL-terminated keys) and calls the function,
     /// serialised unless the step is thread-safe. The caller owns `result` and its blocks.
+    /// Only for a step in this process (`target` is `.local`).
     func invoke(
         input: UnsafeRawBufferPointer, config: UnsafeRawBufferPointer, idempotencyKey: String, attempt: Int, callKey: String?,
         result: inout stw_step_result
     ) -> stw_status {
-        CallKeys.with(idempotencyKey: idempotencyKey, callKey: callKey, attempt: attempt) { key, callKey in
+        guard case .local(let function, let state) = target else { return STW_ERR_INTERNAL }
+        return CallKeys.with(idempotencyKey: idempotencyKey, callKey: callKey, attempt: attempt) { key, callKey in
             var call = stw_step_call()
             call.header = stw_struct_header(
                 struct_size: UInt32(MemoryLayout<stw_step_call>.size), abi_major: UInt16(STW_ABI_VERSION_MAJOR),
@@ -293,6 +342,12 @@ public final class PluginStep: Sendable {
         input: UnsafeRawBufferPointer, config: UnsafeRawBufferPointer, idempotencyKey: String, attempt: Int, callKey: String?,
         maxOutputBytes: Int, read: (UnsafeRawBufferPointer) throws(StepCallError) -> T
     ) throws(StepCallError) -> T {
+        if case .isolated(let host, let index) = target {
+            let output = try host.callStep(
+                index: index, name: fullName, input: input, config: config, idempotencyKey: idempotencyKey, attempt: attempt, callKey: callKey,
+                maxOutputBytes: maxOutputBytes)
+            return try output.withUnsafeBytes { bytes in Result { () throws(StepCallError) -> T in try read(bytes) } }.get()
+        }
         var result = stw_step_result()
         result.header = stw_struct_header(
             struct_size: UInt32(MemoryLayout<stw_step_result>.size), abi_major: UInt16(STW_ABI_VERSION_MAJOR),

@@ -57,16 +57,26 @@ public final class PluginAdapter: Sendable {
     /// The library's identity (its SHA-256).
     public let binary: BinaryIdentity
 
-    let function: stw_adapter_fn
-    let state: PluginState
+    /// Where calls go: the function in this process, or the plugin's host processes.
+    enum Target: Sendable {
+        case local(stw_adapter_fn, PluginState)
+        case isolated(IsolatedPlugin, index: UInt16)
+    }
+
+    let target: Target
     /// Serialises calls of an adapter that is not thread-safe.
     let serial = Mutex<Void>(())
 
-    init(info: AdapterInfo, function: stw_adapter_fn, state: PluginState, pluginPath: String, binary: BinaryIdentity) {
+    /// Whether it runs in a host process (`isolation: process`).
+    public var isIsolated: Bool {
+        if case .isolated = target { return true }
+        return false
+    }
+
+    init(info: AdapterInfo, target: Target, pluginPath: String, binary: BinaryIdentity) {
         self.binary = binary
         self.info = info
-        self.function = function
-        self.state = state
+        self.target = target
         self.pluginPath = pluginPath
     }
 
@@ -84,6 +94,31 @@ public final class PluginAdapter: Sendable {
             let served = ModelTask.allCases.filter(serves).map(\.description).joined(separator: ", ")
             throw StepCallError(adapter: key, kind: .invalidInput, message: "does not serve the \(task) task (it serves: \(served.isEmpty ? "nothing" : served))")
         }
+        let raw = try callRaw(
+            task: task, input: input.jsonBytes, parameters: parameters.jsonBytes, prompt: prompt, idempotencyKey: idempotencyKey, attempt: attempt,
+            callKey: callKey, maxOutputBytes: maxOutputBytes)
+        return try Self.checked(raw, adapter: key)
+    }
+
+    /// An adapter's answer before its output is parsed: checked UTF-8 bytes, the confidence as
+    /// reported (negative: not reported), and the usage.
+    struct RawResponse {
+        var output: [UInt8]
+        var confidence: Double
+        var usage: AdapterUsage
+    }
+
+    /// Calls the adapter with serialised input and parameters (in this process, or in its
+    /// host), checking the status, the output limit and UTF-8; the caller checks the rest.
+    func callRaw(
+        task: ModelTask, input: [UInt8], parameters: [UInt8], prompt: String, idempotencyKey: String, attempt: Int, callKey: String?,
+        maxOutputBytes: Int
+    ) throws(StepCallError) -> RawResponse {
+        if case .isolated(let host, let index) = target {
+            return try host.callAdapter(
+                index: index, key: key, task: task, input: input, parameters: parameters, prompt: prompt, idempotencyKey: idempotencyKey,
+                attempt: attempt, callKey: callKey, maxOutputBytes: maxOutputBytes)
+        }
         var response = stw_model_response()
         response.header = stw_struct_header(
             struct_size: UInt32(MemoryLayout<stw_model_response>.size), abi_major: UInt16(STW_ABI_VERSION_MAJOR),
@@ -93,7 +128,7 @@ public final class PluginAdapter: Sendable {
         response.confidence = -1
         let (status, refusal): (stw_status, String?) = OutputLimit.withBudget(limit: maxOutputBytes) { budget in
             let status = invoke(
-                task: task, input: input.jsonBytes, parameters: parameters.jsonBytes, prompt: Array(prompt.utf8CString),
+                task: task, input: input, parameters: parameters, prompt: Array(prompt.utf8CString),
                 idempotencyKey: idempotencyKey, attempt: attempt, callKey: callKey, response: &response)
             return (status, OutputLimit.refusal(block: status == STW_OK ? response.output : nil, length: response.output_length, budget: budget))
         }
@@ -116,21 +151,24 @@ public final class PluginAdapter: Sendable {
         guard UTF8Validation.isValid(bytes) else {
             throw StepCallError(adapter: key, kind: .invalidOutput, message: "output is not valid UTF-8")
         }
+        return RawResponse(
+            output: Array(bytes), confidence: response.confidence,
+            usage: AdapterUsage(inputTokens: response.input_tokens, outputTokens: response.output_tokens, latencyMicroseconds: response.latency_microseconds))
+    }
+
+    /// Parses a raw answer's output and checks its confidence.
+    static func checked(_ raw: RawResponse, adapter key: String) throws(StepCallError) -> AdapterResponse {
         let output: JSONValue
         do {
-            output = try JSONValue.parse(bytes)
+            output = try JSONValue.parse(raw.output)
         } catch {
             throw StepCallError(adapter: key, kind: .invalidOutput, message: "output is not valid JSON: \(error)")
         }
-        let confidence = response.confidence
+        let confidence = raw.confidence
         guard !confidence.isNaN, confidence <= 1 else {
             throw StepCallError(adapter: key, kind: .invalidOutput, message: "confidence \(confidence) is outside [0, 1] (negative means not reported)")
         }
-        return AdapterResponse(
-            output: output, confidence: confidence < 0 ? nil : confidence,
-            usage: AdapterUsage(
-                inputTokens: response.input_tokens, outputTokens: response.output_tokens,
-                latencyMicroseconds: response.latency_microseconds))
+        return AdapterResponse(output: output, confidence: confidence < 0 ? nil : confidence, usage: raw.usage)
     }
 
     /// Builds the request (borrowed pointers, NUL-terminated keys) and calls the function.
@@ -138,7 +176,8 @@ public final class PluginAdapter: Sendable {
         task: ModelTask, input: [UInt8], parameters: [UInt8], prompt: [CChar], idempotencyKey: String, attempt: Int,
         callKey: String?, response: inout stw_model_response
     ) -> stw_status {
-        CallKeys.with(idempotencyKey: idempotencyKey, callKey: callKey, attempt: attempt) { key, callKey in
+        guard case .local(let function, let state) = target else { return STW_ERR_INTERNAL }
+        return CallKeys.with(idempotencyKey: idempotencyKey, callKey: callKey, attempt: attempt) { key, callKey in
             input.withUnsafeBufferPointer { inputBuffer in
                 parameters.withUnsafeBufferPointer { parametersBuffer in
                     prompt.withUnsafeBufferPointer { promptBuffer in

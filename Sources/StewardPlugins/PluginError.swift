@@ -26,6 +26,9 @@ public struct PluginLoadError: Error, Sendable, Equatable, CustomStringConvertib
         case duplicatePlugin(name: String, firstLoadedFrom: String)
         /// The plugin's `init` returned an error status.
         case initFailed(status: Int32)
+        /// An isolated plugin's host process did not start or died before it reported the
+        /// plugin (`isolation: process`): the message says which and why.
+        case hostFailed(message: String)
     }
 
     /// The library's path.
@@ -67,6 +70,8 @@ public struct PluginLoadError: Error, Sendable, Equatable, CustomStringConvertib
             what = "a plugin named '\(name)' is already loaded from \(first)"
         case .initFailed(let status):
             what = "the plugin's init failed with status \(StepStatus(rawValue: status)?.name ?? String(status))"
+        case .hostFailed(let message):
+            what = "its host process failed: \(message)"
         }
         return "cannot load plugin \(path): \(what)"
     }

@@ -43,6 +43,19 @@ public enum PluginLoader {
         return try result.get()
     }
 
+    /// Loads the plugin at `path` as `settings` say: into this process, or (mode `.process`)
+    /// into host processes started from `environment.hostExecutable`, which load it with this
+    /// same loader and report it back. Either way a plugin that does not load throws the same
+    /// `PluginLoadError`; an isolated one may also fail with `.hostFailed`.
+    public static func load(path: String, isolation settings: IsolationSettings, environment: IsolationEnvironment?) throws(PluginLoadError) -> LoadedPlugin {
+        guard settings.mode == .process else { return try load(path: path) }
+        guard let environment else {
+            throw PluginLoadError(path: path, reason: .hostFailed(message: "steward-plugin-host was not found (set STEWARD_PLUGIN_HOST, or install it beside steward)"))
+        }
+        let host = try IsolatedPlugin(path: path, settings: settings, environment: environment)
+        return LoadedPlugin(isolated: host, path: path)
+    }
+
     /// Drops `plugin` from the cache (the first step of its `deinit`).
     /// - Returns: false when it was not the cached load (already forgotten).
     static func forget(_ plugin: LoadedPlugin) -> Bool {
