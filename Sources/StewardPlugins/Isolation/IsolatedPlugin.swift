@@ -97,6 +97,9 @@ public final class IsolatedPlugin: @unchecked Sendable {
         var stopped = false
     }
 
+    /// Host processes the plugin may have at once.
+    public var hostCount: Int { locked { state.slots.count } }
+
     /// Status for `steward plugins list` and the metrics.
     public struct Status: Sendable, Equatable {
         /// The pids of the running hosts.
