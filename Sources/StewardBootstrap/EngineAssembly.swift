@@ -171,7 +171,6 @@ public struct EngineAssembly: Sendable {
 
     public static func assemble(_ options: EngineOptions) async throws -> EngineAssembly {
         let workspace = options.workspace
-        let registry = try workspace.loadPlugins(explicit: options.pluginDirectories, build: options.buildPlugins, workflows: options.workflows)
         var files: [String] = []
         if FileManager.default.fileExists(atPath: options.workflows) {
             files = try workspace.templateFiles([options.workflows])
@@ -181,6 +180,10 @@ public struct EngineAssembly: Sendable {
             files.removeAll { URL(fileURLWithPath: $0).standardizedFileURL.path == standardized }
             files.append(extra)
         }
+        // Templates may ask for a plugin to run isolated, which must be known before it loads.
+        let registry = try workspace.loadPlugins(
+            explicit: options.pluginDirectories, build: options.buildPlugins, workflows: options.workflows,
+            templateIsolation: workspace.templateIsolation(files: files))
         var prompts = try workspace.loadPrompts(workflows: options.workflows)
         let store: any EngineStore
         var ledgerPath = options.crashLedger

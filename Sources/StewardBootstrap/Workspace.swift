@@ -55,52 +55,165 @@ public struct Workspace: Sendable {
         return [builtPluginsDirectory.path]
     }
 
+    /// Where isolated plugins' health is kept between processes: `<plugin>.quarantined` and
+    /// `<plugin>.host.json` (`.steward/plugin-hosts`).
+    public var pluginStateDirectory: URL { dataDirectory.appendingPathComponent("plugin-hosts") }
+
     /// Loads every plugin library in `directories`, building the shipped ones first when
     /// running in a source checkout and `build` is set.
     ///
     /// A plugin version the operator pinned in `<workflows>/plugins.yaml` loads only from the
     /// library with the pinned SHA-256; another binary under the same name and version is refused
     /// (`BootstrapError` naming both hashes).
-    public func loadPlugins(explicit: [String], build: Bool, workflows: String = "workflows") throws -> PluginRegistry {
+    ///
+    /// A plugin set to `isolation: process` (under `plugins:` in that file, or by a template in
+    /// `templateIsolation`, plugin name -> mode) is never loaded into this process: it runs in
+    /// `steward-plugin-host` processes. Since a library's plugin name is known only once its
+    /// entry has run, each library is first described by a host process when any plugin is
+    /// isolated. A template asking `in-process` for a plugin the operator isolates is refused.
+    public func loadPlugins(explicit: [String], build: Bool, workflows: String = "workflows", templateIsolation: [String: (mode: String, file: String)] = [:]) throws
+        -> PluginRegistry
+    {
         if build, explicit.isEmpty, isSourceCheckout {
             try pluginBuilder.buildAll(onlyIfStale: true)
         }
-        let pins = try pluginPins(workflows: workflows)
+        let file = try pluginSettings(workflows: workflows)
+        let pins = file.pins
+        let isolated = try isolationSettings(file, templateIsolation: templateIsolation)
+        var environment: IsolationEnvironment?
+        if !isolated.isEmpty {
+            guard let host = IsolationEnvironment.locateHost() else {
+                throw BootstrapError(
+                    "plugin \(isolated.keys.sorted().joined(separator: ", ")) is set to 'isolation: process', but steward-plugin-host was not found "
+                        + "beside the steward executable (install it there, or set STEWARD_PLUGIN_HOST to its path)")
+            }
+            environment = IsolationEnvironment(hostExecutable: host, stateDirectory: pluginStateDirectory.path)
+        }
         var registry = PluginRegistry()
         func register(_ plugin: LoadedPlugin) throws {
             let key = "\(plugin.name)@\(plugin.version)"
             if let pinned = pins[key], plugin.binary.sha256 != pinned {
+                plugin.isolated?.stop()
                 throw BootstrapError(
                     "plugin \(plugin.name) \(plugin.version) at \(plugin.path) has SHA-256 \(plugin.binary.sha256), but plugins.yaml pins \(key) to \(pinned); "
                         + "a different binary under the same version is refused (load the pinned build, or give the new one a new version and pin it)")
             }
-            try registry.register(plugin)
-        }
-        for directory in pluginDirectories(explicit: explicit) {
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), !isDirectory.boolValue {
-                try register(PluginLoader.load(path: directory))
-                continue
+            do {
+                try registry.register(plugin)
+            } catch {
+                plugin.isolated?.stop()
+                throw error
             }
-            for library in PluginRegistry.libraries(in: directory) {
-                try register(PluginLoader.load(path: library))
+        }
+        func load(_ library: String) throws -> LoadedPlugin {
+            guard let environment else { return try PluginLoader.load(path: library) }
+            let name = try IsolatedPlugin.describe(path: library, environment: environment).name
+            guard let settings = isolated[name] else { return try PluginLoader.load(path: library) }
+            return try PluginLoader.load(path: library, isolation: settings, environment: environment)
+        }
+        do {
+            for directory in pluginDirectories(explicit: explicit) {
+                var isDirectory: ObjCBool = false
+                if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), !isDirectory.boolValue {
+                    try register(load(directory))
+                    continue
+                }
+                for library in PluginRegistry.libraries(in: directory) {
+                    try register(load(library))
+                }
+            }
+        } catch {
+            for plugin in registry.plugins { plugin.isolated?.stop() }
+            throw error
+        }
+        let names = Set(registry.plugins.map(\.name))
+        for name in isolated.keys.sorted() where !names.contains(name) {
+            // A name close to a loaded one is a typo that would leave a plugin unisolated.
+            if let near = names.first(where: { Self.editDistance($0, name) <= 2 }) {
+                for plugin in registry.plugins { plugin.isolated?.stop() }
+                throw BootstrapError("plugin '\(name)' is set to 'isolation: process', but no loaded plugin has that name (did you mean '\(near)'?)")
             }
         }
         return registry
+    }
+
+    /// The isolation of every plugin that runs in host processes, from the operator's file and
+    /// the templates' requests.
+    func isolationSettings(_ file: PluginSettingsFile, templateIsolation: [String: (mode: String, file: String)]) throws -> [String: IsolationSettings] {
+        var result: [String: IsolationSettings] = [:]
+        for (name, run) in file.plugins where run.isolation == "process" {
+            var settings = IsolationSettings(mode: .process)
+            settings.memoryLimitBytes = run.memoryLimitMegabytes.map { $0 << 20 }
+            settings.cpuLimitMilliseconds = run.cpuLimitMilliseconds
+            settings.hosts = run.hosts
+            settings.channels = run.channels
+            settings.crashKind = run.onCrash == "permanent" ? .permanent : .transient
+            if let after = run.quarantineAfter { settings.quarantineAfter = after }
+            if let window = run.quarantineWindowSeconds { settings.quarantineWindowSeconds = Double(window) }
+            settings.network = run.network
+            result[name] = settings
+        }
+        for (name, request) in templateIsolation.sorted(by: { $0.key < $1.key }) {
+            if request.mode == "process" {
+                if result[name] == nil { result[name] = .process }
+            } else if result[name] != nil {
+                throw BootstrapError(
+                    "\(request.file) asks for plugin '\(name)' in process, but the operator runs it isolated (plugins.yaml: isolation: process); "
+                        + "a template may tighten a plugin's isolation, never loosen it")
+            }
+        }
+        return result
     }
 
     /// The operator's plugin pins from `<workflows>/plugins.yaml` (`name@version` -> SHA-256;
     /// none when the file is absent). A relative `workflows` is under the root.
     /// - Throws: `BootstrapError` listing the file's problems with their locations.
     public func pluginPins(workflows: String) throws -> [String: String] {
+        try pluginSettings(workflows: workflows).pins
+    }
+
+    /// The operator's plugin settings, `<workflows>/plugins.yaml` (empty when absent).
+    /// - Throws: `BootstrapError` listing the file's problems with their locations.
+    public func pluginSettings(workflows: String) throws -> PluginSettingsFile {
         let directory = workflows.hasPrefix("/") ? URL(fileURLWithPath: workflows) : root.appendingPathComponent(workflows)
         let file = directory.appendingPathComponent("plugins.yaml")
-        guard let text = try? String(contentsOf: file, encoding: .utf8) else { return [:] }
+        guard let text = try? String(contentsOf: file, encoding: .utf8) else { return PluginSettingsFile() }
         do {
-            return try TemplateParser.parsePluginPins(text, file: file.path)
+            return try TemplateParser.parsePluginSettings(text, file: file.path)
         } catch {
             throw BootstrapError(error.description)
         }
+    }
+
+    /// The isolation each template file asks for its plugins (`{name, isolation}` entries),
+    /// read before plugins load; files that do not parse are skipped here (assembly reports them).
+    public func templateIsolation(files: [String]) -> [String: (mode: String, file: String)] {
+        var result: [String: (mode: String, file: String)] = [:]
+        for file in files {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8), text.contains("isolation"),
+                let template = try? TemplateParser.parse(text, file: file)
+            else { continue }
+            for (name, mode) in template.pluginIsolation {
+                // `in-process` and `process` from two templates: the stricter one wins.
+                if result[name]?.mode != "process" { result[name] = (mode, file) }
+            }
+        }
+        return result
+    }
+
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        guard !a.isEmpty else { return b.count }
+        guard !b.isEmpty else { return a.count }
+        var previous = Array(0...b.count)
+        for i in 1...a.count {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...b.count {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
     }
 
     /// Template files named by `paths`: files as given, directories by their `*.yaml` / `*.yml`

@@ -15,6 +15,11 @@ public struct Template: Sendable {
     public var aop: OperatingProcedure
     /// Plugin names whose steps the template calls.
     public var plugins: [String]
+    /// Plugins the template asks to run a certain way (`{name: x, isolation: process}` in its
+    /// `plugins` list): name -> `process` or `in-process`. A template can only tighten what the
+    /// operator set: `process` isolates the plugin for the whole engine, and `in-process` for a
+    /// plugin the operator isolates is an error at assembly.
+    public var pluginIsolation: [String: String] = [:]
     /// Template configuration, visible to expressions as `config.*`; customer overlays change it.
     public var config: JSONValue
     /// Name of the first state.

@@ -27,6 +27,38 @@ public enum TemplateParser {
     ]
     static let retryKeys = ["max_attempts", "initial_backoff_ms", "max_backoff_ms", "multiplier"]
 
+    /// A template's `plugins` list: names, or `{name: kb, isolation: process}` for a plugin the
+    /// template wants isolated. Returns the names and the isolation each entry asks for.
+    static func parsePluginList(_ node: Node, reader: inout YAMLReader) -> ([String], [String: String]) {
+        guard case .sequence(let sequence) = node else {
+            reader.error(node, "expected a list of plugin names (or {name, isolation} entries) for 'plugins', found \(YAMLReader.describe(node))")
+            return ([], [:])
+        }
+        var names: [String] = []
+        var isolation: [String: String] = [:]
+        for item in sequence {
+            if case .mapping = item {
+                guard let entries = reader.entries(of: item, context: "an entry of 'plugins'", allowed: ["name", "isolation"]) else { continue }
+                guard let name = entries["name"].flatMap({ reader.string($0.value, "the 'name' of a plugin entry") }) else {
+                    if entries["name"] == nil { reader.error(item, "a plugin entry needs a 'name'") }
+                    continue
+                }
+                names.append(name)
+                if let mode = entries["isolation"].flatMap({ reader.string($0.value, "'isolation' of plugin '\(name)'") }) {
+                    if PluginSettingsFile.isolationModes.contains(mode) {
+                        isolation[name] = mode
+                    } else {
+                        let suggestion = YAMLReader.closest(to: mode, in: PluginSettingsFile.isolationModes).map { " (did you mean '\($0)'?)" } ?? ""
+                        reader.error(entries["isolation"]?.value, "expected 'in-process' or 'process' for 'isolation' of plugin '\(name)', found '\(mode)'\(suggestion)")
+                    }
+                }
+            } else if let name = reader.string(item, "an item of 'plugins'") {
+                names.append(name)
+            }
+        }
+        return (names, isolation)
+    }
+
     /// Parses `text` read from `file`. Returns the template, or throws `TemplateErrors`
     /// listing every problem with file, line and column.
     public static func parse(_ text: String, file: String) throws(TemplateErrors) -> Template {
@@ -90,7 +122,7 @@ public enum TemplateParser {
             reader.error(root, "missing 'aop' in the template; every template carries its agent operating procedure")
             return nil
         }()
-        let plugins = top["plugins"].flatMap { reader.stringList($0.value, "'plugins'") } ?? []
+        let (plugins, pluginIsolation) = top["plugins"].map { parsePluginList($0.value, reader: &reader) } ?? ([], [:])
         let config = top["config"].map { reader.json($0.value) } ?? .emptyObject
         if let node = top["config"]?.value, config.objectValue == nil {
             reader.error(node, "expected a mapping for 'config', found \(YAMLReader.describe(node))")
@@ -135,7 +167,7 @@ public enum TemplateParser {
             domain: "", inputs: [], outputs: [], humanTouchpoints: [], failureModes: [], escalationTarget: "", may: [], mayNot: [])
         var template = Template(
             name: name ?? "", version: version ?? "", vertical: vertical ?? "", description: description, aop: aop ?? placeholderAOP,
-            plugins: plugins,
+            plugins: plugins, pluginIsolation: pluginIsolation,
             config: config, start: start ?? firstState ?? "", startLocation: reader.location(of: startNode ?? root),
             states: states, defaultRetry: defaultRetry, serviceLevels: serviceLevels, escalation: escalation, models: models,
             file: reader.file, defaultTimeoutMilliseconds: defaultTimeout, defaultMaxOutputBytes: defaultMaxOutput)

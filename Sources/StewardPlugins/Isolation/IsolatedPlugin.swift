@@ -17,8 +17,9 @@ import Darwin
 /// a fault of the engine:
 /// - the host dies (a signal, an exit): every call in flight on it fails, classified as the
 ///   settings say (`crashKind`), naming the plugin, the pid, the signal and the call;
-/// - a call runs past its deadline: the host is killed (a hung call cannot be stopped
-///   otherwise) and the call fails as `transient`; the other calls on that host fail too;
+/// - a call runs past its deadline: the call fails as `transient` and the host is retired:
+///   new calls go to a fresh host, and the old one is killed (a hung call cannot be stopped
+///   otherwise) once the other calls on it are back;
 /// - the host's watchdog stops a call past its CPU-time limit, or the host writes a malformed
 ///   frame: as a crash.
 /// A failed host is restarted on the next call, after a backoff that doubles with consecutive
@@ -50,12 +51,18 @@ public final class IsolatedPlugin: @unchecked Sendable {
 
     /// One running host process.
     final class Host: @unchecked Sendable {
-        // @unchecked Sendable: `pid` and `channels` never change; `ending` and `cause` are
-        // written once, with the owning plugin's lock held, before `dead` is set under it.
+        // @unchecked Sendable: `pid` and `channels` never change; the other fields are read and
+        // written only with the owning plugin's lock held.
         let pid: pid_t
         let channels: [Int32]
+        /// Why it was taken out of service (nil while it serves).
         var cause: Cause?
+        /// How the process ended, once it was reaped.
         var ending: String?
+        /// Channels taken by calls and not yet given back.
+        var busy = 0
+        /// Someone is killing and reaping it.
+        var finalizing = false
         init(pid: pid_t, channels: [Int32]) {
             self.pid = pid
             self.channels = channels
@@ -73,9 +80,11 @@ public final class IsolatedPlugin: @unchecked Sendable {
         /// The host wrote something that is not a frame.
         case malformed(String)
 
-        var countsAsCrash: Bool {
-            if case .timedOut = self { return false }
-            return true
+        var countsAsCrash: Bool { !isTimeout }
+
+        var isTimeout: Bool {
+            if case .timedOut = self { return true }
+            return false
         }
     }
 
@@ -261,7 +270,9 @@ public final class IsolatedPlugin: @unchecked Sendable {
         switch cause {
         case .timedOut(let call, _):
             if case .timedOut(let mine, _) = own, mine == call {
-                return make(.transient, "timed out (the call's deadline passed); \(who) was killed so the call stops, and restarts on the next call")
+                return make(
+                    .transient,
+                    "timed out (the call's deadline passed); \(who) is killed as soon as the other calls on it are back, and new calls go to a fresh host")
             }
             return make(.transient, "\(who) was killed because another call on it (\(call)) ran past its deadline; this call was in flight on it")
         case .limit(let message):
@@ -295,7 +306,9 @@ public final class IsolatedPlugin: @unchecked Sendable {
                 .max(by: { state.slots[$0].free.count < state.slots[$1].free.count })
             {
                 let fd = state.slots[index].free.removeLast()
-                return (state.slots[index].host!, fd)
+                let host = state.slots[index].host!
+                host.busy += 1
+                return (host, fd)
             }
             // A slot without a host: start one (outside the lock), after its backoff.
             if let index = state.slots.indices.first(where: { state.slots[$0].host == nil && !state.slots[$0].starting }) {
@@ -357,48 +370,83 @@ public final class IsolatedPlugin: @unchecked Sendable {
         }
     }
 
-    /// Gives a channel back after a call that went well.
+    /// Gives a channel back after a call that went well. A host taken out of service after a
+    /// timeout (draining) is ended once its last call is back.
     private func release(host: Host, fd: Int32) {
         pthread_mutex_lock(lock)
-        defer { pthread_mutex_unlock(lock) }
+        host.busy -= 1
         if let index = state.slots.firstIndex(where: { $0.host === host }) {
             state.slots[index].free.append(fd)
             state.consecutiveFailures = 0
             pthread_cond_signal(changed)
-        } else {
-            close(fd)
-        }
-    }
-
-    /// Takes a failed host out of service once (the first caller to see it fail): kills and
-    /// reaps it, closes its free channels, counts the failure, and arms the backoff. Callers
-    /// holding its other channels close them themselves when their reads fail.
-    private func takeOutOfService(_ host: Host, cause: Cause) {
-        pthread_mutex_lock(lock)
-        guard let index = state.slots.firstIndex(where: { $0.host === host }) else {
-            // Another caller got there first; wait until it recorded how the host ended.
-            while host.ending == nil { pthread_cond_wait(changed, lock) }
             pthread_mutex_unlock(lock)
             return
         }
-        host.cause = cause
-        let free = state.slots[index].free
-        state.slots[index].host = nil
-        state.slots[index].free = []
+        close(fd)
+        let last = host.busy == 0 && !host.finalizing && host.ending == nil
+        if last { host.finalizing = true }
         pthread_mutex_unlock(lock)
+        if last { finalize(host) }
+    }
 
+    /// Takes a failed host out of service (the first caller to see it fail) and ends it: at
+    /// once when it died, crashed or broke the protocol (the calls still on it fail as their
+    /// reads end); after a timeout only once the other calls on it are back, so a hung call
+    /// does not fail its neighbours (new calls go to a fresh host meanwhile). Counts the
+    /// failure and arms the backoff. Callers close their own channel afterwards.
+    private func takeOutOfService(_ host: Host, cause: Cause) {
+        pthread_mutex_lock(lock)
+        host.busy -= 1
+        if let index = state.slots.firstIndex(where: { $0.host === host }) {
+            host.cause = cause
+            let free = state.slots[index].free
+            state.slots[index].host = nil
+            state.slots[index].free = []
+            for fd in free { close(fd) }
+            recordFailure(countsAsCrash: cause.countsAsCrash)
+            state.slots[index].notBefore = FrameIO.monotonicNanoseconds() + backoff()
+            pthread_cond_broadcast(changed)
+            let draining: Bool
+            if case .timedOut = cause { draining = host.busy > 0 } else { draining = false }
+            if !draining { host.finalizing = true }
+            pthread_mutex_unlock(lock)
+            if !draining { finalize(host) }
+            writeStatus()
+            return
+        }
+        // Already out of service. A draining host that dies under its remaining calls is a
+        // crash after all; otherwise wait until whoever ends it has recorded how it ended.
+        var mine = false
+        if !host.finalizing, host.ending == nil {
+            if case .timedOut = host.cause, !cause.isTimeout {
+                host.cause = cause
+                recordFailure(countsAsCrash: cause.countsAsCrash)
+            }
+            if host.busy == 0 || !cause.isTimeout {
+                host.finalizing = true
+                mine = true
+            }
+        }
+        if mine {
+            pthread_mutex_unlock(lock)
+            finalize(host)
+            return
+        }
+        while host.ending == nil, host.finalizing { pthread_cond_wait(changed, lock) }
+        pthread_mutex_unlock(lock)
+    }
+
+    /// Kills and reaps a host out of service, recording how it ended (`finalizing` is set).
+    private func finalize(_ host: Host) {
         kill(host.pid, SIGKILL)
         let ending = Self.reap(host.pid)
-        for fd in free { close(fd) }
-
-        pthread_mutex_lock(lock)
-        host.ending = ending
-        recordFailure(countsAsCrash: cause.countsAsCrash)
-        state.slots[index].notBefore = FrameIO.monotonicNanoseconds() + backoff()
-        pthread_cond_broadcast(changed)
-        pthread_mutex_unlock(lock)
-        IsolationLog.report("plugin \(hello.name): host process \(host.pid) \(ending); \(Self.summary(cause))")
-        writeStatus()
+        let cause = locked { () -> Cause? in
+            host.ending = ending
+            host.finalizing = false
+            pthread_cond_broadcast(changed)
+            return host.cause
+        }
+        IsolationLog.report("plugin \(hello.name): host process \(host.pid) \(ending); \(cause.map(Self.summary) ?? "stopped")")
     }
 
     private static func summary(_ cause: Cause) -> String {
@@ -516,6 +564,16 @@ public final class IsolatedPlugin: @unchecked Sendable {
     }
 
     // MARK: Host processes
+
+    /// What the plugin at `path` declares, as a host process reports it (the host starts, loads
+    /// it, reports, and is stopped: the plugin's init and deinit run in that process).
+    /// - Throws: `PluginLoadError` as `init` does.
+    public static func describe(path: String, environment: IsolationEnvironment) throws(PluginLoadError) -> HostHello {
+        guard access(path, F_OK) == 0 else { throw PluginLoadError(path: path, reason: .fileNotFound) }
+        let (host, hello) = try spawn(path: path, channels: 1, settings: IsolationSettings(mode: .process), environment: environment)
+        retire(host)
+        return hello
+    }
 
     /// Starts a host with `channels` socket pairs and reads its hello (or why it did not load).
     static func spawn(path: String, channels: Int, settings: IsolationSettings, environment: IsolationEnvironment) throws(PluginLoadError) -> (Host, HostHello) {

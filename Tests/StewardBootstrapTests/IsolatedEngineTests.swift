@@ -1,0 +1,133 @@
+import Foundation
+import StewardBootstrap
+import StewardCore
+import StewardEngine
+import StewardJSON
+import StewardPlugins
+import Testing
+
+/// The engine with a plugin in host processes, assembled from a workspace as `steward` does:
+/// `isolation: process` in plugins.yaml or a template's plugins list, faults contained.
+@Suite(.serialized) struct IsolatedEngineTests {
+    /// A workspace with the isolation fault fixture beside the slow one.
+    static func workspace(settings: String?) throws -> TestWorkspace {
+        let workspace = try TestWorkspace()
+        let source = TestWorkspace.packageRoot.appendingPathComponent("Tests/StewardPluginsTests/Fixtures/isolation_faults.c").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "cc", "-std=c11", "-O2", "-shared", "-fPIC", "-fvisibility=hidden",
+            "-I", TestWorkspace.packageRoot.appendingPathComponent("Sources/StewardABI/include").path, source,
+            "-o", workspace.plugins.appendingPathComponent("libfaults.so").path,
+        ]
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw BootstrapError("cc failed building the faults fixture") }
+        if let settings { try settings.write(to: workspace.workflows.appendingPathComponent("plugins.yaml"), atomically: true, encoding: .utf8) }
+        return workspace
+    }
+
+    static let chaosBody = """
+        plugins: [faults]
+        states:
+          risky:
+            kind: step
+            step: faults.chaos
+            input: input
+            output: result
+            timeout_ms: 400
+            retry: {max_attempts: 4, initial_backoff_ms: 1, max_backoff_ms: 5}
+            next: done
+          done: {kind: end}
+        """
+
+    @Test(.timeLimit(.minutes(2)))
+    func crashesAndHangsUnderABatchFailOnlyTheirCallsAndEveryInstanceEnds() async throws {
+        let workspace = try Self.workspace(settings: "plugins:\n  faults: {isolation: process, hosts: 1, channels: 8, quarantine_after: 100000}\n")
+        defer { workspace.remove() }
+        try workspace.write(Self.chaosBody, name: "chaos")
+        let assembly = try await workspace.assemble(pluginThreads: 8)
+        defer { assembly.stopPlugins(grace: 1) }
+        let faults = try #require(assembly.registry.plugins.first { $0.name == "faults" })
+        #expect(faults.isolated != nil, "plugins.yaml isolates it")
+        #expect(assembly.registry.plugins.first { $0.name == "slow" }?.isolated == nil, "the other plugin stays in process")
+        let count = 120
+        // 10% of calls segfault and 5% hang: with four attempts, most instances still complete.
+        let input: JSONValue = ["crash_per_mille": 100, "hang_per_mille": 50]
+        let states = try await withThrowingTaskGroup(of: InstanceState.self) { group in
+            for index in 0..<count {
+                group.addTask { try await assembly.engine.submit(template: "chaos", input: input, id: "chaos-\(index)") }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let counts = try await assembly.store.countByStatus()
+        #expect(states.count == count && counts.values.reduce(0, +) == count, "no instance lost: \(counts)")
+        #expect(counts[.running, default: 0] == 0, "every instance ended: \(counts)")
+        #expect(counts[.completed, default: 0] >= count / 2, "retries carried most of them through: \(counts)")
+        var crashes = 0
+        var timeouts = 0
+        for index in 0..<count {
+            for event in try await assembly.store.history(of: "chaos-\(index)") where event.kind == "step_failed" {
+                let text = event.payload.jsonString
+                if text.contains("SIGSEGV") { crashes += 1 }
+                if text.contains("timed out") || text.contains("ran past its deadline") { timeouts += 1 }
+            }
+        }
+        #expect(crashes > 0 && timeouts > 0, "the failed attempts are journaled with their cause: \(crashes) crashes, \(timeouts) timeouts")
+        let status = try #require(faults.isolated?.status)
+        #expect(status.restarts > 0 && status.quarantine == nil)
+        print("isolation chaos: \(count) instances, \(counts[.completed, default: 0]) completed, \(counts[.failed, default: 0]) failed; \(crashes) crashed and \(timeouts) timed-out attempts journaled; \(status.restarts) host restarts")
+    }
+
+    @Test func aTemplateCanAskForIsolationButNotLoosenIt() async throws {
+        let workspace = try Self.workspace(settings: nil)
+        defer { workspace.remove() }
+        try workspace.write("""
+            plugins: [{name: slow, isolation: process}]
+            states:
+              quick: {kind: step, step: slow.quick, input: input, output: answer, next: done}
+              done: {kind: end}
+            """, name: "isolated-quick")
+        let assembly = try await workspace.assemble()
+        defer { assembly.stopPlugins(grace: 1) }
+        #expect(assembly.registry.plugins.first { $0.name == "slow" }?.isolated != nil, "the template's request isolates it")
+        let finished = try await assembly.engine.submit(template: "isolated-quick", input: ["n": 1], id: "q")
+        #expect(finished.status == .completed)
+
+        let strict = try Self.workspace(settings: "plugins:\n  faults: {isolation: process}\n")
+        defer { strict.remove() }
+        try strict.write("""
+            plugins: [{name: faults, isolation: in-process}]
+            states:
+              one: {kind: step, step: faults.noop, input: input, output: answer, next: done}
+              done: {kind: end}
+            """, name: "loosening")
+        await #expect(throws: BootstrapError.self) { _ = try await strict.assemble() }
+        do {
+            _ = try await strict.assemble()
+        } catch {
+            #expect("\(error)".contains("a template may tighten a plugin's isolation, never loosen it"), "\(error)")
+        }
+    }
+
+    @Test func aMistakeInThePluginSettingsIsLocated() async throws {
+        let workspace = try Self.workspace(settings: "plugins:\n  faults:\n    isolation: proces\n    memory_limit_mb: 4\n")
+        defer { workspace.remove() }
+        do {
+            _ = try await workspace.assemble()
+            Issue.record("assembly should fail")
+        } catch {
+            let text = "\(error)"
+            #expect(text.contains("plugins.yaml:3:16") && text.contains("did you mean 'process'"), "\(text)")
+            #expect(text.contains("plugins.yaml:4:22") && text.contains("16...1048576"), "\(text)")
+        }
+        let typo = try Self.workspace(settings: "plugins:\n  fautls: {isolation: process}\n")
+        defer { typo.remove() }
+        do {
+            _ = try await typo.assemble()
+            Issue.record("a near-miss plugin name should fail")
+        } catch {
+            #expect("\(error)".contains("did you mean 'faults'"), "\(error)")
+        }
+    }
+}
