@@ -8,16 +8,17 @@ import Testing
 /// the current header still lays out every 1.0 field and constant the same way.
 @Suite("ABI 1.0 stays loadable forever")
 struct ABIFreezeTests {
-    static func compatRegistry() async throws -> (PluginRegistry, LoadedPlugin) {
+    static func compatRegistry(_ mode: LoadMode) async throws -> (PluginRegistry, LoadedPlugin) {
         let path = try await FixtureBuilder.plugin("compat_plugin.c", against: .frozen10)
-        let plugin = try PluginLoader.load(path: path)
+        let plugin = try mode.load(path)
         var registry = PluginRegistry()
         try registry.register(plugin)
         return (registry, plugin)
     }
 
-    @Test func pluginBuiltAgainstTheFrozenHeaderLoads() async throws {
-        let (_, plugin) = try await Self.compatRegistry()
+    @Test(arguments: LoadMode.allCases)
+    func pluginBuiltAgainstTheFrozenHeaderLoads(_ mode: LoadMode) async throws {
+        let (_, plugin) = try await Self.compatRegistry(mode)
         #expect(plugin.name == "compat")
         #expect(plugin.version == "1.0.0")
         #expect(plugin.abiMajor == 1 && plugin.abiMinor == 0)
@@ -33,16 +34,18 @@ struct ABIFreezeTests {
         #expect(adapter.taskMask == 1 << UInt32(STW_TASK_CLASSIFY))
     }
 
-    @Test func itsStepsRun() async throws {
-        let (registry, _) = try await Self.compatRegistry()
+    @Test(arguments: LoadMode.allCases)
+    func itsStepsRun(_ mode: LoadMode) async throws {
+        let (registry, _) = try await Self.compatRegistry(mode)
         let input: JSONValue = ["ticket": ["id": 7, "text": "Ünïcode ✓", "tags": ["a", "b"], "score": 0.25, "none": nil]]
         #expect(try registry.call("compat.echo", input: input, config: [:], idempotencyKey: "i/echo/1", attempt: 1) == input)
         #expect(try registry.call("compat.allocate", input: [:], config: [:], idempotencyKey: "i/alloc/1", attempt: 1) == ["alloc": 42])
     }
 
     /// What the host passes a 1.0 plugin: key, attempt, config, init state, host table.
-    @Test func itReceivesWhatTheHostPromised() async throws {
-        let (registry, _) = try await Self.compatRegistry()
+    @Test(arguments: LoadMode.allCases)
+    func itReceivesWhatTheHostPromised(_ mode: LoadMode) async throws {
+        let (registry, _) = try await Self.compatRegistry(mode)
         let info = try registry.call(
             "compat.call_info", input: [:], config: ["threshold": 0.5, "queue": "billing"], idempotencyKey: "inst-9/triage/3", attempt: 3)
         let expected: JSONValue = [

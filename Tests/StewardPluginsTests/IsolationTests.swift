@@ -32,6 +32,30 @@ func concurrently(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
     group.wait()
 }
 
+/// How a parameterised test loads its plugin: into the test process, or into a host process
+/// (`isolation: process`): the plugin suite runs in both, and must see the same behaviour.
+enum LoadMode: String, CaseIterable, Sendable, CustomStringConvertible {
+    case inProcess = "in-process"
+    case process
+
+    var description: String { rawValue }
+
+    /// Loads `path` this way.
+    func load(_ path: String) throws -> LoadedPlugin {
+        switch self {
+        case .inProcess: return try PluginLoader.load(path: path)
+        case .process: return try PluginLoader.load(path: path, isolation: .process, environment: try isolationEnvironment())
+        }
+    }
+
+    /// A registry of the plugins at `paths`, loaded this way.
+    func registry(_ paths: [String]) throws -> PluginRegistry {
+        var registry = PluginRegistry()
+        for path in paths { try registry.register(load(path)) }
+        return registry
+    }
+}
+
 /// The host executable beside the test bundle, and a fresh state directory.
 func isolationEnvironment() throws -> IsolationEnvironment {
     let host = try #require(IsolationEnvironment.locateHost(), "steward-plugin-host is built with the tests (swift build --build-tests)")

@@ -7,10 +7,11 @@ import Testing
 @Suite("Shipped plugins")
 struct ShippedPluginTests {
     /// Built the way `steward plugins build` builds it (see Plugins/keywords/steward-plugin.yaml).
-    @Test func keywordsClassifies() async throws {
+    @Test(arguments: LoadMode.allCases)
+    func keywordsClassifies(_ mode: LoadMode) async throws {
         let source = FixtureBuilder.packageRoot.appendingPathComponent("Plugins/keywords/keywords.c")
         let path = try await FixtureBuilder.plugin(at: source, extraFlags: ["-O2"])
-        let registry = try PluginRegistry(loading: [path])
+        let registry = try mode.registry([path])
         let step = try #require(registry.step("keywords.classify"))
         #expect(step.isThreadSafe && step.isPure)
 
@@ -34,9 +35,9 @@ struct ShippedPluginTests {
     /// `libStewardSupportPlugin.so`, the SwiftPM dynamic-library product.
     static let supportPlugin = FixtureBuilder.product("StewardSupportPlugin")
 
-    @Test(.enabled(if: supportPlugin != nil, "libStewardSupportPlugin.so is not in the build products directory"))
-    func swiftSupportPluginRuns() throws {
-        let registry = try PluginRegistry(loading: [try #require(Self.supportPlugin)])
+    @Test(.enabled(if: supportPlugin != nil, "libStewardSupportPlugin.so is not in the build products directory"), arguments: LoadMode.allCases)
+    func swiftSupportPluginRuns(_ mode: LoadMode) throws {
+        let registry = try mode.registry([try #require(Self.supportPlugin)])
         let plugin = try #require(registry.plugins.first)
         #expect(plugin.name == "support")
         // Built against the current header, so stamped with the host's own version.
