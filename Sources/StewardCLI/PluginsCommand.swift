@@ -8,7 +8,32 @@ import StewardPlugins
 struct PluginsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plugins", abstract: "Inspect, validate, list and build plugins.",
-        subcommands: [Inspect.self, ValidatePlugin.self, List.self, Build.self])
+        subcommands: [Inspect.self, ValidatePlugin.self, List.self, Unquarantine.self, Build.self])
+
+    struct Unquarantine: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Lift the quarantine of an isolated plugin whose host kept crashing.",
+            discussion: """
+                A plugin that runs with 'isolation: process' is quarantined after repeated host failures \
+                (quarantine_after in workflows/plugins.yaml): its calls fail at once until this command \
+                clears it. A running engine resumes its calls within a second. Instances that failed \
+                meanwhile are retried with 'steward instances retry ID'.
+                """)
+
+        @Argument(help: "The plugin's name (as 'steward plugins list' shows it).")
+        var name: String
+
+        func run() throws {
+            let directory = Workspace().pluginStateDirectory.path
+            guard IsolatedPlugin.clearQuarantine(directory: directory, plugin: name) else {
+                let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+                let quarantined = names.filter { $0.hasSuffix(".quarantined") }.map { String($0.dropLast(".quarantined".count)) }.sorted()
+                throw ValidationError(
+                    "plugin '\(name)' is not quarantined" + (quarantined.isEmpty ? " (no plugin is)" : " (quarantined: \(quarantined.joined(separator: ", ")))"))
+            }
+            print("plugin \(name) is no longer quarantined; a running engine calls it again within a second")
+        }
+    }
 
     struct Inspect: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Load a plugin library and describe it (name, version, ABI, steps with flags).")
@@ -50,13 +75,29 @@ struct PluginsCommand: ParsableCommand {
         @Flag(help: "Print JSON: {\"plugins\": [...]}, each as `plugins inspect --json` describes it.") var json = false
 
         func run() throws {
-            let registry = try Workspace().loadPlugins(explicit: plugins.directories, build: !plugins.noBuild)
+            let workspace = Workspace()
+            let registry = try workspace.loadPlugins(explicit: plugins.directories, build: !plugins.noBuild)
+            defer { for plugin in registry.plugins { plugin.isolated?.stop() } }
+            let directory = workspace.pluginStateDirectory.path
             if json {
-                print(JSONValue.object(["plugins": .array(registry.plugins.map(describe))]).prettyJSONString)
+                let described = registry.plugins.map { plugin -> JSONValue in
+                    var entry = describe(plugin).objectValue ?? [:]
+                    entry["isolation"] = isolation(of: plugin, directory: directory)
+                    return .object(entry)
+                }
+                print(JSONValue.object(["plugins": .array(described)]).prettyJSONString)
                 return
             }
             for plugin in registry.plugins {
-                print("\(plugin.name) \(plugin.version)  abi \(plugin.abiMajor).\(plugin.abiMinor)  \(plugin.path)")
+                let state = isolation(of: plugin, directory: directory)
+                var mode = state["mode"]?.stringValue ?? "in-process"
+                if let reason = state["quarantine"]?.stringValue { mode += ", QUARANTINED (\(reason))" }
+                for host in state["hosts"]?.arrayValue ?? [] {
+                    let pids = (host["pids"]?.arrayValue ?? []).compactMap(\.integerValue).map(String.init).joined(separator: " ")
+                    mode += "; engine \(host["engine_pid"]?.integerValue ?? 0): host pids \(pids.isEmpty ? "none" : pids), "
+                        + "\(host["restarts"]?.integerValue ?? 0) restarts, \(host["crashes"]?.integerValue ?? 0) crashes"
+                }
+                print("\(plugin.name) \(plugin.version)  abi \(plugin.abiMajor).\(plugin.abiMinor)  [\(mode)]  \(plugin.path)")
                 for step in plugin.steps { print("  \(step.fullName) \(step.version)") }
                 for adapter in plugin.adapters { print("  adapter \(adapter.id)@\(adapter.version)") }
             }
@@ -94,6 +135,17 @@ struct PluginsCommand: ParsableCommand {
             for path in built { print(path) }
         }
     }
+}
+
+/// How a plugin runs: `mode`, its `quarantine` (reason or null) and, for an isolated plugin,
+/// the `hosts` each running engine reports (`engine_pid`, `pids`, `restarts`, `crashes`).
+func isolation(of plugin: LoadedPlugin, directory: String) -> JSONValue {
+    guard plugin.isolated != nil else { return ["mode": "in-process", "quarantine": .null, "hosts": []] }
+    return [
+        "mode": "process",
+        "quarantine": IsolatedPlugin.readQuarantine(directory: directory, plugin: plugin.name).map(JSONValue.string) ?? .null,
+        "hosts": .array(IsolatedPlugin.runningHosts(directory: directory, plugin: plugin.name)),
+    ]
 }
 
 func describe(_ plugin: LoadedPlugin) -> JSONValue {

@@ -172,7 +172,7 @@ struct IsolationTests {
         #expect(refused.kind == .permanent && refused.message.contains("quarantined") && refused.message.contains("steward plugins unquarantine faults"), "\(refused.message)")
         let directory = try #require(environment.stateDirectory)
         #expect(IsolatedPlugin.readQuarantine(directory: directory, plugin: "faults") != nil, "kept where steward plugins unquarantine finds it")
-        let status = try Data(contentsOf: URL(fileURLWithPath: directory + "/faults.host.json"))
+        let status = try Data(contentsOf: URL(fileURLWithPath: directory + "/faults.host.\(getpid()).json"))
         #expect(try JSONValue.parse(Array(status))["quarantine"]?.stringValue?.contains("3 host failures") == true)
         // The operator clears it from another process: the engine sees the file gone within a second.
         #expect(IsolatedPlugin.clearQuarantine(directory: directory, plugin: "faults"))

@@ -534,7 +534,9 @@ public final class IsolatedPlugin: @unchecked Sendable {
             for fd in free { close(fd) }
             if !Self.retire(host, closing: false) { clean = false }
         }
-        writeStatus()
+        if let directory = environment.stateDirectory {
+            try? FileManager.default.removeItem(atPath: Self.statusFile(directory: directory, plugin: hello.name, engine: getpid()))
+        }
         return clean
     }
 
@@ -560,7 +562,32 @@ public final class IsolatedPlugin: @unchecked Sendable {
             "pids": .array(status.pids.map { .integer(Int64($0)) }), "restarts": .integer(Int64(status.restarts)), "crashes": .integer(Int64(status.crashes)),
             "quarantine": status.quarantine.map(JSONValue.string) ?? .null, "updated_at": .string(ISO8601DateFormatter().string(from: Date())),
         ]
-        Self.writeAtomically(document.jsonBytes, to: (directory as NSString).appendingPathComponent("\(hello.name).host.json"))
+        Self.writeAtomically(document.jsonBytes, to: Self.statusFile(directory: directory, plugin: hello.name, engine: getpid()))
+    }
+
+    /// `<plugin>.host.<engine pid>.json`: one file per engine process, so engines (and a
+    /// `steward plugins list` that loads the plugin itself) never overwrite each other.
+    static func statusFile(directory: String, plugin: String, engine: pid_t) -> String {
+        (directory as NSString).appendingPathComponent("\(plugin).host.\(engine).json")
+    }
+
+    /// The status files of `plugin` written by engine processes that are still running (other
+    /// than this one), as written: `engine_pid`, `pids`, `restarts`, `crashes`, `quarantine`.
+    /// Files of engines that are gone are removed.
+    public static func runningHosts(directory: String, plugin: String) -> [JSONValue] {
+        let prefix = "\(plugin).host."
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
+        var found: [JSONValue] = []
+        for name in names.sorted() where name.hasPrefix(prefix) && name.hasSuffix(".json") {
+            guard let engine = Int32(name.dropFirst(prefix.count).dropLast(5)), engine != getpid() else { continue }
+            let file = (directory as NSString).appendingPathComponent(name)
+            guard kill(engine, 0) == 0 || errno == EPERM else {
+                try? FileManager.default.removeItem(atPath: file)
+                continue
+            }
+            if let data = FileManager.default.contents(atPath: file), let document = try? JSONValue.parse(Array(data)) { found.append(document) }
+        }
+        return found
     }
 
     // MARK: Host processes
