@@ -161,6 +161,8 @@ let package = Package(
                 "StewardJSON", "StewardTemplates", "StewardPlugins", "StewardCore", "StewardEngine", "StewardStoreSQLite", "StewardReview",
                 "StewardForeign", "StewardDispatch", "StewardPrompts", "StewardSLA", "StewardDigest",
                 .product(name: "Yams", package: "Yams"),
+                // API only: plugin call timers by mode, isolated hosts' restarts and failures.
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             swiftSettings: strictSettings
         ),
@@ -314,7 +316,10 @@ let package = Package(
         // timeouts, templates pinned by content, current state of running instances.
         .testTarget(
             name: "StewardBootstrapTests",
-            dependencies: ["StewardBootstrap", "StewardCore", "StewardEngine", "StewardJSON", "StewardReview", "StewardTemplates", "StewardTesting"],
+            dependencies: [
+                "StewardBootstrap", "StewardCore", "StewardEngine", "StewardJSON", "StewardReview", "StewardTemplates", "StewardTesting", "StewardPlugins",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
             exclude: ["Fixtures"]),
         // Loads the real banking plugin (a product of this package, built beside the tests) and
         // a C fixture plugin the tests compile, and calls their adapters through the ABI.

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import StewardCore
 import StewardDispatch
@@ -153,6 +154,41 @@ public struct EngineAssembly: Sendable {
         return { invocation throws(StepFailure) in try ledger.guarding(invocation) { () throws(StepFailure) in try call(invocation) } }
     }
 
+    /// `call` timing every plugin step and adapter call by plugin and mode, and the isolated
+    /// plugins' host events counted, into `metrics`.
+    static func timed(
+        _ call: @escaping @Sendable (StepInvocation, CallControl) throws(StepFailure) -> JSONValue, registry: PluginRegistry, metrics: EngineMetrics
+    ) -> @Sendable (StepInvocation, CallControl) throws(StepFailure) -> JSONValue {
+        var timers: [String: CoreMetrics.Timer] = [:]
+        for plugin in registry.plugins {
+            let timer = metrics.timer(MetricName.pluginCallDuration, [("plugin", plugin.name), ("mode", plugin.isolated == nil ? "in-process" : "process")])
+            for step in plugin.steps { timers[step.fullName] = timer }
+            for adapter in plugin.modelAdapters { timers[adapter.key] = timer }
+            guard let isolated = plugin.isolated else { continue }
+            let name = plugin.name
+            isolated.observe { event in
+                switch event {
+                case .started: metrics.counter(MetricName.pluginHostStarts, [("plugin", name)]).increment()
+                case .failed(let cause): metrics.counter(MetricName.pluginHostFailures, [("plugin", name), ("cause", cause)]).increment()
+                case .quarantined: metrics.counter(MetricName.pluginQuarantines, [("plugin", name)]).increment()
+                }
+            }
+        }
+        let byCallee = timers
+        return { invocation, control throws(StepFailure) in
+            let timer: CoreMetrics.Timer?
+            switch invocation.callee {
+            case .step(let name): timer = byCallee[name]
+            case .model(let adapter, _): timer = byCallee[adapter]
+            case .foreign: timer = nil
+            }
+            guard let timer else { return try call(invocation, control) }
+            let started = MonotonicClock.nanoseconds()
+            defer { timer.recordNanoseconds(MonotonicClock.nanoseconds() - started) }
+            return try call(invocation, control)
+        }
+    }
+
     /// How long `stopPlugins` waits for running plugin calls by default, in seconds.
     public static let pluginShutdownGrace = 5.0
 
@@ -233,11 +269,12 @@ public struct EngineAssembly: Sendable {
         let guardedCall = Self.guarded(dispatcher.call, by: crashLedger)
         // The pool's deadline and cancel flag reach the plugin's call struct (ABI 1.2) through
         // the plugin host's per-thread call context.
-        let controlledCall: @Sendable (StepInvocation, CallControl) throws(StepFailure) -> JSONValue = { invocation, control throws(StepFailure) in
+        let contextCall: @Sendable (StepInvocation, CallControl) throws(StepFailure) -> JSONValue = { invocation, control throws(StepFailure) in
             try PluginCallContext.with(deadlineNanoseconds: control.deadlineNanoseconds, cancelFlag: control.cancelFlag) { () throws(StepFailure) in
                 try guardedCall(invocation)
             }
         }
+        let controlledCall = options.metrics.map { Self.timed(contextCall, registry: registry, metrics: $0) } ?? contextCall
         let pooled = PooledStepInvoker(pool: pool, call: controlledCall) { [registry, foreignBinaries] callee in
             switch callee {
             case .step(let name): return registry.step(name)?.binary.sha256

@@ -23,6 +23,16 @@ public enum MetricName {
     public static let tasksOverdue = "steward_review_tasks_overdue"
     /// Counter: model-adapter calls, by `adapter` and `version`.
     public static let adapterCalls = "steward_adapter_calls_total"
+    /// Histogram (seconds): one plugin step or adapter call as the engine saw it, by `plugin`
+    /// and `mode` (`in-process` or `process`): the price of isolation, side by side.
+    public static let pluginCallDuration = "steward_plugin_call_duration_seconds"
+    /// Counter: isolated plugins' host processes started after the first, by `plugin`.
+    public static let pluginHostStarts = "steward_plugin_host_restarts_total"
+    /// Counter: isolated plugins' host processes taken out of service, by `plugin` and `cause`
+    /// (`died`, `timeout`, `limit`, `malformed`).
+    public static let pluginHostFailures = "steward_plugin_host_failures_total"
+    /// Counter: plugins quarantined, by `plugin`.
+    public static let pluginQuarantines = "steward_plugin_quarantines_total"
 }
 
 /// The engine's instruments, created once per label set and reused, so recording a value

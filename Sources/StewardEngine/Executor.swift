@@ -180,8 +180,9 @@ public struct Executor: Sendable {
 }
 
 /// A monotonic clock for step timings (the engine's `EngineClock` is wall time in milliseconds).
-enum MonotonicClock {
-    static func nanoseconds() -> Int64 {
+public enum MonotonicClock {
+    /// CLOCK_MONOTONIC, in nanoseconds.
+    public static func nanoseconds() -> Int64 {
         var spec = timespec()
         clock_gettime(CLOCK_MONOTONIC, &spec)
         return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)

@@ -1,10 +1,44 @@
+import CoreMetrics
 import Foundation
 import StewardBootstrap
 import StewardCore
 import StewardEngine
 import StewardJSON
 import StewardPlugins
+import Synchronization
 import Testing
+
+/// Records what the engine reports: counter totals and timer sample counts by label and dimensions.
+final class RecordingMetrics: MetricsFactory, Sendable {
+    let values = Mutex<[String: Int64]>([:])
+
+    static func key(_ label: String, _ dimensions: [(String, String)]) -> String {
+        ([label] + dimensions.map { "\($0.0)=\($0.1)" }).joined(separator: " ")
+    }
+
+    final class Handle: CounterHandler, TimerHandler, RecorderHandler, Sendable {
+        let key: String
+        let owner: RecordingMetrics
+        init(_ key: String, _ owner: RecordingMetrics) {
+            self.key = key
+            self.owner = owner
+        }
+        func increment(by amount: Int64) { owner.values.withLock { $0[key, default: 0] += amount } }
+        func reset() { owner.values.withLock { $0[key] = 0 } }
+        func recordNanoseconds(_ duration: Int64) { owner.values.withLock { $0[key, default: 0] += 1 } }
+        func record(_ value: Int64) { owner.values.withLock { $0[key, default: 0] += 1 } }
+        func record(_ value: Double) { owner.values.withLock { $0[key, default: 0] += 1 } }
+    }
+
+    func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler { Handle(Self.key(label, dimensions), self) }
+    func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler { Handle(Self.key(label, dimensions), self) }
+    func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler { Handle(Self.key(label, dimensions), self) }
+    func destroyCounter(_ handler: any CounterHandler) {}
+    func destroyRecorder(_ handler: any RecorderHandler) {}
+    func destroyTimer(_ handler: any TimerHandler) {}
+
+    func value(_ label: String, _ dimensions: [(String, String)]) -> Int64 { values.withLock { $0[Self.key(label, dimensions)] ?? 0 } }
+}
 
 /// The engine with a plugin in host processes, assembled from a workspace as `steward` does:
 /// `isolation: process` in plugins.yaml or a template's plugins list, faults contained.
@@ -46,7 +80,8 @@ import Testing
         let workspace = try Self.workspace(settings: "plugins:\n  faults: {isolation: process, hosts: 1, channels: 8, quarantine_after: 100000}\n")
         defer { workspace.remove() }
         try workspace.write(Self.chaosBody, name: "chaos")
-        let assembly = try await workspace.assemble(pluginThreads: 8)
+        let metrics = RecordingMetrics()
+        let assembly = try await workspace.assemble(pluginThreads: 8, metrics: EngineMetrics(factory: metrics))
         defer { assembly.stopPlugins(grace: 1) }
         let faults = try #require(assembly.registry.plugins.first { $0.name == "faults" })
         #expect(faults.isolated != nil, "plugins.yaml isolates it")
@@ -76,6 +111,10 @@ import Testing
         #expect(crashes > 0 && timeouts > 0, "the failed attempts are journaled with their cause: \(crashes) crashes, \(timeouts) timeouts")
         let status = try #require(faults.isolated?.status)
         #expect(status.restarts > 0 && status.quarantine == nil)
+        #expect(metrics.value(MetricName.pluginHostStarts, [("plugin", "faults")]) == Int64(status.restarts), "restarts are counted")
+        #expect(metrics.value(MetricName.pluginHostFailures, [("plugin", "faults"), ("cause", "died")]) > 0)
+        #expect(metrics.value(MetricName.pluginHostFailures, [("plugin", "faults"), ("cause", "timeout")]) > 0)
+        #expect(metrics.value(MetricName.pluginCallDuration, [("plugin", "faults"), ("mode", "process")]) > Int64(count), "calls are timed by mode")
         print("isolation chaos: \(count) instances, \(counts[.completed, default: 0]) completed, \(counts[.failed, default: 0]) failed; \(crashes) crashed and \(timeouts) timed-out attempts journaled; \(status.restarts) host restarts")
     }
 

@@ -42,10 +42,10 @@ struct TestWorkspace {
     }
 
     /// The engine over this workspace.
-    func assemble(pluginThreads: Int = 4, clock: any EngineClock = SystemEngineClock()) async throws -> EngineAssembly {
+    func assemble(pluginThreads: Int = 4, clock: any EngineClock = SystemEngineClock(), metrics: EngineMetrics? = nil) async throws -> EngineAssembly {
         try await EngineAssembly.assemble(EngineOptions(
             workspace: Workspace(root: root), workflows: workflows.path, database: database, pluginDirectories: [plugins.path],
-            buildPlugins: false, clock: clock, pluginThreads: pluginThreads))
+            buildPlugins: false, metrics: metrics, clock: clock, pluginThreads: pluginThreads))
     }
 
     func remove() { try? FileManager.default.removeItem(at: root) }

@@ -82,6 +82,16 @@ public final class IsolatedPlugin: @unchecked Sendable {
 
         var countsAsCrash: Bool { !isTimeout }
 
+        /// The metric label of the cause.
+        var label: String {
+            switch self {
+            case .died: "died"
+            case .timedOut: "timeout"
+            case .limit: "limit"
+            case .malformed: "malformed"
+            }
+        }
+
         var isTimeout: Bool {
             if case .timedOut = self { return true }
             return false
@@ -95,7 +105,18 @@ public final class IsolatedPlugin: @unchecked Sendable {
         var notBefore: UInt64 = 0
     }
 
+    /// What happened to a host, for metrics (`observe`).
+    public enum HostEvent: Sendable, Equatable {
+        /// A host started after the first one (a restart, or another host of the pool).
+        case started
+        /// A host was taken out of service: `died`, `timeout`, `limit` or `malformed`.
+        case failed(cause: String)
+        /// The plugin was quarantined.
+        case quarantined
+    }
+
     struct State {
+        var observer: (@Sendable (HostEvent) -> Void)?
         var slots: [Slot]
         var failures: [UInt64] = []
         var consecutiveFailures = 0
@@ -104,6 +125,16 @@ public final class IsolatedPlugin: @unchecked Sendable {
         var quarantine: String?
         var lastQuarantineCheck: UInt64 = 0
         var stopped = false
+    }
+
+    /// Calls `handler` for every host event from now on (on the thread where it happened,
+    /// without the plugin's lock held). One observer; a second replaces the first.
+    public func observe(_ handler: @escaping @Sendable (HostEvent) -> Void) {
+        locked { state.observer = handler }
+    }
+
+    private func emit(_ event: HostEvent) {
+        locked { state.observer }?(event)
     }
 
     /// Host processes the plugin may have at once.
@@ -329,6 +360,10 @@ public final class IsolatedPlugin: @unchecked Sendable {
                     }
                     pthread_cond_broadcast(changed)
                     unlockedStatusWrite()
+                    let observer = state.observer
+                    pthread_mutex_unlock(lock)
+                    observer?(.started)
+                    pthread_mutex_lock(lock)
                     continue
                 case .failure(let error):
                     recordFailure(countsAsCrash: true)
@@ -412,6 +447,7 @@ public final class IsolatedPlugin: @unchecked Sendable {
             pthread_mutex_unlock(lock)
             if !draining { finalize(host) }
             writeStatus()
+            emit(.failed(cause: cause.label))
             return
         }
         // Already out of service. A draining host that dies under its remaining calls is a
@@ -475,6 +511,8 @@ public final class IsolatedPlugin: @unchecked Sendable {
             Self.writeQuarantine(directory: directory, plugin: hello.name, reason: reason)
         }
         IsolationLog.report("plugin \(hello.name) is quarantined: \(reason); its calls fail until 'steward plugins unquarantine \(hello.name)'")
+        // Called with the lock held: the observer runs on a thread of its own.
+        if let observer = state.observer { Thread.detachNewThread { observer(.quarantined) } }
     }
 
     /// 100 ms, doubling with each consecutive failure, at most 5 s (lock held).
