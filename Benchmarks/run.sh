@@ -48,6 +48,8 @@ log "building (release) in $package"
 build() { swift build -c release --package-path "$package" --product "$1" 2>&1 | grep -E "error|warning: unre|Compiling|Build" | tail -3 >&2; }
 build steward-bench
 build steward
+# Isolated plugins run in it (issue 13); found beside steward and steward-bench.
+build steward-plugin-host
 bin="$(swift build -c release --package-path "$package" --show-bin-path)"
 # The Swift plugins' products, as their manifests name them (read by steward, the one reader).
 for product in $(cd "$root" && "$bin/steward" plugins build --list-products); do build "$product"; done
@@ -92,6 +94,15 @@ PY
 
 if ((quick)); then iterations=500000; samples=500; runs=5; else iterations=2000000; samples=3000; runs=10; fi
 measure plugin-calls "$bench" plugin-calls --plugin "$scratch/bench-plugin/libbench.so" --iterations "$iterations"
+# Process isolation (issue 13): round trips in process and in a host process, triage both ways,
+# and a chaos batch whose step segfaults on 1% and hangs on 0.5% of its calls.
+${CC:-cc} -std=c11 -O2 -Wall -Wextra -shared -fPIC -fvisibility=hidden -I "$root/Sources/StewardABI/include" \
+  "$root/Tests/StewardPluginsTests/Fixtures/isolation_faults.c" -o "$scratch/bench-plugin/libfaults.so"
+mkdir -p "$scratch/isolation"
+measure isolation "$bench" isolation --bench-plugin "$scratch/bench-plugin/libbench.so" --faults-plugin "$scratch/bench-plugin/libfaults.so" \
+  --plugins "$plugins" --libraries "$scratch/lib" --template "$template" --input "$ticket2" --scratch "$scratch/isolation" \
+  --calls $((quick ? 9000 : 30000)) --triage-n $((quick ? 300 : 1000)) --chaos-n $((quick ? 500 : 2000))
+rm -rf "$scratch/isolation"
 # The engine's own overhead (issue 16): ten no-op C steps per instance against the same rows
 # inserted straight through SQLite by raw-insert, in turns; allocations counted by a preloaded
 # malloc counter (which the raw program, a child, carries too).

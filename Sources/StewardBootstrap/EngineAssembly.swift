@@ -53,6 +53,9 @@ public struct EngineOptions: Sendable {
     /// The poison-pill guard: a call that crashed the engine process this many times is failed
     /// as `crashed` instead of run again (2, or `$STEWARD_MAX_CRASHES`; at least 1).
     public var maxCrashes: Int = EngineOptions.defaultMaxCrashes
+    /// Runs every plugin this way, over what plugins.yaml and the templates say (nil: as they
+    /// say). The benchmarks set it to compare in-process and process isolation on one workflow.
+    public var everyPlugin: IsolationSettings? = nil
     /// The crash ledger file (nil: `<database>.crashes` beside the SQLite database; with a
     /// `store` given and no ledger, the guard is off).
     public var crashLedger: String?
@@ -219,7 +222,7 @@ public struct EngineAssembly: Sendable {
         // Templates may ask for a plugin to run isolated, which must be known before it loads.
         let registry = try workspace.loadPlugins(
             explicit: options.pluginDirectories, build: options.buildPlugins, workflows: options.workflows,
-            templateIsolation: workspace.templateIsolation(files: files))
+            templateIsolation: workspace.templateIsolation(files: files), everyPlugin: options.everyPlugin)
         var prompts = try workspace.loadPrompts(workflows: options.workflows)
         let store: any EngineStore
         var ledgerPath = options.crashLedger

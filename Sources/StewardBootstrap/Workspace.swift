@@ -71,9 +71,12 @@ public struct Workspace: Sendable {
     /// `steward-plugin-host` processes. Since a library's plugin name is known only once its
     /// entry has run, each library is first described by a host process when any plugin is
     /// isolated. A template asking `in-process` for a plugin the operator isolates is refused.
-    public func loadPlugins(explicit: [String], build: Bool, workflows: String = "workflows", templateIsolation: [String: (mode: String, file: String)] = [:]) throws
-        -> PluginRegistry
-    {
+    /// `everyPlugin`, when set, runs every plugin that way regardless of the file (the
+    /// benchmarks compare both modes on the same workflow with it).
+    public func loadPlugins(
+        explicit: [String], build: Bool, workflows: String = "workflows", templateIsolation: [String: (mode: String, file: String)] = [:],
+        everyPlugin: IsolationSettings? = nil
+    ) throws -> PluginRegistry {
         if build, explicit.isEmpty, isSourceCheckout {
             try pluginBuilder.buildAll(onlyIfStale: true)
         }
@@ -81,10 +84,10 @@ public struct Workspace: Sendable {
         let pins = file.pins
         let isolated = try isolationSettings(file, templateIsolation: templateIsolation)
         var environment: IsolationEnvironment?
-        if !isolated.isEmpty {
+        if !isolated.isEmpty || everyPlugin?.mode == .process {
             guard let host = IsolationEnvironment.locateHost() else {
                 throw BootstrapError(
-                    "plugin \(isolated.keys.sorted().joined(separator: ", ")) is set to 'isolation: process', but steward-plugin-host was not found "
+                    "plugin \(isolated.isEmpty ? "isolation" : isolated.keys.sorted().joined(separator: ", ")) is set to 'isolation: process', but steward-plugin-host was not found "
                         + "beside the steward executable (install it there, or set STEWARD_PLUGIN_HOST to its path)")
             }
             environment = IsolationEnvironment(hostExecutable: host, stateDirectory: pluginStateDirectory.path)
@@ -107,6 +110,7 @@ public struct Workspace: Sendable {
         }
         func load(_ library: String) throws -> LoadedPlugin {
             guard let environment else { return try PluginLoader.load(path: library) }
+            if let everyPlugin { return try PluginLoader.load(path: library, isolation: everyPlugin, environment: environment) }
             let name = try IsolatedPlugin.describe(path: library, environment: environment).name
             guard let settings = isolated[name] else { return try PluginLoader.load(path: library) }
             return try PluginLoader.load(path: library, isolation: settings, environment: environment)

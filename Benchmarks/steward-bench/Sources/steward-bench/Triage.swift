@@ -26,7 +26,7 @@ struct Setup {
     /// `template` is the template file run (loaded beside the others in its folder).
     init(
         plugins: String, libraries: String? = nil, template: String, input inputPath: String, database: String,
-        wrapInvoker: (@Sendable (any StepInvoker) -> any StepInvoker)? = nil, observeCommits: Bool = true
+        wrapInvoker: (@Sendable (any StepInvoker) -> any StepInvoker)? = nil, observeCommits: Bool = true, everyPlugin: IsolationSettings? = nil
     ) async throws {
         for suffix in ["", "-wal", "-shm"] { unlink(database + suffix) }
         let templateURL = URL(fileURLWithPath: template)
@@ -35,6 +35,7 @@ struct Setup {
             workspace: Workspace(root: workflows.deletingLastPathComponent()), workflows: workflows.path, database: database,
             pluginDirectories: [plugins], libraryDirectories: libraries.map { [$0] } ?? [], buildPlugins: false, extraTemplate: template)
         options.wrapInvoker = wrapInvoker
+        options.everyPlugin = everyPlugin
         assembly = try await EngineAssembly.assemble(options)
         guard let plan = assembly.plans.all.first(where: { $0.template.file == template }) else { throw BenchError("\(template) did not load") }
         self.plan = plan

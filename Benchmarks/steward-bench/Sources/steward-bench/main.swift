@@ -17,6 +17,7 @@ let usage = """
            steward-bench overhead --n N --plugins DIR --scratch DIR --raw BIN [--concurrency C] [--payloads 0,1024] [--rounds R]
            steward-bench resume --samples S --plugins DIR --template FILE --input FILE --db FILE
            steward-bench cold-start --steward BIN --root DIR --plugins DIR --scratch DIR [--runs R]
+           steward-bench isolation --bench-plugin LIB --faults-plugin LIB --plugins DIR --template FILE --input FILE --scratch DIR [--libraries DIR] [--calls N] [--triage-n N] [--chaos-n N]
            steward-bench fsync-probe --db FILE [--commits N]
            steward-bench report --results DIR
     Each measuring command prints one JSON document on stdout.
@@ -112,6 +113,13 @@ do {
         result = try ColdStartBenchmark(
             steward: arguments.string("steward"), root: arguments.string("root"), plugins: arguments.string("plugins"),
             runs: arguments.int("runs", default: 10), scratch: arguments.string("scratch")
+        ).run()
+    case "isolation":
+        result = try await IsolationBenchmark(
+            benchPlugin: arguments.string("bench-plugin"), faultsPlugin: arguments.string("faults-plugin"), plugins: arguments.string("plugins"),
+            libraries: arguments.values["libraries"], template: arguments.string("template"), input: arguments.string("input"),
+            scratch: arguments.string("scratch"), calls: arguments.int("calls", default: 30_000), triageN: arguments.int("triage-n", default: 1_000),
+            chaosN: arguments.int("chaos-n", default: 2_000)
         ).run()
     case "fsync-probe":
         result = try FsyncProbe(database: arguments.string("db"), commits: arguments.int("commits", default: 200)).run()
