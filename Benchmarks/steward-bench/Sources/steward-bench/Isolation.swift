@@ -126,7 +126,7 @@ struct IsolationBenchmark {
         try FileManager.default.createDirectory(at: pluginDirectory, withIntermediateDirectories: true)
         try? FileManager.default.removeItem(at: pluginDirectory.appendingPathComponent("libfaults.so"))
         try FileManager.default.copyItem(atPath: faultsPlugin, toPath: pluginDirectory.appendingPathComponent("libfaults.so").path)
-        try "plugins:\n  faults: {isolation: process, hosts: 1, channels: 16, quarantine_after: 1000000}\n"
+        try "plugins:\n  faults: {isolation: process, hosts: 1, channels: 16, quarantine_after: 100000}\n"
             .write(to: workflows.appendingPathComponent("plugins.yaml"), atomically: true, encoding: .utf8)
         try """
             template: chaos
