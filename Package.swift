@@ -297,7 +297,7 @@ let package = Package(
                 "StewardSLA", "StewardCalendar", "StewardStoreSQLite", "StewardCore", "StewardEngine", "StewardReview", "StewardTemplates",
                 "StewardTesting", "StewardBootstrap", "StewardPlugins",
             ]),
-        .testTarget(name: "StewardTemplatesTests", dependencies: ["StewardTemplates"], exclude: ["Fixtures"]),
+        .testTarget(name: "StewardTemplatesTests", dependencies: ["StewardTemplates", "StewardTesting"], exclude: ["Fixtures"]),
         .testTarget(name: "StewardPluginsTests", dependencies: ["StewardABI", "StewardPlugins", "StewardJSON"], exclude: ["Fixtures"]),
         .testTarget(name: "StewardCoreTests", dependencies: ["StewardCore", "StewardTesting"]),
         .testTarget(name: "StewardEngineTests", dependencies: ["StewardEngine", "StewardCore", "StewardTesting", "StewardTemplates", "StewardJSON"]),

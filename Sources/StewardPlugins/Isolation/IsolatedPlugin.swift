@@ -57,6 +57,8 @@ public final class IsolatedPlugin: @unchecked Sendable {
         let channels: [Int32]
         /// Why it was taken out of service (nil while it serves).
         var cause: Cause?
+        /// The call (step or adapter, and key) that saw it fail first.
+        var failedCall: String?
         /// How the process ended, once it was reaped.
         var ending: String?
         /// Channels taken by calls and not yet given back.
@@ -289,7 +291,7 @@ public final class IsolatedPlugin: @unchecked Sendable {
             release(host: host, fd: fd)
             return reply
         }
-        takeOutOfService(host, cause: cause)
+        takeOutOfService(host, cause: cause, call: "\(callee), key \(key)")
         close(fd)
         throw describe(host, own: cause, callee: callee, key: key, make)
     }
@@ -429,11 +431,12 @@ public final class IsolatedPlugin: @unchecked Sendable {
     /// reads end); after a timeout only once the other calls on it are back, so a hung call
     /// does not fail its neighbours (new calls go to a fresh host meanwhile). Counts the
     /// failure and arms the backoff. Callers close their own channel afterwards.
-    private func takeOutOfService(_ host: Host, cause: Cause) {
+    private func takeOutOfService(_ host: Host, cause: Cause, call: String) {
         pthread_mutex_lock(lock)
         host.busy -= 1
         if let index = state.slots.firstIndex(where: { $0.host === host }) {
             host.cause = cause
+            host.failedCall = call
             let free = state.slots[index].free
             state.slots[index].host = nil
             state.slots[index].free = []
@@ -456,6 +459,7 @@ public final class IsolatedPlugin: @unchecked Sendable {
         if !host.finalizing, host.ending == nil {
             if case .timedOut = host.cause, !cause.isTimeout {
                 host.cause = cause
+                host.failedCall = call
                 recordFailure(countsAsCrash: cause.countsAsCrash)
             }
             if host.busy == 0 || !cause.isTimeout {
@@ -476,13 +480,14 @@ public final class IsolatedPlugin: @unchecked Sendable {
     private func finalize(_ host: Host) {
         kill(host.pid, SIGKILL)
         let ending = Self.reap(host.pid)
-        let cause = locked { () -> Cause? in
+        let (cause, call) = locked { () -> (Cause?, String?) in
             host.ending = ending
             host.finalizing = false
             pthread_cond_broadcast(changed)
-            return host.cause
+            return (host.cause, host.failedCall)
         }
-        IsolationLog.report("plugin \(hello.name): host process \(host.pid) \(ending); \(cause.map(Self.summary) ?? "stopped")")
+        let during = call.map { " (during \($0))" } ?? ""
+        IsolationLog.report("plugin \(hello.name): host process \(host.pid) \(ending)\(during); \(cause.map(Self.summary) ?? "stopped")")
     }
 
     private static func summary(_ cause: Cause) -> String {
