@@ -265,39 +265,51 @@ struct KnowledgeBaseContractTests {
     }
 }
 
-/// Changes the process environment, so its tests run one at a time; every other test passes
-/// the articles path in the step config and never reads the environment.
-@Suite("kb.search articles location", .serialized)
+/// The environment the step reads is the one of the process it runs in: these tests run the
+/// plugin in a host process (`isolation: process`) with the variable set or removed there, so
+/// this process's environment never changes under other tests (setenv is not safe while other
+/// threads read the environment, and every test that starts a process reads it).
+@Suite("kb.search articles location")
 struct KnowledgeBaseLocationTests {
+    /// The kb plugin in a host process whose environment has `changes` applied.
+    static func isolatedSearch(_ input: JSONValue, environment changes: [String: String?]) throws -> JSONValue {
+        guard let host = IsolationEnvironment.locateHost() else { throw KnowledgeBaseError("steward-plugin-host is built with the tests") }
+        var settings = IsolationSettings(mode: .process, hosts: 1, channels: 1)
+        settings.environment = changes
+        let plugin = try PluginLoader.load(path: KB.library.get(), isolation: settings, environment: IsolationEnvironment(hostExecutable: host, stateDirectory: nil))
+        defer { plugin.isolated?.stop() }
+        var registry = PluginRegistry()
+        try registry.register(plugin)
+        return try registry.call("kb.search", input: input, config: [:], idempotencyKey: "test/search/1", attempt: 1)
+    }
+
     @Test("without a config path the step reads $STEWARD_KB_ARTICLES")
     func environment() throws {
-        defer { unsetenv("STEWARD_KB_ARTICLES") }
         let missing = FileManager.default.temporaryDirectory.appendingPathComponent("absent-\(UUID().uuidString).json").path
-        setenv("STEWARD_KB_ARTICLES", missing, 1)
         #expect(throws: StepCallError(
             step: "kb.search", kind: .permanent,
             message: "knowledge base articles file '\(missing)' (from $STEWARD_KB_ARTICLES): no such file")
         ) {
-            _ = try KB.search(["query": "gmail"], config: [:])
+            _ = try Self.isolatedSearch(["query": "gmail"], environment: ["STEWARD_KB_ARTICLES": missing])
         }
-        setenv("STEWARD_KB_ARTICLES", KB.articles, 1)
-        #expect(KB.ids(try KB.search(["query": "strikethrough on github"], config: [:])).first == "faq-001")
+        let found = try Self.isolatedSearch(["query": "strikethrough on github"], environment: ["STEWARD_KB_ARTICLES": KB.articles])
+        #expect(KB.ids(found).first == "faq-001")
     }
 
     @Test("with neither, it names the default path relative to the current directory")
     func defaultPath() throws {
-        unsetenv("STEWARD_KB_ARTICLES")
         let here = FileManager.default.currentDirectoryPath
         let expected = FileManager.default.fileExists(atPath: here + "/data/stackfaq/articles.json")
+        let unset: [String: String?] = ["STEWARD_KB_ARTICLES": nil]
         if expected {
             // Run from the checkout (as `swift test` does): the default resolves.
-            #expect(KB.ids(try KB.search(["query": "strikethrough on github"], config: [:])).first == "faq-001")
+            #expect(KB.ids(try Self.isolatedSearch(["query": "strikethrough on github"], environment: unset)).first == "faq-001")
         } else {
             #expect(throws: StepCallError(
                 step: "kb.search", kind: .permanent,
                 message: "knowledge base articles file 'data/stackfaq/articles.json' (the default, relative to the current directory; set step config \"articles\" or $STEWARD_KB_ARTICLES): no such file")
             ) {
-                _ = try KB.search(["query": "gmail"], config: [:])
+                _ = try Self.isolatedSearch(["query": "gmail"], environment: unset)
             }
         }
     }

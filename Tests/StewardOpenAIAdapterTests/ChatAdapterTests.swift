@@ -288,31 +288,35 @@ import Darwin
     }
 
     /// The endpoint and model fall back to the environment; with neither, the error says what to set.
-    /// One test, so no other test sees these variables change.
+    /// The adapter runs in a host process (`isolation: process`) with the variables set or
+    /// removed there, so this process's environment never changes under other tests.
     @Test func missingBaseURLIsPermanentAndTheEnvironmentIsTheFallback() throws {
-        let saved = ["STEWARD_OPENAI_BASE_URL", "STEWARD_OPENAI_MODEL"].map { (name: String) -> (String, String?) in
-            (name, ProcessInfo.processInfo.environment[name])
+        func isolated(_ changes: [String: String?]) throws -> LoadedPlugin {
+            let host = try #require(IsolationEnvironment.locateHost(), "steward-plugin-host is built with the tests")
+            var settings = IsolationSettings(mode: .process, hosts: 1, channels: 1)
+            settings.environment = changes
+            return try PluginLoader.load(path: OpenAIPlugin.path(), isolation: settings, environment: IsolationEnvironment(hostExecutable: host, stateDirectory: nil))
         }
-        defer {
-            for (name, value) in saved {
-                if let value { setenv(name, value, 1) } else { unsetenv(name) }
-            }
+        func registry(_ plugin: LoadedPlugin) throws -> PluginRegistry {
+            var registry = PluginRegistry()
+            try registry.register(plugin)
+            return registry
         }
-        unsetenv("STEWARD_OPENAI_BASE_URL")
-        unsetenv("STEWARD_OPENAI_MODEL")
-        let missing = #expect(throws: StepCallError.self) { try registry.chat(.generate, parameters: ["model": "m"]) }
+        let bare = try isolated(["STEWARD_OPENAI_BASE_URL": nil, "STEWARD_OPENAI_MODEL": nil])
+        defer { bare.isolated?.stop() }
+        let missing = #expect(throws: StepCallError.self) { try registry(bare).chat(.generate, parameters: ["model": "m"]) }
         #expect(missing?.kind == .permanent)
         #expect(missing?.message == "no endpoint configured: set parameters.base_url in the model state (e.g. \"http://127.0.0.1:8080/v1\") or the environment variable STEWARD_OPENAI_BASE_URL")
 
         let server = try FakeChatServer([.completion(#"{"text": "from env"}"#)])
         defer { server.stop() }
-        let noModel = #expect(throws: StepCallError.self) { try registry.chat(.generate, parameters: ["base_url": .string(server.baseURL)]) }
+        let noModel = #expect(throws: StepCallError.self) { try registry(bare).chat(.generate, parameters: ["base_url": .string(server.baseURL)]) }
         #expect(noModel?.kind == .permanent)
         #expect(noModel?.message.contains("STEWARD_OPENAI_MODEL") == true)
 
-        setenv("STEWARD_OPENAI_BASE_URL", server.baseURL + "/", 1)
-        setenv("STEWARD_OPENAI_MODEL", "env-model", 1)
-        let response = try registry.chat(.generate, parameters: .emptyObject)
+        let configured = try isolated(["STEWARD_OPENAI_BASE_URL": server.baseURL + "/", "STEWARD_OPENAI_MODEL": "env-model"])
+        defer { configured.isolated?.stop() }
+        let response = try registry(configured).chat(.generate, parameters: .emptyObject)
         #expect(response.output == ["text": "from env"])
         #expect(server.requests.first?.path == "/v1/chat/completions")
         #expect(server.requests.first?.json?["model"] == "env-model")

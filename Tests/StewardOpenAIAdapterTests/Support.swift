@@ -51,11 +51,14 @@ enum OpenAIPlugin {
     }
 }
 
-/// The API key the tests hand the adapter through an environment variable. Set once, before
-/// the first call, and never changed (setenv is not safe against concurrent readers).
+/// The API key the tests hand the adapter through an environment variable. `scripts/test.sh`
+/// exports it before the tests start, so this process never changes its environment while
+/// other threads read it (setenv is not safe then: every test that starts a process reads it);
+/// a plain `swift test` sets it on first use, once.
 enum TestKey {
     static let variable = "STEWARD_TEST_OPENAI_KEY"
     static let value: String = {
+        if let given = ProcessInfo.processInfo.environment[variable], given.hasPrefix("sk-test-") { return given }
         let key = "sk-test-" + UUID().uuidString.lowercased()
         setenv(variable, key, 1)
         return key

@@ -674,6 +674,7 @@ public final class IsolatedPlugin: @unchecked Sendable {
         posix_spawn_file_actions_adddup2(&actions, 2, 1)
         for (index, fd) in hostEnds.enumerated() { posix_spawn_file_actions_adddup2(&actions, fd, Int32(3 + index)) }
         var environmentList = ProcessInfo.processInfo.environment
+        for (name, value) in settings.environment { environmentList[name] = value }
         // With an address-space limit, glibc's per-thread arenas (64 MiB each) would spend it.
         if settings.memoryLimitBytes != nil, environmentList["MALLOC_ARENA_MAX"] == nil { environmentList["MALLOC_ARENA_MAX"] = "2" }
         // A crash is the host's way to fail a call: no Swift backtrace on the engine's stderr.

@@ -42,6 +42,10 @@ public struct IsolationSettings: Sendable, Equatable {
     /// Whether the host keeps the network (false: a new, empty network namespace, and the
     /// host refuses to start where the machine does not allow one).
     public var network: Bool
+    /// Changes to the environment the host inherits from the engine: a value sets the
+    /// variable, nil removes it. (The engine's own environment is never changed: setenv is not
+    /// safe while other threads read it.)
+    public var environment: [String: String?] = [:]
 
     /// Settings with the defaults (in-process).
     public init(
