@@ -75,7 +75,7 @@ struct IsolationTests {
         guard let found = plugin.steps.first(where: { $0.fullName == "faults.\(step)" }) else {
             throw StepCallError(step: step, kind: .unknownStep, message: "no such fixture step")
         }
-        let deadline = deadlineMilliseconds.map { FrameIO.monotonicNanoseconds() + $0 * 1_000_000 } ?? 0
+        let deadline = deadlineMilliseconds.map { MonotonicNanoseconds.now() + $0 * 1_000_000 } ?? 0
         let bytes = input.jsonBytes
         return try bytes.withUnsafeBytes { inputBuffer in
             Result { () throws(StepCallError) -> JSONValue in

@@ -238,7 +238,7 @@ enum FrameIO {
         var done = 0
         while done < buffer.count {
             if deadline != 0 {
-                let now = monotonicNanoseconds()
+                let now = MonotonicNanoseconds.now()
                 guard now < deadline else { throw .timedOut }
                 var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
                 let milliseconds = Int32(clamping: (deadline - now + 999_999) / 1_000_000)
@@ -270,11 +270,5 @@ enum FrameIO {
         var body = [UInt8](repeating: 0, count: count)
         try body.withUnsafeMutableBytes { raw in Result { () throws(ReadFailure) in try readExactly(fd, into: raw, deadline: deadline) } }.get()
         return body
-    }
-
-    static func monotonicNanoseconds() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
 }

@@ -281,7 +281,7 @@ public final class IsolatedPlugin: @unchecked Sendable {
                 switch error {
                 case .closed, .failed: cause = .died
                 case .timedOut:
-                    let now = FrameIO.monotonicNanoseconds()
+                    let now = MonotonicNanoseconds.now()
                     cause = .timedOut(call: "\(callee) \(key)", milliseconds: deadline > now ? 0 : (now - deadline) / 1_000_000)
                 case .malformed(let what): cause = .malformed(what)
                 }
@@ -369,7 +369,7 @@ public final class IsolatedPlugin: @unchecked Sendable {
                     continue
                 case .failure(let error):
                     recordFailure(countsAsCrash: true)
-                    state.slots[index].notBefore = FrameIO.monotonicNanoseconds() + backoff()
+                    state.slots[index].notBefore = MonotonicNanoseconds.now() + backoff()
                     pthread_cond_broadcast(changed)
                     unlockedStatusWrite()
                     throw make(settings.crashKind, "\(hello.name)'s host process did not start again: \(error)")
@@ -377,7 +377,7 @@ public final class IsolatedPlugin: @unchecked Sendable {
             }
             // Every channel is busy (or hosts are starting): wait for one.
             if deadline != 0 {
-                let now = FrameIO.monotonicNanoseconds()
+                let now = MonotonicNanoseconds.now()
                 guard now < deadline else { throw make(.transient, "timed out waiting for a free channel of plugin \(hello.name)'s host processes") }
                 var until = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
                 pthread_cond_timedwait(changed, lock, &until)
@@ -390,7 +390,7 @@ public final class IsolatedPlugin: @unchecked Sendable {
     /// Starts one host (waiting out the backoff first, bounded by the call's deadline) and
     /// checks it still serves the same library.
     private func startHost(notBefore: UInt64, deadline: UInt64) -> Result<Host, PluginLoadError> {
-        let now = FrameIO.monotonicNanoseconds()
+        let now = MonotonicNanoseconds.now()
         if notBefore > now {
             let wait = deadline != 0 ? min(notBefore, deadline) - min(now, min(notBefore, deadline)) : notBefore - now
             usleep(useconds_t(min(wait / 1_000, 5_000_000)))
@@ -442,7 +442,7 @@ public final class IsolatedPlugin: @unchecked Sendable {
             state.slots[index].free = []
             for fd in free { close(fd) }
             recordFailure(countsAsCrash: cause.countsAsCrash)
-            state.slots[index].notBefore = FrameIO.monotonicNanoseconds() + backoff()
+            state.slots[index].notBefore = MonotonicNanoseconds.now() + backoff()
             pthread_cond_broadcast(changed)
             let draining: Bool
             if case .timedOut = cause { draining = host.busy > 0 } else { draining = false }
@@ -504,7 +504,7 @@ public final class IsolatedPlugin: @unchecked Sendable {
         state.consecutiveFailures += 1
         guard countsAsCrash else { return }
         state.crashes += 1
-        let now = FrameIO.monotonicNanoseconds()
+        let now = MonotonicNanoseconds.now()
         let window = UInt64(settings.quarantineWindowSeconds * 1e9)
         state.failures.append(now)
         state.failures.removeAll { now - $0 > window }
@@ -530,7 +530,7 @@ public final class IsolatedPlugin: @unchecked Sendable {
     /// at most once a second, so an operator's unquarantine takes effect without a restart.
     private func quarantineStillHolds() -> Bool {
         guard let directory = environment.stateDirectory else { return true }
-        let now = FrameIO.monotonicNanoseconds()
+        let now = MonotonicNanoseconds.now()
         guard now - state.lastQuarantineCheck >= 1_000_000_000 else { return true }
         state.lastQuarantineCheck = now
         return Self.readQuarantine(directory: directory, plugin: hello.name) != nil
@@ -694,7 +694,7 @@ public final class IsolatedPlugin: @unchecked Sendable {
             throw PluginLoadError(path: path, reason: .hostFailed(message: "cannot start \(environment.hostExecutable): \(String(cString: strerror(spawned)))"))
         }
         let host = Host(pid: pid, channels: engineEnds)
-        let startDeadline = FrameIO.monotonicNanoseconds() + 60_000_000_000
+        let startDeadline = MonotonicNanoseconds.now() + 60_000_000_000
         let frame: [UInt8]
         do {
             frame = try FrameIO.readFrame(engineEnds[0], deadline: startDeadline)
