@@ -155,6 +155,7 @@ public struct Workspace: Sendable {
             if let after = run.quarantineAfter { settings.quarantineAfter = after }
             if let window = run.quarantineWindowSeconds { settings.quarantineWindowSeconds = Double(window) }
             settings.network = run.network
+            settings.environment = run.environment
             result[name] = settings
         }
         for (name, request) in templateIsolation.sorted(by: { $0.key < $1.key }) {

@@ -21,6 +21,8 @@ public struct PluginRunSettings: Sendable, Equatable {
     public var quarantineWindowSeconds: Int?
     /// `network`: false runs the host without network.
     public var network: Bool = true
+    /// `environment`: variables set (a string) or removed (null) in the host processes only.
+    public var environment: [String: String?] = [:]
     /// Where the plugin's entry is written.
     public var location: SourceLocation?
 
@@ -46,6 +48,7 @@ extension TemplateParser {
     /// The keys of one plugin's entry under `plugins:`.
     static let pluginRunKeys = [
         "isolation", "memory_limit_mb", "cpu_limit_ms", "hosts", "channels", "on_crash", "quarantine_after", "quarantine_window_s", "network",
+        "environment",
     ]
 
     /// Parses `workflows/plugins.yaml`, the operator's plugin settings: `pins` maps
@@ -128,7 +131,23 @@ extension TemplateParser {
             }
         }
         if let network = reader.bool(entries["network"]?.value, "'network' of plugin '\(name)'") { run.network = network }
-        let limits = ["memory_limit_mb", "cpu_limit_ms", "hosts", "channels", "on_crash", "quarantine_after", "quarantine_window_s", "network"]
+        if let node = entries["environment"]?.value {
+            if case .mapping(let mapping) = node {
+                for (key, value) in mapping {
+                    guard let variable = reader.string(key, "a variable of 'environment' of plugin '\(name)'") else { continue }
+                    if variable.isEmpty || variable.contains("=") {
+                        reader.error(key, "'\(variable)' is not an environment variable name")
+                    } else if value.null != nil {
+                        run.environment[variable] = .some(nil)
+                    } else if let text = reader.string(value, "the value of '\(variable)' in 'environment' of plugin '\(name)' (a string, or null to remove it)") {
+                        run.environment[variable] = .some(text)
+                    }
+                }
+            } else {
+                reader.error(node, "expected a mapping of variable -> value (or null) for 'environment' of plugin '\(name)', found \(YAMLReader.describe(node))")
+            }
+        }
+        let limits = ["memory_limit_mb", "cpu_limit_ms", "hosts", "channels", "on_crash", "quarantine_after", "quarantine_window_s", "network", "environment"]
         if run.isolation == "in-process", let limit = limits.first(where: { entries[$0] != nil }) {
             reader.error(entries[limit]?.key, "'\(limit)' of plugin '\(name)' applies only with 'isolation: process' (an in-process plugin shares the engine's process)")
         }

@@ -149,6 +149,22 @@ final class RecordingMetrics: MetricsFactory, Sendable {
         }
     }
 
+    @Test func theOperatorSetsTheHostsEnvironmentAndNothingElse() async throws {
+        let workspace = try Self.workspace(settings: "plugins:\n  faults:\n    isolation: process\n    environment: {FAULTS_VARIABLE: from-plugins-yaml}\n")
+        defer { workspace.remove() }
+        try workspace.write("""
+            plugins: [faults]
+            states:
+              look: {kind: step, step: faults.env, input: input, output: seen, next: done}
+              done: {kind: end, output: seen}
+            """, name: "env-look")
+        let assembly = try await workspace.assemble()
+        defer { assembly.stopPlugins(grace: 1) }
+        let finished = try await assembly.engine.submit(template: "env-look", input: [:], id: "e")
+        #expect(finished.status == .completed && finished.output?["value"] == "from-plugins-yaml", "\(String(describing: finished.output))")
+        #expect(ProcessInfo.processInfo.environment["FAULTS_VARIABLE"] == nil, "the engine's own environment is untouched")
+    }
+
     @Test func aMistakeInThePluginSettingsIsLocated() async throws {
         let workspace = try Self.workspace(settings: "plugins:\n  faults:\n    isolation: proces\n    memory_limit_mb: 4\n")
         defer { workspace.remove() }

@@ -99,7 +99,7 @@ struct IsolationTests {
     @Test func theStepRunsInAnotherProcessAndAnswersTheSame() async throws {
         let (plugin, host) = try await Self.faults()
         defer { host.stop() }
-        #expect(plugin.name == "faults" && plugin.steps.count == 10 && plugin.steps.allSatisfy(\.isIsolated))
+        #expect(plugin.name == "faults" && plugin.steps.count == 11 && plugin.steps.allSatisfy(\.isIsolated))
         let echoed = try await onThread { try Self.call(plugin, "echo", ["text": "héllo", "n": 3]) }
         #expect(echoed == ["text": "héllo", "n": 3])
         let pid = try await onThread { try Self.call(plugin, "pid") }["pid"]?.integerValue

@@ -13,12 +13,15 @@ struct PluginSettingsTests {
             plugins:
               kb: {isolation: process, memory_limit_mb: 256, cpu_limit_ms: 500, hosts: 3, channels: 2, on_crash: permanent, quarantine_after: 4, quarantine_window_s: 30, network: false}
               support: {isolation: in-process}
+              openai: {isolation: process, environment: {OPENAI_API_KEY: sk-live, http_proxy: null}}
             """, file: "plugins.yaml")
         #expect(settings.pins == ["kb@1.0.0": String(repeating: "ab", count: 32)])
         let kb = try #require(settings.plugins["kb"])
         #expect(kb.isolation == "process" && kb.memoryLimitMegabytes == 256 && kb.cpuLimitMilliseconds == 500 && kb.hosts == 3 && kb.channels == 2)
         #expect(kb.onCrash == "permanent" && kb.quarantineAfter == 4 && kb.quarantineWindowSeconds == 30 && !kb.network)
         #expect(settings.plugins["support"]?.isolation == "in-process")
+        let expected: [String: String?] = ["OPENAI_API_KEY": "sk-live", "http_proxy": nil]
+        #expect(settings.plugins["openai"]?.environment == expected)
     }
 
     @Test func everyMistakeIsLocated() {

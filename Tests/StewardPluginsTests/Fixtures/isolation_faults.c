@@ -3,7 +3,7 @@
  * contain: segfault, hang, spin on the CPU, eat memory, answer garbage; plus well-behaved
  * steps (echo, noop, pid) to see the host survive or restart, and `chaos`, which segfaults or
  * hangs on a share of calls chosen from its key ({"crash_per_mille": N, "hang_per_mille": M}).
- * Thread-safe, except `serial`, which counts concurrent entries like concurrency.c.
+ * `env` reports $FAULTS_VARIABLE. Thread-safe, except `serial`, which counts concurrent entries like concurrency.c.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdatomic.h>
@@ -102,6 +102,14 @@ static stw_status chaos(const stw_step_call *call, stw_step_result *result) {
     return noop(call, result);
 }
 
+/* {"value": $FAULTS_VARIABLE or null}: what the host's environment holds. */
+static stw_status env(const stw_step_call *call, stw_step_result *result) {
+    const char *value = getenv("FAULTS_VARIABLE");
+    char output[300];
+    int length = value ? snprintf(output, sizeof(output), "{\"value\":\"%.200s\"}", value) : snprintf(output, sizeof(output), "{\"value\":null}");
+    return stw_step_output(call->host, result, output, (size_t)length);
+}
+
 static atomic_int inside = 0;
 static atomic_int most = 0;
 
@@ -129,10 +137,11 @@ static const stw_step steps[] = {
     {STW_STRUCT_HEADER(stw_step), "garbage", "1.0.0", "answers invalid UTF-8", SAFE, garbage},
     {STW_STRUCT_HEADER(stw_step), "chaos", "1.0.0", "crashes or hangs on a share of calls", SAFE, chaos},
     {STW_STRUCT_HEADER(stw_step), "serial", "1.0.0", "not thread-safe; reports the most concurrent entries", 0, serial},
+    {STW_STRUCT_HEADER(stw_step), "env", "1.0.0", "reports $FAULTS_VARIABLE", SAFE, env},
 };
-static const stw_step *const step_list[] = {&steps[0], &steps[1], &steps[2], &steps[3], &steps[4], &steps[5], &steps[6], &steps[7], &steps[8], &steps[9]};
+static const stw_step *const step_list[] = {&steps[0], &steps[1], &steps[2], &steps[3], &steps[4], &steps[5], &steps[6], &steps[7], &steps[8], &steps[9], &steps[10]};
 static const stw_plugin plugin = {
-    STW_STRUCT_HEADER(stw_plugin), "faults", "1.0.0", "misbehaves for the isolation tests", NULL, 10, step_list, 0, NULL, NULL, NULL /* deinit */, NULL /* get_extension_with_state */,
+    STW_STRUCT_HEADER(stw_plugin), "faults", "1.0.0", "misbehaves for the isolation tests", NULL, 11, step_list, 0, NULL, NULL, NULL /* deinit */, NULL /* get_extension_with_state */,
 };
 
 STW_EXPORT stw_status stw_plugin_entry(const stw_host *host, const stw_plugin **out) {
