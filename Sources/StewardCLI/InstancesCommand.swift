@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 import StewardJSON
 import StewardCore
 import StewardEngine
@@ -145,7 +146,16 @@ struct ResumeCommand: AsyncParsableCommand {
         // Timers that fell due while nothing ran fire now, once.
         let fired = try await context.timers.fireDue(now: SystemEngineClock().nowMilliseconds())
         for timer in fired { print("fired \(timer.kind) for instance \(timer.instanceID) (due \(formatMilliseconds(timer.dueAt)))") }
-        let driven = try await context.engine.resume(concurrency: concurrency) { record in if verbose { printTransition(record) } }
+        // Progress on standard error (a bar on a terminal, plain lines in a log): instances
+        // driven to their next stop out of those running when the pass began.
+        let total = try await context.store.countByStatus()[.running, default: 0]
+        let progress = Progress(label: "resume", unit: "instances")
+        let done = Atomic<Int>(0)
+        let driven = try await context.engine.resume(concurrency: concurrency, observe: { record in if verbose { printTransition(record) } }) {
+            let now = done.add(1, ordering: .relaxed).newValue
+            progress.update(now, max(total, now))
+        }
+        progress.finish()
         let counts = try await context.store.countByStatus()
         print("resumed \(driven) instance(s); now " + counts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", "))
     }

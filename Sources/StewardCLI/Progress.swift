@@ -5,7 +5,7 @@ import Synchronization
 import Glibc
 #endif
 
-/// Progress of long work (`submit`, `eval run`) on standard error: on a terminal one line
+/// Progress of long work (`submit`, `resume`, `eval run`) on standard error: on a terminal one line
 /// redrawn at most ten times a second, `[#####.....] 120/400 items  57/s  ETA 5s`; otherwise a
 /// plain line at every tenth of the work and at the end, `submit: 120/400 (30%), 57/s, ETA 5s`,
 /// which a log keeps readably. Standard output stays the command's result.

@@ -306,8 +306,11 @@ public struct Engine: Sendable {
     }
 
     /// Continues every running instance (after a crash or restart). Returns how many it drove.
+    /// `driven` is called once per instance as its drive ends (from any task), for progress.
     @discardableResult
-    public func resume(concurrency: Int = 64, observe: @Sendable @escaping (TransitionRecord) -> Void = { _ in }) async throws -> Int {
+    public func resume(
+        concurrency: Int = 64, observe: @Sendable @escaping (TransitionRecord) -> Void = { _ in }, driven onDriven: @Sendable @escaping () -> Void = {}
+    ) async throws -> Int {
         var driven = 0
         var after: String?
         while true {
@@ -326,6 +329,7 @@ public struct Engine: Sendable {
                         inFlight -= 1
                     }
                     group.addTask {
+                        defer { onDriven() }
                         do {
                             _ = try await resume(snapshot, tail: tail, observe: observe)
                         } catch is StoreConflict {

@@ -45,11 +45,14 @@ struct CrashTests {
             return environment
         }
 
+        /// Where the children's standard error goes (appended, every run).
+        var log: URL { directory.appendingPathComponent("stderr.log") }
+
         /// Starts `steward arguments...` (posix_spawn, not Foundation's Process: see ChildProcess).
         func start(_ arguments: [String], removing removed: [String] = []) throws -> ChildProcess.Running {
             try ChildProcess.start(
                 CrashTests.stewardBinary.path, arguments + ["--db", database.path, "--workflows", workflows.path, "--plugins", plugins.path],
-                directory: directory.path, environment: childEnvironment(removing: removed))
+                directory: directory.path, environment: childEnvironment(removing: removed), stderr: log.path)
         }
 
         /// Runs to completion and returns the exit status (-1 when a signal ended it).
@@ -109,6 +112,15 @@ struct CrashTests {
         let submit = ["submit", "crash-test", "--input", "input.json", "--count", String(count), "--key-prefix", "crash", "--concurrency", "32"]
         var generator = SystemRandomNumberGenerator()
         var kills = 0
+        // First a kill a few hundred calls in, then a resume run to its end: it drives what was
+        // left running, with plain progress lines in its log.
+        if try run.runAndKill(submit, afterCalls: 300, thenMilliseconds: 0) { kills += 1 }
+        let left = try await SQLiteStore(path: run.database.path).countByStatus()[.running, default: 0]
+        #expect(left > 0, "the kill left instances running")
+        #expect(try run.run(["resume"]) == 0)
+        let log = (try? String(contentsOf: run.log, encoding: .utf8)) ?? ""
+        let progress = log.split(separator: "\n").filter { $0.hasPrefix("resume: ") }
+        #expect(progress.last?.hasPrefix("resume: \(left)/\(left) instances (100%), ") == true, "plain progress lines in a log: \(progress)")
         for round in 0..<12 {
             // Alternate between submitting (which also starts new instances) and resuming.
             let arguments = round % 3 == 2 ? ["resume"] : submit
@@ -149,7 +161,7 @@ struct CrashTests {
             #expect(parts.count == 3 && parts[0].hasPrefix("crash-") && parts[2] == "1", "unexpected key \(key)")
         }
         let reruns = ledger.count - calledKeys.count
-        print("crash test: \(kills) kills, \(count) instances, \(count * 4) transitions committed, 0 lost, 0 duplicated, \(reruns) step re-runs after kills")
+        print("crash test: \(kills) kills, \(count) instances, \(left) left running after the first kill (the resume's last progress line: \(progress.last ?? "none")), \(count * 4) transitions committed, 0 lost, 0 duplicated, \(reruns) step re-runs after kills")
 
         // The audit trail is intact after all those kills.
         #expect(try run.run(["audit", "verify"]) == 0)
