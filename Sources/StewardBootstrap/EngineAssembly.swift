@@ -335,10 +335,7 @@ public struct TemplateSet: Sendable {
         // Versions whose file was refused: their stored text takes the file's place.
         var refused: Set<String> = []
         for file in files {
-            let text: String
-            do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
-                throw BootstrapError("cannot read \(file): \(error.localizedDescription)")
-            }
+            let text = try Workspace().readText(file)
             let template: ParsedTemplate
             do { template = try TemplateParser.parseLeniently(text, file: file) } catch {
                 failures += error.diagnostics

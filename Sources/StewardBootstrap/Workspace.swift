@@ -244,13 +244,7 @@ public struct Workspace: Sendable {
 
     /// Reads and parses a template file.
     public func parseTemplate(_ file: String) throws -> Template {
-        let text: String
-        do {
-            text = try String(contentsOfFile: file, encoding: .utf8)
-        } catch {
-            throw BootstrapError("cannot read \(file): \(error.localizedDescription)")
-        }
-        return try TemplateParser.parse(text, file: file)
+        try TemplateParser.parse(try readText(file), file: file)
     }
 
     /// Parses and validates every customer overlay in `directory` against `templates`.
@@ -310,20 +304,61 @@ public struct Workspace: Sendable {
         return try PromptLibrary(directory: directory)
     }
 
-    /// Reads a UTF-8 text file; throws naming the file when it cannot be read.
+    /// Reads a UTF-8 text file.
+    /// - Throws: `BootstrapError` naming the file: "no such file" with the closest names in its
+    ///   directory, "is a directory", or why it cannot be read.
     public func readText(_ file: String) throws -> String {
-        guard let data = FileManager.default.contents(atPath: file) else { throw BootstrapError("cannot read \(file)") }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory) else {
+            throw BootstrapError("no such file: \(file)\(Self.suggestions(for: file))")
+        }
+        if isDirectory.boolValue { throw BootstrapError("\(file) is a directory, not a file") }
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw BootstrapError("cannot read \(file): \(String(cString: strerror(access(file, R_OK) == 0 ? EIO : EACCES)))")
+        }
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// " (did you mean a or b?)" for files in `file`'s directory whose names are close to its
+    /// name; empty when none is.
+    static func suggestions(for file: String) -> String {
+        let url = URL(fileURLWithPath: file)
+        let directory = url.deletingLastPathComponent()
+        let name = url.lastPathComponent
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return "" }
+        let distances = names.map { ($0, editDistance($0, name)) }.filter { $0.1 <= max(2, name.count / 5) }
+        guard let best = distances.map(\.1).min() else { return "" }
+        let close = distances.filter { $0.1 == best }.map(\.0).sorted().prefix(3)
+        let prefix = (file as NSString).deletingLastPathComponent
+        let shown = close.map { prefix.isEmpty ? $0 : (prefix as NSString).appendingPathComponent($0) }
+        return " (did you mean \(shown.joined(separator: " or ")))"
+    }
+
     /// Reads a JSON file.
+    /// - Throws: `BootstrapError` as `readText` does, or "FILE:LINE:COLUMN: invalid JSON …"
+    ///   pointing at the problem.
     public func readJSON(_ file: String) throws -> JSONValue {
         let text = try readText(file)
         do {
             return try JSONValue.parse(text)
         } catch {
-            throw BootstrapError("\(file): \(error)")
+            throw BootstrapError(Self.locate(error, in: text, file: file))
         }
+    }
+
+    /// A JSON parse error as "FILE:LINE:COLUMN: invalid JSON (in path): reason" (line and
+    /// column from 1, the column counting characters).
+    public static func locate(_ error: JSONParseError, in text: String, file: String) -> String {
+        let bytes = Array(text.utf8)
+        let end = min(max(0, error.offset), bytes.count)
+        var line = 1
+        var lineStart = 0
+        for index in 0..<end where bytes[index] == UInt8(ascii: "\n") {
+            line += 1
+            lineStart = index + 1
+        }
+        let column = String(decoding: bytes[lineStart..<end], as: UTF8.self).count + 1
+        return "\(file):\(line):\(column): invalid JSON\(error.pathDescription.map { " (in \($0))" } ?? ""): \(error.reason)"
     }
 }
 

@@ -100,15 +100,38 @@ struct ServeCommand: AsyncParsableCommand {
             environment: environment, configuration: ServerConfiguration(host: host, port: port, driverConcurrency: concurrency),
             logger: logger)
         let host = self.host
-        try await server.run { port in
-            // Unbuffered, so a script or test waiting for this line sees it at once.
-            FileHandle.standardOutput.write(Data(
-                "steward: serving the API on http://\(host):\(port)/v1 and the reviewer page on http://\(host):\(port)/review\n".utf8))
+        do {
+            try await server.run { port in
+                // Unbuffered, so a script or test waiting for this line sees it at once.
+                FileHandle.standardOutput.write(Data(
+                    "steward: serving the API on http://\(host):\(port)/v1 and the reviewer page on http://\(host):\(port)/review\n".utf8))
+            }
+        } catch {
+            context.assembly.stopPlugins()
+            throw Self.listenerError(error, host: host, port: port)
         }
         let stopped = context.assembly.stopPlugins()
         if stopped.callStillRunning {
             print("steward: a plugin call was still running after \(Int(EngineAssembly.pluginShutdownGrace)) s; plugins were not deinitialised")
         }
         print("steward: stopped")
+    }
+
+    /// The listener's failure as a user can act on it: which address, and what to do. (The
+    /// socket layer reports it as a bind error with an errno; other errors pass unchanged.)
+    static func listenerError(_ error: any Error, host: String, port: Int) -> any Error {
+        let text = "\(error)"
+        if text.contains("Address already in use") || text.contains("errno: 98") {
+            return CLIError(
+                "port \(port) on \(host) is already in use: stop the process listening there (e.g. `ss -ltnp 'sport = :\(port)'` shows it), "
+                    + "or serve on another port with --port (--port 0 picks a free one)")
+        }
+        if text.contains("Permission denied") || text.contains("errno: 13") {
+            return CLIError("not allowed to listen on port \(port) on \(host) (ports below 1024 need privileges): choose another with --port, e.g. --port 8080")
+        }
+        if text.contains("Cannot assign requested address") || text.contains("errno: 99") {
+            return CLIError("\(host) is not an address of this machine: use --host 127.0.0.1, or 0.0.0.0 for every interface")
+        }
+        return error
     }
 }

@@ -197,6 +197,8 @@ struct PeriodicService: Service {
             while !Task.isCancelled {
                 do {
                     try await work()
+                } catch is CancellationError {
+                    // Shutting down: the loop ends, nothing failed.
                 } catch {
                     logger.error("periodic work failed; retrying at the next tick", metadata: ["error": "\(error)"])
                 }

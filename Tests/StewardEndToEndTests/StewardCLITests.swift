@@ -3,6 +3,10 @@ import StewardJSON
 import StewardTesting
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Drives the real `steward` executable as a user would, from the package root.
 ///
 /// The tests share the checkout's `.steward/plugins`, so they run one at a time; the shipped
@@ -373,18 +377,46 @@ struct StewardCLITests {
         #expect(run.status != 0)
         #expect(run.stdout.isEmpty, "\(run)")
         #expect(run.stderrLines.count == 1, "\(run)")
-        #expect(run.stderr.contains("workflows/examples/no-such-ticket.json"))
+        #expect(run.stderr.contains("no such file: workflows/examples/no-such-ticket.json"))
+        // A near miss names the file meant; so does a template path.
+        let near = try await Self.stewardAsync(["run", Self.triage, "--input", "workflows/examples/tickt-1.json"])
+        #expect(near.status == 1 && near.stderr.contains("no such file: workflows/examples/tickt-1.json (did you mean workflows/examples/ticket-1.json)"), "\(near)")
+        let template = try await Self.stewardAsync(["run", "workflows/support-ticket-triag.yaml", "--input", "workflows/examples/ticket-1.json"])
+        #expect(template.status == 1 && template.stderr.contains("(did you mean workflows/support-ticket-triage.yaml)"), "\(template)")
     }
 
-    @Test("malformed input JSON is refused with its byte offset")
+    @Test("malformed input JSON is refused with its line and column")
     func malformedInput() async throws {
         try await Self.requirePlugins()
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("steward-e2e-\(UUID().uuidString).json")
-        try Data(#"{"subject": "x", "body": "y""#.utf8).write(to: file)
+        try Data("{\"subject\": \"x\",\n  \"body\": \"y\"\n  \"channel\": \"é-mail\"}".utf8).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
         let run = try await Self.stewardAsync(["run", Self.triage, "--input", file.path])
         #expect(run.status == 1)
-        #expect(run.stderrLines == ["\(file.path): invalid JSON at byte 28: expected ',' or '}'"])
+        #expect(run.stderrLines == ["\(file.path):3:3: invalid JSON: expected ',' or '}'"], "\(run)")
+    }
+
+    @Test("a port in use is named, with what to do")
+    func portInUse() async throws {
+        try await Self.requirePlugins()
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) == 0 && listen(listener, 1) == 0 && getsockname(listener, $0, &length) == 0 }
+        }
+        try #require(bound)
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let database = FileManager.default.temporaryDirectory.appendingPathComponent("steward-port-\(UUID().uuidString).db").path
+        defer { for suffix in ["", "-wal", "-shm", ".crashes"] { try? FileManager.default.removeItem(atPath: database + suffix) } }
+        let run = try await Self.stewardAsync(["serve", "--port", String(port), "--db", database, "--no-build"], timeout: 60)
+        #expect(run.status == 1, "\(run)")
+        #expect(run.stderr.contains("port \(port) on 127.0.0.1 is already in use") && run.stderr.contains("--port"), "\(run)")
+        #expect(!run.stderr.contains("errno"), "no socket-layer jargon: \(run)")
     }
 
     @Test("audit keygen, audit head and audit verify --expect anchor the journal; a wiped store fails against the head")
