@@ -63,7 +63,7 @@ extension ReviewCommand {
                     let reviewer = try await tokenOptions.resolved.asyncMap { try await desk.store.authenticate(token: $0) }
                     return try await desk.audit(id: id, for: reviewer)
                 }
-                let reviewer = try await desk.store.authenticate(token: tokenOptions.resolved)
+                let reviewer = try await desk.store.authenticate(token: tokenOptions.required())
                 return try await desk.giveVerdict(item: id, by: reviewer, judgements: judgements)
             }
             print(AuditJSON.item(view, time: { .string(formatMilliseconds($0)) }).prettyJSONString)

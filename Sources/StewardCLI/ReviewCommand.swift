@@ -15,6 +15,17 @@ struct TokenOptions: ParsableArguments {
     var token: String?
 
     var resolved: String? { token ?? ProcessInfo.processInfo.environment["STEWARD_TOKEN"] }
+
+    /// The token a command that acts as a reviewer needs.
+    /// - Throws: `CLIError` saying where a token comes from when there is none.
+    func required() throws -> String {
+        guard let token = resolved, !token.isEmpty else {
+            throw CLIError(
+                "a reviewer token is required: pass --token TOKEN or set STEWARD_TOKEN "
+                    + "(an operator creates one with 'steward reviewers add NAME --credential CREDENTIAL'; it is printed once)")
+        }
+        return token
+    }
 }
 
 /// `steward review ...`: the reviewer's command-line desk.
@@ -49,7 +60,9 @@ struct ReviewCommand: AsyncParsableCommand {
             let store = try storeOptions.openStore()
             var credentials: [String]? = credential.map { [$0] }
             if let token = tokenOptions.resolved {
-                guard let reviewer = try await store.reviewer(token: token) else { throw CLIError("unknown token") }
+                guard let reviewer = try await store.reviewer(token: token) else {
+                    throw CLIError("unknown token (from \(tokenOptions.token == nil ? "STEWARD_TOKEN" : "--token")): it may have been revoked; 'steward reviewers list' shows who has one")
+                }
                 if let credential, !reviewer.holds(credential) { throw CLIError("\(reviewer.id) does not hold credential '\(credential)'") }
                 credentials = credential.map { [$0] } ?? reviewer.credentials
             }
@@ -148,7 +161,7 @@ func decideTask(
 ) async throws {
     let context = try await EngineContext(store: store, plugins: plugins)
     let final = try await reviewing {
-        let reviewer = try await context.desk.authenticate(token: token.resolved)
+        let reviewer = try await context.desk.authenticate(token: token.required())
         return try await context.desk.decide(task: id, by: reviewer, decision: decision, output: output, reason: reason)
     }
     print(report(final, plan: context.plans.plan(template: final.template, version: final.templateVersion)).prettyJSONString)

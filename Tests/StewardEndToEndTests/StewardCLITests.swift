@@ -48,6 +48,7 @@ struct StewardCLITests {
         let directory = try #require(productsDirectory, "no steward executable next to \(CommandLine.arguments[0])")
         var environment = ProcessInfo.processInfo.environment
         environment.removeValue(forKey: "STEWARD_PLUGIN_PATH")
+        environment.removeValue(forKey: "STEWARD_TOKEN")
         // Files rather than pipes: a chatty child can never block on a full pipe buffer.
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("steward-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
@@ -394,6 +395,15 @@ struct StewardCLITests {
         let run = try await Self.stewardAsync(["run", Self.triage, "--input", file.path])
         #expect(run.status == 1)
         #expect(run.stderrLines == ["\(file.path):3:3: invalid JSON: expected ',' or '}'"], "\(run)")
+    }
+
+    @Test("a reviewer command without a token says where a token comes from")
+    func noToken() async throws {
+        try await Self.requirePlugins()
+        let run = try await Self.stewardAsync(["review", "approve", "1", "--db", Self.database])
+        #expect(run.status == 1 && run.stderr.contains("pass --token TOKEN or set STEWARD_TOKEN") && run.stderr.contains("steward reviewers add"), "\(run)")
+        let unknown = try await Self.stewardAsync(["review", "list", "--token", "stw_nope", "--db", Self.database])
+        #expect(unknown.status == 1 && unknown.stderr.contains("unknown token (from --token)"), "\(unknown)")
     }
 
     @Test("a port in use is named, with what to do")
