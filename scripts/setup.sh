@@ -9,6 +9,7 @@ packages=(
   zlib1g-dev        # zlib: the SQLite store deflates snapshots and journal payloads
   gcc g++           # C plugins and the ABI header checks (C11 and C++17)
   chromium chromium-driver  # the reviewer page's end-to-end test in a real headless browser
+  python3-pip python3-setuptools python3-wheel  # the Python client's install test (offline: no package index)
 )
 
 # A Rust compiler for the guide's Rust plugin example: rustup's when it is there, else Debian's.
