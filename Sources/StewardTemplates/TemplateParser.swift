@@ -112,8 +112,37 @@ public enum TemplateParser {
         }
     }
 
+    /// States written outside `states:` (an indentation slip that ends the `states` mapping
+    /// early): top-level keys that are not template keys and whose value is a state (it has a
+    /// `kind` among the state kinds), with the states the slip folded into it lifted out. The
+    /// parser reports the slip once and reads them as states, so the graph checks do not flood
+    /// the report with unknown-state and unreachable-end errors that all have this one cause.
+    static func strayStates(in root: Node) -> (keys: [Node], states: [(key: Node, value: Node)]) {
+        guard case .mapping(let mapping) = root else { return ([], []) }
+        func isState(_ node: Node) -> Bool {
+            guard case .mapping(let body) = node, let kind = body[Node("kind")]?.string else { return false }
+            return stateKinds.contains(kind)
+        }
+        var keys: [Node] = []
+        var states: [(key: Node, value: Node)] = []
+        for (key, value) in mapping {
+            guard let name = key.string, !topLevelKeys.contains(name), isState(value), case .mapping(let body) = value else { continue }
+            keys.append(key)
+            // Keys of its own body that are states themselves are the states after it, read
+            // one level too deep.
+            let ownKeys = Set((keysByKind[body[Node("kind")]?.string ?? ""] ?? []) + commonStateKeys)
+            let folded = body.filter { isState($0.value) && !ownKeys.contains($0.key.string ?? "") }
+            let foldedKeys = Set(folded.compactMap { $0.key.string })
+            let own = body.filter { !foldedKeys.contains($0.key.string ?? "") }
+            states.append((key, Node.mapping(Node.Mapping(own.map { ($0.key, $0.value) }, body.tag, body.style, body.mark))))
+            states += folded.map { ($0.key, $0.value) }
+        }
+        return (keys, states)
+    }
+
     static func parse(_ root: Node, reader: inout YAMLReader) -> Template {
-        let top = reader.entries(of: root, context: "the template", allowed: topLevelKeys) ?? [:]
+        let stray = strayStates(in: root)
+        let top = reader.entries(of: root, context: "the template", allowed: topLevelKeys + stray.keys.compactMap(\.string)) ?? [:]
         let name = reader.string(reader.required(top, "template", in: root, context: "the template"), "'template'")
         let version = reader.string(reader.required(top, "version", in: root, context: "the template"), "'version'")
         let vertical = reader.string(reader.required(top, "vertical", in: root, context: "the template"), "'vertical'")
@@ -150,6 +179,19 @@ public enum TemplateParser {
         var states: [State] = []
         if let statesNode = reader.required(top, "states", in: root, context: "the template") {
             states = parseStates(statesNode, defaultRetry: defaultRetry, reader: &reader)
+        }
+        if let first = stray.keys.first {
+            let names = stray.states.compactMap { $0.key.string }
+            let column = reader.location(of: first).column
+            reader.error(
+                first,
+                "state\(names.count == 1 ? "" : "s") \(names.map { "'\($0)'" }.joined(separator: ", ")) \(names.count == 1 ? "is" : "are") outside 'states:' "
+                    + "(indented to column \(column), so the 'states' mapping ended before \(names.count == 1 ? "it" : "them")): indent \(names.count == 1 ? "it" : "them") like the states above; "
+                    + "\(names.count == 1 ? "it was" : "they were") read as states to check the rest")
+            for (key, value) in stray.states {
+                guard let name = key.string, !states.contains(where: { $0.name == name }) else { continue }
+                if let state = parseState(name: name, key: key, node: value, defaultRetry: defaultRetry, reader: &reader) { states.append(state) }
+            }
         }
         let defaultMaxOutput = reader.integer(top["max_output_bytes"]?.value, "'max_output_bytes'", range: outputLimitRange)
         for index in states.indices where states[index].isCallable {
