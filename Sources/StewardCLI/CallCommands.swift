@@ -16,7 +16,9 @@ struct StepsCommand: ParsableCommand {
         @Option(help: "The input: JSON text, or @FILE to read it.") var input: String
         @Option(help: "The step's config: JSON text or @FILE (default {}).") var config = "{}"
         @Option(help: "The largest output accepted, in bytes.") var maxOutputBytes = OutputLimit.defaultBytes
-        @Flag(help: "Print JSON instead of text.") var json = false
+        @Flag(name: .customLong("json"), help: "Print JSON instead of text.") var jsonFlag = false
+        @OptionGroup var format: OutputChoice
+        var json: Bool { jsonFlag || format.isJSON }
         @OptionGroup var plugins: PluginOptions
 
         func run() throws {
@@ -49,7 +51,9 @@ struct ModelsCommand: ParsableCommand {
         @Option(help: "The structured input: JSON text, or @FILE.") var input: String
         @Option(help: "The rendered prompt: text, or @FILE.") var prompt = ""
         @Option(help: "Call parameters: JSON text or @FILE (default {}).") var parameters = "{}"
-        @Flag(help: "Print JSON instead of text.") var json = false
+        @Flag(name: .customLong("json"), help: "Print JSON instead of text.") var jsonFlag = false
+        @OptionGroup var format: OutputChoice
+        var json: Bool { jsonFlag || format.isJSON }
         @OptionGroup var plugins: PluginOptions
 
         func run() throws {

@@ -64,7 +64,9 @@ struct EvalRun: AsyncParsableCommand {
     @Option(name: .customLong("bind"), help: "Bind a model role for this run: ROLE=ADAPTER@VERSION (repeatable).") var bindings: [String] = []
     @Option(help: "Compare with this run for max_drop gates: a run id or 'latest' (same template, customer and dataset).") var baseline: String?
     @Option(help: "Cases in flight at once (default: twice the plugin threads, at least 8).") var concurrency: Int?
-    @Flag(help: "Print the run as JSON.") var json = false
+    @Flag(name: .customLong("json"), help: "Print the run as JSON.") var jsonFlag = false
+    @OptionGroup var format: OutputChoice
+    var json: Bool { jsonFlag || format.isJSON }
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var plugins: PluginOptions
 
@@ -112,7 +114,9 @@ struct EvalList: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "list", abstract: "List stored eval runs, newest first.")
     @Option(help: "Only runs of this template.") var template: String?
     @Option(help: "How many.") var limit = 50
-    @Flag(help: "Print JSON.") var json = false
+    @Flag(name: .customLong("json"), help: "Print JSON.") var jsonFlag = false
+    @OptionGroup var format: OutputChoice
+    var json: Bool { jsonFlag || format.isJSON }
     @OptionGroup var storeOptions: StoreOptions
 
     func run() async throws {
@@ -134,7 +138,9 @@ struct EvalList: AsyncParsableCommand {
 struct EvalShow: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one stored run (JSON with --json).")
     @Argument(help: "The run id.") var run: Int64
-    @Flag(help: "Print the whole run as JSON, cases included.") var json = false
+    @Flag(name: .customLong("json"), help: "Print the whole run as JSON, cases included.") var jsonFlag = false
+    @OptionGroup var format: OutputChoice
+    var json: Bool { jsonFlag || format.isJSON }
     @OptionGroup var storeOptions: StoreOptions
 
     func run() async throws {
@@ -159,7 +165,9 @@ struct EvalCompare: AsyncParsableCommand {
     @Argument(help: "The first (older, baseline) run.") var runA: Int64
     @Argument(help: "The second run.") var runB: Int64
     @Option(help: "How many flipped cases to print.") var flips = 20
-    @Flag(help: "Print JSON.") var json = false
+    @Flag(name: .customLong("json"), help: "Print JSON.") var jsonFlag = false
+    @OptionGroup var format: OutputChoice
+    var json: Bool { jsonFlag || format.isJSON }
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var plugins: PluginOptions
 
@@ -246,7 +254,9 @@ struct EvalCalibrate: AsyncParsableCommand {
     @Option(name: .customLong("config-key"), help: "The config key the checkpoint compares confidence with.") var configKey = "review_threshold"
     @Flag(help: "Require the Wilson 95% lower bound, not the point estimate, to reach the target.") var conservative = false
     @Option(help: "Where to write the proposed overlay change (default: .steward/proposals/).") var out: String?
-    @Flag(help: "Print JSON.") var json = false
+    @Flag(name: .customLong("json"), help: "Print JSON.") var jsonFlag = false
+    @OptionGroup var format: OutputChoice
+    var json: Bool { jsonFlag || format.isJSON }
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var plugins: PluginOptions
 
@@ -309,7 +319,9 @@ struct EvalCalibrate: AsyncParsableCommand {
 struct EvalStatus: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status", abstract: "Show each template's eval schedule, its last run and its release blocks.")
-    @Flag(help: "Print JSON.") var json = false
+    @Flag(name: .customLong("json"), help: "Print JSON.") var jsonFlag = false
+    @OptionGroup var format: OutputChoice
+    var json: Bool { jsonFlag || format.isJSON }
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var plugins: PluginOptions
 

@@ -23,7 +23,9 @@ struct InstancesCommand: AsyncParsableCommand {
         @Option(help: "Only instances at this state.") var state: String?
         @Option(help: "Only instances created at least this long ago (30m, 2h, 7d).") var olderThan: String?
         @Option(help: "At most this many.") var limit = 50
-        @Flag(help: "Print JSON.") var json = false
+        @Flag(name: .customLong("json"), help: "Print JSON.") var jsonFlag = false
+        @OptionGroup var format: OutputChoice
+        var json: Bool { jsonFlag || format.isJSON }
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
@@ -308,7 +310,9 @@ struct NotificationsCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List notifications, newest first, with each channel's delivery status.")
         @Option(help: "At most this many.") var limit = 50
-        @Flag(help: "Print JSON.") var json = false
+        @Flag(name: .customLong("json"), help: "Print JSON.") var jsonFlag = false
+        @OptionGroup var format: OutputChoice
+        var json: Bool { jsonFlag || format.isJSON }
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {

@@ -67,7 +67,9 @@ struct MigrateStart: AsyncParsableCommand {
 struct MigrateStatus: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "status", abstract: "Show each customer's stage, gate evidence and share.")
     @Argument(help: "The migration (default: all).") var name: String?
-    @Flag(help: "Print JSON.") var json = false
+    @Flag(name: .customLong("json"), help: "Print JSON.") var jsonFlag = false
+    @OptionGroup var format: OutputChoice
+    var json: Bool { jsonFlag || format.isJSON }
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var plugins: PluginOptions
 
@@ -161,7 +163,9 @@ struct MigrateRollback: AsyncParsableCommand {
     @Option(help: "Only this customer.") var customer: String?
     @Flag(help: "Also move instances waiting at a checkpoint on the candidate back now (re-bound, or moved by the inverse state map); the rest finish on it.")
     var moveWaiting = false
-    @Flag(help: "Print the moves as JSON.") var json = false
+    @Flag(name: .customLong("json"), help: "Print the moves as JSON.") var jsonFlag = false
+    @OptionGroup var format: OutputChoice
+    var json: Bool { jsonFlag || format.isJSON }
     @Option(help: "Who, for the journal.") var by = "operator"
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var plugins: PluginOptions
@@ -186,7 +190,9 @@ struct MigrateMove: AsyncParsableCommand {
     @Argument var name: String
     @Option(help: "Only this customer.") var customer: String?
     @Flag(help: "Report what would move; move nothing.") var dryRun = false
-    @Flag(help: "Print JSON.") var json = false
+    @Flag(name: .customLong("json"), help: "Print JSON.") var jsonFlag = false
+    @OptionGroup var format: OutputChoice
+    var json: Bool { jsonFlag || format.isJSON }
     @Option(help: "Who, for the journal.") var by = "operator"
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var plugins: PluginOptions

@@ -41,8 +41,9 @@ struct PluginsCommand: ParsableCommand {
         @Argument(help: "Path to the plugin's shared library.")
         var library: String
 
-        @Flag(name: .long, help: "Print JSON instead of text.")
-        var json = false
+        @Flag(name: .customLong("json"), help: "Print JSON instead of text.") var jsonFlag = false
+        @OptionGroup var format: OutputChoice
+        var json: Bool { jsonFlag || format.isJSON }
 
         func run() throws {
             let plugin = try PluginLoader.load(path: library)
@@ -72,7 +73,9 @@ struct PluginsCommand: ParsableCommand {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the plugins and steps the engine would load.")
         @OptionGroup var plugins: PluginOptions
-        @Flag(help: "Print JSON: {\"plugins\": [...]}, each as `plugins inspect --json` describes it.") var json = false
+        @Flag(name: .customLong("json"), help: "Print JSON: {\"plugins\": [...]}, each as `plugins inspect --json` describes it.") var jsonFlag = false
+        @OptionGroup var format: OutputChoice
+        var json: Bool { jsonFlag || format.isJSON }
 
         func run() throws {
             let workspace = Workspace()

@@ -13,7 +13,9 @@ extension ReviewCommand {
             abstract: "Open audit items of sampled production work, oldest first (those you may review, with --token).")
         @Option(help: "Only this template's items.") var template: String?
         @Option(help: "Only this customer's items.") var customer: String?
-        @Flag(help: "Print the items as a JSON array.") var json = false
+        @Flag(name: .customLong("json"), help: "Print the items as a JSON array.") var jsonFlag = false
+        @OptionGroup var format: OutputChoice
+        var json: Bool { jsonFlag || format.isJSON }
         @OptionGroup var tokenOptions: TokenOptions
         @OptionGroup var storeOptions: StoreOptions
 
@@ -75,7 +77,9 @@ extension ReviewCommand {
             abstract: "Production accuracy of a template from its complete audits: per customer, model bindings and judged path, with 95% intervals.")
         @Argument(help: "Template name.") var template: String
         @Option(help: "Only this customer.") var customer: String?
-        @Flag(help: "Print the report as JSON.") var json = false
+        @Flag(name: .customLong("json"), help: "Print the report as JSON.") var jsonFlag = false
+        @OptionGroup var format: OutputChoice
+        var json: Bool { jsonFlag || format.isJSON }
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
@@ -105,7 +109,9 @@ extension ReviewCommand {
         static let configuration = CommandConfiguration(
             abstract: "Reviewer agreement on a template's double-reviewed audit items: Cohen's kappa per judged path and per reviewer pair.")
         @Argument(help: "Template name.") var template: String
-        @Flag(help: "Print the report as JSON.") var json = false
+        @Flag(name: .customLong("json"), help: "Print the report as JSON.") var jsonFlag = false
+        @OptionGroup var format: OutputChoice
+        var json: Bool { jsonFlag || format.isJSON }
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {

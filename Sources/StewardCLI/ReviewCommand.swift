@@ -52,7 +52,9 @@ struct ReviewCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Open tasks, soonest deadline first (yours, with --token).")
         @Option(help: "Only tasks needing this credential.") var credential: String?
-        @Flag(help: "Print JSON: {\"tasks\": [...]}, each task as GET /v1/tasks shows it (ReviewTask in Docs/openapi.yaml).") var json = false
+        @Flag(name: .customLong("json"), help: "Print JSON: {\"tasks\": [...]}, each task as GET /v1/tasks shows it (ReviewTask in Docs/openapi.yaml).") var jsonFlag = false
+        @OptionGroup var format: OutputChoice
+        var json: Bool { jsonFlag || format.isJSON }
         @OptionGroup var tokenOptions: TokenOptions
         @OptionGroup var storeOptions: StoreOptions
 
@@ -221,7 +223,9 @@ struct ReviewersCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List reviewers and their credentials (never tokens).")
         @OptionGroup var storeOptions: StoreOptions
-        @Flag(help: "Print JSON: {\"reviewers\": [{id, name, role, credentials, created_at}]}.") var json = false
+        @Flag(name: .customLong("json"), help: "Print JSON: {\"reviewers\": [{id, name, role, credentials, created_at}]}.") var jsonFlag = false
+        @OptionGroup var format: OutputChoice
+        var json: Bool { jsonFlag || format.isJSON }
 
         func run() async throws {
             let store = try storeOptions.openStore()

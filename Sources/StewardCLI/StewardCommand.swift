@@ -87,3 +87,18 @@ struct PluginOptions: ParsableArguments {
     @Flag(name: .customLong("no-build"), help: "Do not build the shipped plugins from Plugins/ before loading.")
     var noBuild = false
 }
+
+/// `--output table|json` beside a command's `--json`: the same choice, spelt as other tools
+/// spell it. The JSON shapes are those `--json` documents.
+struct OutputChoice: ParsableArguments {
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case table
+        case json
+    }
+
+    @Option(name: .customLong("output"), help: "table (text for people, the default) or json (the same as --json).")
+    var format: Format = .table
+
+    /// Whether JSON was asked for.
+    var isJSON: Bool { format == .json }
+}

@@ -21,7 +21,9 @@ struct ValidatePlugin: ParsableCommand {
     @Argument(help: "Path to the plugin's shared library.") var library: String
     @Option(help: "The plugin's steward-plugin.yaml (default: beside the library, or the Plugins/ folder that builds it).") var manifest: String?
     @Option(help: "Seconds one check may take before it counts as hung.") var timeout = 30
-    @Flag(help: "Print JSON instead of text.") var json = false
+    @Flag(name: .customLong("json"), help: "Print JSON instead of text.") var jsonFlag = false
+    @OptionGroup var format: OutputChoice
+    var json: Bool { jsonFlag || format.isJSON }
     @Flag(help: .hidden) var worker = false
     @Option(help: .hidden) var from = 0
 

@@ -397,6 +397,18 @@ struct StewardCLITests {
         #expect(run.stderrLines == ["\(file.path):3:3: invalid JSON: expected ',' or '}'"], "\(run)")
     }
 
+    @Test("--output json is --json, on every command that has --json; --output table is the text")
+    func outputChoice() async throws {
+        try await Self.requirePlugins()
+        let flag = try await Self.stewardAsync(["plugins", "list", "--no-build", "--json"])
+        let option = try await Self.stewardAsync(["plugins", "list", "--no-build", "--output", "json"])
+        #expect(flag.status == 0 && option.status == 0 && (try? JSONValue.parse(option.stdout)) == (try? JSONValue.parse(flag.stdout)), "\(option)")
+        let table = try await Self.stewardAsync(["instances", "list", "--db", Self.database, "--output", "table"])
+        #expect(table.status == 0 && (try? JSONValue.parse(table.stdout)) == nil, "\(table)")
+        let wrong = try await Self.stewardAsync(["instances", "list", "--db", Self.database, "--output", "xml"])
+        #expect(wrong.status != 0 && wrong.stderr.contains("Please provide one of 'table' and 'json'"), "\(wrong)")
+    }
+
     @Test("a reviewer command without a token says where a token comes from")
     func noToken() async throws {
         try await Self.requirePlugins()
