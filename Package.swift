@@ -288,7 +288,7 @@ let package = Package(
         .testTarget(name: "StewardExpressionsTests", dependencies: ["StewardExpressions"]),
         .testTarget(name: "StewardPromptsTests", dependencies: ["StewardPrompts", "StewardJSON", "StewardTemplates"]),
         .testTarget(
-            name: "StewardForeignTests", dependencies: ["StewardForeign", "StewardTemplates", "StewardJSON", "StewardCore"],
+            name: "StewardForeignTests", dependencies: ["StewardForeign", "StewardTemplates", "StewardJSON", "StewardCore", "StewardTesting"],
             exclude: ["Fixtures"]),
         .testTarget(name: "StewardCalendarTests", dependencies: ["StewardCalendar"]),
         .testTarget(
@@ -298,7 +298,7 @@ let package = Package(
                 "StewardTesting", "StewardBootstrap", "StewardPlugins",
             ]),
         .testTarget(name: "StewardTemplatesTests", dependencies: ["StewardTemplates", "StewardTesting"], exclude: ["Fixtures"]),
-        .testTarget(name: "StewardPluginsTests", dependencies: ["StewardABI", "StewardPlugins", "StewardJSON"], exclude: ["Fixtures"]),
+        .testTarget(name: "StewardPluginsTests", dependencies: ["StewardABI", "StewardPlugins", "StewardJSON", "StewardTesting"], exclude: ["Fixtures"]),
         .testTarget(name: "StewardCoreTests", dependencies: ["StewardCore", "StewardTesting"]),
         .testTarget(name: "StewardEngineTests", dependencies: ["StewardEngine", "StewardCore", "StewardTesting", "StewardTemplates", "StewardJSON"]),
         .testTarget(
@@ -323,7 +323,7 @@ let package = Package(
             exclude: ["Fixtures"]),
         // Loads the real banking plugin (a product of this package, built beside the tests) and
         // a C fixture plugin the tests compile, and calls their adapters through the ABI.
-        .testTarget(name: "StewardAdapterTests", dependencies: ["StewardPlugins", "StewardJSON"], exclude: ["Fixtures"]),
+        .testTarget(name: "StewardAdapterTests", dependencies: ["StewardPlugins", "StewardJSON", "StewardTesting"], exclude: ["Fixtures"]),
         // Loads the real OpenAI-compatible plugin (built beside the tests) and calls it against
         // an HTTP server the tests run on 127.0.0.1, directly and through the engine.
         .testTarget(
@@ -341,7 +341,7 @@ let package = Package(
         .testTarget(
             name: "StewardServerTests",
             dependencies: [
-                "StewardServer", "StewardBootstrap", "StewardStoreSQLite", "StewardReview", "StewardCore", "StewardEngine", "StewardJSON",
+                "StewardServer", "StewardBootstrap", "StewardTesting", "StewardStoreSQLite", "StewardReview", "StewardCore", "StewardEngine", "StewardJSON",
                 "StewardTemplates", "StewardPlugins", "StewardMigration", "StewardEval", "StewardCLI", "StewardNotify", .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),

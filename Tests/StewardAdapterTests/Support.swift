@@ -1,4 +1,5 @@
 import Foundation
+import StewardTesting
 import StewardJSON
 import StewardPlugins
 
@@ -117,21 +118,19 @@ enum FixturePlugin {
             .appendingPathComponent("steward-adapter-fixture-\(ProcessInfo.processInfo.processIdentifier)")
         try? FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
         let library = output.appendingPathComponent("libadapter-fixture.so").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            ProcessInfo.processInfo.environment["CC"] ?? "cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
-            "-fvisibility=hidden", "-I", Checkout.abiInclude.path,
-            Checkout.fixtures.appendingPathComponent("adapter_fixture.c").path, "-o", library,
-        ]
+        // posix_spawn (ChildProcess), not Foundation's Process: see ChildProcess.
+        let ending: ChildProcess.Ending
         do {
-            try process.run()
-            process.waitUntilExit()
+            ending = try ChildProcess.run(ProcessInfo.processInfo.environment["CC"] ?? "cc", [
+                "-std=c11", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC",
+                "-fvisibility=hidden", "-I", Checkout.abiInclude.path,
+                Checkout.fixtures.appendingPathComponent("adapter_fixture.c").path, "-o", library,
+            ])
         } catch {
             return .failure(SetupError(description: "cannot run the C compiler: \(error)"))
         }
-        guard process.terminationStatus == 0 else {
-            return .failure(SetupError(description: "compiling adapter_fixture.c failed with status \(process.terminationStatus)"))
+        guard ending.status == 0 else {
+            return .failure(SetupError(description: "compiling adapter_fixture.c failed: \(ending)"))
         }
         return .success(library)
     }()

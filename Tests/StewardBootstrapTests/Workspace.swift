@@ -21,16 +21,13 @@ struct TestWorkspace {
         try FileManager.default.createDirectory(at: workflows, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: plugins, withIntermediateDirectories: true)
         let source = Self.packageRoot.appendingPathComponent("Tests/StewardBootstrapTests/Fixtures/slow.c").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "cc", "-std=c11", "-O2", "-shared", "-fPIC", "-fvisibility=hidden",
+        // posix_spawn (ChildProcess), not Foundation's Process: see ChildProcess.
+        let compiled = try ChildProcess.run("cc", [
+            "-std=c11", "-O2", "-shared", "-fPIC", "-fvisibility=hidden",
             "-I", Self.packageRoot.appendingPathComponent("Sources/StewardABI/include").path, source,
             "-o", plugins.appendingPathComponent("libslow.so").path,
-        ]
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw BootstrapError("cc failed building the slow fixture plugin") }
+        ])
+        guard compiled.status == 0 else { throw BootstrapError("cc failed building the slow fixture plugin") }
     }
 
     /// Writes a template file (the body under a complete header) and returns its path.

@@ -1,4 +1,5 @@
 import Foundation
+import StewardTesting
 import Testing
 
 @testable import StewardEval
@@ -13,20 +14,16 @@ enum HeadlessChromium {
         guard getuid() == 0 else {
             return (false, "chromium is not installed and this user cannot install it: run scripts/setup.sh as root")
         }
-        let install = Process()
-        install.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        install.arguments = ["sh", "-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium"]
-        install.standardOutput = FileHandle.nullDevice
-        install.standardError = FileHandle.nullDevice
+        // posix_spawn (ChildProcess), not Foundation's Process: see ChildProcess.
+        let ending: ChildProcess.Ending
         do {
-            try install.run()
-            install.waitUntilExit()
+            ending = try ChildProcess.run("sh", ["-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium"])
         } catch {
             return (false, "chromium is not installed and apt-get could not run: \(error)")
         }
         return FileManager.default.isExecutableFile(atPath: path)
             ? (true, "")
-            : (false, "chromium is not installed and apt-get install failed (exit \(install.terminationStatus))")
+            : (false, "chromium is not installed and apt-get install failed (exit \(ending.status))")
     }()
 
     struct Failure: Error, CustomStringConvertible {
@@ -38,31 +35,26 @@ enum HeadlessChromium {
     /// - Throws: `Failure` when it cannot start, exits non-zero or outlives the limit.
     static func run(_ arguments: [String], page: URL, in directory: URL, output: URL? = nil, limit: Duration = .seconds(90)) async throws {
         let profile = directory.appendingPathComponent("profile-\(UUID().uuidString)")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--user-data-dir=\(profile.path)"]
-            + arguments + [page.absoluteString]
-        if let output {
-            _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-            process.standardOutput = try FileHandle(forWritingTo: output)
-        } else {
-            process.standardOutput = FileHandle.nullDevice
-        }
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        if let output { _ = FileManager.default.createFile(atPath: output.path, contents: nil) }
+        // posix_spawn (ChildProcess), not Foundation's Process: see ChildProcess.
+        let process = try ChildProcess.start(
+            path, ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--user-data-dir=\(profile.path)"] + arguments + [page.absoluteString],
+            stdout: output?.path)
         let clock = ContinuousClock()
         let deadline = clock.now + limit
         // Chromium is an external process: poll for its exit rather than block a test thread.
-        while process.isRunning {
+        var ending = process.poll()
+        while ending == nil {
             if clock.now > deadline {
-                process.terminate()
-                process.waitUntilExit()
+                process.kill()
+                _ = process.wait()
                 throw Failure(description: "chromium \(arguments.joined(separator: " ")) did not finish within \(limit)")
             }
             try await Task.sleep(for: .milliseconds(100))
+            ending = process.poll()
         }
-        guard process.terminationStatus == 0 else {
-            throw Failure(description: "chromium \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
+        guard let ending, ending.status == 0, ending.signal == nil else {
+            throw Failure(description: "chromium \(arguments.joined(separator: " ")) ended with \(String(describing: ending))")
         }
     }
 
@@ -112,18 +104,13 @@ enum HeadlessChromium {
     static func census(_ path: URL) throws -> (width: Int, height: Int, colours: Int, nonBackground: Int)? {
         let python = "/usr/bin/python3"
         guard FileManager.default.isExecutableFile(atPath: python) else { return nil }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = ["-c", pngCensus, path.path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let out = path.deletingLastPathComponent().appendingPathComponent("census-\(UUID().uuidString).txt")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let ending = try ChildProcess.run(python, ["-c", pngCensus, path.path], stdout: out.path)
+        let data = FileManager.default.contents(atPath: out.path) ?? Data()
         let fields = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
-        guard process.terminationStatus == 0, fields.count == 4 else {
-            throw Failure(description: "the PNG census failed (exit \(process.terminationStatus)): \(String(decoding: data, as: UTF8.self))")
+        guard ending.status == 0, fields.count == 4 else {
+            throw Failure(description: "the PNG census failed (\(ending)): \(String(decoding: data, as: UTF8.self))")
         }
         return (fields[0], fields[1], fields[2], fields[3])
     }

@@ -3,6 +3,7 @@ import StewardForeign
 import StewardJSON
 import StewardPlugins
 import StewardTemplates
+import StewardTesting
 import Testing
 
 /// Compiles the fixture library once per test run.
@@ -17,12 +18,9 @@ enum Fixture {
     }()
 
     static func compile(_ source: String, into output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["cc", "-std=c11", "-O2", "-shared", "-fPIC", "-fvisibility=hidden", source, "-o", output, "-lm"]
-        try! process.run()
-        process.waitUntilExit()
-        precondition(process.terminationStatus == 0, "cc failed for \(source)")
+        // posix_spawn (ChildProcess), not Foundation's Process: see ChildProcess.
+        let ending = try! ChildProcess.run("cc", ["-std=c11", "-O2", "-shared", "-fPIC", "-fvisibility=hidden", source, "-o", output, "-lm"])
+        precondition(ending.status == 0, "cc failed for \(source)")
     }
 
     static func function(_ signature: String, library: String = "types") throws -> ForeignFunction {

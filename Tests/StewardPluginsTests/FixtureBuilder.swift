@@ -1,5 +1,6 @@
 import Foundation
 import StewardABI
+import StewardTesting
 
 #if canImport(Glibc)
 import Glibc
@@ -108,7 +109,11 @@ enum FixtureBuilder {
     static func copy(_ source: String, as name: String) throws -> String {
         let target = outputDirectory.appendingPathComponent(name)
         if !FileManager.default.fileExists(atPath: target.path) {
-            try FileManager.default.copyItem(at: fixtures.appendingPathComponent(source), to: target)
+            // Tests asking at once each copy to a name of their own and rename it into place
+            // (atomic): the last rename wins with the same bytes, and nobody sees a half copy.
+            let temporary = outputDirectory.appendingPathComponent(name + ".\(UUID().uuidString).tmp")
+            try FileManager.default.copyItem(at: fixtures.appendingPathComponent(source), to: temporary)
+            guard rename(temporary.path, target.path) == 0 else { throw ToolFailure(command: ["rename", temporary.path, target.path], status: errno, output: "") }
         }
         return target.path
     }
@@ -129,23 +134,15 @@ enum FixtureBuilder {
             try? FileManager.default.removeItem(at: stdoutFile)
             try? FileManager.default.removeItem(at: stderrFile)
         }
-        let process = Process()
-        if tool.contains("/") {
-            process.executableURL = URL(fileURLWithPath: tool)
-            process.arguments = arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = [tool] + arguments
-        }
-        process.standardOutput = try FileHandle(forWritingTo: stdoutFile)
-        process.standardError = try FileHandle(forWritingTo: stderrFile)
+        // posix_spawn (ChildProcess), not Foundation's Process: see ChildProcess. Waited for on a
+        // thread of its own, never on the cooperative pool.
         let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { finished in continuation.resume(returning: finished.terminationStatus) }
-            do {
-                try process.run()
-            } catch {
-                continuation.resume(throwing: error)
-            }
+            Thread {
+                continuation.resume(with: Result {
+                    let ending = try ChildProcess.run(tool, arguments, stdout: stdoutFile.path, stderr: stderrFile.path)
+                    return ending.signal.map { 128 + $0 } ?? ending.status
+                })
+            }.start()
         }
         let standardOutput = (try? String(contentsOf: stdoutFile, encoding: .utf8)) ?? ""
         guard status == 0 else {

@@ -3,6 +3,7 @@ import StewardMigration
 import StewardTemplates
 import StewardEngine
 import StewardJSON
+import StewardTesting
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -23,20 +24,16 @@ enum Browser {
         guard getuid() == 0 else {
             return (false, "chromium and chromium-driver are not installed and this user cannot install them: run scripts/setup.sh as root")
         }
-        let install = Process()
-        install.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        install.arguments = ["sh", "-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver"]
-        install.standardOutput = FileHandle.nullDevice
-        install.standardError = FileHandle.nullDevice
+        // posix_spawn (ChildProcess), not Foundation's Process: see ChildProcess.
+        let ending: ChildProcess.Ending
         do {
-            try install.run()
-            install.waitUntilExit()
+            ending = try ChildProcess.run("sh", ["-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver"])
         } catch {
             return (false, "chromium and chromium-driver are not installed and apt-get could not run: \(error)")
         }
         return present()
             ? (true, "")
-            : (false, "chromium and chromium-driver are not installed and apt-get install failed (exit \(install.terminationStatus))")
+            : (false, "chromium and chromium-driver are not installed and apt-get install failed (exit \(ending.status))")
     }()
 }
 
@@ -241,15 +238,11 @@ struct WebDriver {
     static func withBrowser(_ body: (WebDriver) async throws -> Void) async throws {
         let port = try Self.freePort()
         let profile = FileManager.default.temporaryDirectory.appendingPathComponent("steward-chromium-\(UUID().uuidString)")
-        let driverProcess = Process()
-        driverProcess.executableURL = URL(fileURLWithPath: Browser.chromedriver)
-        driverProcess.arguments = ["--port=\(port)", "--allowed-ips=127.0.0.1"]
-        driverProcess.standardOutput = FileHandle.nullDevice
-        driverProcess.standardError = FileHandle.nullDevice
-        try driverProcess.run()
+        // posix_spawn (ChildProcess), not Foundation's Process: see ChildProcess.
+        let driverProcess = try ChildProcess.start(Browser.chromedriver, ["--port=\(port)", "--allowed-ips=127.0.0.1"])
         defer {
-            kill(driverProcess.processIdentifier, SIGKILL)
-            driverProcess.waitUntilExit()
+            driverProcess.kill()
+            _ = driverProcess.wait()
             try? FileManager.default.removeItem(at: profile)
         }
         let driverURL = URL(string: "http://127.0.0.1:\(port)")!

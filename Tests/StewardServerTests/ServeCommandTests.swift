@@ -4,6 +4,8 @@ import StewardCore
 import StewardEngine
 import StewardReview
 import StewardStoreSQLite
+import StewardTesting
+import Synchronization
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -38,36 +40,39 @@ import FoundationNetworking
             template: ServerHarness.triage, input: try ServerHarness.ticket(1), id: "left-over", drive: false)
         try #require(leftOver.status == .running)
 
-        let process = Process()
-        process.executableURL = Self.stewardBinary
-        process.arguments = [
-            "serve", "--port", "0", "--db", database, "--workflows", Package.root.appendingPathComponent("workflows").path,
-            "--plugins", plugins.appendingPathComponent("plugins").path,
-        ]
-        process.currentDirectoryURL = directory
         // Run from elsewhere, the classifier and the KB find their data through these.
         var environment = ProcessInfo.processInfo.environment
         environment["STEWARD_MODEL_DIR"] = Package.root.appendingPathComponent("Plugins/banking-intent/models").path
         environment["STEWARD_KB_ARTICLES"] = Package.root.appendingPathComponent("data/stackfaq/articles.json").path
         environment["STEWARD_LIBRARY_PATH"] = plugins.appendingPathComponent("lib").path
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        // posix_spawn (ChildProcess), not Foundation's Process: see ChildProcess. Its standard
+        // output goes to a file the test reads as it grows.
+        let outputFile = directory.appendingPathComponent("serve.out").path
+        let process = try ChildProcess.start(
+            Self.stewardBinary.path,
+            [
+                "serve", "--port", "0", "--db", database, "--workflows", Package.root.appendingPathComponent("workflows").path,
+                "--plugins", plugins.appendingPathComponent("plugins").path,
+            ], directory: directory.path, environment: environment, stdout: outputFile)
+        let exited = Mutex(false)
+        defer { if !exited.withLock({ $0 }) { process.kill(); _ = process.wait() } }
 
         // The first line names the port.
-        var seen = Data()
         var port: Int?
+        let listening = ContinuousClock.now + .seconds(120)
         while port == nil {
-            let chunk = output.fileHandleForReading.availableData
-            try #require(!chunk.isEmpty, "steward serve exited before listening: \(String(decoding: seen, as: UTF8.self))")
-            seen.append(chunk)
-            let text = String(decoding: seen, as: UTF8.self)
+            let text = (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? ""
             if let range = text.range(of: "http://127.0.0.1:") {
                 port = Int(text[range.upperBound...].prefix { $0.isNumber })
+                break
             }
+            if let ending = process.poll() {
+                exited.withLock { $0 = true }
+                Issue.record("steward serve ended (\(ending)) before listening: \(text)")
+                return
+            }
+            try #require(ContinuousClock.now < listening, "steward serve did not listen within 120 s: \(text)")
+            try await Task.sleep(for: .milliseconds(20))
         }
         let base = URL(string: "http://127.0.0.1:\(try #require(port))")!
 
@@ -152,11 +157,17 @@ import FoundationNetworking
         let (rolledBack, rolledBody) = try await call("POST", "/v1/migrations/banking-intent-v2/rollback", "{}")
         #expect(rolledBack == 200 && rolledBody["migrations"]?.arrayValue?.first?["status"] == "rolled_back", "\(rolledBody)")
 
-        kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
-        seen.append(output.fileHandleForReading.readDataToEndOfFile())
-        #expect(process.terminationReason == .exit && process.terminationStatus == 0, "exit \(process.terminationStatus)")
-        #expect(String(decoding: seen, as: UTF8.self).contains("steward: stopped"))
+        process.kill(SIGTERM)
+        // Waited for without blocking a cooperative thread: graceful shutdown takes a moment.
+        var ending = process.poll()
+        let stopping = ContinuousClock.now + .seconds(60)
+        while ending == nil, ContinuousClock.now < stopping {
+            try await Task.sleep(for: .milliseconds(20))
+            ending = process.poll()
+        }
+        exited.withLock { $0 = ending != nil }
+        #expect(ending?.signal == nil && ending?.status == 0, "exit \(String(describing: ending))")
+        #expect(((try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? "").contains("steward: stopped"))
         #expect(accepted.count == 10)
         #expect(try await store.instance(id: "left-over")?.status == .completed, "resumed at start")
         for id in accepted {

@@ -27,17 +27,12 @@ import Testing
     @Test func paddingBoundariesAgreeWithTheSystemTool() throws {
         for length in [55, 56, 63, 64, 65, 119, 120] {
             let message = String(repeating: "x", count: length)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["sha256sum"]
-            let input = Pipe(), output = Pipe()
-            process.standardInput = input
-            process.standardOutput = output
-            try process.run()
-            input.fileHandleForWriting.write(Data(message.utf8))
-            try input.fileHandleForWriting.close()
-            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
+            // posix_spawn (ChildProcess), not Foundation's Process: see ChildProcess.
+            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("steward-sha-\(UUID().uuidString)")
+            defer { for suffix in ["", ".out"] { try? FileManager.default.removeItem(atPath: scratch.path + suffix) } }
+            try Data(message.utf8).write(to: scratch)
+            _ = try ChildProcess.run("sha256sum", [scratch.path], stdout: scratch.path + ".out")
+            let text = String(decoding: FileManager.default.contents(atPath: scratch.path + ".out") ?? Data(), as: UTF8.self)
             #expect(SHA256.hex(Array(message.utf8)) == String(text.prefix(64)), "length \(length)")
         }
     }
