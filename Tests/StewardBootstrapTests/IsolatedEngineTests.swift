@@ -139,7 +139,7 @@ final class RecordingMetrics: MetricsFactory, Sendable {
         let served = try await assembly.engine.submit(template: "fine", input: [:], id: "f")
         #expect(served.status == .completed, "a fresh host serves the next call")
         // The retired host is killed once its hung call is the only one left on it.
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(60)
         while metrics.value(MetricName.pluginHostFailures, [("plugin", "faults"), ("cause", "timeout")]) == 0, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))
         }

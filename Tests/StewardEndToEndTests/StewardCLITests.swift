@@ -435,7 +435,7 @@ struct StewardCLITests {
         let port = Int(UInt16(bigEndian: address.sin_port))
         let database = FileManager.default.temporaryDirectory.appendingPathComponent("steward-port-\(UUID().uuidString).db").path
         defer { for suffix in ["", "-wal", "-shm", ".crashes"] { try? FileManager.default.removeItem(atPath: database + suffix) } }
-        let run = try await Self.stewardAsync(["serve", "--port", String(port), "--db", database, "--no-build"], timeout: 60)
+        let run = try await Self.stewardAsync(["serve", "--port", String(port), "--db", database, "--no-build"], timeout: 240)
         #expect(run.status == 1, "\(run)")
         #expect(run.stderr.contains("port \(port) on 127.0.0.1 is already in use") && run.stderr.contains("--port"), "\(run)")
         #expect(!run.stderr.contains("errno"), "no socket-layer jargon: \(run)")

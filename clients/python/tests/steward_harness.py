@@ -107,7 +107,7 @@ class StewardServer:
                  *plugin_args, "--no-build"],
                 cwd=self.directory, env=self._environment(), stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr)
         # The first line names the port: "steward: serving the API on http://127.0.0.1:PORT/v1 ...".
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             found = re.search(r"http://127\.0\.0\.1:(\d+)", stdout_path.read_text(errors="replace"))
             if found:
@@ -116,7 +116,7 @@ class StewardServer:
             if self.process.poll() is not None:
                 break
             time.sleep(0.05)
-        ending = "exited with status " + str(self.process.returncode) if self.process.poll() is not None else "did not listen within 60 s"
+        ending = "exited with status " + str(self.process.returncode) if self.process.poll() is not None else "did not listen within 180 s"
         log = stdout_path.read_text(errors="replace") + stderr_path.read_text(errors="replace")
         self.stop()
         raise HarnessError(f"steward serve {ending}:\n{log[-4000:]}")
