@@ -223,12 +223,14 @@ struct IsolationTests {
             let results = Mutex<(ok: Int, failed: [StepCallError])>((0, []))
             concurrently(5) { worker in
                 if worker == 0 {
-                    usleep(50_000)
+                    // Crash once the four hung calls are in flight beside it, however loaded the machine.
+                    let deadline = Date().addingTimeInterval(60)
+                    while host.callsInFlight < 4, Date() < deadline { usleep(5_000) }
                     let error = Self.failure { try Self.call(plugin, "crash") }
                     results.withLock { if let error { $0.failed.append(error) } }
                     return
                 }
-                let error = Self.failure { try Self.call(plugin, "hang", key: "h\(worker)/s/1", deadlineMilliseconds: 5_000) }
+                let error = Self.failure { try Self.call(plugin, "hang", key: "h\(worker)/s/1", deadlineMilliseconds: 120_000) }
                 results.withLock { if let error { $0.failed.append(error) } else { $0.ok += 1 } }
             }
             return results.withLock { $0 }

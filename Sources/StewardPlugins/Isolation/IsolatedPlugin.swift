@@ -139,6 +139,9 @@ public final class IsolatedPlugin: @unchecked Sendable {
         locked { state.observer }?(event)
     }
 
+    /// Calls in flight on the hosts in service now.
+    var callsInFlight: Int { locked { state.slots.reduce(0) { $0 + ($1.host?.busy ?? 0) } } }
+
     /// Host processes the plugin may have at once.
     public var hostCount: Int { locked { state.slots.count } }
 
