@@ -133,7 +133,7 @@ public struct Workspace: Sendable {
         let names = Set(registry.plugins.map(\.name))
         for name in isolated.keys.sorted() where !names.contains(name) {
             // A name close to a loaded one is a typo that would leave a plugin unisolated.
-            if let near = names.first(where: { Self.editDistance($0, name) <= 2 }) {
+            if let near = names.first(where: { Plan.editDistance($0, name) <= 2 }) {
                 for plugin in registry.plugins { plugin.isolated?.stop() }
                 throw BootstrapError("plugin '\(name)' is set to 'isolation: process', but no loaded plugin has that name (did you mean '\(near)'?)")
             }
@@ -204,21 +204,6 @@ public struct Workspace: Sendable {
             }
         }
         return result
-    }
-
-    static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a), b = Array(b)
-        guard !a.isEmpty else { return b.count }
-        guard !b.isEmpty else { return a.count }
-        var previous = Array(0...b.count)
-        for i in 1...a.count {
-            var current = [i] + Array(repeating: 0, count: b.count)
-            for j in 1...b.count {
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-            }
-            previous = current
-        }
-        return previous[b.count]
     }
 
     /// Template files named by `paths`: files as given, directories by their `*.yaml` / `*.yml`
@@ -326,7 +311,7 @@ public struct Workspace: Sendable {
         let directory = url.deletingLastPathComponent()
         let name = url.lastPathComponent
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return "" }
-        let distances = names.map { ($0, editDistance($0, name)) }.filter { $0.1 <= max(2, name.count / 5) }
+        let distances = names.map { ($0, Plan.editDistance($0, name)) }.filter { $0.1 <= max(2, name.count / 5) }
         guard let best = distances.map(\.1).min() else { return "" }
         let close = distances.filter { $0.1 == best }.map(\.0).sorted().prefix(3)
         let prefix = (file as NSString).deletingLastPathComponent

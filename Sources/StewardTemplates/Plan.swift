@@ -405,4 +405,10 @@ public struct Plan: Sendable {
     public static func closest(_ word: String, _ candidates: [String]) -> String? {
         YAMLReader.closest(to: word, in: candidates)
     }
+
+    /// The edit distance the parser's did-you-mean uses (a swap of neighbours is one edit),
+    /// for suggestions elsewhere that keep their own bound.
+    public static func editDistance(_ a: String, _ b: String) -> Int {
+        YAMLReader.editDistance(a, b)
+    }
 }
