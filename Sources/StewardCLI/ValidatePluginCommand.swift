@@ -253,23 +253,10 @@ struct WorkerRun {
         let status = process.terminationStatus
         let ending: String
         if process.terminationReason == .uncaughtSignal {
-            ending = "signal \(status) (\(Self.signalName(status)))"
+            ending = "signal \(status) (\(SignalName.of(status) ?? "signal \(status)"))"
         } else {
             ending = "exit \(status)"
         }
         return Outcome(lines: parsed, begun: begun.map { (index: $0.0, subject: $0.1, check: $0.2) }, finished: finished, hung: hung, ending: ending)
-    }
-
-    static func signalName(_ number: Int32) -> String {
-        switch number {
-        case SIGSEGV: return "SIGSEGV"
-        case SIGABRT: return "SIGABRT"
-        case SIGBUS: return "SIGBUS"
-        case SIGFPE: return "SIGFPE"
-        case SIGILL: return "SIGILL"
-        case SIGKILL: return "SIGKILL"
-        case SIGTRAP: return "SIGTRAP"
-        default: return "signal \(number)"
-        }
     }
 }

@@ -182,9 +182,11 @@ public final class IsolatedPlugin: @unchecked Sendable {
         channelsPerHost = max(1, settings.channels ?? (threadSafe ? 8 : 1))
         let hostCount = max(1, settings.hosts ?? (threadSafe ? 1 : 2))
         var slots = Array(repeating: Slot(), count: hostCount)
-        slots[0].host = host
-        slots[0].free = Array(host.channels.prefix(channelsPerHost))
         for fd in host.channels.dropFirst(channelsPerHost) { close(fd) }
+        // The host as kept: its channels are the open ones only, so no later close meets a closed descriptor.
+        let kept = Host(pid: host.pid, channels: Array(host.channels.prefix(channelsPerHost)))
+        slots[0].host = kept
+        slots[0].free = kept.channels
         state = State(slots: slots)
         if let directory = environment.stateDirectory, let reason = Self.readQuarantine(directory: directory, plugin: hello.name) {
             state.quarantine = reason
@@ -749,23 +751,8 @@ public final class IsolatedPlugin: @unchecked Sendable {
         // WIFEXITED / WTERMSIG are macros Swift does not import.
         let signal = status & 0x7f
         if signal == 0 { return "exited with status \((status >> 8) & 0xff)" }
-        let name = signalName(signal)
+        let name = SignalName.of(signal)
         return "was killed by signal \(signal)\(name.map { " (\($0))" } ?? "")"
-    }
-
-    static func signalName(_ signal: Int32) -> String? {
-        switch signal {
-        case SIGSEGV: "SIGSEGV"
-        case SIGABRT: "SIGABRT"
-        case SIGBUS: "SIGBUS"
-        case SIGFPE: "SIGFPE"
-        case SIGILL: "SIGILL"
-        case SIGKILL: "SIGKILL"
-        case SIGTRAP: "SIGTRAP"
-        case SIGXCPU: "SIGXCPU"
-        case SIGTERM: "SIGTERM"
-        default: nil
-        }
     }
 
     // MARK: The state directory
@@ -808,5 +795,24 @@ enum IsolationLog {
 
     static func report(_ line: String) {
         logger.warning("\(line)")
+    }
+}
+
+/// The names of the signals that end a plugin process, for messages ("SIGSEGV").
+public enum SignalName {
+    /// The signal's name, or nil for one not named here.
+    public static func of(_ signal: Int32) -> String? {
+        switch signal {
+        case SIGSEGV: "SIGSEGV"
+        case SIGABRT: "SIGABRT"
+        case SIGBUS: "SIGBUS"
+        case SIGFPE: "SIGFPE"
+        case SIGILL: "SIGILL"
+        case SIGKILL: "SIGKILL"
+        case SIGTRAP: "SIGTRAP"
+        case SIGXCPU: "SIGXCPU"
+        case SIGTERM: "SIGTERM"
+        default: nil
+        }
     }
 }
