@@ -8,23 +8,6 @@ import Testing
 /// `steward plugins list` shows it, and `steward plugins unquarantine` clears it.
 @Suite("isolated plugins through the CLI", .serialized)
 struct IsolationCLITests {
-    static func steward(_ arguments: [String], in directory: URL) async throws -> StewardCLITests.Run {
-        let products = try #require(StewardCLITests.productsDirectory)
-        let out = directory.appendingPathComponent("out-\(UUID().uuidString)")
-        let err = directory.appendingPathComponent("err-\(UUID().uuidString)")
-        let ending: ChildProcess.Ending = try await withCheckedThrowingContinuation { continuation in
-            Thread {
-                continuation.resume(with: Result {
-                    try ChildProcess.run(
-                        products.appendingPathComponent("steward").path, arguments, directory: directory.path, environment: nil, stdout: out.path,
-                        stderr: err.path, timeout: 120)
-                })
-            }.start()
-        }
-        let read = { (url: URL) in (try? String(contentsOf: url, encoding: .utf8)) ?? "" }
-        return StewardCLITests.Run(status: ending.signal.map { 128 + $0 } ?? ending.status, stdout: read(out), stderr: read(err))
-    }
-
     @Test(.timeLimit(.minutes(3)))
     func aCrashingPluginIsContainedQuarantinedListedAndCleared() async throws {
         let source = StewardCLITests.packageRoot.appendingPathComponent("Tests/StewardPluginsTests/Fixtures/isolation_faults.c")
@@ -49,26 +32,26 @@ struct IsolationCLITests {
             """, name: "crashy").write(to: workflows.appendingPathComponent("crashy.yaml"), atomically: true, encoding: .utf8)
         try "{}".write(to: root.appendingPathComponent("input.json"), atomically: true, encoding: .utf8)
 
-        let run = try await Self.steward(["run", "crashy", "--input", "input.json", "--id", "c-1", "--plugins", library.path, "--quiet"], in: root)
+        let run = try await StewardCLITests.stewardAsync(["run", "crashy", "--input", "input.json", "--id", "c-1", "--plugins", library.path, "--quiet"], in: root)
         #expect(run.status != 0 && run.status < 128, "the instance failed; the engine did not crash: \(run)")
         let report = try JSONValue.parse(run.stdout)
         #expect(report["status"] == "failed", "\(run)")
         let text = run.stdout + run.stderr
         #expect(text.contains("SIGSEGV") && text.contains("quarantined"), "the first two attempts crashed, the third found the plugin quarantined: \(run)")
 
-        let listed = try await Self.steward(["plugins", "list", "--plugins", library.path, "--json"], in: root)
+        let listed = try await StewardCLITests.stewardAsync(["plugins", "list", "--plugins", library.path, "--json"], in: root)
         #expect(listed.status == 0, "\(listed)")
         let plugin = try JSONValue.parse(listed.stdout)["plugins"]?.arrayValue?.first
         #expect(plugin?["isolation"]?["mode"] == "process", "\(listed)")
         #expect(plugin?["isolation"]?["quarantine"]?.stringValue?.contains("2 host failures") == true, "\(listed)")
-        let table = try await Self.steward(["plugins", "list", "--plugins", library.path], in: root)
+        let table = try await StewardCLITests.stewardAsync(["plugins", "list", "--plugins", library.path], in: root)
         #expect(table.stdout.contains("faults 1.0.0") && table.stdout.contains("QUARANTINED"), "\(table)")
 
-        let cleared = try await Self.steward(["plugins", "unquarantine", "faults"], in: root)
+        let cleared = try await StewardCLITests.stewardAsync(["plugins", "unquarantine", "faults"], in: root)
         #expect(cleared.status == 0 && cleared.stdout.contains("no longer quarantined"), "\(cleared)")
-        let again = try await Self.steward(["plugins", "unquarantine", "faults"], in: root)
+        let again = try await StewardCLITests.stewardAsync(["plugins", "unquarantine", "faults"], in: root)
         #expect(again.status != 0 && again.stderr.contains("plugin 'faults' is not quarantined (no plugin is)"), "\(again)")
-        let relisted = try await Self.steward(["plugins", "list", "--plugins", library.path, "--json"], in: root)
+        let relisted = try await StewardCLITests.stewardAsync(["plugins", "list", "--plugins", library.path, "--json"], in: root)
         #expect(try JSONValue.parse(relisted.stdout)["plugins"]?.arrayValue?.first?["isolation"]?["quarantine"] == .null, "\(relisted)")
     }
 }

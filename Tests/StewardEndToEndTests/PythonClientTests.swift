@@ -18,24 +18,7 @@ struct PythonClientTests {
     static func python(_ arguments: [String], in directory: URL, environment: [String: String], timeout: Double = 300) async throws
         -> StewardCLITests.Run
     {
-        // Files rather than pipes: a chatty child can never block on a full pipe buffer.
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("steward-python-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        let out = scratch.appendingPathComponent("stdout")
-        let err = scratch.appendingPathComponent("stderr")
-        let ending: ChildProcess.Ending = try await withCheckedThrowingContinuation { continuation in
-            Thread {
-                continuation.resume(with: Result {
-                    try ChildProcess.run(
-                        Self.python3, arguments, directory: directory.path, environment: environment, stdout: out.path,
-                        stderr: err.path, timeout: timeout)
-                })
-            }.start()
-        }
-        if ending.timedOut { Issue.record("python3 \(arguments.joined(separator: " ")) did not finish within \(Int(timeout)) s") }
-        let read = { (url: URL) in (try? String(contentsOf: url, encoding: .utf8)) ?? "" }
-        return StewardCLITests.Run(status: ending.signal.map { 128 + $0 } ?? ending.status, stdout: read(out), stderr: read(err))
+        try await StewardCLITests.childAsync(Self.python3, arguments, in: directory, environment: environment, timeout: timeout)
     }
 
     /// This process's environment for a Python child: no bytecode written into the checkout.

@@ -3,10 +3,6 @@ import StewardJSON
 import StewardTesting
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Drives the real `steward` executable as a user would, from the package root.
 ///
 /// The tests share the checkout's `.steward/plugins`, so they run one at a time; the shipped
@@ -35,20 +31,39 @@ struct StewardCLITests {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0.appendingPathComponent("steward").path) }
     }()
 
-    /// `steward(_:timeout:)` waited for on a thread of its own, so a long command never holds
-    /// one of the few cooperative threads every other test in this process needs.
-    static func stewardAsync(_ arguments: [String], timeout: Double = 300) async throws -> Run {
+    /// `steward(_:in:timeout:)` waited for on a thread of its own, so a long command never
+    /// holds one of the few cooperative threads every other test in this process needs.
+    static func stewardAsync(_ arguments: [String], in directory: URL = packageRoot, timeout: Double = 300) async throws -> Run {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Run, any Error>) in
-            Thread { continuation.resume(with: Result { try steward(arguments, timeout: timeout) }) }.start()
+            Thread { continuation.resume(with: Result { try steward(arguments, in: directory, timeout: timeout) }) }.start()
         }
     }
 
-    /// Runs `steward arguments...` in the package root and waits for it (at most `timeout` seconds).
-    static func steward(_ arguments: [String], timeout: Double = 300) throws -> Run {
-        let directory = try #require(productsDirectory, "no steward executable next to \(CommandLine.arguments[0])")
+    /// Runs `steward arguments...` in `directory` (the package root unless given) and waits for
+    /// it (at most `timeout` seconds), without `$STEWARD_PLUGIN_PATH` and `$STEWARD_TOKEN`.
+    static func steward(_ arguments: [String], in directory: URL = packageRoot, timeout: Double = 300) throws -> Run {
+        let products = try #require(productsDirectory, "no steward executable next to \(CommandLine.arguments[0])")
         var environment = ProcessInfo.processInfo.environment
         environment.removeValue(forKey: "STEWARD_PLUGIN_PATH")
         environment.removeValue(forKey: "STEWARD_TOKEN")
+        return try child(products.appendingPathComponent("steward").path, arguments, in: directory, environment: environment, timeout: timeout)
+    }
+
+    /// `child(_:_:in:environment:timeout:)` waited for on a thread of its own.
+    static func childAsync(_ executable: String, _ arguments: [String], in directory: URL, environment: [String: String]?, timeout: Double = 300)
+        async throws -> Run
+    {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Run, any Error>) in
+            Thread {
+                continuation.resume(with: Result { try child(executable, arguments, in: directory, environment: environment, timeout: timeout) })
+            }.start()
+        }
+    }
+
+    /// Runs `executable arguments...` (a path, or a name on PATH) in `directory` with
+    /// `environment` (nil: this process's) and waits for it, at most `timeout` seconds (past it,
+    /// the child is killed and an issue recorded). Blocks: call it from a thread of its own.
+    static func child(_ executable: String, _ arguments: [String], in directory: URL, environment: [String: String]?, timeout: Double) throws -> Run {
         // Files rather than pipes: a chatty child can never block on a full pipe buffer.
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("steward-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
@@ -57,9 +72,10 @@ struct StewardCLITests {
         let errURL = scratch.appendingPathComponent("stderr")
         // posix_spawn, not Foundation's Process: see ChildProcess.
         let ending = try ChildProcess.run(
-            directory.appendingPathComponent("steward").path, arguments, directory: packageRoot.path, environment: environment,
-            stdout: outURL.path, stderr: errURL.path, timeout: timeout)
-        if ending.timedOut { Issue.record("steward \(arguments.joined(separator: " ")) did not finish within \(Int(timeout)) s") }
+            executable, arguments, directory: directory.path, environment: environment, stdout: outURL.path, stderr: errURL.path, timeout: timeout)
+        if ending.timedOut {
+            Issue.record("\((executable as NSString).lastPathComponent) \(arguments.joined(separator: " ")) did not finish within \(Int(timeout)) s")
+        }
         let read = { (url: URL) in (try? String(contentsOf: url, encoding: .utf8)) ?? "" }
         return Run(status: ending.signal.map { 128 + $0 } ?? ending.status, stdout: read(outURL), stderr: read(errURL))
     }
@@ -421,18 +437,8 @@ struct StewardCLITests {
     @Test("a port in use is named, with what to do")
     func portInUse() async throws {
         try await Self.requirePlugins()
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (listener, port) = try #require(Loopback.claim(listening: true), "a port of our own on 127.0.0.1")
         defer { close(listener) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) == 0 && listen(listener, 1) == 0 && getsockname(listener, $0, &length) == 0 }
-        }
-        try #require(bound)
-        let port = Int(UInt16(bigEndian: address.sin_port))
         let database = FileManager.default.temporaryDirectory.appendingPathComponent("steward-port-\(UUID().uuidString).db").path
         defer { for suffix in ["", "-wal", "-shm", ".crashes"] { try? FileManager.default.removeItem(atPath: database + suffix) } }
         let run = try await Self.stewardAsync(["serve", "--port", String(port), "--db", database, "--no-build"], timeout: 240)
