@@ -94,30 +94,33 @@ public final class PluginAdapter: Sendable {
             let served = ModelTask.allCases.filter(serves).map(\.description).joined(separator: ", ")
             throw StepCallError(adapter: key, kind: .invalidInput, message: "does not serve the \(task) task (it serves: \(served.isEmpty ? "nothing" : served))")
         }
-        let raw = try callRaw(
+        let key = self.key
+        return try callRaw(
             task: task, input: input.jsonBytes, parameters: parameters.jsonBytes, prompt: prompt, idempotencyKey: idempotencyKey, attempt: attempt,
-            callKey: callKey, maxOutputBytes: maxOutputBytes)
-        return try Self.checked(raw, adapter: key)
+            callKey: callKey, maxOutputBytes: maxOutputBytes
+        ) { (raw) throws(StepCallError) -> AdapterResponse in try Self.checked(raw, adapter: key) }
     }
 
-    /// An adapter's answer before its output is parsed: checked UTF-8 bytes, the confidence as
-    /// reported (negative: not reported), and the usage.
+    /// An adapter's answer before its output is parsed: checked UTF-8 bytes (valid only while
+    /// the `read` it is handed to runs), the confidence as reported (negative: not reported),
+    /// and the usage.
     struct RawResponse {
-        var output: [UInt8]
+        var output: UnsafeRawBufferPointer
         var confidence: Double
         var usage: AdapterUsage
     }
 
     /// Calls the adapter with serialised input and parameters (in this process, or in its
-    /// host), checking the status, the output limit and UTF-8; the caller checks the rest.
-    func callRaw(
+    /// host), checking the status, the output limit and UTF-8; `read` sees the answer before
+    /// its output is freed and checks the rest.
+    func callRaw<T>(
         task: ModelTask, input: [UInt8], parameters: [UInt8], prompt: String, idempotencyKey: String, attempt: Int, callKey: String?,
-        maxOutputBytes: Int
-    ) throws(StepCallError) -> RawResponse {
+        maxOutputBytes: Int, read: (RawResponse) throws(StepCallError) -> T
+    ) throws(StepCallError) -> T {
         if case .isolated(let host, let index) = target {
             return try host.callAdapter(
                 index: index, key: key, task: task, input: input, parameters: parameters, prompt: prompt, idempotencyKey: idempotencyKey,
-                attempt: attempt, callKey: callKey, maxOutputBytes: maxOutputBytes)
+                attempt: attempt, callKey: callKey, maxOutputBytes: maxOutputBytes, read: read)
         }
         var response = stw_model_response()
         response.header = stw_struct_header(
@@ -151,9 +154,9 @@ public final class PluginAdapter: Sendable {
         guard UTF8Validation.isValid(bytes) else {
             throw StepCallError(adapter: key, kind: .invalidOutput, message: "output is not valid UTF-8")
         }
-        return RawResponse(
-            output: Array(bytes), confidence: response.confidence,
-            usage: AdapterUsage(inputTokens: response.input_tokens, outputTokens: response.output_tokens, latencyMicroseconds: response.latency_microseconds))
+        return try read(RawResponse(
+            output: bytes, confidence: response.confidence,
+            usage: AdapterUsage(inputTokens: response.input_tokens, outputTokens: response.output_tokens, latencyMicroseconds: response.latency_microseconds)))
     }
 
     /// Parses a raw answer's output and checks its confidence.

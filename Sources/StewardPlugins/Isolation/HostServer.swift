@@ -176,18 +176,21 @@ public enum PluginHostServer {
                 defer { end() }
                 do {
                     let prompt = String(decoding: received.prompt, as: UTF8.self)
-                    let raw = try PluginCallContext.with(deadlineNanoseconds: request.deadline, cancelFlag: UnsafePointer(flag)) {
-                        () throws(StepCallError) -> PluginAdapter.RawResponse in
+                    return try PluginCallContext.with(deadlineNanoseconds: request.deadline, cancelFlag: UnsafePointer(flag)) {
+                        () throws(StepCallError) -> [UInt8] in
                         try adapter.callRaw(
                             task: task, input: Array(received.input), parameters: Array(received.config), prompt: prompt, idempotencyKey: received.key,
-                            attempt: Int(request.attempt), callKey: received.callKey, maxOutputBytes: Int(request.maxOutput))
+                            attempt: Int(request.attempt), callKey: received.callKey, maxOutputBytes: Int(request.maxOutput)
+                        ) { raw in
+                            // The reply is built from the plugin's own buffer, before the host frees it.
+                            var fields: [UInt8] = []
+                            HostWire.append(&fields, raw.confidence.bitPattern)
+                            HostWire.append(&fields, raw.usage.inputTokens)
+                            HostWire.append(&fields, raw.usage.outputTokens)
+                            HostWire.append(&fields, raw.usage.latencyMicroseconds)
+                            return HostWire.reply(.adapterOutput, fields: fields, payload: raw.output)
+                        }
                     }
-                    var fields: [UInt8] = []
-                    HostWire.append(&fields, raw.confidence.bitPattern)
-                    HostWire.append(&fields, raw.usage.inputTokens)
-                    HostWire.append(&fields, raw.usage.outputTokens)
-                    HostWire.append(&fields, raw.usage.latencyMicroseconds)
-                    return raw.output.withUnsafeBytes { HostWire.reply(.adapterOutput, fields: fields, payload: $0) }
                 } catch {
                     return HostWire.failure(error.kind, error.message)
                 }

@@ -222,11 +222,11 @@ public final class IsolatedPlugin: @unchecked Sendable {
         }
     }
 
-    /// Calls adapter `index` in a host.
-    func callAdapter(
+    /// Calls adapter `index` in a host; `read` sees the answer while its reply is held.
+    func callAdapter<T>(
         index: UInt16, key adapterKey: String, task: ModelTask, input: [UInt8], parameters: [UInt8], prompt: String, idempotencyKey: String, attempt: Int,
-        callKey: String?, maxOutputBytes: Int
-    ) throws(StepCallError) -> PluginAdapter.RawResponse {
+        callKey: String?, maxOutputBytes: Int, read: (PluginAdapter.RawResponse) throws(StepCallError) -> T
+    ) throws(StepCallError) -> T {
         let request = HostWire.Request(
             operation: .adapter, task: UInt8(clamping: task.rawValue), index: index, attempt: UInt32(clamping: attempt),
             deadline: PluginCallContext.current.deadlineNanoseconds, maxOutput: UInt32(clamping: maxOutputBytes))
@@ -248,11 +248,13 @@ public final class IsolatedPlugin: @unchecked Sendable {
         guard reply.first == HostWire.Reply.adapterOutput.rawValue, reply.count >= 33 else {
             throw failure(reply, callee: adapterKey, key: idempotencyKey) { StepCallError(adapter: adapterKey, kind: $0, message: $1) }
         }
-        return reply.withUnsafeBytes { bytes in
-            PluginAdapter.RawResponse(
-                output: Array(bytes[33...]), confidence: Double(bitPattern: HostWire.load(bytes, 1)),
-                usage: AdapterUsage(inputTokens: HostWire.load(bytes, 9), outputTokens: HostWire.load(bytes, 17), latencyMicroseconds: HostWire.load(bytes, 25)))
-        }
+        return try reply.withUnsafeBytes { bytes in
+            Result { () throws(StepCallError) -> T in
+                try read(PluginAdapter.RawResponse(
+                    output: UnsafeRawBufferPointer(rebasing: bytes[33...]), confidence: Double(bitPattern: HostWire.load(bytes, 1)),
+                    usage: AdapterUsage(inputTokens: HostWire.load(bytes, 9), outputTokens: HostWire.load(bytes, 17), latencyMicroseconds: HostWire.load(bytes, 25))))
+            }
+        }.get()
     }
 
     /// The error of a `failure` or `limit` reply (or of a reply of the wrong kind).
