@@ -12,9 +12,10 @@ packages=(
   python3-pip python3-setuptools python3-wheel  # the Python client's install test (offline: no package index)
 )
 
-# A Rust compiler for the guide's Rust plugin example: rustup's when it is there, else Debian's.
-if ! command -v rustc >/dev/null 2>&1 && [[ ! -x "$HOME/.cargo/bin/rustc" ]]; then
-  packages+=(rustc)
+# Cargo (and with it a Rust compiler) for the Rust plugin example in Plugins/examples:
+# rustup's when it is there, else Debian's.
+if ! command -v cargo >/dev/null 2>&1 && [[ ! -x "$HOME/.cargo/bin/cargo" ]]; then
+  packages+=(cargo)
 fi
 
 missing=()

@@ -108,7 +108,16 @@ struct PluginsCommand: ParsableCommand {
     }
 
     struct Build: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Build the plugins shipped in Plugins/ into .steward/plugins/.")
+        static let configuration = CommandConfiguration(
+            abstract: "Build the plugins shipped in Plugins/ (or the plugin folders named) into .steward/plugins/.",
+            discussion: """
+                Each plugin folder declares its plugin in steward-plugin.yaml: C plugins are built with the \
+                system C compiler, Swift plugins as SwiftPM products, Rust plugins with cargo (offline). \
+                Example: steward plugins build Plugins/examples/rust-hello
+                """)
+
+        @Argument(help: "Plugin folders to build instead of those in Plugins/ (each with a steward-plugin.yaml).")
+        var folders: [String] = []
 
         @Flag(name: .long, help: "Rebuild even when up to date.")
         var force = false
@@ -134,7 +143,10 @@ struct PluginsCommand: ParsableCommand {
                 root: workspace.root,
                 pluginsDirectory: pluginsDirectory.map { URL(fileURLWithPath: $0) } ?? workspace.builtPluginsDirectory,
                 librariesDirectory: librariesDirectory.map { URL(fileURLWithPath: $0) } ?? workspace.builtLibrariesDirectory)
-            let built = try builder.buildAll(onlyIfStale: !force)
+            let built =
+                folders.isEmpty
+                ? try builder.buildAll(onlyIfStale: !force)
+                : try builder.build(folders: folders.map { URL(fileURLWithPath: $0) }, onlyIfStale: !force)
             for path in built { print(path) }
         }
     }

@@ -18,13 +18,14 @@ public struct PluginManifest: Sendable, Hashable {
     public let name: String
     /// The plugin's version: the version its descriptor must carry.
     public let version: String
-    /// `c` or `swift`.
+    /// `c`, `swift` or `rust`.
     public let language: String
     /// The file name of the built library (`libsteward-kb.so`).
     public let library: String
     /// C sources, relative to the plugin folder.
     public let sources: [String]?
-    /// For Swift plugins: the SwiftPM dynamic-library product.
+    /// For Swift plugins: the SwiftPM dynamic-library product. For Rust plugins: the Cargo
+    /// library's name (`cargo build` makes `lib<product>.so` of the crate's `cdylib`).
     public let product: String?
     /// `plugin` (the default: exports stw_plugin_entry) or `library` (plain C functions for ffi states).
     public let kind: String?
@@ -187,11 +188,12 @@ struct ManifestReader {
         if let version, version.split(separator: ".").count != 3 || !version.split(separator: ".").allSatisfy({ Int($0) != nil }) {
             error(values["version"], "expected a version like 1.2.0 for 'version', found '\(version)'")
         }
-        if let language, !["c", "swift"].contains(language) {
-            error(values["language"], "unknown language '\(language)'; expected c or swift")
+        if let language, !["c", "swift", "rust"].contains(language) {
+            error(values["language"], "unknown language '\(language)'; expected c, swift or rust")
         }
         if language == "c", sources == nil { error(root, "a C plugin needs 'sources' (its .c files)") }
         if language == "swift", product == nil { error(root, "a Swift plugin needs 'product' (its SwiftPM dynamic-library product)") }
+        if language == "rust", product == nil { error(root, "a Rust plugin needs 'product' (its Cargo library name: the build makes lib<product>.so)") }
         if let kind, !["plugin", "library"].contains(kind) { error(values["kind"], "unknown kind '\(kind)'; expected plugin or library") }
         var steps: [String: PluginManifest.StepExamples] = [:]
         if let node = values["steps"], let entries = mapping(node, "'steps'", allowed: []) {
@@ -282,7 +284,9 @@ public enum ManifestNames {
 
 /// Builds the plugins shipped in a source checkout's `Plugins/` from their manifests: C plugins
 /// with the system C compiler against the ABI header (libc plus the manifest's `link`
-/// libraries), Swift plugins as SwiftPM dynamic-library products.
+/// libraries), Swift plugins as SwiftPM dynamic-library products, Rust plugins with Cargo
+/// (offline: a plugin crate has no dependencies from outside). `build(folders:)` builds plugin
+/// folders kept elsewhere the same way.
 ///
 /// Thread rules: not thread-safe; it runs compilers as child processes and blocks until they
 /// finish, so call it at start-up, never from the cooperative pool while serving.
@@ -368,6 +372,22 @@ public struct PluginBuilder: Sendable {
         return built
     }
 
+    /// Builds the plugins in `folders` (each holding a `steward-plugin.yaml`), wherever they
+    /// are: a plugin team's own folder or an example under `Plugins/examples`. Returns the
+    /// built libraries' paths.
+    /// - Throws: `PluginBuildError` when a folder has no manifest, a manifest is wrong or a
+    ///   compiler fails.
+    public func build(folders: [URL], onlyIfStale: Bool) throws(PluginBuildError) -> [String] {
+        var built: [String] = []
+        for folder in folders {
+            guard FileManager.default.fileExists(atPath: folder.appendingPathComponent("steward-plugin.yaml").path) else {
+                throw PluginBuildError("\(folder.path) has no steward-plugin.yaml: a plugin folder declares its plugin there")
+            }
+            built.append(try build(try PluginManifest.read(folder: folder), folder: folder, onlyIfStale: onlyIfStale))
+        }
+        return built
+    }
+
     /// Builds one plugin from its manifest; returns the library's path.
     public func build(_ manifest: PluginManifest, folder: URL, onlyIfStale: Bool) throws(PluginBuildError) -> String {
         let output = manifest.isForeignLibrary ? librariesDirectory : pluginsDirectory
@@ -401,10 +421,37 @@ public struct PluginBuilder: Sendable {
             do { try FileManager.default.copyItem(at: library, to: target) } catch {
                 throw PluginBuildError("plugin '\(manifest.name)': cannot copy \(library.path): \(error.localizedDescription)")
             }
+        case "rust":
+            guard let product = manifest.product else { throw PluginBuildError("plugin '\(manifest.name)': a Rust plugin needs 'product'") }
+            guard let cargo = Self.cargo else {
+                throw PluginBuildError(
+                    "plugin '\(manifest.name)' is written in Rust and there is no cargo on PATH or in ~/.cargo/bin: install Debian's cargo (scripts/setup.sh does) or rustup")
+            }
+            // Cargo's own build directory, kept beside the plugins so a rebuild is incremental
+            // and the plugin's folder stays as it is in the checkout.
+            let targetDirectory = pluginsDirectory.deletingLastPathComponent().appendingPathComponent("cargo-target/\(manifest.name)")
+            try run(cargo, [
+                "build", "--release", "--offline", "--quiet", "--manifest-path", folder.appendingPathComponent("Cargo.toml").path,
+                "--target-dir", targetDirectory.path,
+            ])
+            let library = targetDirectory.appendingPathComponent("release/lib\(product).so")
+            try? FileManager.default.removeItem(at: target)
+            do { try FileManager.default.copyItem(at: library, to: target) } catch {
+                throw PluginBuildError("plugin '\(manifest.name)': cargo built no \(library.path): \(error.localizedDescription)")
+            }
         default:
-            throw PluginBuildError("plugin '\(manifest.name)': unknown language '\(manifest.language)'; expected c or swift")
+            throw PluginBuildError("plugin '\(manifest.name)': unknown language '\(manifest.language)'; expected c, swift or rust")
         }
         return target.path
+    }
+
+    /// Cargo: `$CARGO`, else the first on `PATH`, else rustup's `~/.cargo/bin/cargo`.
+    static var cargo: String? {
+        let environment = ProcessInfo.processInfo.environment
+        if let explicit = environment["CARGO"], !explicit.isEmpty { return explicit }
+        let candidates = (environment["PATH"] ?? "").split(separator: ":").map { "\($0)/cargo" }
+            + [FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cargo/bin/cargo").path]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
     /// A Swift plugin library SwiftPM already built with this toolchain (beside the running

@@ -30,29 +30,18 @@ struct PluginToolkitTests {
         return library
     }
 
-    /// The Rust compiler: on PATH, else rustup's default place (`scripts/setup.sh` installs
-    /// Debian's when there is neither).
-    static var rustc: String? {
-        let candidates = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map { "\($0)/rustc" }
-            + [FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cargo/bin/rustc").path]
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
-
-    /// Compiles the guide's Rust plugin (one file, no crates) as a C-ABI shared library.
-    static func compileRust(_ source: URL, name: String) async throws -> URL {
-        let rustc = try #require(Self.rustc, "no rustc on PATH or in ~/.cargo/bin (scripts/setup.sh installs Debian's)")
+    /// Builds the guide's Rust plugin, `Plugins/examples/rust-hello` (a crate with no
+    /// dependencies), with `steward plugins build FOLDER`: cargo, offline, as a plugin team
+    /// would (`scripts/setup.sh` installs Debian's cargo when there is none).
+    static func buildRustExample() async throws -> URL {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("steward-validate-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
-        let library = output.appendingPathComponent("lib\(name).so")
-        let result: ChildProcess.Ending = try await withCheckedThrowingContinuation { continuation in
-            Thread {
-                continuation.resume(with: Result {
-                    try ChildProcess.run(rustc, ["--edition", "2021", "-O", "--crate-type", "cdylib", source.path, "-o", library.path])
-                })
-            }.start()
-        }
-        try #require(result.status == 0, "rustc failed for \(source.lastPathComponent): \(result)")
-        return library
+        let run = try await StewardCLITests.stewardAsync([
+            "plugins", "build", "Plugins/examples/rust-hello", "--into", output.appendingPathComponent("plugins").path,
+            "--libraries-into", output.appendingPathComponent("lib").path,
+        ])
+        try #require(run.status == 0, "steward plugins build Plugins/examples/rust-hello: \(run)")
+        #expect(run.stdout.hasSuffix("/plugins/libhello_rust.so\n") && run.stderr.contains("building plugin 'hello_rust' (rust)"), "\(run)")
+        return output.appendingPathComponent("plugins/libhello_rust.so")
     }
 
     static func checks(_ run: StewardCLITests.Run) throws -> [JSONValue] {
@@ -146,17 +135,25 @@ struct PluginToolkitTests {
     }
 
     /// The guide's examples per language, a step plugin and a model adapter each (C, Swift on
-    /// StewardPluginKit, Rust with `extern "C"` and no crates), pass `steward plugins validate`
+    /// StewardPluginKit, Rust with `extern "C"` and no crates, built by cargo), pass `steward plugins validate`
     /// and answer a call made by hand through the host.
     @Test(.timeLimit(.minutes(3)))
     func theGuidesExamplesInEveryLanguagePassTheValidator() async throws {
         try await StewardCLITests.requirePlugins()
         let fixtures = StewardCLITests.packageRoot.appendingPathComponent("Tests/StewardPluginsTests/Fixtures")
         let adapter = try await Self.compile(fixtures.appendingPathComponent("doc_adapter.c"), name: "hello_adapter")
-        let rust = try await Self.compileRust(fixtures.appendingPathComponent("hello-rust/hello.rs"), name: "hello_rust")
+        let rust = try await Self.buildRustExample()
         defer {
-            for library in [adapter, rust] { try? FileManager.default.removeItem(at: library.deletingLastPathComponent()) }
+            try? FileManager.default.removeItem(at: adapter.deletingLastPathComponent())
+            try? FileManager.default.removeItem(at: rust.deletingLastPathComponent().deletingLastPathComponent())
         }
+        // The example's manifest calls are part of the battery: its examples and refusals pass.
+        let withManifest = try await StewardCLITests.stewardAsync([
+            "plugins", "validate", rust.path, "--manifest", "Plugins/examples/rust-hello/steward-plugin.yaml", "--json",
+        ])
+        let manifestChecks = try Self.checks(withManifest)
+        #expect(withManifest.status == 0 && !manifestChecks.contains { $0["result"] == "fail" }, "\(withManifest)")
+        #expect(manifestChecks.contains { $0["subject"] == "step hello_rust.measure" && $0["check"] == "invalid input 1" && $0["result"] == "pass" })
         for library in [adapter, rust] {
             let run = try await StewardCLITests.stewardAsync(["plugins", "validate", library.path, "--json"])
             let checks = try Self.checks(run)

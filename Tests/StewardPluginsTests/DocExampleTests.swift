@@ -23,7 +23,7 @@ struct DocExampleTests {
         ("Tests/StewardPluginsTests/Fixtures/doc_example.c", "c"),
         ("Tests/StewardPluginsTests/Fixtures/hello-swift/HelloSwift.swift", "swift"),
         ("Tests/StewardPluginsTests/Fixtures/doc_adapter.c", "c"),
-        ("Tests/StewardPluginsTests/Fixtures/hello-rust/hello.rs", "rust"),
+        ("Plugins/examples/rust-hello/src/lib.rs", "rust"),
     ])
     func guideShowsTheFixtureByteForByte(path: String, language: String) throws {
         let fixture = try String(contentsOf: FixtureBuilder.packageRoot.appendingPathComponent(path), encoding: .utf8)

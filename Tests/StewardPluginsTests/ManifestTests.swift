@@ -41,7 +41,9 @@ import Testing
         #expect(typo.contains("steward-plugin.yaml:4:1: error: unknown key 'source'") && typo.contains("did you mean 'sources'"), "\(typo)")
         let example = Self.problems(Self.valid.replacingOccurrences(of: "input: {text", with: "inputs: {text"))
         #expect(example.contains("steward-plugin.yaml:9:") && example.contains("unknown key 'inputs'") && example.contains("needs 'input'"), "\(example)")
-        #expect(Self.problems(Self.valid.replacingOccurrences(of: "language: c", with: "language: rust")).contains("unknown language 'rust'"))
+        let language = Self.problems(Self.valid.replacingOccurrences(of: "language: c", with: "language: go"))
+        #expect(language.contains("steward-plugin.yaml:3:11: error: unknown language 'go'; expected c, swift or rust"), "\(language)")
+        #expect(Self.problems(Self.valid.replacingOccurrences(of: "language: c", with: "language: rust")).contains("a Rust plugin needs 'product'"))
         #expect(Self.problems(Self.valid.replacingOccurrences(of: "version: 1.0.0", with: "version: one")).contains("expected a version like 1.2.0"))
     }
 }

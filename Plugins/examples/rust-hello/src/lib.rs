@@ -1,9 +1,10 @@
-// hello.rs -- a complete Steward plugin in Rust: `extern "C"` and #[repr(C)], no crates.
+// src/lib.rs -- a complete Steward plugin in Rust: `extern "C"` and #[repr(C)], no crates.
 //
 // Step "hello_rust.measure": a JSON object in, {"input_bytes": <its size>, "attempt": <n>} out.
 // Adapter "hello-label@1.0.0" (classify): {"label": "greeting" | "other", "alternatives": [...]}.
 //
-// Build: rustc --edition 2021 -O --crate-type cdylib hello.rs -o libhello_rust.so
+// Build: steward plugins build Plugins/examples/rust-hello   (cargo build --release --offline)
+//    or: rustc --edition 2021 -O --crate-type cdylib src/lib.rs -o libhello_rust.so
 use std::os::raw::{c_char, c_void};
 use std::ptr;
 
