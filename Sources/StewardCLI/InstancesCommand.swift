@@ -109,6 +109,8 @@ struct InstancesCommand: AsyncParsableCommand {
             guard let (state, tail) = try await store.instanceWithTail(id: id) else { throw CLIError("no instance '\(id)'") }
             let history = try await store.history(of: id)
             var object = state.jsonValue.objectValue ?? [:]
+            // Times print as RFC 3339, like every other time (the snapshot keeps ms).
+            if let started = state.startedAt { object["started_at"] = .string(formatMilliseconds(started)) }
             // A running instance's snapshot is from its last rest; its newer events are in the history.
             if !tail.isEmpty { object["events_after_snapshot"] = .integer(Int64(tail.count)) }
             let timers = try await store.pendingTimers(of: id)
@@ -127,11 +129,7 @@ struct InstancesCommand: AsyncParsableCommand {
 }
 
 /// ISO-8601 UTC text for a millisecond timestamp.
-func formatMilliseconds(_ milliseconds: Int64) -> String {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    return formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
-}
+func formatMilliseconds(_ milliseconds: Int64) -> String { Timestamps.rfc3339(milliseconds) }
 
 /// `steward resume`: continue every running instance (after a crash or restart).
 struct ResumeCommand: AsyncParsableCommand {

@@ -34,7 +34,7 @@ public struct StoredNotification: Sendable, Hashable {
     /// The JSON a webhook receives (`id`, `recipient`, `message`, `at`, `instance`, `task`, `customer`, `template`).
     public var json: JSONValue {
         [
-            "id": .integer(id), "recipient": .string(recipient), "message": .string(message), "at": .integer(at),
+            "id": .integer(id), "recipient": .string(recipient), "message": .string(message), "at": .string(Timestamps.rfc3339(at)),
             "instance": instance.map { .string($0) } ?? .null, "task": task.map { .integer($0) } ?? .null,
             "customer": customer.map { .string($0) } ?? .null, "template": template.map { .string($0) } ?? .null,
         ]
@@ -79,8 +79,8 @@ public struct NotificationDelivery: Sendable, Hashable {
     public var json: JSONValue {
         [
             "notification": .integer(notification), "channel": .string(channel), "status": .string(status), "attempts": .integer(Int64(attempts)),
-            "next_attempt_at": nextAttemptAt.map { .integer($0) } ?? .null, "last_error": lastError.map { .string($0) } ?? .null,
-            "last_status": lastStatus.map { .integer(Int64($0)) } ?? .null, "delivered_at": deliveredAt.map { .integer($0) } ?? .null,
+            "next_attempt_at": nextAttemptAt.map { .string(Timestamps.rfc3339($0)) } ?? .null, "last_error": lastError.map { .string($0) } ?? .null,
+            "last_status": lastStatus.map { .integer(Int64($0)) } ?? .null, "delivered_at": deliveredAt.map { .string(Timestamps.rfc3339($0)) } ?? .null,
         ]
     }
 }

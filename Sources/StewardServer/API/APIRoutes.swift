@@ -439,13 +439,13 @@ extension StewardServer {
 // MARK: JSON shapes (documented in Docs/openapi.yaml)
 
 /// ISO-8601 UTC text for a millisecond timestamp.
-public func isoTime(_ milliseconds: Int64) -> String {
-    Date(timeIntervalSince1970: Double(milliseconds) / 1000).formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
-}
+public func isoTime(_ milliseconds: Int64) -> String { Timestamps.rfc3339(milliseconds) }
 
 func instanceJSON(_ state: InstanceState) -> JSONValue {
     var object = state.jsonValue.objectValue ?? [:]
     object["state"] = object.removeValue(forKey: "current")
+    // One time format in the API: RFC 3339 (the snapshot keeps ms since 1970).
+    if let started = state.startedAt { object["started_at"] = .string(isoTime(started)) }
     // A failed instance says why at the top, as `steward run` and `instances show` do.
     if let failure = state.failure { object["error"] = failure.jsonValue }
     return .object(object)

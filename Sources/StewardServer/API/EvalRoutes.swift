@@ -77,7 +77,7 @@ extension StewardServer {
         }
         let runs = try await store.evalRuns(
             template: query["template"].map(String.init), customer: query["customer"].map(String.init), limit: limit)
-        return JSONResponse.make(["runs": .array(runs.map { run in Self.withID(run.summary, run.id) })])
+        return JSONResponse.make(["runs": .array(runs.map { run in Self.withID(run.printableSummary, run.id) })])
     }
 
     func showEvalRun(_ request: Request, id: String) async throws -> Response {
