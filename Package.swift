@@ -186,7 +186,7 @@ let package = Package(
         ),
         .target(
             name: "StewardTesting",
-            dependencies: ["StewardJSON", "StewardTemplates", "StewardCore", "StewardEngine"],
+            dependencies: ["StewardJSON", "StewardTemplates", "StewardCore", "StewardEngine", .product(name: "Yams", package: "Yams")],
             swiftSettings: strictSettings
         ),
         // Delivering the notification outbox: webhook channels, signed, retried, dead-lettered.

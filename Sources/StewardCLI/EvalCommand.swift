@@ -122,7 +122,7 @@ struct EvalList: AsyncParsableCommand {
     func run() async throws {
         let runs = try await storeOptions.openStore().evalRuns(template: template, customer: nil, limit: limit)
         if json {
-            print(JSONValue.array(runs.map(\.summary)).prettyJSONString)
+            print(JSONValue.object(["runs": .array(runs.map { $0.printableSummary })]).prettyJSONString)
             return
         }
         for run in runs {

@@ -13,7 +13,7 @@ extension ReviewCommand {
             abstract: "Open audit items of sampled production work, oldest first (those you may review, with --token).")
         @Option(help: "Only this template's items.") var template: String?
         @Option(help: "Only this customer's items.") var customer: String?
-        @Flag(name: .customLong("json"), help: "Print the items as a JSON array.") var jsonFlag = false
+        @Flag(name: .customLong("json"), help: "Print the items as JSON: {\"audits\": [...]}.") var jsonFlag = false
         @OptionGroup var format: OutputChoice
         var json: Bool { jsonFlag || format.isJSON }
         @OptionGroup var tokenOptions: TokenOptions
@@ -26,7 +26,7 @@ extension ReviewCommand {
             }
             let views = try await desk.audits(for: reviewer, template: template, customer: customer)
             if json {
-                print(JSONValue.array(views.map { AuditJSON.item($0, time: { .string(formatMilliseconds($0)) }) }).prettyJSONString)
+                print(JSONValue.object(["audits": .array(views.map { AuditJSON.item($0, time: { .string(formatMilliseconds($0)) }) })]).prettyJSONString)
                 return
             }
             for view in views {

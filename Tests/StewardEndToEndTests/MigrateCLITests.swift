@@ -195,13 +195,17 @@ import Testing
         let dry = try await Self.steward(["migrate", "move", "to-v2", "--dry-run", "--json"] + db)
         let planned = try JSONValue.parse(dry.stdout)["instances"]?.arrayValue ?? []
         #expect(dry.status == 0 && planned.count == 1 && planned.first?["instance"] == "before" && planned.first?["moved"] == false, "\(dry)")
+        let shapes = try CLIJSONShapeTests.document()
+        #expect(try CLIJSONShapeTests.problems(dry, "migrate move", in: shapes).isEmpty)
         #expect(try await binding("before") == "banking-intent@1.0.0")
         let moved = try await Self.steward(["migrate", "move", "to-v2"] + db)
         #expect(moved.status == 0 && moved.stdout.contains("moved  before") && moved.stdout.contains("1 moved, 0 not moved"), "\(moved)")
         #expect(try await binding("before") == "banking-intent@2.0.0")
         try await stolenCard("during")  // on v2 by the full stage
-        let back = try await Self.steward(["migrate", "rollback", "to-v2", "--move-waiting"] + db)
-        #expect(back.status == 0 && back.stdout.contains("2 moved"), "\(back)")
+        let back = try await Self.steward(["migrate", "rollback", "to-v2", "--move-waiting", "--json"] + db)
+        let movedBack = try JSONValue.parse(back.stdout)["instances"]?.arrayValue ?? []
+        #expect(back.status == 0 && movedBack.filter { $0["moved"] == true }.count == 2, "\(back)")
+        #expect(try CLIJSONShapeTests.problems(back, "migrate rollback", in: shapes).isEmpty)
         #expect(try await binding("before") == "banking-intent@1.0.0")
         #expect(try await binding("during") == "banking-intent@1.0.0")
         let audit = try await Self.steward(["audit", "verify"] + db)

@@ -1,5 +1,6 @@
 import Foundation
 import StewardJSON
+import StewardTesting
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -96,10 +97,10 @@ import FoundationNetworking
         let reply = try await harness.send(probe.method, probe.path, token: token, body: probe.body.map { Data($0.utf8) }, headers: headers)
         #expect(reply.status == probe.status, "\(probe.name): \(reply.status) \(reply.text.prefix(300))")
         let response = try #require(spec["responses"]?[String(reply.status)], "\(probe.name): \(reply.status) is not documented for \(probe.method) \(template)")
-        let resolved = OpenAPITests.resolve(response, in: document)
+        let resolved = SchemaCheck.resolve(response, in: document)
         if let schema = resolved["content"]?["application/json"]?["schema"] {
             #expect(reply.header("Content-Type")?.hasPrefix("application/json") == true, "\(probe.name)")
-            let problems = OpenAPITests.validate(reply.json, against: schema, in: document, at: probe.name)
+            let problems = SchemaCheck.problems(reply.json, against: schema, in: document, at: probe.name)
             #expect(problems.isEmpty, "\(problems)")
         } else if let type = resolved["content"]?.objectValue?.keys.first {
             #expect(reply.header("Content-Type")?.hasPrefix(type) == true, "\(probe.name): \(reply.header("Content-Type") ?? "none") is not \(type)")
@@ -113,6 +114,6 @@ import FoundationNetworking
         for field in ["template", "version", "customer", "idempotency_key"] {
             #expect(submit[field]?["type"] == "string", "\(field) is a string, never null")
         }
-        #expect(!OpenAPITests.validate(["template": "t", "version": nil, "input": [:]], against: ["$ref": "#/components/schemas/SubmitRequest"], in: document, at: "null").isEmpty)
+        #expect(!SchemaCheck.problems(["template": "t", "version": nil, "input": [:]], against: ["$ref": "#/components/schemas/SubmitRequest"], in: document, at: "null").isEmpty)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import StewardJSON
+import StewardTesting
 import Testing
 import Yams
 
@@ -9,27 +10,9 @@ import Yams
     static let document = Package.root.appendingPathComponent("Docs/openapi.yaml")
     static let methods = ["get", "put", "post", "delete", "patch", "head", "options"]
 
-    /// The document as JSON (Yams gives `Any`; JSON is easier to walk).
+    /// The document as JSON.
     static func load() throws -> JSONValue {
-        let text = try String(contentsOf: document, encoding: .utf8)
-        return try json(Yams.load(yaml: text) as Any)
-    }
-
-    static func json(_ value: Any) throws -> JSONValue {
-        switch value {
-        case let dictionary as [String: Any]: return .object(try dictionary.mapValues(json))
-        case let dictionary as [AnyHashable: Any]:
-            return .object(Dictionary(uniqueKeysWithValues: try dictionary.map { ("\($0.key)", try json($0.value)) }))
-        case let array as [Any]: return .array(try array.map(json))
-        case let bool as Bool: return .bool(bool)
-        case let int as Int: return .integer(Int64(int))
-        case let double as Double: return .double(double)
-        case let string as String: return .string(string)
-        case is NSNull: return .null
-        default:
-            if Mirror(reflecting: value).displayStyle == .optional { return .null }
-            throw PluginBuildFailure(description: "unexpected YAML value \(value)")
-        }
+        try SchemaCheck.document(yaml: String(contentsOf: document, encoding: .utf8))
     }
 
     static func operations(_ document: JSONValue) -> [String] {
@@ -88,10 +71,10 @@ import Yams
             let response = spec["responses"]?[String(reply.status)]
             #expect(response != nil, "\(operation) answered \(reply.status), which the document does not list")
             guard let response else { continue }
-            let resolved = Self.resolve(response, in: document)
+            let resolved = SchemaCheck.resolve(response, in: document)
             if let schema = resolved["content"]?["application/json"]?["schema"] {
                 #expect(reply.header("Content-Type")?.hasPrefix("application/json") == true, "\(operation)")
-                let problems = Self.validate(reply.json, against: schema, in: document, at: "\(operation) \(reply.status)")
+                let problems = SchemaCheck.problems(reply.json, against: schema, in: document, at: "\(operation) \(reply.status)")
                 #expect(problems.isEmpty, "\(problems)")
             } else if let types = resolved["content"]?.objectValue?.keys, let type = types.first {
                 #expect(reply.header("Content-Type")?.hasPrefix(type) == true, "\(operation): \(reply.header("Content-Type") ?? "none") is not \(type)")
@@ -102,58 +85,8 @@ import Yams
         // The error document too, on a real refusal.
         let refusal = try await harness.send("GET", "/v1/instances")
         let errorSchema = try #require(document["components"]?["schemas"]?["Error"])
-        #expect(Self.validate(refusal.json, against: errorSchema, in: document, at: "401").isEmpty)
-        #expect(!Self.validate(["error": ["code": "x"]], against: errorSchema, in: document, at: "x").isEmpty, "the checker catches a missing field")
+        #expect(SchemaCheck.problems(refusal.json, against: errorSchema, in: document, at: "401").isEmpty)
+        #expect(!SchemaCheck.problems(["error": ["code": "x"]], against: errorSchema, in: document, at: "x").isEmpty, "the checker catches a missing field")
         try await harness.stop()
-    }
-
-    /// Follows `$ref: '#/components/...'`.
-    static func resolve(_ value: JSONValue, in document: JSONValue) -> JSONValue {
-        guard let reference = value["$ref"]?.stringValue, reference.hasPrefix("#/") else { return value }
-        let target = document.value(at: reference.dropFirst(2).split(separator: "/")) ?? .null
-        return resolve(target, in: document)
-    }
-
-    /// The ways `value` breaks `schema` (required fields, types, enums, items, allOf).
-    static func validate(_ value: JSONValue, against schemaValue: JSONValue, in document: JSONValue, at location: String) -> [String] {
-        let schema = resolve(schemaValue, in: document)
-        var problems: [String] = []
-        for part in schema["allOf"]?.arrayValue ?? [] {
-            problems += validate(value, against: part, in: document, at: location)
-        }
-        var types: [String] = []
-        if let type = schema["type"]?.stringValue { types = [type] }
-        if let list = schema["type"]?.arrayValue { types = list.compactMap(\.stringValue) }
-        if !types.isEmpty, !types.contains(where: { matches(value, type: $0) }) {
-            return problems + ["\(location): expected \(types.joined(separator: " or ")), found \(value.typeName)"]
-        }
-        if let allowed = schema["enum"]?.arrayValue, !allowed.contains(value) {
-            problems.append("\(location): \(value.jsonString) is not one of \(allowed.map(\.jsonString))")
-        }
-        if case .object(let object) = value {
-            for required in schema["required"]?.arrayValue?.compactMap(\.stringValue) ?? [] where object[required] == nil {
-                problems.append("\(location): missing required field '\(required)'")
-            }
-            for (name, property) in schema["properties"]?.objectValue ?? [:] {
-                if let member = object[name] { problems += validate(member, against: property, in: document, at: "\(location).\(name)") }
-            }
-        }
-        if case .array(let items) = value, let itemSchema = schema["items"] {
-            for (index, item) in items.enumerated() { problems += validate(item, against: itemSchema, in: document, at: "\(location)[\(index)]") }
-        }
-        return problems
-    }
-
-    static func matches(_ value: JSONValue, type: String) -> Bool {
-        switch type {
-        case "object": return value.objectValue != nil
-        case "array": return value.arrayValue != nil
-        case "string": return value.stringValue != nil
-        case "integer": if case .integer = value { return true } else { return false }
-        case "number": return value.doubleValue != nil
-        case "boolean": return value.boolValue != nil
-        case "null": return value.isNull
-        default: return true
-        }
     }
 }
