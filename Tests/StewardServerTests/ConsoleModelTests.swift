@@ -108,4 +108,30 @@ import Testing
         #expect(StewardServer.consoleLink("/console/instances", [:]) == "/console/instances")
         #expect(ageText(45_000) == "45s ago" && ageText(12 * 60_000) == "12m ago" && ageText(3 * 3_600_000 + 5 * 60_000) == "3h 05m ago")
     }
+
+    @Test func aPluginsHealthSaysQuarantineAndCountsEveryHostsCrashes() {
+        let isolated: JSONValue = [
+            "name": "kb", "version": "1.0.0", "abi": "1.2", "sha256": "ab12", "path": "plugins/libsteward-kb.so",
+            "steps": [["name": "kb.search", "version": "1.0.0", "thread_safe": true, "pure": true]], "adapters": [],
+            "isolation": [
+                "mode": "process", "quarantine": .null,
+                "this_engine": ["pids": [41, 42], "restarts": 3, "crashes": 2, "quarantine": .null],
+                "hosts": [["engine_pid": 7, "pids": [], "restarts": 1, "crashes": 1]],
+            ],
+        ]
+        let view = StewardServer.pluginView(isolated)
+        #expect(view["health"] as? String == "running, 3 host crashes so far" && view["quarantined"] as? Bool == false)
+        let hosts = view["hosts"] as? [[String: Any]] ?? []
+        #expect(hosts.map { "\($0["who"]!): \($0["pids"]!)" } == ["this server: 41 42", "engine process 7: none running"])
+        #expect((view["steps"] as? [[String: Any]])?.first?["flags"] as? String == "thread-safe, pure")
+
+        guard case .object(var quarantined) = isolated, case .object(var isolation)? = quarantined["isolation"] else { return }
+        isolation["quarantine"] = "3 host failures in 60 s"
+        quarantined["isolation"] = .object(isolation)
+        let stopped = StewardServer.pluginView(.object(quarantined))
+        #expect(stopped["quarantined"] as? Bool == true)
+        #expect((stopped["health"] as? String)?.hasPrefix("QUARANTINED: 3 host failures in 60 s.") == true && (stopped["health"] as? String)?.contains("steward plugins unquarantine kb") == true)
+        let inProcess = StewardServer.pluginView(["name": "support", "isolation": ["mode": "in-process", "quarantine": .null, "hosts": []]])
+        #expect(inProcess["health"] as? String == "loaded in the engine process (no host to watch)" && inProcess["hasHosts"] as? Bool == false)
+    }
 }
