@@ -96,6 +96,8 @@ struct ServeCommand: AsyncParsableCommand {
             })
         environment.evals = ServeWiring.evalHooks(evals)
         environment.migrations = ServeWiring.migrationHooks(migrations)
+        environment.pluginReport = ServeWiring.pluginReport(
+            context.registry, stateDirectory: context.assembly.workspace.pluginStateDirectory.path)
         let server = try StewardServer(
             environment: environment, configuration: ServerConfiguration(host: host, port: port, driverConcurrency: concurrency),
             logger: logger)

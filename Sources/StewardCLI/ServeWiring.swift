@@ -3,6 +3,7 @@ import StewardEngine
 import StewardEval
 import StewardJSON
 import StewardMigration
+import StewardPlugins
 import StewardServer
 import StewardTemplates
 
@@ -42,6 +43,28 @@ public enum ServeWiring {
                 let rubric = session.assembly.plans.plan(template: run.template, version: run.version)?.template.eval
                 return HTMLReport.render(run, history: history, rubric: rubric)
             })
+    }
+
+    /// The console's plugin report over the loaded `registry`: each plugin as `steward plugins
+    /// list --json` describes it (`describe` and `isolation`, the same code), and for an isolated
+    /// plugin also `isolation.this_engine`: this process's own hosts (pids, restarts, crashes,
+    /// quarantine), which the status files of other engines do not include.
+    public static func pluginReport(_ registry: PluginRegistry, stateDirectory: String) -> @Sendable () -> [JSONValue] {
+        {
+            registry.plugins.map { plugin -> JSONValue in
+                var entry = describe(plugin).objectValue ?? [:]
+                var running = isolation(of: plugin, directory: stateDirectory).objectValue ?? [:]
+                if let status = plugin.isolated?.status {
+                    running["this_engine"] = [
+                        "pids": .array(status.pids.map { .integer(Int64($0)) }), "restarts": .integer(Int64(status.restarts)),
+                        "crashes": .integer(Int64(status.crashes)), "quarantine": status.quarantine.map(JSONValue.string) ?? .null,
+                    ]
+                    if running["quarantine"] == .null, let reason = status.quarantine { running["quarantine"] = .string(reason) }
+                }
+                entry["isolation"] = .object(running)
+                return .object(entry)
+            }
+        }
     }
 
     /// The migration routes' hooks over `controller`; a plan file must lie inside the workspace.

@@ -100,7 +100,7 @@ public struct PlanLibrary: PlanResolver {
 
     /// Whether version `a` orders before `b`: dotted parts compared as numbers where both are
     /// numbers, else as text (`1.9.0` < `1.10.0`, `1.2` < `1.2.1`).
-    static func version(_ a: String, isBelow b: String) -> Bool {
+    public static func version(_ a: String, isBelow b: String) -> Bool {
         let left = a.split(separator: "."), right = b.split(separator: ".")
         for (x, y) in zip(left, right) where x != y {
             if let m = Int(x), let n = Int(y) { return m < n }

@@ -6,6 +6,7 @@ import ServiceLifecycle
 import StewardReview
 import StewardCore
 import StewardEngine
+import StewardJSON
 import Synchronization
 
 /// What the server serves: the engine and its store, what was loaded, and the metrics.
@@ -28,6 +29,11 @@ public struct ServerEnvironment: Sendable {
     public var evals: EvalHooks? = nil
     /// Migrations, when the server was given them (the migration routes answer 503 without).
     public var migrations: MigrationHooks? = nil
+    /// The loaded plugins as `steward plugins list --json` describes them (name, version, path,
+    /// abi, sha256, steps, adapters, isolation with mode, quarantine and hosts), for the console's
+    /// plugins page; called on every visit, from any task (nil: the page says the server was
+    /// started without it).
+    public var pluginReport: (@Sendable () -> [JSONValue])? = nil
 
     /// Creates an environment.
     public init(
@@ -123,6 +129,7 @@ public struct StewardServer: Sendable {
         addOperationalRoutes(to: router)
         addAPIRoutes(to: router)
         addReviewerPages(to: router)
+        addConsolePages(to: router)
         routeIndex.set(router.routes.map { RouteIndex.Route(method: $0.method, path: $0.path.description) })
         return router
     }

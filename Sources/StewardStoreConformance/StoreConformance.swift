@@ -50,6 +50,7 @@ public enum StoreConformance {
         Check(name: "the journal head names the newest row, its hash and the authority tables' sizes", body: journalHead),
         Check(name: "reviewers and review tasks written through commits verify intact", body: authorityVerifies),
         Check(name: "instance lists, counts and queue depths", body: queries),
+        Check(name: "instance pages and counts per template version and status follow every filter", body: pagesAndCounts),
         Check(name: "concurrent commits of many instances all land, exactly once", body: concurrentCommits),
         Check(name: "a commit records the audit items it samples; a second one for the same visit is a conflict", body: auditSamples),
         Check(name: "verdicts complete an audit item in order; a reviewer reviews an item once; a complete item takes no more", body: auditVerdicts),
@@ -428,6 +429,35 @@ public enum StoreConformance {
         let newest = try await store.instances(status: nil, template: "conformance", customer: "acme", limit: 10)
         try expect(newest.map(\.id) == ["q2", "q1"], "newest first: \(newest.map(\.id))")
         try expect(try await store.instances(status: nil, template: nil, customer: "other", limit: 10).isEmpty, "customer filter")
+    }
+
+    static func pagesAndCounts(_ store: any EngineStore) async throws {
+        // p1..p5 of 1.0.0 (p5 failed, p4 waiting), v1 of 2.0.0 (failed), created at 1_000.
+        for id in ["p1", "p2", "p3"] { try await store.commit(started(id)) }
+        try await store.commit(started("p4", status: .waiting, current: "review"))
+        try await store.commit(started("p5", status: .failed, current: "work"))
+        var other = started("v1", status: .failed, current: "work")
+        other.state.templateVersion = "2.0.0"
+        try await store.commit(other)
+
+        let page1 = try await store.instances(InstanceQuery(template: "conformance", version: "1.0.0", limit: 2))
+        let page2 = try await store.instances(InstanceQuery(template: "conformance", version: "1.0.0", limit: 2, offset: 2))
+        let page3 = try await store.instances(InstanceQuery(template: "conformance", version: "1.0.0", limit: 2, offset: 4))
+        try expect(page1.map(\.id) == ["p5", "p4"] && page2.map(\.id) == ["p3", "p2"] && page3.map(\.id) == ["p1"], "pages: \(page1.map(\.id)) \(page2.map(\.id)) \(page3.map(\.id))")
+        try expect(try await store.instances(InstanceQuery(version: "2.0.0")).map(\.id) == ["v1"], "version filter")
+        try expect(try await store.instances(InstanceQuery(createdBefore: 999)).isEmpty, "age filter")
+
+        let all = try await store.instanceCounts(InstanceQuery())
+        try expect(
+            all == [
+                InstanceCount(template: "conformance", version: "1.0.0", status: .failed, count: 1),
+                InstanceCount(template: "conformance", version: "1.0.0", status: .running, count: 3),
+                InstanceCount(template: "conformance", version: "1.0.0", status: .waiting, count: 1),
+                InstanceCount(template: "conformance", version: "2.0.0", status: .failed, count: 1),
+            ], "counts: \(all)")
+        let failedAtWork = try await store.instanceCounts(InstanceQuery(status: .failed, state: "work", limit: 1))
+        try expect(failedAtWork.map(\.count) == [1, 1] && failedAtWork.map(\.version) == ["1.0.0", "2.0.0"], "filtered counts ignore limit: \(failedAtWork)")
+        try expect(try await store.instanceCounts(InstanceQuery(customer: "other")).isEmpty, "no instance, no count")
     }
 
     static func concurrentCommits(_ store: any EngineStore) async throws {

@@ -154,31 +154,50 @@ public final class SQLiteStore: EngineStore {
         }
     }
 
+    /// The `WHERE` clause and its arguments for the filters `query` sets (empty: none).
+    static func whereClause(_ query: InstanceQuery) -> (String, StatementArguments) {
+        var clauses: [String] = []
+        var arguments: StatementArguments = []
+        func filter(_ clause: String, _ value: (any DatabaseValueConvertible)?) {
+            guard let value else { return }
+            clauses.append(clause)
+            _ = arguments.append(contentsOf: [value])
+        }
+        filter("status = ?", query.status?.rawValue)
+        filter("template = ?", query.template)
+        filter("version = ?", query.version)
+        filter("customer = ?", query.customer)
+        filter("current = ?", query.state)
+        filter("created_at <= ?", query.createdBefore)
+        return (clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND "), arguments)
+    }
+
     public func instances(_ query: InstanceQuery) async throws -> [InstanceSummary] {
         try await pool.read { db in
-            var clauses: [String] = []
-            var arguments: StatementArguments = []
-            func filter(_ clause: String, _ value: (any DatabaseValueConvertible)?) {
-                guard let value else { return }
-                clauses.append(clause)
-                _ = arguments.append(contentsOf: [value])
-            }
-            filter("status = ?", query.status?.rawValue)
-            filter("template = ?", query.template)
-            filter("customer = ?", query.customer)
-            filter("current = ?", query.state)
-            filter("created_at <= ?", query.createdBefore)
-            let filter = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
-            _ = arguments.append(contentsOf: [query.limit])
+            var (filter, arguments) = Self.whereClause(query)
+            _ = arguments.append(contentsOf: [query.limit, max(0, query.offset)])
             return try Row.fetchAll(
                 db,
-                sql: "SELECT id, template, version, customer, status, current, sequence, created_at, updated_at FROM instances \(filter) ORDER BY rowid DESC LIMIT ?",
+                sql: "SELECT id, template, version, customer, status, current, sequence, created_at, updated_at FROM instances \(filter) ORDER BY rowid DESC LIMIT ? OFFSET ?",
                 arguments: arguments
             ).map { row in
                 InstanceSummary(
                     id: row["id"], template: row["template"], version: row["version"], customer: row["customer"],
                     status: InstanceStatus(rawValue: row["status"]) ?? .failed, current: row["current"], sequence: row["sequence"],
                     createdAt: row["created_at"], updatedAt: row["updated_at"])
+            }
+        }
+    }
+
+    public func instanceCounts(_ query: InstanceQuery) async throws -> [InstanceCount] {
+        try await pool.read { db in
+            let (filter, arguments) = Self.whereClause(query)
+            return try Row.fetchAll(
+                db,
+                sql: "SELECT template, version, status, COUNT(*) AS n FROM instances \(filter) GROUP BY template, version, status ORDER BY template, version, status",
+                arguments: arguments
+            ).compactMap { row in
+                InstanceStatus(rawValue: row["status"]).map { InstanceCount(template: row["template"], version: row["version"], status: $0, count: row["n"]) }
             }
         }
     }

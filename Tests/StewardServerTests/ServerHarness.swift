@@ -163,6 +163,7 @@ final class ServerHarness: Sendable {
             periodic: { [timers = assembly.timers] in _ = try await timers.fireDue(now: SystemEngineClock().nowMilliseconds()) })
         if migrations { environment.migrations = ServeWiring.migrationHooks(MigrationController(assembly: assembly)) }
         if evals { environment.evals = ServeWiring.evalHooks(EvalSession(assembly: assembly)) }
+        environment.pluginReport = ServeWiring.pluginReport(assembly.registry, stateDirectory: assembly.workspace.pluginStateDirectory.path)
         let server = try StewardServer(
             environment: environment,
             configuration: ServerConfiguration(host: "127.0.0.1", port: 0, driverConcurrency: 4), logger: logger)

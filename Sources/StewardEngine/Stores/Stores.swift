@@ -17,8 +17,14 @@ public protocol ContentStore: Sendable {
 public protocol InstanceQueryStore: Sendable {
     /// Instances, newest first, optionally filtered.
     func instances(status: InstanceStatus?, template: String?, customer: String?, limit: Int) async throws -> [InstanceSummary]
-    /// Instances matching every filter `query` sets, newest first.
+    /// Instances matching every filter `query` sets, newest first: `query.limit` of them after
+    /// skipping the first `query.offset` (a page of the list).
     func instances(_ query: InstanceQuery) async throws -> [InstanceSummary]
+    /// How many instances match every filter `query` sets, per template, version and status
+    /// (`limit` and `offset` are ignored; combinations with no instance are left out), sorted by
+    /// template, version and status name. The operator console's counts: per status with the
+    /// status filter unset, per template version with no filter.
+    func instanceCounts(_ query: InstanceQuery) async throws -> [InstanceCount]
     /// The ids of the instances waiting now for event `name` whose correlation key is `key`, oldest first.
     func instancesWaiting(forEvent name: String, key: String) async throws -> [String]
     /// Counts instances by status.
@@ -31,6 +37,8 @@ public struct InstanceQuery: Sendable, Hashable {
     public var status: InstanceStatus?
     /// The template.
     public var template: String?
+    /// The template version (`1.1.0`); meaningful with `template`, though not required.
+    public var version: String?
     /// The customer.
     public var customer: String?
     /// The state it is at.
@@ -39,18 +47,42 @@ public struct InstanceQuery: Sendable, Hashable {
     public var createdBefore: Int64?
     /// At most this many.
     public var limit: Int
+    /// Skip this many of the newest matches first (paging: page `n` of `limit` skips `n * limit`).
+    public var offset: Int
 
     /// Creates a query.
     public init(
-        status: InstanceStatus? = nil, template: String? = nil, customer: String? = nil, state: String? = nil, createdBefore: Int64? = nil,
-        limit: Int = 100
+        status: InstanceStatus? = nil, template: String? = nil, version: String? = nil, customer: String? = nil, state: String? = nil,
+        createdBefore: Int64? = nil, limit: Int = 100, offset: Int = 0
     ) {
         self.status = status
         self.template = template
+        self.version = version
         self.customer = customer
         self.state = state
         self.createdBefore = createdBefore
         self.limit = limit
+        self.offset = offset
+    }
+}
+
+/// How many instances of one template version have one status (`InstanceQueryStore.instanceCounts`).
+public struct InstanceCount: Sendable, Hashable {
+    /// Template name.
+    public var template: String
+    /// Template version.
+    public var version: String
+    /// Status.
+    public var status: InstanceStatus
+    /// How many (at least 1).
+    public var count: Int
+
+    /// Creates a count.
+    public init(template: String, version: String, status: InstanceStatus, count: Int) {
+        self.template = template
+        self.version = version
+        self.status = status
+        self.count = count
     }
 }
 

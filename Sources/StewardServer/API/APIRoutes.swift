@@ -175,10 +175,17 @@ extension StewardServer {
         try fields.rejectUnknown(["reason"])
         let reason = try fields.string("reason")
         guard !reason.allSatisfy(\.isWhitespace) else { throw APIError.badField("reason", "a cancellation needs a reason") }
+        return JSONResponse.make(instanceJSON(try await cancel(instance: id, reason: reason, by: caller)))
+    }
+
+    /// Cancels instance `id` for `reason`, journalled with `caller` (what the API's `DELETE` and
+    /// the console's cancel button do).
+    /// - Throws: `APIError` from the engine's refusal: 404 no such instance, 409 it already ended.
+    func cancel(instance id: String, reason: String, by caller: Reviewer) async throws -> InstanceState {
         do {
             let state = try await engine.cancel(instance: id, reason: reason, by: caller.id)
             logger.info("instance cancelled", metadata: ["instance": "\(id)", "by": "\(caller.id)"])
-            return JSONResponse.make(instanceJSON(state))
+            return state
         } catch let error as EngineError {
             throw APIError.engine(error)
         }
@@ -190,11 +197,19 @@ extension StewardServer {
         let caller = try await operatorCaller(request, to: "retry instances")
         let fields = Fields(object: try await request.jsonObject())
         try fields.rejectUnknown([])
+        return JSONResponse.make(instanceJSON(try await retry(instance: id, by: caller)))
+    }
+
+    /// Retries failed instance `id`, journalled with `caller`, and hands it to the background
+    /// driver (what the API's retry and the console's retry button do).
+    /// - Throws: `APIError` from the engine's refusal: 404 no such instance, 409 not failed or
+    ///   failed where nothing is called.
+    func retry(instance id: String, by caller: Reviewer) async throws -> InstanceState {
         do {
             let state = try await engine.retry(instance: id, by: caller.id, drive: false)
             logger.info("instance retried", metadata: ["instance": "\(id)", "by": "\(caller.id)"])
             if state.status == .running { driver.enqueue(state.id) }
-            return JSONResponse.make(instanceJSON(state))
+            return state
         } catch let error as EngineError {
             throw APIError.engine(error)
         }
@@ -329,35 +344,45 @@ extension StewardServer {
     func listInstances(_ request: Request) async throws -> Response {
         _ = try await operatorCaller(request, to: "list instances")
         let query = request.uri.queryParameters
-        let known = ["status", "template", "customer", "state", "older_than", "limit"]
+        let known = Self.instanceFilterNames + ["limit"]
         for (name, _) in query where !known.contains(String(name)) {
             throw APIError.badField(String(name), "unknown query parameter '\(name)'; expected \(known.joined(separator: ", "))")
         }
-        var status: InstanceStatus?
-        if let text = query["status"].map(String.init) {
-            guard let parsed = InstanceStatus(rawValue: text) else {
-                throw APIError.badField("status", "unknown status '\(text)'; expected pending, running, waiting, completed, rejected, failed or cancelled")
-            }
-            status = parsed
-        }
-        var createdBefore: Int64?
-        if let text = query["older_than"].map(String.init) {
-            guard let age = TemplateParser.parseDurationMilliseconds(text) else {
-                throw APIError.badField("older_than", "older_than must be a duration like 30m, 2h or 7d, found '\(text)'")
-            }
-            createdBefore = engine.clock.nowMilliseconds() - age
-        }
-        var limit = 100
+        var filters = try instanceFilters { query[Substring($0)].map(String.init) }
         if let text = query["limit"].map(String.init) {
             guard let parsed = Int(text), (1...1_000).contains(parsed) else {
                 throw APIError.badField("limit", "limit must be an integer from 1 to 1000, found '\(text)'")
             }
-            limit = parsed
+            filters.limit = parsed
         }
-        let rows = try await store.instances(InstanceQuery(
-            status: status, template: query["template"].map(String.init), customer: query["customer"].map(String.init),
-            state: query["state"].map(String.init), createdBefore: createdBefore, limit: limit))
+        let rows = try await store.instances(filters)
         return JSONResponse.make(["instances": .array(rows.map(summaryJSON))])
+    }
+
+    /// The query parameters `instanceFilters` reads.
+    static let instanceFilterNames = ["status", "template", "version", "customer", "state", "older_than"]
+
+    /// The instance filters of a listing (`GET /v1/instances` and the operator console): `status`,
+    /// `template`, `version`, `customer`, `state` and `older_than` (a duration: created at least
+    /// that long before now) read through `value`; an absent or empty value is no filter. The
+    /// limit is the store's default (100).
+    /// - Throws: `APIError.badField` naming the parameter for an unknown status or a malformed duration.
+    func instanceFilters(_ value: (String) -> String?) throws -> InstanceQuery {
+        func text(_ name: String) -> String? { value(name).flatMap { $0.isEmpty ? nil : $0 } }
+        var query = InstanceQuery(template: text("template"), version: text("version"), customer: text("customer"), state: text("state"))
+        if let status = text("status") {
+            guard let parsed = InstanceStatus(rawValue: status) else {
+                throw APIError.badField("status", "unknown status '\(status)'; expected pending, running, waiting, completed, rejected, failed or cancelled")
+            }
+            query.status = parsed
+        }
+        if let age = text("older_than") {
+            guard let milliseconds = TemplateParser.parseDurationMilliseconds(age) else {
+                throw APIError.badField("older_than", "older_than must be a duration like 30m, 2h or 7d, found '\(age)'")
+            }
+            query.createdBefore = engine.clock.nowMilliseconds() - milliseconds
+        }
+        return query
     }
 
     // MARK: Tasks

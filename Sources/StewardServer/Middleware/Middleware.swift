@@ -27,7 +27,7 @@ struct RequestLogMiddleware: RouterMiddleware {
 }
 
 /// Turns every failure into the right answer: the JSON error document on the API, an HTML
-/// page under `/review`; 405 with `Allow` when the path exists for other methods (and for
+/// page under `/review` and `/console`; 405 with `Allow` when the path exists for other methods (and for
 /// `TRACE` on any path); 500 for
 /// anything unexpected (logged, with no detail to the client).
 struct ErrorMiddleware: RouterMiddleware {
@@ -40,7 +40,7 @@ struct ErrorMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch {
             let apiError = translate(error, request: request)
-            if request.uri.path.hasPrefix("/review") {
+            if request.uri.path.hasPrefix("/review") || request.uri.path.hasPrefix("/console") {
                 return server.problemPage(apiError, request: request)
             }
             return try apiError.response(from: request, context: context)

@@ -6,7 +6,7 @@
 enum PageTemplates {
     static let all: [String: String] = [
         "head": head, "foot": foot, "sign-in": signIn, "queue": queue, "task": task, "audit": audit, "problem": problem, "migrations": migrations, "evals": evals,
-    ]
+    ].merging(console) { reviewer, _ in reviewer }
 
     static let head = """
         <!doctype html>
@@ -20,7 +20,7 @@ enum PageTemplates {
         <body>
         <a class="skip" href="#main">Skip to the main content</a>
         <header class="bar">
-          <p class="brand"><a href="/review">Steward review</a>{{#signedIn}} · <a href="/review/migrations">Migrations</a> · <a href="/review/evals">Evals</a>{{/signedIn}}</p>
+          <p class="brand"><a href="/review">Steward review</a>{{#signedIn}} · <a href="/review/migrations">Migrations</a> · <a href="/review/evals">Evals</a>{{/signedIn}}{{#isOperator}} · <a href="/console/instances">Operator console</a>{{/isOperator}}</p>
           {{#signedIn}}
           <form method="post" action="/review/sign-out" class="signout">
             <input type="hidden" name="csrf" value="{{csrf}}">
@@ -401,5 +401,6 @@ enum PageTemplates {
         svg .fill, svg .candidate { fill: var(--link); }
         svg .candidate.failed, svg .bad { fill: var(--bad); }
         svg .current { fill: #9bb7d9; }
+        \(consoleStyleSheet)
         """
 }

@@ -172,7 +172,7 @@ extension StewardServer {
     /// The values the page header needs.
     func chrome(_ title: String, session: WebSession, reviewer: Reviewer) -> [String: Any] {
         [
-            "title": title, "signedIn": true, "csrf": session.csrf, "reviewerName": reviewer.name,
+            "title": title, "signedIn": true, "csrf": session.csrf, "reviewerName": reviewer.name, "isOperator": reviewer.role == "operator",
             "reviewerCredentials": reviewer.credentials.isEmpty ? "no credentials" : reviewer.credentials.joined(separator: ", "),
         ]
     }
