@@ -343,6 +343,7 @@ let package = Package(
             dependencies: [
                 "StewardServer", "StewardBootstrap", "StewardTesting", "StewardStoreSQLite", "StewardReview", "StewardCore", "StewardEngine", "StewardJSON",
                 "StewardTemplates", "StewardPlugins", "StewardMigration", "StewardEval", "StewardCLI", "StewardNotify", .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),

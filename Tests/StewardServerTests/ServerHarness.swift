@@ -111,11 +111,11 @@ final class ServerHarness: Sendable {
 
     /// The engine `steward serve` runs, assembled by `EngineAssembly` from this checkout's
     /// `workflows/` (templates, overlays, prompts) and the shipped plugins, over the database at `database`.
-    static func assemble(database: String, metrics: ServerMetrics? = nil, workflows: URL? = nil) async throws -> EngineAssembly {
+    static func assemble(database: String, metrics: ServerMetrics? = nil, workflows: URL? = nil, extraPlugins: [URL] = []) async throws -> EngineAssembly {
         let plugins = try Package.plugins.get()
         return try await EngineAssembly.assemble(EngineOptions(
             workspace: Workspace(root: Package.root), workflows: (workflows ?? Package.root.appendingPathComponent("workflows")).path, database: database,
-            pluginDirectories: [plugins.appendingPathComponent("plugins").path],
+            pluginDirectories: [plugins.appendingPathComponent("plugins").path] + extraPlugins.map(\.path),
             libraryDirectories: [plugins.appendingPathComponent("lib").path], buildPlugins: false, metrics: metrics?.engine))
     }
 
@@ -126,9 +126,11 @@ final class ServerHarness: Sendable {
     /// Starts a server. `logs`, when given, receives everything the server logs at trace level.
     /// With `auditedCustomer`, the server runs a copy of `workflows/` with the customer
     /// `audited` added.
-    /// With `extraTemplates` (file name -> text), those templates are written into the copy too.
+    /// With `extraTemplates` (file name -> text), those templates are written into the copy too;
+    /// `extraPlugins` are more plugin directories to load.
     static func start(
-        logs: LogCapture? = nil, auditedCustomer: Bool = false, migrations: Bool = false, evals: Bool = false, extraTemplates: [String: String] = [:]
+        logs: LogCapture? = nil, auditedCustomer: Bool = false, migrations: Bool = false, evals: Bool = false, extraTemplates: [String: String] = [:],
+        extraPlugins: [URL] = []
     ) async throws -> ServerHarness {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("steward-server-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -151,7 +153,8 @@ final class ServerHarness: Sendable {
             workflows = copy
         }
         let metrics = ServerMetrics()
-        let assembly = try await assemble(database: directory.appendingPathComponent("steward.db").path, metrics: metrics, workflows: workflows)
+        let assembly = try await assemble(
+            database: directory.appendingPathComponent("steward.db").path, metrics: metrics, workflows: workflows, extraPlugins: extraPlugins)
         let store = assembly.store
         var logger = Logger(label: "steward.test") { label in
             logs.map { $0.handler(label: label) } ?? SwiftLogNoOpLogHandler()

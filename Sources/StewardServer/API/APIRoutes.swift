@@ -164,6 +164,14 @@ extension StewardServer {
         let history = try await store.history(of: id)
         var object = instanceJSON(state).objectValue ?? [:]
         object["history"] = .array(history.map(historyJSON))
+        // A drive that failed after the request that started it was answered (the database
+        // busy or down): the instance is still running and being retried; say so and why.
+        if state.status == .running, let failure = driver.lastFailure(of: id) {
+            object["background_error"] = [
+                "message": .string(failure.message), "at": .string(isoTime(failure.at)), "attempts": .integer(Int64(failure.attempts)),
+                "retry_at": .string(isoTime(failure.retryAt)),
+            ]
+        }
         return JSONResponse.make(.object(object))
     }
 
