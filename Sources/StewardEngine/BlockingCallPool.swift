@@ -102,7 +102,7 @@ public final class BlockingCallPool: Sendable {
                 return
             }
             guard let timeoutMilliseconds else { return }
-            timers.schedule(id, after: timeoutMilliseconds)
+            timers.schedule(id, due: deadline, milliseconds: timeoutMilliseconds)
         }
     }
 
@@ -121,7 +121,7 @@ public final class BlockingCallPool: Sendable {
         }
         shared.condition.broadcast()
         for call in dropped where call.timed {
-            timers.cancel(call.id)
+            timers.cancel(call.id, due: call.deadline)
         }
         for call in dropped {
             call.job.fail(.shutDown)
@@ -274,7 +274,7 @@ public final class BlockingCallPool: Sendable {
                 // `drain` waits for the last running call after a shutdown.
                 if shared.state.shutDown { condition.broadcast() }
                 condition.unlock()
-                if call.timed { timers.cancel(call.id) }
+                if call.timed { timers.cancel(call.id, due: call.deadline) }
                 if !abandoned { deliver() }
                 condition.lock()
                 continue
@@ -327,10 +327,13 @@ private final class DeadlineThread: @unchecked Sendable {
     private var started = false
     var onExpiry: (@Sendable (UInt64, Int) -> Void)?
 
-    func schedule(_ id: UInt64, after milliseconds: Int) {
-        let due = DispatchTime.now().uptimeNanoseconds + UInt64(max(0, milliseconds)) * 1_000_000
+    /// Calls with one timeout arrive in due order, so a new deadline almost always goes last and
+    /// the thread, already waiting for an earlier one, is woken only when the new one comes first.
+    /// - Parameters: `due` is the CLOCK_MONOTONIC nanosecond the call's deadline passes;
+    ///   `milliseconds` the timeout it came from (for the error).
+    func schedule(_ id: UInt64, due: UInt64, milliseconds: Int) {
         condition.lock()
-        let index = deadlines.firstIndex { $0.at > due } ?? deadlines.endIndex
+        let index = firstIndex(after: due)
         deadlines.insert((due, id, milliseconds), at: index)
         if !started {
             started = true
@@ -338,14 +341,41 @@ private final class DeadlineThread: @unchecked Sendable {
             thread.name = "steward-plugin-deadlines"
             thread.start()
         }
-        condition.signal()
+        if index == 0 { condition.signal() }
         condition.unlock()
     }
 
-    func cancel(_ id: UInt64) {
+    /// Removes `id`'s deadline (found by its due time, then among equal ones by id).
+    func cancel(_ id: UInt64, due: UInt64) {
         condition.lock()
-        if let index = deadlines.firstIndex(where: { $0.id == id }) { deadlines.remove(at: index) }
+        var index = firstIndex(atOrAfter: due)
+        while index < deadlines.count, deadlines[index].at == due, deadlines[index].id != id { index += 1 }
+        if index < deadlines.count, deadlines[index].id == id {
+            deadlines.remove(at: index)
+        } else if let found = deadlines.firstIndex(where: { $0.id == id }) {
+            deadlines.remove(at: found)
+        }
         condition.unlock()
+    }
+
+    /// The first index whose deadline is after `due` (binary search; `deadlines` is sorted).
+    private func firstIndex(after due: UInt64) -> Int {
+        var low = 0, high = deadlines.count
+        while low < high {
+            let middle = (low + high) / 2
+            if deadlines[middle].at <= due { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+
+    /// The first index whose deadline is at or after `due`.
+    private func firstIndex(atOrAfter due: UInt64) -> Int {
+        var low = 0, high = deadlines.count
+        while low < high {
+            let middle = (low + high) / 2
+            if deadlines[middle].at < due { low = middle + 1 } else { high = middle }
+        }
+        return low
     }
 
     private func run() {
@@ -355,7 +385,7 @@ private final class DeadlineThread: @unchecked Sendable {
                 condition.wait()
                 continue
             }
-            let now = DispatchTime.now().uptimeNanoseconds
+            let now = UInt64(MonotonicClock.nanoseconds())
             if first.at > now {
                 _ = condition.wait(until: Date(timeIntervalSinceNow: Double(first.at - now) / 1e9))
                 continue
