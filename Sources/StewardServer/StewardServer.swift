@@ -28,6 +28,8 @@ public struct ServerEnvironment: Sendable {
     public var evals: EvalHooks? = nil
     /// Migrations, when the server was given them (the migration routes answer 503 without).
     public var migrations: MigrationHooks? = nil
+    /// How long a reviewer's claim on a task holds (`steward serve --claim-minutes`).
+    public var claimDuration: Duration = .milliseconds(ReviewDesk.defaultClaimDuration)
 
     /// Creates an environment.
     public init(
@@ -43,7 +45,10 @@ public struct ServerEnvironment: Sendable {
     }
 
     /// The review desk over the store and engine.
-    public var desk: ReviewDesk { ReviewDesk(engine: engine) }
+    public var desk: ReviewDesk {
+        let (seconds, attoseconds) = claimDuration.components
+        return ReviewDesk(engine: engine, claimDuration: max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000))
+    }
 }
 
 /// Where and how the server listens.
