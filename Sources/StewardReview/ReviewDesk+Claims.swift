@@ -84,7 +84,7 @@ extension ReviewDesk {
         return task
     }
 
-    /// "task 7 is claimed by Ana Agent until 2026-12-02 10:15 EST (America/New_York)".
+    /// "task 7 is claimed by Ana Agent until 2026-12-02 10:15 GMT-5 (America/New_York)".
     func claimedMessage(_ claim: ReviewClaim, task: ReviewTask) async throws -> String {
         "task \(task.id) is claimed by \(try await reviewerName(claim.reviewer)) until \(localTime(claim.until, customer: task.customer))"
     }
@@ -106,7 +106,7 @@ extension ReviewDesk {
         engine.scheduler?.timeZoneID(customer: customer).flatMap(TimeZone.init(identifier:)) ?? TimeZone(identifier: "UTC")!
     }
 
-    /// `at` as the customer's local time with the zone named: "2026-12-02 10:15 EST (America/New_York)".
+    /// `at` as the customer's local time with the zone named: "2026-12-02 10:15 GMT-5 (America/New_York)".
     public func localTime(_ at: Int64, customer: String?) -> String {
         LocalTimeText.format(at, in: timeZone(customer: customer))
     }
@@ -114,7 +114,7 @@ extension ReviewDesk {
 
 /// Times as people in a customer's time zone read them.
 public enum LocalTimeText {
-    /// "2026-12-02 10:15 EST (America/New_York)"; UTC reads "2026-12-02 15:15 UTC".
+    /// "2026-12-02 10:15 GMT-5 (America/New_York)"; UTC reads "2026-12-02 15:15 UTC".
     public static func format(_ milliseconds: Int64, in zone: TimeZone) -> String {
         let date = Date(timeIntervalSince1970: Double(milliseconds) / 1000)
         var calendar = Calendar(identifier: .gregorian)

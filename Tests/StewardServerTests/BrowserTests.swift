@@ -482,6 +482,15 @@ enum AccessibilityCheck {
             try await Self.expectNoHorizontalOverflow(browser, "the task page")
             try await Self.expectAccessible(browser, "the task page at phone width")
             try await Self.keep(browser, "desk-task-phone")
+
+            // The check list can fail: a page breaking each rule is caught by each.
+            let broken = "<html><body><h1>A</h1><h1>B</h1><h4>skip</h4><input id=x><img src=y><button></button>"
+                + "<p tabindex=3 id=d>low</p><p id=d style='color:#bbb'>faint text</p></body></html>"
+            try await browser.go(URL(string: "data:text/html," + (broken.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""))!)
+            let found = try await browser.script(AccessibilityCheck.script).arrayValue?.compactMap(\.stringValue) ?? []
+            for rule in ["1:", "2: no label", "2: no text", "3:", "4: not exactly one h1", "4: H4 after h1", "5:", "6:", "7: contrast"] {
+                #expect(found.contains { $0.hasPrefix(rule) }, "rule \(rule) finds its break: \(found)")
+            }
         }
         #expect(try await harness.waitFor(instance) { $0 == "completed" } == "completed")
         let shown = try await harness.send("GET", "/v1/instances/\(instance)", token: harness.operatorToken)

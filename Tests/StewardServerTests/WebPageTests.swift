@@ -193,6 +193,17 @@ import FoundationNetworking
         #expect(none.contains("0 open tasks match the filter") && none.contains("Nothing is waiting for you."))
         let refused = try await harness.send("GET", "/review?credential=attorney", headers: ["Cookie": cookie])
         #expect(refused.status == 403)
+
+        // A customer with a business calendar: its due time reads in its own zone, named.
+        let submitted = try await harness.send(
+            "POST", "/v1/instances", token: harness.operatorToken,
+            json: ["template": .string(ServerHarness.triage), "customer": "acme-bank", "input": try ServerHarness.ticket(2)])
+        let acme = try #require(submitted.json["id"]?.stringValue)
+        #expect(try await harness.waitFor(acme) { $0 != "running" } == "waiting")
+        let acmeQueue = try await harness.send("GET", "/review?customer=acme-bank", headers: ["Cookie": cookie]).text
+        #expect(acmeQueue.contains("1 open task matches the filter"), "\(acmeQueue)")
+        #expect(acmeQueue.contains(" (America/New_York)</span>"), "the due time names the customer's zone")
+        #expect(acmeQueue.contains("<option value=\"acme-bank\" selected>acme-bank</option>"))
         try await harness.stop()
     }
 

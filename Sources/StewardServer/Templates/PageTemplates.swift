@@ -81,7 +81,7 @@ enum PageTemplates {
             {{#filtered}}<a href="/review" class="clear">Clear filters</a>{{/filtered}}
           </div>
         </form>
-        <p>{{total}} open {{taskWord}}{{#filtered}} match the filter{{/filtered}}, soonest deadline first.{{#nextTask}} <a href="{{nextTask}}" id="next-task">Open the next task</a>{{/nextTask}}</p>
+        <p>{{total}} open {{taskWord}}{{#filtered}} {{matchWord}} the filter{{/filtered}}, soonest deadline first.{{#nextTask}} <a href="{{nextTask}}" id="next-task">Open the next task</a>{{/nextTask}}</p>
         <p class="shortcuts hint">Keys: <kbd>n</kbd> next task · <kbd>/</kbd> filters</p>
         {{#hasTasks}}
         <table class="queue desk">

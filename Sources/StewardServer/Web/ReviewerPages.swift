@@ -230,6 +230,7 @@ extension StewardServer {
         values["hasTasks"] = !desk.entries.isEmpty
         values["total"] = desk.total
         values["taskWord"] = desk.total == 1 ? "task" : "tasks"
+        values["matchWord"] = desk.total == 1 ? "matches" : "match"
         values["filtered"] = [desk.filter.credential, desk.filter.customer, desk.filter.priority, desk.filter.template].contains { $0 != nil }
         func options(_ all: [String], _ selected: String?) -> [[String: Any]] {
             all.map { ["value": $0, "selected": $0 == selected] }
@@ -459,7 +460,7 @@ extension StewardServer {
             if let confidence = value["confidence"]?.doubleValue { output["confidence"] = String(format: "%.2f", confidence) }
             return output
         }
-        let accounts = accountPanels(context.outputs, zone: zone)
+        let accounts = accountPanels(context.outputs)
         values["accounts"] = accounts
         values["hasAccount"] = !accounts.isEmpty
         let articles = suggestedArticles(context.outputs)
@@ -489,27 +490,6 @@ extension StewardServer {
         for (key, message) in errors { values[key] = message }
         values["hasFieldErrors"] = !fieldErrors.isEmpty
         return page("task", values, status: status)
-    }
-
-    /// Account panels from context-step outputs: any output object with a `tier`, `health` or
-    /// `recent_tickets` member, shown as it is (nothing is made up when an output lacks a part).
-    func accountPanels(_ outputs: [String: JSONValue], zone: TimeZone) -> [[String: Any]] {
-        outputs.sorted { $0.key < $1.key }.compactMap { name, value -> [String: Any]? in
-            let account = value["account"]?.objectValue != nil ? value["account"]! : value
-            guard account["tier"] != nil || account["health"] != nil || account["recent_tickets"] != nil else { return nil }
-            var panel: [String: Any] = ["title": name.replacingOccurrences(of: "_", with: " ")]
-            if let tier = account["tier"].map(Self.plainText) { panel["tier"] = tier }
-            if let health = account["health"].map(Self.plainText) { panel["health"] = health }
-            if let recent = account["recent_tickets"]?.arrayValue {
-                panel["recent"] = recent.prefix(10).map { ticket -> [String: Any] in
-                    var line = ticket["subject"]?.stringValue ?? ticket["title"]?.stringValue ?? Self.plainText(ticket)
-                    if let status = ticket["status"]?.stringValue { line += " (\(status))" }
-                    return ["text": line]
-                }
-                panel["hasRecent"] = !recent.isEmpty
-            }
-            return panel
-        }
     }
 
     /// A JSON value as a short text: strings as they are, numbers plainly, objects as `key: value` pairs.
@@ -596,6 +576,28 @@ extension StewardServer {
             throw APIError.review(error)
         }
         return Self.redirect("/review?released=\(id)")
+    }
+}
+
+/// Account panels from context-step outputs: any output object (or its `account` member) with
+/// a `tier`, `health` or `recent_tickets` member, shown as it is: a part the output lacks is
+/// left out, never made up.
+func accountPanels(_ outputs: [String: JSONValue]) -> [[String: Any]] {
+    outputs.sorted { $0.key < $1.key }.compactMap { name, value -> [String: Any]? in
+        let account = value["account"]?.objectValue != nil ? value["account"]! : value
+        guard account["tier"] != nil || account["health"] != nil || account["recent_tickets"] != nil else { return nil }
+        var panel: [String: Any] = ["title": name.replacingOccurrences(of: "_", with: " ")]
+        if let tier = account["tier"].map(StewardServer.plainText) { panel["tier"] = tier }
+        if let health = account["health"].map(StewardServer.plainText) { panel["health"] = health }
+        if let recent = account["recent_tickets"]?.arrayValue {
+            panel["recent"] = recent.prefix(10).map { ticket -> [String: Any] in
+                var line = ticket["subject"]?.stringValue ?? ticket["title"]?.stringValue ?? StewardServer.plainText(ticket)
+                if let status = ticket["status"]?.stringValue { line += " (\(status))" }
+                return ["text": line]
+            }
+            panel["hasRecent"] = !recent.isEmpty
+        }
+        return panel
     }
 }
 
