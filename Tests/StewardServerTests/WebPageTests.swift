@@ -145,6 +145,8 @@ import FoundationNetworking
         let until = try #require(claimed.json["until"]?.stringValue)
         #expect(until > (claimed.json["claimed_at"]?.stringValue ?? ""), "the claim lasts a while")
 
+        let context = try await harness.send("GET", "/v1/tasks/\(task)", token: bo.token)
+        #expect(context.json["claim"]?["reviewer_name"] == "Ana Agent" && context.json["claim"]?["until"]?.stringValue == until, "the API shows the claim")
         let taken = try await harness.send("POST", "/v1/tasks/\(task)/claim", token: bo.token)
         #expect(taken.status == 409 && taken.json["error"]?["code"] == "claimed")
         #expect(taken.json["error"]?["message"]?.stringValue?.hasPrefix("task \(task) is claimed by Ana Agent until ") == true, "\(taken.text)")
@@ -166,6 +168,7 @@ import FoundationNetworking
 
         // Ana releases; Bo claims through the page and holds it.
         #expect(try await harness.send("DELETE", "/v1/tasks/\(task)/claim", token: harness.agentToken).status == 204)
+        #expect(try await harness.send("GET", "/v1/tasks/\(task)", token: bo.token).json["claim"] == .null, "released: no claim")
         let mine = try await harness.send("POST", "/review/tasks/\(task)/claim", body: Self.encode([("csrf", csrf)]), headers: headers)
         #expect(mine.status == 303 && mine.header("Location") == "/review/tasks/\(task)?claimed=1")
         let held = try await harness.send("GET", "/review/tasks/\(task)?claimed=1", headers: ["Cookie": cookie]).text

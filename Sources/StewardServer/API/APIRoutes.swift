@@ -403,7 +403,13 @@ extension StewardServer {
         } catch let error as ReviewError {
             throw APIError.review(error)
         }
-        return JSONResponse.make(contextJSON(context))
+        var body = contextJSON(context).objectValue ?? [:]
+        // Who holds the task now, so API clients see a claim as the page does.
+        body["claim"] = .null
+        if let claim = try await desk.holdingClaims(tasks: [id])[id] {
+            body["claim"] = claimJSON(claim, name: try await desk.reviewerName(claim.reviewer))
+        }
+        return JSONResponse.make(.object(body))
     }
 
     /// Claims a task for the caller (or renews their claim): 200 with the claim; 409 when
