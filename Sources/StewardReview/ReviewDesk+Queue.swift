@@ -177,4 +177,16 @@ extension ReviewDesk {
             entries: page, total: matching.count, filter: shown, pageCount: pageCount, credentials: heldCredentials, customers: customers,
             priorities: priorities, templates: templates)
     }
+
+    /// The open task `reviewer` should take after task `id`: the next one in queue order (the
+    /// first when `id` is last or not in the queue) that nobody else's claim holds; nil when
+    /// there is none. Reads tasks and claims only, not instances.
+    public func nextTask(after id: Int64?, for reviewer: Reviewer) async throws -> ReviewTask? {
+        let tasks = try await store.openTasks(credentials: reviewer.role == "operator" ? nil : reviewer.credentials, limit: 1_000)
+        let claims = try await holdingClaims(tasks: tasks.map(\.id))
+        let free = tasks.filter { task in task.id != id && (claims[task.id].map { $0.reviewer == reviewer.id } ?? true) }
+        guard let id, let position = tasks.firstIndex(where: { $0.id == id }) else { return free.first }
+        let later = Set(tasks[tasks.index(after: position)...].map(\.id))
+        return free.first { later.contains($0.id) } ?? free.first
+    }
 }

@@ -137,6 +137,12 @@ import Testing
         let seen = try await desk.desk(for: ana, filter: DeskFilter(priority: "P1"))
         #expect(seen.entries.first?.claimedBy == "Bo" && seen.entries.first?.claim?.reviewer == bo.id)
 
+        // Next: after "Lost card" (held by Bo) comes "Card arrival"; after the last, the first free one.
+        let ids = all.entries.map(\.task.id)
+        #expect(try await desk.nextTask(after: ids[0], for: ana)?.id == ids[1])
+        #expect(try await desk.nextTask(after: ids[3], for: ana)?.id == ids[1], "wraps around, skipping the task Bo holds")
+        #expect(try await desk.nextTask(after: nil, for: bo)?.id == ids[0], "Bo's own claim does not hold him back")
+        #expect(try await desk.nextTask(after: ids[0], for: lou) == nil)
         #expect(try await desk.desk(for: lou, filter: DeskFilter()).total == 0, "other credentials see nothing")
         #expect(await Self.refusal { _ = try await desk.desk(for: lou, filter: DeskFilter(credential: "agent")) }?.kind == .forbidden)
     }

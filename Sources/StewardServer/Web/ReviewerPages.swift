@@ -479,13 +479,7 @@ extension StewardServer {
             return item
         }
         // "Next": the next task in this reviewer's queue that nobody else holds.
-        if let queue = try? await desk.desk(for: reviewer, filter: DeskFilter(pageSize: 200)) {
-            let free = queue.entries.filter { ($0.claim == nil || $0.claim?.reviewer == reviewer.id) }
-            let after = free.firstIndex { $0.task.id == task.id }.map { free.index(after: $0) } ?? free.startIndex
-            if let next = free[after...].first(where: { $0.task.id != task.id }) ?? free.first(where: { $0.task.id != task.id }) {
-                values["nextTask"] = "/review/tasks/\(next.task.id)"
-            }
-        }
+        if let next = try await desk.nextTask(after: task.id, for: reviewer) { values["nextTask"] = "/review/tasks/\(next.id)" }
         if let reasonText { values["reasonText"] = reasonText }
         for (key, message) in errors { values[key] = message }
         values["hasFieldErrors"] = !fieldErrors.isEmpty
