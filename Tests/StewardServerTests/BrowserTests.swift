@@ -456,7 +456,8 @@ enum AccessibilityCheck {
             try await browser.press("n")
             #expect(try await browser.waitForURL(endingWith: "/review/tasks/\(second)").hasSuffix("/review/tasks/\(second)"), "n opens the next task")
             let seconds = Double((ContinuousClock.now - started).components.attoseconds) / 1e18 + Double((ContinuousClock.now - started).components.seconds)
-            print("reviewer session (sign in, filter to P1, claim, edit the reply in the form, approve, next): \(clicks) clicks, \(keystrokes) keystrokes, \(String(format: "%.1f", seconds)) s")
+            let tokenKeys = harness.agentToken.count + 1
+            print("reviewer session (sign in, filter to P1, claim, edit the reply in the form, approve, next): \(clicks) clicks, \(keystrokes) keystrokes (\(tokenKeys) of them the token and Enter, \(keystrokes - tokenKeys) after signing in), \(String(format: "%.1f", seconds)) s")
 
             // The task page: accessible, keys work and stay quiet while typing.
             try await Self.expectAccessible(browser, "the task page")
