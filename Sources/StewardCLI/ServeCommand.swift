@@ -24,6 +24,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Port to listen on (0 picks a free one).") var port = 8080
     @Option(help: "Instances driven at once in the background.") var concurrency = 16
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+    @Option(help: "Minutes a reviewer's claim on a task holds (others cannot decide it meanwhile).") var claimMinutes = 15
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var plugins: PluginOptions
 
@@ -94,6 +95,8 @@ struct ServeCommand: AsyncParsableCommand {
                 try await migrations.syncGates()
                 try await engine.routes?.reload(from: engine.store)
             })
+        guard claimMinutes > 0 else { throw CLIError("--claim-minutes must be at least 1, found \(claimMinutes)") }
+        environment.claimDuration = .seconds(claimMinutes * 60)
         environment.evals = ServeWiring.evalHooks(evals)
         environment.migrations = ServeWiring.migrationHooks(migrations)
         environment.pluginReport = ServeWiring.pluginReport(

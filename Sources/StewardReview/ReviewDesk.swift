@@ -27,10 +27,16 @@ public struct ReviewDesk: Sendable {
     public let engine: Engine
     /// The engine's store.
     public var store: any EngineStore { engine.store }
+    /// How long a claim holds, in milliseconds (see `claim(task:by:)`).
+    public var claimDuration: Int64
 
-    /// Creates a desk over `engine` and its store.
-    public init(engine: Engine) {
+    /// How long a claim holds unless the server is told otherwise: 15 minutes.
+    public static let defaultClaimDuration: Int64 = 15 * 60_000
+
+    /// Creates a desk over `engine` and its store whose claims hold for `claimDuration` ms.
+    public init(engine: Engine, claimDuration: Int64 = ReviewDesk.defaultClaimDuration) {
         self.engine = engine
+        self.claimDuration = claimDuration
     }
 
     /// The reviewer a token belongs to, or `unauthenticated`.
@@ -69,7 +75,8 @@ public struct ReviewDesk: Sendable {
     }
 
     /// Decides a task. Refuses (and audits the attempt) when the reviewer lacks the task's
-    /// credential; refuses a second decision with a conflict; validates edits and rejections.
+    /// credential; refuses a second decision, and a decision on a task someone else's claim
+    /// holds, with a conflict; validates edits and rejections.
     public func decide(
         task id: Int64, by reviewer: Reviewer, decision: Decision, output: JSONValue? = nil, reason: String? = nil,
         drive: Bool = true
@@ -87,8 +94,9 @@ public struct ReviewDesk: Sendable {
             throw ReviewError(.forbidden, "task \(id) needs credential \(needs); \(reviewer.name) (\(reviewer.id)) holds \(reviewer.credentials.isEmpty ? "none" : reviewer.credentials.joined(separator: ", "))")
         }
         guard task.status == "open" else {
-            throw ReviewError(.conflict, "task \(id) was already decided (\(task.decision ?? "?") by \(task.reviewer ?? "?"))")
+            throw ReviewError(.conflict, "task \(id) was already decided (\(task.decision ?? "?") by \(try await reviewerName(task.reviewer)))")
         }
+        try await checkNotClaimedByAnother(task, reviewer: reviewer)
         guard task.decisions.contains(decision) else {
             throw ReviewError(.invalid, "decision '\(decision.rawValue)' is not allowed for task \(id); expected one of: \(task.decisions.map(\.rawValue).joined(separator: ", "))")
         }

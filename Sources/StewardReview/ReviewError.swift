@@ -10,6 +10,8 @@ public struct ReviewError: Error, Sendable, Equatable, CustomStringConvertible {
         case notFound = "not_found"
         /// Already decided, or the instance moved on (409).
         case conflict
+        /// Someone else's claim on the task holds (409); the message names them and when it lapses.
+        case claimed
         /// The decision is malformed: missing reason, edit not matching the output contract (422).
         case invalid
     }

@@ -52,6 +52,11 @@ public struct SLAScheduler: CheckpointScheduler {
         }
     }
 
+    /// The time zone of the customer's calendar (UTC for a customer without one).
+    public func timeZoneID(customer: String?) -> String? {
+        configuration.calendar(for: customer).timeZoneID
+    }
+
     /// `milliseconds` of business time in the customer's calendar after `now`.
     public func businessTime(adding milliseconds: Int64, to now: Int64, customer: String?) -> Int64? {
         let calendar = configuration.calendar(for: customer)

@@ -34,6 +34,8 @@ public struct ServerEnvironment: Sendable {
     /// plugins page; called on every visit, from any task (nil: the page says the server was
     /// started without it).
     public var pluginReport: (@Sendable () -> [JSONValue])? = nil
+    /// How long a reviewer's claim on a task holds (`steward serve --claim-minutes`).
+    public var claimDuration: Duration = .milliseconds(ReviewDesk.defaultClaimDuration)
 
     /// Creates an environment.
     public init(
@@ -49,7 +51,10 @@ public struct ServerEnvironment: Sendable {
     }
 
     /// The review desk over the store and engine.
-    public var desk: ReviewDesk { ReviewDesk(engine: engine) }
+    public var desk: ReviewDesk {
+        let (seconds, attoseconds) = claimDuration.components
+        return ReviewDesk(engine: engine, claimDuration: max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000))
+    }
 }
 
 /// Where and how the server listens.

@@ -42,6 +42,7 @@ public enum StoreConformance {
         Check(name: "recovery pages through running instances in id order", body: runnableInstances),
         Check(name: "a checkpoint opens a task with its deadline and timers; a decision closes it and cancels them", body: tasksAndTimers),
         Check(name: "a fired timer fires once; a discarded one never", body: timersFireOnce),
+        Check(name: "a task's claim is replaced only over the claim the writer saw, and only while the task is open", body: claims),
         Check(name: "escalation reassigns the open task and records notifications", body: escalation),
         Check(name: "a reviewer's edit keeps a labelled example", body: labelledExamples),
         Check(name: "configs and template texts are stored once by hash", body: pinnedContent),
@@ -213,6 +214,37 @@ public enum StoreConformance {
         try expect(try await store.openTasks(credentials: nil, limit: 10).isEmpty, "no open task is left")
         try expect(try await store.pendingTimers(of: "t").isEmpty, "leaving the checkpoint cancels its timers")
         try expect(try await store.dueTimers(now: 100_000, limit: 10).isEmpty, "cancelled timers are never due")
+    }
+
+    static func claims(_ store: any EngineStore) async throws {
+        try await waiting("k", in: store)
+        guard let task = try await store.openTasks(credentials: nil, limit: 10).first else { throw ConformanceFailure(description: "no open task") }
+        try expect(try await store.claims(tasks: [task.id]).isEmpty, "a new task has no claim")
+        let ana = ReviewClaim(task: task.id, reviewer: "rv-ana", claimedAt: 1_000, until: 2_000)
+        let bo = ReviewClaim(task: task.id, reviewer: "rv-bo", claimedAt: 1_500, until: 2_500)
+        try expect(try await store.replaceClaim(task: task.id, expected: nil, with: ana), "the first claim lands")
+        try expect(try await store.claims(tasks: [task.id, 999]) == [task.id: ana], "the claim is read back, unknown tasks have none")
+        try expect(!(try await store.replaceClaim(task: task.id, expected: nil, with: bo)), "a writer that saw no claim loses to the one that claimed")
+        try expect(try await store.claims(tasks: [task.id])[task.id] == ana, "the refused claim changed nothing")
+        // Each of two writers that saw Ana's claim tries to take it over: exactly one wins.
+        let carl = ReviewClaim(task: task.id, reviewer: "rv-carl", claimedAt: 2_100, until: 3_100)
+        let wins = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for claim in [bo, carl] { group.addTask { try await store.replaceClaim(task: task.id, expected: ana, with: claim) } }
+            return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        try expect(wins == 1, "exactly one of two racing claims wins, \(wins) did")
+        guard let held = try await store.claims(tasks: [task.id])[task.id] else { throw ConformanceFailure(description: "the claim vanished") }
+        try expect(held == bo || held == carl, "the winner's claim is stored, found \(held)")
+        try expect(try await store.replaceClaim(task: task.id, expected: held, with: nil), "the holder releases it")
+        try expect(try await store.claims(tasks: [task.id]).isEmpty, "a released claim is gone")
+        var decide = step("k", sequence: 3, status: .completed, current: "done")
+        decide.event = .checkpointDecided(CheckpointDecision(state: "review", decision: .approve, reviewer: "rv-1", credential: "support-agent"))
+        decide.closedTask = TaskClosure(state: "review", decision: .approve, reviewer: "rv-1")
+        decide.cancelTimersOf = "review"
+        try await store.commit(decide)
+        try expect(!(try await store.replaceClaim(task: task.id, expected: nil, with: ana)), "a decided task takes no claim")
+        try expect(!(try await store.replaceClaim(task: 999_999, expected: nil, with: ana)), "an unknown task takes no claim")
+        try expect(try await store.verifyJournal().problems.isEmpty, "claims leave the journal's authority tables as they were")
     }
 
     static func timersFireOnce(_ store: any EngineStore) async throws {

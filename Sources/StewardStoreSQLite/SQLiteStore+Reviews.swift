@@ -82,6 +82,46 @@ extension SQLiteStore {
         }
     }
 
+    /// The stored claims of `tasks` (lapsed ones too).
+    public func claims(tasks: [Int64]) async throws -> [Int64: ReviewClaim] {
+        guard !tasks.isEmpty else { return [:] }
+        return try await pool.read { db in
+            var found: [Int64: ReviewClaim] = [:]
+            // In chunks, under SQLite's limit on bound parameters.
+            for start in stride(from: 0, to: tasks.count, by: 500) {
+                let chunk = Array(tasks[start..<min(start + 500, tasks.count)])
+                let marks = chunk.map { _ in "?" }.joined(separator: ",")
+                for row in try Row.fetchAll(db, sql: "SELECT * FROM review_claims WHERE task IN (\(marks))", arguments: StatementArguments(chunk)) {
+                    let claim = Self.claim(row)
+                    found[claim.task] = claim
+                }
+            }
+            return found
+        }
+    }
+
+    /// Compares the stored claim of `task` with `expected` and, when they are equal and the
+    /// task is open, writes `claim` (nil: removes it), in one write transaction.
+    public func replaceClaim(task: Int64, expected: ReviewClaim?, with claim: ReviewClaim?) async throws -> Bool {
+        try await pool.write { db in
+            guard try String.fetchOne(db, sql: "SELECT status FROM review_tasks WHERE id = ?", arguments: [task]) == "open" else { return false }
+            let current = try Row.fetchOne(db, sql: "SELECT * FROM review_claims WHERE task = ?", arguments: [task]).map(Self.claim)
+            guard current == expected else { return false }
+            if let claim {
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO review_claims (task, reviewer, claimed_at, until) VALUES (?, ?, ?, ?)",
+                    arguments: [task, claim.reviewer, claim.claimedAt, claim.until])
+            } else {
+                try db.execute(sql: "DELETE FROM review_claims WHERE task = ?", arguments: [task])
+            }
+            return true
+        }
+    }
+
+    static func claim(_ row: Row) -> ReviewClaim {
+        ReviewClaim(task: row["task"], reviewer: row["reviewer"], claimedAt: row["claimed_at"], until: row["until"])
+    }
+
     static let taskSelect = """
         SELECT t.*, i.id AS instance_id, i.template AS template, i.customer AS customer
         FROM review_tasks t JOIN instances i ON i.rowid = t.instance

@@ -238,6 +238,19 @@ enum Schema {
                     CREATE TABLE notification_cursors (channel TEXT PRIMARY KEY, last_id INTEGER NOT NULL);
                     """)
         }
+        // Reviewers' claims on open review tasks: the newest claim of each task, kept until a
+        // claim replaces or releases it (whether it still holds is the review desk's call).
+        migrator.registerMigration("v13-review-claims") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE review_claims (
+                        task INTEGER PRIMARY KEY REFERENCES review_tasks(id),
+                        reviewer TEXT NOT NULL,
+                        claimed_at INTEGER NOT NULL,
+                        until INTEGER NOT NULL
+                    );
+                    """)
+        }
 
         return migrator
     }

@@ -213,7 +213,84 @@ struct WebDriver {
         return data
     }
 
+    /// Presses and releases `key` (one character) on whatever has the focus, as a person would.
+    func press(_ key: String) async throws {
+        _ = try await send("POST", "actions", [
+            "actions": [["type": "key", "id": "keyboard", "actions": [["type": "keyDown", "value": .string(key)], ["type": "keyUp", "value": .string(key)]]]]
+        ])
+    }
+
+    /// Resizes the browser window (the viewport follows).
+    func resize(width: Int, height: Int) async throws {
+        _ = try await send("POST", "window/rect", ["width": .integer(Int64(width)), "height": .integer(Int64(height))])
+    }
+
     func close() async { _ = try? await send("DELETE", "") }
+}
+
+/// The accessibility check list the browser tests run in the page (no axe-core package is
+/// available to this build). Documented in Docs/reviewer-guide.md; each rule adds the elements
+/// that break it to the returned list, so an empty list is a pass:
+/// 1. the document has a `lang`;
+/// 2. every visible form control has an accessible name (a `label for`, a wrapping label,
+///    `aria-label` or `aria-labelledby` naming existing text); every button and link has text
+///    or `aria-label`;
+/// 3. every `img` has an `alt`, every `svg role=img` an `aria-label`;
+/// 4. one `h1`, and heading levels never skip down (an `h2` is followed by an `h3` at most);
+/// 5. no positive `tabindex` (focus order follows the document order);
+/// 6. ids are unique (labels and `aria-describedby` point at one element);
+/// 7. text contrast is at least 4.5:1 (3:1 for large text: 24 px, or 18.66 px bold) between
+///    each visible text's computed colour and the first opaque background behind it.
+enum AccessibilityCheck {
+    static let script = """
+        const problems = [];
+        const describe = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className && typeof e.className === 'string' ? '.' + e.className.split(' ').join('.') : '');
+        const visible = e => { const s = getComputedStyle(e); const r = e.getBoundingClientRect(); return s.display !== 'none' && s.visibility !== 'hidden' && r.width > 0 && r.height > 0 && !e.closest('details:not([open]) > :not(summary)'); };
+        if (!document.documentElement.lang) problems.push('1: the html element has no lang');
+        const named = e => {
+          if (e.getAttribute('aria-label')) return true;
+          const by = e.getAttribute('aria-labelledby');
+          if (by && by.split(' ').every(id => document.getElementById(id) && document.getElementById(id).textContent.trim())) return true;
+          if (e.id && [...document.querySelectorAll('label')].some(l => l.htmlFor === e.id && l.textContent.trim())) return true;
+          return !!(e.closest('label') && e.closest('label').textContent.trim());
+        };
+        for (const e of document.querySelectorAll('input:not([type=hidden]), textarea, select')) if (!named(e)) problems.push('2: no label: ' + describe(e));
+        for (const e of document.querySelectorAll('button, a[href], summary')) if (!e.textContent.trim() && !e.getAttribute('aria-label')) problems.push('2: no text: ' + describe(e));
+        for (const e of document.querySelectorAll('img')) if (!e.hasAttribute('alt')) problems.push('3: no alt: ' + describe(e));
+        for (const e of document.querySelectorAll('svg[role=img]')) if (!e.getAttribute('aria-label')) problems.push('3: no aria-label: ' + describe(e));
+        const headings = [...document.querySelectorAll('h1, h2, h3, h4, h5, h6')];
+        if (headings.filter(h => h.tagName === 'H1').length !== 1) problems.push('4: not exactly one h1');
+        let level = 0;
+        for (const h of headings) { const n = +h.tagName[1]; if (n > level + 1) problems.push('4: ' + h.tagName + ' after h' + level + ': ' + h.textContent.trim().slice(0, 40)); level = n; }
+        for (const e of document.querySelectorAll('[tabindex]')) if (+e.getAttribute('tabindex') > 0) problems.push('5: positive tabindex: ' + describe(e));
+        const ids = [...document.querySelectorAll('[id]')].map(e => e.id);
+        for (const id of new Set(ids)) if (ids.filter(x => x === id).length > 1) problems.push('6: duplicate id ' + id);
+        const rgba = t => { const m = t.match(/[0-9.]+/g).map(Number); return [m[0], m[1], m[2], m.length > 3 ? m[3] : 1]; };
+        const luminance = c => { const [r, g, b] = c.slice(0, 3).map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+        const background = e => {
+          const layers = [];
+          for (let n = e; n && n.nodeType === 1; n = n.parentElement) { const c = rgba(getComputedStyle(n).backgroundColor); if (c[3] > 0) { layers.push(c); if (c[3] >= 1) break; } }
+          let color = [255, 255, 255];
+          for (const c of layers.reverse()) color = color.map((v, i) => c[i] * c[3] + v * (1 - c[3]));
+          return color;
+        };
+        let checked = 0;
+        for (const e of document.querySelectorAll('body *')) {
+          const text = [...e.childNodes].filter(n => n.nodeType === 3).map(n => n.textContent).join('').trim();
+          if (!text || !visible(e) || e.closest('.visually-hidden, .skip')) continue;
+          const style = getComputedStyle(e);
+          const fg = rgba(style.color), bg = background(e);
+          const color = fg.slice(0, 3).map((v, i) => v * fg[3] + bg[i] * (1 - fg[3]));
+          const [a, b] = [luminance(color), luminance(bg)].sort((x, y) => y - x);
+          const ratio = (a + 0.05) / (b + 0.05);
+          const size = parseFloat(style.fontSize), bold = +style.fontWeight >= 700;
+          const needed = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+          checked += 1;
+          if (ratio < needed) problems.push('7: contrast ' + ratio.toFixed(2) + ' < ' + needed + ': ' + describe(e) + ' "' + text.slice(0, 30) + '"');
+        }
+        if (checked === 0) problems.push('7: no text was checked');
+        return problems;
+        """
 }
 
 @Suite struct BrowserTests {
@@ -283,7 +360,8 @@ struct WebDriver {
                 "return [...document.querySelectorAll('input:not([type=hidden]), textarea, select')].filter(e => !e.id || !document.querySelector('label[for=\"' + e.id + '\"]')).length")
             #expect(unlabeled == 0, "every field has a label")
 
-            // A broken edit comes back with the error inline and the text kept.
+            // The raw JSON editor is one click away; a broken edit comes back with the error inline and the text kept.
+            try await browser.click("#raw-toggle")
             try await browser.clear("#output")
             try await browser.type("#output", "{\"subject\": \"Re: My card was stolen\", \"body\": ")
             try await browser.click("#save-edit")
@@ -310,6 +388,115 @@ struct WebDriver {
         #expect(shown.json["output"]?["reply"] == edited)
         #expect(shown.json["output"]?["review"]?["decision"] == "edit")
         #expect(shown.json["output"]?["review"]?["reviewer"]?.stringValue == harness.agentID)
+        try await harness.stop()
+    }
+
+    /// Writes a screenshot as a test artefact and prints where.
+    static func keep(_ browser: WebDriver, _ name: String) async throws {
+        let shot = FileManager.default.temporaryDirectory.appendingPathComponent("steward-\(name)-\(UUID().uuidString.prefix(8)).png")
+        try await browser.screenshot().write(to: shot)
+        print("screenshot of \(name): \(shot.path)")
+    }
+
+    /// Runs the accessibility check list (see `AccessibilityCheck`) on the page shown.
+    static func expectAccessible(_ browser: WebDriver, _ page: String) async throws {
+        let problems = try await browser.script(AccessibilityCheck.script).arrayValue?.compactMap(\.stringValue)
+        #expect(problems == [], "accessibility problems on \(page): \(problems ?? [])")
+    }
+
+    /// Nothing sticks out sideways at the window's width.
+    static func expectNoHorizontalOverflow(_ browser: WebDriver, _ page: String) async throws {
+        let widths = try await browser.script("return [document.documentElement.scrollWidth, window.innerWidth]")
+        let scroll = widths.arrayValue?.first?.integerValue ?? 0, inner = widths.arrayValue?.last?.integerValue ?? 0
+        #expect(inner > 0 && inner <= 400 && scroll <= inner, "\(page) at phone width: content \(scroll) px wide in a \(inner) px window")
+    }
+
+    /// The reviewer desk as a reviewer works it: sign in, filter to P1, claim, edit the reply
+    /// through the generated form, approve, next; then the keys, the phone width and the
+    /// accessibility check list on the queue and the task page. Prints the clicks, keystrokes
+    /// and seconds the session took (printed, not asserted: the machine is shared).
+    @Test(.enabled(if: Browser.availability.available, "\(Browser.availability.reason)"), .timeLimit(.minutes(5)))
+    func aReviewerWorksTheDeskWithTheFormKeysAndAPhone() async throws {
+        let harness = try await ServerHarness.start()
+        let (instance, task) = try await harness.waitingTask(key: "first")
+        let (_, second) = try await harness.waitingTask(key: "second")
+        try await Self.withBrowser { browser in
+            var clicks = 0, keystrokes = 0
+            func click(_ css: String) async throws {
+                clicks += 1
+                try await browser.click(css)
+            }
+            func type(_ css: String, _ text: String) async throws {
+                keystrokes += text.count
+                try await browser.type(css, text)
+            }
+            let started = ContinuousClock.now
+            try await browser.go(harness.base.appendingPathComponent("review"))
+            try await type("#token", harness.agentToken + "\u{E007}")
+            #expect(try await browser.waitForURL(endingWith: "/review").hasSuffix("/review"))
+            try await click("#filter-priority option[value=P1]")
+            try await click("#filter")
+            #expect(try await browser.waitForURL(endingWith: "/review?credential=&customer=&priority=P1&template=").contains("priority=P1"))
+            let filtered = try await browser.source()
+            #expect(filtered.contains("2 open tasks match the filter"), "\(filtered.prefix(3000))")
+            try await Self.keep(browser, "desk-queue")
+            try await Self.expectAccessible(browser, "the queue")
+            try await click("#claim-\(task)")
+            #expect(try await browser.waitForURL(endingWith: "/review/tasks/\(task)?claimed=1").hasSuffix("claimed=1"))
+            #expect(try await browser.source().contains("You hold this task until "))
+            // The body through its text area: real line breaks, not JSON.
+            try await browser.clear("#field-1")
+            try await type("#field-1", "Hi Jonas,\nWe blocked the card; a new one is on its way.")
+            try await Self.keep(browser, "desk-task-edit")
+            try await click("#save-fields")
+            let landed = try await browser.waitForURL(endingWith: "/review?decided=\(task)&as=edit")
+            #expect(landed.hasSuffix("as=edit"), "\(landed)")
+            #expect(try await browser.source().contains("Task \(task) edited and approved."))
+            keystrokes += 1
+            try await browser.press("n")
+            #expect(try await browser.waitForURL(endingWith: "/review/tasks/\(second)").hasSuffix("/review/tasks/\(second)"), "n opens the next task")
+            let seconds = Double((ContinuousClock.now - started).components.attoseconds) / 1e18 + Double((ContinuousClock.now - started).components.seconds)
+            let tokenKeys = harness.agentToken.count + 1
+            print("reviewer session (sign in, filter to P1, claim, edit the reply in the form, approve, next): \(clicks) clicks, \(keystrokes) keystrokes (\(tokenKeys) of them the token and Enter, \(keystrokes - tokenKeys) after signing in), \(String(format: "%.1f", seconds)) s")
+
+            // The task page: accessible, keys work and stay quiet while typing.
+            try await Self.expectAccessible(browser, "the task page")
+            try await Self.keep(browser, "desk-task")
+            try await browser.press("e")
+            #expect(try await browser.script("return document.activeElement.id") == "field-0", "e focuses the edit form's first field")
+            try await browser.press("a")
+            #expect(try await browser.currentURL().hasSuffix("/review/tasks/\(second)"), "a typed in a field does not approve")
+            _ = try await browser.script("document.activeElement.blur(); return true")
+            try await browser.press("r")
+            #expect(try await browser.script("return document.activeElement.id") == "reason", "r focuses the reason")
+            _ = try await browser.script("document.activeElement.blur(); return true")
+            try await browser.press("a")
+            #expect(try await browser.waitForURL(endingWith: "/review?decided=\(second)&as=approve").hasSuffix("as=approve"), "a approves")
+
+            // Phone width: nothing overflows sideways; the queue and a task still read.
+            let (_, third) = try await harness.waitingTask(key: "third")
+            try await browser.resize(width: 390, height: 844)
+            try await browser.go(harness.base.appendingPathComponent("review"))
+            try await Self.expectNoHorizontalOverflow(browser, "the queue")
+            try await Self.keep(browser, "desk-queue-phone")
+            try await browser.go(harness.base.appendingPathComponent("review/tasks/\(third)"))
+            try await Self.expectNoHorizontalOverflow(browser, "the task page")
+            try await Self.expectAccessible(browser, "the task page at phone width")
+            try await Self.keep(browser, "desk-task-phone")
+
+            // The check list can fail: a page breaking each rule is caught by each.
+            let broken = "<html><body><h1>A</h1><h1>B</h1><h4>skip</h4><input id=x><img src=y><button></button>"
+                + "<p tabindex=3 id=d>low</p><p id=d style='color:#bbb'>faint text</p></body></html>"
+            try await browser.go(URL(string: "data:text/html," + (broken.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""))!)
+            let found = try await browser.script(AccessibilityCheck.script).arrayValue?.compactMap(\.stringValue) ?? []
+            for rule in ["1:", "2: no label", "2: no text", "3:", "4: not exactly one h1", "4: H4 after h1", "5:", "6:", "7: contrast"] {
+                #expect(found.contains { $0.hasPrefix(rule) }, "rule \(rule) finds its break: \(found)")
+            }
+        }
+        #expect(try await harness.waitFor(instance) { $0 == "completed" } == "completed")
+        let shown = try await harness.send("GET", "/v1/instances/\(instance)", token: harness.operatorToken)
+        #expect(shown.json["output"]?["reply"]?["body"] == "Hi Jonas,\nWe blocked the card; a new one is on its way.")
+        #expect(shown.json["output"]?["review"]?["decision"] == "edit")
         try await harness.stop()
     }
 

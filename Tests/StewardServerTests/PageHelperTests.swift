@@ -1,5 +1,7 @@
 @testable import StewardServer
+import Foundation
 import StewardJSON
+import StewardReview
 import Testing
 
 /// The small pure helpers behind the reviewer page.
@@ -42,5 +44,35 @@ import Testing
     @Test func formBodiesDecode() {
         let fields = FormData.parse(Array("csrf=ab12&output=%7B%22a%22%3A+1%7D&reason=too+vague%21&empty=".utf8))
         #expect(fields == ["csrf": "ab12", "output": "{\"a\": 1}", "reason": "too vague!", "empty": ""])
+    }
+
+    @Test func anAccountPanelShowsOnlyWhatTheContextStepReturned() {
+        let panels = accountPanels([
+            "account": ["tier": "gold", "health": ["score": 0.42, "trend": "down"], "recent_tickets": [["subject": "Card declined", "status": "closed"]]],
+            "lookup": ["account": ["tier": "basic"]],
+            "classification": ["label": "card_arrival", "confidence": 0.8],
+        ])
+        #expect(panels.count == 2, "outputs without tier, health or recent tickets make no panel")
+        #expect(panels.first?["tier"] as? String == "gold" && panels.first?["health"] as? String == "score: 0.42, trend: down")
+        #expect((panels.first?["recent"] as? [[String: Any]])?.first?["text"] as? String == "Card declined (closed)")
+        #expect(panels.last?["tier"] as? String == "basic" && panels.last?["health"] == nil && panels.last?["recent"] == nil, "nothing made up")
+    }
+
+    @Test func aClassificationReadsAsItsLabelConfidenceAndAlternatives() {
+        let parts = OutputView.render(["label": "card_arrival", "confidence": 0.8234, "alternatives": [["label": "lost_or_stolen_card", "confidence": 0.1]]])
+        #expect(parts.map { $0["label"] as? String } == ["Label", "Alternatives"])
+        #expect(parts.first?["text"] as? String == "card_arrival" && parts.first?["note"] as? String == "confidence 82%")
+        #expect((parts.last?["items"] as? [[String: Any]])?.first?["text"] as? String == "lost_or_stolen_card (10%)")
+        let reply = OutputView.render(["subject": "Re: Lost card", "body": "Hi,\nwe blocked it."])
+        #expect(reply.map { $0["label"] as? String } == ["Subject", "Body"] && reply.last?["text"] as? String == "Hi,\nwe blocked it.")
+    }
+
+    @Test func localTimesNameTheCustomersZone() throws {
+        // 2026-12-02 15:15 UTC is 10:15 in New York (EST, UTC-5).
+        let at: Int64 = 1_796_224_500_000
+        // The abbreviation is the platform's (EST on macOS, GMT-5 with Linux Foundation).
+        let newYork = LocalTimeText.format(at, in: try #require(TimeZone(identifier: "America/New_York")))
+        #expect(newYork.hasPrefix("2026-12-02 10:15 ") && newYork.hasSuffix(" (America/New_York)"), "\(newYork)")
+        #expect(LocalTimeText.format(at, in: try #require(TimeZone(identifier: "UTC"))) == "2026-12-02 15:15 UTC")
     }
 }

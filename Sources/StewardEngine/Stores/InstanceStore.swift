@@ -121,11 +121,16 @@ public protocol CheckpointScheduler: Sendable {
     /// When `milliseconds` of the customer's business time have passed after `now` (nil: the
     /// calendar never opens again, or this scheduler knows no calendars).
     func businessTime(adding milliseconds: Int64, to now: Int64, customer: String?) -> Int64?
+    /// The IANA time zone (e.g. `America/New_York`) of the customer's business calendar, in
+    /// which people read that customer's deadlines; nil when this scheduler knows no calendars.
+    func timeZoneID(customer: String?) -> String?
 }
 
 extension CheckpointScheduler {
     /// No calendars by default.
     public func businessTime(adding milliseconds: Int64, to now: Int64, customer: String?) -> Int64? { nil }
+    /// No calendars by default.
+    public func timeZoneID(customer: String?) -> String? { nil }
 }
 
 /// The store refused a commit because the instance moved on meanwhile (or the client key is taken).

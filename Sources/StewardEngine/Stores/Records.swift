@@ -243,6 +243,31 @@ public struct ReviewTask: Sendable, Hashable {
     }
 }
 
+/// A reviewer's hold on an open review task: while it lasts, only they may decide the task.
+/// What a claim means (who may take one, when it has lapsed) is the review desk's business; a
+/// store only keeps the newest claim of each task.
+public struct ReviewClaim: Sendable, Hashable {
+    /// The task held.
+    public var task: Int64
+    /// The reviewer's id.
+    public var reviewer: String
+    /// When it was taken (or last renewed), ms since 1970.
+    public var claimedAt: Int64
+    /// When it lapses, ms since 1970.
+    public var until: Int64
+
+    /// Creates a claim record.
+    public init(task: Int64, reviewer: String, claimedAt: Int64, until: Int64) {
+        self.task = task
+        self.reviewer = reviewer
+        self.claimedAt = claimedAt
+        self.until = until
+    }
+
+    /// Whether the claim still holds at `now` (it lapses at `until`).
+    public func holds(at now: Int64) -> Bool { now < until }
+}
+
 /// A row of the instance list.
 public struct InstanceSummary: Sendable, Hashable {
     /// Instance id.

@@ -126,6 +126,15 @@ public protocol ReviewStore: Sendable {
     func labelledExamples(template: String?) async throws -> [JSONValue]
     /// Open tasks per credential and how many are overdue at `now` (for metrics).
     func queueDepths(now: Int64) async throws -> [QueueDepth]
+    /// The claim recorded for each of `tasks` that has one (lapsed claims included: whether a
+    /// claim still holds is the caller's decision).
+    func claims(tasks: [Int64]) async throws -> [Int64: ReviewClaim]
+    /// Replaces the claim of task `task` with `claim` (nil: removes it; `claim.task` is `task`)
+    /// if and only if the claim stored now equals `expected` (nil: no claim stored). Returns
+    /// false, changing nothing, when another writer got there first, or when the task is not
+    /// open. The compare and the write are atomic, so two reviewers claiming at once cannot
+    /// both succeed.
+    func replaceClaim(task: Int64, expected: ReviewClaim?, with claim: ReviewClaim?) async throws -> Bool
 }
 
 /// Reviewers and their tokens. The store keeps only a token's hash; making and hashing tokens

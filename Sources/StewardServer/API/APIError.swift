@@ -70,6 +70,7 @@ public struct APIError: Error, Sendable, HTTPResponseError, CustomStringConverti
         case .forbidden: return .forbidden(error.message)
         case .notFound: return .notFound(error.message)
         case .conflict: return APIError(.conflict, code: "conflict", error.message)
+        case .claimed: return APIError(.conflict, code: "claimed", error.message)
         case .invalid: return APIError(.unprocessableContent, code: "invalid_decision", error.message)
         }
     }

@@ -62,6 +62,12 @@ extension StewardServer {
         router.post("/v1/tasks/{id}/decision") { request, context in
             try await decideTask(request, id: context.parameters.require("id"))
         }
+        router.post("/v1/tasks/{id}/claim") { request, context in
+            try await claimTask(request, id: context.parameters.require("id"))
+        }
+        router.delete("/v1/tasks/{id}/claim") { request, context in
+            try await releaseTask(request, id: context.parameters.require("id"))
+        }
         router.get("/v1/notifications") { request, _ in try await listNotifications(request) }
         router.post("/v1/notifications/{id}/retry") { request, context in
             try await retryNotification(request, id: context.parameters.require("id"))
@@ -430,7 +436,39 @@ extension StewardServer {
         } catch let error as ReviewError {
             throw APIError.review(error)
         }
-        return JSONResponse.make(contextJSON(context))
+        var body = contextJSON(context).objectValue ?? [:]
+        // Who holds the task now, so API clients see a claim as the page does.
+        body["claim"] = .null
+        if let claim = try await desk.holdingClaims(tasks: [id])[id] {
+            body["claim"] = claimJSON(claim, name: try await desk.reviewerName(claim.reviewer))
+        }
+        return JSONResponse.make(.object(body))
+    }
+
+    /// Claims a task for the caller (or renews their claim): 200 with the claim; 409 when
+    /// someone else's claim holds or the task is decided.
+    func claimTask(_ request: Request, id text: String) async throws -> Response {
+        let reviewer = try await caller(request)
+        let id = try taskID(text)
+        do {
+            let claim = try await desk.claim(task: id, by: reviewer)
+            return JSONResponse.make(claimJSON(claim, name: reviewer.name))
+        } catch let error as ReviewError {
+            throw APIError.review(error)
+        }
+    }
+
+    /// Releases the caller's claim: 204 whether or not a claim was held; 403 when someone
+    /// else's claim holds.
+    func releaseTask(_ request: Request, id text: String) async throws -> Response {
+        let reviewer = try await caller(request)
+        let id = try taskID(text)
+        do {
+            try await desk.release(task: id, by: reviewer)
+        } catch let error as ReviewError {
+            throw APIError.review(error)
+        }
+        return Response(status: .noContent)
     }
 
     func decideTask(_ request: Request, id text: String) async throws -> Response {
@@ -516,6 +554,13 @@ public func taskJSON(_ task: ReviewTask) -> JSONValue {
     if let decision = task.decision { object["decision"] = .string(decision) }
     if let reviewer = task.reviewer { object["reviewer"] = .string(reviewer) }
     return .object(object)
+}
+
+func claimJSON(_ claim: ReviewClaim, name: String) -> JSONValue {
+    [
+        "task": .integer(claim.task), "reviewer": .string(claim.reviewer), "reviewer_name": .string(name),
+        "claimed_at": .string(isoTime(claim.claimedAt)), "until": .string(isoTime(claim.until)),
+    ]
 }
 
 func aopJSON(_ aop: OperatingProcedure) -> JSONValue {

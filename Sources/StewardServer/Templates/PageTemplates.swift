@@ -58,67 +58,211 @@ enum PageTemplates {
         {{> head}}
         <h1>Review queue</h1>
         {{#notice}}<p class="notice" role="status">{{notice}}</p>{{/notice}}
-        <p>{{count}} open {{taskWord}} for your credentials, soonest deadline first.</p>
+        <form method="get" action="/review" class="filters card" aria-labelledby="filter-heading">
+          <h2 id="filter-heading" class="visually-hidden">Filter the queue</h2>
+          <div class="filter">
+            <label for="filter-credential">Credential</label>
+            <select id="filter-credential" name="credential"><option value="">any</option>{{#credentialOptions}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{value}}</option>{{/credentialOptions}}</select>
+          </div>
+          <div class="filter">
+            <label for="filter-customer">Customer</label>
+            <select id="filter-customer" name="customer"><option value="">any</option>{{#customerOptions}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{value}}</option>{{/customerOptions}}</select>
+          </div>
+          <div class="filter">
+            <label for="filter-priority">Priority</label>
+            <select id="filter-priority" name="priority"><option value="">any</option>{{#priorityOptions}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{value}}</option>{{/priorityOptions}}</select>
+          </div>
+          <div class="filter">
+            <label for="filter-template">Template</label>
+            <select id="filter-template" name="template"><option value="">any</option>{{#templateOptions}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{value}}</option>{{/templateOptions}}</select>
+          </div>
+          <div class="filter actions">
+            <button type="submit" id="filter">Filter</button>
+            {{#filtered}}<a href="/review" class="clear">Clear filters</a>{{/filtered}}
+          </div>
+        </form>
+        <p>{{total}} open {{taskWord}}{{#filtered}} {{matchWord}} the filter{{/filtered}}, soonest deadline first.{{#nextTask}} <a href="{{nextTask}}" id="next-task">Open the next task</a>{{/nextTask}}</p>
+        <p class="shortcuts hint">Keys: <kbd>n</kbd> next task · <kbd>/</kbd> filters</p>
         {{#hasTasks}}
-        <table class="queue">
+        <table class="queue desk">
           <caption class="visually-hidden">Open review tasks, soonest deadline first</caption>
           <thead>
-            <tr><th scope="col">Task</th><th scope="col">Time left</th><th scope="col">Template</th><th scope="col">Customer</th><th scope="col">Checkpoint</th><th scope="col">Credential</th><th scope="col">Opened</th></tr>
+            <tr><th scope="col">Priority</th><th scope="col">Subject</th><th scope="col">Customer</th><th scope="col">Due</th><th scope="col">SLA</th><th scope="col">Claim</th></tr>
           </thead>
           <tbody>
           {{#tasks}}
-            <tr{{#overdue}} class="overdue"{{/overdue}}>
-              <td><a href="/review/tasks/{{id}}">Task {{id}}</a></td>
-              <td>{{#dueAt}}<time datetime="{{dueAt}}">{{timeLeft}}</time>{{/dueAt}}{{^dueAt}}{{timeLeft}}{{/dueAt}}</td>
-              <td>{{template}}</td>
-              <td>{{customer}}</td>
-              <td>{{state}}</td>
-              <td>{{credential}}</td>
-              <td><time datetime="{{openedAt}}">{{openedAt}}</time></td>
+            <tr class="sla-{{sla}}">
+              <td data-label="Priority">{{#priority}}<span class="prio {{priorityClass}}">{{priority}}</span>{{/priority}}{{^priority}}<span class="muted">none</span>{{/priority}}</td>
+              <td data-label="Subject"><a href="/review/tasks/{{id}}" class="task-link">{{summary}}</a><br><span class="muted small">Task {{id}} · {{template}} · {{state}} · {{credential}}</span></td>
+              <td data-label="Customer">{{#customerName}}{{customerName}}<br>{{/customerName}}<span class="muted small">{{customer}}</span></td>
+              <td data-label="Due">{{#dueAt}}<time datetime="{{dueAt}}">{{timeLeft}}</time><br><span class="small">due {{dueLocal}}</span>{{/dueAt}}{{^dueAt}}{{timeLeft}}{{/dueAt}}</td>
+              <td data-label="SLA"><span class="sla {{sla}}">{{slaText}}</span></td>
+              <td data-label="Claim">
+                {{#claimed}}<span class="claim{{#claimedByMe}} mine{{/claimedByMe}}">{{claimText}}</span>{{/claimed}}
+                {{#claimable}}<form method="post" action="/review/tasks/{{id}}/claim" class="inline-form"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit" class="secondary" id="claim-{{id}}" aria-label="Claim task {{id}}">Claim</button></form>{{/claimable}}
+              </td>
             </tr>
           {{/tasks}}
+          </tbody>
+        </table>
+        {{#paged}}
+        <nav class="pager" aria-label="Pages">
+          {{#previousPage}}<a href="{{previousPage}}" rel="prev" id="previous-page">Previous page</a>{{/previousPage}}
+          <span>Page {{page}} of {{pageCount}}</span>
+          {{#nextPage}}<a href="{{nextPage}}" rel="next" id="next-page">Next page</a>{{/nextPage}}
+        </nav>
+        {{/paged}}
+        {{/hasTasks}}
+        {{#hasAudits}}
+        <h2>Audits</h2>
+        <p>{{auditCount}} audit {{auditWord}} for your credentials.</p>
+        <table class="queue">
+          <caption class="visually-hidden">Open audit items</caption>
+          <thead>
+            <tr><th scope="col">Audit</th><th scope="col">Template</th><th scope="col">Customer</th><th scope="col">Checkpoint</th><th scope="col">Credential</th><th scope="col">Sampled</th></tr>
+          </thead>
+          <tbody>
           {{#audits}}
             <tr class="audit">
-              <td><a href="/review/audits/{{id}}">Audit {{id}}</a> <span class="badge">{{kind}}</span></td>
-              <td>not timed</td>
-              <td>{{template}}</td>
-              <td>{{customer}}</td>
-              <td>{{state}}</td>
-              <td>{{credential}}</td>
-              <td><time datetime="{{createdAt}}">{{createdAt}}</time></td>
+              <td data-label="Audit"><a href="/review/audits/{{id}}">Audit {{id}}</a> <span class="badge">{{kind}}</span></td>
+              <td data-label="Template">{{template}}</td>
+              <td data-label="Customer">{{customer}}</td>
+              <td data-label="Checkpoint">{{state}}</td>
+              <td data-label="Credential">{{credential}}</td>
+              <td data-label="Sampled"><time datetime="{{createdAt}}">{{createdAt}}</time></td>
             </tr>
           {{/audits}}
           </tbody>
         </table>
-        {{/hasTasks}}
-        {{^hasTasks}}<p class="card">Nothing is waiting for you.</p>{{/hasTasks}}
+        {{/hasAudits}}
+        {{#empty}}<p class="card">Nothing is waiting for you.</p>{{/empty}}
+        <script src="/review/assets/desk.js" defer></script>
         {{> foot}}
         """
 
     static let task = """
         {{> head}}
-        <p><a href="/review">Back to the queue</a></p>
-        <h1>Task {{taskID}}: {{state}} <span class="muted">({{template}})</span></h1>
+        <p><a href="/review">Back to the queue</a>{{#nextTask}} · <a href="{{nextTask}}" id="next-task">Next task</a>{{/nextTask}}</p>
+        <h1>{{summary}} <span class="muted">(task {{taskID}})</span></h1>
         <dl class="facts">
-          <div><dt>Instance</dt><dd><code>{{instanceID}}</code></dd></div>
-          <div><dt>Customer</dt><dd>{{customer}}</dd></div>
-          <div><dt>Credential</dt><dd>{{credential}}</dd></div>
-          <div><dt>Opened</dt><dd><time datetime="{{openedAt}}">{{openedAt}}</time></dd></div>
-          <div><dt>Time left</dt><dd{{#overdue}} class="overdue"{{/overdue}}>{{timeLeft}}</dd></div>
+          <div><dt>Priority</dt><dd>{{#priority}}<span class="prio {{priorityClass}}">{{priority}}</span>{{/priority}}{{^priority}}none{{/priority}}</dd></div>
+          <div><dt>Customer</dt><dd>{{#customerName}}{{customerName}}, {{/customerName}}{{customer}}</dd></div>
+          <div><dt>Due</dt><dd>{{#dueAt}}<time datetime="{{dueAt}}">{{dueLocal}}</time> ({{timeLeft}}){{/dueAt}}{{^dueAt}}{{timeLeft}}{{/dueAt}}</dd></div>
+          <div><dt>SLA</dt><dd><span class="sla {{sla}}">{{slaText}}</span></dd></div>
+          <div><dt>Checkpoint</dt><dd>{{state}} <span class="muted">({{template}}, needs {{credential}})</span></dd></div>
+          <div><dt>Opened</dt><dd><time datetime="{{openedAt}}">{{openedLocal}}</time></dd></div>
           <div><dt>Status</dt><dd>{{status}}</dd></div>
+          <div><dt>Instance</dt><dd><code class="small">{{instanceID}}</code></dd></div>
         </dl>
+        {{#notice}}<p class="notice" role="status">{{notice}}</p>{{/notice}}
         {{#openedBecause}}<p class="notice" role="note"><strong>Why this review:</strong> {{openedBecause}}</p>{{/openedBecause}}
         {{#decidedText}}<p class="notice" role="status">{{decidedText}}</p>{{/decidedText}}
+        {{#open}}
+        <div class="claimbar card">
+          {{#claimText}}<p class="claim" id="claim-status">{{claimText}}</p>{{/claimText}}
+          {{#claimable}}
+          <form method="post" action="/review/tasks/{{taskID}}/claim" class="inline-form">
+            <input type="hidden" name="csrf" value="{{csrf}}">
+            <button type="submit" id="claim" class="secondary">Claim this task</button>
+            <span class="hint">Reserves it to you for a while; others see it as claimed.</span>
+          </form>
+          {{/claimable}}
+          {{#claimedByMe}}
+          <form method="post" action="/review/tasks/{{taskID}}/release" class="inline-form">
+            <input type="hidden" name="csrf" value="{{csrf}}">
+            <button type="submit" id="release" class="secondary">Release it</button>
+          </form>
+          {{/claimedByMe}}
+        </div>
+        {{/open}}
+        <p class="shortcuts hint" id="shortcuts">Keys: <kbd>a</kbd> approve · <kbd>e</kbd> edit · <kbd>r</kbd> reject · <kbd>n</kbd> next task (not while typing in a field)</p>
         <div class="columns">
+          <section class="decide card" aria-labelledby="decide-heading">
+            <h2 id="decide-heading">The {{subjectPath}} to approve</h2>
+            <div class="reviewed">
+              {{#reviewed}}
+              <div class="part">
+                <h3 class="part-label">{{label}}</h3>
+                {{#isText}}<p class="text{{#emphasis}} emphasis{{/emphasis}}">{{text}}</p>{{#note}}<p class="muted">{{note}}</p>{{/note}}{{/isText}}
+                {{#isList}}<ul>{{#items}}<li>{{text}}</li>{{/items}}</ul>{{/isList}}
+                {{#isJSON}}<pre tabindex="0" aria-label="{{label}}">{{json}}</pre>{{/isJSON}}
+              </div>
+              {{/reviewed}}
+            </div>
+            {{#error}}<p class="error" role="alert">{{error}}</p>{{/error}}
+            {{#claimedByOther}}<p class="error" role="alert">{{claimText}}</p>{{/claimedByOther}}
+            {{#canDecide}}
+            {{#canApprove}}
+            <form method="post" action="/review/tasks/{{taskID}}/decision" aria-labelledby="approve-heading">
+              <input type="hidden" name="csrf" value="{{csrf}}">
+              <input type="hidden" name="decision" value="approve">
+              <h3 id="approve-heading">Approve</h3>
+              <p>Let it go on as it is.</p>
+              <button type="submit" id="approve">Approve</button>
+            </form>
+            {{/canApprove}}
+            {{#canEdit}}
+            <form method="post" action="/review/tasks/{{taskID}}/decision" aria-labelledby="edit-heading" id="edit-form" novalidate>
+              <input type="hidden" name="csrf" value="{{csrf}}">
+              <input type="hidden" name="decision" value="edit">
+              <h3 id="edit-heading">Edit, then approve</h3>
+              {{#editError}}<p class="error" role="alert" id="edit-error">{{editError}}</p>{{/editError}}
+              {{#fields}}
+              <div class="field">
+                <label for="{{id}}">{{label}}</label>
+                {{#isText}}<textarea id="{{id}}" name="{{name}}" rows="{{rows}}"{{#isJSON}} spellcheck="false" class="code"{{/isJSON}}{{#error}} aria-invalid="true" aria-describedby="{{id}}-error"{{/error}}>{{value}}</textarea>{{/isText}}
+                {{#isChoice}}<select id="{{id}}" name="{{name}}"{{#error}} aria-invalid="true" aria-describedby="{{id}}-error"{{/error}}>{{#options}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/options}}</select>{{/isChoice}}
+                {{#isNumber}}<input type="number" id="{{id}}" name="{{name}}" step="{{step}}" value="{{value}}" inputmode="decimal"{{#error}} aria-invalid="true" aria-describedby="{{id}}-error"{{/error}}>{{/isNumber}}
+                {{#error}}<p class="error field-error" id="{{id}}-error">{{error}}</p>{{/error}}
+              </div>
+              {{/fields}}
+              <button type="submit" id="save-fields">Save the edit and approve</button>
+            </form>
+            <details class="raw"{{#rawOpen}} open{{/rawOpen}}>
+              <summary id="raw-toggle">Edit as raw JSON</summary>
+              <form method="post" action="/review/tasks/{{taskID}}/decision" aria-label="Edit as raw JSON">
+                <input type="hidden" name="csrf" value="{{csrf}}">
+                <input type="hidden" name="decision" value="edit">
+                <label for="output">Edited output (JSON, same fields as the original)</label>
+                <textarea id="output" name="output" rows="12" spellcheck="false" class="code"{{#rawError}} aria-invalid="true" aria-describedby="output-error"{{/rawError}}>{{editText}}</textarea>
+                {{#rawError}}<p class="error" id="output-error" role="alert">{{rawError}}</p>{{/rawError}}
+                <button type="submit" id="save-edit">Save the JSON edit and approve</button>
+              </form>
+            </details>
+            {{/canEdit}}
+            {{#canReject}}
+            <form method="post" action="/review/tasks/{{taskID}}/decision" aria-labelledby="reject-heading">
+              <input type="hidden" name="csrf" value="{{csrf}}">
+              <input type="hidden" name="decision" value="reject">
+              <h3 id="reject-heading">Reject</h3>
+              <label for="reason">Reason for rejecting</label>
+              <textarea id="reason" name="reason" rows="3"{{#rejectError}} aria-invalid="true" aria-describedby="reason-error"{{/rejectError}}>{{reasonText}}</textarea>
+              {{#rejectError}}<p class="error" id="reason-error" role="alert">{{rejectError}}</p>{{/rejectError}}
+              <button type="submit" id="reject" class="danger">Reject</button>
+            </form>
+            {{/canReject}}
+            {{/canDecide}}
+          </section>
           <section class="context card" aria-labelledby="context-heading">
             <h2 id="context-heading">Context</h2>
-            <h3>Input</h3>
-            <pre tabindex="0" aria-label="Instance input">{{input}}</pre>
-            <h3>Model output</h3>
-            {{#outputs}}
-            <h4>{{name}}{{#confidence}} <span class="badge">confidence {{confidence}}</span>{{/confidence}}</h4>
-            <pre tabindex="0" aria-label="Output {{name}}">{{json}}</pre>
-            {{/outputs}}
+            {{#hasTicket}}
+            <h3>The ticket, as the customer wrote it</h3>
+            <div class="ticket">
+              {{#ticketSubject}}<p class="ticket-subject"><strong>{{ticketSubject}}</strong></p>{{/ticketSubject}}
+              <p class="text">{{ticketBody}}</p>
+              <p class="muted small">{{#customerName}}From {{customerName}}{{/customerName}}{{#channel}} · by {{channel}}{{/channel}}</p>
+            </div>
+            {{/hasTicket}}
+            {{#hasAccount}}
+            <h3>Account</h3>
+            {{#accounts}}
+            <dl class="account">
+              {{#tier}}<div><dt>Tier</dt><dd>{{tier}}</dd></div>{{/tier}}
+              {{#health}}<div><dt>Health</dt><dd>{{health}}</dd></div>{{/health}}
+              {{#hasRecent}}<div><dt>Recent tickets</dt><dd><ul>{{#recent}}<li>{{text}}</li>{{/recent}}</ul></dd></div>{{/hasRecent}}
+            </dl>
+            {{/accounts}}
+            {{/hasAccount}}
             {{#hasArticles}}
             <h3>Suggested articles</h3>
             <ol class="articles">
@@ -134,50 +278,49 @@ enum PageTemplates {
             <ul>{{#mayNot}}<li>{{.}}</li>{{/mayNot}}</ul>
             <p>Escalate to <strong>{{escalationTarget}}</strong>.</p>
             {{/aop}}
-            <h3>History</h3>
-            <ol class="history">
-              {{#history}}<li><time datetime="{{at}}">{{at}}</time> <strong>{{kind}}</strong> by {{actor}}{{#detail}}: {{detail}}{{/detail}}</li>{{/history}}
+            <h3>History <span class="muted small">(times in {{timeZone}})</span></h3>
+            <ol class="timeline">
+              {{#history}}<li><time datetime="{{at}}">{{local}}</time> <strong>{{what}}</strong> by {{actor}}{{#detail}}: {{detail}}{{/detail}}</li>{{/history}}
             </ol>
-          </section>
-          <section class="decide card" aria-labelledby="decide-heading">
-            <h2 id="decide-heading">Decide</h2>
-            {{#error}}<p class="error" role="alert">{{error}}</p>{{/error}}
-            {{#open}}
-            {{#canApprove}}
-            <form method="post" action="/review/tasks/{{taskID}}/decision" aria-labelledby="approve-heading">
-              <input type="hidden" name="csrf" value="{{csrf}}">
-              <input type="hidden" name="decision" value="approve">
-              <h3 id="approve-heading">Approve</h3>
-              <p>Let the output under review go on as it is.</p>
-              <button type="submit" id="approve">Approve</button>
-            </form>
-            {{/canApprove}}
-            {{#canEdit}}
-            <form method="post" action="/review/tasks/{{taskID}}/decision" aria-labelledby="edit-heading">
-              <input type="hidden" name="csrf" value="{{csrf}}">
-              <input type="hidden" name="decision" value="edit">
-              <h3 id="edit-heading">Edit, then approve</h3>
-              <label for="output">Edited output (JSON, same fields as the original)</label>
-              <textarea id="output" name="output" rows="14" spellcheck="false"{{#editError}} aria-invalid="true" aria-describedby="output-error"{{/editError}}>{{editText}}</textarea>
-              {{#editError}}<p class="error" id="output-error" role="alert">{{editError}}</p>{{/editError}}
-              <button type="submit" id="save-edit">Save the edit and approve</button>
-            </form>
-            {{/canEdit}}
-            {{#canReject}}
-            <form method="post" action="/review/tasks/{{taskID}}/decision" aria-labelledby="reject-heading">
-              <input type="hidden" name="csrf" value="{{csrf}}">
-              <input type="hidden" name="decision" value="reject">
-              <h3 id="reject-heading">Reject</h3>
-              <label for="reason">Reason for rejecting</label>
-              <textarea id="reason" name="reason" rows="3"{{#rejectError}} aria-invalid="true" aria-describedby="reason-error"{{/rejectError}}>{{reasonText}}</textarea>
-              {{#rejectError}}<p class="error" id="reason-error" role="alert">{{rejectError}}</p>{{/rejectError}}
-              <button type="submit" id="reject" class="danger">Reject</button>
-            </form>
-            {{/canReject}}
-            {{/open}}
+            <details>
+              <summary>Raw input and step outputs (JSON)</summary>
+              <h4>Input</h4>
+              <pre tabindex="0" aria-label="Instance input">{{input}}</pre>
+              {{#outputs}}
+              <h4>{{name}}{{#confidence}} <span class="badge">confidence {{confidence}}</span>{{/confidence}}</h4>
+              <pre tabindex="0" aria-label="Output {{name}}">{{json}}</pre>
+              {{/outputs}}
+            </details>
           </section>
         </div>
+        <script src="/review/assets/desk.js" defer></script>
         {{> foot}}
+        """
+
+    /// The keyboard shortcuts (progressive enhancement: every action is also a button or a
+    /// link). Keys do nothing while a field has the focus or with a modifier held.
+    static let shortcuts = """
+        (function () {
+          "use strict";
+          function typing(target) {
+            if (!target || !target.tagName) { return false; }
+            var tag = target.tagName.toLowerCase();
+            return tag === "input" || tag === "textarea" || tag === "select" || target.isContentEditable;
+          }
+          document.addEventListener("keydown", function (event) {
+            if (event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey || typing(event.target)) { return; }
+            var act = null;
+            switch (event.key) {
+            case "a": act = function () { var b = document.getElementById("approve"); if (b) { b.click(); } }; break;
+            case "e": act = function () { var f = document.querySelector("#edit-form textarea, #edit-form select, #edit-form input[type=number]"); if (f) { f.focus(); } }; break;
+            case "r": act = function () { var f = document.getElementById("reason"); if (f) { f.focus(); } }; break;
+            case "n": act = function () { var l = document.getElementById("next-task"); if (l) { l.click(); } }; break;
+            case "/": act = function () { var f = document.getElementById("filter-priority"); if (f) { f.focus(); } }; break;
+            }
+            if (act) { event.preventDefault(); act(); }
+          });
+        })();
+
         """
 
     static let audit = """
@@ -378,7 +521,7 @@ enum PageTemplates {
         table.queue thead th { background: #f4f6f8; }
         .facts { display: flex; flex-wrap: wrap; gap: .5rem 2rem; margin: 0 0 1rem; }
         .facts dt { font-size: .85rem; color: var(--muted); }
-        .facts dd { margin: 0; }
+        .facts dd { margin: 0; overflow-wrap: anywhere; }
         .columns { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 1.25rem; align-items: start; }
         @media (max-width: 60rem) { .columns { grid-template-columns: 1fr; } }
         pre { background: #f6f8fa; border: 1px solid var(--line); border-radius: 4px; padding: .6rem; overflow-x: auto; font-size: 13px; white-space: pre-wrap; word-break: break-word; }
@@ -387,6 +530,67 @@ enum PageTemplates {
         .badge { font-size: .8rem; font-weight: 600; background: #e8eef7; color: #0b3d78; border-radius: 3px; padding: .05rem .4rem; }
         .history { padding-left: 1.25rem; font-size: .92rem; }
         .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+        .small { font-size: .85rem; }
+        select, input[type=number] { font: inherit; padding: .35rem .5rem; border: 1px solid #767676; border-radius: 4px; color: var(--ink); background: #fff; max-width: 100%; }
+        input[type=number] { width: 10rem; }
+        select:focus-visible, summary:focus-visible { outline: 3px solid #ffb000; outline-offset: 2px; }
+        select[aria-invalid=true] { border: 2px solid var(--bad); }
+        .filters { display: flex; flex-wrap: wrap; gap: .5rem 1.25rem; align-items: flex-end; margin-bottom: 1rem; }
+        .filter label { margin-top: 0; }
+        .filter.actions { display: flex; gap: 1rem; align-items: center; }
+        .filter.actions button { margin-top: 0; }
+        .inline-form { display: inline-flex; flex-wrap: wrap; gap: .5rem; align-items: center; margin: 0; }
+        .inline-form button { margin-top: 0; }
+        .prio { display: inline-block; min-width: 2.4rem; text-align: center; font-weight: 700; border-radius: 3px; padding: .05rem .45rem; border: 1px solid; }
+        .prio.p1 { background: #a4000f; color: #fff; border-color: #a4000f; }
+        .prio.p2 { background: #fde7c4; color: #6b3a00; border-color: #b25d00; }
+        .prio.p3 { background: #e8eef7; color: #0b3d78; border-color: #0b3d78; }
+        .prio.p4, .prio.pother { background: #f0f0f0; color: #333; border-color: #767676; }
+        .sla { font-weight: 700; }
+        .sla.ok { color: var(--ok); }
+        .sla.warning { color: #7a4100; }
+        .sla.breached { color: var(--bad); }
+        .sla.none { color: var(--muted); font-weight: 400; }
+        .sla.warning::before { content: "⚠ "; }
+        .sla.breached::before { content: "✖ "; }
+        .claim { font-size: .9rem; color: #5a3d00; }
+        .claim.mine { color: var(--ok); }
+        .claimbar { display: flex; flex-wrap: wrap; gap: .5rem 1rem; align-items: center; margin-bottom: 1rem; padding: .6rem 1rem; }
+        .claimbar p { margin: 0; }
+        .shortcuts kbd { font: 600 .85rem ui-monospace, monospace; border: 1px solid #767676; border-bottom-width: 2px; border-radius: 3px; padding: 0 .3rem; background: #f6f8fa; color: var(--ink); }
+        .text { white-space: pre-wrap; overflow-wrap: anywhere; margin: .2rem 0 .6rem; }
+        .text.emphasis { font-size: 1.1rem; font-weight: 700; }
+        .part-label { font-size: .85rem; color: var(--muted); margin: .6rem 0 0; text-transform: uppercase; letter-spacing: .03em; }
+        .reviewed { border: 1px solid var(--line); border-radius: 4px; padding: .25rem .9rem .5rem; margin-bottom: 1rem; background: #fbfcfd; }
+        .field { margin-bottom: .4rem; }
+        .field-error { margin: .2rem 0 0; }
+        textarea { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+        textarea.code { font: 14px/1.4 ui-monospace, "DejaVu Sans Mono", monospace; }
+        details.raw { margin: .75rem 0; }
+        summary { cursor: pointer; color: var(--link); font-weight: 600; }
+        .ticket { border-left: 4px solid var(--line); padding: .1rem .8rem; }
+        .account { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
+        .account div { display: contents; }
+        .account dt { color: var(--muted); }
+        .account dd { margin: 0; }
+        .timeline { list-style: none; padding-left: 0; font-size: .92rem; border-left: 2px solid var(--line); }
+        .timeline li { padding: .15rem 0 .35rem .8rem; }
+        .pager { display: flex; gap: 1.25rem; align-items: center; margin: 1rem 0; }
+        .clear { font-size: .95rem; }
+        /* Phone width: the bar wraps, the queue's rows become cards with their column names. */
+        @media (max-width: 40rem) {
+          .bar { flex-wrap: wrap; gap: .5rem; padding: .5rem 1rem; }
+          .signout { flex-wrap: wrap; }
+          main { padding: .75rem 1rem 2rem; }
+          table.queue, table.queue tbody, table.queue tr, table.queue td { display: block; width: 100%; }
+          table.queue thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+          table.queue tr { border: 1px solid var(--line); border-radius: 6px; margin-bottom: .75rem; padding: .25rem .5rem; }
+          table.queue td { border-bottom: 0; padding: .25rem 0; }
+          table.queue td::before { content: attr(data-label); display: block; font-size: .8rem; color: var(--muted); }
+          .facts { gap: .4rem 1rem; }
+          .card { padding: .75rem; }
+          pre { max-width: 100%; }
+        }
 
         .migration { margin-bottom: 1.25rem; }
         .customer { border-top: 1px solid var(--line); padding-top: .5rem; margin-top: .5rem; }
