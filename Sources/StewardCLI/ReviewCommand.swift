@@ -33,8 +33,8 @@ struct ReviewCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "review", abstract: "List, show and decide human checkpoints; audit sampled production work.",
         subcommands: [
-            List.self, Show.self, Approve.self, Edit.self, Reject.self, Examples.self, Audits.self, Audit.self, Accuracy.self, Agreement.self,
-            Labels.self,
+            List.self, Show.self, Claim.self, Release.self, Approve.self, Edit.self, Reject.self, Examples.self, Audits.self, Audit.self,
+            Accuracy.self, Agreement.self, Labels.self,
         ])
 
     struct Examples: AsyncParsableCommand {
@@ -142,6 +142,45 @@ struct ReviewCommand: AsyncParsableCommand {
                 throw CLIError("an edit needs --output FILE or --json TEXT")
             }
             try await decideTask(id, .edit, output: value, token: tokenOptions, store: storeOptions, plugins: plugins)
+        }
+    }
+
+    struct Claim: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Reserve a task for yourself, so others cannot decide it while you work on it (renews your claim).")
+        @Argument(help: "Task id.") var id: Int64
+        @Option(help: "How long the claim holds, in minutes.") var minutes = Int(ReviewDesk.defaultClaimDuration / 60_000)
+        @OptionGroup var tokenOptions: TokenOptions
+        @OptionGroup var storeOptions: StoreOptions
+        @OptionGroup var plugins: PluginOptions
+
+        func run() async throws {
+            guard minutes > 0 else { throw CLIError("--minutes must be at least 1, found \(minutes)") }
+            let context = try await EngineContext(store: storeOptions, plugins: plugins)
+            var desk = context.desk
+            desk.claimDuration = Int64(minutes) * 60_000
+            let claim = try await reviewing {
+                let reviewer = try await desk.authenticate(token: tokenOptions.required())
+                return try await desk.claim(task: id, by: reviewer)
+            }
+            print("task \(id) claimed until \(formatMilliseconds(claim.until))")
+        }
+    }
+
+    struct Release: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Give up your claim on a task, so others may take it at once.")
+        @Argument(help: "Task id.") var id: Int64
+        @OptionGroup var tokenOptions: TokenOptions
+        @OptionGroup var storeOptions: StoreOptions
+        @OptionGroup var plugins: PluginOptions
+
+        func run() async throws {
+            let context = try await EngineContext(store: storeOptions, plugins: plugins)
+            let released = try await reviewing {
+                let reviewer = try await context.desk.authenticate(token: tokenOptions.required())
+                return try await context.desk.release(task: id, by: reviewer)
+            }
+            print(released ? "task \(id) released" : "task \(id) had no claim of yours that still holds")
         }
     }
 
