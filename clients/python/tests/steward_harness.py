@@ -83,6 +83,7 @@ class StewardServer:
         self.base_url = ""
         self.operator_token = ""
         self.agent_token = ""
+        self.second_agent_token = ""
 
     def start(self) -> None:
         if not (self.binary.is_file() and os.access(self.binary, os.X_OK)):
@@ -99,6 +100,7 @@ class StewardServer:
         (self.workflows / "customer-reply.yaml").write_text(EVENT_TEMPLATE, encoding="utf-8")
         self.operator_token = self._add_reviewer("Olu Operator", "--role", "operator")
         self.agent_token = self._add_reviewer("Ana Agent", "--credential", "support-agent")
+        self.second_agent_token = self._add_reviewer("Bo Agent", "--credential", "support-agent")
 
         stdout_path, stderr_path = self.directory / "serve.out", self.directory / "serve.err"
         with open(stdout_path, "wb") as stdout, open(stderr_path, "wb") as stderr:

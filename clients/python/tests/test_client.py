@@ -112,6 +112,25 @@ class LiveServerTests(unittest.TestCase):
         self.assertIn("checkpoint_decided", events)
         self.assertNotIn(task.id, [open_task.id for open_task in self.agent.list_tasks()])
 
+    def test_a_claimed_task_waits_for_its_claimer(self) -> None:
+        submitted = self.operator.submit(TRIAGE, ticket(2), idempotency_key=unique("claim"))
+        self.operator.wait_for_status(submitted.id, "waiting", timeout=60)
+        task = next(task for task in self.agent.list_tasks() if task.instance == submitted.id)
+        bo = StewardClient(SERVER.base_url, SERVER.second_agent_token, timeout=30)
+
+        claim = self.agent.claim(task.id)
+        self.assertEqual((claim.task, claim.reviewer_name), (task.id, "Ana Agent"))
+        self.assertTrue(claim.until.endswith("Z") and claim.until > claim.claimed_at, claim)
+        blocked = self._api_error(lambda: bo.decide(task.id, "approve"))
+        self.assertEqual((blocked.status, blocked.code), (409, "claimed"), str(blocked))
+        self.assertIn("Ana Agent", blocked.message)
+        not_theirs = self._api_error(lambda: bo.release(task.id))
+        self.assertEqual(not_theirs.status, 403, str(not_theirs))
+
+        self.assertIsNone(self.agent.release(task.id))
+        decided = bo.decide(task.id, "approve")
+        self.assertEqual((decided.task.status, decided.task.reviewer is not None), ("decided", True))
+
     def test_a_routine_ticket_completes_without_review(self) -> None:
         submitted = self.operator.submit(TRIAGE, ticket(1), version="1.1.0")
         done = self.operator.wait_for_status(submitted.id, ["completed", "waiting", "failed"], timeout=60)

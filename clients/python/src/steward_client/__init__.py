@@ -8,7 +8,7 @@ See the package README and Docs/http-api.md in the Steward repository.
 
 from .client import StewardClient
 from .errors import StewardAPIError, StewardConnectionError, StewardError
-from .models import TERMINAL_STATUSES, Decision, Failure, HistoryEntry, Instance, JSONObject, Readiness, Task, TaskContext
+from .models import TERMINAL_STATUSES, Claim, Decision, Failure, HistoryEntry, Instance, JSONObject, Readiness, Task, TaskContext
 
 __version__ = "1.0.0"
 
@@ -23,6 +23,7 @@ __all__ = [
     "Task",
     "TaskContext",
     "Decision",
+    "Claim",
     "Readiness",
     "JSONObject",
     "TERMINAL_STATUSES",

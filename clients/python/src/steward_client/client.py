@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from .errors import StewardAPIError, StewardConnectionError
-from .models import Decision, Instance, JSONObject, Readiness, Task, TaskContext
+from .models import Claim, Decision, Instance, JSONObject, Readiness, Task, TaskContext
 
 __all__ = ["StewardClient"]
 
@@ -129,6 +129,17 @@ class StewardClient:
             body["reason"] = reason
         return self._call("POST", f"/v1/tasks/{int(task_id)}/decision", Decision.from_json, body=body)
 
+    def claim(self, task_id: int) -> Claim:
+        """Claims task ``task_id`` for the caller (or renews their claim) for the server's claim
+        time, so no one else decides it meanwhile. Needs the task's credential; someone else's
+        claim that holds is a 409 ``claimed`` naming them and when it lapses."""
+        return self._call("POST", f"/v1/tasks/{int(task_id)}/claim", Claim.from_json)
+
+    def release(self, task_id: int) -> None:
+        """Releases the caller's claim on task ``task_id`` (nothing happens when they hold none);
+        someone else's claim is a 403: only its claimer releases it."""
+        self._call("DELETE", f"/v1/tasks/{int(task_id)}/claim", lambda _: None)
+
     # Operations
 
     def health(self) -> JSONObject:
@@ -196,6 +207,8 @@ class StewardClient:
         except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
             reason = error.reason if isinstance(error, urllib.error.URLError) else error
             raise StewardConnectionError(url, self._mask(str(reason) or type(reason).__name__)) from None
+        if status == 204:
+            return build(None)
         try:
             return build(json.loads(raw))
         except (ValueError, TypeError) as problem:  # json.JSONDecodeError is a ValueError

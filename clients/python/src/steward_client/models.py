@@ -189,6 +189,25 @@ class Decision:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """A reviewer's claim on a task: who holds it and until when (RFC 3339 text)."""
+
+    task: int
+    reviewer: str
+    reviewer_name: str
+    claimed_at: str
+    until: str
+    raw: JSONObject = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, obj: JSONObject) -> Claim:
+        obj = _object(obj, "claim")
+        return cls(
+            _need(obj, "task", int, "claim"), _need(obj, "reviewer", str, "claim"), _need(obj, "reviewer_name", str, "claim"),
+            _need(obj, "claimed_at", str, "claim"), _need(obj, "until", str, "claim"), obj)
+
+
+@dataclass(frozen=True)
 class Readiness:
     """``/readyz``: ``status`` is ``ready`` or ``not_ready``; ``checks`` says why per part."""
 
