@@ -19,6 +19,7 @@ struct InstancesCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List instances, newest first.")
         @Option(help: "Only this status (running, waiting, completed, rejected, failed, cancelled).") var status: String?
         @Option(help: "Only this template.") var template: String?
+        @Option(name: .customLong("template-version"), help: "Only instances pinned to this template version (1.1.0).") var templateVersion: String?
         @Option(help: "Only this customer.") var customer: String?
         @Option(help: "Only instances at this state.") var state: String?
         @Option(help: "Only instances created at least this long ago (30m, 2h, 7d).") var olderThan: String?
@@ -29,7 +30,7 @@ struct InstancesCommand: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            var query = InstanceQuery(template: template, customer: customer, state: state, limit: limit)
+            var query = InstanceQuery(template: template, version: templateVersion, customer: customer, state: state, limit: limit)
             if let status {
                 guard let parsed = InstanceStatus(rawValue: status) else {
                     throw CLIError("unknown status '\(status)'; expected pending, running, waiting, completed, rejected, failed or cancelled")

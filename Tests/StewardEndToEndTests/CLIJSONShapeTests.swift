@@ -75,6 +75,11 @@ struct CLIJSONShapeTests {
         let token = try #require(added.stdout.split(whereSeparator: \.isWhitespace).first { $0.hasPrefix("stw_") }.map(String.init), "\(added)")
         let listed = try await StewardCLITests.stewardAsync(["instances", "list", "--json"] + db)
         let instance = try #require(try JSONValue.parse(listed.stdout)["instances"]?.arrayValue?.first?["id"]?.stringValue)
+        // The version filter: both tickets run the shipped 1.1.0, none an unknown version.
+        for (version, count) in [("1.1.0", 2), ("9.9.9", 0)] {
+            let pinned = try await StewardCLITests.stewardAsync(["instances", "list", "--template-version", version, "--json"] + db)
+            #expect(try JSONValue.parse(pinned.stdout)["instances"]?.arrayValue?.count == count, "\(version): \(pinned)")
+        }
         // Eight held-out cases, twice: two runs to show, list, compare and calibrate.
         let cases = try String(contentsOf: StewardCLITests.packageRoot.appendingPathComponent("evals/support-ticket-triage/banking77-heldout.jsonl"), encoding: .utf8)
             .split(separator: "\n").prefix(8).joined(separator: "\n") + "\n"
