@@ -190,7 +190,7 @@ static stw_status classify(const stw_step_call *call, stw_step_result *result) {
 
 static const stw_step classify_step = {
     STW_STRUCT_HEADER(stw_step), "classify", "1.0.0",
-    "Classify a support ticket by weighted keyword rules", STW_STEP_THREAD_SAFE | STW_STEP_PURE, classify,
+    "Classify a support ticket by weighted keyword rules", STW_STEP_THREAD_SAFE | STW_STEP_PURE | STW_STEP_NONBLOCKING, classify,
 };
 
 static const stw_step *const steps[] = {&classify_step};

@@ -19,13 +19,13 @@ let support = Plugin(
     steps: [
         Step(
             "normalize", version: "1.0.0", description: "Clean a raw ticket into one text field plus metadata",
-            flags: [.threadSafe, .pure], Steps.normalize),
+            flags: [.threadSafe, .pure, .nonBlocking], Steps.normalize),
         Step(
             "route", version: "1.0.0", description: "Map a category to a queue and priority using the routing table in the input",
-            flags: [.threadSafe, .pure], Steps.route),
+            flags: [.threadSafe, .pure, .nonBlocking], Steps.route),
         Step(
             "draft_reply", version: "1.0.0", description: "Draft a customer reply from the category's reply template",
-            flags: [.threadSafe, .pure], Steps.draftReply),
+            flags: [.threadSafe, .pure, .nonBlocking], Steps.draftReply),
         Step(
             "send_reply", version: "1.0.0", description: "Record the reply as sent (deduplicated by idempotency key)",
             flags: [.threadSafe], Steps.sendReply),

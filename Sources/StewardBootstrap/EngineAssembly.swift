@@ -278,13 +278,26 @@ public struct EngineAssembly: Sendable {
             }
         }
         let controlledCall = options.metrics.map { Self.timed(contextCall, registry: registry, metrics: $0) } ?? contextCall
-        let pooled = PooledStepInvoker(pool: pool, call: controlledCall) { [registry, foreignBinaries] callee in
-            switch callee {
-            case .step(let name): return registry.step(name)?.binary.sha256
-            case .model(let adapter, _): return registry.adapter(key: adapter)?.binary.sha256
-            case .foreign(let key): return foreignBinaries[key]?.sha256
-            }
-        }
+        // Steps and adapters that only compute (STW_STEP_NONBLOCKING, thread-safe, in process)
+        // run on the asking thread; everything else, ffi calls included, on the pool.
+        let inlineSteps = Set(registry.plugins.flatMap { $0.steps.filter(\.runsInline).map(\.fullName) })
+        let inlineAdapters = Set(registry.plugins.flatMap { $0.modelAdapters.filter(\.runsInline).map(\.key) })
+        let pooled = PooledStepInvoker(
+            pool: pool, call: controlledCall,
+            binaries: { [registry, foreignBinaries] callee in
+                switch callee {
+                case .step(let name): return registry.step(name)?.binary.sha256
+                case .model(let adapter, _): return registry.adapter(key: adapter)?.binary.sha256
+                case .foreign(let key): return foreignBinaries[key]?.sha256
+                }
+            },
+            runsInline: { callee in
+                switch callee {
+                case .step(let name): return inlineSteps.contains(name)
+                case .model(let adapter, _): return inlineAdapters.contains(adapter)
+                case .foreign: return false
+                }
+            })
         let invoker: any StepInvoker = options.wrapInvoker.map { $0(pooled) } ?? pooled
         // The binding migrations in force; `StewardMigration` reloads them when a stage moves.
         let routes = BindingRoutes()

@@ -106,6 +106,26 @@ public final class BlockingCallPool: Sendable {
         }
     }
 
+    /// Runs `body` on the calling thread, counted as a running call: `drain` waits for it and,
+    /// after `shutdown()`, it is refused like any other. For calls that only compute and
+    /// return within a millisecond (`STW_STEP_NONBLOCKING`): the hand-over to a pool thread and
+    /// back would cost two thread wake-ups, more than the call. It has no deadline and no
+    /// cancel flag (`CallControl` with neither).
+    /// - Throws: `.shutDown` after `shutdown()`, or whatever `body` throws.
+    public func runHere<T>(_ body: (CallControl) throws -> T) throws -> T {
+        try shared.withLock { state throws(BlockingCallError) in
+            guard !state.shutDown else { throw .shutDown }
+            state.inline += 1
+        }
+        defer {
+            shared.withLock { state in
+                state.inline -= 1
+                if state.shutDown { shared.condition.broadcast() }
+            }
+        }
+        return try body(CallControl(deadlineNanoseconds: 0, cancelFlag: nil))
+    }
+
     /// Stops the pool: queued calls fail with `.shutDown`, running calls finish, idle threads
     /// exit, and later calls fail with `.shutDown`.
     public func shutdown() {
@@ -167,6 +187,8 @@ public final class BlockingCallPool: Sendable {
         var threads = 0
         var idle = 0
         var abandoned = 0
+        /// Calls running on their callers' threads (`runHere`).
+        var inline = 0
         var shutDown = false
 
         /// The next queued call, marked running.
@@ -191,10 +213,10 @@ public final class BlockingCallPool: Sendable {
         let condition = NSCondition()
         var state = State()
 
-        func withLock<R>(_ body: (inout State) -> R) -> R {
+        func withLock<R, E: Error>(_ body: (inout State) throws(E) -> R) throws(E) -> R {
             condition.lock()
             defer { condition.unlock() }
-            return body(&state)
+            return try body(&state)
         }
     }
 
@@ -205,8 +227,8 @@ public final class BlockingCallPool: Sendable {
         let condition = shared.condition
         condition.lock()
         defer { condition.unlock() }
-        while !shared.state.calls.isEmpty {
-            if !condition.wait(until: until) { return shared.state.calls.isEmpty }
+        while !shared.state.calls.isEmpty || shared.state.inline > 0 {
+            if !condition.wait(until: until) { return shared.state.calls.isEmpty && shared.state.inline == 0 }
         }
         return true
     }

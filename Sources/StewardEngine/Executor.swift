@@ -37,15 +37,21 @@ public struct PooledStepInvoker: StepInvoker {
     public let call: @Sendable (StepInvocation, CallControl) throws(StepFailure) -> JSONValue
     /// Which binary serves a callee (nil: none known).
     public let binaries: @Sendable (Callee) -> String?
+    /// Whether a callee only computes and returns within a millisecond (`STW_STEP_NONBLOCKING`
+    /// and thread-safe, in this process): such a call with no timeout runs on the asking
+    /// thread (`BlockingCallPool.runHere`), not on a pool thread.
+    public let runsInline: @Sendable (Callee) -> Bool
 
-    /// Creates an invoker running `call` on `pool`.
+    /// Creates an invoker running `call` on `pool` (or, for callees `runsInline` names, on
+    /// the caller's thread).
     public init(
         pool: BlockingCallPool, call: @escaping @Sendable (StepInvocation, CallControl) throws(StepFailure) -> JSONValue,
-        binaries: @escaping @Sendable (Callee) -> String? = { _ in nil }
+        binaries: @escaping @Sendable (Callee) -> String? = { _ in nil }, runsInline: @escaping @Sendable (Callee) -> Bool = { _ in false }
     ) {
         self.pool = pool
         self.call = call
         self.binaries = binaries
+        self.runsInline = runsInline
     }
 
     /// Creates an invoker running `call`, which needs no deadline or cancel flag, on `pool`.
@@ -64,6 +70,9 @@ public struct PooledStepInvoker: StepInvoker {
     public func invoke(_ invocation: StepInvocation) async throws(StepFailure) -> JSONValue {
         let call = self.call
         do {
+            if invocation.timeoutMilliseconds == nil, runsInline(invocation.callee) {
+                return try pool.runHere { (control: CallControl) throws -> JSONValue in try call(invocation, control) }
+            }
             return try await pool.run(timeoutMilliseconds: invocation.timeoutMilliseconds) { (control: CallControl) throws -> JSONValue in
                 try call(invocation, control)
             }

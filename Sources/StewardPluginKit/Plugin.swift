@@ -53,6 +53,9 @@ public struct Step: Sendable {
         public static let threadSafe = Flags(rawValue: STW_STEP_THREAD_SAFE)
         /// `STW_STEP_PURE`: no side effects, so the engine may re-run the step freely.
         public static let pure = Flags(rawValue: STW_STEP_PURE)
+        /// `STW_STEP_NONBLOCKING`: the step only computes and returns within a millisecond, so
+        /// (with `.threadSafe`) the engine may run it on the asking thread.
+        public static let nonBlocking = Flags(rawValue: STW_STEP_NONBLOCKING)
     }
 
     /// The step's work. It returns the output document or throws a `StepFailure`; the SDK
@@ -99,18 +102,22 @@ public struct Adapter: Sendable {
     public let tasks: [ModelTask]
     /// Whether the host may call it from several threads at once (`STW_STEP_THREAD_SAFE`).
     public let threadSafe: Bool
+    /// Whether it only computes and returns within a millisecond (`STW_STEP_NONBLOCKING`).
+    public let nonBlocking: Bool
     /// The closure.
     public let body: Body
 
     /// Declares an adapter.
     public init(
-        id: String, version: String, description: String? = nil, tasks: [ModelTask], threadSafe: Bool = false, _ body: @escaping Body
+        id: String, version: String, description: String? = nil, tasks: [ModelTask], threadSafe: Bool = false, nonBlocking: Bool = false,
+        _ body: @escaping Body
     ) {
         self.id = id
         self.version = version
         self.description = description
         self.tasks = tasks
         self.threadSafe = threadSafe
+        self.nonBlocking = nonBlocking
         self.body = body
     }
 

@@ -101,7 +101,7 @@ enum Descriptor {
         let adapters = plugin.adapters.enumerated().map { slot, adapter in
             make(stw_adapter(
                 header: header(stw_adapter.self), id: forever(adapter.id), version: forever(adapter.version),
-                description: adapter.description.map(forever), flags: adapter.threadSafe ? STW_STEP_THREAD_SAFE : 0,
+                description: adapter.description.map(forever), flags: (adapter.threadSafe ? STW_STEP_THREAD_SAFE : 0) | (adapter.nonBlocking ? STW_STEP_NONBLOCKING : 0),
                 task_mask: adapter.tasks.reduce(0) { $0 | $1.bit }, invoke: Trampolines.adapters[slot]))
         }
         return make(stw_plugin(

@@ -210,7 +210,9 @@ public struct ConformanceBattery: Sendable {
                 let (input, config) = inputs[round % inputs.count]
                 return step.observe(input: input, config: config, idempotencyKey: "validate/latency/\(round)").nanoseconds
             }
-            return result(.pass, latencyDetail(samples, inputs: inputs.count), latencyFigures(samples))
+            let (verdict, detail) = latencyFindings(
+                samples, inputs: inputs.count, nonBlocking: step.flags & STW_STEP_NONBLOCKING != 0, threadSafe: step.isThreadSafe)
+            return result(verdict, detail, latencyFigures(samples))
         case .extensionLookup:
             let id = "steward.validator-unknown/1"
             guard let answer = plugin.extensionPointer(id: id) else {
@@ -232,7 +234,8 @@ public struct ConformanceBattery: Sendable {
             let samples = sample { round in
                 adapter.observe(task: task, input: input, parameters: Array("{}".utf8), prompt: examples.first?.prompt ?? "", idempotencyKey: "validate/latency/\(round)").nanoseconds
             }
-            return result(.pass, latencyDetail(samples, inputs: 1), latencyFigures(samples))
+            let (verdict, detail) = latencyFindings(samples, inputs: 1, nonBlocking: adapter.info.nonBlocking, threadSafe: adapter.info.threadSafe)
+            return result(verdict, detail, latencyFigures(samples))
         }
     }
 
@@ -465,6 +468,24 @@ public struct ConformanceBattery: Sendable {
             return Double(sorted[rank - 1]) / 1_000
         }
         return ["p50_us": percentile(50), "p90_us": percentile(90), "p99_us": percentile(99), "calls": Double(sorted.count)]
+    }
+
+    /// The latency check's verdict. A callee flagged `STW_STEP_NONBLOCKING` promises to return
+    /// within a millisecond (the engine may run it on one of its own threads): a median over
+    /// 1 ms breaks the promise (fail); a p99 over 1 ms, which a loaded machine's preemption can
+    /// cause, is a warning; the flag without `STW_STEP_THREAD_SAFE` has no effect (warning).
+    func latencyFindings(_ sorted: [UInt64], inputs: Int, nonBlocking: Bool, threadSafe: Bool) -> (ConformanceVerdict, String) {
+        let detail = latencyDetail(sorted, inputs: inputs)
+        guard nonBlocking else { return (.pass, detail) }
+        let figures = latencyFigures(sorted)
+        if (figures["p50_us"] ?? 0) > 1_000 {
+            return (.fail, "flagged STW_STEP_NONBLOCKING, but its median call takes over 1 ms: \(detail)")
+        }
+        if !threadSafe { return (.warn, "flagged STW_STEP_NONBLOCKING without STW_STEP_THREAD_SAFE, which the host ignores: \(detail)") }
+        if (figures["p99_us"] ?? 0) > 1_000 {
+            return (.warn, "flagged STW_STEP_NONBLOCKING, but 1 call in 100 takes over 1 ms (preemption on a loaded machine, or real work?): \(detail)")
+        }
+        return (.pass, detail)
     }
 
     func latencyDetail(_ sorted: [UInt64], inputs: Int) -> String {

@@ -180,7 +180,8 @@ public struct LoadedPlugin: Sendable {
             }
             let info = AdapterInfo(
                 id: id, version: adapterVersion, description: PluginLoader.text(adapter.description),
-                threadSafe: adapter.flags & STW_STEP_THREAD_SAFE != 0, taskMask: adapter.task_mask)
+                threadSafe: adapter.flags & STW_STEP_THREAD_SAFE != 0, taskMask: adapter.task_mask,
+                nonBlocking: adapter.flags & STW_STEP_NONBLOCKING != 0)
             adapters.append(info)
             // invoke was checked non-NULL above.
             rawAdapters.append((info, adapter.invoke!))
@@ -216,6 +217,8 @@ public struct AdapterInfo: Sendable, Hashable {
     public let threadSafe: Bool
     /// OR of `STW_TASK_BIT(kind)` for the tasks it serves.
     public let taskMask: UInt32
+    /// Whether it declared `STW_STEP_NONBLOCKING` (it only computes, within a millisecond).
+    public var nonBlocking: Bool = false
 }
 
 /// One callable step of a loaded plugin.
@@ -241,6 +244,11 @@ public final class PluginStep: Sendable {
         if case .isolated = target { return true }
         return false
     }
+
+    /// Whether the engine may call it on the asking thread rather than a plugin thread: it is
+    /// declared `STW_STEP_NONBLOCKING` and `STW_STEP_THREAD_SAFE` (so no lock can make the
+    /// caller wait) and runs in this process (an isolated call waits on a socket).
+    public var runsInline: Bool { flags & STW_STEP_NONBLOCKING != 0 && isThreadSafe && !isIsolated }
 
     /// Where calls go: the function in this process, or the plugin's host processes.
     enum Target: Sendable {

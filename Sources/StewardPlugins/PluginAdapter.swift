@@ -73,6 +73,9 @@ public final class PluginAdapter: Sendable {
         return false
     }
 
+    /// Whether the engine may call it on the asking thread (see `PluginStep.runsInline`).
+    public var runsInline: Bool { info.nonBlocking && info.threadSafe && !isIsolated }
+
     init(info: AdapterInfo, target: Target, pluginPath: String, binary: BinaryIdentity) {
         self.binary = binary
         self.info = info

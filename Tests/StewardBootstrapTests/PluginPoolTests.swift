@@ -184,6 +184,61 @@ import Testing
 
 /// The pool on its own.
 @Suite struct BlockingCallPoolTests {
+    static func invocation(_ step: String, timeout: Int? = nil) -> StepInvocation {
+        StepInvocation(
+            state: "s", callee: .step(step), input: [:], config: [:], attempt: 1, idempotencyKey: "i/s/1", callKey: "i/s/1",
+            delayMilliseconds: 0, timeoutMilliseconds: timeout)
+    }
+
+    /// Set around the calls below: a call that runs on the asking task's thread sees it, one
+    /// handed to a pool thread (a thread of its own, outside the task) does not.
+    @TaskLocal static var asker: String?
+
+    /// A callee the invoker may run inline (STW_STEP_NONBLOCKING) runs on the asking thread
+    /// when its state sets no timeout; with a timeout, and every other callee, on a pool
+    /// thread; after shutdown an inline call is refused like a pooled one.
+    @Test func aNonBlockingCallRunsOnTheAskingThreadUnlessItHasATimeout() async throws {
+        let pool = BlockingCallPool(size: 2)
+        let invoker = PooledStepInvoker(
+            pool: pool, call: { _, control throws(StepFailure) in
+                ["asker": Self.asker.map(JSONValue.string) ?? .null, "no_cancel_flag": .bool(control.cancelFlag == nil)]
+            }, runsInline: { $0 == .step("t.quick") })
+        try await Self.$asker.withValue("test") {
+            let inline = try await invoker.invoke(Self.invocation("t.quick"))
+            #expect(inline["asker"] == "test" && inline["no_cancel_flag"] == true, "\(inline)")
+            #expect(try await invoker.invoke(Self.invocation("t.other"))["asker"] == .null)
+            #expect(try await invoker.invoke(Self.invocation("t.quick", timeout: 5_000))["asker"] == .null, "a deadline needs the pool")
+        }
+        pool.shutdown()
+        do {
+            _ = try await invoker.invoke(Self.invocation("t.quick"))
+            Issue.record("an inline call ran after shutdown")
+        } catch {
+            #expect(error.kind == .transient && error.message.contains("was not called"), "\(error)")
+        }
+    }
+
+    /// `drain` waits for a call running on its caller's thread too, so plugins are not
+    /// deinitialised under it.
+    @Test func drainWaitsForACallRunningHere() async throws {
+        let pool = BlockingCallPool(size: 1)
+        let entered = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        let finished = DispatchSemaphore(value: 0)
+        Thread {
+            _ = try? pool.runHere { _ in
+                entered.signal()
+                release.wait()
+            }
+            finished.signal()
+        }.start()
+        entered.wait()
+        pool.shutdown()
+        #expect(pool.drain(waitingUpTo: 0.2) == false, "the inline call is still running")
+        release.signal()
+        #expect(pool.drain(waitingUpTo: 30) == true)
+        finished.wait()
+    }
+
     @Test func runsOnItsOwnThreadsAndReturnsResults() async throws {
         let pool = BlockingCallPool(size: 2)
         let results = try await withThrowingTaskGroup(of: Int.self) { group in

@@ -75,8 +75,10 @@ struct PluginToolkitTests {
         #expect(hang?.0 == "fail" && hang?.1.contains("did not return within 3 s") == true, "\(String(describing: hang))")
         let silent = Self.result(checks, "step misbehaving.silent", "call with {}")
         #expect(silent?.0 == "fail" && silent?.1.contains("STW_ERR_PERMANENT with no error message") == true, "\(String(describing: silent))")
-        // The battery went on after each crash and hang: the last step's checks ran too.
+        // The battery went on after each crash and hang: the last steps' checks ran too.
         #expect(Self.result(checks, "step misbehaving.silent", "latency")?.0 == "pass")
+        let sleepy = Self.result(checks, "step misbehaving.sleepy", "latency")
+        #expect(sleepy?.0 == "fail" && sleepy?.1.contains("flagged STW_STEP_NONBLOCKING, but its median call takes over 1 ms") == true, "\(String(describing: sleepy))")
         let lookup = Self.result(checks, "plugin", "extension lookup of an unknown id")
         #expect(lookup?.0 == "fail" && lookup?.1.contains("an id no host defines") == true, "\(String(describing: lookup))")
         let shutdown = Self.result(checks, "plugin", "deinit at shutdown")

@@ -5,6 +5,7 @@
  *   crashy   dereferences NULL on every call
  *   hangs    never returns when the input is exactly {}
  *   silent   fails without an error message
+ *   sleepy   flagged NONBLOCKING, sleeps 3 ms on every call
  */
 #include <stdio.h>
 #include <string.h>
@@ -57,6 +58,12 @@ static stw_status silent(const stw_step_call *call, stw_step_result *result) {
     return STW_ERR_PERMANENT;
 }
 
+static stw_status sleepy(const stw_step_call *call, stw_step_result *result) {
+    struct timespec pause = {0, 3000000};
+    nanosleep(&pause, NULL);
+    return stw_step_output(call->host, result, "{}", 2);
+}
+
 #define STEP(fn, flags) \
     static const stw_step fn##_step = {STW_STRUCT_HEADER(stw_step), #fn, "1.0.0", "a step with a fault", flags, fn};
 STEP(impure, STW_STEP_PURE | STW_STEP_THREAD_SAFE)
@@ -65,8 +72,9 @@ STEP(leaky, STW_STEP_THREAD_SAFE)
 STEP(crashy, STW_STEP_THREAD_SAFE)
 STEP(hangs, STW_STEP_THREAD_SAFE)
 STEP(silent, STW_STEP_THREAD_SAFE)
+STEP(sleepy, STW_STEP_THREAD_SAFE | STW_STEP_NONBLOCKING)
 
-static const stw_step *const steps[] = {&impure_step, &racy_step, &leaky_step, &crashy_step, &hangs_step, &silent_step};
+static const stw_step *const steps[] = {&impure_step, &racy_step, &leaky_step, &crashy_step, &hangs_step, &silent_step, &sleepy_step};
 /* Plugin-level faults (ABI 1.2): an extension lookup that answers every id, even one no host
  * defines; a deinit that is sound (the validator calls it last). */
 static int state_word = 42;
@@ -84,7 +92,7 @@ static void finish(void *state) {
 }
 
 static const stw_plugin plugin = {
-    STW_STRUCT_HEADER(stw_plugin), "misbehaving", "1.0.0", "one fault per step", start, 6, steps, 0, NULL, NULL, finish, any_extension,
+    STW_STRUCT_HEADER(stw_plugin), "misbehaving", "1.0.0", "one fault per step", start, 7, steps, 0, NULL, NULL, finish, any_extension,
 };
 
 STW_EXPORT stw_status stw_plugin_entry(const stw_host *host, const stw_plugin **out) {
