@@ -202,80 +202,34 @@ public struct EvalRunReport: Sendable, Codable {
         case startedAt = "started_at", finishedAt = "finished_at"
     }
 
-    /// Decodes a run; `started_at` and `finished_at` are RFC 3339 text (as every other time
-    /// Steward prints), or ms since 1970 in runs stored by earlier versions.
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        run = try container.decode(Int64.self, forKey: .run)
-        passed = try container.decode(Bool.self, forKey: .passed)
-        metrics = try container.decode([MetricResult].self, forKey: .metrics)
-        cases = try container.decodeIfPresent([CaseResult].self, forKey: .cases) ?? []
-        template = try container.decode(String.self, forKey: .template)
-        version = try container.decode(String.self, forKey: .version)
-        templateHash = try container.decode(String.self, forKey: .templateHash)
-        customer = try container.decodeIfPresent(String.self, forKey: .customer)
-        dataset = try container.decode(String.self, forKey: .dataset)
-        datasetHash = try container.decode(String.self, forKey: .datasetHash)
-        configHash = try container.decode(String.self, forKey: .configHash)
-        bindings = try container.decode([String: String].self, forKey: .bindings)
-        prompts = try container.decode([String: String].self, forKey: .prompts)
-        baseline = try container.decodeIfPresent(Int64.self, forKey: .baseline)
-        startedAt = try Self.decodeTime(container, .startedAt)
-        finishedAt = try Self.decodeTime(container, .finishedAt)
-        trigger = try container.decode(String.self, forKey: .trigger)
-        concurrency = try container.decode(Int.self, forKey: .concurrency)
-        counts = try container.decode([String: Int].self, forKey: .counts)
-    }
-
-    /// Encodes the run with its times as RFC 3339 text with milliseconds and `Z`.
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(run, forKey: .run)
-        try container.encode(passed, forKey: .passed)
-        try container.encode(metrics, forKey: .metrics)
-        try container.encode(cases, forKey: .cases)
-        try container.encode(template, forKey: .template)
-        try container.encode(version, forKey: .version)
-        try container.encode(templateHash, forKey: .templateHash)
-        try container.encode(customer, forKey: .customer)
-        try container.encode(dataset, forKey: .dataset)
-        try container.encode(datasetHash, forKey: .datasetHash)
-        try container.encode(configHash, forKey: .configHash)
-        try container.encode(bindings, forKey: .bindings)
-        try container.encode(prompts, forKey: .prompts)
-        try container.encode(baseline, forKey: .baseline)
-        try container.encode(Timestamps.rfc3339(startedAt), forKey: .startedAt)
-        try container.encode(Timestamps.rfc3339(finishedAt), forKey: .finishedAt)
-        try container.encode(trigger, forKey: .trigger)
-        try container.encode(concurrency, forKey: .concurrency)
-        try container.encode(counts, forKey: .counts)
-    }
-
-    static func decodeTime(_ container: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys) throws -> Int64 {
-        if let milliseconds = try? container.decode(Int64.self, forKey: key) { return milliseconds }
-        let text = try container.decode(String.self, forKey: key)
-        guard let milliseconds = Timestamps.milliseconds(rfc3339: text) else {
-            throw DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription: "'\(text)' is not an RFC 3339 time")
-        }
-        return milliseconds
-    }
+    /// The members holding times: ms since 1970 in the struct, RFC 3339 text in its JSON (as
+    /// every other time Steward prints), ms in runs stored by earlier versions.
+    static let timeKeys = ["started_at", "finished_at"]
 
     /// The run as JSON (what `--json` prints and the store keeps).
-    public var jsonValue: JSONValue { Self.json(self) }
+    public var jsonValue: JSONValue { Self.printed(Self.json(self)) }
 
     /// The run without its cases (what lists and trends read).
     public var summaryJSON: JSONValue {
         var copy = self
         copy.cases = []
-        guard case .object(var members) = Self.json(copy) else { return .emptyObject }
+        guard case .object(var members) = Self.printed(Self.json(copy)) else { return .emptyObject }
         members["cases"] = nil
         return .object(members)
     }
 
-    /// Reads a stored run's JSON.
+    /// Encoded JSON as printed: times as RFC 3339 text, and `customer` and `baseline` present
+    /// (null when there is none).
+    static func printed(_ encoded: JSONValue) -> JSONValue {
+        guard case .object(var members) = Timestamps.rendering(timeKeys, in: encoded) else { return encoded }
+        for key in ["customer", "baseline"] where members[key] == nil { members[key] = .null }
+        return .object(members)
+    }
+
+    /// Reads a run's JSON (its times as RFC 3339 text, or ms since 1970 as earlier versions stored them).
     /// - Throws: `DecodingError` when it is not a run.
     public init(json: JSONValue) throws {
-        self = try JSONDecoder().decode(EvalRunReport.self, from: Data(json.jsonBytes))
+        self = try JSONDecoder().decode(EvalRunReport.self, from: Data(Timestamps.reading(Self.timeKeys, in: json).jsonBytes))
     }
 
     /// Creates a report.

@@ -80,13 +80,7 @@ public struct EvalRunRecord: Sendable, Hashable {
 
     /// The summary as lists print it: times that runs stored by earlier versions kept as ms
     /// since 1970 become RFC 3339 text, so every list has one time format.
-    public var printableSummary: JSONValue {
-        guard case .object(var members) = summary else { return summary }
-        for key in ["started_at", "finished_at"] {
-            if let milliseconds = members[key]?.integerValue { members[key] = .string(Timestamps.rfc3339(milliseconds)) }
-        }
-        return .object(members)
-    }
+    public var printableSummary: JSONValue { Timestamps.rendering(["started_at", "finished_at"], in: summary) }
 }
 
 /// A run to store and what follows from it, in one transaction.
