@@ -91,29 +91,24 @@ public final class InstanceDriver: Service {
             failures.withLock { $0[id] = nil }
             logger.debug("instance driven", metadata: ["instance": "\(id)", "status": "\(state.status.rawValue)"])
         } catch {
-            let now = SystemEngineClock().nowMilliseconds()
-            let failure = failures.withLock { failures -> Failure in
+            let now = engine.clock.nowMilliseconds()
+            let (failure, wait) = failures.withLock { failures -> (Failure, Duration) in
                 let attempts = (failures[id]?.attempts ?? 0) + 1
                 let wait = Self.delay(after: attempts, base: retryDelay, cap: maxRetryDelay)
-                let failure = Failure(message: "\(error)", at: now, attempts: attempts, retryAt: now + Self.milliseconds(wait))
+                let failure = Failure(message: "\(error)", at: now, attempts: attempts, retryAt: now + wait.wholeMilliseconds)
                 failures[id] = failure
-                return failure
+                return (failure, wait)
             }
             logger.error(
                 "driving an instance failed; it stays running and is tried again",
                 metadata: ["instance": "\(id)", "error": "\(error)", "attempts": "\(failure.attempts)", "retry_in_ms": "\(failure.retryAt - now)"])
-            let wait = Self.delay(after: failure.attempts, base: retryDelay, cap: maxRetryDelay)
             // The retry waits on a task of its own, so the driver's slot is free meanwhile; once
             // the driver shuts down, enqueue refuses it and the next start resumes the instance.
             Task { [weak self] in
                 try? await Task.sleep(for: wait)
-                guard let self, self.enqueue(id) else { return }
+                self?.enqueue(id)
             }
         }
-    }
-
-    static func milliseconds(_ duration: Duration) -> Int64 {
-        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
     }
 
     /// `base` doubled for each failure after the first, at most `cap`.
@@ -122,4 +117,9 @@ public final class InstanceDriver: Service {
         for _ in 1..<max(1, attempts) where delay < cap { delay = delay * 2 }
         return min(delay, cap)
     }
+}
+
+extension Duration {
+    /// The duration in whole milliseconds (rounded down).
+    var wholeMilliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }

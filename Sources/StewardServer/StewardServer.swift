@@ -52,8 +52,7 @@ public struct ServerEnvironment: Sendable {
 
     /// The review desk over the store and engine.
     public var desk: ReviewDesk {
-        let (seconds, attoseconds) = claimDuration.components
-        return ReviewDesk(engine: engine, claimDuration: max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000))
+        ReviewDesk(engine: engine, claimDuration: max(1, claimDuration.wholeMilliseconds))
     }
 }
 
