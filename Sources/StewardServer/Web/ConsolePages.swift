@@ -429,9 +429,5 @@ func readableTime(_ milliseconds: Int64) -> String {
 /// `45s ago`, `12m ago`, `3h 05m ago`, `2d 4h ago`.
 func ageText(_ milliseconds: Int64) -> String {
     let seconds = max(0, milliseconds / 1000)
-    if seconds < 60 { return "\(seconds)s ago" }
-    let minutes = seconds / 60
-    if minutes < 60 { return "\(minutes)m ago" }
-    if minutes < 48 * 60 { return "\(minutes / 60)h \(String(format: "%02d", minutes % 60))m ago" }
-    return "\(minutes / (24 * 60))d \((minutes % (24 * 60)) / 60)h ago"
+    return seconds < 60 ? "\(seconds)s ago" : "\(minutesText(Int(seconds / 60))) ago"
 }

@@ -598,16 +598,15 @@ func accountPanels(_ outputs: [String: JSONValue]) -> [[String: Any]] {
 /// "2h 05m left", "overdue by 12m", or "no deadline".
 func timeLeft(_ dueAt: Int64?, now: Int64) -> String {
     guard let dueAt else { return "no deadline" }
-    let minutes = Int((abs(dueAt - now) + 59_999) / 60_000)
-    let text: String
-    if minutes >= 48 * 60 {
-        text = "\(minutes / (24 * 60))d \((minutes % (24 * 60)) / 60)h"
-    } else if minutes >= 60 {
-        text = "\(minutes / 60)h \(String(format: "%02d", minutes % 60))m"
-    } else {
-        text = "\(minutes)m"
-    }
+    let text = minutesText(Int((abs(dueAt - now) + 59_999) / 60_000))
     return dueAt >= now ? "\(text) left" : "overdue by \(text)"
+}
+
+/// A span of whole minutes as the pages write it: "12m", "3h 05m", "2d 4h" (from 48 hours).
+func minutesText(_ minutes: Int) -> String {
+    if minutes >= 48 * 60 { return "\(minutes / (24 * 60))d \((minutes % (24 * 60)) / 60)h" }
+    if minutes >= 60 { return "\(minutes / 60)h \(String(format: "%02d", minutes % 60))m" }
+    return "\(minutes)m"
 }
 
 /// Knowledge-base suggestions found in the step outputs: any `articles` (or `suggestions`)
