@@ -46,6 +46,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         // Ed25519 for signed audit heads (StewardReview only).
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // The scale-out store's driver (StewardStorePostgres only).
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // The C ABI: one public header, nothing else.
@@ -117,6 +119,17 @@ let package = Package(
             dependencies: [
                 "StewardCore", "StewardEngine", "StewardJSON", "StewardTemplates", "StewardDigest", "StewardDeflate",
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The scale-out store: PostgreSQL through postgres-nio, behind the same store protocols,
+        // with leases so several engines share one database.
+        .target(
+            name: "StewardStorePostgres",
+            dependencies: [
+                "StewardCore", "StewardEngine", "StewardJSON", "StewardTemplates", "StewardDigest",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
@@ -306,6 +319,12 @@ let package = Package(
             dependencies: [
                 "StewardStoreSQLite", "StewardStoreConformance", "StewardCore", "StewardEngine", "StewardReview", "StewardTesting",
                 "StewardTemplates", "StewardJSON", "StewardDigest", .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
+        .testTarget(
+            name: "StewardStorePostgresTests",
+            dependencies: [
+                "StewardStorePostgres", "StewardStoreConformance", "StewardCore", "StewardEngine", "StewardTesting", "StewardTemplates",
+                "StewardJSON",
             ]),
         .testTarget(
             name: "StewardCrashTests",

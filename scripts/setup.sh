@@ -10,6 +10,7 @@ packages=(
   gcc g++           # C plugins and the ABI header checks (C11 and C++17)
   chromium chromium-driver  # the reviewer page's end-to-end test in a real headless browser
   python3-pip python3-setuptools python3-wheel  # the Python client's install test (offline: no package index)
+  postgresql        # the scale-out store's tests start their own server (initdb into a temp folder)
 )
 
 # Cargo (and with it a Rust compiler) for the Rust plugin example in Plugins/examples:
