@@ -172,7 +172,7 @@ let package = Package(
             name: "StewardBootstrap",
             dependencies: [
                 "StewardJSON", "StewardTemplates", "StewardPlugins", "StewardCore", "StewardEngine", "StewardStoreSQLite", "StewardReview",
-                "StewardForeign", "StewardDispatch", "StewardPrompts", "StewardSLA", "StewardDigest",
+                "StewardForeign", "StewardDispatch", "StewardPrompts", "StewardSLA", "StewardDigest", "StewardStorePostgres",
                 .product(name: "Yams", package: "Yams"),
                 // API only: plugin call timers by mode, isolated hosts' restarts and failures.
                 .product(name: "CoreMetrics", package: "swift-metrics"),

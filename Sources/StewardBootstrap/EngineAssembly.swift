@@ -21,6 +21,11 @@ public struct EngineOptions: Sendable {
     public var workflows: String
     /// The SQLite database (nil: `.steward/steward.db` under the workspace). Ignored when `store` is set.
     public var database: String?
+    /// The store's URL (`sqlite:PATH` or `postgres://…`, see `StoreLocation`); nil: `database`,
+    /// else `$STEWARD_STORE`, else the embedded default. Ignored when `store` is set.
+    public var storeURL: String?
+    /// This engine's name among the engines sharing a PostgreSQL store (nil: host, pid and a random suffix).
+    public var engineID: String?
     /// A store to use instead of opening the SQLite one (another backend, in tests).
     public var store: (any EngineStore)?
     /// Plugin files or directories (empty: `$STEWARD_PLUGIN_PATH`, else `.steward/plugins`).
@@ -56,19 +61,21 @@ public struct EngineOptions: Sendable {
     /// Runs every plugin this way, over what plugins.yaml and the templates say (nil: as they
     /// say). The benchmarks set it to compare in-process and process isolation on one workflow.
     public var everyPlugin: IsolationSettings? = nil
-    /// The crash ledger file (nil: `<database>.crashes` beside the SQLite database; with a
-    /// `store` given and no ledger, the guard is off).
+    /// The crash ledger file (nil: `<database>.crashes` beside the SQLite database,
+    /// `.steward/postgres.crashes` for a PostgreSQL store; with a `store` given and no ledger, the
+    /// guard is off).
     public var crashLedger: String?
 
     /// The CLI's defaults.
     public init(
-        workspace: Workspace = Workspace(), workflows: String = "workflows", database: String? = nil, store: (any EngineStore)? = nil,
-        pluginDirectories: [String] = [], libraryDirectories: [String] = [], buildPlugins: Bool = true, extraTemplate: String? = nil, metrics: EngineMetrics? = nil,
+        workspace: Workspace = Workspace(), workflows: String = "workflows", database: String? = nil, storeURL: String? = nil,
+        store: (any EngineStore)? = nil, pluginDirectories: [String] = [], libraryDirectories: [String] = [], buildPlugins: Bool = true, extraTemplate: String? = nil, metrics: EngineMetrics? = nil,
         clock: any EngineClock = SystemEngineClock(), sleeper: any Sleeper = ClockSleeper(), pluginThreads: Int = EngineOptions.defaultPluginThreads
     ) {
         self.workspace = workspace
         self.workflows = workflows
         self.database = database
+        self.storeURL = storeURL
         self.store = store
         self.pluginDirectories = pluginDirectories
         self.libraryDirectories = libraryDirectories
@@ -229,9 +236,17 @@ public struct EngineAssembly: Sendable {
         if let given = options.store {
             store = given
         } else {
-            let database = options.database ?? SQLiteStore.defaultPath(root: workspace.root.path)
-            store = try SQLiteStore(path: database)
-            if database != ":memory:" { ledgerPath = ledgerPath ?? database + ".crashes" }
+            let location = try StoreLocation.resolve(store: options.storeURL, database: options.database, root: workspace.root.path)
+            store = try await location.open(engineID: options.engineID)
+            switch location {
+            case .sqlite(let database):
+                if database != ":memory:" { ledgerPath = ledgerPath ?? database + ".crashes" }
+            case .postgres:
+                // The ledger is this machine's: a plugin that keeps crashing this engine.
+                let folder = (workspace.root.path as NSString).appendingPathComponent(".steward")
+                try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                ledgerPath = ledgerPath ?? (folder as NSString).appendingPathComponent("postgres.crashes")
+            }
         }
         var crashLedger: CrashLedger?
         if let ledgerPath { crashLedger = try CrashLedger(path: ledgerPath, maxCrashes: options.maxCrashes) }

@@ -11,16 +11,26 @@ import StewardTemplates
 
 /// Options naming the store and the templates a command works with.
 struct StoreOptions: ParsableArguments {
-    @Option(name: .customLong("db"), help: "The SQLite database (default: .steward/steward.db).")
+    @Option(
+        name: .customLong("store"),
+        help: "The store: sqlite:PATH or postgres://user@host:port/database (default: $STEWARD_STORE, else sqlite:.steward/steward.db).")
+    var store: String?
+
+    @Option(name: .customLong("db"), help: "The SQLite database file (the same as --store sqlite:PATH).")
     var database: String?
 
     @Option(name: .customLong("workflows"), help: "The directory of templates to load (default: workflows).")
     var workflows: String = "workflows"
 
-    /// Opens the store `--db` names, or the embedded default under the working directory, for
-    /// commands that need no engine.
-    func openStore(_ workspace: Workspace = Workspace()) throws -> SQLiteStore {
-        try SQLiteStore(path: database ?? SQLiteStore.defaultPath(root: workspace.root.path))
+    /// Where the store is (`--store`, `--db`, `$STEWARD_STORE`, or the embedded default under the workspace).
+    func location(_ workspace: Workspace = Workspace()) throws(StoreOpenError) -> StoreLocation {
+        try StoreLocation.resolve(store: store, database: database, root: workspace.root.path)
+    }
+
+    /// Opens the store these options name, for commands that need no engine.
+    /// - Throws: `StoreOpenError` (one line) when it cannot be opened.
+    func openStore(_ workspace: Workspace = Workspace()) async throws(StoreOpenError) -> any EngineStore {
+        try await location(workspace).open()
     }
 }
 
@@ -33,7 +43,7 @@ struct EngineContext {
     init(store options: StoreOptions, plugins: PluginOptions, extraTemplate: String? = nil, metrics: EngineMetrics? = nil) async throws {
         do {
             assembly = try await EngineAssembly.assemble(EngineOptions(
-                workflows: options.workflows, database: options.database, pluginDirectories: plugins.directories,
+                workflows: options.workflows, database: options.database, storeURL: options.store, pluginDirectories: plugins.directories,
                 buildPlugins: !plugins.noBuild, extraTemplate: extraTemplate, metrics: metrics))
         } catch let failed as AssemblyFailed {
             for diagnostic in failed.diagnostics { printError(diagnostic.description) }

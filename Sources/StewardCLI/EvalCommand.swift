@@ -151,7 +151,7 @@ struct EvalShow: AsyncParsableCommand {
 
 /// A stored run, or exit 2.
 func loadRun(_ id: Int64, _ storeOptions: StoreOptions) async throws -> EvalRunReport {
-    let store = try storeOptions.openStore()
+    let store = try await storeOptions.openStore()
     guard let record = try await store.evalRun(id: id), let body = record.body else { throw badInput("no eval run \(id)") }
     var report = try EvalRunReport(json: body)
     report.run = record.id
@@ -228,7 +228,7 @@ struct EvalReport: AsyncParsableCommand {
         let report = try await loadRun(run, storeOptions)
         print(TextReport.summary(report))
         guard let html else { return }
-        let store = try storeOptions.openStore()
+        let store = try await storeOptions.openStore()
         let history = try await store.evalRuns(template: report.template, customer: report.customer ?? "", limit: 50)
             .filter { $0.id <= report.run }.reversed()
         let session = try await evalSession(storeOptions, plugins)
@@ -356,7 +356,7 @@ struct EvalUnblock: AsyncParsableCommand {
     @OptionGroup var storeOptions: StoreOptions
 
     func run() async throws {
-        let store = try storeOptions.openStore()
+        let store = try await storeOptions.openStore()
         guard try await store.clearReleaseBlock(id: block, by: by, at: SystemEngineClock().nowMilliseconds()) else {
             throw badInput("no open release block \(block)")
         }

@@ -41,7 +41,7 @@ struct InstancesCommand: AsyncParsableCommand {
                 guard let age = TemplateParser.parseDurationMilliseconds(olderThan) else { throw CLIError("--older-than '\(olderThan)': expected a duration like 30m, 2h or 7d") }
                 query.createdBefore = SystemEngineClock().nowMilliseconds() - age
             }
-            let store = try storeOptions.openStore()
+            let store = try await storeOptions.openStore()
             let rows = try await store.instances(query)
             if json {
                 print(JSONValue.object(["instances": .array(rows.map { row in
@@ -106,7 +106,7 @@ struct InstancesCommand: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let store = try storeOptions.openStore()
+            let store = try await storeOptions.openStore()
             guard let (state, tail) = try await store.instanceWithTail(id: id) else { throw CLIError("no instance '\(id)'") }
             let history = try await store.history(of: id)
             var object = state.jsonValue.objectValue ?? [:]
@@ -315,7 +315,7 @@ struct NotificationsCommand: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let store = try storeOptions.openStore()
+            let store = try await storeOptions.openStore()
             let newest = try await store.latestNotifications(limit: limit)
             var rows: [JSONValue] = []
             for notification in newest {
@@ -340,7 +340,7 @@ struct NotificationsCommand: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let store = try storeOptions.openStore()
+            let store = try await storeOptions.openStore()
             let revived = try await store.retryDeliveries(notification: id, channel: channel, now: SystemEngineClock().nowMilliseconds())
             guard !revived.isEmpty else { throw CLIError("error: notification \(id) has no undelivered delivery\(channel.map { " on \($0)" } ?? "")") }
             for delivery in revived { print("\(id) on \(delivery.channel): pending, due now") }
@@ -354,7 +354,7 @@ struct NotificationsCommand: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let store = try storeOptions.openStore()
+            let store = try await storeOptions.openStore()
             let channels: NotificationChannels
             do { channels = try WebhookDeliverer.channels(inWorkflows: storeOptions.workflows) } catch let errors as TemplateErrors {
                 throw CLIError(errors.description)

@@ -20,7 +20,7 @@ extension ReviewCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let desk = AuditDesk(store: try storeOptions.openStore())
+            let desk = AuditDesk(store: try await storeOptions.openStore())
             let reviewer = try await tokenOptions.resolved.asyncMap { token in
                 try await reviewing { try await desk.store.authenticate(token: token) }
             }
@@ -53,7 +53,7 @@ extension ReviewCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let desk = AuditDesk(store: try storeOptions.openStore())
+            let desk = AuditDesk(store: try await storeOptions.openStore())
             let judgements = try items.map { text in
                 guard let judgement = AuditJSON.judgement(text) else {
                     throw CLIError("--item \(text): expected PATH=correct or PATH=wrong:VALUE")
@@ -83,7 +83,7 @@ extension ReviewCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let report = try await AuditDesk(store: try storeOptions.openStore()).productionAccuracy(template: template, customer: customer)
+            let report = try await AuditDesk(store: try await storeOptions.openStore()).productionAccuracy(template: template, customer: customer)
             if json {
                 print(try AuditJSON.encode(report).prettyJSONString)
                 return
@@ -115,7 +115,7 @@ extension ReviewCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let report = try await AuditDesk(store: try storeOptions.openStore()).agreement(template: template)
+            let report = try await AuditDesk(store: try await storeOptions.openStore()).agreement(template: template)
             if json {
                 print(try AuditJSON.encode(report).prettyJSONString)
                 return
@@ -141,7 +141,7 @@ extension ReviewCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let lines = try await AuditDesk(store: try storeOptions.openStore()).labels(template: template, customer: customer)
+            let lines = try await AuditDesk(store: try await storeOptions.openStore()).labels(template: template, customer: customer)
             let text = lines.map { $0.jsonString + "\n" }.joined()
             guard FileManager.default.createFile(atPath: out, contents: Data(text.utf8)) else { throw CLIError("cannot write \(out)") }
             print("wrote \(lines.count) labelled example(s) to \(out)")

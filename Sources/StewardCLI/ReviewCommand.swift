@@ -44,7 +44,7 @@ struct ReviewCommand: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let store = try storeOptions.openStore()
+            let store = try await storeOptions.openStore()
             for example in try await store.labelledExamples(template: template) { print(example.jsonString) }
         }
     }
@@ -59,7 +59,7 @@ struct ReviewCommand: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let store = try storeOptions.openStore()
+            let store = try await storeOptions.openStore()
             var credentials: [String]? = credential.map { [$0] }
             if let token = tokenOptions.resolved {
                 guard let reviewer = try await store.reviewer(token: token) else {
@@ -235,7 +235,7 @@ struct ReviewersCommand: AsyncParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() async throws {
-            let store = try storeOptions.openStore()
+            let store = try await storeOptions.openStore()
             guard try await store.removeReviewer(id: id, by: "operator", at: SystemEngineClock().nowMilliseconds()) else {
                 throw CLIError("no reviewer '\(id)'")
             }
@@ -252,7 +252,7 @@ struct ReviewersCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard role == "reviewer" || role == "operator" else { throw CLIError("unknown role '\(role)'; expected reviewer or operator") }
-            let store = try storeOptions.openStore()
+            let store = try await storeOptions.openStore()
             let (reviewer, token) = try await store.addReviewer(name: name, credentials: credentials, role: role, at: SystemEngineClock().nowMilliseconds())
             print("reviewer \(reviewer.id) (\(reviewer.name)) credentials: \(credentials.isEmpty ? "none" : credentials.joined(separator: ", "))")
             print("token: \(token)")
@@ -267,7 +267,7 @@ struct ReviewersCommand: AsyncParsableCommand {
         var json: Bool { jsonFlag || format.isJSON }
 
         func run() async throws {
-            let store = try storeOptions.openStore()
+            let store = try await storeOptions.openStore()
             let reviewers = try await store.reviewers()
             if json {
                 print(JSONValue.object(["reviewers": .array(reviewers.map { reviewer in

@@ -59,6 +59,10 @@ public struct StewardCommand: AsyncParsableCommand {
         } catch let error as TemplateErrors {
             for diagnostic in error.diagnostics { printError(diagnostic.description) }
             Foundation.exit(1)
+        } catch let error as StoreOpenError {
+            // The store is down, refuses the credentials, or is newer than this steward.
+            printError("error: \(error)")
+            Foundation.exit(3)
         } catch let error as StoreError {
             printError("error: \(error)")
             Foundation.exit(1)

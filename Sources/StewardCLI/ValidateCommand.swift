@@ -4,7 +4,7 @@ import Foundation
 import StewardPlugins
 import StewardSLA
 import StewardPrompts
-import StewardStoreSQLite
+import StewardEngine
 import StewardTemplates
 
 /// `steward validate PATH...`: checks templates and reports every problem with its location.
@@ -20,6 +20,9 @@ struct ValidateCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("db"), help: "Also check the templates against the texts instances in this store are pinned to (default: .steward/steward.db when it exists).")
     var database: String?
+
+    @Option(name: .customLong("store"), help: "The same check against a store by URL (sqlite:PATH or postgres://…; default: $STEWARD_STORE).")
+    var store: String?
 
     func run() async throws {
         let workspace = Workspace()
@@ -37,8 +40,13 @@ struct ValidateCommand: AsyncParsableCommand {
             }
         }
         // A template changed in place under a version instances are pinned to is a problem too.
-        let databasePath = database ?? SQLiteStore.defaultPath(root: workspace.root.path)
-        let stored = FileManager.default.fileExists(atPath: databasePath) ? try await SQLiteStore(path: databasePath).templates() : []
+        // (An SQLite file that does not exist yet is not created: there is nothing pinned in it.)
+        let location = try StoreLocation.resolve(store: store, database: database, root: workspace.root.path)
+        var stored: [TemplateSnapshot] = []
+        switch location {
+        case .sqlite(let path) where !FileManager.default.fileExists(atPath: path): break
+        default: stored = try await location.open().templates()
+        }
         var library = prompts ?? PromptLibrary()
         var allowList: [String: [String]] = [:]
         for path in paths { allowList.merge(try workspace.loadForeignAllowList(workflows: path)) { $0 + $1 } }

@@ -40,6 +40,16 @@ public final class InstanceDriver: Service {
     private let stream: AsyncStream<String>
     private let continuation: AsyncStream<String>.Continuation
     private let failures = Mutex<[String: Failure]>([:])
+    /// Instances queued or being driven: an instance asked for again while queued is driven
+    /// once; while being driven, once more after that drive (what was asked may have come in
+    /// after the drive read the instance). Two drives of one instance never overlap here.
+    private let scheduled = Mutex<[String: Scheduled]>([:])
+
+    private enum Scheduled {
+        case queued
+        case driving
+        case drivingThenAgain
+    }
 
     /// Creates a driver for `engine`; a failed drive is retried after `retryDelay`, doubling up
     /// to `maxRetryDelay`.
@@ -55,8 +65,37 @@ public final class InstanceDriver: Service {
     /// Asks for instance `id` to be run on. Returns false once the driver is shutting down.
     @discardableResult
     public func enqueue(_ id: String) -> Bool {
+        let yield = scheduled.withLock { scheduled -> Bool in
+            switch scheduled[id] {
+            case nil:
+                scheduled[id] = .queued
+                return true
+            case .driving:
+                scheduled[id] = .drivingThenAgain
+                return false
+            case .queued, .drivingThenAgain:
+                return false
+            }
+        }
+        guard yield else { return true }
         if case .enqueued = continuation.yield(id) { return true }
+        scheduled.withLock { _ = $0.removeValue(forKey: id) }
         return false
+    }
+
+    /// Marks `id` as being driven (it left the queue).
+    private func started(_ id: String) {
+        scheduled.withLock { $0[id] = .driving }
+    }
+
+    /// Marks the drive of `id` finished; queues it again when it was asked for meanwhile.
+    private func finished(_ id: String) {
+        let again = scheduled.withLock { scheduled -> Bool in
+            let again = scheduled[id] == .drivingThenAgain
+            scheduled[id] = nil
+            return again
+        }
+        if again { enqueue(id) }
     }
 
     /// The last background failure of instance `id` while it is being retried; nil once a
@@ -86,6 +125,8 @@ public final class InstanceDriver: Service {
     }
 
     private func drive(_ id: String) async {
+        started(id)
+        defer { finished(id) }
         do {
             let state = try await engine.continueInstance(id: id)
             failures.withLock { $0[id] = nil }

@@ -150,18 +150,31 @@ public struct StewardServer: Sendable {
             router: makeRouter(),
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port), serverName: nil),
-            services: environment.periodic.map { work -> [any Service] in
-                [driver, PeriodicService(interval: environment.periodicInterval, work: work, logger: logger)]
-            } ?? [driver],
+            services: services,
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
     }
 
+    /// The background services, in start order; graceful shutdown stops them in reverse, after
+    /// the HTTP listener: the periodic tick, then the driver (draining), then the lease service
+    /// (which releases this engine's leases once nothing of it runs any more).
+    var services: [any Service] {
+        var services: [any Service] = []
+        if let leases = store as? any LeaseStore { services.append(LeaseService(leases: leases, driver: driver, logger: logger)) }
+        services.append(driver)
+        if let work = environment.periodic { services.append(PeriodicService(interval: environment.periodicInterval, work: work, logger: logger)) }
+        return services
+    }
+
     /// Resumes running instances, then serves until SIGTERM or SIGINT, then shuts down
-    /// gracefully: no new connections, in-flight requests and engine work finished.
+    /// gracefully: no new connections, in-flight requests and engine work finished. On a store
+    /// several engines share (`LeaseStore`), nothing is resumed at start: the lease service takes
+    /// over the running instances whose lease lapsed, and leaves those of live engines alone.
     public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        let resumed = try await engine.resume()
-        if resumed > 0 { logger.info("resumed running instances", metadata: ["count": "\(resumed)"]) }
+        if !(store is any LeaseStore) {
+            let resumed = try await engine.resume()
+            if resumed > 0 { logger.info("resumed running instances", metadata: ["count": "\(resumed)"]) }
+        }
         let group = ServiceGroup(
             configuration: .init(
                 services: [makeApplication(onRunning: onRunning)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

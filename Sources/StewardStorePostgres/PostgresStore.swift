@@ -1,4 +1,13 @@
 import StewardEngine
 
-/// Placeholder so the module builds while the store is written.
-enum PostgresStorePlaceholder {}
+// Stand-in for the store being written on its own branch (replaced at merge).
+public final class PostgresStore: Sendable {
+    public struct Configuration: Sendable, CustomStringConvertible {
+        public var description: String
+        public init(url: String, environment: [String: String]) throws { description = url }
+    }
+    public static func open(_ configuration: Configuration, engineID: String? = nil) async throws -> any EngineStore {
+        throw StoreNotBuilt()
+    }
+    struct StoreNotBuilt: Error {}
+}
