@@ -26,6 +26,8 @@ public struct EngineOptions: Sendable {
     public var storeURL: String?
     /// This engine's name among the engines sharing a PostgreSQL store (nil: host, pid and a random suffix).
     public var engineID: String?
+    /// How long this engine's leases last without a heartbeat, in ms (nil: the store's default).
+    public var leaseDuration: Int64?
     /// A store to use instead of opening the SQLite one (another backend, in tests).
     public var store: (any EngineStore)?
     /// Plugin files or directories (empty: `$STEWARD_PLUGIN_PATH`, else `.steward/plugins`).
@@ -237,7 +239,7 @@ public struct EngineAssembly: Sendable {
             store = given
         } else {
             let location = try StoreLocation.resolve(store: options.storeURL, database: options.database, root: workspace.root.path)
-            store = try await location.open(engineID: options.engineID)
+            store = try await location.open(engineID: options.engineID, leaseDuration: options.leaseDuration)
             switch location {
             case .sqlite(let database):
                 if database != ":memory:" { ledgerPath = ledgerPath ?? database + ".crashes" }

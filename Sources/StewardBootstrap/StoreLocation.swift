@@ -53,9 +53,11 @@ public enum StoreLocation: Sendable, Hashable, CustomStringConvertible {
     /// Opens the store (creating an SQLite file and migrating either schema as needed).
     /// - Parameter engineID: The engine's name among those sharing a PostgreSQL database (nil:
     ///   host name, process id and a random suffix); unused for SQLite.
+    /// - Parameter leaseDuration: How long this engine's leases on running instances last
+    ///   without a heartbeat, in ms (nil: the store's default, 15 s); unused for SQLite.
     /// - Throws: `StoreOpenError`, one line: unreachable, credentials refused, a newer schema, an
     ///   unreadable file.
-    public func open(engineID: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) async throws(StoreOpenError)
+    public func open(engineID: String? = nil, leaseDuration: Int64? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) async throws(StoreOpenError)
         -> any EngineStore
     {
         switch self {
@@ -64,6 +66,7 @@ public enum StoreLocation: Sendable, Hashable, CustomStringConvertible {
         case .postgres(let url):
             do {
                 let configuration = try PostgresStore.Configuration(url: url, environment: environment)
+                if let leaseDuration { return try await PostgresStore.open(configuration, engineID: engineID, leaseDuration: leaseDuration) }
                 return try await PostgresStore.open(configuration, engineID: engineID)
             } catch {
                 throw StoreOpenError("\(error)")

@@ -40,11 +40,17 @@ struct StoreOptions: ParsableArguments {
 struct EngineContext {
     let assembly: EngineAssembly
 
-    init(store options: StoreOptions, plugins: PluginOptions, extraTemplate: String? = nil, metrics: EngineMetrics? = nil) async throws {
+    init(
+        store options: StoreOptions, plugins: PluginOptions, extraTemplate: String? = nil, metrics: EngineMetrics? = nil, engineID: String? = nil,
+        leaseDuration: Int64? = nil
+    ) async throws {
         do {
-            assembly = try await EngineAssembly.assemble(EngineOptions(
+            var engineOptions = EngineOptions(
                 workflows: options.workflows, database: options.database, storeURL: options.store, pluginDirectories: plugins.directories,
-                buildPlugins: !plugins.noBuild, extraTemplate: extraTemplate, metrics: metrics))
+                buildPlugins: !plugins.noBuild, extraTemplate: extraTemplate, metrics: metrics)
+            engineOptions.engineID = engineID
+            engineOptions.leaseDuration = leaseDuration
+            assembly = try await EngineAssembly.assemble(engineOptions)
         } catch let failed as AssemblyFailed {
             for diagnostic in failed.diagnostics { printError(diagnostic.description) }
             throw ValidationFailed(exitCode: 1)

@@ -25,16 +25,22 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Instances driven at once in the background.") var concurrency = 16
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
     @Option(help: "Minutes a reviewer's claim on a task holds (others cannot decide it meanwhile).") var claimMinutes = 15
+    @Option(help: "This engine's name among the engines sharing a PostgreSQL store (default: host name, process id and a random suffix).")
+    var engineID: String?
+    @Option(help: "Seconds an engine's leases on running instances last without a heartbeat (PostgreSQL; another engine takes the instances over after that).")
+    var leaseSeconds: Double = 15
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var plugins: PluginOptions
 
     func run() async throws {
+        guard leaseSeconds >= 0.3 else { throw CLIError("--lease-seconds must be at least 0.3") }
         guard let level = Logger.Level(rawValue: logLevel) else { throw CLIError("unknown log level '\(logLevel)'") }
         var logger = Logger(label: "steward.serve")
         logger.logLevel = level
         let metrics = ServerMetrics()
         // The same engine as the other commands (plugins, ffi, models, SLA), reporting to this server's metrics.
-        let context = try await EngineContext(store: storeOptions, plugins: plugins, metrics: metrics.engine)
+        let context = try await EngineContext(
+            store: storeOptions, plugins: plugins, metrics: metrics.engine, engineID: engineID, leaseDuration: Int64(leaseSeconds * 1000))
         let timers = context.timers
         let engine = context.engine
         // Scheduled evals run on their own task (one tick at a time) so a long eval never

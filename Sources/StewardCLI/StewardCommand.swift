@@ -19,7 +19,7 @@ public struct StewardCommand: AsyncParsableCommand {
             ValidateCommand.self, RunCommand.self, SubmitCommand.self, ResumeCommand.self, InstancesCommand.self,
             ReviewCommand.self, ReviewersCommand.self, TimersCommand.self, NotificationsCommand.self, AuditCommand.self,
             TemplateCommand.self, PluginsCommand.self, StepsCommand.self, ModelsCommand.self, ServeCommand.self, EvalCommand.self, MigrateCommand.self, EventsCommand.self,
-            CompletionCommand.self,
+            StoreCommand.self, CompletionCommand.self,
         ]
     )
 

@@ -6,7 +6,7 @@ public final class PostgresStore: Sendable {
         public var description: String
         public init(url: String, environment: [String: String]) throws { description = url }
     }
-    public static func open(_ configuration: Configuration, engineID: String? = nil) async throws -> any EngineStore {
+    public static func open(_ configuration: Configuration, engineID: String? = nil, leaseDuration: Int64 = 15_000) async throws -> any EngineStore {
         throw StoreNotBuilt()
     }
     struct StoreNotBuilt: Error {}
