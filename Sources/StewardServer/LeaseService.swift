@@ -23,8 +23,8 @@ public struct LeaseService: Service {
     /// How many lapsed instances one takeover query claims.
     let batch: Int
 
-    /// Creates the service. `timers` runs after each pass (firing due timers: a wake-up can mean
-    /// a timer fell due); nil leaves timers to the periodic tick.
+    /// Creates the service. `timers` runs after a pass a wake-up caused (it may mean a timer
+    /// another engine set is due now); nil leaves timers to the periodic tick.
     public init(leases: any LeaseStore, driver: InstanceDriver, timers: (@Sendable () async throws -> Void)? = nil, logger: Logger, batch: Int = 256) {
         self.leases = leases
         self.driver = driver
@@ -36,10 +36,11 @@ public struct LeaseService: Service {
     /// A third of the lease: two heartbeats can be missed before the lease lapses.
     var heartbeat: Duration { .milliseconds(max(50, leases.leaseDuration / 3)) }
 
-    /// Renews, then takes over lapsed instances until none is left (or the driver shuts down).
+    /// Renews, then takes over lapsed instances until none is left (or the driver shuts down);
+    /// after a wake-up, also runs `timers`.
     /// - Returns: How many instances it took over.
     @discardableResult
-    func pass() async throws -> Int {
+    func pass(wokenUp: Bool = false) async throws -> Int {
         try await leases.renewLeases()
         var taken = 0
         while true {
@@ -51,7 +52,7 @@ public struct LeaseService: Service {
         if taken > 0 {
             logger.info("took over running instances whose lease lapsed", metadata: ["count": "\(taken)", "engine": "\(leases.engineID)"])
         }
-        try await timers?()
+        if wokenUp { try await timers?() }
         return taken
     }
 
@@ -60,21 +61,22 @@ public struct LeaseService: Service {
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
                 // Wake-ups and the heartbeat both feed one pass loop, so passes never overlap.
-                let (ticks, tick) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+                // (true: a wake-up; false: the heartbeat.)
+                let (ticks, tick) = AsyncStream.makeStream(of: Bool.self, bufferingPolicy: .bufferingNewest(2))
                 group.addTask {
-                    for await _ in wakeUps { tick.yield() }
+                    for await _ in wakeUps { tick.yield(true) }
                 }
                 group.addTask {
                     while !Task.isCancelled {
-                        tick.yield()
+                        tick.yield(false)
                         try? await Task.sleep(for: heartbeat)
                     }
                     tick.finish()
                 }
-                for await _ in ticks {
+                for await wokenUp in ticks {
                     if Task.isCancelled { break }
                     do {
-                        try await pass()
+                        try await pass(wokenUp: wokenUp)
                     } catch is CancellationError {
                         break
                     } catch {

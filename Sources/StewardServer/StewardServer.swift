@@ -160,7 +160,9 @@ public struct StewardServer: Sendable {
     /// (which releases this engine's leases once nothing of it runs any more).
     var services: [any Service] {
         var services: [any Service] = []
-        if let leases = store as? any LeaseStore { services.append(LeaseService(leases: leases, driver: driver, logger: logger)) }
+        if let leases = store as? any LeaseStore {
+            services.append(LeaseService(leases: leases, driver: driver, timers: environment.periodic, logger: logger))
+        }
         services.append(driver)
         if let work = environment.periodic { services.append(PeriodicService(interval: environment.periodicInterval, work: work, logger: logger)) }
         return services
