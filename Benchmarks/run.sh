@@ -131,6 +131,23 @@ rm -rf "$scratch/waits"
 mkdir -p "$scratch/event-http"
 measure event-http "$bench" event-http --steward "$bin/steward" --plugins "$plugins" --scratch "$scratch/event-http" --n $((quick ? 200 : 1000))
 rm -rf "$scratch/event-http"
+# Several engines sharing one PostgreSQL database (issue 12), beside SQLite, all over HTTP: the
+# triage template submitted to every engine, decisions one at a time, and a killed engine's
+# instances taken over by the others.
+pg="$scratch/pg"
+if pg_port="$("$root/Benchmarks/postgres-server.sh" start "$pg")"; then
+  for engines in 1 2 3; do "$root/Benchmarks/postgres-server.sh" createdb "$pg" "scale$engines"; done
+  mkdir -p "$scratch/scale-out"
+  scale_n=$((quick ? 1000 : 3000))
+  measure scale-out env STEWARD_KB_ARTICLES="$root/data/stackfaq/articles.json" STEWARD_MODEL_DIR="$root/Plugins/banking-intent/models" \
+    "$bench" scale-out --steward "$bin/steward" --plugins "$plugins" --libraries "$scratch/lib" --template "$template" --input "$ticket2" \
+    --scratch "$scratch/scale-out" --n "$scale_n" --decisions $((quick ? 100 : 300)) --config \
+    "sqlite,1,sqlite:$scratch/scale-out/scale.db;postgres-1,1,postgres://steward@127.0.0.1:$pg_port/scale1;postgres-2,2,postgres://steward@127.0.0.1:$pg_port/scale2;postgres-3,3,postgres://steward@127.0.0.1:$pg_port/scale3"
+  "$root/Benchmarks/postgres-server.sh" stop "$pg"
+  rm -rf "$scratch/scale-out"
+else
+  log "scale-out skipped: no PostgreSQL server"
+fi
 measure resume "$bench" resume --samples "$samples" --plugins "$plugins" --template "$template" --input "$ticket2" --db "$scratch/resume.db" --libraries "$scratch/lib"
 measure cold-start "$bench" cold-start --steward "$bin/steward" --root "$root" --plugins "$plugins" --scratch "$scratch" --runs "$runs"
 

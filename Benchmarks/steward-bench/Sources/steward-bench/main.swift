@@ -14,6 +14,7 @@ let usage = """
            steward-bench shadow --n N --plugins DIR --template FILE --input FILE --db FILE [--concurrency C] [--customer C] [--candidate A@V]
            steward-bench waits --n N --timers T --events E --plugins DIR --scratch DIR [--concurrency C]
            steward-bench event-http --steward BIN --plugins DIR --scratch DIR [--n N]
+           steward-bench scale-out --steward BIN --plugins DIR --template FILE --input FILE --scratch DIR --config 'NAME,ENGINES,STORE_URL;...' [--n N] [--decisions D] [--libraries DIR] [--lease-seconds S]
            steward-bench overhead --n N --plugins DIR --scratch DIR --raw BIN [--concurrency C] [--payloads 0,1024] [--rounds R]
            steward-bench resume --samples S --plugins DIR --template FILE --input FILE --db FILE
            steward-bench cold-start --steward BIN --root DIR --plugins DIR --scratch DIR [--runs R]
@@ -81,6 +82,13 @@ do {
         result = try await EventHTTPBenchmark(
             steward: arguments.string("steward"), plugins: arguments.string("plugins"), scratch: arguments.string("scratch"),
             n: arguments.int("n", default: 1_000)
+        ).run()
+    case "scale-out":
+        result = try await ScaleOutBenchmark(
+            steward: arguments.string("steward"), plugins: arguments.string("plugins"), libraries: arguments.values["libraries"],
+            template: arguments.string("template"), input: arguments.string("input"), scratch: arguments.string("scratch"),
+            n: arguments.int("n", default: 3_000), decisions: arguments.int("decisions", default: 300),
+            configurations: try ScaleOutBenchmark.parse(arguments.string("config")), leaseSeconds: Double(arguments.values["lease-seconds"] ?? "3") ?? 3
         ).run()
     case "shadow":
         result = try await ShadowBenchmark(
