@@ -39,6 +39,8 @@ public final class PostgresStore: EngineStore, LeaseStore {
     let listener: WorkListener
     let logger: Logger
     private let running: Task<Void, Never>
+    /// The writer's transactions so far (group commit: usually fewer than the commits).
+    @_spi(Benchmarks) public var committedTransactions: Int { writer.transactions.load(ordering: .relaxed) }
     private let closed = Atomic<Bool>(false)
 
     private init(

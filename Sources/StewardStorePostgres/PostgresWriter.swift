@@ -4,6 +4,7 @@ import PostgresNIO
 import StewardCore
 import StewardEngine
 import StewardJSON
+import Synchronization
 
 /// Something to append to the journal through the writer.
 enum PostgresWrite: Sendable {
@@ -58,6 +59,8 @@ actor PostgresWriter {
     private var writing = false
     private var closed = false
     private var idle: [CheckedContinuation<Void, Never>] = []
+    /// Write transactions committed so far (commits per transaction, for tests and benchmarks).
+    nonisolated let transactions = Atomic<Int>(0)
     /// Writes per transaction at most: each has a savepoint, and PostgreSQL slows every session's
     /// snapshots once a transaction has more than 64 subtransactions.
     static let batchLimit = 48
@@ -96,6 +99,7 @@ actor PostgresWriter {
             let results: [Result<Void, any Error>]
             do {
                 results = try await context.transaction(client) { journal in try await journal.apply(writes) }
+                transactions.add(1, ordering: .relaxed)
             } catch {
                 results = Array(repeating: .failure(context.wrap(error)), count: batch.count)
             }
@@ -174,8 +178,17 @@ struct Journal {
         if wakeOthers { try await run("SELECT pg_notify(\(workChannel), \(writer.engineID))") }
     }
 
-    /// Applies writes in order, one savepoint each.
+    /// Applies writes in order, one savepoint each. A lone write needs none: when it fails, it
+    /// throws and the whole transaction, which holds nothing else, rolls back.
     mutating func apply(_ writes: [PostgresWrite]) async throws -> [Result<Void, any Error>] {
+        if writes.count == 1, let write = writes.first {
+            do {
+                try await apply(write)
+                return [.success(())]
+            } catch {
+                throw Self.conflict(error, write) ?? error
+            }
+        }
         var results: [Result<Void, any Error>] = []
         results.reserveCapacity(writes.count)
         for write in writes {

@@ -1,7 +1,7 @@
 import StewardCore
 import StewardEngine
 import StewardJSON
-@testable import StewardStorePostgres
+@_spi(Benchmarks) @testable import StewardStorePostgres
 import Testing
 
 /// Two engines (two stores with their own engine ids) on one database: leases fence, lapse,
@@ -163,4 +163,46 @@ private final class IteratorBox: @unchecked Sendable {
     init(_ iterator: AsyncStream<Void>.Iterator) { self.iterator = iterator }
 
     func next() async -> Bool { await iterator.next() != nil }
+}
+
+/// The writer: commits arriving together share transactions, each in its own savepoint.
+@Suite struct GroupCommitTests {
+    @Test func aConflictingCommitInABatchRollsBackAloneAndTheRestLand() async throws {
+        let store = try await Fixture.open(Fixture.database())
+        try await Fixture.using(store) {
+            for index in 0..<16 { try await store.commit(Fixture.started("g\(index)")) }
+            let before = store.committedTransactions
+            // Two commits of the same next sequence per instance, all at once: one of each pair lands.
+            let conflicts = try await withThrowingTaskGroup(of: Int.self) { group in
+                for index in 0..<32 {
+                    group.addTask {
+                        try await Fixture.conflict { try await store.commit(Fixture.step("g\(index / 2)", sequence: 2)) } == nil ? 0 : 1
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            #expect(conflicts == 16)
+            #expect(store.committedTransactions - before < 32, "32 commits at once share transactions")
+            for index in 0..<16 {
+                #expect(try await store.history(of: "g\(index)").map(\.sequence) == [1, 2])
+            }
+            let verification = try await store.verifyJournal()
+            #expect(verification.problems.isEmpty && verification.rowsChecked == 32, "\(verification)")
+        }
+    }
+
+    @Test func aClosedStoreRefusesWritesAndEndsItsWakeUps() async throws {
+        let store = try await Fixture.open(Fixture.database())
+        let wakeUps = store.wakeUps()
+        await store.close()
+        var ended = true
+        for await _ in wakeUps { ended = false }
+        #expect(ended, "the stream finished with no wake-up")
+        await #expect {
+            try await store.commit(Fixture.started("late"))
+        } throws: { error in
+            (error as? PostgresStoreError)?.kind == .closed
+        }
+        await store.close()
+    }
 }
