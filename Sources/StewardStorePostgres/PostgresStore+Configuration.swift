@@ -16,7 +16,8 @@ extension PostgresStore {
             case require
         }
 
-        /// The server's host name or address.
+        /// The server's host name or address, or (starting with `/`) the folder of its Unix-domain
+        /// socket (`<folder>/.s.PGSQL.<port>`, as libpq reads it; never encrypted).
         public var host: String
         /// Its port.
         public var port: Int
@@ -86,10 +87,11 @@ extension PostgresStore {
                 let after = rest[rest.index(after: close)...]
                 if after.hasPrefix(":") { portText = after.dropFirst() } else if !after.isEmpty { throw fail("unexpected text after the host") }
             } else if let colon = rest.firstIndex(of: ":") {
-                host = String(rest[..<colon])
+                host = try Self.decoded(rest[..<colon], what: "host", fail)
                 portText = rest[rest.index(after: colon)...]
             } else if !rest.isEmpty {
-                host = String(rest)
+                // Percent-decoded: a socket folder is written %2Fvar%2Frun%2Fpostgresql.
+                host = try Self.decoded(rest, what: "host", fail)
             }
             var sslMode: SSLMode?
             for pair in query.split(separator: "&") where !pair.isEmpty {
@@ -123,18 +125,22 @@ extension PostgresStore {
                 database: database, sslMode: sslMode)
         }
 
-        /// `host:port/database`, as errors name the store.
+        /// `host:port/database`, as errors name the store (`socket/database` for a Unix-domain socket).
         public var place: String {
+            if let socketPath { return "\(socketPath)/\(database)" }
             let shownHost = host.contains(":") ? "[\(host)]" : host
             return "\(shownHost):\(port)/\(database)"
         }
+
+        /// The Unix-domain socket's path when `host` is a folder.
+        var socketPath: String? { host.hasPrefix("/") ? "\(host)/.s.PGSQL.\(port)" : nil }
 
         /// The URL without the password (`postgres://user:***@host:port/database?sslmode=...`).
         public var redacted: String {
             let secret = password == nil ? "" : ":***"
             let userText = user.addingPercentEncoding(withAllowedCharacters: .urlUserAllowed) ?? user
             let databaseText = database.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? database
-            let shownHost = host.contains(":") ? "[\(host)]" : host
+            let shownHost = host.contains(":") ? "[\(host)]" : host.addingPercentEncoding(withAllowedCharacters: .urlHostAllowed) ?? host
             return "postgres://\(userText)\(secret)@\(shownHost):\(port)/\(databaseText)?sslmode=\(sslMode.rawValue)"
         }
 
@@ -165,8 +171,9 @@ extension PostgresStore {
 
         /// The pool's configuration.
         var client: PostgresClient.Configuration {
-            var configuration = PostgresClient.Configuration(
-                host: host, port: port, username: user, password: password, database: database, tls: tls)
+            var configuration =
+                socketPath.map { PostgresClient.Configuration(unixSocketPath: $0, username: user, password: password, database: database) }
+                ?? PostgresClient.Configuration(host: host, port: port, username: user, password: password, database: database, tls: tls)
             configuration.options.connectTimeout = .seconds(10)
             configuration.options.maximumConnections = max(1, poolSize)
             return configuration
@@ -175,6 +182,11 @@ extension PostgresStore {
         /// A single connection's configuration (the probe at open, the listener).
         /// - Throws: `PostgresStoreError` when TLS cannot be set up.
         func connection() throws -> PostgresConnection.Configuration {
+            if let socketPath {
+                var configuration = PostgresConnection.Configuration(unixSocketPath: socketPath, username: user, password: password, database: database)
+                configuration.options.connectTimeout = .seconds(10)
+                return configuration
+            }
             let tls: PostgresConnection.Configuration.TLS
             switch sslMode {
             case .disable: tls = .disable

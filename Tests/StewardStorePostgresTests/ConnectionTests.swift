@@ -77,6 +77,22 @@ import Testing
         }
     }
 
+    @Test func aSocketFolderAsHostConnectsThroughTheUnixSocket() async throws {
+        let server = try await PostgresServer.start()
+        let url = try await Fixture.database()
+        let database = String(url.split(separator: "/").last ?? "")
+        let configuration = try PostgresStore.Configuration(
+            url: "postgres:///\(database)", environment: ["PGHOST": server.directory, "PGPORT": String(server.port), "PGUSER": server.user])
+        #expect(configuration.place == "\(server.directory)/.s.PGSQL.\(server.port)/\(database)")
+        let written = try PostgresStore.Configuration(url: configuration.redacted, environment: [:])
+        #expect(written.host == server.directory && written.port == server.port, "a socket folder survives the URL: \(configuration.redacted)")
+        let store = try await PostgresStore.open(configuration, logger: Fixture.logger)
+        try await Fixture.using(store) {
+            try await store.commit(Fixture.started("s"))
+            #expect(try await store.instance(id: "s")?.sequence == 1)
+        }
+    }
+
     @Test func aMissingDatabaseIsNamed() async throws {
         let server = try await PostgresServer.start()
         await #expect {
