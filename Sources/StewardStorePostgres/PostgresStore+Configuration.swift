@@ -196,7 +196,7 @@ extension PostgresStore {
                 do {
                     tls = .require(try NIOSSLContext(configuration: settings))
                 } catch {
-                    throw PostgresStoreError(.configuration, "cannot set up TLS for the PostgreSQL store at \(place): \(error)")
+                    throw PostgresStoreError(.configuration, "cannot set up TLS for the PostgreSQL store at \(place): \(PostgresStoreError.oneLine(String(describing: error)))")
                 }
             }
             var configuration = PostgresConnection.Configuration(

@@ -15,9 +15,20 @@ struct Row: Sendable {
     init(_ row: PostgresRow) { columns = row.makeRandomAccess() }
 
     /// The value of column `name`.
-    /// - Throws: postgres-nio's decoding error when the column is missing or of another type.
+    /// - Throws: `PostgresStoreError` (`.schema`) when the column is NULL, missing or of another type.
     subscript<Value: PostgresDecodable>(_ name: String) -> Value {
-        get throws { try columns[name].decode(Value.self) }
+        get throws {
+            guard columns.contains(name) else {
+                throw PostgresStoreError(.schema, "the PostgreSQL store returned no column \(name): is it a steward database?")
+            }
+            do {
+                return try columns[name].decode(Value.self)
+            } catch let error as PostgresDecodingError {
+                throw PostgresStoreError(
+                    .schema,
+                    "the PostgreSQL store holds a value this steward cannot read as \(Value.self) (column \(name), type \(error.postgresType)): is it a steward database?")
+            }
+        }
     }
 
     /// A `BYTEA` column's bytes (none when NULL).
