@@ -14,6 +14,9 @@ enum Fixture {
         return logger
     }
 
+    /// A lease that cannot lapse during a test, however loaded the machine (10 minutes).
+    static let long: Int64 = 600_000
+
     /// A new, empty database's URL.
     static func database() async throws -> String {
         try await PostgresServer.start().makeDatabase()
