@@ -67,13 +67,17 @@ public final class PostgresStore: EngineStore, LeaseStore {
     ///     process id and a random suffix).
     ///   - leaseDuration: How long a lease lasts after its last renewal, ms (default 15 s).
     ///   - logger: Where the store and postgres-nio log.
-    /// - Throws: `PostgresStoreError`, one line: `.unreachable` ("cannot reach the PostgreSQL
+    /// - Throws: `PostgresStoreError`, one line: `.configuration` (an empty engine id, a lease
+    ///   under 1 ms), `.unreachable` ("cannot reach the PostgreSQL
     ///   store at host:port/db: connection refused"), `.credentials`, `.missingDatabase`,
     ///   `.schema` (the database's schema is newer than this steward), `.server`.
     public static func open(
         _ configuration: Configuration, engineID: String = PostgresStore.defaultEngineID(), leaseDuration: Int64 = 15_000,
         logger: Logger = Logger(label: "steward.store.postgres")
     ) async throws -> PostgresStore {
+        guard leaseDuration > 0, !engineID.isEmpty else {
+            throw PostgresStoreError(.configuration, "an engine needs a name and a lease of at least 1 ms (given '\(engineID)', \(leaseDuration) ms)")
+        }
         let place = configuration.place
         let user = configuration.user
         let connection = try configuration.connection()
@@ -127,7 +131,8 @@ public final class PostgresStore: EngineStore, LeaseStore {
     public static func defaultEngineID() -> String {
         var name = [UInt8](repeating: 0, count: 256)
         let host = gethostname(&name, name.count) == 0 ? String(decoding: name.prefix { $0 != 0 }, as: UTF8.self) : "host"
-        return "\(host)-\(getpid())-\(String(UInt32.random(in: 0..<0x100_0000), radix: 16))"
+        let suffix = String(UInt32.random(in: 0..<0x100_0000), radix: 16)
+        return "\(host)-\(getpid())-\(String(repeating: "0", count: 6 - suffix.count))\(suffix)"
     }
 
     // MARK: Running statements

@@ -49,6 +49,19 @@ import Testing
         #expect(throws: PostgresStoreError.self) { try Configuration(url: "postgres://h/d", environment: [:]) }
     }
 
+    @Test func anEngineIsNamedByHostProcessAndASuffixAndNeedsALease() async throws {
+        let first = PostgresStore.defaultEngineID()
+        let parts = first.split(separator: "-")
+        #expect(parts.count >= 3 && parts[parts.count - 2] == "\(getpid())" && parts.last?.count == 6, "\(first)")
+        #expect(PostgresStore.defaultEngineID() != first, "each store of a process is another engine")
+        let configuration = try Configuration(url: "postgres://u@127.0.0.1:1/d", environment: [:])
+        await #expect {
+            try await PostgresStore.open(configuration, leaseDuration: 0, logger: Fixture.logger)
+        } throws: { error in
+            (error as? PostgresStoreError)?.kind == .configuration
+        }
+    }
+
     @Test func thePasswordIsNeverPrinted() throws {
         let configuration = try Configuration(url: "postgres://ana:hunter2@db:5432/steward", environment: ["PGPASSWORD": "other"])
         for text in [configuration.description, configuration.redacted, "\(configuration)", String(reflecting: configuration.description)] {
