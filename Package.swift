@@ -324,7 +324,7 @@ let package = Package(
             name: "StewardStorePostgresTests",
             dependencies: [
                 "StewardStorePostgres", "StewardStoreConformance", "StewardCore", "StewardEngine", "StewardTesting", "StewardTemplates",
-                "StewardJSON",
+                "StewardJSON", .product(name: "Logging", package: "swift-log"), .product(name: "PostgresNIO", package: "postgres-nio"),
             ]),
         .testTarget(
             name: "StewardCrashTests",

@@ -66,8 +66,8 @@ public enum StoreLocation: Sendable, Hashable, CustomStringConvertible {
         case .postgres(let url):
             do {
                 let configuration = try PostgresStore.Configuration(url: url, environment: environment)
-                if let leaseDuration { return try await PostgresStore.open(configuration, engineID: engineID, leaseDuration: leaseDuration) }
-                return try await PostgresStore.open(configuration, engineID: engineID)
+                return try await PostgresStore.open(
+                    configuration, engineID: engineID ?? PostgresStore.defaultEngineID(), leaseDuration: leaseDuration ?? 15_000)
             } catch {
                 throw StoreOpenError("\(error)")
             }

@@ -42,25 +42,18 @@ struct EncodedCommit: Sendable {
     let auditSamples: [AuditItemRecord.Encoded]
 
     init(_ commit: InstanceCommit) {
-        let atRest = commit.state.status != .running || commit.state.sequence == 1
         // A snapshot at rest (waiting or finished) is deflated: it stays for hours or for good.
         // The first snapshot of an instance still running is replaced within milliseconds.
-        if atRest {
+        if commit.writesSnapshot {
             let json = commit.state.jsonValue.jsonString
             state = commit.state.status != .running ? StoredText(json, threshold: StoredText.snapshotThreshold) : .text(json)
         } else {
             state = nil
         }
-        if let binary = commit.servedBy, case .object(var members) = commit.event.payload {
-            // Beside the event's own fields: replay reads the event and ignores it; the hash chain covers it.
-            members["binary"] = .string(binary)
-            payload = JSONValue.object(members).jsonString
-        } else {
-            payload = commit.event.payload.jsonString
-        }
+        payload = commit.journalPayload
         storedPayload = StoredText(payload, threshold: StoredText.payloadThreshold)
         config = commit.pinnedConfig?.jsonString
-        prompts = commit.pinnedTemplate.map { JSONValue.object($0.prompts.mapValues { .string($0) }).jsonString }
+        prompts = commit.pinnedPromptsText
         auditSamples = commit.auditSamples.map(AuditItemRecord.Encoded.init)
     }
 }
@@ -310,7 +303,7 @@ enum Journal {
         // the event that caused it.
         try append(
             kind: commit.event.name, instance: rowid, instanceID: state.id, seq: state.sequence, at: commit.at, actor: commit.actor,
-            payload: encoded.payload, stored: encoded.storedPayload, authority: authority(commit, opened: opened, sampled: sampled),
+            payload: encoded.payload, stored: encoded.storedPayload, authority: JournalChain.authority(commit, opened: opened, sampled: sampled),
             chain: &chain, db: db)
     }
 
@@ -338,7 +331,7 @@ enum Journal {
         stored: StoredText? = nil, authority: String?, chain: inout ChainHead, db: Database
     ) throws {
         let id = chain.lastID + 1
-        let hash = ChainHead.link(
+        let hash = JournalChain.link(
             previous: chain.lastHash, id: id, instance: instanceID, seq: seq, kind: kind, at: at, actor: actor, payload: payload,
             authority: authority)
         let statement = try db.cachedStatement(
@@ -348,13 +341,13 @@ enum Journal {
     }
 }
 
-/// The end of the hash chain: each journal row's hash covers the previous row's hash and
-/// the row's own content, so editing or deleting any row breaks every hash after it.
+/// The end of the hash chain (`JournalChain`): the last row's id and hash, as this store's
+/// single writer appends after it.
 struct ChainHead {
     var lastID: Int64
     var lastHash: [UInt8]
 
-    static let genesis = [UInt8](repeating: 0, count: 32)
+    static let genesis = JournalChain.genesis
 
     static func load(_ db: Database) throws -> ChainHead {
         guard let row = try Row.fetchOne(db, sql: "SELECT id, hash FROM journal ORDER BY id DESC LIMIT 1") else {
@@ -369,35 +362,5 @@ struct ChainHead {
         guard lastID > 0 else { return }
         try db.cachedStatement(sql: "INSERT OR REPLACE INTO chain_head (one, last_id, last_hash) VALUES (1, ?, ?)")
             .execute(arguments: [lastID, Data(lastHash)])
-    }
-
-    /// The hash of one row. A row without `authority` hashes as before the column existed, so
-    /// chains written by older versions still verify.
-    static func link(
-        previous: [UInt8], id: Int64, instance: String?, seq: Int?, kind: String, at: Int64, actor: String, payload: String,
-        authority: String? = nil
-    ) -> [UInt8] {
-        // previous ‖ id US instance US seq US kind US at US actor US payload [RS authority], fed
-        // piece by piece (the same bytes as concatenating them, without building the message).
-        var hasher = SHA256.Hasher()
-        hasher.update(previous)
-        hasher.update(utf8: String(id))
-        hasher.update(byte: 0x1F)
-        if let instance { hasher.update(utf8: instance) }
-        hasher.update(byte: 0x1F)
-        if let seq { hasher.update(utf8: String(seq)) }
-        hasher.update(byte: 0x1F)
-        hasher.update(utf8: kind)
-        hasher.update(byte: 0x1F)
-        hasher.update(utf8: String(at))
-        hasher.update(byte: 0x1F)
-        hasher.update(utf8: actor)
-        hasher.update(byte: 0x1F)
-        hasher.update(utf8: payload)
-        if let authority {
-            hasher.update(byte: 0x1E)
-            hasher.update(utf8: authority)
-        }
-        return hasher.finalize()
     }
 }

@@ -146,51 +146,23 @@ extension SQLiteStore {
     /// introduced by no entry. All of it reads one snapshot.
     public func verifyJournal() async throws -> JournalVerification {
         try await pool.read { db in
-            var authority = AuthorityReplay()
-            var previous = ChainHead.genesis
-            var expectedID: Int64 = 1
-            var checked = 0
-            var problems: [String] = []
+            var verifier = JournalVerifier()
             let cursor = try Row.fetchCursor(
                 db, sql: "SELECT j.*, i.id AS instance_id FROM journal j LEFT JOIN instances i ON i.rowid = j.instance ORDER BY j.id")
             while let row = try cursor.next() {
-                checked += 1
-                let id: Int64 = row["id"]
-                if id != expectedID {
-                    problems.append("journal rows \(expectedID)...\(id - 1) are missing (deleted)")
-                }
                 let stored: Data = row["hash"]
-                do {
-                    let payload = try StoredText.text(row, "payload")
-                    let recorded: String? = row["authority"]
-                    let computed = ChainHead.link(
-                        previous: previous, id: id, instance: row["instance_id"], seq: row["seq"], kind: row["kind"], at: row["at"],
-                        actor: row["actor"], payload: payload, authority: recorded)
-                    authority.apply(kind: row["kind"], at: row["at"], instance: row["instance_id"], payload: payload, authority: recorded)
-                    if Array(stored) != computed {
-                        problems.append("journal row \(id) (\(row["kind"] as String)) does not match its hash: edited, or a row before it was changed")
-                        if problems.count >= 20 { break }
-                    }
-                } catch {
-                    // A damaged deflated payload is a finding like an edited one, not the end of the check.
-                    problems.append("journal row \(id) (\(row["kind"] as String)): its stored payload is damaged (\(error))")
-                    if problems.count >= 20 { break }
-                }
-                previous = Array(stored)
-                expectedID = id + 1
+                let more = verifier.check(
+                    id: row["id"], instance: row["instance_id"], seq: row["seq"], kind: row["kind"], at: row["at"], actor: row["actor"],
+                    payload: { try StoredText.text(row, "payload") }, authority: row["authority"], hash: Array(stored))
+                if !more { break }
             }
             // The recorded end of the chain must be the last row: catches deleted newest rows.
-            if let head = try Row.fetchOne(db, sql: "SELECT last_id, last_hash FROM chain_head") {
-                let lastID: Int64 = head["last_id"]
+            let head = try Row.fetchOne(db, sql: "SELECT last_id, last_hash FROM chain_head").map { head -> (lastID: Int64, lastHash: [UInt8]) in
                 let lastHash: Data = head["last_hash"]
-                if lastID != expectedID - 1 || Array(lastHash) != previous {
-                    problems.append("the journal ends at row \(expectedID - 1) but its recorded end is row \(lastID): rows were deleted from the end, or the head was edited")
-                }
-            } else if checked > 0 {
-                problems.append("the journal's recorded end (chain_head) is missing")
+                return (head["last_id"], Array(lastHash))
             }
-            problems += try authority.problems(db)
-            return JournalVerification(rowsChecked: checked, problems: problems)
+            verifier.checkEnd(head)
+            return verifier.verification(tableProblems: try verifier.authority.problems(db))
         }
     }
 
