@@ -328,7 +328,9 @@ let package = Package(
             ]),
         .testTarget(
             name: "StewardCrashTests",
-            dependencies: ["StewardStoreSQLite", "StewardCore", "StewardEngine", "StewardReview", "StewardJSON", "StewardTemplates", "StewardTesting"],
+            dependencies: [
+                "StewardStoreSQLite", "StewardBootstrap", "StewardCore", "StewardEngine", "StewardReview", "StewardJSON", "StewardTemplates", "StewardTesting",
+            ],
             exclude: ["Fixtures"]),
         .testTarget(name: "StewardEndToEndTests", dependencies: ["StewardJSON", "StewardCore", "StewardTesting"], exclude: ["Fixtures"]),
         // The assembled engine over temp workspaces: plugin calls on the bounded pool with

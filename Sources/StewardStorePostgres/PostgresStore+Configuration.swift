@@ -94,13 +94,21 @@ extension PostgresStore {
                 host = try Self.decoded(rest, what: "host", fail)
             }
             var sslMode: SSLMode?
+            var poolSize: Int?
             for pair in query.split(separator: "&") where !pair.isEmpty {
                 let parts = pair.split(separator: "=", maxSplits: 1)
                 let key = String(parts[0])
                 let value = parts.count > 1 ? try Self.decoded(parts[1], what: key, fail) : ""
-                guard key == "sslmode" else { throw fail("the parameter '\(key)' is not supported (only sslmode)") }
-                guard let mode = SSLMode(rawValue: value) else { throw fail("sslmode must be disable or require, not '\(value)'") }
-                sslMode = mode
+                switch key {
+                case "sslmode":
+                    guard let mode = SSLMode(rawValue: value) else { throw fail("sslmode must be disable or require, not '\(value)'") }
+                    sslMode = mode
+                case "pool_size":
+                    guard let size = Int(value), (1...200).contains(size) else { throw fail("pool_size must be a number from 1 to 200, not '\(value)'") }
+                    poolSize = size
+                default:
+                    throw fail("the parameter '\(key)' is not supported (only sslmode and pool_size)")
+                }
             }
             func nonEmpty(_ value: String?) -> String? { value.flatMap { $0.isEmpty ? nil : $0 } }
             let resolvedHost = nonEmpty(host) ?? nonEmpty(environment["PGHOST"]) ?? "localhost"
@@ -123,6 +131,7 @@ extension PostgresStore {
             self.init(
                 host: resolvedHost, port: port, user: resolvedUser, password: password ?? nonEmpty(environment["PGPASSWORD"]),
                 database: database, sslMode: sslMode)
+            if let poolSize { self.poolSize = poolSize }
         }
 
         /// `host:port/database`, as errors name the store (`socket/database` for a Unix-domain socket).

@@ -103,7 +103,15 @@ public final class PostgresStore: EngineStore, LeaseStore {
             throw PostgresStoreError.wrap(error, place: place, user: user)
         }
         let client = PostgresClient(configuration: configuration.client, backgroundLogger: logger)
-        let running = Task { await client.run() }
+        // Queries wait for `run()` to have begun (postgres-nio warns about every one sent
+        // before it): the task says when it is about to call it, then yields to let it begin.
+        let (started, start) = AsyncStream.makeStream(of: Void.self)
+        let running = Task {
+            start.finish()
+            await client.run()
+        }
+        for await _ in started {}
+        await Task.yield()
         return PostgresStore(
             configuration: configuration, engineID: engineID, leaseDuration: leaseDuration, client: client, running: running,
             listener: listener, logger: logger)

@@ -33,12 +33,15 @@ import Testing
         #expect(defaults == Configuration(host: "localhost", port: 5432, user: "me", password: nil, database: "me", sslMode: .disable))
         #expect(try Configuration(url: "postgres://h/d", environment: ["USER": "me", "PGSSLMODE": "disable"]).sslMode == .disable)
         #expect(try Configuration(url: "postgres://127.0.0.1/d?sslmode=require", environment: ["USER": "me"]).sslMode == .require)
+        #expect(try Configuration(url: "postgres://h/d?pool_size=24&sslmode=disable", environment: ["USER": "me"]).poolSize == 24)
+        #expect(try Configuration(url: "postgres://h/d", environment: ["USER": "me"]).poolSize == 8)
     }
 
     @Test func badURLsAreRefusedByName() {
         for (url, expected) in [
             ("mysql://u@h/d", "scheme"), ("postgres://u@h:99999/d", "port"), ("postgres://u@h:x/d", "port"),
             ("postgres://u@h/d?sslmode=verify-full", "sslmode"), ("postgres://u@h/d?application_name=x", "not supported"), ("localhost:5432", "postgres://"),
+            ("postgres://u@h/d?pool_size=0", "pool_size"), ("postgres://u@h/d?pool_size=many", "pool_size"),
         ] {
             #expect {
                 try Configuration(url: url, environment: ["USER": "me"])
