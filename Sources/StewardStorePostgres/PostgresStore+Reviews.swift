@@ -27,7 +27,7 @@ extension PostgresStore {
 
     /// The reviewer whose token has this hash.
     public func reviewer(tokenHash hash: String) async throws -> Reviewer? {
-        try await rows("SELECT * FROM reviewers WHERE token_hash = \(hash)").first.map(Self.reviewer)
+        try await first("SELECT * FROM reviewers WHERE token_hash = \(hash)", Self.reviewer)
     }
 
     static func reviewer(_ row: Row) throws -> Reviewer {
@@ -65,7 +65,7 @@ extension PostgresStore {
 
     /// One review task.
     public func task(id: Int64) async throws -> ReviewTask? {
-        try await rows("\(unescaped: Self.taskSelect) WHERE t.id = \(id)").first.map(Self.task)
+        try await first("\(unescaped: Self.taskSelect) WHERE t.id = \(id)", Self.task)
     }
 
     /// The labelled examples reviewers' edits produced, oldest first.
@@ -112,7 +112,8 @@ extension PostgresStore {
             let status: String? = try await connection.rows("SELECT status FROM review_tasks WHERE id = \(task) FOR UPDATE", logger: logger)
                 .first?["status"]
             guard status == "open" else { return false }
-            let current = try await connection.rows("SELECT * FROM review_claims WHERE task = \(task)", logger: logger).first.map(Self.claim)
+            let stored = try await connection.rows("SELECT * FROM review_claims WHERE task = \(task)", logger: logger).first
+            let current = try stored.map(Self.claim)
             guard current == expected else { return false }
             if let claim {
                 try await connection.run(

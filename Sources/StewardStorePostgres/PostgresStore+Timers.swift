@@ -81,7 +81,7 @@ extension PostgresStore {
 
     /// One notification.
     public func notification(id: Int64) async throws -> StoredNotification? {
-        try await rows("\(unescaped: Self.notificationSelect) WHERE n.id = \(id)").first.map(Self.notification)
+        try await first("\(unescaped: Self.notificationSelect) WHERE n.id = \(id)", Self.notification)
     }
 
     /// How far `channel` has routed (0: not at all).

@@ -156,6 +156,15 @@ public final class PostgresStore: EngineStore, LeaseStore {
         }
     }
 
+    /// The first row of `query` decoded by `decode` (nil when there is none). Kept out of line:
+    /// inlined into an async caller (as `rows(query).first.map(decode)` or as this function),
+    /// the decoding crashed Swift 6.3's optimiser (coroutine splitting) in release builds.
+    @inline(never)
+    func first<Value>(_ query: PostgresQuery, _ decode: (Row) throws -> Value) async throws -> Value? {
+        guard let row = try await rows(query).first else { return nil }
+        return try decode(row)
+    }
+
     /// Runs one statement on the pool, discarding its rows.
     func run(_ query: PostgresQuery) async throws { _ = try await rows(query) }
 
@@ -199,12 +208,12 @@ public final class PostgresStore: EngineStore, LeaseStore {
 
     /// The last stored snapshot of an instance.
     public func instance(id: String) async throws -> InstanceState? {
-        try await rows("SELECT state FROM instances WHERE id = \(id)").first.map(Self.decodeState)
+        try await first("SELECT state FROM instances WHERE id = \(id)", Self.decodeState)
     }
 
     /// The instance submitted with `clientKey`.
     public func instance(clientKey: String) async throws -> InstanceState? {
-        try await rows("SELECT state FROM instances WHERE client_key = \(clientKey)").first.map(Self.decodeState)
+        try await first("SELECT state FROM instances WHERE client_key = \(clientKey)", Self.decodeState)
     }
 
     /// The last snapshot of an instance and the events committed after it (one statement, one snapshot).
@@ -263,7 +272,7 @@ public final class PostgresStore: EngineStore, LeaseStore {
 
     /// A pinned template snapshot by its hash.
     public func template(hash: String) async throws -> TemplateSnapshot? {
-        try await rows("SELECT hash, name, version, text, prompts FROM templates WHERE hash = \(hash)").first.map(Self.snapshot)
+        try await first("SELECT hash, name, version, text, prompts FROM templates WHERE hash = \(hash)", Self.snapshot)
     }
 
     /// Every stored template snapshot, oldest first.
@@ -277,7 +286,9 @@ public final class PostgresStore: EngineStore, LeaseStore {
             prompts: (try JSONValue.parse(row["prompts"] as String).objectValue ?? [:]).compactMapValues(\.stringValue))
     }
 
-    /// The snapshot in a row's `state` column.
+    /// The snapshot in a row's `state` column (out of line: inlined into an async caller it
+    /// crashes Swift 6.3's optimiser).
+    @inline(never)
     static func decodeState(_ row: Row) throws -> InstanceState {
         try InstanceState(json: JSONValue.parse(row["state"] as String))
     }
