@@ -117,8 +117,8 @@ struct EventHTTPBenchmark {
         ]
     }
 
-    /// One kept-alive connection to the API.
-    struct Client {
+    /// One kept-alive connection to the API (the scale-out benchmark uses it too).
+    struct Client: Sendable {
         let base: String
         let token: String
         let session: URLSession = {

@@ -121,7 +121,7 @@ struct ScaleOutBenchmark {
             }
         }
         for index in 0..<configuration.engines { engines.append(try start(configuration, index: index, workflows: workflows)) }
-        let clients = (0..<64).map { HTTPClient(port: engines[$0 % engines.count].port, token: token) }
+        let clients = (0..<64).map { EventHTTPBenchmark.Client(base: "http://127.0.0.1:\(engines[$0 % engines.count].port)", token: token) }
         let body: JSONValue = ["template": .string(template), "input": ticket]
 
         // Phase A: every ticket submitted and driven to its checkpoint.
@@ -183,8 +183,8 @@ struct ScaleOutBenchmark {
 
     /// A burst to engine 0, which is killed while its instances run; then how long until each
     /// instance it left running committed its next event on another engine.
-    func takeover(engines: [Engine], clients: [HTTPClient], body: JSONValue, store: any EngineStore) async throws -> JSONValue {
-        let victim = HTTPClient(port: engines[0].port, token: clients[0].token)
+    func takeover(engines: [Engine], clients: [EventHTTPBenchmark.Client], body: JSONValue, store: any EngineStore) async throws -> JSONValue {
+        let victim = EventHTTPBenchmark.Client(base: "http://127.0.0.1:\(engines[0].port)", token: clients[0].token)
         let burst = max(200, n / 10)
         var ids: [String] = []
         try await withThrowingTaskGroup(of: String?.self) { group in
@@ -210,35 +210,5 @@ struct ScaleOutBenchmark {
             "kill_to_resumed_ms_p50": .number(percentile(delays, 50)), "kill_to_resumed_ms_p99": .number(percentile(delays, 99)),
             "note": "a lease lapses at most lease_seconds after the kill (the last heartbeat was earlier), so kill->resumed minus the lease bounds lease expiry->resumed from above",
         ]
-    }
-
-    /// One kept-alive connection to one engine's API.
-    struct HTTPClient: Sendable {
-        let port: Int
-        let token: String
-        let session: URLSession
-
-        init(port: Int, token: String) {
-            self.port = port
-            self.token = token
-            let configuration = URLSessionConfiguration.ephemeral
-            configuration.httpMaximumConnectionsPerHost = 1
-            session = URLSession(configuration: configuration)
-        }
-
-        func send(_ method: String, _ path: String, _ body: JSONValue?) async throws -> JSONValue {
-            guard let url = URL(string: "http://127.0.0.1:\(port)\(path)") else { throw BenchError("bad path \(path)") }
-            var request = URLRequest(url: url)
-            request.httpMethod = method
-            request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-            if let body {
-                request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-                request.httpBody = Data(body.jsonString.utf8)
-            }
-            let (data, response) = try await session.data(for: request)
-            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-            guard (200..<300).contains(status) else { throw BenchError("\(method) \(path): \(status) \(String(decoding: data, as: UTF8.self))") }
-            return try JSONValue.parse(String(decoding: data, as: UTF8.self))
-        }
     }
 }
