@@ -46,7 +46,6 @@ user+sys of this process, all its threads, per step; on PostgreSQL the server's 
 import argparse
 import json
 import os
-import resource
 import sys
 import threading
 import time
@@ -145,11 +144,6 @@ def peak_rss_bytes():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) * 1024
     return None
-
-
-def cpu_seconds():
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 class PostgresServerCPU:
@@ -256,7 +250,7 @@ def run(args):
     ops_before = db.recorded_operations()
     handles = {}
 
-    cpu0, pg0 = cpu_seconds(), pg_cpu.seconds() if pg_cpu else 0.0
+    cpu0, pg0 = steps.cpu_seconds(), pg_cpu.seconds() if pg_cpu else 0.0
     start = time.perf_counter()
     if args.mode == "sequential":
         for wid in ids:
@@ -270,13 +264,13 @@ def run(args):
         for wid in ids:
             wait_checkpoint(wid)
     seconds_a = time.perf_counter() - start
-    cpu_a = cpu_seconds() - cpu0
+    cpu_a = steps.cpu_seconds() - cpu0
     pg_a = (pg_cpu.seconds() - pg0) if pg_cpu else None
     ops_a = db.recorded_operations() - ops_before
     executed_a = EXECUTED.snapshot()
     peak_rss, threads_waiting = peak_rss_bytes(), threading.active_count()
 
-    cpu0, pg0 = cpu_seconds(), pg_cpu.seconds() if pg_cpu else 0.0
+    cpu0, pg0 = steps.cpu_seconds(), pg_cpu.seconds() if pg_cpu else 0.0
     start = time.perf_counter()
     if args.mode == "sequential":
         for wid in ids:
@@ -288,7 +282,7 @@ def run(args):
         for wid in ids:
             check_completed(wid, handles[wid].get_result(polling_interval_sec=args.result_poll))
     seconds_b = time.perf_counter() - start
-    cpu_b = cpu_seconds() - cpu0
+    cpu_b = steps.cpu_seconds() - cpu0
     pg_b = (pg_cpu.seconds() - pg0) if pg_cpu else None
     ops_b = db.recorded_operations() - ops_before - ops_a
     executed = EXECUTED.snapshot()
