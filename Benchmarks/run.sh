@@ -9,7 +9,7 @@
 #   --peer-n     instance counts for the peers (default: the --n list); ratios are printed
 #                for every N both ran
 #   --quick      N=1000 only, fewer iterations and samples: a smoke run of every benchmark
-#   --no-peers   skip LangGraph and SpiffWorkflow
+#   --no-peers   skip the peers (LangGraph, SpiffWorkflow, DBOS on SQLite and PostgreSQL)
 #   --results    where the JSON files go (default Benchmarks/results); results.json combines them
 #
 # Everything is built in release mode in Benchmarks/steward-bench/.build, a package of its own,
@@ -152,7 +152,7 @@ measure resume "$bench" resume --samples "$samples" --plugins "$plugins" --templ
 measure cold-start "$bench" cold-start --steward "$bin/steward" --root "$root" --plugins "$plugins" --scratch "$scratch" --runs "$runs"
 
 if ((peers)); then
-  log "peers (LangGraph, SpiffWorkflow) for N=$peer_ns"
+  log "peers (LangGraph, SpiffWorkflow, DBOS) for N=$peer_ns"
   "$root/Benchmarks/peers/run.sh" --n "$peer_ns" --out "$results/peers.json" --scratch "$scratch/peers" || log "peers failed"
 fi
 measure fsync-probe-end "$bench" fsync-probe --db "$scratch/probe.db"

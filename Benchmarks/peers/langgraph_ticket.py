@@ -99,21 +99,25 @@ def run(n, path):
     app = build(saver)
     ticket = steps.load_ticket()
 
+    cpu0 = steps.cpu_seconds()
     start = time.perf_counter()
     for i in range(n):
         out = app.invoke({"input": ticket}, {"configurable": {"thread_id": "t%08d" % i}})
         if "__interrupt__" not in out:
             raise SystemExit("instance %d did not pause at review: %r" % (i, out))
     seconds_a = time.perf_counter() - start
+    cpu_a = steps.cpu_seconds() - cpu0
     checkpoints_a = conn.execute("SELECT count(*) FROM checkpoints").fetchone()[0]
 
     decision = {"decision": "approve", "reviewer": "rv-bench", "credential": "support-agent"}
+    cpu0 = steps.cpu_seconds()
     start = time.perf_counter()
     for i in range(n):
         out = app.invoke(Command(resume=decision), {"configurable": {"thread_id": "t%08d" % i}})
         if out.get("status") != "completed":
             raise SystemExit("instance %d did not complete: %r" % (i, out))
     seconds_b = time.perf_counter() - start
+    cpu_b = steps.cpu_seconds() - cpu0
     checkpoints_b = conn.execute("SELECT count(*) FROM checkpoints").fetchone()[0] - checkpoints_a
 
     journal_mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
@@ -126,10 +130,11 @@ def run(n, path):
         "sqlite": {"journal_mode": journal_mode, "synchronous": {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}.get(synchronous, synchronous),
                    "durability": "async (LangGraph default)"},
         "phase_a": {"seconds": round(seconds_a, 3), "instances_per_s": round(n / seconds_a, 1),
-                    "steps_per_s": round(4 * n / seconds_a, 1), "checkpoints": checkpoints_a},
+                    "steps_per_s": round(4 * n / seconds_a, 1), "cpu_us_per_step": round(cpu_a * 1e6 / (4 * n), 1), "checkpoints": checkpoints_a},
         "phase_b": {"seconds": round(seconds_b, 3), "instances_per_s": round(n / seconds_b, 1),
-                    "steps_per_s": round(n / seconds_b, 1), "checkpoints": checkpoints_b},
-        "overall": {"steps": 5 * n, "steps_per_s": round(5 * n / (seconds_a + seconds_b), 1)},
+                    "steps_per_s": round(n / seconds_b, 1), "cpu_us_per_step": round(cpu_b * 1e6 / n, 1), "checkpoints": checkpoints_b},
+        "overall": {"steps": 5 * n, "steps_per_s": round(5 * n / (seconds_a + seconds_b), 1),
+                    "cpu_us_per_step": round((cpu_a + cpu_b) * 1e6 / (5 * n), 1)},
         "disk": {"bytes": size, "bytes_per_completed_instance": round(size / n, 1)},
     }
 

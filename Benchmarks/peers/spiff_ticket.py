@@ -81,6 +81,7 @@ def run(n, path):
     store = Store(path)
     ticket = steps.load_ticket()
 
+    cpu0 = steps.cpu_seconds()
     start = time.perf_counter()
     for i in range(n):
         instance_id = "t%08d" % i
@@ -91,9 +92,11 @@ def run(n, path):
         if len(ready) != 1 or ready[0].task_spec.name != "review_reply":
             raise SystemExit("instance %d did not stop at review_reply" % i)
     seconds_a = time.perf_counter() - start
+    cpu_a = steps.cpu_seconds() - cpu0
     saves_a = store.saves
 
     decision = {"decision": "approve", "reviewer": "rv-bench", "credential": "support-agent"}
+    cpu0 = steps.cpu_seconds()
     start = time.perf_counter()
     for i in range(n):
         instance_id = "t%08d" % i
@@ -105,6 +108,7 @@ def run(n, path):
         if not workflow.is_completed() or "delivery" not in workflow.last_task.data:
             raise SystemExit("instance %d did not complete" % i)
     seconds_b = time.perf_counter() - start
+    cpu_b = steps.cpu_seconds() - cpu0
 
     conn = store.conn
     journal_mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
@@ -117,10 +121,11 @@ def run(n, path):
         "sqlite": {"journal_mode": journal_mode, "synchronous": {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}.get(synchronous, synchronous),
                    "durability": "commit after each script task and where the engine stops"},
         "phase_a": {"seconds": round(seconds_a, 3), "instances_per_s": round(n / seconds_a, 1),
-                    "steps_per_s": round(4 * n / seconds_a, 1), "commits": saves_a},
+                    "steps_per_s": round(4 * n / seconds_a, 1), "cpu_us_per_step": round(cpu_a * 1e6 / (4 * n), 1), "commits": saves_a},
         "phase_b": {"seconds": round(seconds_b, 3), "instances_per_s": round(n / seconds_b, 1),
-                    "steps_per_s": round(n / seconds_b, 1), "commits": store.saves - saves_a},
-        "overall": {"steps": 5 * n, "steps_per_s": round(5 * n / (seconds_a + seconds_b), 1)},
+                    "steps_per_s": round(n / seconds_b, 1), "cpu_us_per_step": round(cpu_b * 1e6 / n, 1), "commits": store.saves - saves_a},
+        "overall": {"steps": 5 * n, "steps_per_s": round(5 * n / (seconds_a + seconds_b), 1),
+                    "cpu_us_per_step": round((cpu_a + cpu_b) * 1e6 / (5 * n), 1)},
         "disk": {"bytes": size, "bytes_per_completed_instance": round(size / n, 1),
                  "note": "latest serialized state per instance (SpiffWorkflow keeps its task history in it)"},
     }

@@ -6,6 +6,7 @@ template's config and review condition (workflows/support-ticket-triage.yaml).""
 import json
 import os
 import re
+import resource
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
@@ -136,3 +137,9 @@ def needs_review(routing, classification):
 
 def sqlite_file_bytes(path):
     return sum(os.path.getsize(path + s) for s in ("", "-wal") if os.path.exists(path + s))
+
+
+def cpu_seconds():
+    """User+sys CPU time of this process so far, all threads, in seconds."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
