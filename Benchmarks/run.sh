@@ -134,7 +134,9 @@ rm -rf "$scratch/event-http"
 # Several engines sharing one PostgreSQL database (issue 12), beside SQLite, all over HTTP: the
 # triage template submitted to every engine, decisions one at a time, and a killed engine's
 # instances taken over by the others.
-pg="$scratch/pg"
+# A folder of its own, not under $scratch: as root the server runs as the postgres user, who
+# cannot enter the root-only scratch folder.
+pg="$(mktemp -d)"
 if pg_port="$("$root/Benchmarks/postgres-server.sh" start "$pg")"; then
   for engines in 1 2 3; do "$root/Benchmarks/postgres-server.sh" createdb "$pg" "scale$engines"; done
   mkdir -p "$scratch/scale-out"
