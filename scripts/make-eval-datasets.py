@@ -5,7 +5,12 @@
   banking-intent plugin holds out (Plugins/banking-intent/models/split.json, "held_out"; never
   used for training, selection or calibration). Input: the query as a ticket body. Expected:
   the true intent at classification.label and the priority the template's own routing table
-  gives that intent at routing.priority.
+  gives that intent at routing.priority, and its queue at routing.queue.
+- evals/support-ticket-triage/out-of-scope-heldout.jsonl: the out-of-scope texts
+  banking-intent@3.0.0 holds out (split.json, "out_of_scope"): every query of the held-out CLINC150
+  intents and StackFAQ articles, and the held-out CLINC150 out-of-scope queries. Expected:
+  scope = "out_of_scope" (the template should hand every one to a person; the review rate of a
+  run on this set is the share it did not answer).
 - evals/account-health-review/telco-heldout.jsonl: the 20% of data/telco-churn/train.csv that
   Plugins/churn-score/fit.py holds out (numpy default_rng(7) permutation, rows after the 80%
   cut). Input: the five account signals. Expected: at_risk = whether the account churned.
@@ -39,13 +44,33 @@ def banking77():
     cases = []
     for row in sorted(split["held_out"]):
         intent = rows[row]["category"]
-        priority = (routing.get(intent) or routing["default"])["priority"]
+        route = routing.get(intent) or routing["default"]
         cases.append({
             "id": f"banking77-train-{row}",
             "input": {"body": rows[row]["text"], "channel": "email"},
-            "expected": {"classification": {"label": intent}, "routing": {"priority": priority}},
+            "expected": {"classification": {"label": intent}, "routing": {"priority": route["priority"], "queue": route["queue"]}},
         })
     write(ROOT / "evals/support-ticket-triage/banking77-heldout.jsonl", cases)
+
+
+def out_of_scope():
+    split = json.load(open(ROOT / "Plugins/banking-intent/models/split.json"))["out_of_scope"]
+    intents = set(split["held_out_clinc_intents"])
+    articles = set(split["held_out_stackfaq_articles"])
+    cases = []
+    for number, line in enumerate(open(ROOT / "data/clinc150/in_scope_train_val.jsonl", encoding="utf-8")):
+        query = json.loads(line)
+        if query["intent"] in intents:
+            cases.append({"id": f"clinc150-{query['intent']}-{number}", "input": {"body": query["text"], "channel": "chat"},
+                          "expected": {"scope": "out_of_scope"}})
+    for number, text in enumerate(split["held_out_clinc_oos_queries"]):
+        cases.append({"id": f"clinc150-oos-{number}", "input": {"body": text, "channel": "chat"}, "expected": {"scope": "out_of_scope"}})
+    for number, line in enumerate(open(ROOT / "data/stackfaq/queries-dev.jsonl", encoding="utf-8")):
+        query = json.loads(line)
+        if query["article"] in articles:
+            cases.append({"id": f"stackfaq-{query['article']}-{number}", "input": {"body": query["query"], "channel": "email"},
+                          "expected": {"scope": "out_of_scope"}})
+    write(ROOT / "evals/support-ticket-triage/out-of-scope-heldout.jsonl", cases)
 
 
 def telco():
@@ -71,4 +96,5 @@ def telco():
 
 
 banking77()
+out_of_scope()
 telco()

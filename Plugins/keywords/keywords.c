@@ -26,7 +26,9 @@ typedef struct category {
     const keyword *keywords;
 } category;
 
-static const keyword card_lost[] = {{"lost", 2}, {"stolen", 3}, {"missing card", 3}, {"can't find my card", 3}, {"misplaced", 2}, {NULL, 0}};
+static const keyword card_lost[] = {{"lost", 2}, {"stolen", 3}, {"missing card", 3}, {"can't find my card", 3},
+                                      {"cannot find my", 3}, {"can't find my", 3}, {"cant find my", 3}, {"can not find my", 3},
+                                      {"stole my", 3}, {"misplaced", 2}, {NULL, 0}};
 static const keyword fraud[] = {{"fraud", 3}, {"didn't make", 3}, {"did not make", 3}, {"unauthorized", 3}, {"unauthorised", 3}, {"don't recognise", 3}, {"don't recognize", 3}, {"compromised", 3}, {"hacked", 2}, {NULL, 0}};
 static const keyword refund[] = {{"refund", 3}, {"money back", 3}, {"return", 1}, {"reimburse", 2}, {"charged twice", 2}, {NULL, 0}};
 static const keyword payment[] = {{"declined", 3}, {"payment failed", 3}, {"transfer", 2}, {"pending", 2}, {"payment", 1}, {"top up", 2}, {"top-up", 2}, {NULL, 0}};

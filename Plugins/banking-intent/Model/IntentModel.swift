@@ -24,6 +24,11 @@ public struct IntentPrediction: Sendable, Equatable {
     public let alternatives: [ScoredLabel]
     /// The number of words the tokenizer found.
     public let wordCount: Int
+    /// The calibrated probability that the text is none of the intents, for a model trained
+    /// with an out-of-scope class (version 3); nil otherwise. `label` and `alternatives` never
+    /// name that class, and their confidences are shares of the same distribution, so
+    /// `confidence + outOfScopeProbability <= 1`.
+    public let outOfScopeProbability: Double?
 }
 
 /// A trained intent classifier: feature space, linear scorer and confidence temperature.
@@ -53,17 +58,26 @@ public final class IntentModel: Sendable {
         public var hyperparameters: [String: Double]
         /// The seed of the data split the model was trained on.
         public var splitSeed: UInt64
+        /// `[lowest, highest]` character n-gram length of the features, absent for word terms only.
+        public var characterNGrams: [Int]?
+        /// The label of the out-of-scope class, when the model has one (it is in `labels`).
+        public var outOfScopeLabel: String?
 
         enum CodingKeys: String, CodingKey {
             case id, version, kind, labels, temperature, hyperparameters
             case splitSeed = "split_seed"
+            case characterNGrams = "character_ngrams"
+            case outOfScopeLabel = "out_of_scope_label"
         }
 
         /// Creates metadata.
         public init(
             id: String, version: String, kind: Kind, labels: [String], temperature: Double,
-            hyperparameters: [String: Double], splitSeed: UInt64
+            hyperparameters: [String: Double], splitSeed: UInt64, characterNGrams: ClosedRange<Int>? = nil,
+            outOfScopeLabel: String? = nil
         ) {
+            self.characterNGrams = characterNGrams.map { [$0.lowerBound, $0.upperBound] }
+            self.outOfScopeLabel = outOfScopeLabel
             self.id = id
             self.version = version
             self.kind = kind
@@ -80,6 +94,8 @@ public final class IntentModel: Sendable {
     public let features: FeatureSpace
     /// The linear scorer.
     public let scorer: LinearScorer
+    /// The class index of the out-of-scope label, if the model has one.
+    public let outOfScopeIndex: Int?
 
     /// Creates a model, checking that its parts agree in size.
     public init(metadata: Metadata, features: FeatureSpace, scorer: LinearScorer) throws(BankingIntentError) {
@@ -90,9 +106,27 @@ public final class IntentModel: Sendable {
         guard metadata.temperature.isFinite, metadata.temperature > 0 else {
             throw BankingIntentError("the temperature \(metadata.temperature) is not a positive number")
         }
+        if let label = metadata.outOfScopeLabel {
+            guard let index = metadata.labels.firstIndex(of: label) else {
+                throw BankingIntentError("the out-of-scope label '\(label)' is not one of the model's labels")
+            }
+            outOfScopeIndex = index
+        } else {
+            outOfScopeIndex = nil
+        }
+        let lengths = Self.characterNGrams(metadata)
+        guard lengths == features.characterNGrams else {
+            throw BankingIntentError(
+                "the metadata's character n-grams \(metadata.characterNGrams.map { "\($0)" } ?? "none") do not match the feature space's \(features.characterNGrams.map { "\($0)" } ?? "none")")
+        }
         self.metadata = metadata
         self.features = features
         self.scorer = scorer
+    }
+
+    /// The metadata's character n-gram lengths as a range (nil when absent or malformed).
+    public static func characterNGrams(_ metadata: Metadata) -> ClosedRange<Int>? {
+        metadata.characterNGrams.flatMap { $0.count == 2 && $0[0] >= 1 && $0[0] <= $0[1] ? $0[0]...$0[1] : nil }
     }
 
     /// Raw class scores (before temperature and softmax).
@@ -109,12 +143,13 @@ public final class IntentModel: Sendable {
     public func predict(_ text: String, top k: Int = 5) -> IntentPrediction {
         let probabilities = probabilities(text)
         // Highest probability first; ties broken by label order so the answer is stable.
-        let ranked = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] || (probabilities[$0] == probabilities[$1] && $0 < $1) }
+        let ranked = probabilities.indices.filter { $0 != outOfScopeIndex }
+            .sorted { probabilities[$0] > probabilities[$1] || (probabilities[$0] == probabilities[$1] && $0 < $1) }
         let alternatives = ranked.prefix(max(1, min(k, ranked.count))).map {
             ScoredLabel(label: metadata.labels[$0], confidence: probabilities[$0])
         }
         return IntentPrediction(
             label: alternatives[0].label, confidence: alternatives[0].confidence, alternatives: alternatives,
-            wordCount: Tokenizer.words(text).count)
+            wordCount: Tokenizer.words(text).count, outOfScopeProbability: outOfScopeIndex.map { probabilities[$0] })
     }
 }

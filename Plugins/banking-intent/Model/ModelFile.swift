@@ -71,7 +71,7 @@ public enum ModelFile {
         }
         guard reader.isAtEnd else { throw BankingIntentError("\(source): \(bytes.count - reader.offset) unexpected bytes at the end") }
         do {
-            let features = try FeatureSpace(terms: terms, idf: idf)
+            let features = try FeatureSpace(terms: terms, idf: idf, characterNGrams: IntentModel.characterNGrams(metadata))
             let scorer = try LinearScorer(classCount: classCount, featureCount: terms.count, weights: weights, bias: bias)
             return try IntentModel(metadata: metadata, features: features, scorer: scorer)
         } catch {

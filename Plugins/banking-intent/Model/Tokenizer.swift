@@ -34,4 +34,27 @@ public enum Tokenizer {
         }
         return terms
     }
+
+    /// The marker that starts every character n-gram term, so no word term can equal one (the
+    /// word tokenizer never keeps "#").
+    public static let characterMarker: Character = "#"
+
+    /// The character n-grams of each word of `text`, lengths `lengths`, with repeats: each word
+    /// is padded with one space on both sides first (so "card" gives "# c", "#ca", …, "#rd "),
+    /// which lets prefixes and suffixes count as their own terms and makes the model robust
+    /// to typos and inflections ("recieved", "transfered", "topup").
+    public static func characterTerms(_ text: String, lengths: ClosedRange<Int>) -> [String] {
+        var terms: [String] = []
+        for word in words(text) {
+            let padded = Array(" " + word + " ")
+            for length in lengths where length <= padded.count {
+                for start in 0...(padded.count - length) {
+                    var term = String(characterMarker)
+                    term.append(contentsOf: padded[start..<(start + length)])
+                    terms.append(term)
+                }
+            }
+        }
+        return terms
+    }
 }

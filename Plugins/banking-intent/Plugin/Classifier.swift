@@ -29,7 +29,7 @@ struct ModelLocation {
 
 enum Classifier {
     static let adapterID = "banking-intent"
-    static let versions = ["1.0.0", "2.0.0"]
+    static let versions = ["1.0.0", "2.0.0", "3.0.0"]
 
     /// Loaded models by file path. Loading happens once per file, under the lock; a failed
     /// load is not remembered, so weights that appear later are picked up.
@@ -79,9 +79,11 @@ enum Classifier {
         return text
     }
 
-    /// `{"label", "alternatives": [{"label", "confidence"}...]}`, plus `extra` members.
+    /// `{"label", "alternatives": [{"label", "confidence"}...]}`, plus `extra` members, plus
+    /// `out_of_scope_probability` from a model with an out-of-scope class (version 3).
     static func output(_ prediction: IntentPrediction, extra: [String: JSONValue] = [:]) -> JSONValue {
         var members = extra
+        if let probability = prediction.outOfScopeProbability { members["out_of_scope_probability"] = number(probability) }
         members["label"] = .string(prediction.label)
         members["alternatives"] = .array(prediction.alternatives.map { alternative in
             ["label": .string(alternative.label), "confidence": number(alternative.confidence)]
@@ -111,6 +113,7 @@ enum Classifier {
 
     /// banking.classify: input {text, version?}, config {model_dir?, version?, top_k?}.
     /// Output: the adapter's output plus "confidence" and "model" ("banking-intent@2.0.0").
+    /// The default version stays 2.0.0 so templates written against the step keep their answers.
     static func step(_ call: StepCall) throws(StepFailure) -> JSONValue {
         guard let input = call.input.objectValue else {
             throw .invalidInput("the input must be a JSON object like {\"text\": \"...\", \"version\": \"2.0.0\"}")

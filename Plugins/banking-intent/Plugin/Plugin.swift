@@ -1,5 +1,7 @@
-// The banking plugin: the banking77 intent classifier as two model adapters
-// (banking-intent@1.0.0, naive Bayes; banking-intent@2.0.0, logistic regression) and a step,
+// The banking plugin: the banking77 intent classifier as three model adapters
+// (banking-intent@1.0.0, naive Bayes; banking-intent@2.0.0, logistic regression;
+// banking-intent@3.0.0, logistic regression over words and character n-grams with an
+// out-of-scope class) and a step,
 // banking.classify, for templates that call it before model states exist.
 //
 // Only `stw_plugin_entry` is public; the module name (StewardBankingIntentPlugin) and its model
@@ -35,4 +37,9 @@ let banking = Plugin(
             description: "banking77 intents: softmax logistic regression over TF-IDF word 1-2 grams, temperature-calibrated",
             tasks: [.classify], threadSafe: true
         ) { call throws(StepFailure) in try Classifier.adapter(call, version: "2.0.0") },
+        Adapter(
+            id: Classifier.adapterID, version: "3.0.0",
+            description: "banking77 intents with out-of-scope detection: softmax logistic regression over TF-IDF word 1-2 grams and character 2-5 grams, trained with CLINC150 and StackFAQ texts as a 78th class; temperature-calibrated",
+            tasks: [.classify], threadSafe: true
+        ) { call throws(StepFailure) in try Classifier.adapter(call, version: "3.0.0") },
     ])
