@@ -12,8 +12,8 @@ import Testing
         registry = try BankingPlugin.registry()
     }
 
-    @Test func declaresBothAdapterVersionsForClassify() throws {
-        #expect(registry.adapterKeys == ["banking-intent@1.0.0", "banking-intent@2.0.0"])
+    @Test func declaresEveryAdapterVersionForClassify() throws {
+        #expect(registry.adapterKeys == ["banking-intent@1.0.0", "banking-intent@2.0.0", "banking-intent@3.0.0"])
         let adapter = try #require(registry.adapter(id: "banking-intent", version: "2.0.0"))
         #expect(adapter.serves(.classify))
         #expect(!adapter.serves(.generate))
@@ -23,7 +23,7 @@ import Testing
 
     /// Every held-out row, through the ABI: accuracy must reach the 0.85 the support vertical
     /// promises, and match what the trainer measured on the same rows in metrics.json.
-    @Test(arguments: ["1.0.0", "2.0.0"])
+    @Test(arguments: ["1.0.0", "2.0.0", "3.0.0"])
     func heldOutAccuracyThroughTheABI(version: String) throws {
         let heldOut = try HeldOut.load()
         #expect(heldOut.rows.count >= 1000)
@@ -40,6 +40,39 @@ import Testing
         let trainerAccuracy = try #require(metrics["models"]?[version]?["held_out"]?["accuracy"]?.doubleValue)
         #expect(accuracy >= 0.85, "banking-intent@\(version) held-out accuracy \(accuracy)")
         #expect(abs(accuracy - trainerAccuracy) < 1e-9, "through the ABI \(accuracy), trainer measured \(trainerAccuracy)")
+    }
+
+    /// Version 3 must reach the 0.90 and beat the plain TF-IDF + logistic regression
+    /// baseline (version 2) the trainer fitted in the same run, on the same held-out rows.
+    @Test func version3BeatsTheBaselineTrainedInTheSameRun() throws {
+        let metrics = try JSONValue.parse(Array(Data(contentsOf: Checkout.models.appendingPathComponent("metrics.json"))))
+        let v3 = try #require(metrics["models"]?["3.0.0"]?["held_out"]?["accuracy"]?.doubleValue)
+        let baseline = try #require(metrics["models"]?["2.0.0"]?["held_out"]?["accuracy"]?.doubleValue)
+        #expect(v3 >= 0.90)
+        #expect(v3 > baseline)
+    }
+
+    /// Version 3 says how likely a text is to be none of the intents, and never names that class.
+    @Test(arguments: [
+        ("where does jelly come from", true), ("what's the weather in paris tomorrow", true),
+        ("How do I make text strikethrough on github?", true),
+        ("my card was stolen yesterday", false), ("I still have not received my new card", false),
+    ])
+    func version3ReportsTheOutOfScopeProbability(text: String, outOfScope: Bool) throws {
+        let response = try registry.callAdapter(
+            id: "banking-intent", version: "3.0.0", task: .classify, input: ["text": .string(text)],
+            parameters: ["model_dir": modelDirectory], idempotencyKey: "test/oos/\(text)", attempt: 1)
+        let probability = try #require(response.output["out_of_scope_probability"]?.doubleValue)
+        #expect((probability >= 0.5) == outOfScope, "\(text): out of scope \(probability)")
+        #expect(response.output["label"]?.stringValue != "out_of_scope")
+        let alternatives = try #require(response.output["alternatives"]?.arrayValue)
+        #expect(!alternatives.contains { $0["label"]?.stringValue == "out_of_scope" })
+        #expect(try #require(response.confidence) + probability <= 1 + 1e-9)
+        // Versions without the class say nothing about it.
+        let v2 = try registry.callAdapter(
+            id: "banking-intent", version: "2.0.0", task: .classify, input: ["text": .string(text)],
+            parameters: ["model_dir": modelDirectory], idempotencyKey: "test/oos2/\(text)", attempt: 1)
+        #expect(v2.output["out_of_scope_probability"] == nil)
     }
 
     @Test func answerShapeAndCalibratedConfidence() throws {
@@ -149,10 +182,10 @@ import Testing
     @Test func unknownVersionNamesTheLoadedOnes() throws {
         let error = #expect(throws: StepCallError.self) {
             try registry.callAdapter(
-                id: "banking-intent", version: "3.0.0", task: .classify, input: ["text": "hi"], idempotencyKey: "k", attempt: 1)
+                id: "banking-intent", version: "9.0.0", task: .classify, input: ["text": "hi"], idempotencyKey: "k", attempt: 1)
         }
         #expect(error?.kind == .unknownAdapter)
-        #expect(error?.description == "adapter banking-intent@3.0.0 failed (unknown_adapter): no loaded plugin provides this version (loaded: 1.0.0, 2.0.0)")
+        #expect(error?.description == "adapter banking-intent@9.0.0 failed (unknown_adapter): no loaded plugin provides this version (loaded: 1.0.0, 2.0.0, 3.0.0)")
     }
 
     /// Host-side wall time per call through the ABI (JSON in, JSON out, checks included).

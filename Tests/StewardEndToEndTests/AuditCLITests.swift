@@ -74,7 +74,7 @@ extension StewardCLITests {
 
         let accuracy = try await Self.stewardAsync(["review", "accuracy", "support-ticket-triage", "--customer", "audited", "--json"] + store)
         let group = try JSONValue.parse(accuracy.stdout)["groups"]?.arrayValue?.first
-        #expect(group?["customer"] == "audited" && group?["bindings"] == ["classifier": "banking-intent@2.0.0"], "\(accuracy)")
+        #expect(group?["customer"] == "audited" && group?["bindings"] == ["classifier": "banking-intent@3.0.0"], "\(accuracy)")
         #expect(group?["items"]?.arrayValue?.map { $0["estimate"]?["correct"] } == [1, 0], "the first review's figures: \(accuracy)")
         let text = try await Self.stewardAsync(["review", "accuracy", "support-ticket-triage"] + store)
         #expect(text.stdout.contains("  classification.label  1.000 (95% CI 0.207-1.000), 1/1"), "\(text)")

@@ -310,7 +310,7 @@ struct StewardCLITests {
         #expect(report["instance"] == "e2e-1")
         #expect(report["state"] == "done")
         #expect(report.value(at: ["output", "classification", "label"]) == "card_payment_fee_charged")
-        #expect(report.value(at: ["output", "classification", "adapter"]) == "banking-intent@2.0.0")
+        #expect(report.value(at: ["output", "classification", "adapter"]) == "banking-intent@3.0.0")
         #expect((report.value(at: ["output", "classification", "confidence"])?.doubleValue ?? 0) >= 0.7)
         #expect(report.value(at: ["output", "routing"]) == ["category": "card_payment_fee_charged", "queue": "billing", "priority": "P4"])
         #expect(report.value(at: ["output", "review", "automatic"]) == true)

@@ -149,7 +149,7 @@ struct ExecutorTests {
         let plan = try Plan(validating: template, catalog: nil)
         let invoker = ScriptedStepInvoker([
             "support.normalize": [.output(["text": "Fee question. What is the fee?", "subject": "Fee question", "channel": "email", "word_count": 6])],
-            "model:banking-intent@2.0.0": [.output(["label": "exchange_charge", "confidence": 0.93, "adapter": "banking-intent@2.0.0"])],
+            "model:banking-intent@3.0.0": [.output(["label": "exchange_charge", "confidence": 0.93, "adapter": "banking-intent@3.0.0"])],
             "keywords.classify": [.output(["category": "fees", "confidence": 0.9])],
             "kb.search": [.output(["results": [["id": "faq-001", "title": "Fees", "score": 3.5]]])],
             "support.route": [.output(["queue": "billing", "priority": "P4", "category": "exchange_charge"])],
@@ -161,15 +161,15 @@ struct ExecutorTests {
         #expect(final.status == .completed)
         #expect(final.output?["review"]?["automatic"] == true)
         #expect(invoker.invocations.map(\.step) == [
-            "support.normalize", "model:banking-intent@2.0.0", "keywords.classify", "kb.search", "support.route",
+            "support.normalize", "model:banking-intent@3.0.0", "keywords.classify", "kb.search", "support.route",
             "support.draft_reply", "support.send_reply",
         ])
         // The model state calls the adapter its role is bound to, with the task and parameters.
-        let model = invoker.invocations(of: "model:banking-intent@2.0.0").first
+        let model = invoker.invocations(of: "model:banking-intent@3.0.0").first
         #expect(model?.input == ["text": "Fee question. What is the fee?"])
         #expect(model?.config["task"] == "classify")
         #expect(model?.config["parameters"] == ["top_k": 3])
-        #expect(final.bindings == ["classifier": "banking-intent@2.0.0"])
+        #expect(final.bindings == ["classifier": "banking-intent@3.0.0"])
         #expect(invoker.invocations(of: "keywords.classify").first?.input == ["text": "Fee question. What is the fee?"])
         #expect(invoker.invocations(of: "support.route").first?.input["category"] == "exchange_charge")
         #expect(invoker.invocations(of: "support.route").first?.input["routes"] == template.config["routing"])

@@ -55,7 +55,7 @@ import Testing
             clock = ManualEngineClock(milliseconds: SLAEngineTests.milliseconds(iso))
             let invoker = ScriptedStepInvoker([
                 "support.normalize": [.output(["text": "My card was stolen", "subject": "Stolen", "channel": "chat", "word_count": 4])],
-                "model:banking-intent@2.0.0": [.output(["label": "lost_or_stolen_card", "confidence": 0.99])],
+                "model:banking-intent@3.0.0": [.output(["label": "lost_or_stolen_card", "confidence": 0.99])],
                 "model:banking-intent@1.0.0": [.output(["label": "lost_or_stolen_card", "confidence": 0.97])],
                 "keywords.classify": [.output(["category": "card_lost", "confidence": 1.0])],
                 "kb.search": [.output(["results": []])],

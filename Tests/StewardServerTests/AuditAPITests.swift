@@ -28,7 +28,7 @@ import FoundationNetworking
         #expect(item["needed_reviews"] == 2 && item["reviews_given"] == 0 && item["second_review"] == false && item["can_review"] == true)
         #expect(item["items"]?.arrayValue?.map { $0["path"] } == ["classification.label", "routing.priority"])
         #expect(item["items"]?.arrayValue?.last?["value"] == "P4")
-        #expect(item["bindings"] == ["classifier": "banking-intent@2.0.0"])
+        #expect(item["bindings"] == ["classifier": "banking-intent@3.0.0"])
         #expect(try await harness.send("GET", "/v1/audits?template=support-ticket-triage&customer=audited", token: harness.agentToken).json["audits"]?.arrayValue?.count == 1)
         #expect(try await harness.send("GET", "/v1/audits?status=open", token: harness.agentToken).status == 400)
 

@@ -614,7 +614,7 @@ enum AccessibilityCheck {
             try await browser.click("a[href=\"/review/audits/\(audit)\"]")
             #expect(try await browser.waitForURL(endingWith: "/review/audits/\(audit)").hasSuffix("/review/audits/\(audit)"))
             let page = try await browser.source()
-            #expect(page.contains("Fee on my card payment") && page.contains("banking-intent@2.0.0"))
+            #expect(page.contains("Fee on my card payment") && page.contains("banking-intent@3.0.0"))
             #expect(page.contains("<code>classification.label</code> was <code>\"card_payment_fee_charged\"</code>"))
             let unlabeled = try await browser.script(
                 "return [...document.querySelectorAll('input:not([type=hidden]), textarea, select')].filter(e => !e.id || !document.querySelector('label[for=\"' + e.id + '\"]')).length")

@@ -113,7 +113,7 @@ import Testing
         #expect(waitingPage.contains("data-state=\"review_reply\" id=\"current-node\"") && waitingPage.contains("<g class=\"node visited\" data-state=\"classify\">"))
         #expect(waitingPage.contains("<g class=\"edge taken\" data-from=\"draft_reply\" data-to=\"review_reply\">"), "\(waitingPage)")
         #expect(waitingPage.contains("Path taken:</strong> intake → check_content → classify"))
-        #expect(waitingPage.contains("classifier: <code>banking-intent@2.0.0</code>") && waitingPage.contains("intake: support 1.0.0, <code>"))
+        #expect(waitingPage.contains("classifier: <code>banking-intent@3.0.0</code>") && waitingPage.contains("intake: support 1.0.0, <code>"))
         #expect(waitingPage.contains("id=\"cancel\"") && !waitingPage.contains("id=\"retry\""))
 
         // Without the session's CSRF token nothing happens.

@@ -41,7 +41,7 @@ struct ShippedTemplateTests {
         #expect(aop.outputs.count == 2)
         #expect(aop.humanTouchpoints.count == 1)
         #expect(aop.humanTouchpoints[0].hasPrefix("review_reply"))
-        #expect(aop.failureModes.count == 3)
+        #expect(aop.failureModes.count == 4)
         #expect(aop.escalationTarget == "support-lead")
         #expect(aop.may.count == 3)
         #expect(aop.mayNot == [
@@ -59,10 +59,14 @@ struct ShippedTemplateTests {
         #expect(template.config.value(at: ["routing", "exchange_charge", "priority"]) == "P4")
         #expect(template.config.value(at: ["routing", "default"]) == ["queue": "general", "priority": "P3"])
         #expect(template.config["routing"]?.objectValue?.count == 34)
+        // The review gate's urgent intents are exactly the intents the routing table makes P1.
+        let p1 = (template.config["routing"]?.objectValue ?? [:]).filter { $0.value["priority"] == "P1" }.keys.sorted()
+        #expect((template.config["urgent_intents"]?.arrayValue ?? []).compactMap(\.stringValue).sorted() == p1)
+        #expect(template.config["out_of_scope_threshold"] == 0.5)
         // Every queue a route names has a reply template.
         let queues = Set((template.config["routing"]?.objectValue ?? [:]).values.compactMap { $0["queue"]?.stringValue })
         #expect(Set(template.config["replies"]?.objectValue?.keys.map { $0 } ?? []) == queues)
-        #expect(template.models == ["classifier": "banking-intent@2.0.0"])
+        #expect(template.models == ["classifier": "banking-intent@3.0.0"])
         #expect(template.serviceLevels?.targets["P1"] == ServiceLevels.Target(firstResponse: 15 * 60, resolution: 4 * 3600))
         #expect(template.serviceLevels?.targets["P2"] == ServiceLevels.Target(firstResponse: 3600, resolution: 24 * 3600))
         #expect(template.escalation.map(\.reassign) == ["senior-agent", "support-lead"])
