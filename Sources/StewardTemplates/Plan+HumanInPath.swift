@@ -104,3 +104,41 @@ extension Plan {
         return diagnostics
     }
 }
+
+/// A state of a `self_service` template that waits on the customer with no way to a person.
+public struct SelfServiceDeadEnd: Sendable, Hashable {
+    /// The `event` state.
+    public var name: String
+    /// The event it waits for.
+    public var eventName: String
+    /// Where the state is declared.
+    public var location: SourceLocation
+}
+
+extension Plan {
+    /// The `event` states (the states that wait on the customer) from whose `next` no
+    /// `checkpoint` with a credential can be reached, in file order.
+    ///
+    /// The rule of `self_service: true`: whatever the customer answers at a waiting state, the
+    /// flow must still be able to reach a person, so the customer can always ask for one (the
+    /// answer's branch to a person may pass choices, steps and further waits). Only the path
+    /// after the answer counts: reaching a person after a timeout is no escape the customer can
+    /// choose. Pure.
+    public static func selfServiceDeadEnds(in template: Template) -> [SelfServiceDeadEnd] {
+        let states = Dictionary(template.states.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        func reachesPerson(from start: String) -> Bool {
+            var seen: Set<String> = [start]
+            var stack = [start]
+            while let name = stack.popLast() {
+                guard let state = states[name] else { continue }
+                if case .checkpoint(let checkpoint) = state.kind, !checkpoint.credential.isEmpty { return true }
+                for exit in state.exits where seen.insert(exit.target).inserted { stack.append(exit.target) }
+            }
+            return false
+        }
+        return template.states.compactMap { state in
+            guard case .event(let event) = state.kind, !reachesPerson(from: event.next.name) else { return nil }
+            return SelfServiceDeadEnd(name: state.name, eventName: event.event, location: state.location)
+        }
+    }
+}
