@@ -291,13 +291,6 @@ public struct Plan: Sendable {
                     "human_in_path is required, but model output reaches \(violation.effect) with no person in between: \(violation.route); expected a checkpoint with a credential and no 'when' on every route from a model state to a step that is not pure"))
             }
         }
-        if template.selfService {
-            for state in selfServiceDeadEnds(in: template) {
-                diagnostics.append(TemplateDiagnostic(
-                    state.location,
-                    "state '\(state.name)' waits for the customer (event '\(state.eventName)') but offers no way to a person: no checkpoint with a credential can follow the customer's answer; a self_service template must let the customer reach a person (\"talk to a person\") from every state that waits on them"))
-            }
-        }
         // Reachability from the start state.
         if names[template.start] != nil || opaque[template.start] != nil {
             var seen: Set<String> = [template.start]

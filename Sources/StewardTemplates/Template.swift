@@ -48,10 +48,6 @@ public struct Template: Sendable {
     public var humanInPath: HumanInPathRule = .optional
     /// Where `human_in_path` is written (nil when absent).
     public var humanInPathLocation: SourceLocation?
-    /// Whether customers drive the template themselves (`self_service: true`): validation then
-    /// proves that every state waiting on the customer offers a way to a person
-    /// (`Plan.selfServiceDeadEnds`).
-    public var selfService = false
     /// Where each `aop.human_touchpoints` entry is written, in order (empty when unknown).
     public var touchpointLocations: [SourceLocation] = []
     /// The evaluation rubric (`eval:`): metrics, gates and cadence (nil: none).

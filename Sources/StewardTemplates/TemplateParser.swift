@@ -7,7 +7,6 @@ public enum TemplateParser {
     static let topLevelKeys = [
         "template", "version", "vertical", "description", "aop", "plugins", "config", "start", "states", "retry",
         "sla", "escalation", "models", "timeout_ms", "max_output_bytes", "human_in_path", "eval",
-        "self_service",
     ]
     static let aopKeys = [
         "domain", "inputs", "outputs", "human_touchpoints", "failure_modes", "escalation_target", "may", "may_not",
@@ -217,9 +216,6 @@ public enum TemplateParser {
         if let node = top["human_in_path"]?.value {
             template.humanInPath = parseHumanInPath(node, reader: &reader) ?? .optional
             template.humanInPathLocation = reader.location(of: node)
-        }
-        if let node = top["self_service"]?.value {
-            template.selfService = reader.bool(node, "'self_service'") ?? false
         }
         if let node = top["eval"]?.value { template.eval = parseEval(node, models: models, reader: &reader) }
         if case .mapping(let aopMapping)? = top["aop"]?.value, case .sequence(let items)? = aopMapping["human_touchpoints"] {
